@@ -1,0 +1,38 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+    // Logs go to stderr so that events on stdout stay machine-readable.
+    auto logger = spdlog::stderr_color_mt("protowatch");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    CLI::App app{"protowatch: protocol visibility for every network connection of a machine"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "protowatch 0.1.0");
+    std::string log_level = "info";
+    app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    app.parse_complete_callback(
+        [&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
+
+    int exit_code = 0;
+    pw::cli::register_analyze(app, exit_code);
+    pw::cli::register_protocols(app, exit_code);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    } catch (const std::exception& error) {
+        spdlog::error("{}", error.what());
+        return 1;
+    }
+    return exit_code;
+}

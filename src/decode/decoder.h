@@ -1,0 +1,71 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "decode/packet.h"
+
+namespace pw::decode {
+
+// Counts of each named anomaly.
+class AnomalyCounters {
+public:
+    void add(Anomaly anomaly, uint64_t count = 1) {
+        counts_[static_cast<size_t>(anomaly)] += count;
+    }
+    uint64_t get(Anomaly anomaly) const { return counts_[static_cast<size_t>(anomaly)]; }
+    uint64_t total() const;
+    void merge(const AnomalyCounters& other);
+
+private:
+    std::array<uint64_t, static_cast<size_t>(Anomaly::kCount)> counts_{};
+};
+
+// Bounds on IP fragment reassembly.
+struct FragmentLimits {
+    size_t max_datagrams = 4096;                // datagrams being reassembled at once
+    size_t max_bytes = 16 * 1024 * 1024;        // bytes held by all of them together
+    size_t max_datagram_size = 65535 + 40;      // largest datagram accepted
+    int64_t timeout_us = 30 * 1000 * 1000;      // an incomplete datagram is dropped after
+};
+
+enum class DecodeResult : uint8_t {
+    kPacket,      // `out` holds a packet of a tracked transport
+    kHeld,        // an IP fragment, kept until its datagram completes
+    kNotTracked,  // a frame that is not IP, or IP of a transport that is not tracked
+    kMalformed,   // an anomaly was counted and the frame skipped
+};
+
+class FragmentReassembler;
+
+// Decodes captured frames of the link types real captures use down to the transport
+// payload, reassembling IP fragments and unwrapping common tunnels. Every header read is
+// bounds-checked; malformed input is counted as a named anomaly.
+class Decoder {
+public:
+    explicit Decoder(const FragmentLimits& limits = {});
+    ~Decoder();
+    Decoder(const Decoder&) = delete;
+    Decoder& operator=(const Decoder&) = delete;
+
+    // True when `linktype` (a libpcap DLT_ value) is one the decoder reads.
+    static bool supports_link_type(int linktype);
+
+    DecodeResult decode(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                        int64_t time_us, Packet& out);
+
+    const AnomalyCounters& anomalies() const { return anomalies_; }
+    AnomalyCounters& anomalies() { return anomalies_; }
+
+    // Bytes held for fragment reassembly.
+    size_t memory_bytes() const;
+
+private:
+    AnomalyCounters anomalies_;
+    std::unique_ptr<FragmentReassembler> fragments_;
+};
+
+}  // namespace pw::decode

@@ -1,0 +1,44 @@
+#include "detect/session.h"
+
+#include <algorithm>
+
+namespace pw::detect {
+
+Transport transport_of(uint8_t ip_protocol) {
+    switch (ip_protocol) {
+        case decode::ip_protocol::kTcp:
+            return Transport::kTcp;
+        case decode::ip_protocol::kUdp:
+            return Transport::kUdp;
+        case decode::ip_protocol::kIcmp:
+            return Transport::kIcmp;
+        case decode::ip_protocol::kIcmpv6:
+            return Transport::kIcmpv6;
+        case decode::ip_protocol::kIgmp:
+            return Transport::kIgmp;
+        default:
+            return Transport::kOther;
+    }
+}
+
+Session::Session(Transport transport, const decode::IpAddress& initiator,
+                 uint16_t initiator_port, const decode::IpAddress& responder,
+                 uint16_t responder_port)
+    : transport_(transport),
+      initiator_(initiator),
+      responder_(responder),
+      initiator_port_(initiator_port),
+      responder_port_(responder_port) {}
+
+void Session::add(ProtocolId id) {
+    if (id == ProtocolId::kNone || has(id) || count_ == protocols_.size()) return;
+    protocols_[count_++] = id;
+    if (!is_content_type(id)) classified_ = true;
+}
+
+bool Session::has(ProtocolId id) const {
+    return std::find(protocols_.begin(), protocols_.begin() + count_, id) !=
+           protocols_.begin() + count_;
+}
+
+}  // namespace pw::detect

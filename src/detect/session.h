@@ -1,0 +1,97 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "decode/packet.h"
+#include "detect/protocols.h"
+
+namespace pw::detect {
+
+enum class Transport : uint8_t { kTcp, kUdp, kIcmp, kIcmpv6, kIgmp, kOther };
+
+Transport transport_of(uint8_t ip_protocol);
+
+// Per-flow state a detector keeps between calls. Each detector derives its own.
+struct DetectorState {
+    virtual ~DetectorState() = default;
+};
+
+// A flow that a control connection announced, such as an FTP data connection.
+struct ExpectedFlow {
+    decode::IpAddress client;  // the side that will open the flow (any port)
+    decode::IpAddress server;  // the side that will accept it
+    uint16_t server_port = 0;
+    uint8_t ip_protocol = decode::ip_protocol::kTcp;
+    ProtocolId protocol = ProtocolId::kNone;  // what the new flow is given at once
+};
+
+// The maximum number of protocols a flow records; real encapsulations are far shallower.
+inline constexpr size_t kMaxProtocolsPerFlow = 12;
+
+// What the detectors see of one flow: its endpoints and the protocols found so far, with
+// the means to report new ones. The pipeline owns one per inspected flow.
+class Session {
+public:
+    Session(Transport transport, const decode::IpAddress& initiator, uint16_t initiator_port,
+            const decode::IpAddress& responder, uint16_t responder_port);
+
+    Transport transport() const { return transport_; }
+    const decode::IpAddress& initiator() const { return initiator_; }
+    const decode::IpAddress& responder() const { return responder_; }
+    uint16_t initiator_port() const { return initiator_port_; }
+    uint16_t responder_port() const { return responder_port_; }
+
+    // Records `id` for the flow; a protocol already recorded is not added twice.
+    void add(ProtocolId id);
+    bool has(ProtocolId id) const;
+    std::span<const ProtocolId> protocols() const { return {protocols_.data(), count_}; }
+
+    // True once an application protocol (not a content type) has been recorded.
+    bool classified() const { return classified_; }
+
+    // Declares that the bytes after the current segment carry another protocol (a SOCKS
+    // proxy's tunnel, an HTTP CONNECT): every detector inspects the flow again from the
+    // next segment, and the flow counts as unclassified until one of them recognizes it.
+    void open_inner_layer() {
+        inner_layer_opened_ = true;
+        classified_ = false;
+    }
+    // Returns true once after open_inner_layer(); the pipeline uses it to reset inspection.
+    bool take_inner_layer() { return std::exchange(inner_layer_opened_, false); }
+
+    // Announces a flow that this one will cause (an FTP data connection, say).
+    void expect(const ExpectedFlow& flow) { expected_.push_back(flow); }
+    std::vector<ExpectedFlow> take_expected() { return std::move(expected_); }
+
+    // Returns the state of the detector in `slot`, creating it on first use.
+    template <class State>
+    State& state(size_t slot) {
+        if (slot >= states_.size()) states_.resize(slot + 1);
+        if (!states_[slot]) states_[slot] = std::make_unique<State>();
+        return static_cast<State&>(*states_[slot]);
+    }
+    // Frees the state of the detector in `slot`, once it has no more use for it.
+    void drop_state(size_t slot) {
+        if (slot < states_.size()) states_[slot].reset();
+    }
+
+private:
+    Transport transport_;
+    decode::IpAddress initiator_;
+    decode::IpAddress responder_;
+    uint16_t initiator_port_;
+    uint16_t responder_port_;
+    bool classified_ = false;
+    bool inner_layer_opened_ = false;
+    uint8_t count_ = 0;
+    std::array<ProtocolId, kMaxProtocolsPerFlow> protocols_{};
+    std::vector<ExpectedFlow> expected_;
+    std::vector<std::unique_ptr<DetectorState>> states_;
+};
+
+}  // namespace pw::detect
