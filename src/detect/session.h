@@ -23,9 +23,10 @@ struct DetectorState {
 
 // A flow that a control connection announced, such as an FTP data connection.
 struct ExpectedFlow {
-    decode::IpAddress client;  // the side that will open the flow (any port)
+    decode::IpAddress client;  // the side that will open the flow
     decode::IpAddress server;  // the side that will accept it
-    uint16_t server_port = 0;
+    uint16_t client_port = 0;  // 0: any port
+    uint16_t server_port = 0;  // 0: any port
     uint8_t ip_protocol = decode::ip_protocol::kTcp;
     ProtocolId protocol = ProtocolId::kNone;  // what the new flow is given at once
 };
