@@ -1,0 +1,50 @@
+#pragma once
+
+#include <pcap/pcap.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+namespace pw::capture {
+
+// One frame read from a capture.
+struct Frame {
+    int linktype = 0;
+    std::span<const uint8_t> data;
+    uint32_t wire_length = 0;
+    int64_t time_us = 0;
+};
+
+// How reading a capture file ended.
+struct ReadResult {
+    uint64_t frames = 0;
+    bool opened = false;   // false: the file could not be read as a capture at all
+    bool complete = false; // false: reading stopped early on damage (see `error`)
+    std::string error;     // why, naming the file; empty when complete
+};
+
+// Reads pcap and pcapng files through libpcap.
+class FileReader {
+public:
+    using Visit = std::function<void(const Frame& frame)>;
+    // Called now and then with the bytes of the file read so far and its size.
+    using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+    // `filter` is a BPF filter expression (tcpdump syntax), empty for none.
+    explicit FileReader(std::string filter = {}) : filter_(std::move(filter)) {}
+
+    // Reads every frame of `path`, in file order. Frames of a link type the pipeline does
+    // not read are skipped and counted in `unsupported_frames`.
+    ReadResult read(const std::string& path, const std::function<bool(int)>& supports_link,
+                    const Visit& visit, const Progress& progress = {});
+
+    uint64_t unsupported_frames() const { return unsupported_frames_; }
+
+private:
+    std::string filter_;
+    uint64_t unsupported_frames_ = 0;
+};
+
+}  // namespace pw::capture

@@ -1,0 +1,139 @@
+// `protowatch analyze FILE...`: reads capture files through the pipeline and writes one
+// event stream per connection.
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "capture/file_reader.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "cli/summary.h"
+#include "events/json_sink.h"
+#include "pipeline/pipeline.h"
+
+namespace pw::cli {
+namespace {
+
+// Exit status when an input file was damaged, truncated or of an unsupported link type:
+// the events of what could be read were still written.
+constexpr int kExitDamagedInput = 2;
+
+struct AnalyzeOptions {
+    std::vector<std::string> files;
+    std::string json_path;
+    std::vector<std::string> local_networks;
+    std::string filter;
+    bool progress = true;
+    bool quiet = false;
+    pipeline::Settings settings;
+};
+
+int run_analyze(AnalyzeOptions& options) {
+    for (const std::string& text : options.local_networks) {
+        options.settings.local_networks.push_back(pipeline::Cidr::parse(text));
+    }
+
+    // Sinks, in the order events reach them.
+    std::vector<std::unique_ptr<events::EventSink>> sinks;
+    if (!options.json_path.empty()) {
+        sinks.push_back(std::make_unique<events::JsonLinesSink>(options.json_path));
+    }
+
+    std::vector<events::EventSink*> sink_pointers;
+    for (auto& sink : sinks) sink_pointers.push_back(sink.get());
+    pipeline::Pipeline pipeline(options.settings, sink_pointers);
+    capture::FileReader reader(options.filter);
+    ProgressBar bar(options.progress);
+
+    int status = 0;
+    uint64_t unreadable = 0;
+    for (const std::string& path : options.files) {
+        spdlog::debug("reading {}", path);
+        capture::ReadResult result = reader.read(
+            path, &pipeline::Pipeline::supports_link_type,
+            [&](const capture::Frame& frame) {
+                pipeline.process_frame(frame.linktype, frame.data, frame.wire_length,
+                                       frame.time_us);
+            },
+            [&](uint64_t done, uint64_t total) { bar.update(path, done, total); });
+        bar.clear();
+        if (!result.complete) {
+            spdlog::error("{}", result.error);
+            status = kExitDamagedInput;
+            if (!result.opened) ++unreadable;
+        }
+    }
+    if (reader.unsupported_frames() > 0) status = kExitDamagedInput;
+    pipeline.finish();
+
+    if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
+    if (unreadable == options.files.size()) return 1;
+    return status;
+}
+
+}  // namespace
+
+void register_analyze(CLI::App& app, int& exit_code) {
+    auto options = std::make_shared<AnalyzeOptions>();
+    pipeline::Settings& s = options->settings;
+    CLI::App* command = app.add_subcommand(
+        "analyze", "Analyze pcap or pcapng capture files and write network events");
+    command->add_option("files", options->files, "Capture files (pcap or pcapng), read in order")
+        ->required()
+        ->check(CLI::ExistingFile);
+    command->add_option("--json", options->json_path,
+                        "Write events as JSON Lines to this file ('-' for stdout)");
+    command
+        ->add_option("--local-net", options->local_networks,
+                     "Local networks, as CIDRs separated by commas: connections from them are "
+                     "outbound, to them inbound (default: direction unknown)")
+        ->delimiter(',');
+    command->add_option("--filter", options->filter,
+                        "BPF filter expression (tcpdump syntax) applied to every file");
+    command->add_option("--tcp-timeout", s.tcp_idle_timeout_s,
+                        "Seconds without packets after which a TCP connection ends")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    command->add_option("--udp-timeout", s.udp_idle_timeout_s,
+                        "Seconds without packets after which a UDP flow ends")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    command->add_option("--other-timeout", s.other_idle_timeout_s,
+                        "Seconds without packets after which an ICMP or IGMP flow ends")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    command->add_option("--tcp-linger", s.tcp_closed_linger_s,
+                        "Seconds a closed TCP connection (FIN both ways or RST) waits for late "
+                        "packets before it ends")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--stats-interval", s.statistics_interval_s,
+                        "Seconds between cumulative statistics events of long connections "
+                        "(0: only at the end)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    command->add_option("--max-flows", s.max_flows,
+                        "Flows tracked at once; when full, the flow idle the longest ends early "
+                        "(reason evicted)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    command->add_option("--device", s.device, "Device name written into every event");
+    command->add_flag("!--no-progress", options->progress,
+                      "Do not draw a progress bar (drawn only when stderr is a terminal)");
+    command->add_flag("-q,--quiet", options->quiet, "Do not print the summary");
+    command->callback([options, &exit_code] {
+        try {
+            exit_code = run_analyze(*options);
+        } catch (const std::exception& error) {
+            spdlog::error("{}", error.what());
+            exit_code = 1;
+        }
+    });
+}
+
+}  // namespace pw::cli

@@ -1,0 +1,51 @@
+#include "cli/summary.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+namespace pw::cli {
+
+void print_summary(const pipeline::Summary& s, uint64_t unsupported_frames) {
+    fmt::print(stderr, "frames {}  bytes {}  packets {}  not tracked {}  malformed {}\n",
+               s.frames, s.bytes, s.packets, s.not_tracked, s.malformed);
+    if (unsupported_frames > 0) {
+        fmt::print(stderr, "frames of unsupported link types {}\n", unsupported_frames);
+    }
+    fmt::print(stderr, "flows {}  timed out {}  evicted {}  events {}\n", s.flows,
+               s.flows_timed_out, s.flows_evicted, s.events);
+    double mean = s.flows_inspected > 0 ? static_cast<double>(s.segments_inspected) /
+                                              static_cast<double>(s.flows_inspected)
+                                        : 0.0;
+    fmt::print(stderr, "packets inspected per inspected flow {:.2f} ({} flows)\n", mean,
+               s.flows_inspected);
+
+    std::vector<std::pair<uint64_t, ProtocolId>> protocols;
+    for (auto [id, count] : s.flows_by_protocol) protocols.emplace_back(count, id);
+    std::sort(protocols.rbegin(), protocols.rend());
+    if (!protocols.empty()) {
+        fmt::print(stderr, "protocols (flows):");
+        for (auto [count, id] : protocols) fmt::print(stderr, " {} {}", protocol_name(id), count);
+        fmt::print(stderr, "\n");
+    }
+
+    bool any = false;
+    for (size_t i = 0; i < static_cast<size_t>(decode::Anomaly::kCount); ++i) {
+        auto anomaly = static_cast<decode::Anomaly>(i);
+        uint64_t count = s.anomalies.get(anomaly);
+        if (count == 0) continue;
+        if (!any) fmt::print(stderr, "anomalies:");
+        any = true;
+        fmt::print(stderr, " {} {}", decode::anomaly_name(anomaly), count);
+    }
+    if (s.tcp_gaps > 0) {
+        fmt::print(stderr, "{}tcp stream gaps skipped {}", any ? "\n" : "", s.tcp_gaps);
+        any = true;
+    }
+    if (any) fmt::print(stderr, "\n");
+}
+
+}  // namespace pw::cli

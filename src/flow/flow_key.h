@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "decode/packet.h"
+
+namespace pw::flow {
+
+// The identity of a flow: transport, the two endpoints in a canonical order (the lower
+// address and port first) and the VLAN ids, so both directions of a flow map to one key.
+struct FlowKey {
+    decode::IpAddress low_ip;
+    decode::IpAddress high_ip;
+    uint16_t low_port = 0;
+    uint16_t high_port = 0;
+    uint8_t ip_protocol = 0;
+    uint32_t vlan = 0;
+
+    bool operator==(const FlowKey&) const = default;
+
+    // Builds the key of `packet`; `sender_is_low` tells whether the packet's source is the
+    // key's low endpoint.
+    static FlowKey of(const decode::Packet& packet, bool& sender_is_low);
+
+    // A hash that is the same for both directions of a flow, which also makes it usable to
+    // shard flows across worker threads.
+    size_t hash() const;
+};
+
+struct FlowKeyHash {
+    size_t operator()(const FlowKey& key) const { return key.hash(); }
+};
+
+}  // namespace pw::flow

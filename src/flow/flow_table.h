@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "flow/flow.h"
+
+namespace pw::flow {
+
+// The flows being tracked, with one idle list per transport class so that the flow idle
+// the longest is found in constant time, for timeouts and for eviction when full.
+class FlowTable {
+public:
+    explicit FlowTable(size_t max_flows);
+
+    Flow* find(const FlowKey& key);
+
+    // Inserts a new flow for `key`. The caller must have made room (see `full`).
+    Flow* insert(const FlowKey& key);
+
+    // Moves `flow` to the recent end of its idle list; call on each packet.
+    void touch(Flow* flow);
+
+    // Moves `flow` to the idle list of `list_class` (kClosed once a TCP teardown completes,
+    // so that closed connections expire on their own shorter timeout).
+    void move_to(Flow* flow, int list_class);
+
+    // Removes `flow` from the table and returns ownership of it.
+    std::unique_ptr<Flow> remove(Flow* flow);
+
+    bool full() const { return flows_.size() >= max_flows_; }
+    size_t size() const { return flows_.size(); }
+
+    // The flow of `list_class` idle the longest, or nullptr.
+    Flow* oldest(int list_class) const { return lists_[list_class].head; }
+    // The flow idle the longest over all classes, or nullptr.
+    Flow* oldest_overall() const;
+
+    // Calls `visit` for every flow; `visit` must not change the table.
+    void for_each(const std::function<void(Flow&)>& visit) const;
+
+    static constexpr int kTcp = 0;
+    static constexpr int kUdp = 1;
+    static constexpr int kOther = 2;
+    static constexpr int kClosed = 3;
+    static constexpr int kListCount = 4;
+    static int transport_class(uint8_t ip_protocol);
+
+private:
+    struct List {
+        Flow* head = nullptr;  // idle the longest
+        Flow* tail = nullptr;  // most recent
+    };
+    void unlink(Flow* flow);
+    void append(Flow* flow);
+
+    size_t max_flows_;
+    std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;
+    List lists_[kListCount];
+};
+
+}  // namespace pw::flow

@@ -1,0 +1,102 @@
+#include "flow/tcp_reassembly.h"
+
+namespace pw::flow {
+namespace {
+
+// A segment this far ahead of the expected sequence number is not a reordering but a
+// jump (capture loss or a stream picked up again): the stream resumes there.
+constexpr int64_t kMaxJump = 8 * 1024 * 1024;
+
+}  // namespace
+
+void StreamReassembler::set_initial_sequence(uint32_t isn) {
+    if (started_) return;
+    started_ = true;
+    next_seq_ = isn + 1;
+}
+
+void StreamReassembler::add(uint32_t seq, std::span<const uint8_t> data,
+                            const ReassemblyLimits& limits, const Deliver& deliver) {
+    if (stopped_ || data.empty()) return;
+    if (!started_) {
+        started_ = true;
+        next_seq_ = seq;
+    }
+
+    // Signed distance modulo 2^32, so that sequence wrap-around is handled.
+    int64_t ahead = static_cast<int32_t>(seq - next_seq_);
+    if (ahead < 0) {
+        // A retransmission or an overlap: drop what was already delivered.
+        uint64_t old = static_cast<uint64_t>(-ahead);
+        if (old >= data.size()) return;
+        data = data.subspan(old);
+        seq += static_cast<uint32_t>(old);
+        ahead = 0;
+    }
+    if (ahead > kMaxJump) {
+        ++gaps_;
+        pending_.clear();
+        buffered_bytes_ = 0;
+        next_seq_ = seq;
+        ahead = 0;
+    }
+
+    if (ahead == 0) {
+        uint64_t offset = delivered_;
+        delivered_ += data.size();
+        next_seq_ += static_cast<uint32_t>(data.size());
+        deliver(data, offset);
+        deliver_in_order(deliver);
+        return;
+    }
+
+    uint64_t offset = delivered_ + static_cast<uint64_t>(ahead);
+    auto [it, inserted] = pending_.try_emplace(offset, data.begin(), data.end());
+    if (inserted) buffered_bytes_ += data.size();
+    if (buffered_bytes_ > limits.max_buffered_bytes ||
+        pending_.size() > limits.max_buffered_segments) {
+        skip_to_first_buffered(deliver);
+    }
+}
+
+void StreamReassembler::deliver_in_order(const Deliver& deliver) {
+    while (!pending_.empty()) {
+        auto it = pending_.begin();
+        if (it->first > delivered_) return;
+        std::vector<uint8_t> bytes = std::move(it->second);
+        uint64_t start = it->first;
+        pending_.erase(it);
+        buffered_bytes_ -= bytes.size();
+        uint64_t end = start + bytes.size();
+        if (end <= delivered_) continue;  // wholly covered by data already delivered
+        std::span<const uint8_t> fresh(bytes);
+        fresh = fresh.subspan(delivered_ - start);
+        uint64_t offset = delivered_;
+        delivered_ += fresh.size();
+        next_seq_ += static_cast<uint32_t>(fresh.size());
+        deliver(fresh, offset);
+    }
+}
+
+void StreamReassembler::skip_to_first_buffered(const Deliver& deliver) {
+    if (pending_.empty()) return;
+    uint64_t first = pending_.begin()->first;
+    if (first > delivered_) {
+        ++gaps_;
+        next_seq_ += static_cast<uint32_t>(first - delivered_);
+        delivered_ = first;
+    }
+    deliver_in_order(deliver);
+}
+
+void StreamReassembler::flush(const Deliver& deliver) {
+    while (!pending_.empty()) skip_to_first_buffered(deliver);
+}
+
+void StreamReassembler::stop() {
+    stopped_ = true;
+    pending_.clear();
+    buffered_bytes_ = 0;
+}
+
+}  // namespace pw::flow

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace pw::flow {
+
+// Bounds on the data one direction of a TCP stream may hold while it waits for a gap to
+// fill.
+struct ReassemblyLimits {
+    size_t max_buffered_bytes = 64 * 1024;
+    size_t max_buffered_segments = 64;
+};
+
+// Puts one direction of a TCP stream back in sequence order for inspection. It tolerates
+// retransmissions and overlaps (data already delivered is trimmed; for overlapping
+// buffered data the first copy wins), out-of-order segments (buffered within the limits)
+// and a missing handshake (the first data seen sets the start). When the buffer exceeds
+// its limits the gap is skipped and counted, so memory stays bounded.
+class StreamReassembler {
+public:
+    using Deliver = std::function<void(std::span<const uint8_t> data, uint64_t offset)>;
+
+    // Sets the initial sequence number from a SYN: data starts at isn + 1.
+    void set_initial_sequence(uint32_t isn);
+
+    // Adds a segment's data; calls `deliver` for each piece that is now in order. `offset`
+    // is the piece's position in the stream, counted from the first byte.
+    void add(uint32_t seq, std::span<const uint8_t> data, const ReassemblyLimits& limits,
+             const Deliver& deliver);
+
+    // Delivers what is still buffered, skipping the gaps (at the end of the flow).
+    void flush(const Deliver& deliver);
+
+    // Frees the buffer and ignores all further data (inspection has ended).
+    void stop();
+
+    uint64_t gaps() const { return gaps_; }
+    uint64_t delivered() const { return delivered_; }
+    size_t buffered_bytes() const { return buffered_bytes_; }
+    bool stopped() const { return stopped_; }
+
+private:
+    void deliver_in_order(const Deliver& deliver);
+    void skip_to_first_buffered(const Deliver& deliver);
+
+    bool started_ = false;
+    bool stopped_ = false;
+    uint32_t next_seq_ = 0;   // sequence number of the next byte to deliver
+    uint64_t delivered_ = 0;  // bytes delivered so far (the stream offset of next_seq_)
+    uint64_t gaps_ = 0;
+    size_t buffered_bytes_ = 0;
+    // Out-of-order segments keyed by their distance ahead of next_seq_ at insertion time,
+    // stored as absolute stream offsets so that wrap-around needs no special case.
+    std::map<uint64_t, std::vector<uint8_t>> pending_;
+};
+
+}  // namespace pw::flow

@@ -1,0 +1,69 @@
+// Ending flows and turning them into network events.
+
+#include <spdlog/spdlog.h>
+
+#include "pipeline/inspection.h"
+#include "pipeline/pipeline.h"
+
+namespace pw::pipeline {
+
+using flow::Flow;
+
+void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
+    if (flow->inspection != nullptr) {
+        // Hand the detectors whatever reassembly still holds before they finish.
+        for (int side = 0; side < 2; ++side) {
+            bool from_initiator = side == flow::kInitiator;
+            decode::Packet last;
+            last.time_us = flow->last_us;
+            flow->streams[side].flush([&](std::span<const uint8_t> data, uint64_t offset) {
+                if (flow->inspection == nullptr) return;
+                inspect(*flow, detect::Segment{data, from_initiator, offset, &last});
+            });
+        }
+        stop_inspection(*flow);
+    }
+    emit(*flow, events::Activity::kStatistics, flow->last_us);
+    emit(*flow, events::Activity::kDisconnect, flow->last_us, reason);
+    for (ProtocolId id : flow->protocols) ++summary_.flows_by_protocol[id];
+    table_.remove(flow);
+}
+
+void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us,
+                    events::EndReason reason) {
+    events::Event event;
+    event.activity = activity;
+    event.time_ms = time_us / 1000;
+    event.ip_protocol = flow.key.ip_protocol;
+    event.source_ip = flow.source.to_string();
+    event.source_port = flow.source_port;
+    event.target_ip = flow.target.to_string();
+    event.target_port = flow.target_port;
+    event.direction = flow.direction;
+    event.connection_uid = flow.uid;
+    event.device = settings_.device;
+    event.reason = reason;
+    if (activity == events::Activity::kStatistics) {
+        if (flow.inspection != nullptr) {
+            auto protocols = flow.inspection->session.protocols();
+            event.protocols.assign(protocols.begin(), protocols.end());
+        } else {
+            event.protocols = flow.protocols;
+        }
+        // Out is what the device sent: the responder's bytes when the device is the target.
+        bool device_is_target = flow.direction == events::Direction::kInbound;
+        int out = device_is_target ? flow::kResponder : flow::kInitiator;
+        int in = 1 - out;
+        event.bytes_out = flow.bytes[out];
+        event.bytes_in = flow.bytes[in];
+        event.packets_out = flow.packets[out];
+        event.packets_in = flow.packets[in];
+        event.start_time_ms = flow.first_us / 1000;
+        event.end_time_ms = flow.last_us / 1000;
+        event.partial = flow.mid_stream;
+    }
+    ++summary_.events;
+    for (events::EventSink* sink : sinks_) sink->write(event);
+}
+
+}  // namespace pw::pipeline

@@ -1,0 +1,111 @@
+// The deep packet inspection step of the pipeline: handing segments to the detectors
+// within the per-flow bounds, and following the flows that control connections announce.
+
+#include <spdlog/spdlog.h>
+
+#include "pipeline/inspection.h"
+#include "pipeline/pipeline.h"
+
+namespace pw::pipeline {
+
+using flow::Flow;
+
+void Pipeline::start_inspection(Flow& flow) {
+    flow.inspection = std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol),
+                                                   flow.source, flow.source_port, flow.target,
+                                                   flow.target_port);
+    Inspection& inspection = *flow.inspection;
+    detect::Transport transport = inspection.session.transport();
+    for (const auto& detector : detectors_) {
+        if (!detector->wants(transport)) inspection.finished.set(detector->slot);
+    }
+    if (flow.expected_protocol != ProtocolId::kNone) {
+        inspection.session.add(flow.expected_protocol);
+    }
+}
+
+void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
+    Inspection& inspection = *flow.inspection;
+    detect::Session& session = inspection.session;
+    if (inspection.segments == 0) ++summary_.flows_inspected;
+    ++inspection.segments;
+    ++summary_.segments_inspected;
+
+    bool any_left = false;
+    for (const auto& detector : detectors_) {
+        size_t slot = detector->slot;
+        if (inspection.finished.test(slot)) continue;
+        if (session.classified() && !detector->keeps_inspecting()) {
+            inspection.finished.set(slot);
+            continue;
+        }
+        detect::Verdict verdict = detector->inspect(session, segment);
+        if (verdict != detect::Verdict::kContinue) {
+            inspection.finished.set(slot);
+            session.drop_state(slot);
+        } else {
+            any_left = true;
+        }
+    }
+
+    for (const detect::ExpectedFlow& expected : session.take_expected()) {
+        if (expectations_.size() >= settings_.max_expected_flows) expectations_.erase(
+            expectations_.begin());
+        int64_t timeout_us = static_cast<int64_t>(settings_.expected_flow_timeout_s * 1e6);
+        expectations_.push_back({expected, segment.packet->time_us + timeout_us});
+    }
+
+    if (session.take_inner_layer()) {
+        // The bytes after this segment belong to a tunnelled protocol: every detector that
+        // wants the transport looks again, with a fresh bound.
+        inspection.finished.reset();
+        for (const auto& detector : detectors_) {
+            if (!detector->wants(session.transport())) inspection.finished.set(detector->slot);
+        }
+        inspection.segments = 0;
+        return;
+    }
+
+    uint32_t bound = session.classified() ? detect::kMaxSegmentsClassified
+                                          : detect::kMaxSegmentsUnclassified;
+    if (!any_left || inspection.segments >= bound) stop_inspection(flow);
+}
+
+void Pipeline::stop_inspection(Flow& flow) {
+    if (flow.inspection == nullptr) return;
+    Inspection& inspection = *flow.inspection;
+    for (const auto& detector : detectors_) {
+        if (!inspection.finished.test(detector->slot)) detector->finish(inspection.session);
+    }
+    auto protocols = inspection.session.protocols();
+    flow.protocols.assign(protocols.begin(), protocols.end());
+    flow.segments_inspected = inspection.segments;
+    flow.inspection.reset();
+    for (auto& stream : flow.streams) {
+        summary_.tcp_gaps += stream.gaps();
+        stream.stop();
+    }
+}
+
+void Pipeline::match_expectation(Flow& flow) {
+    auto matches = [&](const detect::ExpectedFlow& e, const decode::IpAddress& client,
+                       uint16_t client_port, const decode::IpAddress& server,
+                       uint16_t server_port) {
+        return e.ip_protocol == flow.key.ip_protocol && e.client == client &&
+               e.server == server && (e.client_port == 0 || e.client_port == client_port) &&
+               (e.server_port == 0 || e.server_port == server_port);
+    };
+    for (auto it = expectations_.begin(); it != expectations_.end(); ++it) {
+        const detect::ExpectedFlow& e = it->flow;
+        // Either orientation: a data connection picked up mid-stream may have been
+        // oriented the other way.
+        if (matches(e, flow.source, flow.source_port, flow.target, flow.target_port) ||
+            matches(e, flow.target, flow.target_port, flow.source, flow.source_port)) {
+            flow.expected_protocol = e.protocol;
+            expectations_.erase(it);
+            return;
+        }
+    }
+}
+
+}  // namespace pw::pipeline

@@ -1,0 +1,260 @@
+#include "pipeline/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "pipeline/inspection.h"
+
+namespace pw::pipeline {
+namespace {
+
+using decode::Packet;
+using flow::Flow;
+using flow::FlowTable;
+using flow::Side;
+
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+// Idle flows are looked for at most this often (packet time), so that the cost of
+// expiry stays flat however many packets arrive.
+constexpr int64_t kExpiryCheckIntervalUs = kMicrosPerSecond;
+
+int64_t seconds_to_us(double seconds) {
+    return static_cast<int64_t>(seconds * static_cast<double>(kMicrosPerSecond));
+}
+
+// Ports below this are the usual well-known and registered service range that marks the
+// responder when a flow is picked up without its start.
+constexpr uint16_t kServicePortLimit = 1024;
+
+bool looks_like_service(uint16_t port, uint16_t other) {
+    return port != 0 && port < kServicePortLimit && other >= kServicePortLimit;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
+    : settings_(std::move(settings)),
+      sinks_(std::move(sinks)),
+      decoder_(settings_.fragments),
+      table_(settings_.max_flows),
+      detectors_(detect::make_detectors()) {
+    idle_timeout_us_[FlowTable::kTcp] = seconds_to_us(settings_.tcp_idle_timeout_s);
+    idle_timeout_us_[FlowTable::kUdp] = seconds_to_us(settings_.udp_idle_timeout_s);
+    idle_timeout_us_[FlowTable::kOther] = seconds_to_us(settings_.other_idle_timeout_s);
+    idle_timeout_us_[FlowTable::kClosed] = seconds_to_us(settings_.tcp_closed_linger_s);
+    statistics_interval_us_ = seconds_to_us(settings_.statistics_interval_s);
+    if (detectors_.size() > kMaxDetectors) {
+        throw std::logic_error("more detectors are registered than kMaxDetectors allows");
+    }
+}
+
+Pipeline::~Pipeline() = default;
+
+void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
+                             uint32_t wire_length, int64_t time_us) {
+    ++summary_.frames;
+    summary_.bytes += wire_length;
+    Packet packet;
+    switch (decoder_.decode(linktype, frame, wire_length, time_us, packet)) {
+        case decode::DecodeResult::kPacket:
+            ++summary_.packets;
+            process_packet(packet);
+            break;
+        case decode::DecodeResult::kHeld:
+            ++summary_.fragments_held;
+            break;
+        case decode::DecodeResult::kNotTracked:
+            ++summary_.not_tracked;
+            break;
+        case decode::DecodeResult::kMalformed:
+            ++summary_.malformed;
+            break;
+    }
+}
+
+void Pipeline::process_packet(const Packet& packet) {
+    if (packet.time_us - last_expiry_check_us_ >= kExpiryCheckIntervalUs) {
+        expire(packet.time_us);
+        last_expiry_check_us_ = packet.time_us;
+    }
+
+    bool sender_is_low = false;
+    flow::FlowKey key = flow::FlowKey::of(packet, sender_is_low);
+    Flow* flow = table_.find(key);
+
+    // A new SYN on a connection that already closed reuses the port pair: it is a new
+    // connection, not part of the old one.
+    if (flow != nullptr && packet.ip_protocol == decode::ip_protocol::kTcp &&
+        flow->tcp.closed() && (packet.tcp_flags & decode::tcp_flag::kSyn) &&
+        !(packet.tcp_flags & decode::tcp_flag::kAck) && packet.seq != flow->tcp.syn_sequence) {
+        end_flow(flow, flow->tcp.rst_seen ? events::EndReason::kRst : events::EndReason::kFin);
+        flow = nullptr;
+    }
+    if (flow == nullptr) flow = create_flow(key, sender_is_low, packet);
+
+    Side side = flow->side_of(sender_is_low);
+    ++flow->packets[side];
+    flow->bytes[side] += packet.payload_length;
+    flow->last_us = std::max(flow->last_us, packet.time_us);
+    table_.touch(flow);
+
+    if (packet.ip_protocol == decode::ip_protocol::kTcp) {
+        update_tcp(*flow, side, packet);
+        feed_tcp(*flow, side, packet);
+    } else if (flow->inspection != nullptr) {
+        // Datagram transports: each datagram is one segment. ICMP and IGMP messages are
+        // inspected even without payload, since their headers identify them.
+        bool carries_data = !packet.payload.empty();
+        bool header_protocol = packet.ip_protocol != decode::ip_protocol::kUdp;
+        if (carries_data || header_protocol) {
+            detect::Segment segment{packet.payload, side == flow::kInitiator,
+                                    flow->datagrams[side]++, &packet};
+            inspect(*flow, segment);
+        }
+    }
+
+    if (statistics_interval_us_ > 0 &&
+        packet.time_us - flow->last_statistics_us >= statistics_interval_us_) {
+        flow->last_statistics_us = packet.time_us;
+        emit(*flow, events::Activity::kStatistics, packet.time_us);
+    }
+}
+
+Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const Packet& packet) {
+    if (table_.full()) {
+        Flow* oldest = table_.oldest_overall();
+        if (oldest != nullptr) {
+            summary_.anomalies.add(decode::Anomaly::kFlowTableFull);
+            ++summary_.flows_evicted;
+            end_flow(oldest, events::EndReason::kEvicted);
+        }
+    }
+    Flow* flow = table_.insert(key);
+    flow->number = next_flow_number_++;
+    flow->first_us = flow->last_us = flow->last_statistics_us = packet.time_us;
+    orient(*flow, sender_is_low, packet);
+    ++summary_.flows;
+
+    if (is_local(flow->source)) {
+        flow->direction = events::Direction::kOutbound;
+    } else if (is_local(flow->target)) {
+        flow->direction = events::Direction::kInbound;
+    }
+
+    // A stable id: the same capture gives the same ids, which keeps golden files stable.
+    size_t hash = key.hash() ^ (static_cast<size_t>(packet.time_us) * 0x9E3779B97F4A7C15ull) ^
+                  (flow->number << 1);
+    flow->uid = fmt::format("C{:016x}", hash);
+
+    match_expectation(*flow);
+    start_inspection(*flow);
+    emit(*flow, events::Activity::kConnect, packet.time_us);
+    return flow;
+}
+
+void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
+    // Decide who initiated: the SYN sender for TCP; for a flow picked up later, the side
+    // on a service port is the responder; otherwise the first sender initiated.
+    bool sender_initiates = true;
+    bool tcp = packet.ip_protocol == decode::ip_protocol::kTcp;
+    bool syn = tcp && (packet.tcp_flags & decode::tcp_flag::kSyn);
+    bool ack = tcp && (packet.tcp_flags & decode::tcp_flag::kAck);
+    if (syn) {
+        sender_initiates = !ack;
+    } else {
+        flow.mid_stream = tcp;
+        if (looks_like_service(packet.source_port, packet.target_port)) sender_initiates = false;
+    }
+    flow.initiator_is_low = sender_initiates ? sender_is_low : !sender_is_low;
+    if (sender_initiates) {
+        flow.source = packet.source;
+        flow.source_port = packet.source_port;
+        flow.target = packet.target;
+        flow.target_port = packet.target_port;
+    } else {
+        flow.source = packet.target;
+        flow.source_port = packet.target_port;
+        flow.target = packet.source;
+        flow.target_port = packet.source_port;
+    }
+}
+
+void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
+    uint8_t flags = packet.tcp_flags;
+    if (flags & decode::tcp_flag::kSyn) {
+        if (flags & decode::tcp_flag::kAck) {
+            flow.tcp.syn_ack_seen = true;
+        } else if (side == flow::kInitiator) {
+            flow.tcp.syn_seen = true;
+            flow.tcp.syn_sequence = packet.seq;
+        }
+        flow.streams[side].set_initial_sequence(packet.seq);
+    }
+    bool was_closed = flow.tcp.closed();
+    if (flags & decode::tcp_flag::kFin) flow.tcp.fin_seen[side] = true;
+    if (flags & decode::tcp_flag::kRst) flow.tcp.rst_seen = true;
+    if (!was_closed && flow.tcp.closed()) {
+        flow.closed_us = packet.time_us;
+        table_.move_to(&flow, FlowTable::kClosed);
+    }
+}
+
+void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
+    if (flow.inspection == nullptr || packet.payload.empty()) return;
+    uint32_t seq = packet.seq;
+    if (packet.tcp_flags & decode::tcp_flag::kSyn) ++seq;  // SYN occupies one number
+    bool from_initiator = side == flow::kInitiator;
+    flow.streams[side].add(seq, packet.payload, settings_.reassembly,
+                           [&](std::span<const uint8_t> data, uint64_t offset) {
+                               if (flow.inspection == nullptr) return;
+                               detect::Segment segment{data, from_initiator, offset, &packet};
+                               inspect(flow, segment);
+                           });
+}
+
+bool Pipeline::is_local(const decode::IpAddress& address) const {
+    return std::any_of(settings_.local_networks.begin(), settings_.local_networks.end(),
+                       [&](const Cidr& cidr) { return cidr.contains(address); });
+}
+
+void Pipeline::expire(int64_t now_us) {
+    for (int list = 0; list < FlowTable::kListCount; ++list) {
+        int64_t timeout = idle_timeout_us_[list];
+        while (Flow* oldest = table_.oldest(list)) {
+            if (now_us - oldest->last_us < timeout) break;
+            if (list == FlowTable::kClosed) {
+                end_flow(oldest, oldest->tcp.rst_seen ? events::EndReason::kRst
+                                                      : events::EndReason::kFin);
+            } else {
+                ++summary_.flows_timed_out;
+                end_flow(oldest, events::EndReason::kTimeout);
+            }
+        }
+    }
+    std::erase_if(expectations_, [&](const Expectation& e) { return e.expires_us < now_us; });
+}
+
+void Pipeline::finish() {
+    std::vector<Flow*> flows;
+    flows.reserve(table_.size());
+    table_.for_each([&](Flow& flow) { flows.push_back(&flow); });
+    std::sort(flows.begin(), flows.end(),
+              [](const Flow* a, const Flow* b) { return a->number < b->number; });
+    for (Flow* flow : flows) {
+        events::EndReason reason = events::EndReason::kEndOfInput;
+        if (flow->tcp.closed()) {
+            reason = flow->tcp.rst_seen ? events::EndReason::kRst : events::EndReason::kFin;
+        }
+        end_flow(flow, reason);
+    }
+    for (events::EventSink* sink : sinks_) sink->flush();
+}
+
+Summary Pipeline::summary() const {
+    Summary summary = summary_;
+    summary.anomalies.merge(decoder_.anomalies());
+    return summary;
+}
+
+}  // namespace pw::pipeline

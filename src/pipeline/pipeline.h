@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "decode/decoder.h"
+#include "detect/detector.h"
+#include "events/event.h"
+#include "flow/flow_table.h"
+#include "pipeline/settings.h"
+
+namespace pw::pipeline {
+
+// Counts the analyze summary prints.
+struct Summary {
+    uint64_t frames = 0;        // frames read
+    uint64_t packets = 0;       // packets of tracked transports
+    uint64_t bytes = 0;         // wire bytes of all frames
+    uint64_t not_tracked = 0;   // frames that are not IP, or IP of another transport
+    uint64_t malformed = 0;     // frames skipped for an anomaly
+    uint64_t fragments_held = 0;
+    uint64_t flows = 0;
+    uint64_t flows_timed_out = 0;
+    uint64_t flows_evicted = 0;
+    uint64_t flows_inspected = 0;      // flows that handed data to the detectors
+    uint64_t segments_inspected = 0;   // segments handed to the detectors, over all flows
+    uint64_t tcp_gaps = 0;             // stream gaps skipped by reassembly
+    uint64_t events = 0;
+    std::map<ProtocolId, uint64_t> flows_by_protocol;
+    decode::AnomalyCounters anomalies;
+};
+
+// The analysis pipeline: decode, flow tracking, TCP reassembly, detection and events. It
+// is single-threaded; run one per worker with flows sharded by FlowKey::hash().
+class Pipeline {
+public:
+    Pipeline(Settings settings, std::vector<events::EventSink*> sinks);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    static bool supports_link_type(int linktype) {
+        return decode::Decoder::supports_link_type(linktype);
+    }
+
+    void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                       int64_t time_us);
+
+    // Ends every flow (reason end_of_input, or fin/rst for closed connections) and flushes
+    // the sinks. Call once at the end of the input.
+    void finish();
+
+    // The summary so far; the anomaly counts include the decoder's.
+    Summary summary() const;
+
+private:
+    struct Expectation {
+        detect::ExpectedFlow flow;
+        int64_t expires_us;
+    };
+
+    void process_packet(const decode::Packet& packet);
+    flow::Flow* create_flow(const flow::FlowKey& key, bool sender_is_low,
+                            const decode::Packet& packet);
+    void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
+    void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
+    void feed_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
+    void inspect(flow::Flow& flow, const detect::Segment& segment);
+    void start_inspection(flow::Flow& flow);
+    void stop_inspection(flow::Flow& flow);
+    void match_expectation(flow::Flow& flow);
+    void expire(int64_t now_us);
+    void end_flow(flow::Flow* flow, events::EndReason reason);
+    void emit(const flow::Flow& flow, events::Activity activity, int64_t time_us,
+              events::EndReason reason = events::EndReason::kNone);
+    bool is_local(const decode::IpAddress& address) const;
+
+    Settings settings_;
+    std::vector<events::EventSink*> sinks_;
+    decode::Decoder decoder_;
+    flow::FlowTable table_;
+    std::vector<std::unique_ptr<detect::Detector>> detectors_;
+    std::vector<Expectation> expectations_;
+    Summary summary_;
+    int64_t last_expiry_check_us_ = 0;
+    int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};
+    int64_t statistics_interval_us_ = 0;
+    uint64_t next_flow_number_ = 1;
+};
+
+}  // namespace pw::pipeline
