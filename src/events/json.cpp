@@ -48,8 +48,8 @@ std::optional<EndReason> parse_end_reason(std::string_view name) {
     return std::nullopt;
 }
 
-nlohmann::json to_json(const Event& event) {
-    nlohmann::json object = {
+nlohmann::ordered_json to_json(const Event& event) {
+    nlohmann::ordered_json object = {
         {"type_id", kNetworkEventTypeId},
         {"id", static_cast<int>(event.activity)},
         {"time", event.time_ms},
@@ -66,7 +66,7 @@ nlohmann::json to_json(const Event& event) {
         object["reason"] = end_reason_name(event.reason);
     }
     if (event.activity == Activity::kStatistics) {
-        nlohmann::json protocols = nlohmann::json::array();
+        nlohmann::ordered_json protocols = nlohmann::ordered_json::array();
         for (ProtocolId id : event.protocols) {
             protocols.push_back({{"id", static_cast<int>(id)}, {"name", protocol_name(id)}});
         }
@@ -82,7 +82,7 @@ nlohmann::json to_json(const Event& event) {
     }
     if (event.process) {
         const Process& p = *event.process;
-        nlohmann::json process = {{"pid", p.pid}, {"name", p.name},
+        nlohmann::ordered_json process = {{"pid", p.pid}, {"name", p.name},
                                   {"executable", p.executable},
                                   {"command_line", p.command_line}, {"uid", p.uid},
                                   {"user", p.user}};

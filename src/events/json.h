@@ -7,8 +7,8 @@
 
 namespace pw::events {
 
-// Converts an event to its JSON object (the schema is in docs/events.md).
-nlohmann::json to_json(const Event& event);
+// Converts an event to its JSON object, fields in schema order (docs/events.md).
+nlohmann::ordered_json to_json(const Event& event);
 
 // Parses an event from its JSON object. Throws std::invalid_argument naming the field at
 // fault when a required field is missing or of the wrong type.
