@@ -15,6 +15,7 @@
 #include "cli/summary.h"
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
+#include "store/store_options.h"
 
 namespace pw::cli {
 namespace {
@@ -31,6 +32,7 @@ struct AnalyzeOptions {
     bool progress = true;
     bool quiet = false;
     pipeline::Settings settings;
+    store::StoreOptions store;
 };
 
 int run_analyze(AnalyzeOptions& options) {
@@ -43,6 +45,7 @@ int run_analyze(AnalyzeOptions& options) {
     if (!options.json_path.empty()) {
         sinks.push_back(std::make_unique<events::JsonLinesSink>(options.json_path));
     }
+    if (auto store = store::open_store_sink(options.store)) sinks.push_back(std::move(store));
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
@@ -126,6 +129,7 @@ void register_analyze(CLI::App& app, int& exit_code) {
     command->add_flag("!--no-progress", options->progress,
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");
     command->add_flag("-q,--quiet", options->quiet, "Do not print the summary");
+    store::add_store_options(*command, options->store);
     command->callback([options, &exit_code] {
         try {
             exit_code = run_analyze(*options);

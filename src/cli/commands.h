@@ -8,5 +8,7 @@ namespace pw::cli {
 // callback it sets runs the command and stores its exit status in `exit_code`.
 void register_analyze(CLI::App& app, int& exit_code);
 void register_protocols(CLI::App& app, int& exit_code);
+void register_dump(CLI::App& app, int& exit_code);
+void register_search(CLI::App& app, int& exit_code);
 
 }  // namespace pw::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     pw::cli::register_analyze(app, exit_code);
     pw::cli::register_protocols(app, exit_code);
+    pw::cli::register_dump(app, exit_code);
+    pw::cli::register_search(app, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,239 @@
+// `protowatch dump` and `protowatch search`: read events back from the event store.
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "query/compiler.h"
+#include "query/literals.h"
+#include "query/parser.h"
+#include "store/event_output.h"
+#include "store/schema.h"
+#include "store/store_options.h"
+#include "store/store_reader.h"
+
+namespace pw::cli {
+namespace {
+
+// Exit status for an invalid query or option value, as for other usage errors.
+constexpr int kExitInvalidQuery = 2;
+
+struct ReadOptions {
+    std::string store_path;
+    std::string format;
+    std::string since;
+    std::string until;
+    uint64_t limit = 0;
+};
+
+struct DumpOptions {
+    ReadOptions read;
+    std::optional<int64_t> pid;
+    std::string process;
+    std::string connection;
+};
+
+struct SearchOptions {
+    ReadOptions read;
+    std::vector<std::string> query_words;
+    bool correlate = false;
+};
+
+query::ExpressionPtr comparison(std::string field, query::Operator op, std::string value) {
+    query::Comparison c;
+    c.field = std::move(field);
+    c.op = op;
+    c.values.push_back(query::Value{std::move(value), true, {}});
+    return query::make_comparison(std::move(c));
+}
+
+query::ExpressionPtr both(query::ExpressionPtr left, query::ExpressionPtr right) {
+    if (!left) return right;
+    if (!right) return left;
+    return query::make_binary(query::Expression::Kind::kAnd, std::move(left), std::move(right));
+}
+
+// Checks a --since or --until value here, where the message can name the option.
+query::ExpressionPtr time_bound(const std::string& option, const std::string& text,
+                                query::Operator op) {
+    if (text.empty()) return nullptr;
+    if (!query::parse_time(text, query::now_ms())) {
+        throw std::invalid_argument(
+            fmt::format("{}: invalid time '{}'; expected {}", option, text, query::kTimeForms));
+    }
+    return comparison("time", op, text);
+}
+
+query::ExpressionPtr time_bounds(const ReadOptions& options) {
+    return both(time_bound("--since", options.since, query::Operator::kGreaterEqual),
+                time_bound("--until", options.until, query::Operator::kLessEqual));
+}
+
+store::OutputFormat output_format(const ReadOptions& options) {
+    if (options.format.empty()) {
+        return isatty(STDOUT_FILENO) ? store::OutputFormat::kTable : store::OutputFormat::kJsonl;
+    }
+    return *store::parse_output_format(options.format);
+}
+
+void add_read_options(CLI::App& command, ReadOptions& options) {
+    store::add_store_path_option(command, options.store_path);
+    command
+        .add_option("--format", options.format,
+                    "Output format: jsonl, table or csv (default: table on a terminal, else jsonl)")
+        ->check(CLI::IsMember({"jsonl", "table", "csv"}));
+    command.add_option("--since", options.since,
+                       "Only events at or after this time: ISO 8601 (2024-05-01T10:00:00Z, UTC "
+                       "without an offset) or relative (-1h, -30m, -7d)");
+    command.add_option("--until", options.until, "Only events at or before this time (as --since)");
+    command.add_option("--limit", options.limit, "Print at most this many records (0: all)");
+}
+
+store::StoreReader open_reader(const ReadOptions& options) {
+    return store::StoreReader::open(options.store_path.empty() ? store::default_store_path()
+                                                               : options.store_path);
+}
+
+void print_filter_warnings(const query::SqlFilter& filter) {
+    for (const std::string& warning : filter.warnings) spdlog::warn("{}", warning);
+}
+
+int run_dump(const DumpOptions& options) {
+    query::ExpressionPtr filter_expression = time_bounds(options.read);
+    if (options.pid) {
+        filter_expression = both(std::move(filter_expression),
+                                 comparison("pid", query::Operator::kEqual, std::to_string(*options.pid)));
+    }
+    if (!options.process.empty()) {
+        filter_expression = both(std::move(filter_expression),
+                                 comparison("process", query::Operator::kEqual, options.process));
+    }
+    if (!options.connection.empty()) {
+        filter_expression = both(std::move(filter_expression),
+                                 comparison("connection_uid", query::Operator::kEqual,
+                                            options.connection));
+    }
+    query::SqlFilter filter;
+    if (filter_expression) filter = query::compile(*filter_expression, query::now_ms());
+
+    store::StoreReader reader = open_reader(options.read);
+    auto writer = store::make_record_writer(output_format(options.read), std::cout, false);
+    store::EventCursor cursor = reader.select(filter, options.read.limit);
+    store::StoredEvent event;
+    while (cursor.next(event)) writer->write(event);
+    writer->finish();
+    return 0;
+}
+
+// Prints the error, the query and a caret under the column at fault.
+void print_query_error(const query::QueryError& error, const std::string& query_text) {
+    std::cerr << error.what() << '\n';
+    if (query_text.find('\n') != std::string::npos) return;
+    std::cerr << "  " << query_text << '\n'
+              << "  " << std::string(static_cast<size_t>(error.position().column - 1), ' ')
+              << "^\n";
+}
+
+int run_search(const SearchOptions& options) {
+    std::string query_text;
+    for (const std::string& word : options.query_words) {
+        if (!query_text.empty()) query_text += ' ';
+        query_text += word;
+    }
+    query::ExpressionPtr expression;
+    try {
+        expression = query::parse(query_text);
+    } catch (const query::QueryError& error) {
+        print_query_error(error, query_text);
+        return kExitInvalidQuery;
+    }
+    if (options.correlate) {
+        expression = both(std::move(expression),
+                          comparison("id", query::Operator::kEqual, "statistics"));
+    }
+    expression = both(std::move(expression), time_bounds(options.read));
+    query::SqlFilter filter;
+    try {
+        filter = query::compile(*expression, query::now_ms());
+    } catch (const query::QueryError& error) {
+        print_query_error(error, query_text);
+        return kExitInvalidQuery;
+    }
+    print_filter_warnings(filter);
+
+    store::StoreReader reader = open_reader(options.read);
+    auto writer = store::make_record_writer(output_format(options.read), std::cout,
+                                            options.correlate);
+    store::EventCursor cursor = reader.select(filter, options.read.limit);
+    store::StoredEvent event;
+    while (cursor.next(event)) {
+        if (!options.correlate) {
+            writer->write(event);
+            continue;
+        }
+        store::SessionRecord session;
+        session.connect = reader.find_session_event(event.event, events::Activity::kConnect);
+        session.disconnect = reader.find_session_event(event.event, events::Activity::kDisconnect);
+        session.statistics = std::move(event);
+        writer->write(session);
+    }
+    writer->finish();
+    return 0;
+}
+
+// Runs a read command, turning its errors into a message and an exit status.
+template <class Run>
+int run_reporting_errors(Run run) {
+    try {
+        return run();
+    } catch (const std::invalid_argument& error) {
+        spdlog::error("{}", error.what());
+        return kExitInvalidQuery;
+    } catch (const query::QueryError& error) {
+        spdlog::error("{}", error.what());
+        return kExitInvalidQuery;
+    } catch (const std::exception& error) {
+        spdlog::error("{}", error.what());
+        return 1;
+    }
+}
+
+}  // namespace
+
+void register_dump(CLI::App& app, int& exit_code) {
+    auto options = std::make_shared<DumpOptions>();
+    CLI::App* command = app.add_subcommand("dump", "Print the events in the event store");
+    add_read_options(*command, options->read);
+    command->add_option("--pid", options->pid, "Only events of the process with this id");
+    command->add_option("--process", options->process,
+                        "Only events of processes with this name (exact match)");
+    command->add_option("--connection", options->connection,
+                        "Only events of the connection with this connection_uid");
+    command->callback([options, &exit_code] {
+        exit_code = run_reporting_errors([&] { return run_dump(*options); });
+    });
+}
+
+void register_search(CLI::App& app, int& exit_code) {
+    auto options = std::make_shared<SearchOptions>();
+    CLI::App* command = app.add_subcommand(
+        "search", "Print the stored events that match a query, such as "
+                  "'protocol = TLS and target_port = 443' (the language is in docs/store.md)");
+    command->add_option("query", options->query_words, "The query; quote it for the shell")
+        ->required();
+    add_read_options(*command, options->read);
+    command->add_flag("--correlate", options->correlate,
+                      "For each matching statistics event, print its session: the statistics "
+                      "with the connect and disconnect events of the same endpoints and span");
+    command->callback([options, &exit_code] {
+        exit_code = run_reporting_errors([&] { return run_search(*options); });
+    });
+}
+
+}  // namespace pw::cli

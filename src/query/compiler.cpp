@@ -1,0 +1,306 @@
+#include "query/compiler.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "detect/protocols.h"
+#include "query/fields.h"
+#include "query/literals.h"
+#include "query/parser.h"
+#include "store/ip_address.h"
+
+namespace pw::query {
+namespace {
+
+std::string lowercase(std::string_view text) {
+    std::string result(text);
+    for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return result;
+}
+
+std::string uppercase(std::string_view text) {
+    std::string result(text);
+    for (char& c : result) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return result;
+}
+
+std::optional<int64_t> parse_integer(std::string_view text) {
+    int64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+struct NamedValue {
+    std::string_view name;
+    int64_t value;
+};
+
+constexpr NamedValue kDirections[] = {{"unknown", 0}, {"inbound", 1}, {"outbound", 2}};
+constexpr NamedValue kActivities[] = {{"connect", 1}, {"disconnect", 2}, {"statistics", 3}};
+constexpr NamedValue kIpProtocols[] = {
+    {"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132}};
+constexpr NamedValue kBooleans[] = {{"false", 0}, {"true", 1}};
+
+std::optional<int64_t> parse_named(std::string_view text, std::span<const NamedValue> names,
+                                   bool allow_numbers) {
+    std::string lower = lowercase(text);
+    for (const NamedValue& named : names) {
+        if (lower == named.name) return named.value;
+    }
+    if (!allow_numbers) return std::nullopt;
+    return parse_integer(text);
+}
+
+bool allows_ordering(FieldType type) {
+    return type == FieldType::kInteger || type == FieldType::kBytes || type == FieldType::kTime ||
+           type == FieldType::kIpProtocol || type == FieldType::kAddress;
+}
+
+class Compiler {
+public:
+    explicit Compiler(int64_t now_ms) : now_ms_(now_ms) {}
+
+    SqlFilter finish(const Expression& expression) {
+        filter_.where = compile(expression);
+        return std::move(filter_);
+    }
+
+private:
+    std::string compile(const Expression& expression) {
+        switch (expression.kind) {
+            case Expression::Kind::kAnd:
+            case Expression::Kind::kOr: {
+                // Parameters are appended as the text grows, so the left operand must be
+                // compiled first; the order of evaluation of function arguments is unspecified.
+                std::string left = compile(*expression.operands[0]);
+                std::string right = compile(*expression.operands[1]);
+                const char* word = expression.kind == Expression::Kind::kAnd ? "AND" : "OR";
+                return fmt::format("({} {} {})", left, word, right);
+            }
+            case Expression::Kind::kNot:
+                // A comparison with a NULL column (bytes_out of a connect event) is NULL, and
+                // NOT NULL is NULL again; counting it as false first makes `not` its opposite.
+                return fmt::format("NOT ifnull({}, 0)", compile(*expression.operands[0]));
+            case Expression::Kind::kComparison:
+                return compile_comparison(expression.comparison);
+        }
+        return "0";
+    }
+
+    std::string placeholder(SqlParameter parameter) {
+        filter_.parameters.push_back(std::move(parameter));
+        return "?";
+    }
+
+    std::string placeholders(std::vector<SqlParameter> values) {
+        std::string list;
+        for (auto& value : values) {
+            if (!list.empty()) list += ", ";
+            list += placeholder(std::move(value));
+        }
+        return list;
+    }
+
+    const Field& resolve_field(const Comparison& comparison) {
+        const Field* field = find_field(lowercase(comparison.field));
+        if (field == nullptr) {
+            throw QueryError(comparison.field_position,
+                             fmt::format("unknown field '{}'; expected a field of the event such "
+                                         "as time, protocol, source_ip, target_port, process, "
+                                         "pid, user, direction or bytes_out",
+                                         comparison.field));
+        }
+        return *field;
+    }
+
+    std::string compile_comparison(const Comparison& comparison) {
+        const Field& field = resolve_field(comparison);
+        Operator op = comparison.op;
+        bool ordering = op == Operator::kLess || op == Operator::kLessEqual ||
+                        op == Operator::kGreater || op == Operator::kGreaterEqual;
+        if (ordering && !allows_ordering(field.type)) {
+            throw QueryError(comparison.operator_position,
+                             fmt::format("operator '{}' does not apply to '{}'; use =, !=, ~ or in",
+                                         operator_text(op), field.name));
+        }
+        switch (field.type) {
+            case FieldType::kText:
+                return compile_text(field, comparison);
+            case FieldType::kAddress:
+                return compile_address(field, comparison);
+            case FieldType::kProtocol:
+                return compile_protocol(comparison);
+            default:
+                return compile_number(field, comparison);
+        }
+    }
+
+    [[noreturn]] static void reject_glob(const Field& field, const Comparison& comparison) {
+        throw QueryError(comparison.operator_position,
+                         fmt::format("operator '~' (glob) applies to text fields; '{}' is not one",
+                                     field.name));
+    }
+
+    std::string compare(std::string_view column, Operator op, std::vector<SqlParameter> values) {
+        if (op == Operator::kIn) return fmt::format("{} IN ({})", column, placeholders(std::move(values)));
+        std::string value = placeholder(std::move(values.front()));
+        switch (op) {
+            // IS NOT also matches a NULL column, as `not field = value` does.
+            case Operator::kNotEqual: return fmt::format("{} IS NOT {}", column, value);
+            case Operator::kGlob: return fmt::format("{} GLOB {}", column, value);
+            default: return fmt::format("{} {} {}", column, operator_text(op), value);
+        }
+    }
+
+    std::string compile_text(const Field& field, const Comparison& comparison) {
+        std::vector<SqlParameter> values;
+        for (const Value& value : comparison.values) values.emplace_back(value.text);
+        return compare(field.column, comparison.op, std::move(values));
+    }
+
+    int64_t number_value(const Field& field, const Value& value) {
+        std::optional<int64_t> number;
+        std::string_view expected;
+        switch (field.type) {
+            case FieldType::kBytes:
+                if (auto size = parse_size(value.text); size && *size <= INT64_MAX) number = *size;
+                expected = "a byte count such as 1500, 64KB, 1MB or 2GiB";
+                break;
+            case FieldType::kTime:
+                number = parse_time(value.text, now_ms_);
+                expected = kTimeForms;
+                break;
+            case FieldType::kDirection:
+                number = parse_named(value.text, kDirections, true);
+                expected = "inbound, outbound or unknown";
+                break;
+            case FieldType::kActivity:
+                number = parse_named(value.text, kActivities, true);
+                expected = "connect, disconnect, statistics, or 1, 2, 3";
+                break;
+            case FieldType::kIpProtocol:
+                number = parse_named(value.text, kIpProtocols, true);
+                expected = "tcp, udp, icmp, icmpv6, sctp, or an IP protocol number";
+                break;
+            case FieldType::kBoolean:
+                number = parse_named(value.text, kBooleans, false);
+                expected = "true or false";
+                break;
+            default:
+                number = parse_integer(value.text);
+                expected = "an integer";
+                break;
+        }
+        if (!number) {
+            throw QueryError(value.position, fmt::format("expected {} for '{}', found '{}'",
+                                                         expected, field.name, value.text));
+        }
+        return *number;
+    }
+
+    std::string compile_number(const Field& field, const Comparison& comparison) {
+        if (comparison.op == Operator::kGlob) reject_glob(field, comparison);
+        std::vector<SqlParameter> values;
+        for (const Value& value : comparison.values) values.emplace_back(number_value(field, value));
+        return compare(field.column, comparison.op, std::move(values));
+    }
+
+    std::string address_term(const Field& field, const Comparison& comparison, const Value& value) {
+        auto blob = [](const store::AddressBytes& bytes) {
+            return SqlParameter(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+        };
+        if (auto address = store::parse_address(value.text)) {
+            Operator op = comparison.op == Operator::kIn ? Operator::kEqual : comparison.op;
+            return fmt::format("{} {} {}", field.column, operator_text(op), placeholder(blob(*address)));
+        }
+        auto network = store::parse_network(value.text);
+        if (!network) {
+            throw QueryError(value.position,
+                             fmt::format("expected an IP address or network (10.0.0.1, "
+                                         "10.0.0.0/8, fd00::/8) for '{}', found '{}'",
+                                         field.name, value.text));
+        }
+        if (comparison.op != Operator::kEqual && comparison.op != Operator::kIn) {
+            throw QueryError(comparison.operator_position,
+                             fmt::format("operator '{}' does not apply to the network '{}'; use "
+                                         "in or =",
+                                         operator_text(comparison.op), value.text));
+        }
+        std::string first = placeholder(blob(network->first));
+        return fmt::format("{} BETWEEN {} AND {}", field.column, first,
+                           placeholder(blob(network->last)));
+    }
+
+    std::string compile_address(const Field& field, const Comparison& comparison) {
+        if (comparison.op == Operator::kGlob) {
+            return compare(field.text_column, Operator::kGlob, {comparison.values[0].text});
+        }
+        if (comparison.op == Operator::kNotEqual) {
+            Comparison equal = comparison;
+            equal.op = Operator::kEqual;
+            return fmt::format("NOT ifnull({}, 0)", address_term(field, equal, equal.values[0]));
+        }
+        std::string terms;
+        for (const Value& value : comparison.values) {
+            if (!terms.empty()) terms += " OR ";
+            terms += address_term(field, comparison, value);
+        }
+        return comparison.values.size() == 1 ? terms : "(" + terms + ")";
+    }
+
+    void add_protocol_ids(const Comparison& comparison, const Value& value,
+                          std::vector<SqlParameter>& ids) {
+        if (comparison.op == Operator::kGlob) {
+            std::string pattern = uppercase(value.text);
+            for (const ProtocolInfo& info : protocol_table()) {
+                if (sqlite3_strglob(pattern.c_str(), std::string(info.name).c_str()) == 0) {
+                    ids.emplace_back(int64_t{static_cast<uint16_t>(info.id)});
+                }
+            }
+            return;
+        }
+        if (auto id = parse_protocol(value.text)) {
+            ids.emplace_back(int64_t{static_cast<uint16_t>(*id)});
+            return;
+        }
+        filter_.warnings.push_back(fmt::format(
+            "query:{}:{}: '{}' is not a protocol of the table (see `protowatch protocols`); it "
+            "matches no event",
+            value.position.line, value.position.column, value.text));
+    }
+
+    std::string compile_protocol(const Comparison& comparison) {
+        std::vector<SqlParameter> ids;
+        for (const Value& value : comparison.values) add_protocol_ids(comparison, value, ids);
+        // No protocol id is negative, so this matches no event.
+        if (ids.empty()) ids.emplace_back(int64_t{-1});
+        std::string subquery =
+            fmt::format("SELECT event_id FROM event_protocols WHERE protocol_id IN ({})",
+                        placeholders(std::move(ids)));
+        const char* membership = comparison.op == Operator::kNotEqual ? "NOT IN" : "IN";
+        return fmt::format("events.id {} ({})", membership, subquery);
+    }
+
+    int64_t now_ms_;
+    SqlFilter filter_;
+};
+
+}  // namespace
+
+SqlFilter compile(const Expression& expression, int64_t now_ms) {
+    return Compiler(now_ms).finish(expression);
+}
+
+SqlFilter compile_query(std::string_view query, int64_t now_ms) {
+    ExpressionPtr expression = parse(query);
+    return compile(*expression, now_ms);
+}
+
+}  // namespace pw::query

@@ -1,0 +1,195 @@
+#include "store/event_store.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "query/literals.h"
+#include "store/ip_address.h"
+
+namespace pw::store {
+namespace {
+
+constexpr const char* kInsertEvent = R"sql(
+INSERT INTO events (
+    event_uid, stored_at, time, activity_id, ip_protocol, source_ip, source_addr, source_port,
+    target_ip, target_addr, target_port, direction_id, connection_uid, device, reason, bytes_in,
+    bytes_out, packets_in, packets_out, start_time, end_time, partial, process_pid,
+    process_name, process_executable, process_command_line, process_uid, process_user,
+    process_unattributed_reason)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+)sql";
+
+// Duplicate protocol ids within one event collapse to the first.
+constexpr const char* kInsertProtocol =
+    "INSERT OR IGNORE INTO event_protocols (event_id, protocol_id, position) VALUES (?, ?, ?)";
+
+void bind_address(Statement& statement, int index, const std::string& text) {
+    if (auto bytes = parse_address(text)) {
+        statement.bind(index, std::span<const uint8_t>(*bytes));
+    } else {
+        statement.bind_null(index);
+    }
+}
+
+void bind_optional_text(Statement& statement, int index, const std::string& text) {
+    if (text.empty()) {
+        statement.bind_null(index);
+    } else {
+        statement.bind(index, text);
+    }
+}
+
+// SQLite integers are signed 64-bit; counters past 2^63 keep their bits but sort as negative.
+int64_t to_column(uint64_t value) { return static_cast<int64_t>(value); }
+
+void bind_statistics(Statement& statement, const events::Event& event) {
+    statement.bind(16, to_column(event.bytes_in));
+    statement.bind(17, to_column(event.bytes_out));
+    statement.bind(18, to_column(event.packets_in));
+    statement.bind(19, to_column(event.packets_out));
+    statement.bind(20, event.start_time_ms);
+    statement.bind(21, event.end_time_ms);
+    statement.bind(22, int64_t{event.partial ? 1 : 0});
+}
+
+void bind_process(Statement& statement, const events::Process& process) {
+    statement.bind(23, process.pid);
+    statement.bind(24, process.name);
+    statement.bind(25, process.executable);
+    statement.bind(26, process.command_line);
+    statement.bind(27, process.uid);
+    statement.bind(28, process.user);
+    bind_optional_text(statement, 29, process.unattributed_reason);
+}
+
+void create_parent_directory(const std::string& path) {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (parent.empty()) return;
+    std::error_code error;
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+        throw StoreError(fmt::format(
+            "cannot create the directory {} for the event store: {}; pass --store with a "
+            "writable path, or --no-store",
+            parent.string(), error.message()));
+    }
+}
+
+// Turns a failure to open or migrate into a message that says what to do about it.
+StoreError describe_open_failure(const std::string& path, const SqliteError& error) {
+    switch (error.primary_code()) {
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+            return StoreError(fmt::format(
+                "{} is not an event store or is damaged ({}); move it aside to start a new "
+                "store, or pass --store with another path",
+                path, error.what()));
+        case SQLITE_FULL:
+            return StoreError(fmt::format(
+                "the disk of the event store {} is full ({}); free space, lower "
+                "--store-max-size, or pass --store with a path on another disk",
+                path, error.what()));
+        default:
+            return StoreError(fmt::format(
+                "cannot open the event store {}: {}; check that the file and its directory are "
+                "writable, pass --store with another path, or --no-store",
+                path, error.what()));
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<EventStore> EventStore::open(const std::string& path, RetentionPolicy retention,
+                                             Clock clock) {
+    create_parent_directory(path);
+    try {
+        Database db = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        configure_connection(db);
+        migrate(db);
+        if (!clock) clock = query::now_ms;
+        return std::unique_ptr<EventStore>(
+            new EventStore(std::move(db), retention, std::move(clock)));
+    } catch (const SqliteError& error) {
+        throw describe_open_failure(path, error);
+    }
+}
+
+EventStore::EventStore(Database db, RetentionPolicy retention, Clock clock)
+    : db_(std::move(db)),
+      retention_(retention),
+      clock_(std::move(clock)),
+      insert_event_(db_.prepare(kInsertEvent)),
+      insert_protocol_(db_.prepare(kInsertProtocol)),
+      random_(std::random_device{}()) {}
+
+std::string EventStore::next_event_uid(int64_t now) {
+    // A UUID version 7: 48 bits of Unix milliseconds, then random bits. Ids of one writer
+    // therefore sort roughly by time, which keeps inserts into the UNIQUE index near its end.
+    uint64_t high = (static_cast<uint64_t>(now) << 16) | 0x7000u | (random_() & 0x0fffu);
+    uint64_t low = (random_() & 0x3fffffffffffffffull) | 0x8000000000000000ull;
+    return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xffff,
+                       high & 0xffff, low >> 48, low & 0xffffffffffffull);
+}
+
+void EventStore::append(const events::Event& event) {
+    if (pending_ == 0) db_.execute("BEGIN IMMEDIATE");
+    int64_t now = clock_();
+    Statement& s = insert_event_;
+    s.reset();
+    s.bind(1, next_event_uid(now));
+    s.bind(2, now);
+    s.bind(3, event.time_ms);
+    s.bind(4, int64_t{static_cast<int>(event.activity)});
+    s.bind(5, int64_t{event.ip_protocol});
+    s.bind(6, event.source_ip);
+    bind_address(s, 7, event.source_ip);
+    s.bind(8, int64_t{event.source_port});
+    s.bind(9, event.target_ip);
+    bind_address(s, 10, event.target_ip);
+    s.bind(11, int64_t{event.target_port});
+    s.bind(12, int64_t{static_cast<int>(event.direction)});
+    s.bind(13, event.connection_uid);
+    bind_optional_text(s, 14, event.device);
+    if (event.activity == events::Activity::kDisconnect) {
+        s.bind(15, std::string_view(events::end_reason_name(event.reason)));
+    }
+    if (event.activity == events::Activity::kStatistics) bind_statistics(s, event);
+    if (event.process) bind_process(s, *event.process);
+    s.step();
+    ++pending_;
+
+    if (event.activity != events::Activity::kStatistics) return;
+    int64_t event_id = sqlite3_last_insert_rowid(db_.handle());
+    int64_t position = 0;
+    for (ProtocolId protocol : event.protocols) {
+        insert_protocol_.reset();
+        insert_protocol_.bind(1, event_id);
+        insert_protocol_.bind(2, int64_t{static_cast<uint16_t>(protocol)});
+        insert_protocol_.bind(3, position++);
+        insert_protocol_.step();
+    }
+}
+
+void EventStore::commit() {
+    if (pending_ == 0) return;
+    db_.execute("COMMIT");
+    pending_ = 0;
+}
+
+uint64_t EventStore::rollback() {
+    uint64_t lost = pending_;
+    pending_ = 0;
+    // SQLite may already have rolled back on SQLITE_FULL or an I/O error.
+    if (!sqlite3_get_autocommit(db_.handle())) {
+        sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    return lost;
+}
+
+RetentionResult EventStore::enforce_retention() {
+    return store::enforce_retention(db_, retention_, clock_());
+}
+
+}  // namespace pw::store

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+
+#include "store/sqlite.h"
+
+namespace pw::store {
+
+// The schema version this build writes and reads (PRAGMA user_version).
+inline constexpr int kSchemaVersion = 1;
+
+// Thrown when a file cannot serve as an event store; the message names the path and what to
+// do about it.
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Brings a store opened for writing to kSchemaVersion, creating it when the file is new. Each
+// migration runs in its own transaction, so a crash leaves the store at a whole version.
+// Throws StoreError when the file is another program's database or is newer than this build.
+void migrate(Database& db);
+
+// Checks that a store opened for reading is at kSchemaVersion. Throws StoreError otherwise.
+void check_schema_for_reading(Database& db);
+
+// The connection settings every store connection uses: WAL, a busy timeout so that a reader
+// and a writer (or two writers) wait for each other instead of failing.
+void configure_connection(Database& db);
+
+}  // namespace pw::store

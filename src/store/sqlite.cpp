@@ -1,0 +1,136 @@
+#include "store/sqlite.h"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace pw::store {
+
+void check(sqlite3* db, int code, std::string_view what) {
+    if (code == SQLITE_OK) return;
+    int extended = db != nullptr ? sqlite3_extended_errcode(db) : code;
+    const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+    throw SqliteError(extended, fmt::format("{}: {}", what, message));
+}
+
+Database Database::open(const std::string& path, int flags) {
+    sqlite3* db = nullptr;
+    int code = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_EXRESCODE, nullptr);
+    if (code != SQLITE_OK) {
+        std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+        sqlite3_close(db);
+        throw SqliteError(code, message);
+    }
+    return Database(db, path);
+}
+
+Database::Database(Database&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+
+Database& Database::operator=(Database&& other) noexcept {
+    if (this != &other) {
+        sqlite3_close_v2(db_);
+        db_ = std::exchange(other.db_, nullptr);
+        path_ = std::move(other.path_);
+    }
+    return *this;
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+void Database::execute(const char* sql) {
+    char* error = nullptr;
+    int code = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+    if (code != SQLITE_OK) {
+        std::string message = error != nullptr ? error : sqlite3_errstr(code);
+        sqlite3_free(error);
+        throw SqliteError(sqlite3_extended_errcode(db_), message);
+    }
+}
+
+Statement Database::prepare(std::string_view sql) {
+    sqlite3_stmt* statement = nullptr;
+    check(db_,
+          sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                             SQLITE_PREPARE_PERSISTENT, &statement, nullptr),
+          "failed to prepare a statement");
+    return Statement(db_, statement);
+}
+
+int64_t Database::query_int(const char* sql) {
+    Statement statement = prepare(sql);
+    return statement.step() ? statement.column_int(0) : 0;
+}
+
+std::string Database::query_text(const char* sql) {
+    Statement statement = prepare(sql);
+    return statement.step() ? statement.column_text(0) : std::string();
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), statement_(std::exchange(other.statement_, nullptr)) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+    if (this != &other) {
+        sqlite3_finalize(statement_);
+        db_ = other.db_;
+        statement_ = std::exchange(other.statement_, nullptr);
+    }
+    return *this;
+}
+
+Statement::~Statement() { sqlite3_finalize(statement_); }
+
+void Statement::bind(int index, int64_t value) {
+    check(db_, sqlite3_bind_int64(statement_, index, value), "failed to bind a parameter");
+}
+
+void Statement::bind(int index, std::string_view value) {
+    check(db_,
+          sqlite3_bind_text64(statement_, index, value.data(), value.size(), SQLITE_TRANSIENT,
+                              SQLITE_UTF8),
+          "failed to bind a parameter");
+}
+
+void Statement::bind(int index, std::span<const uint8_t> value) {
+    check(db_, sqlite3_bind_blob64(statement_, index, value.data(), value.size(), SQLITE_TRANSIENT),
+          "failed to bind a parameter");
+}
+
+void Statement::bind_null(int index) {
+    check(db_, sqlite3_bind_null(statement_, index), "failed to bind a parameter");
+}
+
+bool Statement::step() {
+    int code = sqlite3_step(statement_);
+    if (code == SQLITE_ROW) return true;
+    if (code == SQLITE_DONE) return false;
+    // The statement must be reset before its next use, and the reset also reports the error.
+    sqlite3_reset(statement_);
+    throw SqliteError(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
+}
+
+void Statement::reset() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+}
+
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(statement_, column) == SQLITE_NULL;
+}
+
+int64_t Statement::column_int(int column) const { return sqlite3_column_int64(statement_, column); }
+
+std::string Statement::column_text(int column) const {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+    if (text == nullptr) return {};
+    return std::string(text, static_cast<size_t>(sqlite3_column_bytes(statement_, column)));
+}
+
+std::span<const uint8_t> Statement::column_blob(int column) const {
+    const auto* data = static_cast<const uint8_t*>(sqlite3_column_blob(statement_, column));
+    auto size = static_cast<size_t>(sqlite3_column_bytes(statement_, column));
+    return {data, data == nullptr ? 0 : size};
+}
+
+}  // namespace pw::store

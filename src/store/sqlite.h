@@ -1,0 +1,88 @@
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace pw::store {
+
+// A failed SQLite call: the message names the operation and carries SQLite's own text.
+class SqliteError : public std::runtime_error {
+public:
+    SqliteError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    // The extended result code (SQLITE_FULL, SQLITE_CANTOPEN, ...).
+    int code() const { return code_; }
+    int primary_code() const { return code_ & 0xff; }
+
+private:
+    int code_;
+};
+
+class Statement;
+
+// An open connection. Move-only; closing happens in the destructor.
+class Database {
+public:
+    // Opens `path` with sqlite3_open_v2 `flags`. Throws SqliteError on failure.
+    static Database open(const std::string& path, int flags);
+
+    Database(Database&& other) noexcept;
+    Database& operator=(Database&& other) noexcept;
+    Database(const Database&) = delete;
+    Database& operator=(const Database&) = delete;
+    ~Database();
+
+    sqlite3* handle() const { return db_; }
+    const std::string& path() const { return path_; }
+
+    // Runs one or more statements that return no rows needed by the caller.
+    void execute(const char* sql);
+    Statement prepare(std::string_view sql);
+    // Runs a statement whose first row's first column is an integer (a PRAGMA, a count).
+    int64_t query_int(const char* sql);
+    std::string query_text(const char* sql);
+
+private:
+    Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+    sqlite3* db_ = nullptr;
+    std::string path_;
+};
+
+// A prepared statement. Parameters are numbered from 1 and columns from 0, as in SQLite.
+class Statement {
+public:
+    Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&& other) noexcept;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement();
+
+    void bind(int index, int64_t value);
+    void bind(int index, std::string_view value);
+    void bind(int index, std::span<const uint8_t> value);
+    void bind_null(int index);
+
+    // Steps once: true when a row is ready, false when the statement is done.
+    bool step();
+    // Resets the statement and clears its bindings for the next use.
+    void reset();
+
+    bool is_null(int column) const;
+    int64_t column_int(int column) const;
+    std::string column_text(int column) const;
+    std::span<const uint8_t> column_blob(int column) const;
+
+private:
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* statement_ = nullptr;
+};
+
+// Throws SqliteError for `code` unless it is SQLITE_OK, prefixing `what` to SQLite's message.
+void check(sqlite3* db, int code, std::string_view what);
+
+}  // namespace pw::store

@@ -1,0 +1,165 @@
+#include "store/store_reader.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "store/ip_address.h"
+#include "store/schema.h"
+
+namespace pw::store {
+namespace {
+
+constexpr const char* kColumns =
+    "events.id, event_uid, stored_at, time, activity_id, ip_protocol, source_ip, source_port, "
+    "target_ip, target_port, direction_id, connection_uid, device, reason, bytes_in, bytes_out, "
+    "packets_in, packets_out, start_time, end_time, partial, process_pid, process_name, "
+    "process_executable, process_command_line, process_uid, process_user, "
+    "process_unattributed_reason";
+
+// The session lookup uses the index on (target_addr, target_port, time); the text columns
+// keep endpoints whose address did not parse apart from each other.
+constexpr const char* kSessionWhere =
+    "target_addr IS ? AND target_port = ? AND time BETWEEN ? AND ? AND target_ip = ? AND "
+    "source_ip = ? AND source_port = ? AND activity_id = ? AND device IS ? "
+    "ORDER BY time, events.id LIMIT 1";
+
+void read_row(const Statement& row, StoredEvent& out) {
+    out.sequence = row.column_int(0);
+    out.event_uid = row.column_text(1);
+    out.stored_at_ms = row.column_int(2);
+    events::Event& e = out.event;
+    e = events::Event{};
+    e.time_ms = row.column_int(3);
+    e.activity = static_cast<events::Activity>(row.column_int(4));
+    e.ip_protocol = static_cast<uint8_t>(row.column_int(5));
+    e.source_ip = row.column_text(6);
+    e.source_port = static_cast<uint16_t>(row.column_int(7));
+    e.target_ip = row.column_text(8);
+    e.target_port = static_cast<uint16_t>(row.column_int(9));
+    e.direction = static_cast<events::Direction>(row.column_int(10));
+    e.connection_uid = row.column_text(11);
+    e.device = row.column_text(12);
+    if (!row.is_null(13)) {
+        e.reason = events::parse_end_reason(row.column_text(13)).value_or(events::EndReason::kNone);
+    }
+    e.bytes_in = static_cast<uint64_t>(row.column_int(14));
+    e.bytes_out = static_cast<uint64_t>(row.column_int(15));
+    e.packets_in = static_cast<uint64_t>(row.column_int(16));
+    e.packets_out = static_cast<uint64_t>(row.column_int(17));
+    e.start_time_ms = row.column_int(18);
+    e.end_time_ms = row.column_int(19);
+    e.partial = row.column_int(20) != 0;
+    if (!row.is_null(21)) {
+        events::Process& p = e.process.emplace();
+        p.pid = row.column_int(21);
+        p.name = row.column_text(22);
+        p.executable = row.column_text(23);
+        p.command_line = row.column_text(24);
+        p.uid = row.column_int(25);
+        p.user = row.column_text(26);
+        p.unattributed_reason = row.column_text(27);
+    }
+}
+
+void read_protocols(Statement& protocols, StoredEvent& out) {
+    protocols.reset();
+    protocols.bind(1, out.sequence);
+    while (protocols.step()) {
+        out.event.protocols.push_back(static_cast<ProtocolId>(protocols.column_int(0)));
+    }
+}
+
+StoreError describe_read_failure(const std::string& path, const SqliteError& error) {
+    if (error.primary_code() == SQLITE_NOTADB || error.primary_code() == SQLITE_CORRUPT) {
+        return StoreError(fmt::format(
+            "{} is not an event store or is damaged ({}); pass --store with the path of an "
+            "event store",
+            path, error.what()));
+    }
+    return StoreError(fmt::format("cannot read the event store {}: {}", path, error.what()));
+}
+
+}  // namespace
+
+int bind_parameters(Statement& statement, const query::SqlFilter& filter, int first) {
+    int index = first;
+    for (const auto& parameter : filter.parameters) {
+        if (const auto* number = std::get_if<int64_t>(&parameter)) {
+            statement.bind(index, *number);
+        } else if (const auto* text = std::get_if<std::string>(&parameter)) {
+            statement.bind(index, std::string_view(*text));
+        } else {
+            statement.bind(index, std::span<const uint8_t>(std::get<std::vector<uint8_t>>(parameter)));
+        }
+        ++index;
+    }
+    return index;
+}
+
+bool EventCursor::next(StoredEvent& out) {
+    if (!rows_.step()) return false;
+    read_row(rows_, out);
+    if (out.event.activity == events::Activity::kStatistics) read_protocols(*protocols_, out);
+    return true;
+}
+
+StoreReader StoreReader::open(const std::string& path) {
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) {
+        throw StoreError(fmt::format(
+            "no event store at {} (the file does not exist); record events with `protowatch "
+            "analyze`, or pass --store with the path of an event store",
+            path));
+    }
+    try {
+        Database db = Database::open(path, SQLITE_OPEN_READONLY);
+        configure_connection(db);
+        check_schema_for_reading(db);
+        return StoreReader(std::move(db));
+    } catch (const SqliteError& failure) {
+        throw describe_read_failure(path, failure);
+    }
+}
+
+StoreReader::StoreReader(Database db)
+    : db_(std::move(db)),
+      protocols_(db_.prepare(
+          "SELECT protocol_id FROM event_protocols WHERE event_id = ? ORDER BY position")) {}
+
+EventCursor StoreReader::select(const query::SqlFilter& filter, uint64_t limit) {
+    std::string sql = fmt::format("SELECT {} FROM events WHERE {} ORDER BY time, events.id",
+                                  kColumns, filter.where);
+    if (limit > 0) sql += " LIMIT ?";
+    Statement rows = db_.prepare(sql);
+    int next = bind_parameters(rows, filter);
+    if (limit > 0) rows.bind(next, static_cast<int64_t>(limit));
+    return EventCursor(std::move(rows), &protocols_);
+}
+
+std::optional<StoredEvent> StoreReader::find_session_event(const events::Event& statistics,
+                                                           events::Activity activity) {
+    if (!session_lookup_) {
+        session_lookup_ =
+            db_.prepare(fmt::format("SELECT {} FROM events WHERE {}", kColumns, kSessionWhere));
+    }
+    Statement& lookup = *session_lookup_;
+    lookup.reset();
+    if (auto address = parse_address(statistics.target_ip)) {
+        lookup.bind(1, std::span<const uint8_t>(*address));
+    }
+    lookup.bind(2, int64_t{statistics.target_port});
+    lookup.bind(3, statistics.start_time_ms);
+    lookup.bind(4, statistics.end_time_ms);
+    lookup.bind(5, std::string_view(statistics.target_ip));
+    lookup.bind(6, std::string_view(statistics.source_ip));
+    lookup.bind(7, int64_t{statistics.source_port});
+    lookup.bind(8, int64_t{static_cast<int>(activity)});
+    if (!statistics.device.empty()) lookup.bind(9, std::string_view(statistics.device));
+    if (!lookup.step()) return std::nullopt;
+    StoredEvent found;
+    read_row(lookup, found);
+    return found;
+}
+
+}  // namespace pw::store

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "events/event.h"
+#include "query/compiler.h"
+#include "store/sqlite.h"
+
+namespace pw::store {
+
+struct StoredEvent {
+    int64_t sequence = 0;  // the row id: grows with every event stored, never reused
+    std::string event_uid;
+    int64_t stored_at_ms = 0;
+    events::Event event;
+};
+
+class StoreReader;
+
+// Rows of a query, read one at a time from sqlite3_step; the result is never held whole.
+class EventCursor {
+public:
+    // Reads the next event into `out`; false at the end. Throws SqliteError.
+    bool next(StoredEvent& out);
+
+private:
+    friend class StoreReader;
+    EventCursor(Statement rows, Statement* protocols) : rows_(std::move(rows)), protocols_(protocols) {}
+    Statement rows_;
+    Statement* protocols_;
+};
+
+// A read-only connection to a store. Readers never block the writer (WAL), and wait up to
+// the busy timeout for the moments a checkpoint or recovery holds the file.
+class StoreReader {
+public:
+    // Throws StoreError naming the path when it is missing, not a store, or damaged.
+    static StoreReader open(const std::string& path);
+
+    // Events that match `filter`, ordered by time then sequence. `limit` 0 means no limit.
+    EventCursor select(const query::SqlFilter& filter, uint64_t limit = 0);
+
+    // The earliest connect or disconnect event of the session a statistics event describes:
+    // the same device and endpoints, with a time inside [start_time, end_time]. The pipeline
+    // stamps connect with the first packet and disconnect with the last, so both fall inside.
+    std::optional<StoredEvent> find_session_event(const events::Event& statistics,
+                                                  events::Activity activity);
+
+    Database& database() { return db_; }
+    const std::string& path() const { return db_.path(); }
+
+private:
+    StoreReader(Database db);
+    Database db_;
+    Statement protocols_;
+    std::optional<Statement> session_lookup_;
+};
+
+// Binds the filter's parameters to `statement` starting at parameter `first`; returns the next
+// free index.
+int bind_parameters(Statement& statement, const query::SqlFilter& filter, int first = 1);
+
+}  // namespace pw::store
