@@ -1,0 +1,246 @@
+// Flow tracking through the whole pipeline, with IPv4 frames built in the test.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <pcap/dlt.h>
+
+#include <string>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+
+namespace pw::pipeline {
+namespace {
+
+using events::Activity;
+using events::EndReason;
+using events::Event;
+
+struct Collect : events::EventSink {
+    std::vector<Event> events;
+    void write(const Event& event) override { events.push_back(event); }
+
+    std::vector<Event> of(Activity activity) const {
+        std::vector<Event> out;
+        for (const Event& e : events) {
+            if (e.activity == activity) out.push_back(e);
+        }
+        return out;
+    }
+};
+
+void put16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
+    b[at] = static_cast<uint8_t>(v >> 8);
+    b[at + 1] = static_cast<uint8_t>(v);
+}
+void put32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
+    put16(b, at, static_cast<uint16_t>(v >> 16));
+    put16(b, at + 2, static_cast<uint16_t>(v));
+}
+
+// A raw IPv4 frame (no link header) carrying TCP or UDP.
+std::vector<uint8_t> ipv4(uint8_t protocol, const char* src, uint16_t sport, const char* dst,
+                          uint16_t dport, const std::string& payload, uint8_t flags = 0,
+                          uint32_t seq = 0) {
+    size_t transport = protocol == 6 ? 20 : 8;
+    std::vector<uint8_t> b(20 + transport + payload.size(), 0);
+    b[0] = 0x45;
+    put16(b, 2, static_cast<uint16_t>(b.size()));
+    b[8] = 64;
+    b[9] = protocol;
+    inet_pton(AF_INET, src, &b[12]);
+    inet_pton(AF_INET, dst, &b[16]);
+    put16(b, 20, sport);
+    put16(b, 22, dport);
+    if (protocol == 6) {
+        put32(b, 24, seq);
+        b[32] = 0x50;
+        b[33] = flags;
+        put16(b, 34, 65535);
+    } else {
+        put16(b, 24, static_cast<uint16_t>(8 + payload.size()));
+    }
+    std::copy(payload.begin(), payload.end(), b.begin() + 20 + static_cast<long>(transport));
+    return b;
+}
+
+constexpr uint8_t kSyn = 0x02, kAck = 0x10, kFin = 0x01, kRst = 0x04, kPsh = 0x08;
+constexpr int64_t kSecond = 1'000'000;
+
+struct Harness {
+    Collect sink;
+    Pipeline pipeline;
+    explicit Harness(Settings settings = {}) : pipeline(std::move(settings), {&sink}) {}
+    void feed(const std::vector<uint8_t>& frame, int64_t time_us) {
+        pipeline.process_frame(DLT_RAW, frame, static_cast<uint32_t>(frame.size()), time_us);
+    }
+};
+
+void handshake_and_close(Harness& h, int64_t t, const char* client, uint16_t port) {
+    h.feed(ipv4(6, client, port, "198.51.100.1", 80, "", kSyn, 100), t);
+    h.feed(ipv4(6, "198.51.100.1", 80, client, port, "", kSyn | kAck, 500), t + 1);
+    h.feed(ipv4(6, client, port, "198.51.100.1", 80, "abc", kAck | kPsh, 101), t + 2);
+    h.feed(ipv4(6, client, port, "198.51.100.1", 80, "", kFin | kAck, 104), t + 3);
+    h.feed(ipv4(6, "198.51.100.1", 80, client, port, "", kFin | kAck, 501), t + 4);
+}
+
+TEST(PipelineFlow, SynSenderIsSource) {
+    Harness h;
+    handshake_and_close(h, kSecond, "192.0.2.1", 40000);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.events.size(), 3u);
+    EXPECT_EQ(h.sink.events[0].activity, Activity::kConnect);
+    EXPECT_EQ(h.sink.events[1].activity, Activity::kStatistics);
+    EXPECT_EQ(h.sink.events[2].activity, Activity::kDisconnect);
+    const Event& stats = h.sink.events[1];
+    EXPECT_EQ(stats.source_ip, "192.0.2.1");
+    EXPECT_EQ(stats.source_port, 40000);
+    EXPECT_EQ(stats.target_port, 80);
+    EXPECT_EQ(stats.packets_out, 3u);
+    EXPECT_EQ(stats.packets_in, 2u);
+    EXPECT_EQ(stats.bytes_out, 3u);
+    EXPECT_EQ(stats.bytes_in, 0u);
+    EXPECT_EQ(h.sink.events[2].reason, EndReason::kFin);
+}
+
+TEST(PipelineFlow, SynAckFirstOrientsToReceiver) {
+    Harness h;
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500), kSecond);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.events[0].source_ip, "192.0.2.1");
+    EXPECT_EQ(h.sink.events[0].target_port, 80);
+}
+
+TEST(PipelineFlow, MidStreamServicePortIsTarget) {
+    Harness h;
+    h.feed(ipv4(6, "198.51.100.1", 443, "192.0.2.1", 40000, "data", kAck, 9), kSecond);
+    h.pipeline.finish();
+    const Event& stats = h.sink.of(Activity::kStatistics).at(0);
+    EXPECT_EQ(stats.source_ip, "192.0.2.1");
+    EXPECT_EQ(stats.target_port, 443);
+    EXPECT_TRUE(stats.partial);
+    EXPECT_EQ(stats.bytes_in, 4u);
+    EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kEndOfInput);
+}
+
+TEST(PipelineFlow, RstEndsConnection) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 1), kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kRst | kAck, 0), kSecond + 5);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kRst);
+}
+
+TEST(PipelineFlow, ClosedConnectionLingersThenEnds) {
+    Settings settings;
+    settings.tcp_closed_linger_s = 5;
+    Harness h(settings);
+    handshake_and_close(h, kSecond, "192.0.2.1", 40000);
+    // A late ACK inside the linger time still counts to the connection.
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kAck, 105), 2 * kSecond);
+    EXPECT_TRUE(h.sink.of(Activity::kDisconnect).empty());
+    h.feed(ipv4(17, "192.0.2.9", 5000, "198.51.100.9", 5001, "x"), 20 * kSecond);
+    auto ends = h.sink.of(Activity::kDisconnect);
+    ASSERT_EQ(ends.size(), 1u);
+    EXPECT_EQ(ends[0].reason, EndReason::kFin);
+    EXPECT_EQ(h.sink.of(Activity::kStatistics).at(0).packets_out, 4u);
+}
+
+TEST(PipelineFlow, PortReuseStartsNewConnection) {
+    Harness h;
+    handshake_and_close(h, kSecond, "192.0.2.1", 40000);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 7777), 2 * kSecond);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.of(Activity::kConnect).size(), 2u);
+    auto ends = h.sink.of(Activity::kDisconnect);
+    ASSERT_EQ(ends.size(), 2u);
+    EXPECT_NE(ends[0].connection_uid, ends[1].connection_uid);
+}
+
+TEST(PipelineFlow, UdpIdleTimeout) {
+    Settings settings;
+    settings.udp_idle_timeout_s = 30;
+    Harness h(settings);
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "one"), kSecond);
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "two"), 100 * kSecond);
+    h.pipeline.finish();
+    auto ends = h.sink.of(Activity::kDisconnect);
+    ASSERT_EQ(ends.size(), 2u);
+    EXPECT_EQ(ends[0].reason, EndReason::kTimeout);
+    EXPECT_EQ(ends[1].reason, EndReason::kEndOfInput);
+}
+
+TEST(PipelineFlow, FullTableEvictsOldest) {
+    Settings settings;
+    settings.max_flows = 2;
+    Harness h(settings);
+    h.feed(ipv4(17, "192.0.2.1", 50001, "198.51.100.1", 6000, "a"), kSecond);
+    h.feed(ipv4(17, "192.0.2.2", 50001, "198.51.100.1", 6000, "b"), kSecond + 1);
+    h.feed(ipv4(17, "192.0.2.3", 50001, "198.51.100.1", 6000, "c"), kSecond + 2);
+    auto ends = h.sink.of(Activity::kDisconnect);
+    ASSERT_EQ(ends.size(), 1u);
+    EXPECT_EQ(ends[0].source_ip, "192.0.2.1");
+    EXPECT_EQ(ends[0].reason, EndReason::kEvicted);
+    EXPECT_EQ(h.pipeline.summary().flows_evicted, 1u);
+    EXPECT_EQ(h.pipeline.summary().anomalies.get(decode::Anomaly::kFlowTableFull), 1u);
+}
+
+TEST(PipelineFlow, PeriodicStatisticsAreCumulative) {
+    Settings settings;
+    settings.statistics_interval_s = 10;
+    Harness h(settings);
+    for (int i = 0; i < 5; ++i) {
+        h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "xx"), (1 + i * 6) * kSecond);
+    }
+    h.pipeline.finish();
+    auto stats = h.sink.of(Activity::kStatistics);
+    ASSERT_GE(stats.size(), 2u);
+    EXPECT_LT(stats.front().packets_out, stats.back().packets_out);
+    EXPECT_EQ(stats.back().packets_out, 5u);
+    EXPECT_EQ(stats.back().bytes_out, 10u);
+    EXPECT_EQ(h.sink.events.front().activity, Activity::kConnect);
+    EXPECT_EQ(h.sink.events.back().activity, Activity::kDisconnect);
+}
+
+TEST(PipelineFlow, LocalNetworkSetsDirection) {
+    Settings settings;
+    settings.local_networks.push_back(Cidr::parse("198.51.100.0/24"));
+    Harness h(settings);
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "hello"), kSecond);
+    h.feed(ipv4(17, "198.51.100.1", 6000, "192.0.2.1", 5000, "hi"), kSecond + 1);
+    h.pipeline.finish();
+    const Event& stats = h.sink.of(Activity::kStatistics).at(0);
+    EXPECT_EQ(stats.direction, events::Direction::kInbound);
+    // The device is the target: what it sent is the responder's data.
+    EXPECT_EQ(stats.bytes_out, 2u);
+    EXPECT_EQ(stats.bytes_in, 5u);
+}
+
+TEST(PipelineFlow, SameCaptureSameUids) {
+    Harness a, b;
+    handshake_and_close(a, kSecond, "192.0.2.1", 40000);
+    handshake_and_close(b, kSecond, "192.0.2.1", 40000);
+    a.pipeline.finish();
+    b.pipeline.finish();
+    EXPECT_EQ(a.sink.events[0].connection_uid, b.sink.events[0].connection_uid);
+}
+
+TEST(Cidr, ParsesAndMatches) {
+    Cidr v4 = Cidr::parse("10.0.0.0/8");
+    uint8_t inside[4] = {10, 1, 2, 3}, outside[4] = {11, 0, 0, 1};
+    EXPECT_TRUE(v4.contains(decode::IpAddress::v4(inside)));
+    EXPECT_FALSE(v4.contains(decode::IpAddress::v4(outside)));
+    Cidr v6 = Cidr::parse("2001:db8::/32");
+    uint8_t address[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    EXPECT_TRUE(v6.contains(decode::IpAddress::v6(address)));
+    EXPECT_FALSE(v6.contains(decode::IpAddress::v4(inside)));
+}
+
+TEST(Cidr, RejectsInvalid) {
+    EXPECT_THROW(Cidr::parse("10.0.0.0/33"), std::invalid_argument);
+    EXPECT_THROW(Cidr::parse("not-an-ip"), std::invalid_argument);
+    EXPECT_THROW(Cidr::parse("10.0.0.0/"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace pw::pipeline
