@@ -13,6 +13,15 @@ std::unique_ptr<Detector> make_smtp_detector();
 std::unique_ptr<Detector> make_imap_detector();
 std::unique_ptr<Detector> make_ftp_detector();
 std::unique_ptr<Detector> make_icmp_detector();
+std::unique_ptr<Detector> make_snmp_detector();
+std::unique_ptr<Detector> make_isakmp_detector();
+std::unique_ptr<Detector> make_hsrp_detector();
+std::unique_ptr<Detector> make_pptp_detector();
+std::unique_ptr<Detector> make_mysql_detector();
+std::unique_ptr<Detector> make_nats_detector();
+std::unique_ptr<Detector> make_bittorrent_detector();
+std::unique_ptr<Detector> make_ghost_rat_detector();
+std::unique_ptr<Detector> make_zeus_detector();
 
 // NOTE: weak placeholders let the tree link while detector families are being added; a
 // family's own file overrides its placeholder. Remove each once its family exists.
@@ -44,6 +53,15 @@ std::vector<std::unique_ptr<Detector>> make_detectors() {
     detectors.push_back(make_ftp_detector());
     detectors.push_back(make_smtp_detector());
     detectors.push_back(make_imap_detector());
+    detectors.push_back(make_snmp_detector());
+    detectors.push_back(make_isakmp_detector());
+    detectors.push_back(make_hsrp_detector());
+    detectors.push_back(make_pptp_detector());
+    detectors.push_back(make_mysql_detector());
+    detectors.push_back(make_nats_detector());
+    detectors.push_back(make_bittorrent_detector());
+    detectors.push_back(make_ghost_rat_detector());
+    detectors.push_back(make_zeus_detector());
     std::erase(detectors, nullptr);
     for (size_t i = 0; i < detectors.size(); ++i) detectors[i]->slot = i;
     return detectors;
