@@ -1,5 +1,7 @@
 #include "capture/file_reader.h"
 
+#include "capture/pcapng_reader.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -52,14 +54,6 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     }
 
     int linktype = pcap_datalink(handle.get());
-    bool supported = supports_link(linktype);
-    if (!supported) {
-        const char* name = pcap_datalink_val_to_name(linktype);
-        spdlog::error("'{}' has link type {} ({}), which protowatch does not decode; its "
-                      "frames are skipped",
-                      path, linktype, name != nullptr ? name : "unknown");
-    }
-
     uint64_t total = file_size(path);
     FILE* stream = pcap_file(handle.get());
     while (true) {
@@ -68,31 +62,111 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         int status = pcap_next_ex(handle.get(), &header, &bytes);
         if (status == PCAP_ERROR_BREAK) break;  // end of file
         if (status == PCAP_ERROR) {
+            std::string reason = pcap_geterr(handle.get());
+            // libpcap 1.10 reads a pcapng file only while all its interfaces share the
+            // first one's link type and snapshot length; the fallback reader reads the rest.
+            if (reason.find("of the first interface") != std::string::npos) {
+                handle.reset();
+                return read_rest_as_pcapng(path, result, supports_link, visit);
+            }
             result.error = "reading '" + path + "' stopped after frame " +
-                           std::to_string(result.frames) + ": " + pcap_geterr(handle.get()) +
+                           std::to_string(result.frames) + ": " + reason +
                            "; the file is damaged or truncated, and the flows before the "
                            "damage are reported";
             return result;
         }
         if (status != 1) continue;  // 0 does not happen for files; skip defensively
         ++result.frames;
-        if (!supported) {
-            ++unsupported_frames_;
-            continue;
-        }
-        // A record can claim more captured bytes than libpcap hands back; use the smaller.
         Frame frame;
         frame.linktype = linktype;
         frame.data = {bytes, header->caplen};
         frame.wire_length = std::max(header->len, header->caplen);
         frame.time_us = static_cast<int64_t>(header->ts.tv_sec) * 1'000'000 + header->ts.tv_usec;
-        visit(frame);
+        deliver(path, frame, supports_link, visit);
         if (progress && stream != nullptr && result.frames % kProgressEveryFrames == 0) {
             long position = std::ftell(stream);
             if (position >= 0) progress(static_cast<uint64_t>(position), total);
         }
     }
     if (progress) progress(total, total);
+    result.complete = true;
+    return result;
+}
+
+void FileReader::deliver(const std::string& path, const Frame& frame,
+                         const std::function<bool(int)>& supports_link, const Visit& visit) {
+    if (frame.linktype != checked_linktype_) {
+        checked_linktype_ = frame.linktype;
+        linktype_supported_ = supports_link(frame.linktype);
+        if (!linktype_supported_ && warned_linktypes_.insert(frame.linktype).second) {
+            const char* name = pcap_datalink_val_to_name(frame.linktype);
+            spdlog::error("'{}' has frames of link type {} ({}), which protowatch does not "
+                          "decode; they are skipped",
+                          path, frame.linktype, name != nullptr ? name : "unknown");
+        }
+    }
+    if (!linktype_supported_) {
+        ++unsupported_frames_;
+        return;
+    }
+    visit(frame);
+}
+
+bool FileReader::filter_matches(const Frame& frame) {
+    auto it = fallback_filters_.find(frame.linktype);
+    if (it == fallback_filters_.end()) {
+        auto compiled = std::make_unique<CompiledFilter>();
+        pcap_t* dead = pcap_open_dead(frame.linktype, 262144);
+        compiled->valid = dead != nullptr && pcap_compile(dead, &compiled->program,
+                                                          filter_.c_str(), 1,
+                                                          PCAP_NETMASK_UNKNOWN) == 0;
+        if (dead != nullptr) pcap_close(dead);
+        it = fallback_filters_.emplace(frame.linktype, std::move(compiled)).first;
+    }
+    // A filter that does not compile for this link type matches none of its frames, as
+    // libpcap would not apply it to them either.
+    if (!it->second->valid) return false;
+    pcap_pkthdr header{};
+    header.caplen = static_cast<bpf_u_int32>(frame.data.size());
+    header.len = frame.wire_length;
+    return pcap_offline_filter(&it->second->program, &header, frame.data.data()) != 0;
+}
+
+FileReader::CompiledFilter::~CompiledFilter() {
+    if (valid) pcap_freecode(&program);
+}
+
+ReadResult FileReader::read_rest_as_pcapng(const std::string& path, ReadResult result,
+                                           const std::function<bool(int)>& supports_link,
+                                           const Visit& visit) {
+    PcapngReader reader;
+    std::string error;
+    if (!reader.open(path, error)) {
+        result.error = "reading '" + path + "' failed: " + error;
+        return result;
+    }
+    // Skip the frames libpcap already delivered, then go on from there.
+    uint64_t index = 0;
+    PcapngReader::Packet packet;
+    int status;
+    while ((status = reader.next(packet, error)) == 1) {
+        if (index++ < result.frames) continue;
+        ++result.frames;
+        Frame frame;
+        frame.linktype = packet.linktype;
+        frame.data = {packet.data, packet.captured};
+        frame.wire_length = std::max(packet.wire_length, packet.captured);
+        frame.time_us = packet.time_us;
+        if (!filter_.empty() && !filter_matches(frame)) continue;
+        deliver(path, frame, supports_link, visit);
+    }
+    if (status < 0) {
+        result.error = "reading '" + path + "' stopped after frame " +
+                       std::to_string(result.frames) + ": " + error +
+                       "; the file is damaged or truncated, and the flows before the damage "
+                       "are reported";
+        return result;
+    }
     result.complete = true;
     return result;
 }

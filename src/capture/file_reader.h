@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <set>
 #include <span>
 #include <string>
 
@@ -43,8 +46,25 @@ public:
     uint64_t unsupported_frames() const { return unsupported_frames_; }
 
 private:
+    struct CompiledFilter {
+        bpf_program program{};
+        bool valid = false;
+        ~CompiledFilter();
+    };
+
+    void deliver(const std::string& path, const Frame& frame,
+                 const std::function<bool(int)>& supports_link, const Visit& visit);
+    ReadResult read_rest_as_pcapng(const std::string& path, ReadResult result,
+                                   const std::function<bool(int)>& supports_link,
+                                   const Visit& visit);
+    bool filter_matches(const Frame& frame);
+
     std::string filter_;
     uint64_t unsupported_frames_ = 0;
+    int checked_linktype_ = -1;
+    bool linktype_supported_ = false;
+    std::set<int> warned_linktypes_;
+    std::map<int, std::unique_ptr<CompiledFilter>> fallback_filters_;
 };
 
 }  // namespace pw::capture

@@ -1,0 +1,195 @@
+#include "capture/pcapng_reader.h"
+
+#include <cstring>
+
+namespace pw::capture {
+namespace {
+
+// Block types and the byte-order magic, from the pcapng specification
+// (draft-ietf-opsawg-pcapng).
+constexpr uint32_t kSectionHeader = 0x0A0D0D0A;
+constexpr uint32_t kInterfaceDescription = 0x00000001;
+constexpr uint32_t kObsoletePacket = 0x00000002;
+constexpr uint32_t kSimplePacket = 0x00000003;
+constexpr uint32_t kEnhancedPacket = 0x00000006;
+constexpr uint32_t kByteOrderMagic = 0x1A2B3C4D;
+constexpr uint16_t kOptionTimestampResolution = 9;
+constexpr uint16_t kOptionTimestampOffset = 14;
+// Larger blocks are damage, not packets: libpcap's own bound for a block is of this order.
+constexpr uint32_t kMaxBlockLength = 16 * 1024 * 1024;
+
+}  // namespace
+
+PcapngReader::~PcapngReader() {
+    if (file_ != nullptr) std::fclose(file_);
+}
+
+bool PcapngReader::open(const std::string& path, std::string& error) {
+    file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) {
+        error = std::string("cannot open: ") + std::strerror(errno);
+        return false;
+    }
+    uint8_t head[12];
+    if (std::fread(head, 1, sizeof head, file_) != sizeof head) {
+        error = "too short for a pcapng section header";
+        return false;
+    }
+    uint32_t magic;
+    std::memcpy(&magic, head + 8, 4);
+    if (magic == kByteOrderMagic) {
+        swapped_ = false;
+    } else if (__builtin_bswap32(magic) == kByteOrderMagic) {
+        swapped_ = true;
+    } else {
+        error = "not a pcapng file (no byte-order magic)";
+        return false;
+    }
+    std::rewind(file_);
+    return true;
+}
+
+uint32_t PcapngReader::u32(const uint8_t* p) const {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return swapped_ ? __builtin_bswap32(v) : v;
+}
+
+uint16_t PcapngReader::u16(const uint8_t* p) const {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return swapped_ ? __builtin_bswap16(v) : v;
+}
+
+long PcapngReader::position() const { return file_ != nullptr ? std::ftell(file_) : -1; }
+
+bool PcapngReader::read_block(uint32_t& type, std::string& error) {
+    uint8_t head[8];
+    size_t got = std::fread(head, 1, sizeof head, file_);
+    if (got == 0) {
+        type = 0;
+        return true;  // end of file
+    }
+    if (got != sizeof head) {
+        error = "truncated block header";
+        return false;
+    }
+    std::memcpy(&type, head, 4);
+    if (type == kSectionHeader) {
+        // A new section may change the byte order: its magic follows the length.
+        uint8_t magic_bytes[4];
+        if (std::fread(magic_bytes, 1, 4, file_) != 4) {
+            error = "truncated section header";
+            return false;
+        }
+        uint32_t magic;
+        std::memcpy(&magic, magic_bytes, 4);
+        swapped_ = magic != kByteOrderMagic;
+        std::fseek(file_, -4, SEEK_CUR);
+        interfaces_.clear();
+    } else {
+        type = u32(head);
+    }
+    uint32_t length = u32(head + 4);
+    if (length < 12 || length % 4 != 0 || length > kMaxBlockLength) {
+        error = "invalid block length " + std::to_string(length);
+        return false;
+    }
+    block_.resize(length - 8);
+    if (std::fread(block_.data(), 1, block_.size(), file_) != block_.size()) {
+        error = "truncated block";
+        return false;
+    }
+    block_.resize(block_.size() - 4);  // drop the trailing length copy
+    return true;
+}
+
+void PcapngReader::parse_interface(const std::vector<uint8_t>& body) {
+    Interface interface;
+    if (body.size() < 8) {
+        interfaces_.push_back(interface);
+        return;
+    }
+    interface.linktype = u16(body.data());
+    size_t at = 8;
+    while (at + 4 <= body.size()) {
+        uint16_t code = u16(&body[at]);
+        uint16_t length = u16(&body[at + 2]);
+        at += 4;
+        if (code == 0 || at + length > body.size()) break;
+        if (code == kOptionTimestampResolution && length >= 1) {
+            uint8_t value = body[at];
+            uint64_t ticks = 1;
+            unsigned exponent = value & 0x7F;
+            // The high bit selects a power of two instead of a power of ten.
+            for (unsigned i = 0; i < exponent && ticks < (1ull << 60); ++i) {
+                ticks *= (value & 0x80) ? 2 : 10;
+            }
+            interface.ticks_per_second = ticks;
+        } else if (code == kOptionTimestampOffset && length >= 8) {
+            uint64_t offset;
+            std::memcpy(&offset, &body[at], 8);
+            interface.offset_seconds =
+                static_cast<int64_t>(swapped_ ? __builtin_bswap64(offset) : offset);
+        }
+        at += (length + 3u) & ~3u;
+    }
+    interfaces_.push_back(interface);
+}
+
+int64_t PcapngReader::to_micros(const Interface& interface, uint64_t timestamp) const {
+    uint64_t ticks = interface.ticks_per_second;
+    uint64_t seconds = timestamp / ticks;
+    uint64_t fraction = timestamp % ticks;
+    auto micros = static_cast<int64_t>(
+        static_cast<unsigned __int128>(fraction) * 1'000'000 / ticks);
+    return (static_cast<int64_t>(seconds) + interface.offset_seconds) * 1'000'000 + micros;
+}
+
+int PcapngReader::next(Packet& packet, std::string& error) {
+    while (true) {
+        uint32_t type = 0;
+        if (!read_block(type, error)) return -1;
+        if (type == 0) return 0;
+        const std::vector<uint8_t>& body = block_;
+        if (type == kInterfaceDescription) {
+            parse_interface(body);
+            continue;
+        }
+        if (type == kEnhancedPacket || type == kObsoletePacket) {
+            if (body.size() < 20) {
+                error = "truncated packet block";
+                return -1;
+            }
+            uint32_t interface_id =
+                type == kEnhancedPacket ? u32(body.data()) : u16(body.data());
+            if (interface_id >= interfaces_.size()) {
+                error = "packet of undescribed interface " + std::to_string(interface_id);
+                return -1;
+            }
+            const Interface& interface = interfaces_[interface_id];
+            uint64_t timestamp = (static_cast<uint64_t>(u32(&body[4])) << 32) | u32(&body[8]);
+            uint32_t captured = u32(&body[12]);
+            if (captured > body.size() - 20) {
+                error = "packet block shorter than its captured length";
+                return -1;
+            }
+            packet = {interface.linktype, body.data() + 20, captured, u32(&body[16]),
+                      to_micros(interface, timestamp)};
+            return 1;
+        }
+        if (type == kSimplePacket) {
+            if (body.size() < 4 || interfaces_.empty()) {
+                error = "invalid simple packet block";
+                return -1;
+            }
+            uint32_t wire = u32(body.data());
+            auto captured = static_cast<uint32_t>(std::min<size_t>(wire, body.size() - 4));
+            packet = {interfaces_[0].linktype, body.data() + 4, captured, wire, 0};
+            return 1;
+        }
+        // Name resolution, statistics, custom and unknown blocks carry no packets.
+    }
+}
+
+}  // namespace pw::capture
