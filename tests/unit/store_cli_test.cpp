@@ -1,0 +1,275 @@
+// The dump and search commands and the store option of analyze, run as the real binary.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "events/json.h"
+#include "query/literals.h"
+#include "store_test_helpers.h"
+
+namespace pw::store {
+namespace {
+
+using testing::connection_event;
+using testing::TempDir;
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string shell_quote(const std::string& text) {
+    std::string quoted = "'";
+    for (char c : text) {
+        if (c == '\'') {
+            quoted += "'\\''";
+        } else {
+            quoted += c;
+        }
+    }
+    return quoted + "'";
+}
+
+// Runs protowatch with `arguments` (each quoted for the shell).
+CommandResult protowatch(const TempDir& dir, const std::vector<std::string>& arguments) {
+    std::string command = PROTOWATCH_BINARY;
+    for (const std::string& argument : arguments) command += " " + shell_quote(argument);
+    command += " 2>" + shell_quote(dir.file("stderr.txt"));
+    CommandResult run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buffer[4096];
+    size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
+    int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.err = read_file(dir.file("stderr.txt"));
+    return run;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
+std::vector<std::string> connection_uids(const std::string& text) {
+    std::vector<std::string> uids;
+    for (const auto& line : json_lines(text)) uids.push_back(line["connection_uid"]);
+    return uids;
+}
+
+class StoreCli : public ::testing::Test {
+protected:
+    void SetUp() override { store_ = dir_.file("events.db"); }
+
+    void write_fixture() {
+        std::vector<events::Event> events;
+        for (uint64_t i = 0; i < 30; ++i) events.push_back(testing::numbered_event(i));
+        auto smbd = connection_event(events::Activity::kConnect, 1'700'000'000'500, "smbd-1");
+        smbd.process = events::Process{77, "smbd", "/usr/sbin/smbd", "smbd -F", 0, "root", ""};
+        events.push_back(smbd);
+        testing::write_events(store_, events);
+    }
+
+    CommandResult run(std::vector<std::string> arguments) {
+        arguments.insert(arguments.begin() + 1, {"--store", store_});
+        return protowatch(dir_, arguments);
+    }
+
+    TempDir dir_;
+    std::string store_;
+};
+
+TEST_F(StoreCli, DumpAll) {
+    write_fixture();
+    CommandResult result = run({"dump"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<nlohmann::json> lines = json_lines(result.out);
+    ASSERT_EQ(lines.size(), 31u);
+    for (const auto& line : lines) {
+        EXPECT_EQ(line["type_id"], 8007);
+        EXPECT_TRUE(line.contains("event_uid"));
+        EXPECT_NO_THROW(events::from_json(line));
+    }
+    // Ordered by time.
+    EXPECT_TRUE(std::is_sorted(lines.begin(), lines.end(), [](const auto& a, const auto& b) {
+        return a["time"].template get<int64_t>() < b["time"].template get<int64_t>();
+    }));
+}
+
+TEST_F(StoreCli, DumpByPid) {
+    write_fixture();
+    CommandResult result = run({"dump", "--pid", "1003"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<nlohmann::json> lines = json_lines(result.out);
+    // numbered_event gives pid 1000 + i % 7, so i = 3, 10, 17, 24.
+    ASSERT_EQ(lines.size(), 4u);
+    for (const auto& line : lines) EXPECT_EQ(line["process"]["pid"], 1003);
+}
+
+TEST_F(StoreCli, DumpByProcess) {
+    write_fixture();
+    CommandResult result = run({"dump", "--process", "smbd"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(connection_uids(result.out), std::vector<std::string>{"smbd-1"});
+    EXPECT_EQ(run({"dump", "--process", "smb"}).out, "");
+}
+
+TEST_F(StoreCli, DumpByConnection) {
+    write_fixture();
+    CommandResult result = run({"dump", "--connection", "C4"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<nlohmann::json> lines = json_lines(result.out);
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(lines[0]["id"], 1);
+    EXPECT_EQ(lines[1]["id"], 3);
+    EXPECT_EQ(lines[2]["id"], 2);
+}
+
+TEST_F(StoreCli, DumpSinceUntil) {
+    int64_t now = query::now_ms();
+    testing::write_events(store_, {connection_event(events::Activity::kConnect, now - 7'200'000, "two-hours"),
+                                   connection_event(events::Activity::kConnect, now - 1'800'000, "half-hour"),
+                                   connection_event(events::Activity::kConnect, now - 60'000, "minute")});
+    EXPECT_EQ(connection_uids(run({"dump", "--since", "-1h"}).out),
+              (std::vector<std::string>{"half-hour", "minute"}));
+    EXPECT_EQ(connection_uids(run({"dump", "--until", "-1h"}).out),
+              (std::vector<std::string>{"two-hours"}));
+    EXPECT_EQ(connection_uids(run({"dump", "--since", "-45m", "--until", "-10m"}).out),
+              (std::vector<std::string>{"half-hour"}));
+    std::string iso = query::format_time(now - 3'600'000);
+    EXPECT_EQ(connection_uids(run({"dump", "--since", iso}).out),
+              (std::vector<std::string>{"half-hour", "minute"}));
+}
+
+TEST_F(StoreCli, InvalidSinceRejected) {
+    write_fixture();
+    CommandResult result = run({"dump", "--since", "yesterday"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.err.find("--since: invalid time 'yesterday'"), std::string::npos) << result.err;
+}
+
+TEST_F(StoreCli, MissingStore) {
+    CommandResult result = run({"dump"});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find("no event store at " + store_), std::string::npos) << result.err;
+}
+
+TEST_F(StoreCli, SearchErrorNamesPosition) {
+    write_fixture();
+    CommandResult result = run({"search", "protocol = TLS and target_port ="});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.err.find("query:1:33: expected a value after '=', found end of query\n"
+                              "  protocol = TLS and target_port =\n" +
+                              std::string(34, ' ') + "^"),
+              std::string::npos)
+        << result.err;
+}
+
+TEST_F(StoreCli, SearchJoinsWords) {
+    write_fixture();
+    CommandResult result = run({"search", "process", "=", "smbd"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(connection_uids(result.out), std::vector<std::string>{"smbd-1"});
+}
+
+TEST_F(StoreCli, SearchFormats) {
+    write_fixture();
+    CommandResult csv = run({"search", "--format", "csv", "protocol = TLS and pid = 1001"});
+    ASSERT_EQ(csv.exit_code, 0) << csv.err;
+    EXPECT_EQ(csv.out.rfind("event_uid,time,id,ip_protocol,", 0), 0u) << csv.out;
+    EXPECT_NE(csv.out.find(",TLS;HTTP2,"), std::string::npos) << csv.out;
+    CommandResult table = run({"search", "--format", "table", "process = smbd"});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    EXPECT_EQ(table.out.rfind("TIME ", 0), 0u) << table.out;
+    EXPECT_NE(table.out.find("2023-11-14T22:13:20.500Z  connect"), std::string::npos) << table.out;
+}
+
+TEST_F(StoreCli, CorrelateSessions) {
+    using events::Activity;
+    const int64_t t = 1'700'000'000'000;
+    auto stats = [](int64_t start, int64_t end, const char* uid) {
+        auto event = connection_event(Activity::kStatistics, end, uid);
+        event.start_time_ms = start;
+        event.end_time_ms = end;
+        event.protocols = {ProtocolId::TLS};
+        return event;
+    };
+    // The same endpoints twice (a reused source port), and a session still open.
+    auto open_connect = connection_event(Activity::kConnect, t + 50'000, "open-connect");
+    open_connect.source_port = 50001;
+    auto open_stats = stats(t + 50'000, t + 51'000, "open-stats");
+    open_stats.source_port = 50001;
+    testing::write_events(store_, {connection_event(Activity::kConnect, t, "a-connect"),
+                                   stats(t, t + 1000, "a-stats"),
+                                   connection_event(Activity::kDisconnect, t + 1000, "a-end"),
+                                   connection_event(Activity::kConnect, t + 20'000, "b-connect"),
+                                   stats(t + 20'000, t + 25'000, "b-stats"),
+                                   connection_event(Activity::kDisconnect, t + 25'000, "b-end"),
+                                   open_connect, open_stats});
+    CommandResult result = run({"search", "--correlate", "protocol = TLS"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<nlohmann::json> records = json_lines(result.out);
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0]["statistics"]["connection_uid"], "a-stats");
+    EXPECT_EQ(records[0]["connect"]["connection_uid"], "a-connect");
+    EXPECT_EQ(records[0]["disconnect"]["connection_uid"], "a-end");
+    EXPECT_EQ(records[1]["connect"]["connection_uid"], "b-connect");
+    EXPECT_EQ(records[1]["disconnect"]["connection_uid"], "b-end");
+    EXPECT_EQ(records[2]["connect"]["connection_uid"], "open-connect");
+    EXPECT_TRUE(records[2]["disconnect"].is_null());
+}
+
+TEST_F(StoreCli, AnalyzeWritesStore) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    std::string json = dir_.file("events.jsonl");
+    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--store", store_, "--json", json, capture});
+    ASSERT_EQ(analyze.exit_code, 0) << analyze.err;
+    std::vector<std::string> written;
+    for (const auto& line : json_lines(read_file(json))) written.push_back(line.dump());
+    std::vector<std::string> stored;
+    for (auto line : json_lines(run({"dump"}).out)) {
+        line.erase("event_uid");
+        stored.push_back(line.dump());
+    }
+    ASSERT_FALSE(written.empty());
+    std::sort(written.begin(), written.end());
+    std::sort(stored.begin(), stored.end());
+    EXPECT_EQ(stored, written);
+}
+
+TEST_F(StoreCli, AnalyzeGoesOnWithoutStore) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    std::ofstream(dir_.file("file")) << "x";
+    std::string bad_store = dir_.file("file/events.db");
+    std::string json = dir_.file("events.jsonl");
+    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--store", bad_store, "--json", json, capture});
+    EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
+    EXPECT_NE(analyze.err.find(dir_.file("file")), std::string::npos) << analyze.err;
+    EXPECT_NE(analyze.err.find("events were not stored"), std::string::npos) << analyze.err;
+    EXPECT_FALSE(json_lines(read_file(json)).empty());
+}
+
+TEST_F(StoreCli, AnalyzeNoStore) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-", capture});
+    EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
+    EXPECT_FALSE(std::filesystem::exists(store_));
+}
+
+}  // namespace
+}  // namespace pw::store
