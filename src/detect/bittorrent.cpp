@@ -11,7 +11,9 @@
 namespace pw::detect {
 namespace {
 
-constexpr std::string_view kHandshake = "\x13" "BitTorrent protocol";
+constexpr std::string_view kHandshake =
+    "\x13"
+    "BitTorrent protocol";
 constexpr std::string_view kLsdRequest = "BT-SEARCH * HTTP/1.1\r\n";
 constexpr uint64_t kTrackerProtocolId = 0x41727101980;
 // Message Stream Encryption opens with a 96-byte Diffie-Hellman key and up to 512 bytes of
@@ -34,8 +36,7 @@ std::string_view as_text(std::span<const uint8_t> data) {
 }
 
 uint32_t read_be32(std::span<const uint8_t> d, size_t at) {
-    return uint32_t{d[at]} << 24 | uint32_t{d[at + 1]} << 16 | uint32_t{d[at + 2]} << 8 |
-           d[at + 3];
+    return uint32_t{d[at]} << 24 | uint32_t{d[at + 1]} << 16 | uint32_t{d[at + 2]} << 8 | d[at + 3];
 }
 
 struct BencodedString {
@@ -95,8 +96,7 @@ bool is_tracker_connect(std::span<const uint8_t> d) {
     if (d.size() != 16) return false;
     uint64_t protocol_id = 0;
     for (size_t i = 0; i < 8; ++i) protocol_id = protocol_id << 8 | d[i];
-    return protocol_id == kTrackerProtocolId && d[8] == 0 && d[9] == 0 && d[10] == 0 &&
-           d[11] == 0;
+    return protocol_id == kTrackerProtocolId && d[8] == 0 && d[9] == 0 && d[10] == 0 && d[11] == 0;
 }
 
 bool is_lsd_announce(std::span<const uint8_t> d) {
@@ -125,8 +125,8 @@ bool utp_follows(const UtpHeader& earlier, bool earlier_from_initiator, const Ut
         if (static_cast<uint16_t>(later.seq_nr - earlier.seq_nr) > kMaxUtpNumberStep) {
             return false;
         }
-        return earlier.type == kSyn || number_distance(earlier.ack_nr, later.ack_nr) <=
-                                           kMaxUtpNumberStep;
+        return earlier.type == kSyn ||
+               number_distance(earlier.ack_nr, later.ack_nr) <= kMaxUtpNumberStep;
     }
     // The two sides' ids differ by one, except where the SYN's id is sent back, and one side
     // acknowledges the other's sequence numbers.
@@ -164,8 +164,8 @@ private:
         auto& state = session.state<BittorrentState>(slot);
         if (state.segments++ == 0) {
             size_t size = segment.data.size();
-            state.mse = segment.from_initiator && segment.offset == 0 &&
-                        size >= kMinMseOpening && size <= kMaxMseOpening;
+            state.mse = segment.from_initiator && segment.offset == 0 && size >= kMinMseOpening &&
+                        size <= kMaxMseOpening;
             return state.mse ? Verdict::kContinue : Verdict::kNotMine;
         }
         if (text.substr(0, kMaxHandshakeSearch).find(kHandshake) != std::string_view::npos) {

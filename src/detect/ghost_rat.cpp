@@ -96,8 +96,8 @@ std::optional<GhostFrame> try_flag(std::span<const uint8_t> data, size_t flag_le
     if (!zlib_header(data[header], data[header + 1])) return std::nullopt;
     bool whole = data.size() >= frame.total_length;
     size_t available = std::min<size_t>(data.size(), frame.total_length);
-    Inflated inflated = inflate_payload(data.subspan(header, available - header),
-                                        frame.plain_length, whole);
+    Inflated inflated =
+        inflate_payload(data.subspan(header, available - header), frame.plain_length, whole);
     if (inflated == Inflated::kFailed) return std::nullopt;
     frame.whole = inflated == Inflated::kWhole;
     return frame;
@@ -137,8 +137,6 @@ std::optional<GhostFrame> parse_ghost_frame(std::span<const uint8_t> data) {
     return std::nullopt;
 }
 
-std::unique_ptr<Detector> make_ghost_rat_detector() {
-    return std::make_unique<GhostRatDetector>();
-}
+std::unique_ptr<Detector> make_ghost_rat_detector() { return std::make_unique<GhostRatDetector>(); }
 
 }  // namespace pw::detect

@@ -18,8 +18,8 @@ constexpr uint32_t kMaxInterfaceStateOnly = 8;
 bool is_v1(std::span<const uint8_t> d) {
     if (d.size() != kV1Length || d[0] != 0 || d[1] > 2) return false;
     uint8_t state = d[2];
-    bool known_state = state == 0 || state == 1 || state == 2 || state == 4 || state == 8 ||
-                       state == 16;
+    bool known_state =
+        state == 0 || state == 1 || state == 2 || state == 4 || state == 8 || state == 16;
     if (!known_state || d[7] != 0) return false;
     uint8_t hello = d[3];
     uint8_t hold = d[4];
@@ -113,9 +113,8 @@ public:
                 return Verdict::kDone;
             case HsrpMessage::kInterfaceState: {
                 auto& state = session.state<HsrpState>(slot);
-                return ++state.interface_state_only >= kMaxInterfaceStateOnly
-                           ? Verdict::kNotMine
-                           : Verdict::kContinue;
+                return ++state.interface_state_only >= kMaxInterfaceStateOnly ? Verdict::kNotMine
+                                                                              : Verdict::kContinue;
             }
             case HsrpMessage::kNone:
                 break;

@@ -64,8 +64,8 @@ public:
             session.add(ProtocolId::ISAKMP);
             return Verdict::kDone;
         }
-        bool marked = data.size() >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 &&
-                      data[3] == 0;
+        bool marked =
+            data.size() >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 0;
         if (nat_port && marked && is_isakmp_message(data.subspan(4), wire_length - 4)) {
             session.add(ProtocolId::ISAKMP);
             return Verdict::kDone;

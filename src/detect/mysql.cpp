@@ -113,8 +113,8 @@ MysqlGreeting classify_mysql_greeting(std::span<const uint8_t> data) {
 bool is_mysql_ssl_request(std::span<const uint8_t> data) {
     std::span<const uint8_t> body = whole_packet(data, 1);
     if (body.size() != kSslRequestLength) return false;
-    uint32_t capabilities = uint32_t{body[0]} | uint32_t{body[1]} << 8 |
-                            uint32_t{body[2]} << 16 | uint32_t{body[3]} << 24;
+    uint32_t capabilities = uint32_t{body[0]} | uint32_t{body[1]} << 8 | uint32_t{body[2]} << 16 |
+                            uint32_t{body[3]} << 24;
     if ((capabilities & kClientSsl) == 0) return false;
     // Max packet size (4) and character set (1), then 23 reserved zero bytes.
     for (size_t i = 9; i < kSslRequestLength; ++i) {

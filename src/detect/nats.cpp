@@ -76,8 +76,7 @@ bool object_with_keys(std::string_view json, const std::array<std::string_view, 
 // MSG <subject> <sid> [reply-to] <size>, HMSG <subject> <sid> [reply-to] <header size> <size>.
 // The payload of `size` bytes and a CRLF follow the line, and `rest` is the part of them that
 // the segment contains.
-NatsLine classify_publication(std::string_view verb, std::string_view args,
-                              std::string_view rest) {
+NatsLine classify_publication(std::string_view verb, std::string_view args, std::string_view rest) {
     std::array<std::string_view, 5> fields;
     size_t count = split_fields(args, fields);
     bool headers = verb.front() == 'H';

@@ -17,8 +17,8 @@ constexpr size_t kMinHeader = 12;
 // Echo-Request and -Reply, Outgoing-Call-Request and -Reply, Incoming-Call-Request, -Reply
 // and -Connected, Call-Clear-Request, Call-Disconnect-Notify, WAN-Error-Notify and
 // Set-Link-Info.
-constexpr std::array<uint16_t, 16> kLengths = {0,   156, 156, 16, 16,  16, 20, 168,
-                                               32,  220, 24,  28, 16, 148, 40, 24};
+constexpr std::array<uint16_t, 16> kLengths = {0,  156, 156, 16, 16, 16,  20, 168,
+                                               32, 220, 24,  28, 16, 148, 40, 24};
 
 uint16_t read_be16(std::span<const uint8_t> data, size_t at) {
     return static_cast<uint16_t>(data[at] << 8 | data[at + 1]);

@@ -125,8 +125,7 @@ private:
     Verdict inspect_tcp(Session& session, const Segment& segment) {
         // Each direction's first segment starts a message, and its XOR chain.
         if (segment.offset != 0) return Verdict::kNotMine;
-        std::optional<ZeusHeader> header =
-            decode_zeus_header(segment.data, segment.data.size());
+        std::optional<ZeusHeader> header = decode_zeus_header(segment.data, segment.data.size());
         if (!header) return Verdict::kNotMine;
         auto& state = session.state<ZeusState>(slot);
         if (segment.from_initiator) {

@@ -1,0 +1,172 @@
+// NATS detection, with protocol lines built from the NATS client protocol documentation and
+// a live exchange with nats-server on loopback when it is installed.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "detect/nats.h"
+
+namespace pw::detect {
+namespace {
+
+std::span<const uint8_t> bytes(const std::string& text) {
+    return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+NatsLine classify(const std::string& text) { return classify_nats(bytes(text)); }
+
+const std::string kInfo =
+    "INFO {\"server_id\":\"NDKX\",\"server_name\":\"n1\",\"version\":\"2.10.1\","
+    "\"proto\":1,\"host\":\"0.0.0.0\",\"port\":4222,\"max_payload\":1048576} \r\n";
+const std::string kConnect =
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"lang\":\"go\",\"version\":\"1.31\","
+    "\"protocol\":1}\r\n";
+
+TEST(NatsLine, ServerAndClientGreetings) {
+    EXPECT_EQ(classify(kInfo), NatsLine::kMessage);
+    EXPECT_EQ(classify(kConnect), NatsLine::kMessage);
+    EXPECT_EQ(classify(kConnect + "PING\r\n"), NatsLine::kMessage);
+}
+
+TEST(NatsLine, GreetingsWithoutTheirKeys) {
+    EXPECT_EQ(classify("INFO {\"name\":\"x\"}\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("INFO\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("INFO server_id\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("CONNECT {\"verbose\":true}\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("CONNECT example.com:443 HTTP/1.1\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify(kInfo.substr(0, kInfo.size() - 2)), NatsLine::kNone);
+}
+
+TEST(NatsLine, Publications) {
+    EXPECT_EQ(classify("PUB welcome.msg 9\r\nHi there!\r\n"), NatsLine::kMessage);
+    EXPECT_EQ(classify("PUB a.b _INBOX.x 2\r\nhi\r\n"), NatsLine::kMessage);
+    EXPECT_EQ(classify("MSG a.b 1 5\r\nhello\r\n"), NatsLine::kMessage);
+    EXPECT_EQ(classify("MSG a.b 1 _INBOX.y 0\r\n\r\n"), NatsLine::kMessage);
+    EXPECT_EQ(classify("HPUB a 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"), NatsLine::kMessage);
+}
+
+TEST(NatsLine, InconsistentPublications) {
+    EXPECT_EQ(classify("PUB a.b 4\r\nHi there\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("PUB a.b x\r\nHi\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("PUB .a 2\r\nHi\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("MSG a.b sid 2\r\nHi\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("HPUB a 20 14\r\nNATS/1.0\r\n\r\nhi\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("PUB a b c d 2\r\nHi\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("PUB a.b 100\r\nstart"), NatsLine::kInconclusive);
+}
+
+TEST(NatsLine, KeepalivesDecideNothing) {
+    EXPECT_EQ(classify("PING\r\n"), NatsLine::kInconclusive);
+    EXPECT_EQ(classify("PONG\r\n"), NatsLine::kInconclusive);
+    EXPECT_EQ(classify("+OK\r\n"), NatsLine::kInconclusive);
+    EXPECT_EQ(classify("PING :irc.example.net\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("+PONG\r\n"), NatsLine::kNone);
+}
+
+struct Flow {
+    Session session;
+    std::unique_ptr<Detector> detector = make_nats_detector();
+
+    Flow() : session(Transport::kTcp, address(1), 50000, address(2), 4222) {}
+
+    static decode::IpAddress address(uint8_t last) {
+        const uint8_t raw[4] = {127, 0, 0, last};
+        return decode::IpAddress::v4(raw);
+    }
+
+    Verdict send(bool from_client, const std::string& data) {
+        return detector->inspect(session, Segment{bytes(data), from_client, 0, nullptr});
+    }
+};
+
+TEST(NatsDetector, MidStreamPublication) {
+    Flow flow;
+    EXPECT_EQ(flow.send(true, "PING\r\n"), Verdict::kContinue);
+    EXPECT_EQ(flow.send(false, "PONG\r\n"), Verdict::kContinue);
+    EXPECT_EQ(flow.send(true, "PUB orders.new 4\r\nabcd\r\n"), Verdict::kDone);
+    EXPECT_TRUE(flow.session.has(ProtocolId::NATS));
+}
+
+TEST(NatsDetector, KeepalivesAlone) {
+    Flow flow;
+    Verdict verdict = Verdict::kContinue;
+    for (int i = 0; i < 4 && verdict == Verdict::kContinue; ++i)
+        verdict = flow.send(true, "PING\r\n");
+    EXPECT_EQ(verdict, Verdict::kNotMine);
+    EXPECT_FALSE(flow.session.has(ProtocolId::NATS));
+}
+
+// Connects to 127.0.0.1:`port`, retrying while the server starts.
+int connect_loopback(uint16_t port) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+        close(fd);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+}
+
+std::string receive_line(int fd) {
+    std::string text;
+    char c = 0;
+    while (text.size() < 65536 && recv(fd, &c, 1, 0) == 1) {
+        text += c;
+        if (text.ends_with("\r\n")) break;
+    }
+    return text;
+}
+
+TEST(NatsLive, ServerExchange) {
+    const char* server = "/usr/sbin/nats-server";
+    if (!std::filesystem::exists(server)) GTEST_SKIP() << "nats-server is not installed";
+    uint16_t port = static_cast<uint16_t>(42000 + getpid() % 2000);
+    std::string port_text = std::to_string(port);
+    pid_t child = fork();
+    if (child == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execl(server, server, "-a", "127.0.0.1", "-p", port_text.c_str(),
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    int fd = connect_loopback(port);
+    std::string info = fd >= 0 ? receive_line(fd) : std::string();
+    std::string pong;
+    if (fd >= 0) {
+        std::string hello =
+            "CONNECT {\"verbose\":false,\"pedantic\":false,\"lang\":\"c\"}\r\n"
+            "PUB t.x 2\r\nhi\r\nPING\r\n";
+        send(fd, hello.data(), hello.size(), 0);
+        pong = receive_line(fd);
+        close(fd);
+    }
+    kill(child, SIGTERM);
+    waitpid(child, nullptr, 0);
+    ASSERT_FALSE(info.empty()) << "no INFO line from nats-server on port " << port;
+    EXPECT_EQ(classify(info), NatsLine::kMessage) << info;
+    EXPECT_EQ(pong, "PONG\r\n");
+
+    Flow flow;
+    EXPECT_EQ(flow.send(false, info), Verdict::kDone);
+    EXPECT_TRUE(flow.session.has(ProtocolId::NATS));
+}
+
+}  // namespace
+}  // namespace pw::detect
