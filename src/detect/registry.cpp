@@ -22,6 +22,13 @@ std::unique_ptr<Detector> make_nats_detector();
 std::unique_ptr<Detector> make_bittorrent_detector();
 std::unique_ptr<Detector> make_ghost_rat_detector();
 std::unique_ptr<Detector> make_zeus_detector();
+std::unique_ptr<Detector> make_netbios_detector();
+std::unique_ptr<Detector> make_smb_detector();
+std::unique_ptr<Detector> make_msrpc_detector();
+std::unique_ptr<Detector> make_kerberos_detector();
+std::unique_ptr<Detector> make_ldap_detector();
+std::unique_ptr<Detector> make_mssql_detector();
+std::unique_ptr<Detector> make_msmq_detector();
 
 // NOTE: weak placeholders let the tree link while detector families are being added; a
 // family's own file overrides its placeholder. Remove each once its family exists.
@@ -50,6 +57,14 @@ std::vector<std::unique_ptr<Detector>> make_detectors() {
     detectors.push_back(make_http_detector());
     detectors.push_back(make_dns_detector());
     detectors.push_back(make_ntp_detector());
+    // After DNS, which takes a name service query sent to the DNS port and leaves port 137.
+    detectors.push_back(make_netbios_detector());
+    detectors.push_back(make_smb_detector());
+    detectors.push_back(make_msrpc_detector());
+    detectors.push_back(make_kerberos_detector());
+    detectors.push_back(make_ldap_detector());
+    detectors.push_back(make_mssql_detector());
+    detectors.push_back(make_msmq_detector());
     detectors.push_back(make_ftp_detector());
     detectors.push_back(make_smtp_detector());
     detectors.push_back(make_imap_detector());
