@@ -1,0 +1,169 @@
+// Text formats. Documents with a fixed opening (RTF, XML, PLS, a #! line) are recognized
+// by it, HTML by its document-level tags anywhere in the head, and scripts without a #!
+// line by how many constructs of their language the head contains.
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "content/magic.h"
+
+namespace pw::content {
+namespace {
+
+using namespace std::string_view_literals;
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+    if (text.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+        if (lower(text[i]) != prefix[i]) return false;
+    }
+    return true;
+}
+
+std::string_view skip_space(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    return text.substr(i);
+}
+
+std::string_view skip_bom(std::string_view text) {
+    return text.starts_with("\xef\xbb\xbf"sv) ? text.substr(3) : text;
+}
+
+std::string_view basename_of(std::string_view path) {
+    size_t slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// Reads the interpreter of a "#!" line, looking through /usr/bin/env and its options.
+std::string_view shebang_interpreter(std::string_view text) {
+    std::string_view line =
+        text.substr(2, text.find('\n') == std::string_view::npos ? std::string_view::npos
+                                                                 : text.find('\n') - 2);
+    auto next_word = [&line]() {
+        size_t start = line.find_first_not_of(" \t\r");
+        if (start == std::string_view::npos) return std::string_view();
+        size_t end = line.find_first_of(" \t\r", start);
+        std::string_view word =
+            line.substr(start, end == std::string_view::npos ? end : end - start);
+        line = end == std::string_view::npos ? std::string_view() : line.substr(end);
+        return word;
+    };
+    std::string_view program = basename_of(next_word());
+    if (program != "env") return program;
+    for (std::string_view word = next_word(); !word.empty(); word = next_word()) {
+        // "env -S", "env -i" and assignments such as "PYTHONIOENCODING=utf8" come first.
+        if (word.starts_with('-') || word.find('=') != std::string_view::npos) continue;
+        return basename_of(word);
+    }
+    return {};
+}
+
+ProtocolId identify_shebang(std::string_view text) {
+    std::string_view program = shebang_interpreter(text);
+    // Versioned names: python3.11, pypy3.
+    while (!program.empty() &&
+           (std::isdigit(static_cast<unsigned char>(program.back())) || program.back() == '.')) {
+        program.remove_suffix(1);
+    }
+    constexpr std::array<std::string_view, 11> kShells = {
+        "sh", "bash", "dash", "ash", "ksh", "mksh", "pdksh", "zsh", "csh", "tcsh", "busybox"};
+    if (std::find(kShells.begin(), kShells.end(), program) != kShells.end()) {
+        return ProtocolId::FILE_SHELL_SCRIPT;
+    }
+    if (program == "python" || program == "pypy") return ProtocolId::FILE_PY;
+    if (program == "node" || program == "nodejs") return ProtocolId::FILE_JS;
+    return ProtocolId::kNone;
+}
+
+bool is_tag_end(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '>' || c == '/';
+}
+
+// Finds `<name` (lower-case) followed by the end of the tag name, ignoring case.
+bool has_tag(std::string_view text, std::string_view name) {
+    for (size_t at = text.find('<'); at != std::string_view::npos; at = text.find('<', at + 1)) {
+        std::string_view rest = text.substr(at + 1);
+        if (rest.size() > name.size() && starts_with_ci(rest, name) &&
+            is_tag_end(rest[name.size()]))
+            return true;
+    }
+    return false;
+}
+
+bool has_anchor(std::string_view text) {
+    for (size_t at = text.find('<'); at != std::string_view::npos; at = text.find('<', at + 1)) {
+        std::string_view rest = text.substr(at + 1);
+        if (rest.size() < 2 || lower(rest[0]) != 'a' ||
+            !std::isspace(static_cast<unsigned char>(rest[1])))
+            continue;
+        if (starts_with_ci(skip_space(rest.substr(1)), "href")) return true;
+    }
+    return false;
+}
+
+bool is_html(std::string_view text) {
+    constexpr std::array<std::string_view, 9> kDocumentTags = {
+        "!doctype html", "html", "head", "title", "body", "script", "style", "table", "frameset"};
+    for (std::string_view tag : kDocumentTags) {
+        if (has_tag(text, tag)) return true;
+    }
+    return has_anchor(text);
+}
+
+bool contains_ci(std::string_view text, std::string_view needle) {
+    if (needle.size() > text.size()) return false;
+    for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
+        if (starts_with_ci(text.substr(i), needle)) return true;
+    }
+    return false;
+}
+
+bool is_pls(std::string_view text) {
+    return starts_with_ci(text, "[playlist]") &&
+           (contains_ci(text, "\nfile1=") || contains_ci(text, "\nnumberofentries="));
+}
+
+}  // namespace
+
+bool looks_like_text(Bytes head) {
+    size_t controls = 0;
+    for (uint8_t byte : head) {
+        if (byte == 0) return false;
+        bool allowed = byte >= 0x20 || byte == '\t' || byte == '\n' || byte == '\r' ||
+                       byte == '\f' || byte == '\v' || byte == 0x1b;
+        if (!allowed) ++controls;
+    }
+    // A few stray control bytes occur in real text; more mean binary data.
+    return controls * 100 <= head.size();
+}
+
+ProtocolId identify_text(Bytes head) {
+    if (is_torrent(head)) return ProtocolId::FILE_TORRENT;
+    if (starts_with(head, "\xff\xfe<\0?\0x\0m\0l\0"sv) ||
+        starts_with(head, "\xfe\xff\0<\0?\0x\0m\0l"sv))
+        return ProtocolId::XML;
+    if (!looks_like_text(head)) return ProtocolId::kNone;
+
+    std::string_view text = skip_bom(as_text(head));
+    if (text.starts_with("{\\rtf")) return ProtocolId::APPLICATION_RTF;
+    if (text.starts_with("#!")) {
+        ProtocolId id = identify_shebang(text);
+        if (id != ProtocolId::kNone) return id;
+    }
+    std::string_view opening = skip_space(text);
+    if (opening.starts_with("<?xml") && opening.size() > 5 && is_tag_end(opening[5]))
+        return ProtocolId::XML;
+    // SVG is XML even without the declaration, and its <title> and <a> are not HTML's.
+    if (starts_with_ci(opening, "<svg") && opening.size() > 4 && is_tag_end(opening[4]))
+        return ProtocolId::XML;
+    if (starts_with_ci(opening, "<!doctype svg")) return ProtocolId::XML;
+    if (is_html(text)) return ProtocolId::HTML;
+    if (is_pls(opening)) return ProtocolId::FILE_PLS;
+    return identify_script(text);
+}
+
+}  // namespace pw::content

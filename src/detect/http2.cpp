@@ -1,0 +1,76 @@
+// HTTP/2 with prior knowledge (RFC 9113 section 3.3): the client's connection preface
+// "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n". A capture picked up mid-connection may show the
+// server's SETTINGS frame before the client's preface, so a direction that starts with
+// frames keeps the flow in play until the preface arrives. The h2c upgrade from HTTP/1.1
+// is the HTTP detector's.
+
+#include <array>
+#include <string>
+
+#include "detect/detector.h"
+
+namespace pw::detect {
+namespace {
+
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr size_t kFrameHeader = 9;
+constexpr uint8_t kSettings = 4;
+constexpr uint8_t kMaxFrameType = 9;  // CONTINUATION, the highest type RFC 9113 defines
+// Segments the detector reads waiting for the preface.
+constexpr uint32_t kMaxSegments = 8;
+
+// True when `data` starts with the header of a frame that could open a direction: any
+// defined type within the default maximum frame size, and for SETTINGS stream 0 and a
+// whole number of 6-byte settings (RFC 9113 section 6.5).
+bool starts_with_frame(std::span<const uint8_t> data) {
+    if (data.size() < kFrameHeader) return false;
+    uint32_t length = static_cast<uint32_t>(data[0]) << 16 | data[1] << 8 | data[2];
+    uint8_t type = data[3];
+    uint32_t stream =
+        (static_cast<uint32_t>(data[5] & 0x7f) << 24) | data[6] << 16 | data[7] << 8 | data[8];
+    if (type > kMaxFrameType || length > (1u << 14)) return false;
+    if (type == kSettings) return stream == 0 && length % 6 == 0;
+    return true;
+}
+
+bool could_be_http1(std::span<const uint8_t> data) {
+    // Upper-case letters start every method and "HTTP/": the flow may still upgrade.
+    return !data.empty() && data[0] >= 'A' && data[0] <= 'Z';
+}
+
+struct Http2State : DetectorState {
+    std::array<std::string, 2> start;  // a preface split over segments
+    uint32_t segments = 0;
+};
+
+class Http2Detector final : public Detector {
+  public:
+    std::string_view name() const override { return "http2"; }
+    bool wants(Transport transport) const override { return transport == Transport::kTcp; }
+    Verdict inspect(Session& session, const Segment& segment) override;
+};
+
+Verdict Http2Detector::inspect(Session& session, const Segment& segment) {
+    if (session.classified()) return Verdict::kNotMine;
+    auto& state = session.state<Http2State>(slot);
+    std::string& start = state.start[segment.from_initiator ? 0 : 1];
+    if (segment.offset == 0 || !start.empty()) {
+        size_t take = std::min(segment.data.size(), kPreface.size() - start.size());
+        start.append(reinterpret_cast<const char*>(segment.data.data()), take);
+        if (start == kPreface) {
+            session.add(ProtocolId::HTTP2);
+            return Verdict::kDone;
+        }
+        if (!kPreface.starts_with(start)) start.clear();
+    }
+    if (++state.segments >= kMaxSegments) return Verdict::kNotMine;
+    if (starts_with_frame(segment.data) || could_be_http1(segment.data) || !start.empty())
+        return Verdict::kContinue;
+    return Verdict::kNotMine;
+}
+
+}  // namespace
+
+std::unique_ptr<Detector> make_http2_detector() { return std::make_unique<Http2Detector>(); }
+
+}  // namespace pw::detect

@@ -1,0 +1,59 @@
+#pragma once
+
+// Parsing of HTTP/1.x message heads (RFC 9112): the start line and the header fields that
+// decide how the body is framed and what it carries.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pw::detect::http {
+
+struct StartLine {
+    bool is_request = false;
+    std::string_view method;  // requests
+    std::string_view target;  // requests
+    int status = 0;           // responses
+    int minor_version = 1;    // HTTP/1.minor; -1 for an HTTP/0.9 request without a version
+};
+
+// Parses one start line without its line ending. Requests need a method of the IANA
+// registry (or one of a few vendor methods) and "HTTP/1.x", and "GET /path" alone is
+// accepted as HTTP/0.9. Responses need "HTTP/1.x" and a three-digit status code.
+std::optional<StartLine> parse_start_line(std::string_view line);
+
+// True when `prefix`, the beginning of a line still being received, can still become a
+// start line that parse_start_line() accepts.
+bool could_be_start_line(std::string_view prefix);
+
+// True when `prefix`, a start line cut before its end, already shows a message: a known
+// method, a space and the start of a target ("/" or "http"), or "HTTP/1.x" and a status.
+bool is_partial_start_line(std::string_view prefix);
+
+// The header fields a detector acts on. For a field sent more than once the last line
+// counts (so of two Content-Encoding lines the body is decoded by the last), except for
+// Content-Length, where the first valid line counts.
+struct MessageHead {
+    StartLine line;
+    std::string method;  // owned copies of line.method and line.target
+    std::string target;
+    std::optional<uint64_t> content_length;
+    bool chunked = false;
+    std::string content_type;      // the media type, lower-case, without parameters
+    std::string content_encoding;  // lower-case, as sent
+    std::string upgrade;           // lower-case, as sent
+};
+
+// Parses a message head: the start line and the field lines, without the empty line that
+// ends the head. A line that is not a valid field line is skipped, as is an obsolete line
+// folding (a line starting with a space or tab), whose text is not joined to the field.
+// NOTE: RFC 9112 section 5.2 has user agents unfold such lines instead, so a browser
+// decodes a body whose Content-Encoding is folded, and this parser scans it as sent.
+std::optional<MessageHead> parse_head(std::string_view head);
+
+// True when a comma-separated list such as an Upgrade or Content-Encoding value names
+// `token` (lower-case), ignoring case and any "/version".
+bool list_has_token(std::string_view list, std::string_view token);
+
+}  // namespace pw::detect::http

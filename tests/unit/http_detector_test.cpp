@@ -1,0 +1,474 @@
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+#include "detect/detector.h"
+
+namespace pw::detect {
+
+std::unique_ptr<Detector> make_http_detector();
+
+namespace {
+
+using namespace std::string_view_literals;
+
+enum Side : bool { kServer = false, kClient = true };
+
+struct Recorded {
+    Side side;
+    std::string_view bytes;
+};
+
+// Three keep-alive transactions between curl 7.88.1 and a Python http.server on
+// loopback, as tcpdump recorded them: an HTML page with a style and a script block, a
+// gzip-coded JavaScript file in chunks, and a deflate-coded PNG image.
+const Recorded kKeepAlive[] = {
+    {kClient,
+     "GET /page.html HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: curl/7.88.1\r\nAccep"
+     "t: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n"sv},
+    {kServer,
+     "HTTP/1.1 200 OK\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: Fri, 04 Dec 2026 00:4"
+     "1:58 GMT\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 138\r\n\r\n"sv},
+    {kServer,
+     "<!DOCTYPE html>\n<html><head><title>t</title>\n<style>p{color:red}</style></head>\n<"
+     "body><p>hi</p>\n<script>var x = 1;</script></body></html>\n"sv},
+    {kClient,
+     "GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: curl/7.88.1\r\nAccept: "
+     "*/*\r\nAccept-Encoding: gzip, deflate\r\n\r\n"sv},
+    {kServer,
+     "HTTP/1.1 200 OK\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: Fri, 04 Dec 2026 00:4"
+     "1:58 GMT\r\nContent-Type: application/javascript\r\nContent-Encoding: gzip\r\nTransf"
+     "er-Encoding: chunked\r\n\r\n"sv},
+    {kServer,
+     "28\r\n\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\x1d\x8c\xcd\x09\x80\x30\x0c\x46\xef"
+     "\x99\xe2\xa3'Ep\x81\xa0\xbbH\rUh\x8d\xb4)\x08\xe2\xeeV\xcf\r\n28\r\n\xef\xc7\xd5\"("
+     "\x96wo\x8e\xc9\xebQ\x0c!\x8b\x18&t\xc7\x92\xa4\xc7\x34\xe3&\xe0\x63\x1a\x65\x8c\x1a:"
+     "\xb7I\x8c\n\x87\x01\xbf\xc3\r\n17\r\n\xf4\x30%]k\xe3r\x9d\x9a\xad\xb4\xfe\xff\x30"
+     "\xbd\x63\x17\xd6Xc\x00\x00\x00\r\n0\r\n\r\n"sv},
+    {kClient,
+     "GET /dot.png HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: curl/7.88.1\r\nAccept:"
+     " */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n"sv},
+    {kServer,
+     "HTTP/1.1 200 OK\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: Fri, 04 Dec 2026 00:4"
+     "1:58 GMT\r\nContent-Type: image/png\r\nContent-Encoding: deflate\r\nContent-Length: "
+     "69\r\n\r\n"sv},
+    {kServer,
+     "x\x9c\xeb\x0c\xf0s\xe7\xe5\x92\xe2\x62``\xe0\xf5\xf4p\x09\x02\xd2\x8c \xcc\xc1\x06$"
+     "\xe5\x45\x8ft\x82%\\\x1c\x43*n%\xa7\xfc\x38\x1f\xc0\xcf\xc0\xdc\xc6\xd8\x10\x65R\x9b"
+     "\r\x94`\xf0t\xf5sY\xe7\x94\xd0\x04\x00\xba#\x0fO"sv},
+};
+
+// Hands segments to one detector the way the pipeline does: in order, each direction
+// with its own stream offsets, and no more once the detector returned a final verdict.
+class Conversation {
+  public:
+    Conversation() : session_(Transport::kTcp, {}, 40000, {}, 80) { detector_->slot = 0; }
+
+    Verdict send(Side side, std::string_view bytes) {
+        if (verdict_ != Verdict::kContinue || bytes.empty()) return verdict_;
+        uint64_t& offset = offsets_[side == kClient ? 0 : 1];
+        Segment segment{{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                        side == kClient,
+                        offset,
+                        &packet_};
+        offset += bytes.size();
+        verdict_ = detector_->inspect(session_, segment);
+        if (verdict_ != Verdict::kContinue) session_.drop_state(0);
+        return verdict_;
+    }
+    Verdict send_pieces(Side side, std::string_view bytes, size_t piece) {
+        for (size_t at = 0; at < bytes.size(); at += piece) send(side, bytes.substr(at, piece));
+        return verdict_;
+    }
+    // Skips `count` bytes of one direction, as a capture that lost packets would.
+    void lose(Side side, uint64_t count) { offsets_[side == kClient ? 0 : 1] += count; }
+    void finish() {
+        if (verdict_ == Verdict::kContinue) detector_->finish(session_);
+    }
+
+    Session& session() { return session_; }
+    bool has(ProtocolId id) const { return session_.has(id); }
+    Verdict verdict() const { return verdict_; }
+
+  private:
+    std::unique_ptr<Detector> detector_ = make_http_detector();
+    Session session_;
+    decode::Packet packet_;
+    uint64_t offsets_[2] = {0, 0};
+    Verdict verdict_ = Verdict::kContinue;
+};
+
+std::string gzip(std::string_view data, int window_bits = 16 + MAX_WBITS) {
+    z_stream stream{};
+    deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+    std::string out(deflateBound(&stream, data.size()), '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    stream.avail_in = static_cast<uInt>(data.size());
+    stream.next_out = reinterpret_cast<Bytef*>(out.data());
+    stream.avail_out = static_cast<uInt>(out.size());
+    deflate(&stream, Z_FINISH);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    return out;
+}
+
+std::string response(std::string_view headers, std::string_view body) {
+    return "HTTP/1.1 200 OK\r\n" + std::string(headers) +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+constexpr std::string_view kGet = "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n";
+constexpr std::string_view kPage = "<html><head><title>x</title></head><body>hi</body></html>";
+constexpr std::string_view kPng = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02"sv;
+
+void expect_keep_alive_content(const Conversation& conversation) {
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML_CSS_BLOCK));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML_SCRIPT_BLOCK));
+    EXPECT_TRUE(conversation.has(ProtocolId::FILE_JS));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+}
+
+TEST(HttpDetector, RecordedKeepAlive) {
+    Conversation conversation;
+    for (const Recorded& segment : kKeepAlive) {
+        EXPECT_EQ(conversation.send(segment.side, segment.bytes), Verdict::kContinue);
+    }
+    expect_keep_alive_content(conversation);
+}
+
+TEST(HttpDetector, RecordedKeepAliveByteByByte) {
+    Conversation conversation;
+    for (const Recorded& segment : kKeepAlive)
+        conversation.send_pieces(segment.side, segment.bytes, 1);
+    expect_keep_alive_content(conversation);
+}
+
+TEST(HttpDetector, ResponseSeenFirst) {
+    Conversation conversation;
+    conversation.send(kServer, response("Content-Type: image/png\r\n", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, NotHttp) {
+    Conversation tls;
+    tls.send(kClient, "\x16\x03\x01\x00\x72\x01\x00\x00\x6e\x03\x01"sv);
+    for (int i = 0; i < 10; ++i) tls.send(kServer, "\x17\x03\x03\x00\x10 0123456789abcdef"sv);
+    EXPECT_EQ(tls.verdict(), Verdict::kNotMine);
+    EXPECT_FALSE(tls.has(ProtocolId::HTTP));
+
+    Conversation redis;
+    redis.send(kClient, "GET mykey\r\n");
+    redis.send(kServer, "$5\r\nhello\r\n");
+    EXPECT_FALSE(redis.has(ProtocolId::HTTP));
+
+    Conversation rtsp;
+    rtsp.send(kClient, "OPTIONS rtsp://camera.test/live RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    rtsp.send(kServer, "RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n");
+    EXPECT_FALSE(rtsp.has(ProtocolId::HTTP));
+}
+
+TEST(HttpDetector, LeavesFlowsOthersClassified) {
+    Conversation conversation;
+    conversation.session().add(ProtocolId::SSH);
+    EXPECT_EQ(conversation.send(kClient, kGet), Verdict::kNotMine);
+    EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
+}
+
+TEST(HttpDetector, WebSocketUpgrade) {
+    Conversation conversation;
+    conversation.send(kClient,
+                      "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
+                      "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    EXPECT_FALSE(conversation.has(ProtocolId::WEBSOCKET));
+    EXPECT_EQ(conversation.send(kServer,
+                                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n\r\n\x81\x05hello"sv),
+              Verdict::kDone);
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::WEBSOCKET));
+}
+
+TEST(HttpDetector, WebSocketRefused) {
+    Conversation conversation;
+    conversation.send(kClient, "GET /chat HTTP/1.1\r\nUpgrade: websocket\r\n\r\n");
+    conversation.send(kServer, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_FALSE(conversation.has(ProtocolId::WEBSOCKET));
+}
+
+TEST(HttpDetector, WebSocketFramesWithoutHandshake) {
+    Conversation conversation;
+    conversation.send(kServer, "\x81\x17Welcome, 192.168.43.1 !"sv);
+    conversation.send(kClient, "\x81\x84\x01\x02\x03\x04\x75\x67\x70\x70"sv);
+    conversation.send(kServer, "\x81\x03hey"sv);
+    EXPECT_FALSE(conversation.has(ProtocolId::WEBSOCKET));
+    conversation.send(kClient, "\x88\x82\x01\x02\x03\x04\x02\xea"sv);
+    EXPECT_TRUE(conversation.has(ProtocolId::WEBSOCKET));
+    EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
+
+    Conversation unmasked_both;
+    for (int i = 0; i < 3; ++i) {
+        unmasked_both.send(kServer, "\x81\x03hey"sv);
+        unmasked_both.send(kClient, "\x81\x03you"sv);
+    }
+    EXPECT_FALSE(unmasked_both.has(ProtocolId::WEBSOCKET));
+}
+
+TEST(HttpDetector, H2cUpgrade) {
+    Conversation conversation;
+    conversation.send(kClient,
+                      "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n");
+    EXPECT_EQ(conversation.send(kServer,
+                                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                                "Upgrade: h2c\r\n\r\n"),
+              Verdict::kDone);
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP2));
+    EXPECT_FALSE(conversation.has(ProtocolId::WEBSOCKET));
+}
+
+TEST(HttpDetector, H2cPrefaceWithoutResponse) {
+    Conversation conversation;
+    conversation.send(kClient, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n");
+    conversation.send(kClient, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0"sv);
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP2));
+}
+
+TEST(HttpDetector, TrackerRequests) {
+    Conversation announce;
+    announce.send(kClient,
+                  "GET /announce?info_hash=%aa7i%c4S&peer_id=-TR2940-chho92c56pul&port=51413"
+                  "&uploaded=0 HTTP/1.1\r\nHost: tracker.test\r\n\r\n");
+    EXPECT_TRUE(announce.has(ProtocolId::HTTP));
+    EXPECT_TRUE(announce.has(ProtocolId::BT_HTTP_TRACKER));
+
+    Conversation scrape;
+    scrape.send(kClient, "GET /tracker/scrape.php?info_hash=%aa7i HTTP/1.0\r\n\r\n");
+    EXPECT_TRUE(scrape.has(ProtocolId::BT_HTTP_TRACKER));
+
+    Conversation page;
+    page.send(kClient, "GET /news/announce HTTP/1.1\r\n\r\n");
+    page.send(kClient, "GET /announce?info=x HTTP/1.1\r\n\r\n");
+    EXPECT_TRUE(page.has(ProtocolId::HTTP));
+    EXPECT_FALSE(page.has(ProtocolId::BT_HTTP_TRACKER));
+}
+
+TEST(HttpDetector, ConnectOpensInnerLayer) {
+    Conversation conversation;
+    conversation.send(kClient,
+                      "CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n");
+    EXPECT_TRUE(conversation.session().classified());
+    conversation.send(kServer, "HTTP/1.1 200 Connection established\r\n\r\n");
+    EXPECT_TRUE(conversation.session().take_inner_layer());
+    EXPECT_FALSE(conversation.session().classified());
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    // The tunnel carries TLS, which another detector claims: this one steps back.
+    conversation.session().add(ProtocolId::TLS);
+    EXPECT_EQ(conversation.send(kClient, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"sv),
+              Verdict::kNotMine);
+}
+
+TEST(HttpDetector, ConnectRefusedStaysHttp) {
+    Conversation conversation;
+    conversation.send(kClient, "CONNECT example.test:443 HTTP/1.1\r\n\r\n");
+    conversation.send(kServer, "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: " +
+                                   std::to_string(kPage.size()) + "\r\n\r\n" + std::string(kPage));
+    EXPECT_FALSE(conversation.session().take_inner_layer());
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, HeadResponseHasNoBody) {
+    Conversation conversation;
+    conversation.send(kClient, "HEAD /a.png HTTP/1.1\r\n\r\nGET /b.png HTTP/1.1\r\n\r\n");
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 23\r\n\r\n";
+    conversation.send(kServer, head + response("Content-Type: image/png\r\n", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, InterimResponses) {
+    Conversation conversation;
+    conversation.send(kClient, "PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: " +
+                                   std::to_string(kPng.size()) + "\r\n\r\n");
+    conversation.send(kServer, "HTTP/1.1 100 Continue\r\n\r\n");
+    conversation.send(kClient, kPng);
+    conversation.send(kServer, response("Content-Type: text/html\r\n", kPage));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, ChunkedExtensionsAndTrailers) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer,
+                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "6;name=value\r\n<html>\r\nA \r\n<body>hi</\r\n5\r\nbody>\r\n0\r\n"
+                      "Expires: never\r\n\r\n");
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, ContentCodingsRemoved) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("Content-Encoding: gzip\r\n", gzip(kPage)));
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("Content-Encoding: deflate\r\n", gzip(kPng, -MAX_WBITS)));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+
+    Conversation layered;
+    layered.send(kClient, kGet);
+    layered.send(kServer,
+                 response("Content-Encoding: gzip, deflate\r\n", gzip(gzip(kPng), MAX_WBITS)));
+    EXPECT_TRUE(layered.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, GzipFileIsContent) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("Content-Type: application/gzip\r\n", gzip(kPage)));
+    EXPECT_TRUE(conversation.has(ProtocolId::FILE_GZIP));
+    EXPECT_FALSE(conversation.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, CodingThatFailsPassesThrough) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("Content-Encoding: gzip\r\n", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, IrregularCodingHeaders) {
+    // An obsolete line folding is not joined to the field, and of two Content-Encoding
+    // lines the last one counts: both bodies stay gzip data.
+    Conversation folded;
+    folded.send(kClient, kGet);
+    folded.send(kServer, response("Content-Encoding:\r\n gzip\r\n", gzip(kPage)));
+    EXPECT_TRUE(folded.has(ProtocolId::FILE_GZIP));
+
+    Conversation twice;
+    twice.send(kClient, kGet);
+    twice.send(kServer,
+               response("Content-Encoding: gzip\r\nContent-Encoding: identity\r\n", gzip(kPage)));
+    EXPECT_TRUE(twice.has(ProtocolId::FILE_GZIP));
+
+    Conversation bare_cr;
+    bare_cr.send(kClient, kGet);
+    bare_cr.send(kServer, response("X-A: 1\rContent-Encoding: gzip\r\n", gzip(kPage)));
+    EXPECT_TRUE(bare_cr.has(ProtocolId::FILE_GZIP));
+}
+
+TEST(HttpDetector, DecompressionBombBounded) {
+    std::string zeros(32u << 20, '\0');
+    std::string bomb = gzip(zeros);
+    zeros.clear();
+    zeros.shrink_to_fit();
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send_pieces(kServer, response("Content-Encoding: gzip\r\n", bomb), 1460);
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, UploadBodiesScanned) {
+    Conversation conversation;
+    conversation.send(kClient,
+                      "PUT /f.7z HTTP/1.1\r\nContent-Length: 8\r\n\r\n7z\xbc\xaf\x27\x1c\0\x04"sv);
+    conversation.send(kClient,
+                      "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "4\r\nRar!\r\n3\r\n\x1a\x07\0\r\n0\r\n\r\n"sv);
+    EXPECT_TRUE(conversation.has(ProtocolId::FILE_7Z));
+    EXPECT_TRUE(conversation.has(ProtocolId::FILE_RAR));
+}
+
+TEST(HttpDetector, TransactionBound) {
+    Conversation conversation;
+    for (int i = 0; i < 32; ++i) {
+        conversation.send(kClient, kGet);
+        conversation.send(kServer, response("", "plain text"));
+    }
+    EXPECT_NE(conversation.verdict(), Verdict::kContinue);
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_FALSE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, GapInBodyKeepsFraming) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n");
+    conversation.send(kServer, std::string(1000, 'a'));
+    conversation.lose(kServer, 1000);
+    conversation.send(kServer, std::string(1000, 'b'));
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, ResynchronizesAfterGarbage) {
+    Conversation conversation;
+    conversation.send(kClient, "\xdd\0\0\0 GET /txt HTTP/1.1\r\n\r\n"sv);
+    EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
+    conversation.send(kServer, response("", kPage));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, StartLineAloneIsEnough) {
+    Conversation unfinished;
+    unfinished.send(kClient, "POST /form HTTP/1.0\r\nUser-Agent: Mozilla/1.0\r\n");
+    EXPECT_TRUE(unfinished.has(ProtocolId::HTTP));
+
+    Conversation long_target;
+    long_target.send(kClient, "GET /videoplayback?id=" + std::string(400, 'x'));
+    EXPECT_TRUE(long_target.has(ProtocolId::HTTP));
+
+    Conversation short_prefix;
+    short_prefix.send(kClient, "GET /videoplayback?id=");
+    EXPECT_FALSE(short_prefix.has(ProtocolId::HTTP));
+}
+
+TEST(HttpDetector, BodyCutByFlowEnd) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nBZh91AY&SY"sv);
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_BZIP2));
+    conversation.finish();
+    EXPECT_TRUE(conversation.has(ProtocolId::FILE_BZIP2));
+}
+
+TEST(HttpDetector, MalformedInputDoesNotCrash) {
+    uint32_t state = 99;
+    auto next = [&state]() {
+        state = state * 1103515245 + 12345;
+        return state >> 16;
+    };
+    for (int round = 0; round < 300; ++round) {
+        Conversation conversation;
+        for (const Recorded& segment : kKeepAlive) {
+            std::string bytes(segment.bytes);
+            for (int flips = 0; flips < 3 && !bytes.empty(); ++flips) {
+                bytes[next() % bytes.size()] = static_cast<char>(next());
+            }
+            if (next() % 4 == 0) bytes.resize(next() % (bytes.size() + 1));
+            conversation.send_pieces(segment.side, bytes, 1 + next() % 64);
+        }
+        conversation.finish();
+    }
+    SUCCEED();
+}
+
+}  // namespace
+}  // namespace pw::detect
