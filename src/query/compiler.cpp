@@ -86,7 +86,7 @@ private:
             }
             case Expression::Kind::kNot:
                 // A comparison with a NULL column (bytes_out of a connect event) is NULL, and
-                // NOT NULL is NULL again; counting it as false first makes `not` its opposite.
+                // NOT NULL is NULL again. Counting NULL as false first makes `not` the opposite.
                 return fmt::format("NOT ifnull({}, 0)", compile(*expression.operands[0]));
             case Expression::Kind::kComparison:
                 return compile_comparison(expression.comparison);

@@ -5,7 +5,7 @@
 
 namespace pw::query {
 
-// How a field's values are written and compared.
+// The type of a field, which decides how its values are written and compared.
 enum class FieldType {
     kInteger,     // decimal integer
     kBytes,       // integer with an optional size suffix (1MB, 4KiB)
@@ -28,8 +28,8 @@ struct Field {
     std::string_view text_column = {};
 };
 
-// Every field the search language knows: the event's JSON field names (nested process
-// fields as process.NAME) and the short forms protocol, process, pid, uid, user, direction.
+// Every field of the search language: the event's JSON field names (nested process fields
+// as process.NAME) and the short forms protocol, process, pid, uid, user, direction.
 std::span<const Field> fields();
 
 const Field* find_field(std::string_view name);

@@ -137,7 +137,7 @@ Row event_csv_row(const StoredEvent& stored) {
             stat(e.start_time_ms),
             stat(e.end_time_ms),
             stat(e.end_time_ms - e.start_time_ms),
-            stats ? (e.partial ? "true" : "false") : "",
+            stats ? std::string(e.partial ? "true" : "false") : std::string(),
             p ? std::to_string(p->pid) : "",
             p ? p->name : "",
             p ? p->executable : "",

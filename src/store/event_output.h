@@ -22,8 +22,8 @@ struct SessionRecord {
     std::optional<StoredEvent> disconnect;
 };
 
-// Writes records as they come. JSON Lines and CSV write each row at once; the table holds
-// only its first rows to size the columns, then writes every later row at once.
+// Writes records as they come. JSON Lines and CSV write each row at once. The table holds
+// only its first rows, to size the columns, and then writes every later row at once.
 class RecordWriter {
 public:
     virtual ~RecordWriter() = default;

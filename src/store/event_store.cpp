@@ -77,7 +77,7 @@ void create_parent_directory(const std::string& path) {
     }
 }
 
-// Turns a failure to open or migrate into a message that says what to do about it.
+// Turns a failure to open or migrate into a message that names the path and the remedy.
 StoreError describe_open_failure(const std::string& path, const SqliteError& error) {
     switch (error.primary_code()) {
         case SQLITE_NOTADB:

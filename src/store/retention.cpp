@@ -34,8 +34,8 @@ uint64_t delete_below(Database& db, int64_t end_id) {
 }
 
 uint64_t remove_by_age(Database& db, int64_t max_age_ms, int64_t now_ms) {
-    // Ids grow with stored_at, so the scan from the oldest stops at the first young event and
-    // costs about as many rows as it deletes; no index on stored_at is needed.
+    // Ids grow with stored_at, so the scan from the oldest stops at the first young event.
+    // It costs about as many rows as it deletes, which is why stored_at needs no index.
     Statement first_young =
         db.prepare("SELECT id FROM events WHERE stored_at >= ? ORDER BY id LIMIT 1");
     first_young.bind(1, now_ms - max_age_ms);
@@ -55,8 +55,8 @@ uint64_t remove_by_size(Database& db, uint64_t max_bytes) {
         int64_t first = db.query_int("SELECT ifnull(min(id), 0) FROM events");
         int64_t last = db.query_int("SELECT ifnull(max(id), 0) FROM events");
         if (last == 0) break;
-        // Rows are of similar size, so delete the share of rows that the excess is of the
-        // pages; ids are dense because only the oldest rows are ever deleted.
+        // Rows are of similar size, so the share of rows to delete is the excess's share of
+        // the pages. Ids are dense because retention only ever deletes the oldest rows.
         double share = (static_cast<double>(used) - target) / static_cast<double>(used);
         auto count = static_cast<int64_t>(std::ceil(share * static_cast<double>(last - first + 1)));
         removed += delete_below(db, first + std::max<int64_t>(count, 1));

@@ -104,7 +104,7 @@ void migrate(Database& db) {
             "on a local file system with --store",
             db.path(), mode));
     }
-    // In WAL mode NORMAL keeps every commit across a crash of the process; only a power loss
+    // In WAL mode NORMAL keeps every commit across a crash of the process. Only a power loss
     // or an operating system crash can roll back the last commits.
     db.execute("PRAGMA synchronous = NORMAL");
     // After a checkpoint, shrink a WAL that a long reader let grow back to this size.

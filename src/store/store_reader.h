@@ -32,8 +32,8 @@ private:
     Statement* protocols_;
 };
 
-// A read-only connection to a store. Readers never block the writer (WAL), and wait up to
-// the busy timeout for the moments a checkpoint or recovery holds the file.
+// A read-only connection to a store. In WAL mode a reader does not block the writer; it
+// waits up to the busy timeout while a checkpoint or a recovery holds the file.
 class StoreReader {
 public:
     // Throws StoreError naming the path when it is missing, not a store, or damaged.

@@ -209,6 +209,7 @@ TEST_F(StoreCli, CorrelateSessions) {
         event.protocols = {ProtocolId::TLS};
         return event;
     };
+
     // The same endpoints twice (a reused source port), and a session still open.
     auto open_connect = connection_event(Activity::kConnect, t + 50'000, "open-connect");
     open_connect.source_port = 50001;
@@ -221,10 +222,12 @@ TEST_F(StoreCli, CorrelateSessions) {
                                    stats(t + 20'000, t + 25'000, "b-stats"),
                                    connection_event(Activity::kDisconnect, t + 25'000, "b-end"),
                                    open_connect, open_stats});
+
     CommandResult result = run({"search", "--correlate", "protocol = TLS"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     std::vector<nlohmann::json> records = json_lines(result.out);
     ASSERT_EQ(records.size(), 3u);
+
     EXPECT_EQ(records[0]["statistics"]["connection_uid"], "a-stats");
     EXPECT_EQ(records[0]["connect"]["connection_uid"], "a-connect");
     EXPECT_EQ(records[0]["disconnect"]["connection_uid"], "a-end");

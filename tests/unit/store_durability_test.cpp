@@ -170,8 +170,8 @@ TEST(StoreDurability, FullDiskCountsLoss) {
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-        // A file size limit makes writes past it fail as they do on a full disk; the signal
-        // it would raise is ignored so that the write returns an error instead.
+        // A file size limit makes writes past it fail as they do on a full disk. The signal
+        // that the kernel raises then is ignored, so the write returns an error instead.
         signal(SIGXFSZ, SIG_IGN);
         rlimit limit{512 * 1024, 512 * 1024};
         setrlimit(RLIMIT_FSIZE, &limit);
