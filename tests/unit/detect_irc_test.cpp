@@ -1,9 +1,19 @@
-// IRC detection, with messages of RFC 1459, RFC 2812 and the IRCv3 capability negotiation.
+// IRC detection, with messages of RFC 1459, RFC 2812 and the IRCv3 capability negotiation,
+// and a registration with ngircd when it is installed.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "detect/detector.h"
 #include "detect/irc.h"
@@ -118,6 +128,103 @@ TEST(Irc, LongLineSkipped) {
     Flow flow;
     EXPECT_EQ(flow.send(true, std::string(5000, 'a') + "\n"), Verdict::kContinue);
     EXPECT_EQ(flow.send(true, "JOIN #c\nNICK n\n"), Verdict::kDone);
+}
+
+// Protocol names that protowatch gives each flow of a loopback recording, by the flow's two
+// ports, lower first.
+using FlowNames = std::map<std::pair<int, int>, std::set<std::string>>;
+
+bool installed(const char* program) { return access(program, X_OK) == 0; }
+
+// A loopback port for this test process, so that parallel runs do not collide.
+int live_port(int offset) { return 20000 + static_cast<int>(getpid() % 20000) + offset; }
+
+FlowNames analyze_recording(const std::filesystem::path& capture) {
+    std::string command = std::string(PROTOWATCH_BINARY) +
+                          " analyze --json - --no-store --no-progress --quiet '" +
+                          capture.string() + "' 2>/dev/null";
+    FlowNames flows;
+    FILE* output = popen(command.c_str(), "r");
+    if (output == nullptr) return flows;
+    std::vector<char> line(1 << 16);
+    while (std::fgets(line.data(), static_cast<int>(line.size()), output) != nullptr) {
+        auto event = nlohmann::json::parse(line.data(), nullptr, false);
+        if (!event.is_object() || event.value("type_id", 0) != 8007 || event.value("id", 0) != 3) {
+            continue;
+        }
+        int a = event.value("source_port", 0);
+        int b = event.value("target_port", 0);
+        auto& names = flows[{std::min(a, b), std::max(a, b)}];
+        for (const auto& protocol : event.value("protocols", nlohmann::json::array())) {
+            names.insert(protocol.value("name", ""));
+        }
+    }
+    pclose(output);
+    return flows;
+}
+
+// Runs `script` with bash in a new directory while tcpdump records `filter` on the loopback
+// interface, then analyzes the recording. Returns no flows when nothing was recorded.
+FlowNames record_loopback(const std::string& script, const std::string& filter) {
+    char pattern[] = "/tmp/protowatch-live-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) return {};
+    const std::filesystem::path dir = pattern;
+    std::ofstream run(dir / "run.sh");
+    run << "cd '" << dir.string() << "' || exit 1\n";
+    run << "tcpdump -i lo --immediate-mode -U -w cap.pcap '" << filter
+        << "' 2>tcpdump.log & capture=$!\n";
+    run << "for i in $(seq 50); do grep -q listening tcpdump.log && break; sleep 0.1; done\n";
+    run << "(\n" << script << "\n) >script.log 2>&1\n";
+    run << "sleep 0.5; kill $capture; wait $capture; exit 0\n";
+    run.close();
+    FlowNames flows;
+    if (std::system(("bash '" + (dir / "run.sh").string() + "'").c_str()) == 0) {
+        flows = analyze_recording(dir / "cap.pcap");
+    }
+    std::filesystem::remove_all(dir);
+    return flows;
+}
+
+TEST(IrcLive, NgircdRegistration) {
+    if (!installed("/usr/sbin/ngircd") || !installed("/usr/bin/tcpdump")) {
+        GTEST_SKIP() << "needs ngircd and tcpdump";
+    }
+    const std::string port = std::to_string(live_port(6667));
+    // The client registers, waits for the welcome reply, joins a channel and talks.
+    const std::string script =
+        "printf '[Global]\\nName = irc.test.example\\nInfo = test\\nListen = 127.0.0.1\\n"
+        "Ports = " +
+        port +
+        "\\n[Options]\\nPAM = no\\nIdent = no\\nDNS = no\\n' > ngircd.conf\n"
+        "/usr/sbin/ngircd -n -f ngircd.conf & server=$!\n"
+        "cat > client.py <<'PY'\n"
+        "import socket, sys, time\n"
+        "for attempt in range(50):\n"
+        "    try:\n"
+        "        s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)\n"
+        "        break\n"
+        "    except ConnectionRefusedError:\n"
+        "        time.sleep(0.1)\n"
+        "s.sendall(b'NICK alice\\r\\nUSER alice 0 * :Alice\\r\\n')\n"
+        "data = b''\n"
+        "while b' 001 ' not in data:\n"
+        "    chunk = s.recv(4096)\n"
+        "    if not chunk:\n"
+        "        break\n"
+        "    data += chunk\n"
+        "s.sendall(b'JOIN #test\\r\\nPRIVMSG #test :hello\\r\\nQUIT :bye\\r\\n')\n"
+        "time.sleep(0.3)\n"
+        "PY\n"
+        "timeout 10 python3 client.py " +
+        port +
+        "\n"
+        "kill $server";
+    FlowNames flows = record_loopback(script, "tcp port " + port);
+    if (flows.empty()) GTEST_SKIP() << "nothing was recorded on the loopback interface";
+    // Connection attempts made before the server listened carry no data.
+    int irc = 0;
+    for (const auto& [ports, names] : flows) irc += names.count("IRC") ? 1 : 0;
+    EXPECT_EQ(irc, 1);
 }
 
 }  // namespace
