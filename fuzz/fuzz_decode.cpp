@@ -1,0 +1,27 @@
+// Feeds one frame of a link type chosen by the first input byte to the decoder.
+
+#include <pcap/dlt.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "decode/decoder.h"
+
+namespace {
+
+constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_RAW,       DLT_NULL, DLT_LOOP, DLT_LINUX_SLL,
+                              DLT_LINUX_SLL2, DLT_PPP,   DLT_IPV4, DLT_IPV6, 101};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size < 1) return 0;
+    static pw::decode::Decoder decoder;  // kept across inputs, as fragments are
+    int linktype = kLinkTypes[data[0] % (sizeof kLinkTypes / sizeof kLinkTypes[0])];
+    pw::decode::Packet packet;
+    static int64_t time_us = 0;
+    time_us += 1000;
+    std::span<const uint8_t> frame(data + 1, size - 1);
+    decoder.decode(linktype, frame, static_cast<uint32_t>(frame.size()), time_us, packet);
+    return 0;
+}
