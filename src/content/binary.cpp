@@ -101,8 +101,9 @@ bool is_zip(Bytes head) {
 }
 
 bool is_gzip(Bytes head) {
-    // Method 8 (deflate) is the only one defined; the top three flag bits are reserved.
-    return starts_with(head, "\x1f\x8b\x08"sv) && (head.size() < 4 || (head[3] & 0xe0) == 0);
+    // Method 8 (deflate) is the only one defined. The reserved flag bits are not checked:
+    // a file with them set is still gzip data, if one that decoders reject.
+    return starts_with(head, "\x1f\x8b\x08"sv);
 }
 
 bool is_bzip2(Bytes head) {

@@ -73,6 +73,12 @@ enum Construct {
     kJsDom,
     kJsStrictEquality,
     kJsConsole,
+    kJsLibrary,
+    kJsPrototype,
+    kJsTypeof,
+    kJsUndefined,
+    kJsCallbackEnd,
+    kJsDocType,
     kJsClosure,
     kVbDim,
     kVbSet,
@@ -138,6 +144,21 @@ void score_javascript_line(std::string_view line, std::bitset<kConstructCount>& 
     if (line.find("})(") != line.npos || line.find("}());") != line.npos) seen.set(kJsClosure);
 }
 
+// Idioms of browser scripts and their libraries.
+void score_javascript_idioms(std::string_view line, std::bitset<kConstructCount>& seen) {
+    if (line.find("$(") != line.npos || line.find("$.") != line.npos ||
+        line.find("jQuery") != line.npos)
+        seen.set(kJsLibrary);
+    if (line.find(".prototype") != line.npos) seen.set(kJsPrototype);
+    if (line.find("typeof ") != line.npos) seen.set(kJsTypeof);
+    if (line.find("undefined") != line.npos) seen.set(kJsUndefined);
+    if (line.ends_with("});")) seen.set(kJsCallbackEnd);
+    // JSDoc type annotations: "@param {Object} name".
+    for (std::string_view tag : {"@param {", "@returns {", "@return {", "@type {"}) {
+        if (line.find(tag) != line.npos) seen.set(kJsDocType);
+    }
+}
+
 void score_vbscript_line(std::string_view line, std::bitset<kConstructCount>& seen) {
     if (starts_with_word_ci(line, "dim") && starts_with_identifier(after_word(line, 3)))
         seen.set(kVbDim);
@@ -199,6 +220,7 @@ ProtocolId identify_script(std::string_view text) {
         bool indented = raw.front() == ' ' || raw.front() == '\t';
         score_python_line(line, indented, seen);
         score_javascript_line(line, seen);
+        score_javascript_idioms(line, seen);
         score_vbscript_line(line, seen);
         score_vbscript_block(line, seen);
     }

@@ -105,13 +105,20 @@ bool has_anchor(std::string_view text) {
     return false;
 }
 
-bool is_html(std::string_view text) {
-    constexpr std::array<std::string_view, 9> kDocumentTags = {
-        "!doctype html", "html", "head", "title", "body", "script", "style", "table", "frameset"};
-    for (std::string_view tag : kDocumentTags) {
-        if (has_tag(text, tag)) return true;
-    }
-    return has_anchor(text);
+// Tags that only open a document.
+bool has_document_tag(std::string_view text) {
+    constexpr std::array<std::string_view, 6> kTags = {"!doctype html", "html", "head",
+                                                       "title",         "body", "frameset"};
+    return std::any_of(kTags.begin(), kTags.end(),
+                       [text](std::string_view tag) { return has_tag(text, tag); });
+}
+
+// Tags that scripts also write into pages from their strings.
+bool has_content_tag(std::string_view text) {
+    constexpr std::array<std::string_view, 3> kTags = {"script", "style", "table"};
+    return has_anchor(text) ||
+           std::any_of(kTags.begin(), kTags.end(),
+                       [text](std::string_view tag) { return has_tag(text, tag); });
 }
 
 bool contains_ci(std::string_view text, std::string_view needle) {
@@ -161,9 +168,15 @@ ProtocolId identify_text(Bytes head) {
     if (starts_with_ci(opening, "<svg") && opening.size() > 4 && is_tag_end(opening[4]))
         return ProtocolId::XML;
     if (starts_with_ci(opening, "<!doctype svg")) return ProtocolId::XML;
-    if (is_html(text)) return ProtocolId::HTML;
+    if (has_document_tag(text)) return ProtocolId::HTML;
     if (is_pls(opening)) return ProtocolId::FILE_PLS;
-    return identify_script(text);
+    // A script that builds markup in its strings stays a script, but a text that starts
+    // with markup is HTML.
+    bool markup_first = opening.starts_with('<');
+    if (markup_first && has_content_tag(text)) return ProtocolId::HTML;
+    ProtocolId script = identify_script(text);
+    if (script != ProtocolId::kNone) return script;
+    return has_content_tag(text) ? ProtocolId::HTML : ProtocolId::kNone;
 }
 
 }  // namespace pw::content

@@ -145,7 +145,7 @@ TEST(ContentIdentify, Archives) {
     EXPECT_EQ(identify_text("PK\x03\x04\x14\0\0\0\x08\0"sv), ProtocolId::FILE_ZIP);
     EXPECT_EQ(identify_text("PK\x05\x06\0\0\0\0\0\0\0\0"sv), ProtocolId::FILE_ZIP);
     EXPECT_EQ(identify_text("\x1f\x8b\x08\0\0\0\0\0\0\x03"sv), ProtocolId::FILE_GZIP);
-    EXPECT_EQ(identify_text("\x1f\x8b\x08\xe0"sv), ProtocolId::kNone);
+    EXPECT_EQ(identify_text("\x1f\x8b\x09\0"sv), ProtocolId::kNone);
     EXPECT_EQ(identify_text("BZh91AY&SY\x12\x34"sv), ProtocolId::FILE_BZIP2);
     EXPECT_EQ(identify_text("BZh0"sv), ProtocolId::kNone);
     EXPECT_EQ(identify_text("\xfd"
@@ -266,6 +266,9 @@ TEST(ContentIdentify, Markup) {
     EXPECT_EQ(identify_text("\n\n<HTML>\n<HEAD><TITLE>x</TITLE>"), ProtocolId::HTML);
     EXPECT_EQ(identify_text("some words\n<a href=\"/x\">link</a>"), ProtocolId::HTML);
     EXPECT_EQ(identify_text("<header>is not head</header><p>x</p>"), ProtocolId::kNone);
+    EXPECT_EQ(identify_text("<table><tr><td>$(x)</td></tr></table>\n<script>var a = 1;\n"
+                            "$(function() {\n});\n</script>"),
+              ProtocolId::HTML);
     EXPECT_EQ(identify_text("<?xml version=\"1.0\"?>\n<rss><title>t</title></rss>"),
               ProtocolId::XML);
     EXPECT_EQ(identify_text("\xef\xbb\xbf<?xml version='1.0'?><a/>"), ProtocolId::XML);
@@ -300,6 +303,9 @@ TEST(ContentIdentify, ScriptsWithoutShebang) {
               ProtocolId::FILE_VBS);
     EXPECT_EQ(identify_text("On Error Resume Next\nSet sh = CreateObject(\"WScript.Shell\")\n"),
               ProtocolId::FILE_VBS);
+    EXPECT_EQ(identify_text("/* sidebar */\nSplunk.Layout = $.klass({\n  initialize: function() {\n"
+                            "    $('<a href=\"#\">open</a>').prependTo(x);\n  }\n});\n"),
+              ProtocolId::FILE_JS);
 }
 
 TEST(ContentIdentify, PlainTextIsNothing) {
