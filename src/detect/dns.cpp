@@ -1,0 +1,256 @@
+// DNS over UDP and TCP, and multicast DNS, by the structure of the message: header fields
+// and counts, names with bounded labels and compression pointers, and questions and resource
+// records that fit the message. Layouts: RFC 1035 section 4, RFC 6891 (the OPT record),
+// RFC 7766 (the TCP length prefix) and RFC 6762 (multicast DNS).
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "detect/detector.h"
+
+namespace pw::detect {
+namespace {
+
+constexpr size_t kHeaderSize = 12;
+constexpr uint16_t kDnsPort = 53;
+constexpr uint16_t kMdnsPort = 5353;
+// Datagrams per direction tried on the DNS port before the flow is given up.
+constexpr uint64_t kMaxDatagrams = 4;
+// NetBIOS name service (RFC 1002) and LLMNR (RFC 4795) use the DNS message format on
+// their own ports; neither is DNS.
+constexpr uint16_t kNetbiosNamePort = 137;
+constexpr uint16_t kLlmnrPort = 5355;
+constexpr uint16_t kTypeOpt = 41;
+// Bounds on work per message: real messages hold a few dozen records at most.
+constexpr uint32_t kMaxRecords = 256;
+constexpr uint32_t kMaxPointerJumps = 16;
+constexpr size_t kMaxNameLength = 255;
+// Bytes of a TCP message kept until it is complete. The header and the question always fit
+// in them, and a longer message is judged on what was kept.
+constexpr size_t kMaxTcpBytes = 4096;
+
+uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+enum class Parse : uint8_t {
+    kValid,      // every section parsed
+    kTruncated,  // the bytes ended inside the message, and all before them was valid
+    kInvalid,
+};
+
+class MessageReader {
+  public:
+    explicit MessageReader(std::span<const uint8_t> message) : m_(message) {}
+
+    // Skips the name at `at` and returns the offset after it. A compression pointer must
+    // point before the name that contains it, so that names cannot loop.
+    Parse skip_name(size_t& at) const {
+        size_t pos = at;
+        size_t length = 0;
+        uint32_t jumps = 0;
+        bool jumped = false;
+        while (true) {
+            if (pos >= m_.size()) return Parse::kTruncated;
+            uint8_t label = m_[pos];
+            if (label == 0) {
+                if (!jumped) at = pos + 1;
+                return Parse::kValid;
+            }
+            if ((label & 0xc0) == 0xc0) {
+                if (pos + 1 >= m_.size()) return Parse::kTruncated;
+                size_t target = static_cast<size_t>(label & 0x3f) << 8 | m_[pos + 1];
+                if (target < kHeaderSize || target >= pos || ++jumps > kMaxPointerJumps)
+                    return Parse::kInvalid;
+                if (!jumped) at = pos + 2;
+                jumped = true;
+                pos = target;
+                continue;
+            }
+            if ((label & 0xc0) != 0) return Parse::kInvalid;  // 0x40 and 0x80 are unused
+            length += label + 1;
+            if (length > kMaxNameLength) return Parse::kInvalid;
+            pos += label + 1;
+        }
+    }
+
+    Parse question(size_t& at) const {
+        Parse name = skip_name(at);
+        if (name != Parse::kValid) return name;
+        if (at + 4 > m_.size()) return Parse::kTruncated;
+        uint16_t type = be16(&m_[at]);
+        uint16_t klass = be16(&m_[at + 2]) & 0x7fff;  // mDNS: the top bit requests a unicast reply
+        at += 4;
+        return type != 0 && valid_class(klass) ? Parse::kValid : Parse::kInvalid;
+    }
+
+    Parse record(size_t& at) const {
+        Parse name = skip_name(at);
+        if (name != Parse::kValid) return name;
+        if (at + 10 > m_.size()) return Parse::kTruncated;
+        uint16_t type = be16(&m_[at]);
+        uint16_t klass = be16(&m_[at + 2]) & 0x7fff;  // mDNS: the top bit flushes caches
+        size_t rdlength = be16(&m_[at + 8]);
+        at += 10;
+        // The OPT pseudo-record carries the UDP payload size in its class field.
+        if (type == 0 || (type != kTypeOpt && !valid_class(klass))) return Parse::kInvalid;
+        if (rdlength > m_.size() - at) return Parse::kTruncated;
+        at += rdlength;
+        return Parse::kValid;
+    }
+
+  private:
+    // IN, CH, HS, NONE and ANY.
+    static bool valid_class(uint16_t klass) {
+        return klass == 1 || klass == 3 || klass == 4 || klass == 254 || klass == 255;
+    }
+
+    std::span<const uint8_t> m_;
+};
+
+// How much of a message must be well-formed. Resolvers on the DNS port reply to odd and
+// fuzzed queries too, so there the header's reserved values and the entries after the
+// first are not judged. Elsewhere the whole message must be valid.
+enum class Strictness : uint8_t { kDnsPort, kElsewhere };
+
+struct Checked {
+    Parse result = Parse::kInvalid;
+    uint32_t entries = 0;  // questions and records parsed whole
+};
+
+// Validates a DNS message. `cut` is true when the bytes end before the message does (a
+// capture's snapshot length, or a TCP message longer than the bytes kept).
+Checked check_message(std::span<const uint8_t> m, bool cut, Strictness strictness) {
+    Checked checked;
+    if (m.size() < kHeaderSize) {
+        if (cut) checked.result = Parse::kTruncated;
+        return checked;
+    }
+    const uint8_t* h = m.data();
+    bool strict = strictness == Strictness::kElsewhere;
+    bool response = (h[2] & 0x80) != 0;
+    uint8_t opcode = (h[2] >> 3) & 0x0f;
+    uint8_t rcode = h[3] & 0x0f;
+    bool z = (h[3] & 0x40) != 0;
+    // QUERY, IQUERY, STATUS, NOTIFY (RFC 1996) and UPDATE (RFC 2136).
+    bool known_opcode = opcode <= 2 || opcode == 4 || opcode == 5;
+    if (strict && (!known_opcode || z || rcode > 10 || (!response && rcode != 0))) return checked;
+    uint32_t questions = be16(h + 4);
+    uint32_t records = uint32_t{be16(h + 6)} + be16(h + 8) + be16(h + 10);
+    if (questions + records == 0) return checked;
+    if (!response && opcode == 0 && questions == 0) return checked;
+    // Elsewhere a query carries one question or a few, and the counts must fit a message: a
+    // question takes at least 5 bytes and a record 11.
+    if (strict && (questions > 32 || questions * 5 + records * 11 > 65535)) return checked;
+
+    MessageReader reader(m);
+    size_t at = kHeaderSize;
+    uint32_t limit = questions + std::min(records, kMaxRecords);
+    // On the DNS port the first question, or the first record of a message without one,
+    // is enough.
+    if (!strict) limit = 1;
+    for (; checked.entries < limit; ++checked.entries) {
+        uint32_t i = checked.entries;
+        Parse result = i < questions ? reader.question(at) : reader.record(at);
+        if (result == Parse::kValid) continue;
+        checked.result = result == Parse::kTruncated && cut ? Parse::kTruncated : Parse::kInvalid;
+        return checked;
+    }
+    checked.result = Parse::kValid;
+    return checked;
+}
+
+// True when a message is DNS: valid, or cut after at least its first entry, whole.
+bool is_dns(std::span<const uint8_t> m, bool cut, Strictness strictness) {
+    Checked checked = check_message(m, cut, strictness);
+    return checked.result == Parse::kValid ||
+           (checked.result == Parse::kTruncated && checked.entries > 0);
+}
+
+bool is_mdns_group(const decode::IpAddress& address) {
+    static constexpr std::array<uint8_t, 4> kV4 = {224, 0, 0, 251};
+    static constexpr std::array<uint8_t, 16> kV6 = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                    0,    0,    0, 0, 0, 0, 0, 0xfb};
+    if (address.is_v6) return std::equal(kV6.begin(), kV6.end(), address.bytes.begin());
+    return std::equal(kV4.begin(), kV4.end(), address.bytes.begin());
+}
+
+struct DnsTcpState : DetectorState {
+    std::array<std::vector<uint8_t>, 2> pending;
+};
+
+class DnsDetector final : public Detector {
+  public:
+    std::string_view name() const override { return "dns"; }
+    bool wants(Transport transport) const override {
+        return transport == Transport::kUdp || transport == Transport::kTcp;
+    }
+    Verdict inspect(Session& session, const Segment& segment) override;
+
+  private:
+    Verdict inspect_udp(Session& session, const Segment& segment);
+    Verdict inspect_tcp(Session& session, const Segment& segment);
+};
+
+bool uses_port(const Session& session, uint16_t port) {
+    return session.initiator_port() == port || session.responder_port() == port;
+}
+
+Strictness strictness_of(const Session& session) {
+    return uses_port(session, kDnsPort) ? Strictness::kDnsPort : Strictness::kElsewhere;
+}
+
+Verdict DnsDetector::inspect(Session& session, const Segment& segment) {
+    if (session.classified()) return Verdict::kNotMine;
+    if (uses_port(session, kNetbiosNamePort) || uses_port(session, kLlmnrPort))
+        return Verdict::kNotMine;
+    return session.transport() == Transport::kUdp ? inspect_udp(session, segment)
+                                                  : inspect_tcp(session, segment);
+}
+
+Verdict DnsDetector::inspect_udp(Session& session, const Segment& segment) {
+    bool cut = segment.packet != nullptr && segment.packet->payload_length > segment.data.size();
+    Strictness strictness = strictness_of(session);
+    if (segment.data.size() < kHeaderSize || !is_dns(segment.data, cut, strictness)) {
+        // On the DNS port a malformed datagram (a scanner's, a fuzzer's) may come first.
+        bool retry = strictness == Strictness::kDnsPort && segment.offset + 1 < kMaxDatagrams;
+        return retry ? Verdict::kContinue : Verdict::kNotMine;
+    }
+    // Multicast DNS: sent to its group, or from or to its port (RFC 6762 sections 3 and 6).
+    bool mdns = uses_port(session, kMdnsPort) || is_mdns_group(session.responder()) ||
+                is_mdns_group(session.initiator());
+    session.add(mdns ? ProtocolId::MDNS : ProtocolId::DNS);
+    return Verdict::kDone;
+}
+
+Verdict DnsDetector::inspect_tcp(Session& session, const Segment& segment) {
+    auto& state = session.state<DnsTcpState>(slot);
+    std::vector<uint8_t>& bytes = state.pending[segment.from_initiator ? 0 : 1];
+    size_t take = std::min(segment.data.size(), kMaxTcpBytes + 2 - bytes.size());
+    bytes.insert(bytes.end(), segment.data.begin(), segment.data.begin() + take);
+    if (bytes.size() < 2) return Verdict::kContinue;
+    size_t length = be16(bytes.data());
+    if (length < kHeaderSize) return Verdict::kNotMine;
+    size_t have = bytes.size() - 2;
+    if (have < kHeaderSize) return Verdict::kContinue;
+    Strictness strictness = strictness_of(session);
+    bool cut = have < length;
+    if (cut && have < std::min(length, kMaxTcpBytes)) {
+        // Decide early only when what is here is already invalid.
+        std::span<const uint8_t> head(bytes.data() + 2, have);
+        if (check_message(head, true, strictness).result == Parse::kInvalid)
+            return Verdict::kNotMine;
+        return Verdict::kContinue;
+    }
+    std::span<const uint8_t> message(bytes.data() + 2, std::min(have, length));
+    if (!is_dns(message, cut, strictness)) return Verdict::kNotMine;
+    session.add(ProtocolId::DNS);
+    session.drop_state(slot);
+    return Verdict::kDone;
+}
+
+}  // namespace
+
+std::unique_ptr<Detector> make_dns_detector() { return std::make_unique<DnsDetector>(); }
+
+}  // namespace pw::detect

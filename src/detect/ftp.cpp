@@ -1,0 +1,372 @@
+// The FTP control connection (RFC 959, with FEAT and OPTS of RFC 2389, AUTH of RFC 4217
+// and EPRT and EPSV of RFC 2428), the data connections it announces, and the file type
+// of what those data connections carry.
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "content/transfer.h"
+#include "detect/detector.h"
+
+namespace pw::detect {
+namespace {
+
+constexpr size_t kMaxLine = 1024;
+
+// Commands only FTP clients send (RFC 959 section 4.1 and the extensions above). HELP,
+// NOOP, QUIT and AUTH are left out because SMTP clients send them too.
+constexpr std::string_view kFtpCommands[] = {
+    "USER", "PASS", "ACCT", "CWD",  "CDUP", "SMNT", "REIN", "PORT", "PASV", "TYPE", "STRU", "MODE",
+    "RETR", "STOR", "STOU", "APPE", "ALLO", "REST", "RNFR", "RNTO", "ABOR", "DELE", "RMD",  "MKD",
+    "PWD",  "LIST", "NLST", "SITE", "SYST", "FEAT", "OPTS", "PBSZ", "PROT", "EPRT", "EPSV", "MDTM",
+    "SIZE", "MLSD", "MLST", "LANG", "XPWD", "XCWD", "XMKD", "XRMD", "CLNT"};
+
+class LineReader {
+  public:
+    template <class OnLine>
+    void feed(std::span<const uint8_t> data, OnLine&& on_line) {
+        for (uint8_t c : data) {
+            if (c == '\n') {
+                if (!too_long_) {
+                    if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back();
+                    on_line(std::string_view(partial_));
+                }
+                partial_.clear();
+                too_long_ = false;
+            } else if (partial_.size() < kMaxLine) {
+                partial_.push_back(static_cast<char>(c));
+            } else {
+                too_long_ = true;
+            }
+        }
+    }
+    std::string_view partial() const { return partial_; }
+
+  private:
+    std::string partial_;
+    bool too_long_ = false;
+};
+
+bool is_text(std::string_view line) {
+    return std::all_of(line.begin(), line.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u == '\t' || (u >= 0x20 && u != 0x7f);
+    });
+}
+
+bool contains_nocase(std::string_view text, std::string_view word) {
+    auto it = std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {
+        return std::toupper(static_cast<unsigned char>(a)) == b;
+    });
+    return it != text.end();
+}
+
+// A reply line: three digits, then a space, a hyphen or the end. Returns 0 otherwise.
+int reply_code(std::string_view line) {
+    if (line.size() < 3 || !is_text(line)) return 0;
+    for (size_t i = 0; i < 3; ++i) {
+        if (line[i] < '0' || line[i] > '9') return 0;
+    }
+    if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return 0;
+    int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    return code >= 100 && code < 600 ? code : 0;
+}
+
+// The command verb of a client line, upper-cased, when it is an FTP command.
+std::string command_of(std::string_view line) {
+    if (!is_text(line)) return {};
+    std::string verb(line.substr(0, std::min(line.find(' '), line.size())));
+    if (verb.size() < 3 || verb.size() > 4) return {};
+    for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (std::string_view command : kFtpCommands) {
+        if (verb == command) return verb;
+    }
+    if (verb == "AUTH" || verb == "QUIT" || verb == "NOOP" || verb == "HELP") return verb;
+    return {};
+}
+
+std::optional<unsigned> parse_number(std::string_view text, unsigned max) {
+    unsigned value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value > max) return {};
+    return value;
+}
+
+// Finds "h1,h2,h3,h4,p1,p2" in `text` (PORT arguments, or anywhere in a 227 reply, whose
+// format RFC 959 leaves open).
+bool parse_host_port(std::string_view text, decode::IpAddress& address, uint16_t& port) {
+    for (size_t start = 0; start < text.size(); ++start) {
+        if (!std::isdigit(static_cast<unsigned char>(text[start]))) continue;
+        if (start > 0 && std::isdigit(static_cast<unsigned char>(text[start - 1]))) continue;
+        std::array<unsigned, 6> numbers{};
+        size_t at = start;
+        size_t count = 0;
+        for (; count < 6; ++count) {
+            size_t end = at;
+            while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+            auto value = parse_number(text.substr(at, end - at), 255);
+            if (!value) break;
+            numbers[count] = *value;
+            if (count < 5) {
+                if (end >= text.size() || text[end] != ',') break;
+                at = end + 1;
+            }
+        }
+        if (count != 6) continue;
+        std::array<uint8_t, 4> bytes{};
+        for (size_t i = 0; i < 4; ++i) bytes[i] = static_cast<uint8_t>(numbers[i]);
+        address = decode::IpAddress::v4(bytes.data());
+        port = static_cast<uint16_t>(numbers[4] << 8 | numbers[5]);
+        return port != 0;
+    }
+    return false;
+}
+
+// EPRT's argument "|1|132.235.1.2|6275|" or "|2|1080::8:800:200C:417A|5282|", with any
+// printable delimiter (RFC 2428 section 2).
+bool parse_eprt(std::string_view text, decode::IpAddress& address, uint16_t& port) {
+    if (text.size() < 7) return false;
+    char delimiter = text[0];
+    std::array<std::string_view, 3> fields;
+    size_t at = 1;
+    for (auto& field : fields) {
+        size_t end = text.find(delimiter, at);
+        if (end == std::string_view::npos) return false;
+        field = text.substr(at, end - at);
+        at = end + 1;
+    }
+    std::string host(fields[1]);
+    std::array<uint8_t, 16> bytes{};
+    if (fields[0] == "1" && inet_pton(AF_INET, host.c_str(), bytes.data()) == 1) {
+        address = decode::IpAddress::v4(bytes.data());
+    } else if (fields[0] == "2" && inet_pton(AF_INET6, host.c_str(), bytes.data()) == 1) {
+        address = decode::IpAddress::v6(bytes.data());
+    } else {
+        return false;
+    }
+    auto value = parse_number(fields[2], 65535);
+    if (!value || *value == 0) return false;
+    port = static_cast<uint16_t>(*value);
+    return true;
+}
+
+// The port of a 229 reply: "(|||6446|)" with any delimiter (RFC 2428 section 3).
+bool parse_epsv_reply(std::string_view text, uint16_t& port) {
+    size_t open = text.find('(');
+    size_t close = text.find(')', open);
+    if (open == std::string_view::npos || close == std::string_view::npos || close - open < 6)
+        return false;
+    std::string_view inside = text.substr(open + 1, close - open - 1);
+    char delimiter = inside[0];
+    if (inside[1] != delimiter || inside[2] != delimiter || inside.back() != delimiter)
+        return false;
+    auto value = parse_number(inside.substr(3, inside.size() - 4), 65535);
+    if (!value || *value == 0) return false;
+    port = static_cast<uint16_t>(*value);
+    return true;
+}
+
+enum class Stage : uint8_t { kDetecting, kControl, kData };
+
+struct FtpState : DetectorState {
+    Stage stage = Stage::kDetecting;
+    std::array<LineReader, 2> lines;
+    std::array<uint32_t, 2> line_count{};
+    bool greeting = false;    // the server's first reply was 220 (or 120)
+    bool names_ftp = false;   // the greeting names FTP
+    bool names_smtp = false;  // the greeting names SMTP: a mail server
+    uint32_t commands = 0;    // FTP commands from the client, while detecting
+    uint32_t ftp_only = 0;    // of them, commands that POP3 clients do not send
+    uint32_t replies = 0;     // numbered replies from the server, while detecting
+    bool rejected = false;
+    bool auth_tls = false;  // AUTH TLS or AUTH SSL awaits its reply
+    bool open_inner = false;
+    int data_direction = -1;  // the direction that carries a data connection's object
+    std::optional<content::TransferScanner> scanner;
+};
+
+class FtpDetector final : public Detector {
+  public:
+    std::string_view name() const override { return "ftp"; }
+    bool wants(Transport transport) const override { return transport == Transport::kTcp; }
+    // Keeps reading its control connections for the data connections they announce, and
+    // its data connections for the file type they carry.
+    bool keeps_inspecting() const override { return true; }
+    Verdict inspect(Session& session, const Segment& segment) override;
+    void finish(Session& session) override;
+
+  private:
+    static Verdict inspect_data(Session& session, FtpState& state, const Segment& segment);
+    static void client_line(FtpState& state, std::string_view line, Session& session,
+                            const Segment& segment, bool& label);
+    static void server_line(FtpState& state, std::string_view line, Session& session,
+                            const Segment& segment, bool& label);
+};
+
+// The sender and the receiver of a segment, from its packet when there is one.
+void endpoints(const Session& session, const Segment& segment, decode::IpAddress& sender,
+               decode::IpAddress& receiver) {
+    if (segment.packet != nullptr) {
+        sender = segment.packet->source;
+        receiver = segment.packet->target;
+    } else {
+        sender = segment.from_initiator ? session.initiator() : session.responder();
+        receiver = segment.from_initiator ? session.responder() : session.initiator();
+    }
+}
+
+void expect_data(Session& session, const decode::IpAddress& client, const decode::IpAddress& server,
+                 uint16_t port) {
+    ExpectedFlow flow;
+    flow.client = client;
+    flow.server = server;
+    flow.server_port = port;
+    flow.ip_protocol = decode::ip_protocol::kTcp;
+    flow.protocol = ProtocolId::FTP_DATA;
+    session.expect(flow);
+}
+
+// POP3 (RFC 1939) clients send these FTP command words too.
+bool is_pop3_command(std::string_view verb) {
+    for (std::string_view command : {"USER", "PASS", "STAT", "LIST", "RETR", "DELE"}) {
+        if (verb == command) return true;
+    }
+    return false;
+}
+
+void FtpDetector::client_line(FtpState& state, std::string_view line, Session& session,
+                              const Segment& segment, bool& label) {
+    bool first = state.line_count[0]++ == 0;
+    std::string verb = command_of(line);
+    if (state.stage == Stage::kDetecting) {
+        if (first && verb.empty()) state.rejected = true;
+        bool tls = contains_nocase(line, "TLS") || contains_nocase(line, "SSL");
+        bool specific = !verb.empty() && verb != "QUIT" && verb != "NOOP" && verb != "HELP" &&
+                        (verb != "AUTH" || tls);
+        if (specific) {
+            ++state.commands;
+            if (!is_pop3_command(verb)) ++state.ftp_only;
+        }
+        if (state.greeting && specific && !state.names_smtp) label = true;
+    }
+    if (verb == "AUTH" && (contains_nocase(line, "TLS") || contains_nocase(line, "SSL")))
+        state.auth_tls = true;
+    decode::IpAddress sender, receiver, address;
+    endpoints(session, segment, sender, receiver);
+    uint16_t port = 0;
+    std::string_view argument = line.size() > 5 ? line.substr(5) : std::string_view();
+    // PORT and EPRT: the server will connect to the address the client gives.
+    if (verb == "PORT" && parse_host_port(argument, address, port)) {
+        expect_data(session, receiver, address, port);
+    } else if (verb == "EPRT" && parse_eprt(argument, address, port)) {
+        expect_data(session, receiver, address, port);
+    }
+}
+
+void FtpDetector::server_line(FtpState& state, std::string_view line, Session& session,
+                              const Segment& segment, bool& label) {
+    bool first = state.line_count[1]++ == 0;
+    int code = reply_code(line);
+    if (state.stage == Stage::kDetecting) {
+        if (first) {
+            if (code == 0) {
+                state.rejected = true;
+                return;
+            }
+            state.greeting = code == 220 || code == 120;
+        }
+        if (state.greeting && (code == 220 || code == 120)) {
+            state.names_smtp = state.names_smtp || contains_nocase(line, "SMTP");
+            state.names_ftp = state.names_ftp || contains_nocase(line, "FTP");
+            if (state.names_ftp && !state.names_smtp) label = true;
+        }
+        if (code != 0) ++state.replies;
+    }
+    if (state.auth_tls && code != 0 && (line.size() == 3 || line[3] == ' ')) {
+        state.open_inner = code == 234;
+        state.auth_tls = false;
+    }
+    decode::IpAddress sender, receiver, address;
+    endpoints(session, segment, sender, receiver);
+    uint16_t port = 0;
+    if (code == 227 && parse_host_port(line.substr(4), address, port)) {
+        expect_data(session, receiver, address, port);
+        // Behind NAT the announced address is the server's private one; the client
+        // connects to the address it reached the server on.
+        if (!(address == sender)) expect_data(session, receiver, sender, port);
+    } else if (code == 229 && parse_epsv_reply(line, port)) {
+        expect_data(session, receiver, sender, port);
+    }
+}
+
+Verdict FtpDetector::inspect_data(Session& session, FtpState& state, const Segment& segment) {
+    int index = segment.from_initiator ? 0 : 1;
+    if (state.data_direction < 0) state.data_direction = index;
+    if (index != state.data_direction) return Verdict::kContinue;
+    if (!state.scanner) state.scanner.emplace();
+    if (state.scanner->feed(segment.data, session)) return Verdict::kContinue;
+    return Verdict::kDone;
+}
+
+Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
+    auto& state = session.state<FtpState>(slot);
+    if (state.stage == Stage::kDetecting) {
+        if (session.has(ProtocolId::FTP_DATA)) {
+            state.stage = Stage::kData;
+        } else if (session.classified()) {
+            return Verdict::kNotMine;
+        }
+    }
+    if (state.stage == Stage::kData) {
+        Verdict verdict = inspect_data(session, state, segment);
+        if (verdict == Verdict::kDone) session.drop_state(slot);
+        return verdict;
+    }
+
+    int index = segment.from_initiator ? 0 : 1;
+    bool label = false;
+    state.lines[index].feed(segment.data, [&](std::string_view line) {
+        if (index == 0) {
+            client_line(state, line, session, segment, label);
+        } else {
+            server_line(state, line, session, segment, label);
+        }
+    });
+    if (state.stage == Stage::kDetecting) {
+        // A capture that began after the greeting: FTP commands followed by numbered
+        // replies, or (with the server's side missing) commands that POP3 does not have.
+        bool server_silent = state.line_count[1] == 0;
+        if (!state.greeting && state.commands > 0 && state.replies > 0) label = true;
+        if (server_silent && state.commands >= 2 && state.ftp_only > 0) label = true;
+        if (label) {
+            session.add(ProtocolId::FTP);
+            state.stage = Stage::kControl;
+        } else if (state.rejected || state.names_smtp || !is_text(state.lines[index].partial())) {
+            return Verdict::kNotMine;
+        }
+    }
+    if (state.open_inner && state.stage == Stage::kControl) {
+        session.open_inner_layer();
+        return Verdict::kDone;
+    }
+    return Verdict::kContinue;
+}
+
+void FtpDetector::finish(Session& session) {
+    auto& state = session.state<FtpState>(slot);
+    if (state.stage == Stage::kData && state.scanner) state.scanner->finish(session);
+}
+
+}  // namespace
+
+std::unique_ptr<Detector> make_ftp_detector() { return std::make_unique<FtpDetector>(); }
+
+}  // namespace pw::detect
