@@ -3,21 +3,27 @@
 // server's SETTINGS frame before the client's preface, so a direction that starts with
 // frames keeps the flow in play until the preface arrives. The h2c upgrade from HTTP/1.1
 // is the HTTP detector's.
+//
+// After the preface the frames of both directions are followed for a while, because a
+// DATA frame that contains a DNS message means DNS over HTTPS (RFC 8484) sent in the clear.
 
 #include <array>
 #include <string>
 
 #include "detect/detector.h"
+#include "detect/http2_frames.h"
 
 namespace pw::detect {
 namespace {
+
+using http::FrameWalker;
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr size_t kFrameHeader = 9;
 constexpr uint8_t kSettings = 4;
 constexpr uint8_t kMaxFrameType = 9;  // CONTINUATION, the highest type RFC 9113 defines
 // Segments the detector reads waiting for the preface.
-constexpr uint32_t kMaxSegments = 8;
+constexpr uint32_t kMaxSegmentsBeforePreface = 8;
 
 // True when `data` starts with the header of a frame that could open a direction: any
 // defined type within the default maximum frame size, and for SETTINGS stream 0 and a
@@ -41,32 +47,61 @@ bool could_be_http1(std::span<const uint8_t> data) {
 struct Http2State : DetectorState {
     std::array<std::string, 2> start;  // a preface split over segments
     uint32_t segments = 0;
+    bool preface_seen = false;
+    std::array<FrameWalker, 2> frames;
 };
 
 class Http2Detector final : public Detector {
   public:
     std::string_view name() const override { return "http2"; }
     bool wants(Transport transport) const override { return transport == Transport::kTcp; }
+    // Follows the frames after the preface, which only this detector recognizes.
+    bool keeps_inspecting() const override { return true; }
     Verdict inspect(Session& session, const Segment& segment) override;
+
+  private:
+    Verdict look_for_preface(Session& session, Http2State& state, const Segment& segment);
+    Verdict follow_frames(Session& session, Http2State& state, const Segment& segment);
 };
 
 Verdict Http2Detector::inspect(Session& session, const Segment& segment) {
-    if (session.classified()) return Verdict::kNotMine;
     auto& state = session.state<Http2State>(slot);
-    std::string& start = state.start[segment.from_initiator ? 0 : 1];
+    if (session.classified()) return state.preface_seen ? Verdict::kDone : Verdict::kNotMine;
+    if (!state.preface_seen) return look_for_preface(session, state, segment);
+    return follow_frames(session, state, segment);
+}
+
+Verdict Http2Detector::look_for_preface(Session& session, Http2State& state,
+                                        const Segment& segment) {
+    int direction = segment.from_initiator ? 0 : 1;
+    std::string& start = state.start[direction];
     if (segment.offset == 0 || !start.empty()) {
         size_t take = std::min(segment.data.size(), kPreface.size() - start.size());
         start.append(reinterpret_cast<const char*>(segment.data.data()), take);
         if (start == kPreface) {
             session.add(ProtocolId::HTTP2);
-            return Verdict::kDone;
+            state.preface_seen = true;
+            state.frames[direction].set_start(kPreface.size());
+            return follow_frames(session, state, segment);
         }
         if (!kPreface.starts_with(start)) start.clear();
     }
-    if (++state.segments >= kMaxSegments) return Verdict::kNotMine;
+    if (++state.segments >= kMaxSegmentsBeforePreface) return Verdict::kNotMine;
     if (starts_with_frame(segment.data) || could_be_http1(segment.data) || !start.empty())
         return Verdict::kContinue;
     return Verdict::kNotMine;
+}
+
+Verdict Http2Detector::follow_frames(Session& session, Http2State& state, const Segment& segment) {
+    int direction = segment.from_initiator ? 0 : 1;
+    FrameWalker& walker = state.frames[direction];
+    walker.feed(segment.data, segment.offset);
+    if (walker.found_dns()) {
+        session.add(ProtocolId::DNS);
+        return Verdict::kDone;
+    }
+    bool done = state.frames[0].done() && state.frames[1].done();
+    return done ? Verdict::kDone : Verdict::kContinue;
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ class Flow {
 
 TEST(HttpHttp2, ClientPreface) {
     Flow flow;
-    EXPECT_EQ(flow.send(true, std::string(kPreface) + std::string(kSettings)), Verdict::kDone);
+    EXPECT_EQ(flow.send(true, std::string(kPreface) + std::string(kSettings)), Verdict::kContinue);
     EXPECT_TRUE(flow.has_http2());
     EXPECT_FALSE(flow.session().has(ProtocolId::HTTP));
 }
@@ -90,6 +90,55 @@ TEST(HttpHttp2, PrefaceLaterInStreamIgnored) {
     flow.send(true, "\0\0\0\x04\0\0\0\0\0"sv);
     flow.send(true, kPreface);
     EXPECT_FALSE(flow.has_http2());
+}
+
+// A DNS query for example.com, type A, as DNS over HTTPS posts it.
+constexpr std::string_view kDnsQuery =
+    "\0\0\x01\0\0\x01\0\0\0\0\0\0\x07"
+    "example\x03"
+    "com\0\0\x01\0\x01"sv;
+
+std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
+    std::string out;
+    out.push_back(static_cast<char>(payload.size() >> 16));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size()));
+    out.push_back(static_cast<char>(type));
+    out.push_back(static_cast<char>(flags));
+    for (int shift : {24, 16, 8, 0}) out.push_back(static_cast<char>(stream >> shift));
+    return out + std::string(payload);
+}
+
+TEST(HttpHttp2, DnsInDataFrame) {
+    Flow flow;
+    flow.send(true, std::string(kPreface) + std::string(kSettings));
+    flow.send(false, kSettings);
+    flow.send(true, frame(1, 0x04, 1, "\x83\x86\x84"));
+    EXPECT_FALSE(flow.session().has(ProtocolId::DNS));
+    std::string data = frame(0, 0x01, 1, kDnsQuery);
+    flow.send(true, data.substr(0, 10));
+    EXPECT_EQ(flow.send(true, data.substr(10)), Verdict::kDone);
+    EXPECT_TRUE(flow.has_http2());
+    EXPECT_TRUE(flow.session().has(ProtocolId::DNS));
+}
+
+TEST(HttpHttp2, PaddedDataFrame) {
+    Flow flow;
+    flow.send(true, kPreface);
+    std::string padded = std::string("\x03") + std::string(kDnsQuery) + std::string(3, '\0');
+    flow.send(true, frame(0, 0x09, 1, padded));
+    EXPECT_TRUE(flow.session().has(ProtocolId::DNS));
+}
+
+TEST(HttpHttp2, OtherDataIsNotDns) {
+    Flow flow;
+    flow.send(true, kPreface);
+    flow.send(false, kSettings);
+    flow.send(false, frame(0, 0x01, 1, "{\"status\": 0, \"answer\": []}"));
+    flow.send(false, frame(0, 0x01, 3, std::string(100, 'A')));
+    EXPECT_TRUE(flow.has_http2());
+    EXPECT_FALSE(flow.session().has(ProtocolId::DNS));
+    EXPECT_EQ(flow.send(true, "x"), Verdict::kContinue);
 }
 
 }  // namespace
