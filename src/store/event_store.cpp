@@ -134,7 +134,7 @@ std::string EventStore::next_event_uid(int64_t now) {
 }
 
 void EventStore::append(const events::Event& event) {
-    if (pending_ == 0) db_.execute("BEGIN IMMEDIATE");
+    if (sqlite3_get_autocommit(db_.handle()) != 0) db_.execute("BEGIN IMMEDIATE");
     int64_t now = clock_();
     Statement& s = insert_event_;
     s.reset();
@@ -158,18 +158,20 @@ void EventStore::append(const events::Event& event) {
     if (event.activity == events::Activity::kStatistics) bind_statistics(s, event);
     if (event.process) bind_process(s, *event.process);
     s.step();
-    ++pending_;
 
-    if (event.activity != events::Activity::kStatistics) return;
-    int64_t event_id = sqlite3_last_insert_rowid(db_.handle());
-    int64_t position = 0;
-    for (ProtocolId protocol : event.protocols) {
-        insert_protocol_.reset();
-        insert_protocol_.bind(1, event_id);
-        insert_protocol_.bind(2, int64_t{static_cast<uint16_t>(protocol)});
-        insert_protocol_.bind(3, position++);
-        insert_protocol_.step();
+    if (event.activity == events::Activity::kStatistics) {
+        int64_t event_id = sqlite3_last_insert_rowid(db_.handle());
+        int64_t position = 0;
+        for (ProtocolId protocol : event.protocols) {
+            insert_protocol_.reset();
+            insert_protocol_.bind(1, event_id);
+            insert_protocol_.bind(2, int64_t{static_cast<uint16_t>(protocol)});
+            insert_protocol_.bind(3, position++);
+            insert_protocol_.step();
+        }
     }
+    // Counted only once the event and its protocols are in, so a failure counts it once.
+    ++pending_;
 }
 
 void EventStore::commit() {
