@@ -75,8 +75,9 @@ void add_store_options(CLI::App& command, StoreOptions& options) {
         ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
         ->capture_default_str();
     command.add_option("--store-commit-interval", options.commit_interval,
-                       "Commit to the store at most this long after an event arrives; a kill "
-                       "of the process loses at most this much")
+                       "Commit to the store at most this long after its first uncommitted "
+                       "event (units ms, s, m, h, d, w); a kill of the process loses only "
+                       "uncommitted events")
         ->check(duration_validator())
         ->capture_default_str();
 }
