@@ -36,8 +36,8 @@ struct Choice {
 constexpr Choice kMix[] = {{ProtocolId::TLS, 443, 40}, {ProtocolId::HTTP, 80, 15},
                            {ProtocolId::DNS, 53, 25},  {ProtocolId::SMB2, 445, 5},
                            {ProtocolId::SSH, 22, 5},   {ProtocolId::TLS, 8443, 10}};
-constexpr const char* kProcesses[] = {"firefox", "python3", "python3.11", "curl",  "sshd",
-                                      "smbd",    "chrome",  "systemd",    "apt",   "node"};
+constexpr const char* kProcesses[] = {"firefox", "python3", "python3.11", "curl", "sshd",
+                                      "smbd",    "chrome",  "systemd",    "apt",  "node"};
 
 // Writes the three events of session `n`, generated from `random`.
 void write_session(store::StoreSink& sink, std::mt19937_64& random, uint64_t n) {
@@ -66,8 +66,13 @@ void write_session(store::StoreSink& sink, std::mt19937_64& random, uint64_t n) 
     event.device = "bench-host";
     uint64_t process = random() % 400;
     const char* name = kProcesses[process % std::size(kProcesses)];
-    event.process = events::Process{static_cast<int64_t>(1000 + process), name,
-                                    std::string("/usr/bin/") + name, name, 1000, "alice", ""};
+    event.process = events::Process{static_cast<int64_t>(1000 + process),
+                                    name,
+                                    std::string("/usr/bin/") + name,
+                                    name,
+                                    1000,
+                                    "alice",
+                                    ""};
 
     event.activity = events::Activity::kConnect;
     event.time_ms = start;
@@ -149,8 +154,8 @@ void BM_InsertIntoMillionEventStore(benchmark::State& state) {
     // Leave the store as the query benchmarks expect it.
     store::Database db = store::Database::open(path, SQLITE_OPEN_READWRITE);
     db.execute("BEGIN");
-    for (const char* sql : {"DELETE FROM event_protocols WHERE event_id > ?",
-                            "DELETE FROM events WHERE id > ?"}) {
+    for (const char* sql :
+         {"DELETE FROM event_protocols WHERE event_id > ?", "DELETE FROM events WHERE id > ?"}) {
         store::Statement trim = db.prepare(sql);
         trim.bind(1, static_cast<int64_t>(3 * kSessions));
         trim.step();
@@ -175,9 +180,7 @@ void run_query(benchmark::State& state, const std::string& query, uint64_t limit
 }
 
 void BM_Query(benchmark::State& state, const char* query) { run_query(state, query, 0); }
-void BM_QueryFirstPage(benchmark::State& state, const char* query) {
-    run_query(state, query, 100);
-}
+void BM_QueryFirstPage(benchmark::State& state, const char* query) { run_query(state, query, 100); }
 
 BENCHMARK_CAPTURE(BM_Query, connection, "connection_uid = C123456")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Query, last_hour, "time > -1h")->Unit(benchmark::kMillisecond);

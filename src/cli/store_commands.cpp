@@ -107,17 +107,18 @@ void print_filter_warnings(const query::SqlFilter& filter) {
 int run_dump(const DumpOptions& options) {
     query::ExpressionPtr filter_expression = time_bounds(options.read);
     if (options.pid) {
-        filter_expression = both(std::move(filter_expression),
-                                 comparison("pid", query::Operator::kEqual, std::to_string(*options.pid)));
+        filter_expression =
+            both(std::move(filter_expression),
+                 comparison("pid", query::Operator::kEqual, std::to_string(*options.pid)));
     }
     if (!options.process.empty()) {
         filter_expression = both(std::move(filter_expression),
                                  comparison("process", query::Operator::kEqual, options.process));
     }
     if (!options.connection.empty()) {
-        filter_expression = both(std::move(filter_expression),
-                                 comparison("connection_uid", query::Operator::kEqual,
-                                            options.connection));
+        filter_expression =
+            both(std::move(filter_expression),
+                 comparison("connection_uid", query::Operator::kEqual, options.connection));
     }
     query::SqlFilter filter;
     if (filter_expression) filter = query::compile(*filter_expression, query::now_ms());
@@ -154,8 +155,8 @@ int run_search(const SearchOptions& options) {
         return kExitInvalidQuery;
     }
     if (options.correlate) {
-        expression = both(std::move(expression),
-                          comparison("id", query::Operator::kEqual, "statistics"));
+        expression =
+            both(std::move(expression), comparison("id", query::Operator::kEqual, "statistics"));
     }
     expression = both(std::move(expression), time_bounds(options.read));
     query::SqlFilter filter;
@@ -168,8 +169,8 @@ int run_search(const SearchOptions& options) {
     print_filter_warnings(filter);
 
     store::StoreReader reader = open_reader(options.read);
-    auto writer = store::make_record_writer(output_format(options.read), std::cout,
-                                            options.correlate);
+    auto writer =
+        store::make_record_writer(output_format(options.read), std::cout, options.correlate);
     store::EventCursor cursor = reader.select(filter, options.read.limit);
     store::StoredEvent event;
     while (cursor.next(event)) {
@@ -223,8 +224,9 @@ void register_dump(CLI::App& app, int& exit_code) {
 void register_search(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<SearchOptions>();
     CLI::App* command = app.add_subcommand(
-        "search", "Print the stored events that match a query, such as "
-                  "'protocol = TLS and target_port = 443' (the language is in docs/store.md)");
+        "search",
+        "Print the stored events that match a query, such as "
+        "'protocol = TLS and target_port = 443' (the language is in docs/store.md)");
     command->add_option("query", options->query_words, "The query; quote it for the shell")
         ->required();
     add_read_options(*command, options->read);

@@ -15,12 +15,12 @@ struct Position {
 
 // An invalid query. what() is "query:LINE:COLUMN: message".
 class QueryError : public std::runtime_error {
-public:
+  public:
     QueryError(Position position, const std::string& message);
     Position position() const { return position_; }
     const std::string& message() const { return message_; }
 
-private:
+  private:
     Position position_;
     std::string message_;
 };

@@ -64,7 +64,7 @@ bool allows_ordering(FieldType type) {
 }
 
 class Compiler {
-public:
+  public:
     explicit Compiler(int64_t now_ms) : now_ms_(now_ms) {}
 
     SqlFilter finish(const Expression& expression) {
@@ -72,7 +72,7 @@ public:
         return std::move(filter_);
     }
 
-private:
+  private:
     std::string compile(const Expression& expression) {
         switch (expression.kind) {
             case Expression::Kind::kAnd:
@@ -143,19 +143,23 @@ private:
     }
 
     [[noreturn]] static void reject_glob(const Field& field, const Comparison& comparison) {
-        throw QueryError(comparison.operator_position,
-                         fmt::format("operator '~' (glob) applies to text fields; '{}' is not one",
-                                     field.name));
+        throw QueryError(
+            comparison.operator_position,
+            fmt::format("operator '~' (glob) applies to text fields; '{}' is not one", field.name));
     }
 
     std::string compare(std::string_view column, Operator op, std::vector<SqlParameter> values) {
-        if (op == Operator::kIn) return fmt::format("{} IN ({})", column, placeholders(std::move(values)));
+        if (op == Operator::kIn)
+            return fmt::format("{} IN ({})", column, placeholders(std::move(values)));
         std::string value = placeholder(std::move(values.front()));
         switch (op) {
             // IS NOT also matches a NULL column, as `not field = value` does.
-            case Operator::kNotEqual: return fmt::format("{} IS NOT {}", column, value);
-            case Operator::kGlob: return fmt::format("{} GLOB {}", column, value);
-            default: return fmt::format("{} {} {}", column, operator_text(op), value);
+            case Operator::kNotEqual:
+                return fmt::format("{} IS NOT {}", column, value);
+            case Operator::kGlob:
+                return fmt::format("{} GLOB {}", column, value);
+            default:
+                return fmt::format("{} {} {}", column, operator_text(op), value);
         }
     }
 
@@ -208,7 +212,8 @@ private:
     std::string compile_number(const Field& field, const Comparison& comparison) {
         if (comparison.op == Operator::kGlob) reject_glob(field, comparison);
         std::vector<SqlParameter> values;
-        for (const Value& value : comparison.values) values.emplace_back(number_value(field, value));
+        for (const Value& value : comparison.values)
+            values.emplace_back(number_value(field, value));
         return compare(field.column, comparison.op, std::move(values));
     }
 
@@ -218,7 +223,8 @@ private:
         };
         if (auto address = store::parse_address(value.text)) {
             Operator op = comparison.op == Operator::kIn ? Operator::kEqual : comparison.op;
-            return fmt::format("{} {} {}", field.column, operator_text(op), placeholder(blob(*address)));
+            return fmt::format("{} {} {}", field.column, operator_text(op),
+                               placeholder(blob(*address)));
         }
         auto network = store::parse_network(value.text);
         if (!network) {

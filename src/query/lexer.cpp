@@ -13,7 +13,7 @@ bool ends_word(char c) {
 }
 
 class Scanner {
-public:
+  public:
     explicit Scanner(std::string_view text) : text_(text) {}
 
     bool done() const { return offset_ >= text_.size(); }
@@ -34,7 +34,7 @@ public:
         return c;
     }
 
-private:
+  private:
     std::string_view text_;
     size_t offset_ = 0;
     Position position_;
@@ -79,7 +79,7 @@ std::vector<Token> tokenize(std::string_view query) {
         Position start = scanner.position();
         if (c == '(' || c == ')' || c == ',') {
             scanner.advance();
-            TokenKind kind = c == '(' ? TokenKind::kLeftParen
+            TokenKind kind = c == '('   ? TokenKind::kLeftParen
                              : c == ')' ? TokenKind::kRightParen
                                         : TokenKind::kComma;
             tokens.push_back({kind, std::string(1, c), start});

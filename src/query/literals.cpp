@@ -121,8 +121,9 @@ std::optional<int64_t> parse_integer(std::string_view text) {
 
 std::optional<uint64_t> parse_size(std::string_view text) {
     size_t number_end = 0;
-    while (number_end < text.size() &&
-           (std::isdigit(static_cast<unsigned char>(text[number_end])) || text[number_end] == '.')) {
+    while (
+        number_end < text.size() &&
+        (std::isdigit(static_cast<unsigned char>(text[number_end])) || text[number_end] == '.')) {
         ++number_end;
     }
     std::string_view number = text.substr(0, number_end);
@@ -147,7 +148,8 @@ std::optional<uint64_t> parse_size(std::string_view text) {
         if (!equal_ignoring_case(suffix, unit.name)) continue;
         if (number.find('.') == std::string_view::npos) {
             uint64_t whole = 0;
-            auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), whole);
+            auto [end, error] =
+                std::from_chars(number.data(), number.data() + number.size(), whole);
             if (error != std::errc() || end != number.data() + number.size()) return std::nullopt;
             auto factor = static_cast<uint64_t>(unit.factor);
             if (whole > std::numeric_limits<uint64_t>::max() / factor) return std::nullopt;
@@ -170,9 +172,12 @@ std::optional<int64_t> parse_duration(std::string_view text) {
         int64_t ms;
     };
     // "ms" comes before "m" so that the longer unit wins.
-    static constexpr std::array<Unit, 6> kUnits{
-        {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000},
-         {"w", 604'800'000}}};
+    static constexpr std::array<Unit, 6> kUnits{{{"ms", 1},
+                                                 {"s", 1000},
+                                                 {"m", 60'000},
+                                                 {"h", 3'600'000},
+                                                 {"d", 86'400'000},
+                                                 {"w", 604'800'000}}};
     int64_t total = 0;
     size_t pos = 0;
     if (text.empty()) return std::nullopt;

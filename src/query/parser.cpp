@@ -41,7 +41,7 @@ std::optional<Operator> to_operator(const std::string& text) {
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
 
     ExpressionPtr parse_query() {
@@ -52,7 +52,7 @@ public:
         return expression;
     }
 
-private:
+  private:
     const Token& peek() const { return tokens_[index_]; }
     const Token& advance() { return tokens_[index_++]; }
 
@@ -124,9 +124,10 @@ private:
             comparison.op = Operator::kIn;
             parse_in_values(comparison.values);
         } else {
-            fail(fmt::format("expected an operator (=, !=, <, <=, >, >=, ~, in) after '{}', "
-                             "found {}",
-                             field.text, describe(peek())));
+            fail(
+                fmt::format("expected an operator (=, !=, <, <=, >, >=, ~, in) after '{}', "
+                            "found {}",
+                            field.text, describe(peek())));
         }
         return make_comparison(std::move(comparison));
     }
@@ -156,7 +157,8 @@ private:
         const Token& token = peek();
         bool is_value = token.kind == TokenKind::kString ||
                         (token.kind == TokenKind::kWord && !is_any_keyword(token));
-        if (!is_value) fail(fmt::format("expected a value after {}, found {}", after, describe(token)));
+        if (!is_value)
+            fail(fmt::format("expected a value after {}, found {}", after, describe(token)));
         advance();
         return Value{token.text, token.kind == TokenKind::kString, token.position};
     }
@@ -176,14 +178,22 @@ QueryError::QueryError(Position position, const std::string& message)
 
 const char* operator_text(Operator op) {
     switch (op) {
-        case Operator::kEqual: return "=";
-        case Operator::kNotEqual: return "!=";
-        case Operator::kLess: return "<";
-        case Operator::kLessEqual: return "<=";
-        case Operator::kGreater: return ">";
-        case Operator::kGreaterEqual: return ">=";
-        case Operator::kGlob: return "~";
-        case Operator::kIn: return "in";
+        case Operator::kEqual:
+            return "=";
+        case Operator::kNotEqual:
+            return "!=";
+        case Operator::kLess:
+            return "<";
+        case Operator::kLessEqual:
+            return "<=";
+        case Operator::kGreater:
+            return ">";
+        case Operator::kGreaterEqual:
+            return ">=";
+        case Operator::kGlob:
+            return "~";
+        case Operator::kIn:
+            return "in";
     }
     return "?";
 }

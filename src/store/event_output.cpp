@@ -19,29 +19,40 @@ constexpr size_t kTableSizingRows = 200;
 
 const char* activity_name(events::Activity activity) {
     switch (activity) {
-        case events::Activity::kConnect: return "connect";
-        case events::Activity::kDisconnect: return "disconnect";
-        case events::Activity::kStatistics: return "statistics";
+        case events::Activity::kConnect:
+            return "connect";
+        case events::Activity::kDisconnect:
+            return "disconnect";
+        case events::Activity::kStatistics:
+            return "statistics";
     }
     return "unknown";
 }
 
 const char* direction_name(events::Direction direction) {
     switch (direction) {
-        case events::Direction::kInbound: return "inbound";
-        case events::Direction::kOutbound: return "outbound";
-        case events::Direction::kUnknown: break;
+        case events::Direction::kInbound:
+            return "inbound";
+        case events::Direction::kOutbound:
+            return "outbound";
+        case events::Direction::kUnknown:
+            break;
     }
     return "unknown";
 }
 
 std::string ip_protocol_name(uint8_t number) {
     switch (number) {
-        case 1: return "icmp";
-        case 6: return "tcp";
-        case 17: return "udp";
-        case 58: return "icmpv6";
-        default: return std::to_string(number);
+        case 1:
+            return "icmp";
+        case 6:
+            return "tcp";
+        case 17:
+            return "udp";
+        case 58:
+            return "icmpv6";
+        default:
+            return std::to_string(number);
     }
 }
 
@@ -88,9 +99,8 @@ Row event_table_row(const StoredEvent& stored) {
             process_name(e)};
 }
 
-const Row kEventTableHeader = {"TIME",      "EVENT",    "PROTO",     "SOURCE",
-                               "TARGET",    "DIR",      "PROTOCOLS", "BYTES IN",
-                               "BYTES OUT", "REASON",   "PID",       "PROCESS"};
+const Row kEventTableHeader = {"TIME",      "EVENT",    "PROTO",     "SOURCE", "TARGET", "DIR",
+                               "PROTOCOLS", "BYTES IN", "BYTES OUT", "REASON", "PID",    "PROCESS"};
 
 Row session_table_row(const SessionRecord& session) {
     const events::Event& e = session.statistics.event;
@@ -108,9 +118,9 @@ Row session_table_row(const SessionRecord& session) {
             process_name(e)};
 }
 
-const Row kSessionTableHeader = {"START",    "END",       "PROTO",   "SOURCE",
-                                 "TARGET",   "PROTOCOLS", "BYTES IN", "BYTES OUT",
-                                 "CONNECT",  "END REASON", "PID",    "PROCESS"};
+const Row kSessionTableHeader = {"START",   "END",        "PROTO",    "SOURCE",
+                                 "TARGET",  "PROTOCOLS",  "BYTES IN", "BYTES OUT",
+                                 "CONNECT", "END REASON", "PID",      "PROCESS"};
 
 Row event_csv_row(const StoredEvent& stored) {
     const events::Event& e = stored.event;
@@ -147,12 +157,12 @@ Row event_csv_row(const StoredEvent& stored) {
 }
 
 const Row kEventCsvHeader = {
-    "event_uid",   "time",        "id",           "ip_protocol",  "source_ip",
-    "source_port", "target_ip",   "target_port",  "direction_id", "connection_uid",
-    "device",      "reason",      "protocols",    "bytes_in",     "bytes_out",
-    "packets_in",  "packets_out", "start_time",   "end_time",     "duration_ms",
-    "partial",     "process.pid", "process.name", "process.executable",
-    "process.command_line",       "process.uid",  "process.user"};
+    "event_uid",   "time",        "id",           "ip_protocol",        "source_ip",
+    "source_port", "target_ip",   "target_port",  "direction_id",       "connection_uid",
+    "device",      "reason",      "protocols",    "bytes_in",           "bytes_out",
+    "packets_in",  "packets_out", "start_time",   "end_time",           "duration_ms",
+    "partial",     "process.pid", "process.name", "process.executable", "process.command_line",
+    "process.uid", "process.user"};
 
 Row session_csv_row(const SessionRecord& session) {
     Row row = event_csv_row(session.statistics);
@@ -176,7 +186,7 @@ Row session_csv_header() {
 }
 
 class JsonLinesWriter : public RecordWriter {
-public:
+  public:
     explicit JsonLinesWriter(std::ostream& out) : out_(out) {}
     void write(const StoredEvent& event) override { out_ << stored_event_json(event) << '\n'; }
     void write(const SessionRecord& session) override {
@@ -189,7 +199,7 @@ public:
     }
     void finish() override { out_.flush(); }
 
-private:
+  private:
     std::ostream& out_;
 };
 
@@ -204,13 +214,13 @@ std::string csv_field(const std::string& value) {
 }
 
 class CsvWriter : public RecordWriter {
-public:
+  public:
     CsvWriter(std::ostream& out, const Row& header) : out_(out) { write_row(header); }
     void write(const StoredEvent& event) override { write_row(event_csv_row(event)); }
     void write(const SessionRecord& session) override { write_row(session_csv_row(session)); }
     void finish() override { out_.flush(); }
 
-private:
+  private:
     void write_row(const Row& row) {
         for (size_t i = 0; i < row.size(); ++i) {
             if (i > 0) out_ << ',';
@@ -222,7 +232,7 @@ private:
 };
 
 class TableWriter : public RecordWriter {
-public:
+  public:
     TableWriter(std::ostream& out, Row header) : out_(out), widths_(header.size(), 0) {
         held_.push_back(std::move(header));
     }
@@ -233,7 +243,7 @@ public:
         out_.flush();
     }
 
-private:
+  private:
     void add(Row row) {
         if (sized_) {
             print(row);
@@ -246,7 +256,8 @@ private:
     void release() {
         if (sized_) return;
         for (const Row& row : held_) {
-            for (size_t i = 0; i < row.size(); ++i) widths_[i] = std::max(widths_[i], row[i].size());
+            for (size_t i = 0; i < row.size(); ++i)
+                widths_[i] = std::max(widths_[i], row[i].size());
         }
         sized_ = true;
         for (const Row& row : held_) print(row);
@@ -257,7 +268,8 @@ private:
         std::string line;
         for (size_t i = 0; i < row.size(); ++i) {
             line += row[i];
-            if (i + 1 < row.size()) line.append(widths_[i] - std::min(widths_[i], row[i].size()) + 2, ' ');
+            if (i + 1 < row.size())
+                line.append(widths_[i] - std::min(widths_[i], row[i].size()) + 2, ' ');
         }
         while (!line.empty() && line.back() == ' ') line.pop_back();
         out_ << line << '\n';
@@ -291,7 +303,8 @@ std::unique_ptr<RecordWriter> make_record_writer(OutputFormat format, std::ostre
         case OutputFormat::kJsonl:
             return std::make_unique<JsonLinesWriter>(out);
         case OutputFormat::kCsv:
-            return std::make_unique<CsvWriter>(out, sessions ? session_csv_header() : kEventCsvHeader);
+            return std::make_unique<CsvWriter>(out,
+                                               sessions ? session_csv_header() : kEventCsvHeader);
         case OutputFormat::kTable:
             break;
     }

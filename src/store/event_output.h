@@ -25,7 +25,7 @@ struct SessionRecord {
 // Writes records as they come. JSON Lines and CSV write each row at once. The table holds
 // only its first rows, to size the columns, and then writes every later row at once.
 class RecordWriter {
-public:
+  public:
     virtual ~RecordWriter() = default;
     virtual void write(const StoredEvent& event) = 0;
     virtual void write(const SessionRecord& session) = 0;

@@ -87,10 +87,10 @@ StoreError describe_open_failure(const std::string& path, const SqliteError& err
                 "store, or pass --store with another path",
                 path, error.what()));
         case SQLITE_FULL:
-            return StoreError(fmt::format(
-                "the disk of the event store {} is full ({}); free space, lower "
-                "--store-max-size, or pass --store with a path on another disk",
-                path, error.what()));
+            return StoreError(
+                fmt::format("the disk of the event store {} is full ({}); free space, lower "
+                            "--store-max-size, or pass --store with a path on another disk",
+                            path, error.what()));
         default:
             return StoreError(fmt::format(
                 "cannot open the event store {}: {}; check that the file and its directory are "

@@ -15,7 +15,7 @@ namespace pw::store {
 
 // Writes events to a store file. Not thread-safe: StoreSink adds the locking and the timer.
 class EventStore {
-public:
+  public:
     using Clock = std::function<int64_t()>;
 
     // Opens or creates the store at `path`, creating missing parent directories, and
@@ -40,7 +40,7 @@ public:
     Database& database() { return db_; }
     const std::string& path() const { return db_.path(); }
 
-private:
+  private:
     EventStore(Database db, RetentionPolicy retention, Clock clock);
     std::string next_event_uid(int64_t now);
 

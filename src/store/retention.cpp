@@ -76,8 +76,8 @@ RetentionResult enforce_retention(Database& db, const RetentionPolicy& policy, i
     if (policy.max_age_ms > 0) {
         result.removed_by_age = remove_by_age(db, policy.max_age_ms, now_ms);
         if (result.removed_by_age > 0) {
-            spdlog::info("event store {}: removed {} events stored more than {} ms ago",
-                         db.path(), result.removed_by_age, policy.max_age_ms);
+            spdlog::info("event store {}: removed {} events stored more than {} ms ago", db.path(),
+                         result.removed_by_age, policy.max_age_ms);
         }
     }
     if (policy.max_bytes > 0) {

@@ -12,7 +12,7 @@ inline constexpr int kSchemaVersion = 1;
 // Thrown when a file cannot serve as an event store; the message names the path and what to
 // do about it.
 class StoreError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

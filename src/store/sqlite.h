@@ -12,13 +12,13 @@ namespace pw::store {
 
 // A failed SQLite call: the message names the operation and carries SQLite's own text.
 class SqliteError : public std::runtime_error {
-public:
+  public:
     SqliteError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
     // The extended result code (SQLITE_FULL, SQLITE_CANTOPEN, ...).
     int code() const { return code_; }
     int primary_code() const { return code_ & 0xff; }
 
-private:
+  private:
     int code_;
 };
 
@@ -26,7 +26,7 @@ class Statement;
 
 // An open connection. Move-only; closing happens in the destructor.
 class Database {
-public:
+  public:
     // Opens `path` with sqlite3_open_v2 `flags`. Throws SqliteError on failure.
     static Database open(const std::string& path, int flags);
 
@@ -46,7 +46,7 @@ public:
     int64_t query_int(const char* sql);
     std::string query_text(const char* sql);
 
-private:
+  private:
     Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
     sqlite3* db_ = nullptr;
     std::string path_;
@@ -54,7 +54,7 @@ private:
 
 // A prepared statement. Parameters are numbered from 1 and columns from 0, as in SQLite.
 class Statement {
-public:
+  public:
     Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
     Statement(Statement&& other) noexcept;
     Statement& operator=(Statement&& other) noexcept;
@@ -77,7 +77,7 @@ public:
     std::string column_text(int column) const;
     std::span<const uint8_t> column_blob(int column) const;
 
-private:
+  private:
     sqlite3* db_ = nullptr;
     sqlite3_stmt* statement_ = nullptr;
 };

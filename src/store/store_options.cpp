@@ -22,7 +22,8 @@ CLI::Validator size_validator() {
     return CLI::Validator(
         [](std::string& value) {
             if (query::parse_size(value)) return std::string();
-            return "invalid size '" + value + "'; use bytes or a suffix: 500MB, 2GB, 1GiB, 0 for "
+            return "invalid size '" + value +
+                   "'; use bytes or a suffix: 500MB, 2GB, 1GiB, 0 for "
                    "no limit";
         },
         "SIZE");
@@ -32,7 +33,8 @@ CLI::Validator duration_validator() {
     return CLI::Validator(
         [](std::string& value) {
             if (query::parse_duration(value)) return std::string();
-            return "invalid duration '" + value + "'; use a count and a unit: 500ms, 30s, 10m, "
+            return "invalid duration '" + value +
+                   "'; use a count and a unit: 500ms, 30s, 10m, "
                    "12h, 30d, 2w, 0 for no limit";
         },
         "DURATION");
@@ -55,29 +57,33 @@ void add_store_path_option(CLI::App& command, std::string& path) {
 }
 
 void add_store_options(CLI::App& command, StoreOptions& options) {
-    auto* store = command.add_option("--store", options.path,
-                                     "Event store file to record events in (default: " +
-                                         default_store_path() + ")");
+    auto* store = command.add_option(
+        "--store", options.path,
+        "Event store file to record events in (default: " + default_store_path() + ")");
     command.add_flag("--no-store", options.disabled, "Do not record events in the event store")
         ->excludes(store);
-    command.add_option("--store-max-size", options.max_size,
-                       "Delete the oldest events when the store's pages exceed this size "
-                       "(KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024; 0: no limit)")
+    command
+        .add_option("--store-max-size", options.max_size,
+                    "Delete the oldest events when the store's pages exceed this size "
+                    "(KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024; 0: no limit)")
         ->check(size_validator())
         ->capture_default_str();
-    command.add_option("--store-max-age", options.max_age,
-                       "Delete events stored longer ago than this (units ms, s, m, h, d, w; "
-                       "0: no limit)")
+    command
+        .add_option("--store-max-age", options.max_age,
+                    "Delete events stored longer ago than this (units ms, s, m, h, d, w; "
+                    "0: no limit)")
         ->check(duration_validator())
         ->capture_default_str();
-    command.add_option("--store-batch", options.batch_size,
-                       "Commit to the store after this many events")
+    command
+        .add_option("--store-batch", options.batch_size,
+                    "Commit to the store after this many events")
         ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
         ->capture_default_str();
-    command.add_option("--store-commit-interval", options.commit_interval,
-                       "Commit to the store at most this long after its first uncommitted "
-                       "event (units ms, s, m, h, d, w); a kill of the process loses only "
-                       "uncommitted events")
+    command
+        .add_option("--store-commit-interval", options.commit_interval,
+                    "Commit to the store at most this long after its first uncommitted "
+                    "event (units ms, s, m, h, d, w); a kill of the process loses only "
+                    "uncommitted events")
         ->check(duration_validator())
         ->capture_default_str();
 }

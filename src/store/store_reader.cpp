@@ -90,7 +90,8 @@ int bind_parameters(Statement& statement, const query::SqlFilter& filter, int fi
         } else if (const auto* text = std::get_if<std::string>(&parameter)) {
             statement.bind(index, std::string_view(*text));
         } else {
-            statement.bind(index, std::span<const uint8_t>(std::get<std::vector<uint8_t>>(parameter)));
+            statement.bind(index,
+                           std::span<const uint8_t>(std::get<std::vector<uint8_t>>(parameter)));
         }
         ++index;
     }

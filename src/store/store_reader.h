@@ -21,13 +21,14 @@ class StoreReader;
 
 // Rows of a query, read one at a time from sqlite3_step; the result is never held whole.
 class EventCursor {
-public:
+  public:
     // Reads the next event into `out`; false at the end. Throws SqliteError.
     bool next(StoredEvent& out);
 
-private:
+  private:
     friend class StoreReader;
-    EventCursor(Statement rows, Statement* protocols) : rows_(std::move(rows)), protocols_(protocols) {}
+    EventCursor(Statement rows, Statement* protocols)
+        : rows_(std::move(rows)), protocols_(protocols) {}
     Statement rows_;
     Statement* protocols_;
 };
@@ -35,7 +36,7 @@ private:
 // A read-only connection to a store. In WAL mode a reader does not block the writer; it
 // waits up to the busy timeout while a checkpoint or a recovery holds the file.
 class StoreReader {
-public:
+  public:
     // Throws StoreError naming the path when it is missing, not a store, or damaged.
     static StoreReader open(const std::string& path);
 
@@ -51,7 +52,7 @@ public:
     Database& database() { return db_; }
     const std::string& path() const { return db_.path(); }
 
-private:
+  private:
     StoreReader(Database db);
     Database db_;
     Statement protocols_;

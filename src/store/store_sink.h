@@ -36,7 +36,7 @@ struct StoreStats {
 // flush(): a store that cannot be opened or written is logged with its path and what to do,
 // and every event it could not keep is counted in stats().lost.
 class StoreSink : public events::EventSink {
-public:
+  public:
     explicit StoreSink(StoreSettings settings);
     ~StoreSink() override;
     StoreSink(const StoreSink&) = delete;
@@ -50,7 +50,7 @@ public:
     bool is_open() const;
     const std::string& path() const { return settings_.path; }
 
-private:
+  private:
     void commit_locked();
     void enforce_retention_locked();
     void record_failure_locked(const std::exception& error, uint64_t lost);

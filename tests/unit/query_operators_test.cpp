@@ -74,7 +74,7 @@ std::vector<events::Event> fixture_events() {
 }
 
 class QueryOperators : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         dir_ = new TempDir();
         testing::write_events(dir_->file("events.db"), fixture_events());
@@ -128,8 +128,7 @@ TEST_F(QueryOperators, NotEqual) {
     Uids not_tls = match("protocol != TLS");
     EXPECT_EQ(not_tls.count("tls-stats"), 0u);
     EXPECT_EQ(not_tls.count("tls-connect"), 1u);
-    EXPECT_EQ(match("target_ip != 93.184.216.34"),
-              (Uids{"smb2-stats", "dns-stats", "smb1-stats"}));
+    EXPECT_EQ(match("target_ip != 93.184.216.34"), (Uids{"smb2-stats", "dns-stats", "smb1-stats"}));
 }
 
 TEST_F(QueryOperators, Ordering) {
@@ -143,7 +142,8 @@ TEST_F(QueryOperators, Ordering) {
 }
 
 TEST_F(QueryOperators, Glob) {
-    EXPECT_EQ(match("process ~ \"python*\" and id = statistics"), (Uids{"tls-stats", "smb1-stats"}));
+    EXPECT_EQ(match("process ~ \"python*\" and id = statistics"),
+              (Uids{"tls-stats", "smb1-stats"}));
     EXPECT_EQ(match("process ~ \"PYTHON*\""), Uids{});
     EXPECT_EQ(match("protocol ~ SMB*"), (Uids{"smb2-stats", "smb1-stats"}));
     EXPECT_EQ(match("source_ip ~ \"10.1.*\""), Uids{"smb2-stats"});

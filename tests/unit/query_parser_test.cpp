@@ -77,8 +77,9 @@ TEST(QueryParser, ErrorFormat) {
 TEST(QueryParser, MalformedQueries) {
     const MalformedCase cases[] = {
         {"", 1, 1, "expected a field name, 'not' or '(', found end of query"},
-        {"protocol TLS", 1, 10, "expected an operator (=, !=, <, <=, >, >=, ~, in) after "
-                                "'protocol', found 'TLS'"},
+        {"protocol TLS", 1, 10,
+         "expected an operator (=, !=, <, <=, >, >=, ~, in) after "
+         "'protocol', found 'TLS'"},
         {"(protocol = TLS", 1, 16, "expected ')' to close the '(' at column 1, found end of query"},
         {"protocol = TLS target_port = 443", 1, 16,
          "expected 'and', 'or' or end of query, found 'target_port'"},

@@ -73,7 +73,7 @@ std::vector<std::string> connection_uids(const std::string& text) {
 }
 
 class StoreCli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { store_ = dir_.file("events.db"); }
 
     void write_fixture() {
@@ -142,9 +142,10 @@ TEST_F(StoreCli, DumpByConnection) {
 
 TEST_F(StoreCli, DumpSinceUntil) {
     int64_t now = query::now_ms();
-    testing::write_events(store_, {connection_event(events::Activity::kConnect, now - 7'200'000, "two-hours"),
-                                   connection_event(events::Activity::kConnect, now - 1'800'000, "half-hour"),
-                                   connection_event(events::Activity::kConnect, now - 60'000, "minute")});
+    testing::write_events(
+        store_, {connection_event(events::Activity::kConnect, now - 7'200'000, "two-hours"),
+                 connection_event(events::Activity::kConnect, now - 1'800'000, "half-hour"),
+                 connection_event(events::Activity::kConnect, now - 60'000, "minute")});
     EXPECT_EQ(connection_uids(run({"dump", "--since", "-1h"}).out),
               (std::vector<std::string>{"half-hour", "minute"}));
     EXPECT_EQ(connection_uids(run({"dump", "--until", "-1h"}).out),
@@ -160,7 +161,8 @@ TEST_F(StoreCli, InvalidSinceRejected) {
     write_fixture();
     CommandResult result = run({"dump", "--since", "yesterday"});
     EXPECT_EQ(result.exit_code, 2);
-    EXPECT_NE(result.err.find("--since: invalid time 'yesterday'"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("--since: invalid time 'yesterday'"), std::string::npos)
+        << result.err;
 }
 
 TEST_F(StoreCli, MissingStore) {
@@ -215,13 +217,13 @@ TEST_F(StoreCli, CorrelateSessions) {
     open_connect.source_port = 50001;
     auto open_stats = stats(t + 50'000, t + 51'000, "open-stats");
     open_stats.source_port = 50001;
-    testing::write_events(store_, {connection_event(Activity::kConnect, t, "a-connect"),
-                                   stats(t, t + 1000, "a-stats"),
-                                   connection_event(Activity::kDisconnect, t + 1000, "a-end"),
-                                   connection_event(Activity::kConnect, t + 20'000, "b-connect"),
-                                   stats(t + 20'000, t + 25'000, "b-stats"),
-                                   connection_event(Activity::kDisconnect, t + 25'000, "b-end"),
-                                   open_connect, open_stats});
+    testing::write_events(
+        store_,
+        {connection_event(Activity::kConnect, t, "a-connect"), stats(t, t + 1000, "a-stats"),
+         connection_event(Activity::kDisconnect, t + 1000, "a-end"),
+         connection_event(Activity::kConnect, t + 20'000, "b-connect"),
+         stats(t + 20'000, t + 25'000, "b-stats"),
+         connection_event(Activity::kDisconnect, t + 25'000, "b-end"), open_connect, open_stats});
 
     CommandResult result = run({"search", "--correlate", "protocol = TLS"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -240,7 +242,8 @@ TEST_F(StoreCli, CorrelateSessions) {
 TEST_F(StoreCli, AnalyzeWritesStore) {
     std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
     std::string json = dir_.file("events.jsonl");
-    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--store", store_, "--json", json, capture});
+    CommandResult analyze =
+        protowatch(dir_, {"analyze", "-q", "--store", store_, "--json", json, capture});
     ASSERT_EQ(analyze.exit_code, 0) << analyze.err;
     std::vector<std::string> written;
     for (const auto& line : json_lines(read_file(json))) written.push_back(line.dump());
@@ -260,7 +263,8 @@ TEST_F(StoreCli, AnalyzeGoesOnWithoutStore) {
     std::ofstream(dir_.file("file")) << "x";
     std::string bad_store = dir_.file("file/events.db");
     std::string json = dir_.file("events.jsonl");
-    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--store", bad_store, "--json", json, capture});
+    CommandResult analyze =
+        protowatch(dir_, {"analyze", "-q", "--store", bad_store, "--json", json, capture});
     EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
     EXPECT_NE(analyze.err.find(dir_.file("file")), std::string::npos) << analyze.err;
     EXPECT_NE(analyze.err.find("events were not stored"), std::string::npos) << analyze.err;
@@ -269,7 +273,8 @@ TEST_F(StoreCli, AnalyzeGoesOnWithoutStore) {
 
 TEST_F(StoreCli, AnalyzeNoStore) {
     std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
-    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-", capture});
+    CommandResult analyze =
+        protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-", capture});
     EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
     EXPECT_FALSE(std::filesystem::exists(store_));
 }

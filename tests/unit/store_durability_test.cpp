@@ -18,7 +18,7 @@ using testing::TempDir;
 // number of committed events on a pipe. After `max_events` it stops writing and waits to be
 // killed; the child never returns into the test framework.
 class WriterProcess {
-public:
+  public:
     WriterProcess(const std::string& path, uint64_t flush_every, uint64_t max_events = UINT64_MAX) {
         int fds[2];
         if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -55,11 +55,11 @@ public:
         return last_;
     }
 
-private:
-    [[noreturn]] static void run(const std::string& path, uint64_t flush_every,
-                                 uint64_t max_events, int out) {
-        StoreSettings settings{.path = path, .batch_size = 64,
-                               .commit_interval = std::chrono::milliseconds(5)};
+  private:
+    [[noreturn]] static void run(const std::string& path, uint64_t flush_every, uint64_t max_events,
+                                 int out) {
+        StoreSettings settings{
+            .path = path, .batch_size = 64, .commit_interval = std::chrono::milliseconds(5)};
         StoreSink sink(settings);
         for (uint64_t i = 0; i < max_events; ++i) {
             sink.write(testing::numbered_event(i));
@@ -117,8 +117,8 @@ TEST(StoreDurability, ReadWhileAnotherProcessWrites) {
         EXPECT_GE(events.size(), flushed);
         EXPECT_GE(events.size(), previous);
         previous = events.size();
-        std::vector<StoredEvent> tls = testing::read_all(
-            reader, query::compile_query("protocol = TLS and pid = 1001", 0));
+        std::vector<StoredEvent> tls =
+            testing::read_all(reader, query::compile_query("protocol = TLS and pid = 1001", 0));
         EXPECT_FALSE(tls.empty());
     }
     EXPECT_EQ(previous, kEvents);

@@ -48,9 +48,9 @@ TEST(StoreRetention, AgeRemovesEventsStoredLongAgo) {
     testing::LogCapture log;
     StoreStats stats;
     {
-        StoreSink sink({.path = path,
-                        .retention = {.max_age_ms = 3'600'000},
-                        .clock = [&now] { return now; }});
+        StoreSink sink({.path = path, .retention = {.max_age_ms = 3'600'000}, .clock = [&now] {
+                            return now;
+                        }});
         for (uint64_t i = 0; i < 90; ++i) sink.write(testing::numbered_event(i));
         sink.flush();
         EXPECT_EQ(sink.stats().removed_by_age, 0u);

@@ -76,7 +76,8 @@ TEST(StoreSchema, RoundTripKeepsEveryField) {
     std::set<std::string> written = {events::to_json_line(event), events::to_json_line(disconnect),
                                      events::to_json_line(unattributed)};
     for (const StoredEvent& s : stored) {
-        EXPECT_EQ(written.count(events::to_json_line(s.event)), 1u) << events::to_json_line(s.event);
+        EXPECT_EQ(written.count(events::to_json_line(s.event)), 1u)
+            << events::to_json_line(s.event);
     }
 }
 

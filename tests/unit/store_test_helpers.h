@@ -23,7 +23,7 @@ namespace pw::store::testing {
 
 // A directory under the system temporary directory, removed with everything in it.
 class TempDir {
-public:
+  public:
     TempDir() {
         std::string pattern = (std::filesystem::temp_directory_path() / "pw-store-XXXXXX").string();
         if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -39,7 +39,7 @@ public:
     std::string file(const std::string& name) const { return (path_ / name).string(); }
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -61,9 +61,8 @@ inline events::Event connection_event(events::Activity activity, int64_t time_ms
 
 // The i-th event of a synthetic stream: connect, statistics and disconnect in turn.
 inline events::Event numbered_event(uint64_t i) {
-    constexpr events::Activity kCycle[] = {events::Activity::kConnect,
-                                           events::Activity::kStatistics,
-                                           events::Activity::kDisconnect};
+    constexpr events::Activity kCycle[] = {
+        events::Activity::kConnect, events::Activity::kStatistics, events::Activity::kDisconnect};
     events::Activity activity = kCycle[i % 3];
     events::Event event = connection_event(activity, 1'700'000'000'000 + static_cast<int64_t>(i),
                                            "C" + std::to_string(i / 3));
@@ -75,8 +74,13 @@ inline events::Event numbered_event(uint64_t i) {
         event.start_time_ms = event.time_ms - 1;
         event.end_time_ms = event.time_ms;
     }
-    event.process = events::Process{static_cast<int64_t>(1000 + i % 7), "worker", "/usr/bin/worker",
-                                    "worker --serve", 1000, "alice", ""};
+    event.process = events::Process{static_cast<int64_t>(1000 + i % 7),
+                                    "worker",
+                                    "/usr/bin/worker",
+                                    "worker --serve",
+                                    1000,
+                                    "alice",
+                                    ""};
     return event;
 }
 
@@ -99,14 +103,15 @@ inline std::vector<StoredEvent> read_all(StoreReader& reader, const query::SqlFi
     return result;
 }
 
-inline int64_t count_rows(const std::string& path, const char* sql = "SELECT count(*) FROM events") {
+inline int64_t count_rows(const std::string& path,
+                          const char* sql = "SELECT count(*) FROM events") {
     Database db = Database::open(path, SQLITE_OPEN_READONLY);
     return db.query_int(sql);
 }
 
 // Sends every log message to a string while alive; restores the previous logger after.
 class LogCapture {
-public:
+  public:
     LogCapture() : previous_(spdlog::default_logger()) {
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
         spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
@@ -117,7 +122,7 @@ public:
 
     std::string text() const { return stream_.str(); }
 
-private:
+  private:
     std::shared_ptr<spdlog::logger> previous_;
     std::ostringstream stream_;
 };
