@@ -374,12 +374,15 @@ void TlsDetector::read_records(TlsState& state, Direction& direction, int index,
 Verdict TlsDetector::inspect(Session& session, const Segment& segment) {
     auto& state = session.state<TlsState>(slot);
     if (session.classified()) return Verdict::kNotMine;
-    // A protocol recorded since the last call means the stream moved to an inner layer
-    // (after STARTTLS or a proxy's CONNECT): what this state holds is of the outer one.
-    if (session.protocols().size() != state.protocols_seen) {
-        state = TlsState();
-        state.protocols_seen = session.protocols().size();
-    }
+    // An application protocol recorded since the last call, on a flow that is still
+    // unclassified, means the stream moved to an inner layer (after STARTTLS or a proxy's
+    // CONNECT): what this state contains is of the outer one.
+    std::span<const ProtocolId> protocols = session.protocols();
+    bool inner_layer =
+        std::any_of(protocols.begin() + std::min(state.protocols_seen, protocols.size()),
+                    protocols.end(), [](ProtocolId id) { return !is_content_type(id); });
+    if (inner_layer) state = TlsState();
+    state.protocols_seen = protocols.size();
     int index = segment.from_initiator ? 0 : 1;
     Direction& direction = state.directions[index];
     ++direction.segments;
