@@ -57,8 +57,6 @@ bool is_tracker_request(const MessageHead& head) {
 }
 
 struct HttpState : DetectorState, MessageHandler {
-    explicit HttpState() = default;
-
     void on_start_line(int direction) override;
     Decision on_head(int direction, const MessageHead& head) override;
     void on_http2_preface(int direction) override;
