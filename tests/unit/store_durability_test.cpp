@@ -162,6 +162,35 @@ TEST(StoreDurability, ReadOnlyDirectoryCountsLoss) {
     std::filesystem::permissions(dir.path() / "locked", std::filesystem::perms::owner_all);
 }
 
+TEST(StoreDurability, OtherUserReadsClosedStore) {
+    if (geteuid() != 0) GTEST_SKIP() << "switching to another user needs root";
+    TempDir dir;
+    std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all |
+                                                 std::filesystem::perms::group_read |
+                                                 std::filesystem::perms::group_exec |
+                                                 std::filesystem::perms::others_read |
+                                                 std::filesystem::perms::others_exec);
+    std::string path = dir.file("events.db");
+    testing::write_events(path, {testing::numbered_event(0), testing::numbered_event(1)});
+
+    // The child becomes "nobody", who can read the files but not write the directory.
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        try {
+            StoreReader reader = StoreReader::open(path);
+            _exit(testing::read_all(reader, {}).size() == 2 ? 0 : 1);
+        } catch (const std::exception&) {
+            _exit(2);
+        }
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong count, 2: open failed, 3: setuid failed";
+}
+
 TEST(StoreDurability, FullDiskCountsLoss) {
     TempDir dir;
     std::string path = dir.file("events.db");
