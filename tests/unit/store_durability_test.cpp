@@ -165,11 +165,10 @@ TEST(StoreDurability, ReadOnlyDirectoryCountsLoss) {
 TEST(StoreDurability, OtherUserReadsClosedStore) {
     if (geteuid() != 0) GTEST_SKIP() << "switching to another user needs root";
     TempDir dir;
-    std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all |
-                                                 std::filesystem::perms::group_read |
-                                                 std::filesystem::perms::group_exec |
-                                                 std::filesystem::perms::others_read |
-                                                 std::filesystem::perms::others_exec);
+    std::filesystem::permissions(
+        dir.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                        std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                        std::filesystem::perms::others_exec);
     std::string path = dir.file("events.db");
     testing::write_events(path, {testing::numbered_event(0), testing::numbered_event(1)});
 
