@@ -39,11 +39,24 @@ enum class DecodeResult : uint8_t {
     kMalformed,   // an anomaly was counted and the frame skipped
 };
 
-class FragmentReassembler;
+class FragmentReassembler;  // decode/fragments.h
 
 // Decodes captured frames of the link types real captures use down to the transport
 // payload, reassembling IP fragments and unwrapping common tunnels. Every header read is
 // bounds-checked; malformed input is counted as a named anomaly.
+//
+// Link types: Ethernet (II, and 802.3 with LLC/SNAP; 802.1Q, 802.1ad and 0x9100 tags,
+// MPLS, PPPoE, MACsec without encryption), Linux cooked v1 and v2, BSD loopback (null and
+// loop), raw IP (DLT_RAW under each of its values, LINKTYPE_RAW 101, DLT_IPV4, DLT_IPV6),
+// PPP, PPP in HDLC framing, Cisco HDLC, PPPoE, 802.11 data frames (bare, radiotap, PPI),
+// NFLOG, PKTAP, FDDI, Linux ARCnet and Solaris IPNET.
+// Tunnels (at most 4 deep): GRE versions 0 and 1 (with ERSPAN I-III, transparent Ethernet,
+// Cisco metadata, PPP), IPv4 and IPv6 in IP, PIM registers, and over UDP GTP-U (2152),
+// VXLAN (4789), Geneve (6081), CAPWAP data (5247, with 802.3 or 802.11 inside) and AYIYA
+// (5072). UDP tunnels are unwrapped only when their header checks out. Teredo is not.
+//
+// A packet whose transport payload the snapshot length cut is still returned (kPacket),
+// with packet_truncated_by_snaplen counted.
 class Decoder {
 public:
     explicit Decoder(const FragmentLimits& limits = {});
@@ -60,7 +73,7 @@ public:
     const AnomalyCounters& anomalies() const { return anomalies_; }
     AnomalyCounters& anomalies() { return anomalies_; }
 
-    // Bytes held for fragment reassembly.
+    // Bytes held for fragment reassembly (the data and the bookkeeping).
     size_t memory_bytes() const;
 
 private:

@@ -49,10 +49,33 @@ inline constexpr uint8_t kAck = 0x10;
 
 // One packet decoded down to its transport payload. For a tunnelled packet (GRE, GTP-U,
 // VXLAN, IP in IP...) the addresses and ports are those of the innermost IP packet.
+//
+// What counts as payload:
+// - TCP: the bytes after the TCP header (options included in the header).
+// - UDP: the bytes after the 8-byte UDP header, up to the UDP length.
+// - ICMP, ICMPv6 and IGMP: the bytes after the message's first 8 bytes (type, code,
+//   checksum and the 4 bytes that depend on the type), whatever the type. So a 64-byte
+//   echo request counts 56, an 8-byte IGMPv2 report 0, an IGMPv3 report with one group
+//   record 8, an ICMP error quoting a 20-byte IP header and 8 bytes 28, an MLDv2 report
+//   with one record 20. This is the rule that gives the reference's (Wireshark's) byte
+//   counts for the ICMP, ICMPv6 and IGMP flows of the labelled corpus.
+//
+// Lengths: where a length field claims more than its enclosing layer holds (an IPv4 total
+// length or IPv6 payload length longer than the frame, a UDP length longer than the IP
+// payload), the decoder counts the anomaly, keeps to what the enclosing layer holds and
+// still returns the packet, as Wireshark does. The one exception is the first fragment of
+// a datagram that was not captured whole: it is decoded alone (reassembly could never
+// complete it) and its payload_length is the UDP length of the whole datagram.
 struct Packet {
-    int64_t time_us = 0;       // capture timestamp, microseconds since the epoch
-    uint32_t wire_length = 0;  // length of the frame on the wire
-    uint32_t vlan = 0;         // VLAN ids: outer << 12 | inner, 0 when untagged
+    int64_t time_us = 0;  // capture timestamp, microseconds since the epoch
+    // Length on the wire of the frame; for a tunnelled packet, of the innermost frame
+    // (from the inner Ethernet or IP header on); for a reassembled IP datagram, of the
+    // datagram (the first fragment's IP header and the whole payload).
+    uint32_t wire_length = 0;
+    // VLAN ids: outer << 12 | inner, 0 when untagged. One tag gives its id; each further
+    // tag shifts the ids before it left by 12, keeping the innermost two (24 bits). Tags
+    // of an Ethernet frame inside a tunnel count as well.
+    uint32_t vlan = 0;
 
     IpAddress source;
     IpAddress target;
@@ -66,7 +89,8 @@ struct Packet {
     uint8_t tcp_flags = 0;
     uint16_t window = 0;
 
-    // ICMP, ICMPv6 and IGMP
+    // ICMP, ICMPv6 and IGMP: the message's first two bytes (for IGMP, the type and the
+    // maximum response time or code)
     uint8_t icmp_type = 0;
     uint8_t icmp_code = 0;
 

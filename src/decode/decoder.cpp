@@ -1,0 +1,186 @@
+// The decoder's entry point and its dispatch tables: link type, EtherType (and PPP
+// protocol), IP protocol and UDP port to the decoder of the next layer. Adding a layer is
+// writing its function and one line here.
+
+#include "decode/decoder.h"
+
+#include <pcap/dlt.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "decode/fragments.h"
+#include "decode/layers.h"
+
+namespace pw::decode {
+
+namespace detail {
+
+namespace {
+
+template <typename Key>
+struct Route {
+    Key key;
+    LayerDecoder decoder;
+};
+
+// libpcap's DLT_ values, which differ between systems for raw IP and loopback: the first
+// entry with a value wins, so DLT_LOOP is loopback where it is 12 and raw IP elsewhere.
+constexpr Route<int> kLinkTypes[] = {
+    {DLT_NULL, decode_loopback},
+    {DLT_EN10MB, decode_ethernet},
+    {DLT_FDDI, decode_fddi},
+    {DLT_PPP, decode_ppp},
+    {DLT_RAW, decode_raw_ip},
+    {DLT_PPP_SERIAL, decode_ppp_hdlc},
+    {DLT_PPP_ETHER, decode_pppoe_session},
+    {DLT_C_HDLC, decode_cisco_hdlc},
+    {DLT_IEEE802_11, decode_ieee80211},
+    {DLT_LOOP, decode_loopback},
+    {DLT_LINUX_SLL, decode_linux_sll},
+    {DLT_ARCNET_LINUX, decode_arcnet_linux},
+    {DLT_IEEE802_11_RADIO, decode_radiotap},
+    {DLT_PPI, decode_ppi},
+    // The version nibble decides: captures labelled IPv4 that carry IPv6 exist.
+    {DLT_IPV4, decode_raw_ip},
+    {DLT_IPV6, decode_raw_ip},
+    {DLT_IPNET, decode_ipnet},
+    {DLT_NFLOG, decode_nflog},
+    {DLT_PKTAP, decode_pktap},
+    {DLT_LINUX_SLL2, decode_linux_sll2},
+    // Raw IP under LINKTYPE_RAW and both DLT_RAW values (12 on most systems, 14 on some
+    // BSDs), in case a caller passes what a file or another system says.
+    {101, decode_raw_ip},
+    {12, decode_raw_ip},
+    {14, decode_raw_ip},
+    // macOS's own value for PKTAP (DLT_USER2), which its captures carry.
+    {149, decode_pktap},
+};
+
+constexpr Route<uint16_t> kEthertypes[] = {
+    {0x0800, decode_ipv4},
+    {0x86DD, decode_ipv6},
+    {0x8100, decode_vlan},  // 802.1Q
+    {0x88A8, decode_vlan},  // 802.1ad, the outer tag of QinQ
+    {0x9100, decode_vlan},  // pre-standard QinQ
+    {0x9200, decode_vlan},
+    {0x8847, decode_mpls},  // unicast
+    {0x8848, decode_mpls},  // multicast
+    {0x8864, decode_pppoe_session},
+    {0x6558, decode_ethernet},  // transparent Ethernet bridging (GRE, Geneve)
+    {0x88E5, decode_macsec},
+    {0x8909, decode_cisco_metadata},
+};
+
+constexpr Route<uint16_t> kPppProtocols[] = {
+    {0x0021, decode_ipv4},
+    {0x0057, decode_ipv6},
+    {0x0281, decode_mpls},
+};
+
+using UdpTunnel = std::optional<DecodeResult> (*)(Context&, Bytes);
+constexpr std::pair<uint16_t, UdpTunnel> kUdpTunnels[] = {
+    {2152, decode_gtp_u},       {4789, decode_vxlan},  {5072, decode_ayiya},
+    {5247, decode_capwap_data}, {6081, decode_geneve},
+};
+
+constexpr std::array<LayerDecoder, 256> make_ip_protocols() {
+    std::array<LayerDecoder, 256> table{};
+    table[ip_protocol::kIcmp] = decode_icmp;
+    table[ip_protocol::kIgmp] = decode_igmp;
+    table[4] = decode_ipv4_in_ip;
+    table[ip_protocol::kTcp] = decode_tcp;
+    table[ip_protocol::kUdp] = decode_udp;
+    table[41] = decode_ipv6_in_ip;
+    table[47] = decode_gre;
+    table[51] = decode_ah;
+    table[103] = decode_pim;
+    table[ip_protocol::kIcmpv6] = decode_icmpv6;
+    return table;
+}
+constexpr std::array<LayerDecoder, 256> kIpProtocols = make_ip_protocols();
+
+template <typename Key, size_t N>
+LayerDecoder find(const Route<Key> (&routes)[N], Key key) {
+    for (const auto& route : routes) {
+        if (route.key == key) return route.decoder;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+DecodeResult decode_link(Context& ctx, int linktype, Bytes bytes) {
+    LayerDecoder decoder = find(kLinkTypes, linktype);
+    return decoder ? decoder(ctx, bytes) : DecodeResult::kNotTracked;
+}
+
+DecodeResult decode_ethertype(Context& ctx, uint16_t ethertype, Bytes bytes) {
+    LayerDecoder decoder = find(kEthertypes, ethertype);
+    return decoder ? decoder(ctx, bytes) : DecodeResult::kNotTracked;
+}
+
+DecodeResult decode_ppp_protocol(Context& ctx, uint16_t protocol, Bytes bytes) {
+    LayerDecoder decoder = find(kPppProtocols, protocol);
+    return decoder ? decoder(ctx, bytes) : DecodeResult::kNotTracked;
+}
+
+DecodeResult decode_ip_protocol(Context& ctx, uint8_t protocol, Bytes bytes) {
+    LayerDecoder decoder = kIpProtocols[protocol];
+    return decoder ? decoder(ctx, bytes) : DecodeResult::kNotTracked;
+}
+
+std::optional<DecodeResult> decode_udp_tunnel(Context& ctx, uint16_t source_port,
+                                              uint16_t target_port, Bytes payload) {
+    for (const auto& [port, decoder] : kUdpTunnels) {
+        if (port != target_port && port != source_port) continue;
+        if (auto result = decoder(ctx, payload)) return result;
+    }
+    return std::nullopt;
+}
+
+bool enter_tunnel(Context& ctx, Bytes inner) {
+    if (ctx.tunnels >= kMaxTunnelDepth) {
+        ctx.anomalies.add(Anomaly::kTunnelTooDeep);
+        return false;
+    }
+    ++ctx.tunnels;
+    ctx.out.wire_length = inner.wire;
+    return true;
+}
+
+}  // namespace detail
+
+Decoder::Decoder(const FragmentLimits& limits)
+    : fragments_(std::make_unique<FragmentReassembler>(limits)) {}
+
+Decoder::~Decoder() = default;
+
+bool Decoder::supports_link_type(int linktype) {
+    return detail::find(detail::kLinkTypes, linktype) != nullptr;
+}
+
+size_t Decoder::memory_bytes() const { return fragments_->memory_bytes(); }
+
+DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                             int64_t time_us, Packet& out) {
+    fragments_->release();  // the datagram handed out by the previous call
+    fragments_->expire(time_us, anomalies_);
+
+    out = Packet{};
+    out.time_us = time_us;
+    // A frame cannot have been shorter on the wire than captured; trust the capture then.
+    const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
+    detail::Bytes bytes{frame.first(captured), std::max(wire_length, captured)};
+    out.wire_length = bytes.wire;
+
+    detail::Context ctx{out, anomalies_, *fragments_, time_us};
+    const DecodeResult result = detail::decode_link(ctx, linktype, bytes);
+    if (result == DecodeResult::kPacket && out.payload.size() < out.payload_length) {
+        anomalies_.add(Anomaly::kPacketTruncatedBySnaplen);
+    }
+    return result;
+}
+
+}  // namespace pw::decode

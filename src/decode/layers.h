@@ -1,0 +1,150 @@
+#pragma once
+
+// Internal to the decoder: what one layer's decoder is handed, and the decoders of each
+// layer. The dispatch tables that pick among them are in decoder.cpp.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "decode/decoder.h"
+#include "decode/reader.h"
+
+namespace pw::decode {
+class FragmentReassembler;
+}
+
+namespace pw::decode::detail {
+
+// How deep tunnels may nest (GRE in GRE in ...); one more is counted as tunnel_too_deep.
+inline constexpr int kMaxTunnelDepth = 4;
+// How many link headers (VLAN tags, MPLS labels, capture pseudo-headers) one frame may
+// have; a stack deeper than this is hostile, not real.
+inline constexpr int kMaxLinkHeaders = 16;
+// How many IPv6 extension headers (and IPv4 AH headers) one IP header may be followed by.
+inline constexpr int kMaxIpExtensions = 8;
+
+// The bytes of one layer: those captured, and how long the layer was on the wire. `wire`
+// is never less than `data.size()`; it is more when the snapshot length cut the frame.
+struct Bytes {
+    std::span<const uint8_t> data;
+    uint32_t wire = 0;
+
+    ByteReader reader() const { return ByteReader(data); }
+    size_t captured() const { return data.size(); }
+    bool cut() const { return data.size() < wire; }
+
+    // The layer after its first `count` bytes (empty when it has fewer).
+    Bytes after(size_t count) const {
+        Bytes rest;
+        rest.data = count < data.size() ? data.subspan(count) : std::span<const uint8_t>{};
+        rest.wire = count < wire ? static_cast<uint32_t>(wire - count) : 0;
+        return rest;
+    }
+    // The layer's first `length` bytes on the wire: drops padding after an IP packet.
+    Bytes first(uint32_t length) const {
+        Bytes head;
+        head.wire = length < wire ? length : wire;
+        head.data = data.first(head.wire < data.size() ? head.wire : data.size());
+        return head;
+    }
+};
+
+// State carried down the layers of one frame.
+struct Context {
+    Packet& out;
+    AnomalyCounters& anomalies;
+    FragmentReassembler& fragments;
+    int64_t time_us = 0;
+    int tunnels = 0;              // tunnel headers unwrapped so far
+    int link_headers = 0;         // VLAN tags, MPLS labels and pseudo-headers read so far
+    int ip_extensions = 0;        // IPv6 extension headers and AH headers of the current IP header
+    bool ip_incomplete = false;   // the current IP packet was not captured whole
+    bool first_fragment = false;  // the transport is that of a first fragment, alone
+
+    DecodeResult malformed(Anomaly anomaly) {
+        anomalies.add(anomaly);
+        return DecodeResult::kMalformed;
+    }
+    // Counts one more link header; false (and the anomaly counted) past the limit.
+    bool next_link_header(Anomaly anomaly) {
+        if (++link_headers <= kMaxLinkHeaders) return true;
+        anomalies.add(anomaly);
+        return false;
+    }
+};
+
+using LayerDecoder = DecodeResult (*)(Context&, Bytes);
+
+// Dispatch (decoder.cpp).
+DecodeResult decode_link(Context& ctx, int linktype, Bytes bytes);
+DecodeResult decode_ethertype(Context& ctx, uint16_t ethertype, Bytes bytes);
+DecodeResult decode_ip_protocol(Context& ctx, uint8_t protocol, Bytes bytes);
+DecodeResult decode_ppp_protocol(Context& ctx, uint16_t protocol, Bytes bytes);
+// A UDP payload that is a tunnel (GTP-U, VXLAN, Geneve, CAPWAP): the result of decoding
+// what it carries, or nullopt when the payload is not one and the packet stays UDP.
+std::optional<DecodeResult> decode_udp_tunnel(Context& ctx, uint16_t source_port,
+                                              uint16_t target_port, Bytes payload);
+// Enters one more tunnel level whose inner frame is `inner`: false (tunnel_too_deep
+// counted) when tunnels already nest kMaxTunnelDepth deep.
+bool enter_tunnel(Context& ctx, Bytes inner);
+
+// Link layers (link.cpp).
+DecodeResult decode_ethernet(Context& ctx, Bytes bytes);
+DecodeResult decode_vlan(Context& ctx, Bytes bytes);
+DecodeResult decode_mpls(Context& ctx, Bytes bytes);
+DecodeResult decode_linux_sll(Context& ctx, Bytes bytes);
+DecodeResult decode_linux_sll2(Context& ctx, Bytes bytes);
+DecodeResult decode_loopback(Context& ctx, Bytes bytes);
+DecodeResult decode_raw_ip(Context& ctx, Bytes bytes);
+DecodeResult decode_macsec(Context& ctx, Bytes bytes);
+DecodeResult decode_cisco_metadata(Context& ctx, Bytes bytes);
+
+// Rarer link types (link_rare.cpp).
+DecodeResult decode_fddi(Context& ctx, Bytes bytes);
+DecodeResult decode_arcnet_linux(Context& ctx, Bytes bytes);
+DecodeResult decode_ipnet(Context& ctx, Bytes bytes);
+DecodeResult decode_nflog(Context& ctx, Bytes bytes);
+DecodeResult decode_pktap(Context& ctx, Bytes bytes);
+
+// PPP and HDLC (ppp.cpp).
+DecodeResult decode_ppp(Context& ctx, Bytes bytes);
+DecodeResult decode_ppp_hdlc(Context& ctx, Bytes bytes);
+DecodeResult decode_cisco_hdlc(Context& ctx, Bytes bytes);
+DecodeResult decode_pppoe_session(Context& ctx, Bytes bytes);
+
+// 802.11 and its capture headers (wifi.cpp).
+DecodeResult decode_ieee80211(Context& ctx, Bytes bytes);
+// `data_pad`: the header is padded to 4 bytes (radiotap's flag). `maybe_swapped`: the
+// frame control bytes may be in the wrong order, as Cisco's CAPWAP access points send it.
+DecodeResult decode_ieee80211_frame(Context& ctx, Bytes bytes, bool data_pad, bool maybe_swapped);
+DecodeResult decode_radiotap(Context& ctx, Bytes bytes);
+DecodeResult decode_ppi(Context& ctx, Bytes bytes);
+// An 802.2 LLC header with SNAP, as 802.3, 802.11 and FDDI frames carry before IP.
+DecodeResult decode_llc_snap(Context& ctx, Bytes bytes);
+
+// IP (ip.cpp).
+DecodeResult decode_ipv4(Context& ctx, Bytes bytes);
+DecodeResult decode_ipv6(Context& ctx, Bytes bytes);
+DecodeResult decode_ah(Context& ctx, Bytes bytes);
+
+// Transports (transport.cpp).
+DecodeResult decode_tcp(Context& ctx, Bytes bytes);
+DecodeResult decode_udp(Context& ctx, Bytes bytes);
+DecodeResult decode_icmp(Context& ctx, Bytes bytes);
+DecodeResult decode_icmpv6(Context& ctx, Bytes bytes);
+DecodeResult decode_igmp(Context& ctx, Bytes bytes);
+
+// Tunnels (tunnel.cpp).
+DecodeResult decode_gre(Context& ctx, Bytes bytes);
+DecodeResult decode_ipv4_in_ip(Context& ctx, Bytes bytes);
+DecodeResult decode_ipv6_in_ip(Context& ctx, Bytes bytes);
+DecodeResult decode_pim(Context& ctx, Bytes bytes);
+std::optional<DecodeResult> decode_ayiya(Context& ctx, Bytes payload);
+std::optional<DecodeResult> decode_gtp_u(Context& ctx, Bytes payload);
+std::optional<DecodeResult> decode_vxlan(Context& ctx, Bytes payload);
+std::optional<DecodeResult> decode_geneve(Context& ctx, Bytes payload);
+std::optional<DecodeResult> decode_capwap_data(Context& ctx, Bytes payload);
+
+}  // namespace pw::decode::detail
