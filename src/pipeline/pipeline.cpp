@@ -1,10 +1,12 @@
 #include "pipeline/pipeline.h"
 
+#include <pcap/dlt.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "pipeline/inspection.h"
+#include "pipeline/tunnels.h"
 
 namespace pw::pipeline {
 namespace {
@@ -60,6 +62,7 @@ void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
         case decode::DecodeResult::kPacket:
             ++summary_.packets;
             process_packet(packet);
+            process_udp_tunnel(packet, time_us);
             break;
         case decode::DecodeResult::kHeld:
             ++summary_.fragments_held;
@@ -70,6 +73,18 @@ void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
         case decode::DecodeResult::kMalformed:
             ++summary_.malformed;
             break;
+    }
+}
+
+void Pipeline::process_udp_tunnel(const Packet& outer, int64_t time_us) {
+    std::span<const uint8_t> inner = udp_tunnel_payload(outer);
+    if (inner.empty()) return;
+    // The payload may live in the decoder's reassembly buffer, which the next decode reuses.
+    tunnel_buffer_.assign(inner.begin(), inner.end());
+    Packet packet;
+    if (decoder_.decode(DLT_IPV6, tunnel_buffer_, static_cast<uint32_t>(tunnel_buffer_.size()),
+                        time_us, packet) == decode::DecodeResult::kPacket) {
+        process_packet(packet);
     }
 }
 

@@ -63,6 +63,7 @@ private:
     };
 
     void process_packet(const decode::Packet& packet);
+    void process_udp_tunnel(const decode::Packet& outer, int64_t time_us);
     flow::Flow* create_flow(const flow::FlowKey& key, bool sender_is_low,
                             const decode::Packet& packet);
     void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
@@ -84,6 +85,7 @@ private:
     flow::FlowTable table_;
     std::vector<std::unique_ptr<detect::Detector>> detectors_;
     std::vector<Expectation> expectations_;
+    std::vector<uint8_t> tunnel_buffer_;
     Summary summary_;
     int64_t last_expiry_check_us_ = 0;
     int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};

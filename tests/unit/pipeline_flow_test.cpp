@@ -225,6 +225,29 @@ TEST(PipelineFlow, SameCaptureSameUids) {
     EXPECT_EQ(a.sink.events[0].connection_uid, b.sink.events[0].connection_uid);
 }
 
+TEST(PipelineFlow, TeredoTracksOuterAndInner) {
+    // An IPv6 ICMPv6 echo request (8-byte message, 4 data bytes) inside UDP to port 3544.
+    std::string inner(40 + 12, '\0');
+    inner[0] = 0x60;
+    inner[5] = 12;  // payload length
+    inner[6] = 58;  // next header: ICMPv6
+    inner[7] = 64;
+    const uint8_t source[16] = {0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const uint8_t target[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+    std::copy(source, source + 16, inner.begin() + 8);
+    std::copy(target, target + 16, inner.begin() + 24);
+    inner[40] = static_cast<char>(128);  // echo request
+    Harness h;
+    h.feed(ipv4(17, "192.0.2.1", 50000, "198.51.100.1", 3544, inner), kSecond);
+    h.pipeline.finish();
+    auto stats = h.sink.of(Activity::kStatistics);
+    ASSERT_EQ(stats.size(), 2u);
+    EXPECT_EQ(stats[0].ip_protocol, 17);
+    EXPECT_EQ(stats[1].ip_protocol, 58);
+    EXPECT_EQ(stats[1].source_ip, "2001::1");
+    EXPECT_EQ(stats[1].target_ip, "2001:db8::2");
+}
+
 TEST(Cidr, ParsesAndMatches) {
     Cidr v4 = Cidr::parse("10.0.0.0/8");
     uint8_t inside[4] = {10, 1, 2, 3}, outside[4] = {11, 0, 0, 1};
