@@ -56,7 +56,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     int linktype = pcap_datalink(handle.get());
     uint64_t total = file_size(path);
     FILE* stream = pcap_file(handle.get());
-    while (true) {
+    while (!stopping()) {
         pcap_pkthdr* header = nullptr;
         const u_char* bytes = nullptr;
         int status = pcap_next_ex(handle.get(), &header, &bytes);
@@ -148,8 +148,8 @@ ReadResult FileReader::read_rest_as_pcapng(const std::string& path, ReadResult r
     // Skip the frames libpcap already delivered, then go on from there.
     uint64_t index = 0;
     PcapngReader::Packet packet;
-    int status;
-    while ((status = reader.next(packet, error)) == 1) {
+    int status = 0;
+    while (!stopping() && (status = reader.next(packet, error)) == 1) {
         if (index++ < result.frames) continue;
         ++result.frames;
         Frame frame;

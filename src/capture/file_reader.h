@@ -2,6 +2,7 @@
 
 #include <pcap/pcap.h>
 
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -45,6 +46,10 @@ public:
 
     uint64_t unsupported_frames() const { return unsupported_frames_; }
 
+    // Makes read() return early, as if the file had ended, once `*flag` is non-zero (set
+    // by a signal handler).
+    void set_stop_flag(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
+
 private:
     struct CompiledFilter {
         bpf_program program{};
@@ -59,7 +64,10 @@ private:
                                    const Visit& visit);
     bool filter_matches(const Frame& frame);
 
+    bool stopping() const { return stop_ != nullptr && *stop_ != 0; }
+
     std::string filter_;
+    const volatile std::sig_atomic_t* stop_ = nullptr;
     uint64_t unsupported_frames_ = 0;
     int checked_linktype_ = -1;
     bool linktype_supported_ = false;

@@ -4,6 +4,9 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+#include <csignal>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -23,6 +26,10 @@ namespace {
 // Exit status when an input file was damaged, truncated or of an unsupported link type:
 // the events of what could be read were still written.
 constexpr int kExitDamagedInput = 2;
+// Exit status when events could not be written to --json (a full disk, a closed pipe).
+constexpr int kExitOutputFailed = 3;
+// Exit status after SIGINT or SIGTERM stopped the reading early, as shells report SIGINT.
+constexpr int kExitStopped = 130;
 
 struct AnalyzeOptions {
     std::vector<std::string> files;
@@ -35,15 +42,50 @@ struct AnalyzeOptions {
     store::StoreOptions store;
 };
 
+// Set by SIGINT and SIGTERM: reading stops, and every flow is ended and written as at the
+// end of the input, so nothing already read is lost.
+volatile std::sig_atomic_t stop_requested = 0;
+
+void request_stop(int) { stop_requested = 1; }
+
+void install_signal_handlers() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    // A closed stdout (`| head`) becomes a write error the JSON sink reports, instead of
+    // killing the process before the store has committed what it holds.
+    signal(SIGPIPE, SIG_IGN);
+}
+
+// Rejects an event output path that is one of the inputs, which opening it for writing
+// would destroy.
+void check_output_is_not_input(const AnalyzeOptions& options) {
+    if (options.json_path.empty() || options.json_path == "-") return;
+    std::error_code error;
+    for (const std::string& input : options.files) {
+        if (std::filesystem::equivalent(options.json_path, input, error)) {
+            throw std::invalid_argument("--json '" + options.json_path +
+                                        "' is also an input capture; choose another path");
+        }
+    }
+}
+
 int run_analyze(AnalyzeOptions& options) {
+    check_output_is_not_input(options);
+    install_signal_handlers();
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));
     }
 
     // Sinks, in the order events reach them.
     std::vector<std::unique_ptr<events::EventSink>> sinks;
+    events::JsonLinesSink* json = nullptr;
     if (!options.json_path.empty()) {
-        sinks.push_back(std::make_unique<events::JsonLinesSink>(options.json_path));
+        auto sink = std::make_unique<events::JsonLinesSink>(options.json_path);
+        json = sink.get();
+        sinks.push_back(std::move(sink));
     }
     if (auto store = store::open_store_sink(options.store)) sinks.push_back(std::move(store));
 
@@ -51,11 +93,13 @@ int run_analyze(AnalyzeOptions& options) {
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
     pipeline::Pipeline pipeline(options.settings, sink_pointers);
     capture::FileReader reader(options.filter);
+    reader.set_stop_flag(&stop_requested);
     ProgressBar bar(options.progress);
 
     int status = 0;
     uint64_t unreadable = 0;
     for (const std::string& path : options.files) {
+        if (stop_requested) break;
         spdlog::debug("reading {}", path);
         capture::ReadResult result = reader.read(
             path, &pipeline::Pipeline::supports_link_type,
@@ -75,11 +119,38 @@ int run_analyze(AnalyzeOptions& options) {
     pipeline.finish();
 
     if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
+    if (json != nullptr && !json->ok()) return kExitOutputFailed;
+    if (stop_requested) {
+        spdlog::warn("stopped by a signal; the events of every frame read so far were written");
+        return kExitStopped;
+    }
     if (unreadable == options.files.size()) return 1;
     return status;
 }
 
 }  // namespace
+
+// Accepts finite numbers above zero (or at zero, with `allow_zero`); rejects NaN and
+// infinity, which CLI11's range checks let through or describe with a 300-digit bound.
+CLI::Validator seconds_validator(bool allow_zero) {
+    return CLI::Validator(
+        [allow_zero](std::string& text) -> std::string {
+            double value = 0;
+            try {
+                size_t used = 0;
+                value = std::stod(text, &used);
+                if (used != text.size()) throw std::invalid_argument(text);
+            } catch (const std::exception&) {
+                return "'" + text + "' is not a number of seconds";
+            }
+            if (!std::isfinite(value) || value < 0 || (!allow_zero && value == 0)) {
+                return "'" + text + "' must be a finite number of seconds " +
+                       (allow_zero ? "of at least 0" : "greater than 0");
+            }
+            return {};
+        },
+        allow_zero ? "SECONDS>=0" : "SECONDS>0");
+}
 
 void register_analyze(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<AnalyzeOptions>();
@@ -101,25 +172,25 @@ void register_analyze(CLI::App& app, int& exit_code) {
     command->add_option("--tcp-timeout", s.tcp_idle_timeout_s,
                         "Seconds without packets after which a TCP connection ends")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(seconds_validator(false));
     command->add_option("--udp-timeout", s.udp_idle_timeout_s,
                         "Seconds without packets after which a UDP flow ends")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(seconds_validator(false));
     command->add_option("--other-timeout", s.other_idle_timeout_s,
                         "Seconds without packets after which an ICMP or IGMP flow ends")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(seconds_validator(false));
     command->add_option("--tcp-linger", s.tcp_closed_linger_s,
                         "Seconds a closed TCP connection (FIN both ways or RST) waits for late "
                         "packets before it ends")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(seconds_validator(true));
     command->add_option("--stats-interval", s.statistics_interval_s,
                         "Seconds between cumulative statistics events of long connections "
                         "(0: only at the end)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(seconds_validator(true));
     command->add_option("--max-flows", s.max_flows,
                         "Flows tracked at once; when full, the flow idle the longest ends early "
                         "(reason evicted)")

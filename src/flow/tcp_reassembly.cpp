@@ -10,7 +10,9 @@ constexpr int64_t kMaxJump = 8 * 1024 * 1024;
 }  // namespace
 
 void StreamReassembler::set_initial_sequence(uint32_t isn) {
-    if (started_) return;
+    // A SYN with a new ISN before any data (a retried connect) moves the start; once data
+    // has been delivered, a stray SYN changes nothing.
+    if (started_ && (delivered_ > 0 || !pending_.empty())) return;
     started_ = true;
     next_seq_ = isn + 1;
 }

@@ -24,7 +24,8 @@ class StreamReassembler {
 public:
     using Deliver = std::function<void(std::span<const uint8_t> data, uint64_t offset)>;
 
-    // Sets the initial sequence number from a SYN: data starts at isn + 1.
+    // Sets the initial sequence number from a SYN: data starts at isn + 1. It has no effect
+    // once data has been delivered or buffered.
     void set_initial_sequence(uint32_t isn);
 
     // Adds a segment's data; calls `deliver` for each piece that is now in order. `offset`

@@ -60,6 +60,7 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
         // wants the transport looks again, with a fresh bound.
         inspection.finished.reset();
         for (const auto& detector : detectors_) {
+            session.drop_state(detector->slot);
             if (!detector->wants(session.transport())) inspection.finished.set(detector->slot);
         }
         inspection.segments = 0;
