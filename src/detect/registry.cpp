@@ -37,22 +37,6 @@ std::unique_ptr<Detector> make_ldap_detector();
 std::unique_ptr<Detector> make_mssql_detector();
 std::unique_ptr<Detector> make_msmq_detector();
 
-// NOTE: weak placeholders let the tree link while detector families are being added; a
-// family's own file overrides its placeholder. Remove each once its family exists.
-#define PW_PLACEHOLDER(factory) \
-    __attribute__((weak)) std::unique_ptr<Detector> factory() { return nullptr; }
-PW_PLACEHOLDER(make_tls_detector)
-PW_PLACEHOLDER(make_ssh_detector)
-PW_PLACEHOLDER(make_http_detector)
-PW_PLACEHOLDER(make_http2_detector)
-PW_PLACEHOLDER(make_dns_detector)
-PW_PLACEHOLDER(make_ntp_detector)
-PW_PLACEHOLDER(make_smtp_detector)
-PW_PLACEHOLDER(make_imap_detector)
-PW_PLACEHOLDER(make_ftp_detector)
-PW_PLACEHOLDER(make_icmp_detector)
-#undef PW_PLACEHOLDER
-
 std::vector<std::unique_ptr<Detector>> make_detectors() {
     std::vector<std::unique_ptr<Detector>> detectors;
     // Order matters only where two detectors could accept the same first bytes: the more
@@ -91,7 +75,6 @@ std::vector<std::unique_ptr<Detector>> make_detectors() {
     detectors.push_back(make_oscar_detector());
     detectors.push_back(make_socks_detector());
     detectors.push_back(make_tftp_detector());
-    std::erase(detectors, nullptr);
     for (size_t i = 0; i < detectors.size(); ++i) detectors[i]->slot = i;
     return detectors;
 }
