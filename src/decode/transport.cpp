@@ -82,8 +82,16 @@ DecodeResult decode_udp(Context& ctx, Bytes bytes) {
     out.source_port = reader.be16(0);
     out.target_port = reader.be16(2);
     set_payload(out, payload);
+    Packet outer = out;
+    int tunnels = ctx.tunnels;
     if (auto tunnelled = decode_udp_tunnel(ctx, out.source_port, out.target_port, payload)) {
-        return *tunnelled;
+        if (*tunnelled == DecodeResult::kPacket || *tunnelled == DecodeResult::kHeld) {
+            return *tunnelled;
+        }
+        // No IP packet inside: the datagram stays a UDP flow of its own, so that sending
+        // to a tunnel's port cannot hide traffic from the events.
+        out = outer;
+        ctx.tunnels = tunnels;
     }
     return DecodeResult::kPacket;
 }

@@ -170,10 +170,17 @@ TEST(DecodeTunnel, Vxlan) {
     ASSERT_EQ(decoded.result, DecodeResult::kPacket);
     EXPECT_EQ(decoded.packet.source, address(kTunnelA));
     EXPECT_EQ(decoded.packet.target_port, 4789);
-    // Inner ARP is not tracked.
+    // Inner ARP is no IP packet: the datagram stays a UDP flow, so a tunnel port hides
+    // nothing.
     EXPECT_EQ(
         decoded.run(DLT_EN10MB, outer_udp(61000, 4789, vxlan() + ethernet(0x0806, Frame(28, 0)))),
-        DecodeResult::kNotTracked);
+        DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.source, address(kTunnelA));
+    EXPECT_EQ(decoded.packet.target_port, 4789);
+    // Neither does garbage behind a valid-looking VXLAN header.
+    EXPECT_EQ(decoded.run(DLT_EN10MB, outer_udp(61000, 4789, vxlan() + Frame(40, 0xEE))),
+              DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.ip_protocol, 17);
 }
 
 TEST(DecodeTunnel, Geneve) {
