@@ -26,7 +26,8 @@ namespace {
 // Exit status when an input file was damaged, truncated or of an unsupported link type:
 // the events of what could be read were still written.
 constexpr int kExitDamagedInput = 2;
-// Exit status when events could not be written to --json (a full disk, a closed pipe).
+// Exit status when events could not be written to --json (a full disk, a closed pipe) or
+// to the store.
 constexpr int kExitOutputFailed = 3;
 // Exit status after SIGINT or SIGTERM stopped the reading early, as shells report SIGINT.
 constexpr int kExitStopped = 130;
@@ -87,7 +88,11 @@ int run_analyze(AnalyzeOptions& options) {
         json = sink.get();
         sinks.push_back(std::move(sink));
     }
-    if (auto store = store::open_store_sink(options.store)) sinks.push_back(std::move(store));
+    store::StoreSink* store_sink = nullptr;
+    if (auto store = store::open_store_sink(options.store)) {
+        store_sink = store.get();
+        sinks.push_back(std::move(store));
+    }
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
@@ -120,6 +125,7 @@ int run_analyze(AnalyzeOptions& options) {
 
     if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
+    if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
     if (stop_requested) {
         spdlog::warn("stopped by a signal; the events of every frame read so far were written");
         return kExitStopped;
