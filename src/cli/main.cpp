@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
-        return app.exit(error);
+        // --help and --version exit 0; every usage error exits 2, as store.md and the
+        // README document, instead of CLI11's own codes (104 to 114).
+        return app.exit(error) == 0 ? 0 : 2;
     } catch (const std::exception& error) {
         spdlog::error("{}", error.what());
         return 1;
