@@ -23,8 +23,6 @@ enum Side : uint8_t { kInitiator = 0, kResponder = 1 };
 
 // What the flow table knows of a TCP connection's handshake and teardown.
 struct TcpState {
-    bool syn_seen = false;
-    bool syn_ack_seen = false;
     bool fin_seen[2] = {false, false};
     bool rst_seen = false;
     uint32_t syn_sequence = 0;  // the initiator's ISN, to tell a reused port from a retry
@@ -45,7 +43,6 @@ struct Flow {
     int64_t first_us = 0;
     int64_t last_us = 0;
     int64_t last_statistics_us = 0;
-    int64_t closed_us = 0;  // when the TCP teardown completed, 0 while open
 
     std::array<uint64_t, 2> packets{};  // by Side
     std::array<uint64_t, 2> bytes{};    // transport payload bytes on the wire, by Side
@@ -59,7 +56,6 @@ struct Flow {
     ProtocolId expected_protocol = ProtocolId::kNone;
     events::Direction direction = events::Direction::kUnknown;
     std::unique_ptr<pipeline::Inspection> inspection;  // null once inspection has ended
-    uint32_t segments_inspected = 0;
     std::string uid;
 
     // The table's idle list the flow is on, and its links there, ordered by last activity.

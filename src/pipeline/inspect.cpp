@@ -80,7 +80,6 @@ void Pipeline::stop_inspection(Flow& flow) {
     }
     auto protocols = inspection.session.protocols();
     flow.protocols.assign(protocols.begin(), protocols.end());
-    flow.segments_inspected = inspection.segments;
     flow.inspection.reset();
     for (auto& stream : flow.streams) {
         summary_.tcp_gaps += stream.gaps();

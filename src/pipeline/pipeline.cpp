@@ -169,8 +169,8 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
 }
 
 void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
-    // Decide who initiated: the SYN sender for TCP; for a flow picked up later, the side
-    // on a service port is the responder; otherwise the first sender initiated.
+    // The SYN sender initiates a TCP connection. For a flow picked up later, the side on a
+    // service port is the responder, and otherwise the first sender is the initiator.
     bool sender_initiates = true;
     bool tcp = packet.ip_protocol == decode::ip_protocol::kTcp;
     bool syn = tcp && (packet.tcp_flags & decode::tcp_flag::kSyn);
@@ -198,10 +198,7 @@ void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
 void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
     uint8_t flags = packet.tcp_flags;
     if (flags & decode::tcp_flag::kSyn) {
-        if (flags & decode::tcp_flag::kAck) {
-            flow.tcp.syn_ack_seen = true;
-        } else if (side == flow::kInitiator) {
-            flow.tcp.syn_seen = true;
+        if (!(flags & decode::tcp_flag::kAck) && side == flow::kInitiator) {
             flow.tcp.syn_sequence = packet.seq;
         }
         flow.streams[side].set_initial_sequence(packet.seq);
@@ -209,10 +206,7 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
     bool was_closed = flow.tcp.closed();
     if (flags & decode::tcp_flag::kFin) flow.tcp.fin_seen[side] = true;
     if (flags & decode::tcp_flag::kRst) flow.tcp.rst_seen = true;
-    if (!was_closed && flow.tcp.closed()) {
-        flow.closed_us = packet.time_us;
-        table_.move_to(&flow, FlowTable::kClosed);
-    }
+    if (!was_closed && flow.tcp.closed()) table_.move_to(&flow, FlowTable::kClosed);
 }
 
 void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
