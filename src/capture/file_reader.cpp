@@ -63,8 +63,8 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         if (status == PCAP_ERROR_BREAK) break;  // end of file
         if (status == PCAP_ERROR) {
             std::string reason = pcap_geterr(handle.get());
-            // libpcap 1.10 reads a pcapng file only while all its interfaces share the
-            // first one's link type and snapshot length; the fallback reader reads the rest.
+            // libpcap 1.10 stops at an interface whose link type or snapshot length differs
+            // from the first one's, so the fallback reader reads the rest of the file.
             if (reason.find("of the first interface") != std::string::npos) {
                 handle.reset();
                 return read_rest_as_pcapng(path, result, supports_link, visit);

@@ -21,7 +21,7 @@ struct Frame {
     int64_t time_us = 0;
 };
 
-// How reading a capture file ended.
+// The outcome of reading one capture file.
 struct ReadResult {
     uint64_t frames = 0;
     bool opened = false;   // false: the file could not be read as a capture at all

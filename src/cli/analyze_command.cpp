@@ -136,8 +136,8 @@ int run_analyze(AnalyzeOptions& options) {
 
 }  // namespace
 
-// Accepts finite numbers above zero (or at zero, with `allow_zero`); rejects NaN and
-// infinity, which CLI11's range checks let through or describe with a 300-digit bound.
+// Accepts finite numbers above zero, or at zero with `allow_zero`. It rejects NaN and
+// infinity, because CLI11's range checks let NaN through and print a 300-digit bound.
 CLI::Validator seconds_validator(bool allow_zero) {
     return CLI::Validator(
         [allow_zero](std::string& text) -> std::string {

@@ -17,7 +17,7 @@ enum class Activity : uint8_t { kConnect = 1, kDisconnect = 2, kStatistics = 3 }
 
 enum class Direction : uint8_t { kUnknown = 0, kInbound = 1, kOutbound = 2 };
 
-// Why a connection ended (the disconnect event's `reason`).
+// The reason a connection ended (the disconnect event's `reason`).
 enum class EndReason : uint8_t { kNone, kFin, kRst, kTimeout, kEndOfInput, kEvicted };
 
 const char* end_reason_name(EndReason reason);
@@ -31,7 +31,7 @@ struct Process {
     std::string command_line;
     int64_t uid = -1;
     std::string user;
-    // Why the connection could not be attributed; empty when it was.
+    // The reason the connection could not be attributed, empty when it was.
     std::string unattributed_reason;
 };
 

@@ -15,10 +15,10 @@ struct ReassemblyLimits {
     size_t max_buffered_segments = 64;
 };
 
-// Puts one direction of a TCP stream back in sequence order for inspection. It tolerates
-// retransmissions and overlaps (data already delivered is trimmed; for overlapping
-// buffered data the first copy wins), out-of-order segments (buffered within the limits)
-// and a missing handshake (the first data seen sets the start). When the buffer exceeds
+// Puts one direction of a TCP stream back in sequence order for inspection. Data already
+// delivered is trimmed from retransmissions and overlaps, and of two overlapping buffered
+// copies the first wins. Out-of-order segments wait within the limits, and without a
+// handshake the first data seen sets the start. When the buffer exceeds
 // its limits the gap is skipped and counted, so memory stays bounded.
 class StreamReassembler {
 public:
