@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -19,6 +22,26 @@ struct PcapCloser {
     void operator()(pcap_t* handle) const { pcap_close(handle); }
 };
 
+// The stdio buffer of a capture file. libpcap reads each record with fread, and stdio's
+// default 4 KiB buffer turns a large capture into a read system call every few packets.
+constexpr size_t kReadBufferBytes = 1 << 20;
+
+// Opens `path` ("-" for standard input) for libpcap with a large stdio buffer. pcap_close
+// closes the stream; `buffer` must outlive the handle.
+pcap_t* open_capture(const std::string& path, std::unique_ptr<char[]>& buffer, char* errbuf) {
+    FILE* stream = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+    if (stream == nullptr) {
+        std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", std::strerror(errno));
+        return nullptr;
+    }
+    buffer = std::make_unique<char[]>(kReadBufferBytes);
+    std::setvbuf(stream, buffer.get(), _IOFBF, kReadBufferBytes);
+    pcap_t* handle =
+        pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    if (handle == nullptr && stream != stdin) std::fclose(stream);
+    return handle;
+}
+
 uint64_t file_size(const std::string& path) {
     struct stat info {};
     return stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
@@ -30,9 +53,8 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
                             const Visit& visit, const Progress& progress) {
     ReadResult result;
     char errbuf[PCAP_ERRBUF_SIZE] = {};
-    std::unique_ptr<pcap_t, PcapCloser> handle(
-        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO,
-                                                errbuf));
+    std::unique_ptr<char[]> buffer;
+    std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, buffer, errbuf));
     if (!handle) {
         result.error = "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
         return result;

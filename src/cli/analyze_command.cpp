@@ -18,6 +18,7 @@
 #include "cli/summary.h"
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/sharded_pipeline.h"
 #include "store/store_options.h"
 
 namespace pw::cli {
@@ -39,6 +40,7 @@ struct AnalyzeOptions {
     std::string filter;
     bool progress = true;
     bool quiet = false;
+    unsigned threads = 1;
     pipeline::Settings settings;
     store::StoreOptions store;
 };
@@ -96,7 +98,7 @@ int run_analyze(AnalyzeOptions& options) {
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
-    pipeline::Pipeline pipeline(options.settings, sink_pointers);
+    pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
     capture::FileReader reader(options.filter);
     reader.set_stop_flag(&stop_requested);
     ProgressBar bar(options.progress);
@@ -202,6 +204,12 @@ void register_analyze(CLI::App& app, int& exit_code) {
                         "(reason evicted)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    command
+        ->add_option("--threads", options->threads,
+                     "Worker threads; flows are shared out among them by their address pair. "
+                     "With more than one, events of different connections interleave")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 256u));
     command->add_option("--device", s.device, "Device name written into every event");
     command->add_flag("!--no-progress", options->progress,
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");

@@ -7,12 +7,13 @@
 #include <bitset>
 #include <cctype>
 
+#include "common/ascii.h"
 #include "content/magic.h"
 
 namespace pw::content {
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) { return ascii_lower(c); }
 
 bool is_word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -27,15 +28,6 @@ bool starts_with_word_ci(std::string_view text, std::string_view word) {
 bool starts_with_word(std::string_view text, std::string_view word) {
     return text.starts_with(word) &&
            (text.size() == word.size() || !is_word_char(text[word.size()]));
-}
-
-bool contains_ci(std::string_view text, std::string_view needle) {
-    for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
-        bool equal = true;
-        for (size_t j = 0; j < needle.size() && equal; ++j) equal = lower(text[i + j]) == needle[j];
-        if (equal) return true;
-    }
-    return false;
 }
 
 std::string_view trim(std::string_view line) {
@@ -168,11 +160,11 @@ void score_vbscript_line(std::string_view line, std::bitset<kConstructCount>& se
         while (name < rest.size() && (is_word_char(rest[name]) || rest[name] == '.')) ++name;
         if (name > 0 && trim(rest.substr(name)).starts_with('=')) seen.set(kVbSet);
     }
-    if (contains_ci(line, "createobject(")) seen.set(kVbCreateObject);
-    if (contains_ci(line, "wscript.")) seen.set(kVbWScript);
+    if (contains_ignoring_case(line, "createobject(")) seen.set(kVbCreateObject);
+    if (contains_ignoring_case(line, "wscript.")) seen.set(kVbWScript);
     if (starts_with_word_ci(line, "on error")) seen.set(kVbOnError);
     if (starts_with_word_ci(line, "option explicit")) seen.set(kVbOption);
-    if (contains_ci(line, "msgbox")) seen.set(kVbMsgBox);
+    if (contains_ignoring_case(line, "msgbox")) seen.set(kVbMsgBox);
     if (line.starts_with('\'') || starts_with_word_ci(line, "rem")) seen.set(kVbComment);
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 
+#include "common/ascii.h"
 #include "content/magic.h"
 
 namespace pw::content {
@@ -13,7 +14,7 @@ namespace {
 
 using namespace std::string_view_literals;
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) { return ascii_lower(c); }
 
 bool starts_with_ci(std::string_view text, std::string_view prefix) {
     if (text.size() < prefix.size()) return false;
@@ -121,17 +122,9 @@ bool has_content_tag(std::string_view text) {
                        [text](std::string_view tag) { return has_tag(text, tag); });
 }
 
-bool contains_ci(std::string_view text, std::string_view needle) {
-    if (needle.size() > text.size()) return false;
-    for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
-        if (starts_with_ci(text.substr(i), needle)) return true;
-    }
-    return false;
-}
-
 bool is_pls(std::string_view text) {
     return starts_with_ci(text, "[playlist]") &&
-           (contains_ci(text, "\nfile1=") || contains_ci(text, "\nnumberofentries="));
+           (contains_ignoring_case(text, "\nfile1=") || contains_ignoring_case(text, "\nnumberofentries="));
 }
 
 }  // namespace

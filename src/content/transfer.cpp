@@ -1,3 +1,4 @@
+#include "common/ascii.h"
 #include "content/transfer.h"
 
 #include <algorithm>
@@ -19,7 +20,7 @@ bool has_open_tag(std::string_view text, std::string_view name) {
         if (at + 1 + name.size() >= text.size()) return false;
         bool equal = true;
         for (size_t i = 0; i < name.size() && equal; ++i) {
-            equal = std::tolower(static_cast<unsigned char>(text[at + 1 + i])) == name[i];
+            equal = ascii_lower(text[at + 1 + i]) == name[i];
         }
         if (equal && is_tag_end(text[at + 1 + name.size()])) return true;
     }

@@ -183,4 +183,14 @@ DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint3
     return result;
 }
 
+DecodeResult Decoder::addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
+    out = Packet{};
+    const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
+    detail::Bytes bytes{frame.first(captured), captured};
+    AnomalyCounters ignored;
+    detail::Context ctx{out, ignored, *fragments_, 0};
+    ctx.addresses_only = true;
+    return detail::decode_link(ctx, linktype, bytes);
+}
+
 }  // namespace pw::decode

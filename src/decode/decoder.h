@@ -70,6 +70,13 @@ public:
     DecodeResult decode(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                         int64_t time_us, Packet& out);
 
+    // Decodes the headers of `frame` as decode() does, down to the innermost IP header of
+    // a tunnel, but reassembles nothing and counts no anomaly: `out.source` and
+    // `out.target` are the innermost addresses, or those of the IP packet that holds a
+    // fragment. Returns kHeld for a fragment that does not end its datagram. The sharded
+    // pipeline calls it to pick the worker of a frame before the worker decodes it.
+    DecodeResult addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
+
     const AnomalyCounters& anomalies() const { return anomalies_; }
     AnomalyCounters& anomalies() { return anomalies_; }
 

@@ -31,6 +31,9 @@ DecodeResult ipv6_chain(Context& ctx, uint8_t next, Bytes bytes, uint32_t header
 // `payload_decoder`.
 template <typename PayloadDecoder>
 DecodeResult reassemble(Context& ctx, const Fragment& fragment, PayloadDecoder payload_decoder) {
+    // Decoder::addresses() wants the addresses of the packet that holds the fragment; the
+    // last fragment stands for the datagram it would complete.
+    if (ctx.addresses_only) return fragment.more ? DecodeResult::kHeld : DecodeResult::kPacket;
     Reassembled done;
     switch (ctx.fragments.add(fragment, ctx.time_us, ctx.anomalies, done)) {
         case FragmentReassembler::Result::kHeld:

@@ -62,6 +62,7 @@ struct Context {
     int ip_extensions = 0;        // IPv6 extension headers and AH headers of the current IP header
     bool ip_incomplete = false;   // the current IP packet was not captured whole
     bool first_fragment = false;  // the transport is that of a first fragment, alone
+    bool addresses_only = false;  // reassemble nothing (Decoder::addresses)
 
     DecodeResult malformed(Anomaly anomaly) {
         anomalies.add(anomaly);

@@ -43,11 +43,23 @@ IpAddress IpAddress::v6(const uint8_t* sixteen_bytes) {
 }
 
 std::string IpAddress::to_string() const {
+    if (!is_v6) {
+        // Dotted quad without the sprintf calls inside inet_ntop: the pipeline
+        // writes two addresses per event.
+        char text[16];
+        char* end = text;
+        for (int i = 0; i < 4; ++i) {
+            unsigned value = bytes[i];
+            if (value >= 100) *end++ = static_cast<char>('0' + value / 100);
+            if (value >= 10) *end++ = static_cast<char>('0' + value / 10 % 10);
+            *end++ = static_cast<char>('0' + value % 10);
+            if (i < 3) *end++ = '.';
+        }
+        return std::string(text, end);
+    }
     // inet_ntop writes IPv6 in the RFC 5952 form (lower case, longest zero run as "::").
     char text[INET6_ADDRSTRLEN] = {};
-    if (inet_ntop(is_v6 ? AF_INET6 : AF_INET, bytes.data(), text, sizeof(text)) == nullptr) {
-        return {};
-    }
+    if (inet_ntop(AF_INET6, bytes.data(), text, sizeof(text)) == nullptr) return {};
     return text;
 }
 

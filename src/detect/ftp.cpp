@@ -13,8 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.h"
 #include "content/transfer.h"
 #include "detect/detector.h"
+#include "detect/line_reader.h"
 
 namespace pw::detect {
 namespace {
@@ -29,31 +31,7 @@ constexpr std::string_view kFtpCommands[] = {
     "PWD",  "LIST", "NLST", "SITE", "SYST", "FEAT", "OPTS", "PBSZ", "PROT", "EPRT", "EPSV", "MDTM",
     "SIZE", "MLSD", "MLST", "LANG", "XPWD", "XCWD", "XMKD", "XRMD", "CLNT"};
 
-class LineReader {
-  public:
-    template <class OnLine>
-    void feed(std::span<const uint8_t> data, OnLine&& on_line) {
-        for (uint8_t c : data) {
-            if (c == '\n') {
-                if (!too_long_) {
-                    if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back();
-                    on_line(std::string_view(partial_));
-                }
-                partial_.clear();
-                too_long_ = false;
-            } else if (partial_.size() < kMaxLine) {
-                partial_.push_back(static_cast<char>(c));
-            } else {
-                too_long_ = true;
-            }
-        }
-    }
-    std::string_view partial() const { return partial_; }
-
-  private:
-    std::string partial_;
-    bool too_long_ = false;
-};
+using Lines = LineReader<kMaxLine>;
 
 bool is_text(std::string_view line) {
     return std::all_of(line.begin(), line.end(), [](char c) {
@@ -64,7 +42,7 @@ bool is_text(std::string_view line) {
 
 bool contains_nocase(std::string_view text, std::string_view word) {
     auto it = std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {
-        return std::toupper(static_cast<unsigned char>(a)) == b;
+        return ascii_upper(a) == b;
     });
     return it != text.end();
 }
@@ -85,7 +63,7 @@ std::string command_of(std::string_view line) {
     if (!is_text(line)) return {};
     std::string verb(line.substr(0, std::min(line.find(' '), line.size())));
     if (verb.size() < 3 || verb.size() > 4) return {};
-    for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : verb) c = ascii_upper(c);
     for (std::string_view command : kFtpCommands) {
         if (verb == command) return verb;
     }
@@ -178,7 +156,7 @@ enum class Stage : uint8_t { kDetecting, kControl, kData };
 
 struct FtpState : DetectorState {
     Stage stage = Stage::kDetecting;
-    std::array<LineReader, 2> lines;
+    std::array<Lines, 2> lines;
     std::array<uint32_t, 2> line_count{};
     bool greeting = false;    // the server's first reply was 220 (or 120)
     bool names_ftp = false;   // the greeting names FTP

@@ -9,7 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.h"
 #include "detect/detector.h"
+#include "detect/line_reader.h"
 
 namespace pw::detect {
 namespace {
@@ -20,39 +22,12 @@ constexpr size_t kMaxLine = 2048;
 // Segments of a classified flow read while waiting for STARTTLS.
 constexpr uint32_t kMaxSegmentsAfterLabel = 64;
 
-// Splits one direction of a stream into lines without their CR LF.
-class LineReader {
-  public:
-    template <class OnLine>
-    void feed(std::span<const uint8_t> data, OnLine&& on_line) {
-        for (uint8_t c : data) {
-            if (c == '\n') {
-                if (!too_long_) {
-                    if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back();
-                    on_line(std::string_view(partial_));
-                }
-                partial_.clear();
-                too_long_ = false;
-            } else if (partial_.size() < kMaxLine) {
-                partial_.push_back(static_cast<char>(c));
-            } else {
-                too_long_ = true;
-            }
-        }
-    }
-    // True when bytes of an unfinished line are waiting.
-    bool has_partial() const { return !partial_.empty(); }
-    std::string_view partial() const { return partial_; }
-
-  private:
-    std::string partial_;
-    bool too_long_ = false;
-};
+using Lines = LineReader<kMaxLine>;
 
 bool starts_with_nocase(std::string_view text, std::string_view prefix) {
     if (text.size() < prefix.size()) return false;
     for (size_t i = 0; i < prefix.size(); ++i) {
-        if (std::toupper(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+        if (ascii_upper(text[i]) != prefix[i]) return false;
     }
     return true;
 }
@@ -94,7 +69,7 @@ bool is_command(std::string_view line, std::string_view verb) {
 enum class Stage : uint8_t { kDetecting, kLabeled, kDone };
 
 struct SmtpState : DetectorState {
-    std::array<LineReader, 2> lines;
+    std::array<Lines, 2> lines;
     std::array<uint32_t, 2> line_count{};
     Stage stage = Stage::kDetecting;
     bool greeting = false;       // the server's first reply was 220
@@ -198,7 +173,7 @@ Verdict SmtpDetector::inspect(Session& session, const Segment& segment) {
         if (state.rejected) return Verdict::kNotMine;
         // Binary bytes from the server before a line ends: not SMTP. A client may send
         // junk first and still meet an SMTP server, so its bytes decide nothing.
-        const LineReader& server = state.lines[1];
+        const Lines& server = state.lines[1];
         if (index == 1 && server.has_partial() && !is_text(server.partial()))
             return Verdict::kNotMine;
         return Verdict::kContinue;
@@ -217,7 +192,7 @@ Verdict SmtpDetector::inspect(Session& session, const Segment& segment) {
 // IMAP
 
 struct ImapState : DetectorState {
-    std::array<LineReader, 2> lines;
+    std::array<Lines, 2> lines;
     std::array<uint32_t, 2> line_count{};
     Stage stage = Stage::kDetecting;
     bool greeting = false;  // "* OK", "* PREAUTH" or "* BYE" came first from the server

@@ -1,5 +1,7 @@
 #include "detect/protocols.h"
 
+#include "common/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -16,8 +18,7 @@ constexpr ProtocolInfo kTable[] = {
 
 bool equal_ignoring_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::toupper(static_cast<unsigned char>(x)) ==
-                      std::toupper(static_cast<unsigned char>(y));
+               return ascii_upper(x) == ascii_upper(y);
            });
 }
 

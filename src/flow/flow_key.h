@@ -29,6 +29,12 @@ struct FlowKey {
     size_t hash() const;
 };
 
+// A hash of two addresses that is the same in either order. Workers are sharded by the
+// outermost address pair of a frame rather than by the flow key: IP fragments and the
+// data connections that FTP, TFTP and others announce then reach the worker that holds
+// the rest of their conversation.
+uint64_t address_pair_hash(const decode::IpAddress& a, const decode::IpAddress& b);
+
 struct FlowKeyHash {
     size_t operator()(const FlowKey& key) const { return key.hash(); }
 };

@@ -31,6 +31,8 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
 
 void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us,
                     events::EndReason reason) {
+    ++summary_.events;
+    if (sinks_.empty()) return;  // nothing reads the event: skip building it
     events::Event event;
     event.activity = activity;
     event.time_ms = time_us / 1000;
@@ -62,7 +64,6 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
         event.end_time_ms = flow.last_us / 1000;
         event.partial = flow.mid_stream;
     }
-    ++summary_.events;
     for (events::EventSink* sink : sinks_) sink->write(event);
 }
 

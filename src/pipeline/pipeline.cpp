@@ -17,9 +17,6 @@ using flow::FlowTable;
 using flow::Side;
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
-// Idle flows are looked for at most this often (packet time), so that the cost of
-// expiry stays flat however many packets arrive.
-constexpr int64_t kExpiryCheckIntervalUs = kMicrosPerSecond;
 
 int64_t seconds_to_us(double seconds) {
     return static_cast<int64_t>(seconds * static_cast<double>(kMicrosPerSecond));
@@ -54,15 +51,21 @@ Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
 Pipeline::~Pipeline() = default;
 
 void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
-                             uint32_t wire_length, int64_t time_us) {
+                             uint32_t wire_length, int64_t time_us, Part part) {
+    Packet packet;
+    decode::DecodeResult result = decoder_.decode(linktype, frame, wire_length, time_us, packet);
+    if (part == Part::kInner) {
+        // The frame and its outer flow count where the outer part went.
+        if (result == decode::DecodeResult::kPacket) process_udp_tunnel(packet, time_us);
+        return;
+    }
     ++summary_.frames;
     summary_.bytes += wire_length;
-    Packet packet;
-    switch (decoder_.decode(linktype, frame, wire_length, time_us, packet)) {
+    switch (result) {
         case decode::DecodeResult::kPacket:
             ++summary_.packets;
             process_packet(packet);
-            process_udp_tunnel(packet, time_us);
+            if (part == Part::kWhole) process_udp_tunnel(packet, time_us);
             break;
         case decode::DecodeResult::kHeld:
             ++summary_.fragments_held;
@@ -88,11 +91,13 @@ void Pipeline::process_udp_tunnel(const Packet& outer, int64_t time_us) {
     }
 }
 
+void Pipeline::expire_idle(int64_t now_us) {
+    expire(now_us);
+    last_expiry_check_us_ = now_us;
+}
+
 void Pipeline::process_packet(const Packet& packet) {
-    if (packet.time_us - last_expiry_check_us_ >= kExpiryCheckIntervalUs) {
-        expire(packet.time_us);
-        last_expiry_check_us_ = packet.time_us;
-    }
+    if (expiry_due(packet.time_us)) expire_idle(packet.time_us);
 
     bool sender_is_low = false;
     flow::FlowKey key = flow::FlowKey::of(packet, sender_is_low);
@@ -146,7 +151,8 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
         }
     }
     Flow* flow = table_.insert(key);
-    flow->number = next_flow_number_++;
+    flow->number = next_flow_number_;
+    next_flow_number_ += flow_number_step_;
     flow->first_us = flow->last_us = flow->last_statistics_us = packet.time_us;
     orient(*flow, sender_is_low, packet);
     ++summary_.flows;

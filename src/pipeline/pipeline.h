@@ -46,8 +46,26 @@ public:
         return decode::Decoder::supports_link_type(linktype);
     }
 
+    // Which flows of a frame to track. A Teredo frame holds two: its own UDP flow and the
+    // IPv6 flow inside, which a sharded pipeline may hand to different workers.
+    enum class Part : uint8_t { kWhole, kOuter, kInner };
+
     void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
-                       int64_t time_us);
+                       int64_t time_us, Part part = Part::kWhole);
+
+    // True when a packet at `time_us` makes the pipeline look for idle flows: at most once
+    // per kExpiryCheckIntervalUs of capture time.
+    bool expiry_due(int64_t time_us) const {
+        return time_us - last_expiry_check_us_ >= kExpiryCheckIntervalUs;
+    }
+    // Ends the flows idle past their timeout at `now_us`. process_packet() calls it when
+    // expiry_due(); a sharded pipeline calls it on every worker at the times one pipeline
+    // reading the whole input would, so that flows time out alike.
+    void expire_idle(int64_t now_us);
+
+    // Idle flows are looked for at most this often (capture time), so that the cost of
+    // expiry stays flat however many packets arrive.
+    static constexpr int64_t kExpiryCheckIntervalUs = 1'000'000;
 
     // Ends every flow (reason end_of_input, or fin/rst for closed connections) and flushes
     // the sinks. Call once at the end of the input.
@@ -55,6 +73,13 @@ public:
 
     // The summary so far; the anomaly counts include the decoder's.
     Summary summary() const;
+
+    // Numbers flows first, first + step, first + 2 * step...: each worker of a sharded
+    // pipeline takes its own residue, so that no two flows share a number.
+    void number_flows_from(uint64_t first, uint64_t step) {
+        next_flow_number_ = first;
+        flow_number_step_ = step;
+    }
 
 private:
     struct Expectation {
@@ -91,6 +116,7 @@ private:
     int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};
     int64_t statistics_interval_us_ = 0;
     uint64_t next_flow_number_ = 1;
+    uint64_t flow_number_step_ = 1;
 };
 
 }  // namespace pw::pipeline

@@ -1,0 +1,244 @@
+#include "pipeline/sharded_pipeline.h"
+
+#include <pcap/dlt.h>
+
+#include <algorithm>
+
+#include "flow/flow_key.h"
+#include "pipeline/tunnels.h"
+
+namespace pw::pipeline {
+namespace {
+
+// A batch goes to its worker when it holds this many frames or bytes.
+constexpr size_t kBatchFrames = 256;
+constexpr size_t kBatchBytes = 256 * 1024;
+// Batches queued per worker before the reader waits: bounds the memory in flight to about
+// kQueueDepth * kBatchBytes per worker.
+constexpr size_t kQueueDepth = 4;
+
+// Passes every event to the wrapped sinks under one lock.
+class LockedSink : public events::EventSink {
+  public:
+    explicit LockedSink(std::vector<events::EventSink*> sinks) : sinks_(std::move(sinks)) {}
+    void write(const events::Event& event) override {
+        std::lock_guard lock(mutex_);
+        for (events::EventSink* sink : sinks_) sink->write(event);
+    }
+    void flush() override {
+        std::lock_guard lock(mutex_);
+        for (events::EventSink* sink : sinks_) sink->flush();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<events::EventSink*> sinks_;
+};
+
+void add(Summary& total, const Summary& part) {
+    total.frames += part.frames;
+    total.packets += part.packets;
+    total.bytes += part.bytes;
+    total.not_tracked += part.not_tracked;
+    total.malformed += part.malformed;
+    total.fragments_held += part.fragments_held;
+    total.flows += part.flows;
+    total.flows_timed_out += part.flows_timed_out;
+    total.flows_evicted += part.flows_evicted;
+    total.flows_inspected += part.flows_inspected;
+    total.segments_inspected += part.segments_inspected;
+    total.tcp_gaps += part.tcp_gaps;
+    total.events += part.events;
+    for (const auto& [id, count] : part.flows_by_protocol) total.flows_by_protocol[id] += count;
+    total.anomalies.merge(part.anomalies);
+}
+
+}  // namespace
+
+ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSink*> sinks,
+                                 unsigned workers) {
+    workers = std::max(workers, 1u);
+    if (workers == 1) {
+        pipelines_.push_back(std::make_unique<Pipeline>(std::move(settings), std::move(sinks)));
+        return;
+    }
+    // Only sinks that exist need the lock: a pipeline with no sink skips building events.
+    std::vector<events::EventSink*> worker_sinks;
+    if (!sinks.empty()) {
+        locked_sink_ = std::make_unique<LockedSink>(std::move(sinks));
+        worker_sinks.push_back(locked_sink_.get());
+    }
+    // The flow table bound holds for all workers together.
+    settings.max_flows = std::max<size_t>(1, settings.max_flows / workers);
+    for (unsigned i = 0; i < workers; ++i) {
+        pipelines_.push_back(std::make_unique<Pipeline>(settings, worker_sinks));
+        pipelines_.back()->number_flows_from(i + 1, workers);
+        workers_.push_back(std::make_unique<Worker>());
+        workers_.back()->filling = std::make_unique<Batch>();
+    }
+    for (unsigned i = 0; i < workers; ++i) {
+        workers_[i]->thread = std::thread([this, i] { run(i); });
+    }
+}
+
+ShardedPipeline::~ShardedPipeline() {
+    // An exception between construction and finish() must not leave threads running.
+    for (auto& worker : workers_) {
+        {
+            std::lock_guard lock(worker->mutex);
+            worker->closing = true;
+        }
+        worker->changed.notify_all();
+        if (worker->thread.joinable()) worker->thread.join();
+    }
+}
+
+void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame,
+                                    uint32_t wire_length, int64_t time_us) {
+    if (workers_.empty()) {
+        pipelines_.front()->process_frame(linktype, frame, wire_length, time_us);
+        return;
+    }
+    decode::Packet addresses;
+    size_t index = 0;
+    decode::DecodeResult result = shard_decoder_.addresses(linktype, frame, addresses);
+    if (result == decode::DecodeResult::kPacket || result == decode::DecodeResult::kHeld) {
+        index = flow::address_pair_hash(addresses.source, addresses.target) % workers_.size();
+    }
+    if (result == decode::DecodeResult::kPacket) {
+        // One pipeline looks for idle flows when a packet arrives a check interval after
+        // the last look; every worker looks at that moment of the input too.
+        if (time_us - last_expiry_check_us_ >= Pipeline::kExpiryCheckIntervalUs) {
+            last_expiry_check_us_ = time_us;
+            for (auto& worker : workers_) {
+                worker->filling->frames.push_back(
+                    {0, 0, 0, kExpiryTick, time_us, Pipeline::Part::kWhole});
+                if (worker->filling->frames.size() >= kBatchFrames) hand_over(*worker);
+            }
+        }
+    }
+    // A Teredo frame's inner IPv6 flow belongs to the worker of the inner addresses.
+    if (result == decode::DecodeResult::kPacket) {
+        std::span<const uint8_t> inner = udp_tunnel_payload(addresses);
+        decode::Packet inner_addresses;
+        if (!inner.empty()) {
+            inner_.assign(inner.begin(), inner.end());
+            if (shard_decoder_.addresses(DLT_IPV6, inner_, inner_addresses) ==
+                decode::DecodeResult::kPacket) {
+                size_t inner_index =
+                    flow::address_pair_hash(inner_addresses.source, inner_addresses.target) %
+                    workers_.size();
+                if (inner_index != index) {
+                    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter);
+                    enqueue(inner_index, linktype, frame, wire_length, time_us,
+                            Pipeline::Part::kInner);
+                    return;
+                }
+            }
+        }
+    }
+    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole);
+}
+
+void ShardedPipeline::enqueue(size_t index, int linktype, std::span<const uint8_t> frame,
+                              uint32_t wire_length, int64_t time_us, Pipeline::Part part) {
+    Worker& worker = *workers_[index];
+    Batch& batch = *worker.filling;
+    batch.frames.push_back({static_cast<uint32_t>(batch.bytes.size()),
+                            static_cast<uint32_t>(frame.size()), wire_length, linktype, time_us,
+                            part});
+    batch.bytes.insert(batch.bytes.end(), frame.begin(), frame.end());
+    if (batch.frames.size() >= kBatchFrames || batch.bytes.size() >= kBatchBytes) {
+        hand_over(worker);
+    }
+}
+
+void ShardedPipeline::hand_over(Worker& worker) {
+    std::unique_lock lock(worker.mutex);
+    worker.changed.wait(lock, [&] { return worker.full.size() < kQueueDepth; });
+    worker.full.push_back(std::move(worker.filling));
+    if (!worker.empty.empty()) {
+        worker.filling = std::move(worker.empty.back());
+        worker.empty.pop_back();
+    } else {
+        worker.filling = std::make_unique<Batch>();
+    }
+    lock.unlock();
+    worker.changed.notify_all();
+}
+
+void ShardedPipeline::run(size_t index) {
+    Worker& worker = *workers_[index];
+    Pipeline& pipeline = *pipelines_[index];
+    bool failed = false;
+    while (true) {
+        std::unique_ptr<Batch> batch;
+        {
+            std::unique_lock lock(worker.mutex);
+            worker.changed.wait(lock, [&] { return !worker.full.empty() || worker.closing; });
+            if (worker.full.empty()) break;  // closing, and nothing left
+            batch = std::move(worker.full.front());
+            worker.full.pop_front();
+        }
+        worker.changed.notify_all();
+        if (!failed) {
+            try {
+                for (const FrameRef& frame : batch->frames) {
+                    if (frame.linktype == kExpiryTick) {
+                        pipeline.expire_idle(frame.time_us);
+                        continue;
+                    }
+                    pipeline.process_frame(frame.linktype,
+                                           {batch->bytes.data() + frame.offset, frame.length},
+                                           frame.wire_length, frame.time_us, frame.part);
+                }
+            } catch (...) {
+                // Keep draining so that the reader never waits on a dead worker.
+                std::lock_guard lock(worker.mutex);
+                worker.error = std::current_exception();
+                failed = true;
+            }
+        }
+        batch->clear();
+        std::lock_guard lock(worker.mutex);
+        worker.empty.push_back(std::move(batch));
+    }
+    if (failed || !finishing_) return;
+    try {
+        pipeline.finish();  // on the worker's thread, so that workers end their flows at once
+    } catch (...) {
+        std::lock_guard lock(worker.mutex);
+        worker.error = std::current_exception();
+    }
+}
+
+void ShardedPipeline::finish() {
+    if (workers_.empty()) {
+        pipelines_.front()->finish();
+        return;
+    }
+    finishing_ = true;
+    for (auto& worker : workers_) {
+        if (!worker->filling->frames.empty()) hand_over(*worker);
+        {
+            std::lock_guard lock(worker->mutex);
+            worker->closing = true;
+        }
+        worker->changed.notify_all();
+    }
+    std::exception_ptr error;
+    for (auto& each : workers_) {
+        Worker& worker = *each;
+        worker.thread.join();
+        if (worker.error && !error) error = worker.error;
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+Summary ShardedPipeline::summary() const {
+    Summary total;
+    for (const auto& pipeline : pipelines_) add(total, pipeline->summary());
+    return total;
+}
+
+}  // namespace pw::pipeline

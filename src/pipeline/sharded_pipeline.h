@@ -1,0 +1,95 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "decode/decoder.h"
+#include "events/event.h"
+#include "pipeline/pipeline.h"
+
+namespace pw::pipeline {
+
+// Runs the pipeline on one or more worker threads. With one worker it calls the pipeline
+// directly. With more, the caller's thread reads each frame's IP addresses (the innermost
+// of a tunnel) and hands the frame to the worker that owns that address pair; each worker
+// decodes and analyzes its frames with a Pipeline of its own. Sharding by address pair
+// rather than by flow keeps IP fragments and announced data connections (FTP, TFTP) with
+// their conversation.
+//
+// Events reach the sinks under one lock, so a sink needs no locking of its own. Each
+// connection's events keep their order; events of different connections interleave.
+class ShardedPipeline {
+  public:
+    ShardedPipeline(Settings settings, std::vector<events::EventSink*> sinks, unsigned workers);
+    ~ShardedPipeline();
+    ShardedPipeline(const ShardedPipeline&) = delete;
+    ShardedPipeline& operator=(const ShardedPipeline&) = delete;
+
+    void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                       int64_t time_us);
+
+    // Ends every flow of every worker and waits for the workers. Rethrows the first error a
+    // worker met. Call once at the end of the input.
+    void finish();
+
+    // The sum of the workers' summaries. Call after finish().
+    Summary summary() const;
+
+    unsigned workers() const { return static_cast<unsigned>(pipelines_.size()); }
+
+  private:
+    // A frame of a batch, or with linktype kExpiryTick the moment to look for idle flows.
+    struct FrameRef {
+        uint32_t offset;
+        uint32_t length;
+        uint32_t wire_length;
+        int32_t linktype;
+        int64_t time_us;
+        Pipeline::Part part;
+    };
+    static constexpr int32_t kExpiryTick = -1;
+    // Frames handed to a worker together, so that the queue's lock is taken once per batch.
+    struct Batch {
+        std::vector<uint8_t> bytes;
+        std::vector<FrameRef> frames;
+        void clear() {
+            bytes.clear();
+            frames.clear();
+        }
+    };
+    struct Worker {
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::deque<std::unique_ptr<Batch>> full;  // waiting for the worker
+        std::vector<std::unique_ptr<Batch>> empty;  // done with, for the reader to reuse
+        std::unique_ptr<Batch> filling;             // the reader's current batch
+        bool closing = false;
+        std::exception_ptr error;
+        std::thread thread;
+    };
+
+    void enqueue(size_t index, int linktype, std::span<const uint8_t> frame,
+                 uint32_t wire_length, int64_t time_us, Pipeline::Part part);
+    void hand_over(Worker& worker);
+    void run(size_t index);
+
+    std::unique_ptr<events::EventSink> locked_sink_;
+    std::vector<std::unique_ptr<Pipeline>> pipelines_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    decode::Decoder shard_decoder_;
+    std::vector<uint8_t> inner_;  // the IPv6 packet inside a Teredo frame
+    // When the workers last looked for idle flows, kept as one pipeline would keep it.
+    int64_t last_expiry_check_us_ = 0;
+    // Set by finish() before the workers are told to close: they then end their flows.
+    // Written before the closing flag under each worker's lock, so the workers see it.
+    bool finishing_ = false;
+};
+
+}  // namespace pw::pipeline
