@@ -10,7 +10,6 @@
 #include "detect/protocols.h"
 #include "events/event.h"
 #include "flow/flow_key.h"
-#include "flow/tcp_reassembly.h"
 
 namespace pw::pipeline {
 struct Inspection;
@@ -49,14 +48,14 @@ struct Flow {
     std::array<uint32_t, 2> datagrams{};  // segments with data seen, by Side (non-TCP)
 
     TcpState tcp;
-    std::array<StreamReassembler, 2> streams;
 
     std::vector<ProtocolId> protocols;
     // The protocol a control connection announced for this flow (FTP_DATA...), if any.
     ProtocolId expected_protocol = ProtocolId::kNone;
     events::Direction direction = events::Direction::kUnknown;
-    std::unique_ptr<pipeline::Inspection> inspection;  // null once inspection has ended
-    std::string uid;
+    // Null once inspection has ended; it holds the TCP reassembly too, which only feeds it.
+    std::unique_ptr<pipeline::Inspection> inspection;
+    uint64_t uid = 0;  // the connection_uid, written "C" and 16 hex digits
 
     // The table's idle list the flow is on, and its links there, ordered by last activity.
     uint8_t idle_list = 0;

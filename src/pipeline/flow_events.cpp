@@ -1,5 +1,6 @@
 // Ending flows and turning them into network events.
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include "pipeline/inspection.h"
@@ -12,16 +13,18 @@ using flow::Flow;
 void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
     if (flow->inspection != nullptr) {
         // Hand the detectors whatever reassembly still holds before they finish.
-        for (int side = 0; side < 2; ++side) {
+        for (int side = 0; side < 2 && flow->inspection != nullptr; ++side) {
             bool from_initiator = side == flow::kInitiator;
             decode::Packet last;
             last.time_us = flow->last_us;
-            flow->streams[side].flush([&](std::span<const uint8_t> data, uint64_t offset) {
-                if (flow->inspection == nullptr) return;
-                inspect(*flow, detect::Segment{data, from_initiator, offset, &last});
-            });
+            flow->inspection->streams[side].flush(
+                [&](std::span<const uint8_t> data, uint64_t offset) {
+                    if (flow->inspection == nullptr) return;
+                    inspect(*flow, detect::Segment{data, from_initiator, offset, &last});
+                });
         }
         stop_inspection(*flow);
+        release_inspection();
     }
     emit(*flow, events::Activity::kStatistics, flow->last_us);
     emit(*flow, events::Activity::kDisconnect, flow->last_us, reason);
@@ -42,7 +45,7 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
     event.target_ip = flow.target.to_string();
     event.target_port = flow.target_port;
     event.direction = flow.direction;
-    event.connection_uid = flow.uid;
+    event.connection_uid = fmt::format("C{:016x}", flow.uid);
     event.device = settings_.device;
     event.reason = reason;
     if (activity == events::Activity::kStatistics) {

@@ -80,12 +80,16 @@ void Pipeline::stop_inspection(Flow& flow) {
     }
     auto protocols = inspection.session.protocols();
     flow.protocols.assign(protocols.begin(), protocols.end());
-    flow.inspection.reset();
-    for (auto& stream : flow.streams) {
+    for (auto& stream : inspection.streams) {
         summary_.tcp_gaps += stream.gaps();
         stream.stop();
     }
+    // Inspection may end while one of its streams is delivering data: the stream is then
+    // still running, so it is freed only once the packet is done (release_inspection()).
+    retired_inspection_ = std::move(flow.inspection);
 }
+
+void Pipeline::release_inspection() { retired_inspection_.reset(); }
 
 void Pipeline::match_expectation(Flow& flow) {
     auto matches = [&](const detect::ExpectedFlow& e, const decode::IpAddress& client,

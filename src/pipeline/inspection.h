@@ -1,9 +1,11 @@
 #pragma once
 
+#include <array>
 #include <bitset>
 #include <cstdint>
 
 #include "detect/session.h"
+#include "flow/tcp_reassembly.h"
 
 namespace pw::pipeline {
 
@@ -20,6 +22,7 @@ struct Inspection {
     detect::Session session;
     std::bitset<kMaxDetectors> finished;  // detectors that returned kNotMine or kDone
     uint32_t segments = 0;                // segments handed to detectors in this layer
+    std::array<flow::StreamReassembler, 2> streams;  // TCP only, by flow::Side
 };
 
 }  // namespace pw::pipeline

@@ -166,7 +166,7 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
     // A stable id: the same capture gives the same ids, which keeps golden files stable.
     size_t hash = key.hash() ^ (static_cast<size_t>(packet.time_us) * 0x9E3779B97F4A7C15ull) ^
                   (flow->number << 1);
-    flow->uid = fmt::format("C{:016x}", hash);
+    flow->uid = hash;
 
     match_expectation(*flow);
     start_inspection(*flow);
@@ -207,7 +207,9 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         if (!(flags & decode::tcp_flag::kAck) && side == flow::kInitiator) {
             flow.tcp.syn_sequence = packet.seq;
         }
-        flow.streams[side].set_initial_sequence(packet.seq);
+        if (flow.inspection != nullptr) {
+            flow.inspection->streams[side].set_initial_sequence(packet.seq);
+        }
     }
     bool was_closed = flow.tcp.closed();
     if (flags & decode::tcp_flag::kFin) flow.tcp.fin_seen[side] = true;
@@ -220,12 +222,13 @@ void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
     uint32_t seq = packet.seq;
     if (packet.tcp_flags & decode::tcp_flag::kSyn) ++seq;  // SYN occupies one number
     bool from_initiator = side == flow::kInitiator;
-    flow.streams[side].add(seq, packet.payload, settings_.reassembly,
+    flow.inspection->streams[side].add(seq, packet.payload, settings_.reassembly,
                            [&](std::span<const uint8_t> data, uint64_t offset) {
                                if (flow.inspection == nullptr) return;
                                detect::Segment segment{data, from_initiator, offset, &packet};
                                inspect(flow, segment);
                            });
+    release_inspection();
 }
 
 bool Pipeline::is_local(const decode::IpAddress& address) const {

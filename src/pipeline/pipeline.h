@@ -14,6 +14,8 @@
 
 namespace pw::pipeline {
 
+struct Inspection;
+
 // Counts the analyze summary prints.
 struct Summary {
     uint64_t frames = 0;        // frames read
@@ -97,6 +99,7 @@ private:
     void inspect(flow::Flow& flow, const detect::Segment& segment);
     void start_inspection(flow::Flow& flow);
     void stop_inspection(flow::Flow& flow);
+    void release_inspection();
     void match_expectation(flow::Flow& flow);
     void expire(int64_t now_us);
     void end_flow(flow::Flow* flow, events::EndReason reason);
@@ -111,6 +114,7 @@ private:
     std::vector<std::unique_ptr<detect::Detector>> detectors_;
     std::vector<Expectation> expectations_;
     std::vector<uint8_t> tunnel_buffer_;
+    std::unique_ptr<Inspection> retired_inspection_;  // see stop_inspection()
     Summary summary_;
     int64_t last_expiry_check_us_ = 0;
     int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};

@@ -1,0 +1,110 @@
+// Counts heap allocations while the pipeline replays packets of flows it already tracks.
+// Once a flow is created and classified, a packet must not allocate: the cost per packet
+// then stays flat, and a flood of packets cannot fragment the heap.
+//
+// This is its own executable because it replaces the global operator new.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "../unit/decode_frames.h"
+#include "pipeline/pipeline.h"
+
+namespace {
+std::atomic<uint64_t> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace pw::decode::test {
+namespace {
+
+constexpr int64_t kStart = 1'700'000'000'000'000;
+
+Frame text(const std::string& s) { return Frame(s.begin(), s.end()); }
+
+class SteadyState : public ::testing::Test {
+  protected:
+    void feed(const Frame& frame) {
+        pipeline_.process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()),
+                                now_ += 100);
+    }
+    // A TCP segment of the client (10.0.0.1:40000) or the server (192.0.2.80:80).
+    Frame segment(bool from_client, const Frame& payload, uint8_t flags = 0x18) {
+        uint32_t& seq = from_client ? client_seq_ : server_seq_;
+        uint32_t ack = from_client ? server_seq_ : client_seq_;
+        Frame ip = from_client
+                       ? ipv4(6, tcp(40000, 80, payload, flags, seq, ack), kClient4, kServer4)
+                       : ipv4(6, tcp(80, 40000, payload, flags, seq, ack), kServer4, kClient4);
+        seq += static_cast<uint32_t>(payload.size()) + ((flags & 0x03) ? 1 : 0);
+        return ethernet(0x0800, ip);
+    }
+    // Allocations while `frames` are fed; the frames must all belong to the one flow.
+    uint64_t allocations_during(const std::vector<Frame>& frames) {
+        uint64_t before = allocations.load();
+        for (const Frame& frame : frames) feed(frame);
+        uint64_t counted = allocations.load() - before;
+        EXPECT_EQ(pipeline_.summary().flows, 1u);
+        return counted;
+    }
+
+    pipeline::Pipeline pipeline_{pipeline::Settings{}, {}};
+    int64_t now_ = kStart;
+    uint32_t client_seq_ = 1000;
+    uint32_t server_seq_ = 5000;
+};
+
+TEST_F(SteadyState, ClassifiedTcpFlowAllocatesNothingPerPacket) {
+    feed(segment(true, {}, 0x02));   // SYN
+    feed(segment(false, {}, 0x12));  // SYN ACK
+    feed(segment(true, {}, 0x10));
+    feed(segment(true, text("GET /big HTTP/1.1\r\nHost: example.test\r\n\r\n")));
+    feed(segment(false, text("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                             "Content-Length: 100000000\r\n\r\n")));
+    // Warm up past the detectors' bounds on the body, then count.
+    for (int i = 0; i < 5000; ++i) feed(segment(false, filler(1400, static_cast<uint8_t>(i))));
+    std::vector<Frame> frames;
+    for (int i = 0; i < 10000; ++i) {
+        frames.push_back(segment(false, filler(1400, static_cast<uint8_t>(i))));
+        if (i % 10 == 0) frames.push_back(segment(true, {}, 0x10));  // ACKs
+    }
+    EXPECT_EQ(allocations_during(frames), 0u);
+}
+
+TEST_F(SteadyState, UnidentifiedTcpFlowAllocatesNothingOnceInspectionStops) {
+    feed(segment(true, {}, 0x02));
+    feed(segment(false, {}, 0x12));
+    feed(segment(true, {}, 0x10));
+    for (int i = 0; i < 200; ++i) feed(segment(i % 2 == 0, filler(700, static_cast<uint8_t>(i))));
+    std::vector<Frame> frames;
+    for (int i = 0; i < 10000; ++i) {
+        frames.push_back(segment(i % 2 == 0, filler(700, static_cast<uint8_t>(i * 7))));
+    }
+    EXPECT_EQ(allocations_during(frames), 0u);
+}
+
+TEST_F(SteadyState, UdpFlowAllocatesNothingPerDatagram) {
+    auto datagram = [](int i) {
+        return ethernet(0x0800, ipv4(17, udp(50000, 9999, filler(200, static_cast<uint8_t>(i)))));
+    };
+    for (int i = 0; i < 100; ++i) feed(datagram(i));
+    std::vector<Frame> frames;
+    for (int i = 0; i < 10000; ++i) frames.push_back(datagram(i));
+    EXPECT_EQ(allocations_during(frames), 0u);
+}
+
+}  // namespace
+}  // namespace pw::decode::test
