@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <system_error>
 
 namespace pw::control {
@@ -34,13 +35,19 @@ PeerCredentials resolve_user(uid_t uid, gid_t gid) {
 
     // Group membership comes from the group database rather than from the peer process, so
     // that removing a user from the admin group takes effect on the next request.
+    // getgrouplist adds only the group it is given to the memberships of /etc/group, so it
+    // gets the passwd entry's primary group and the process's own gid is added after.
     int count = 32;
     std::vector<gid_t> groups(static_cast<size_t>(count));
-    while (getgrouplist(found->pw_name, gid, groups.data(), &count) == -1) {
+    while (getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count) == -1) {
         groups.resize(static_cast<size_t>(count) + 1);
         count = static_cast<int>(groups.size());
     }
     groups.resize(static_cast<size_t>(count));
+    if (gid != static_cast<gid_t>(-1) &&
+        std::find(groups.begin(), groups.end(), gid) == groups.end()) {
+        groups.push_back(gid);
+    }
     peer.groups = std::move(groups);
     return peer;
 }

@@ -23,8 +23,9 @@ struct PeerCredentials {
 // user name and groups. Throws std::system_error when the socket has no peer credentials.
 PeerCredentials read_peer_credentials(int fd);
 
-// The user's name and groups from the user and group databases; `user` is the uid in decimal
-// and `groups` holds only `gid` when the uid has no entry.
+// The user's name and groups from the user and group databases, `gid` added unless it is
+// (gid_t)-1; `user` is the uid in decimal and `groups` holds only `gid` when the uid has no
+// entry.
 PeerCredentials resolve_user(uid_t uid, gid_t gid);
 
 // The gid of group `name`, or nothing when the group does not exist.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "detect/protocols.h"
+#include "events/audit_event.h"
 #include "store/retention.h"
 
 namespace pw::policy {
@@ -91,13 +92,7 @@ Policy load_policy_file(const std::string& path);
 std::string format_policy(const Policy& policy);
 
 // One key whose value differs between two policies, both values in their TOML form.
-struct PolicyChange {
-    std::string key;  // "recording.enabled"
-    std::string old_value;
-    std::string new_value;
-
-    bool operator==(const PolicyChange&) const = default;
-};
+using PolicyChange = events::AuditChange;
 
 // The keys whose values differ from `before` to `after`, in the order of format_policy.
 std::vector<PolicyChange> diff_policies(const Policy& before, const Policy& after);

@@ -3,8 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <sstream>
-#include <toml++/toml.h>
+#include <nlohmann/json.hpp>
 
 #include "policy/policy.h"
 
@@ -17,10 +16,10 @@ struct Entry {
     std::string value;  // TOML
 };
 
+// A TOML basic string. JSON's string escapes (\", \\, \n, \uXXXX...) are a subset of
+// TOML's, and nlohmann's dump never writes the one JSON escape TOML lacks (\/).
 std::string toml_string(const std::string& text) {
-    std::ostringstream out;
-    out << toml::value<std::string>(text);
-    return out.str();
+    return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string toml_strings(const std::vector<std::string>& texts) {

@@ -21,7 +21,7 @@ bool all_name_chars(std::string_view text) {
     return std::all_of(text.begin(), text.end(), is_name_char);
 }
 
-std::string quoted(std::string_view text) { return fmt::format("'{}'", text); }
+std::string single_quoted(std::string_view text) { return fmt::format("'{}'", text); }
 
 }  // namespace
 
@@ -125,7 +125,7 @@ ProtocolId ValueReader::protocol() const {
     if (!id || find_protocol(*id) == nullptr) {
         fail(fmt::format("unknown protocol {}; use a name or id that `protowatch protocols` "
                          "lists",
-                         quoted(text)));
+                         single_quoted(text)));
     }
     return *id;
 }
@@ -133,7 +133,7 @@ ProtocolId ValueReader::protocol() const {
 std::string ValueReader::absolute_path() const {
     std::string path = string();
     if (path.empty() || path[0] != '/') {
-        fail(fmt::format("path {} is not absolute; give the full path from /", quoted(path)));
+        fail(fmt::format("path {} is not absolute; give the full path from /", single_quoted(path)));
     }
     if (path.find('\0') != std::string::npos) fail("the path contains a NUL character");
     return path;
@@ -151,7 +151,7 @@ std::string ValueReader::interface_name() const {
     if (!valid) {
         fail(fmt::format("invalid interface name {}; use a name that `ip link` lists, such as "
                          "\"eth0\"",
-                         quoted(name)));
+                         single_quoted(name)));
     }
     return name;
 }
@@ -165,7 +165,7 @@ std::string ValueReader::group_name() const {
     if (!valid) {
         fail(fmt::format("invalid group name {}; use letters, digits, '.', '_' and '-' (at "
                          "most 32, not starting with '-')",
-                         quoted(name)));
+                         single_quoted(name)));
     }
     return name;
 }
@@ -180,7 +180,7 @@ std::string ValueReader::bpf_filter() const {
     bpf_program program{};
     if (dead == nullptr) fail("failed to set up libpcap to check the filter");
     if (pcap_compile(dead.get(), &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        fail(fmt::format("invalid BPF filter {}: {}; see pcap-filter(7)", quoted(filter),
+        fail(fmt::format("invalid BPF filter {}: {}; see pcap-filter(7)", single_quoted(filter),
                          pcap_geterr(dead.get())));
     }
     pcap_freecode(&program);
@@ -194,16 +194,16 @@ std::string ValueReader::nats_url() const {
     if (scheme != "nats" && scheme != "tls" && scheme != "ws" && scheme != "wss") {
         fail(fmt::format("invalid server URL {}; use nats://HOST:PORT (or tls://, ws://, "
                          "wss://)",
-                         quoted(url)));
+                         single_quoted(url)));
     }
     std::string authority = url.substr(scheme_end + 3);
     if (authority.find('@') != std::string::npos) {
         fail(fmt::format("server URL {} contains credentials; put them in creds_file or "
                          "nkey_seed_file instead",
-                         quoted(url)));
+                         single_quoted(url)));
     }
     if (authority.empty() || authority[0] == ':' || authority[0] == '/') {
-        fail(fmt::format("server URL {} has no host; use nats://HOST:PORT", quoted(url)));
+        fail(fmt::format("server URL {} has no host; use nats://HOST:PORT", single_quoted(url)));
     }
     return url;
 }
@@ -214,7 +214,7 @@ std::string ValueReader::stream_name() const {
     // keeps to the characters that are safe everywhere.
     if (name.empty() || name.size() > 255 || !all_name_chars(name)) {
         fail(fmt::format("invalid stream name {}; use 1 to 255 letters, digits, '_' and '-'",
-                         quoted(name)));
+                         single_quoted(name)));
     }
     return name;
 }
@@ -228,7 +228,7 @@ std::string ValueReader::subject_prefix() const {
     if (!valid) {
         fail(fmt::format("invalid subject prefix {}; use tokens of letters, digits, '_' and '-' "
                          "joined by '.', without wildcards (\"protowatch.events\")",
-                         quoted(prefix)));
+                         single_quoted(prefix)));
     }
     return prefix;
 }
