@@ -90,7 +90,8 @@ nlohmann::json ControlClient::call(const std::string& command, const nlohmann::j
                                    const ItemCallback& on_item) {
     int64_t id = next_id_++;
     try {
-        write_line(fd_, {{"id", id}, {"command", command}, {"args", args}});
+        nlohmann::json sent_args = args.is_null() ? nlohmann::json::object() : args;
+        write_line(fd_, {{"id", id}, {"command", command}, {"args", sent_args}});
         std::string line;
         while (true) {
             LineReader::Status status = reader_->next(line);

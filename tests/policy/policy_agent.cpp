@@ -1,9 +1,10 @@
-// A stand-in for the agent's control loop in the permission tests: it loads a policy file,
-// serves the policy commands on a control socket, records audit events in the policy's
-// store, reloads on SIGHUP and exits on SIGTERM, as `protowatch agent` does.
+// The control loop of the agent without capture, for the permission tests. It loads a policy
+// file and serves the policy commands on a control socket. It records audit events in the
+// policy's store, reloads on SIGHUP and exits on SIGTERM.
 //
 // Usage: policy_agent POLICY_FILE SOCKET_PATH [--drop-privileges]
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
         std::cerr << "usage: policy_agent POLICY_FILE SOCKET_PATH [--drop-privileges]\n";
         return 2;
     }
+    // Logs go to stderr, as the agent's do; stdout carries the ready line.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("policy_agent"));
     bool drop = argc > 3 && std::strcmp(argv[3], "--drop-privileges") == 0;
     try {
         pw::daemon::SignalWatcher signals;
