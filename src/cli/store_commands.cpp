@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/audit_listing.h"
 #include "cli/commands.h"
 #include "query/compiler.h"
 #include "query/literals.h"
@@ -34,6 +35,7 @@ struct ReadOptions {
 
 struct DumpOptions {
     ReadOptions read;
+    bool audit = false;
     std::optional<int64_t> pid;
     std::string process;
     std::string connection;
@@ -41,6 +43,7 @@ struct DumpOptions {
 
 struct SearchOptions {
     ReadOptions read;
+    bool audit = false;
     std::vector<std::string> query_words;
     bool correlate = false;
 };
@@ -104,7 +107,27 @@ void print_filter_warnings(const query::SqlFilter& filter) {
     for (const std::string& warning : filter.warnings) spdlog::warn("{}", warning);
 }
 
+// Prints the audit events of policy changes that match the time bounds and `words`.
+int run_audit(const ReadOptions& options, const std::vector<std::string>& words) {
+    if (options.format == "csv") {
+        throw std::invalid_argument("--format csv is not available with --audit; use jsonl or "
+                                    "table");
+    }
+    store::AuditQuery audit_query;
+    int64_t now = query::now_ms();
+    time_bounds(options);  // checks --since and --until
+    if (!options.since.empty()) audit_query.since_ms = *query::parse_time(options.since, now);
+    if (!options.until.empty()) audit_query.until_ms = *query::parse_time(options.until, now);
+    audit_query.limit = options.limit;
+    add_audit_filters(words, audit_query);
+    store::StoreReader reader = open_reader(options);
+    print_audit_events(store::read_audit_events(reader.database(), audit_query),
+                       output_format(options) == store::OutputFormat::kTable, std::cout);
+    return 0;
+}
+
 int run_dump(const DumpOptions& options) {
+    if (options.audit) return run_audit(options.read, {});
     query::ExpressionPtr filter_expression = time_bounds(options.read);
     if (options.pid) {
         filter_expression =
@@ -142,6 +165,7 @@ void print_query_error(const query::QueryError& error, const std::string& query_
 }
 
 int run_search(const SearchOptions& options) {
+    if (options.audit) return run_audit(options.read, options.query_words);
     std::string query_text;
     for (const std::string& word : options.query_words) {
         if (!query_text.empty()) query_text += ' ';
@@ -214,8 +238,14 @@ void register_dump(CLI::App& app, int& exit_code) {
     command->add_option("--pid", options->pid, "Only events of the process with this id");
     command->add_option("--process", options->process,
                         "Only events of processes with this name (exact match)");
-    command->add_option("--connection", options->connection,
-                        "Only events of the connection with this connection_uid");
+    auto* connection = command->add_option(
+        "--connection", options->connection, "Only events of the connection with this connection_uid");
+    command
+        ->add_flag("--audit", options->audit,
+                   "Print the audit events of policy changes instead of network events")
+        ->excludes("--pid")
+        ->excludes("--process")
+        ->excludes(connection);
     command->callback([options, &exit_code] {
         exit_code = run_reporting_errors([&] { return run_dump(*options); });
     });
@@ -233,6 +263,11 @@ void register_search(CLI::App& app, int& exit_code) {
     command->add_flag("--correlate", options->correlate,
                       "For each matching statistics event, print its session: the statistics "
                       "with the connect and disconnect events of the same endpoints and span");
+    command
+        ->add_flag("--audit", options->audit,
+                   "Search the audit events of policy changes; the query is user=NAME, "
+                   "action=NAME and key=TABLE.KEY terms")
+        ->excludes("--correlate");
     command->callback([options, &exit_code] {
         exit_code = run_reporting_errors([&] { return run_search(*options); });
     });

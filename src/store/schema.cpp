@@ -63,8 +63,27 @@ CREATE INDEX events_by_target ON events(target_addr, target_port, time);
 CREATE INDEX events_by_target_port ON events(target_port);
 )sql";
 
+// Version 2: the audit trail of policy changes, kept apart from the network events because
+// retention never deletes it. `changes` is the JSON array of the event's changes.
+constexpr const char* kVersion2 = R"sql(
+CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_uid TEXT NOT NULL UNIQUE,
+    stored_at INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    actor_uid INTEGER NOT NULL,
+    actor_user TEXT NOT NULL,
+    actor_pid INTEGER,
+    source TEXT,
+    device TEXT,
+    changes TEXT NOT NULL
+);
+CREATE INDEX audit_events_by_time ON audit_events(time);
+)sql";
+
 // Migration i brings the store from version i to version i + 1.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2};
 
 int64_t user_table_count(Database& db) {
     return db.query_int(
@@ -138,7 +157,7 @@ void check_schema_for_reading(Database& db) {
             "analyze --store {}` first",
             db.path(), db.path()));
     }
-    if (version < kSchemaVersion) {
+    if (version < kMinReadableSchemaVersion) {
         throw StoreError(fmt::format(
             "event store {} has the older schema version {}; run `protowatch analyze --store "
             "{}` once to migrate it to version {}",

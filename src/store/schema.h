@@ -7,7 +7,11 @@
 namespace pw::store {
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
+
+// The oldest version a reader accepts without migrating. Version 2 only added the
+// audit_events table, so a version 1 store reads as a store without audit events.
+inline constexpr int kMinReadableSchemaVersion = 1;
 
 // Thrown when a file cannot serve as an event store; the message names the path and what to
 // do about it.
@@ -21,7 +25,8 @@ class StoreError : public std::runtime_error {
 // Throws StoreError when the file is another program's database or is newer than this build.
 void migrate(Database& db);
 
-// Checks that a store opened for reading is at kSchemaVersion. Throws StoreError otherwise.
+// Checks that a store opened for reading is at a version from kMinReadableSchemaVersion to
+// kSchemaVersion. Throws StoreError otherwise.
 void check_schema_for_reading(Database& db);
 
 // The connection settings every store connection uses: WAL, a busy timeout so that a reader

@@ -1,0 +1,124 @@
+#include "control/client.h"
+
+#include <fmt/format.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "control/peer.h"
+
+namespace pw::control {
+namespace {
+
+std::string group_name(gid_t gid) {
+    group* entry = getgrgid(gid);
+    return entry != nullptr ? entry->gr_name : std::to_string(gid);
+}
+
+// Why the kernel denied the connection: the socket's group, which the user is not in.
+std::string access_denied_message(const std::string& path) {
+    PeerCredentials self = resolve_user(geteuid(), getegid());
+    struct stat status {};
+    if (stat(path.c_str(), &status) != 0) {
+        return fmt::format(
+            "permission denied on the control socket {}: user {} cannot reach it; ask an "
+            "administrator for access to its directory",
+            path, self.user);
+    }
+    std::string group = group_name(status.st_gid);
+    return fmt::format(
+        "permission denied on the control socket {}: user {} is not in group {}, which the "
+        "socket belongs to. Ask an administrator to run `usermod -aG {} {}`, then log in again",
+        path, self.user, group, group, self.user);
+}
+
+}  // namespace
+
+std::string default_socket_path() {
+    const char* path = std::getenv(kSocketPathVariable);
+    return path != nullptr && path[0] != '\0' ? path : kDefaultSocketPath;
+}
+
+ControlClient::ControlClient(const std::string& path) : path_(path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof address.sun_path) {
+        throw ClientError(fmt::format("invalid control socket path '{}'", path));
+    }
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw ClientError(fmt::format("socket failed: {}", std::strerror(errno)));
+    if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+        reader_ = std::make_unique<LineReader>(fd_);
+        return;
+    }
+    int error = errno;
+    close(fd_);
+    fd_ = -1;
+    switch (error) {
+        case ENOENT:
+            throw ClientError(fmt::format(
+                "no agent is running: the control socket {} does not exist; start the agent "
+                "(`systemctl start protowatch`) or pass --control-socket",
+                path));
+        case ECONNREFUSED:
+            throw ClientError(fmt::format(
+                "no agent is listening on the control socket {}; start the agent "
+                "(`systemctl start protowatch`)",
+                path));
+        case EACCES:
+        case EPERM: throw ClientError(access_denied_message(path));
+        default:
+            throw ClientError(fmt::format("cannot connect to the control socket {}: {}", path,
+                                          std::strerror(error)));
+    }
+}
+
+ControlClient::~ControlClient() {
+    if (fd_ >= 0) close(fd_);
+}
+
+nlohmann::json ControlClient::call(const std::string& command, const nlohmann::json& args,
+                                   const ItemCallback& on_item) {
+    int64_t id = next_id_++;
+    try {
+        nlohmann::json sent_args = args.is_null() ? nlohmann::json::object() : args;
+        write_line(fd_, {{"id", id}, {"command", command}, {"args", sent_args}});
+        std::string line;
+        while (true) {
+            LineReader::Status status = reader_->next(line);
+            if (status == LineReader::Status::kEnd) {
+                throw ClientError(fmt::format(
+                    "the agent closed the control connection before answering '{}'; see the "
+                    "agent's log (`journalctl -u protowatch`)",
+                    command));
+            }
+            if (status == LineReader::Status::kTooLong) {
+                throw ClientError("the agent sent a line longer than the protocol allows");
+            }
+            nlohmann::json response = nlohmann::json::parse(line, nullptr, false);
+            if (response.is_discarded() || !response.is_object()) {
+                throw ClientError("the agent sent a line that is not a JSON object");
+            }
+            if (response.contains("item")) {
+                if (on_item) on_item(response["item"]);
+                continue;
+            }
+            if (response.value("ok", false)) return response.value("result", nlohmann::json());
+            throw ClientError(response.value("error", std::string("the agent returned an error")),
+                              response.value("code", std::string(kCodeFailed)));
+        }
+    } catch (const std::system_error& error) {
+        throw ClientError(fmt::format("control socket {}: {}", path_, error.what()));
+    }
+}
+
+}  // namespace pw::control

@@ -1,0 +1,300 @@
+#include "control/server.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace pw::control {
+namespace {
+
+sockaddr_un socket_address(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof address.sun_path) {
+        throw std::runtime_error(fmt::format(
+            "control socket path '{}' is empty or longer than {} bytes; choose a shorter path",
+            path, sizeof address.sun_path - 1));
+    }
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    return address;
+}
+
+// True when a process accepts connections on `path`.
+bool someone_listens(const sockaddr_un& address) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool listening =
+        connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    close(fd);
+    return listening;
+}
+
+// Removes a socket left by an agent that did not stop cleanly; anything else at the path is
+// left alone and reported.
+void remove_stale_socket(const std::string& path, const sockaddr_un& address) {
+    struct stat status {};
+    if (lstat(path.c_str(), &status) != 0) return;
+    if (!S_ISSOCK(status.st_mode)) {
+        throw std::runtime_error(fmt::format(
+            "{} exists and is not a socket; remove it or choose another control socket path",
+            path));
+    }
+    if (someone_listens(address)) {
+        throw std::runtime_error(fmt::format(
+            "another process already listens on the control socket {}; stop that agent first",
+            path));
+    }
+    unlink(path.c_str());
+}
+
+nlohmann::json failure(const nlohmann::json& id, const std::string& code,
+                       const std::string& message) {
+    return {{"id", id}, {"ok", false}, {"code", code}, {"error", message}};
+}
+
+}  // namespace
+
+void Reply::send_item(const nlohmann::json& item) {
+    try {
+        write_line(fd_, {{"id", id_}, {"item", item}});
+    } catch (const std::system_error&) {
+        broken_ = true;
+        throw;
+    }
+}
+
+ControlServer::ControlServer(ServerSettings settings) : settings_(std::move(settings)) {}
+
+ControlServer::~ControlServer() { stop(); }
+
+void ControlServer::register_command(const std::string& name, Role required, Handler handler) {
+    commands_[name] = Command{required, std::move(handler)};
+}
+
+void ControlServer::start() {
+    const std::string& path = settings_.socket_path;
+    sockaddr_un address = socket_address(path);
+    std::filesystem::path directory = std::filesystem::path(path).parent_path();
+    std::error_code error;
+    if (!directory.empty() && std::filesystem::create_directories(directory, error)) {
+        chmod(directory.c_str(), 0755);
+    }
+    remove_stale_socket(path, address);
+
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0) throw std::system_error(errno, std::generic_category(), "socket");
+    // The socket file takes its mode from the umask at bind(); a mask that leaves no access
+    // closes the window before the chmod below.
+    mode_t previous_mask = umask(0177);
+    int bound = bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    int bind_errno = errno;
+    umask(previous_mask);
+    if (bound != 0 || listen(listen_fd_, 64) != 0) {
+        int code = bound != 0 ? bind_errno : errno;
+        close(listen_fd_);
+        listen_fd_ = -1;
+        throw std::runtime_error(fmt::format("cannot listen on the control socket {}: {}", path,
+                                             std::strerror(code)));
+    }
+    apply_socket_group(settings_.groups);
+    if (chmod(path.c_str(), settings_.socket_mode) != 0) {
+        spdlog::warn("control socket {}: chmod failed: {}", path, std::strerror(errno));
+    }
+
+    wake_fd_ = eventfd(0, EFD_CLOEXEC);
+    running_ = true;
+    acceptor_ = std::thread([this] { accept_loop(); });
+    spdlog::info("control socket {} listening (admin group {}, reader group {})", path,
+                 settings_.groups.admin_group, settings_.groups.reader_group);
+}
+
+void ControlServer::stop() {
+    if (!running_) return;
+    running_ = false;
+    uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) spdlog::warn("control socket: wake-up failed");
+    acceptor_.join();
+    {
+        std::lock_guard lock(mutex_);
+        // A shut-down socket makes the connection thread's read return, so that it ends.
+        for (Connection& connection : connections_) shutdown(connection.fd, SHUT_RDWR);
+    }
+    for (Connection& connection : connections_) connection.thread.join();
+    connections_.clear();
+    close(listen_fd_);
+    close(wake_fd_);
+    listen_fd_ = wake_fd_ = -1;
+    unlink(settings_.socket_path.c_str());
+    spdlog::info("control socket {} closed", settings_.socket_path);
+}
+
+void ControlServer::set_groups(const AccessGroups& groups) {
+    {
+        std::lock_guard lock(mutex_);
+        settings_.groups = groups;
+    }
+    if (listen_fd_ >= 0) apply_socket_group(groups);
+}
+
+AccessGroups ControlServer::groups() const {
+    std::lock_guard lock(mutex_);
+    return settings_.groups;
+}
+
+void ControlServer::apply_socket_group(const AccessGroups& groups) {
+    std::optional<gid_t> gid = find_group(groups.reader_group);
+    if (!gid) {
+        spdlog::warn(
+            "control socket {}: reader group {} does not exist, so only root and the agent's "
+            "own user can connect; create it with `groupadd {}`",
+            settings_.socket_path, groups.reader_group, groups.reader_group);
+        return;
+    }
+    // -1 keeps the owner: the agent's user.
+    if (chown(settings_.socket_path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+        spdlog::warn("control socket {}: cannot give it to group {}: {}", settings_.socket_path,
+                     groups.reader_group, std::strerror(errno));
+    }
+}
+
+void ControlServer::reap_finished_locked() {
+    for (auto it = connections_.begin(); it != connections_.end();) {
+        if (!it->done) {
+            ++it;
+            continue;
+        }
+        it->thread.join();
+        it = connections_.erase(it);
+    }
+}
+
+void ControlServer::accept_loop() {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    while (true) {
+        {
+            std::lock_guard lock(mutex_);
+            reap_finished_locked();
+            // At the limit, leave new clients in the backlog until a connection ends.
+            fds[0].events = connections_.size() < settings_.max_connections ? POLLIN : 0;
+        }
+        // The timeout only bounds how long a finished connection waits to be reaped while
+        // the limit holds back accepting.
+        int ready = poll(fds, 2, fds[0].events == 0 ? 100 : -1);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) {
+            spdlog::error("control socket {}: poll failed: {}", settings_.socket_path,
+                          std::strerror(errno));
+            return;
+        }
+        if (fds[1].revents != 0) return;
+        if ((fds[0].revents & POLLIN) == 0) continue;
+
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN) {
+                spdlog::warn("control socket {}: accept failed: {}", settings_.socket_path,
+                             std::strerror(errno));
+            }
+            continue;
+        }
+        std::lock_guard lock(mutex_);
+        Connection& connection = connections_.emplace_back();
+        connection.fd = fd;
+        connection.thread = std::thread([this, &connection] { serve(connection); });
+    }
+}
+
+void ControlServer::serve(Connection& connection) {
+    int fd = connection.fd;
+    try {
+        Caller caller;
+        caller.peer = read_peer_credentials(fd);
+        LineReader reader(fd);
+        std::string line;
+        while (true) {
+            LineReader::Status status = reader.next(line);
+            if (status == LineReader::Status::kEnd) break;
+            if (status == LineReader::Status::kTooLong) {
+                write_line(fd, failure(nullptr, kCodeInvalid,
+                                       fmt::format("request line longer than {} bytes; send "
+                                                   "one JSON request per line",
+                                                   kMaxLineBytes)));
+                break;
+            }
+            if (line.empty()) continue;
+            write_line(fd, run_request(line, caller, fd));
+        }
+    } catch (const std::system_error& error) {
+        // The client hung up or the server is stopping.
+        spdlog::debug("control connection ended: {}", error.what());
+    }
+    std::lock_guard lock(mutex_);
+    close(fd);
+    connection.fd = -1;
+    connection.done = true;
+}
+
+nlohmann::json ControlServer::run_request(const std::string& line, const Caller& connected,
+                                          int fd) {
+    nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
+    if (request.is_discarded() || !request.is_object()) {
+        return failure(nullptr, kCodeInvalid,
+                       "the request is not a JSON object; send {\"id\": 1, \"command\": "
+                       "\"NAME\", \"args\": {}} on one line");
+    }
+    nlohmann::json id = request.value("id", nlohmann::json());
+    auto command_field = request.find("command");
+    if (command_field == request.end() || !command_field->is_string()) {
+        return failure(id, kCodeInvalid, "the request has no \"command\" string");
+    }
+    std::string name = command_field->get<std::string>();
+    nlohmann::json args = request.value("args", nlohmann::json::object());
+    if (!args.is_object()) return failure(id, kCodeInvalid, "\"args\" must be a JSON object");
+
+    auto command = commands_.find(name);
+    if (command == commands_.end()) {
+        std::string known;
+        for (const auto& [known_name, unused] : commands_) {
+            known += (known.empty() ? "" : ", ") + known_name;
+        }
+        return failure(id, kCodeUnknown,
+                       fmt::format("unknown command '{}'; this agent has: {}", name, known));
+    }
+
+    // The role is worked out per request, so that a policy reload that changes the groups
+    // applies to connections already open.
+    Caller caller = connected;
+    AccessGroups groups = this->groups();
+    caller.role = role_of(caller.peer, groups);
+    if (caller.role < command->second.required) {
+        spdlog::warn("control socket: rejected '{}' from user {} (uid {}, pid {}): role {}",
+                     name, caller.peer.user, caller.peer.uid, caller.peer.pid,
+                     role_name(caller.role));
+        return failure(id, kCodeDenied,
+                       refusal_message(caller.peer, groups, name, command->second.required));
+    }
+
+    Reply reply(fd, id);
+    try {
+        nlohmann::json result = command->second.handler(args, caller, reply);
+        return {{"id", id}, {"ok", true}, {"result", result}};
+    } catch (const CommandError& error) {
+        return failure(id, error.code(), error.what());
+    } catch (const std::exception& error) {
+        if (reply.broken()) throw;  // the client hung up during a listing
+        spdlog::error("control command '{}' from user {} failed: {}", name, caller.peer.user,
+                      error.what());
+        return failure(id, kCodeFailed, fmt::format("internal error: {}", error.what()));
+    }
+}
+
+}  // namespace pw::control

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <functional>
+#include <list>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "control/access.h"
+#include "control/peer.h"
+#include "control/protocol.h"
+
+namespace pw::control {
+
+// The caller of a command, resolved when its connection was accepted.
+struct Caller {
+    PeerCredentials peer;
+    Role role = Role::kNone;
+};
+
+// Sends the rows of a listing before the command's result.
+class Reply {
+  public:
+    explicit Reply(int fd, const nlohmann::json& id) : fd_(fd), id_(id) {}
+    // Sends one {"id", "item"} line. Throws std::system_error when the client hung up.
+    void send_item(const nlohmann::json& item);
+    // True once sending failed, so that the connection is dropped.
+    bool broken() const { return broken_; }
+
+  private:
+    int fd_;
+    const nlohmann::json& id_;
+    bool broken_ = false;
+};
+
+// A command's handler: reads the request's "args" and returns the "result". It throws
+// CommandError for a failure the client should see; any other exception is logged and sent
+// as an internal error.
+using Handler =
+    std::function<nlohmann::json(const nlohmann::json& args, const Caller& caller, Reply& reply)>;
+
+struct ServerSettings {
+    std::string socket_path = kDefaultSocketPath;
+    AccessGroups groups;
+    // The socket file's mode: its group is the reader group, so that the kernel already
+    // rejects a connect() from anyone outside it (and from admins not in the reader group,
+    // unless they are root).
+    mode_t socket_mode = 0660;
+    // Connections served at once; a further client waits in the listen backlog.
+    size_t max_connections = 16;
+};
+
+// The agent's control socket: accepts connections on a Unix stream socket, checks each
+// caller's role against the command's, and runs the registered handlers. Each connection is
+// served on its own thread, so a handler may run concurrently with others.
+class ControlServer {
+  public:
+    explicit ControlServer(ServerSettings settings);
+    ~ControlServer();  // stops
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+
+    // Adds a command; call before start(). Replaces a command of the same name.
+    void register_command(const std::string& name, Role required, Handler handler);
+
+    // Creates the socket (and its directory, mode 0755), sets its mode and group, and starts
+    // the accepting thread. Throws std::runtime_error naming the path when another agent
+    // listens there or the socket cannot be created.
+    void start();
+    // Stops accepting, ends open connections and joins every thread; the socket file is
+    // removed. Safe to call more than once.
+    void stop();
+
+    // Takes new access groups (after a policy reload): later requests are checked against
+    // them, and the socket file's group follows the reader group.
+    void set_groups(const AccessGroups& groups);
+    AccessGroups groups() const;
+
+    const std::string& socket_path() const { return settings_.socket_path; }
+
+  private:
+    struct Command {
+        Role required;
+        Handler handler;
+    };
+    struct Connection {
+        int fd = -1;
+        std::thread thread;
+        bool done = false;
+    };
+
+    void accept_loop();
+    void serve(Connection& connection);
+    nlohmann::json run_request(const std::string& line, const Caller& caller, int fd);
+    void reap_finished_locked();
+    void apply_socket_group(const AccessGroups& groups);
+
+    ServerSettings settings_;
+    std::map<std::string, Command> commands_;
+    mutable std::mutex mutex_;  // guards settings_.groups and connections_
+    std::list<Connection> connections_;
+    int listen_fd_ = -1;
+    int wake_fd_ = -1;  // an eventfd that stop() signals
+    bool running_ = false;
+    std::thread acceptor_;
+};
+
+}  // namespace pw::control

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <sys/capability.h>
+
+#include <string>
+#include <vector>
+
+namespace pw::daemon {
+
+struct PrivilegeSettings {
+    // The capabilities the agent keeps, permitted and effective; every other one leaves the
+    // permitted, effective, inheritable, ambient and bounding sets.
+    std::vector<cap_value_t> keep;
+    // A user to switch to (with its primary group and no supplementary groups); empty keeps
+    // the current user. Switching needs CAP_SETUID and CAP_SETGID, which are then dropped.
+    std::string user;
+};
+
+// The capabilities live capture and process attribution need: CAP_NET_RAW for packet
+// sockets, CAP_NET_ADMIN for promiscuous mode and sock_diag of every socket, CAP_SYS_PTRACE
+// to read /proc/PID/fd of other users' processes and CAP_DAC_READ_SEARCH to read the
+// policy and the store wherever an admin keeps them; CAP_SYS_ADMIN only with `setns`, for
+// sockets in other network namespaces.
+std::vector<cap_value_t> agent_capabilities(bool setns);
+
+// Drops every privilege outside `settings` for good: switches the user when asked, limits
+// the capability sets to `settings.keep` and sets no_new_privs, so that no later exec can
+// gain privileges back. Call after the sockets and files that need more are open, and before
+// threads start (capabilities are per thread). Throws std::runtime_error naming the step that
+// failed.
+void drop_privileges(const PrivilegeSettings& settings);
+
+// The process's effective capabilities in cap_to_text form ("cap_net_raw,cap_net_admin=ep").
+std::string current_capabilities();
+
+}  // namespace pw::daemon

@@ -1,0 +1,140 @@
+#include "policy/policy_holder.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "policy/file_trust.h"
+#include "query/literals.h"
+#include "store/audit_store.h"
+
+namespace pw::policy {
+namespace {
+
+std::string host_name() {
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0) return {};
+    return name;
+}
+
+void log_change(const events::AuditEvent& event) {
+    for (const PolicyChange& change : event.changes) {
+        spdlog::info("policy {} by user {} (uid {}): {} changed from {} to {}", event.action,
+                     event.actor_user, event.actor_uid, change.key, change.old_value,
+                     change.new_value);
+    }
+}
+
+}  // namespace
+
+std::unique_ptr<PolicyHolder> PolicyHolder::load(const std::string& path) {
+    Policy defaults;
+    Policy policy = parse_policy(read_trusted_policy_file(path, defaults.admin_group), path);
+    return std::make_unique<PolicyHolder>(std::move(policy), path);
+}
+
+PolicyHolder::PolicyHolder(Policy policy, std::string source_path)
+    : policy_(std::make_shared<const Policy>(std::move(policy))),
+      source_path_(std::move(source_path)) {}
+
+std::shared_ptr<const Policy> PolicyHolder::current() const {
+    std::lock_guard lock(mutex_);
+    return policy_;
+}
+
+std::string PolicyHolder::source_path() const {
+    std::lock_guard lock(mutex_);
+    return source_path_;
+}
+
+void PolicyHolder::set_audit_recorder(AuditRecorder recorder) {
+    std::lock_guard lock(mutex_);
+    recorder_ = std::move(recorder);
+}
+
+void PolicyHolder::add_listener(Listener listener) {
+    std::lock_guard lock(mutex_);
+    listeners_.push_back(std::move(listener));
+}
+
+ChangeResult PolicyHolder::apply_file(const std::string& path, const Actor& actor) {
+    std::lock_guard lock(mutex_);
+    try {
+        // The running policy's admin group decides who may have written the file.
+        std::string text = read_trusted_policy_file(path, policy_->admin_group);
+        ChangeResult result = replace_locked(parse_policy(text, path), "apply", actor, path);
+        source_path_ = path;
+        return result;
+    } catch (const PolicyError& error) {
+        spdlog::warn("policy apply by user {} (uid {}) rejected: {}", actor.user, actor.uid,
+                     error.what());
+        return {error.what(), {}};
+    }
+}
+
+ChangeResult PolicyHolder::reload(const Actor& actor) {
+    std::lock_guard lock(mutex_);
+    if (source_path_.empty()) {
+        return {"the agent has no policy file to reload; apply one with `protowatch policy "
+                "apply FILE`",
+                {}};
+    }
+    try {
+        std::string text = read_trusted_policy_file(source_path_, policy_->admin_group);
+        return replace_locked(parse_policy(text, source_path_), "reload", actor, source_path_);
+    } catch (const PolicyError& error) {
+        spdlog::error("policy reload rejected, the running policy stays in force: {}",
+                      error.what());
+        return {error.what(), {}};
+    }
+}
+
+ChangeResult PolicyHolder::update(const std::string& action, const Actor& actor,
+                                  const std::function<void(Policy&)>& edit) {
+    std::lock_guard lock(mutex_);
+    Policy next = *policy_;
+    try {
+        edit(next);
+    } catch (const PolicyError& error) {
+        return {error.what(), {}};
+    }
+    return replace_locked(std::move(next), action, actor, "");
+}
+
+ChangeResult PolicyHolder::replace_locked(Policy next, const std::string& action,
+                                          const Actor& actor, const std::string& source) {
+    ChangeResult result;
+    result.changes = diff_policies(*policy_, next);
+    if (result.changes.empty()) return result;
+
+    events::AuditEvent event;
+    event.time_ms = query::now_ms();
+    event.action = action;
+    event.actor_uid = actor.uid;
+    event.actor_user = actor.user;
+    event.actor_pid = actor.pid;
+    event.source = source;
+    event.device = host_name();
+    event.changes = result.changes;
+    log_change(event);
+    // The change stands even when its audit event cannot be stored: the recorder logs that,
+    // and refusing a valid change for a full disk would leave the old policy running unseen.
+    if (recorder_) recorder_(event, next);
+
+    policy_ = std::make_shared<const Policy>(std::move(next));
+    for (const Listener& listener : listeners_) listener(*policy_);
+    return result;
+}
+
+PolicyHolder::AuditRecorder store_audit_recorder() {
+    return [](const events::AuditEvent& event, const Policy& next) {
+        try {
+            store::record_audit_event(next.store_path, event);
+        } catch (const std::exception& error) {
+            spdlog::error("audit event of the policy {} by user {} could not be stored in {}: {}",
+                          event.action, event.actor_user, next.store_path, error.what());
+        }
+    };
+}
+
+}  // namespace pw::policy

@@ -1,0 +1,172 @@
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "control/client.h"
+#include "control/server.h"
+#include "store_test_helpers.h"
+
+namespace pw::control {
+namespace {
+
+using store::testing::TempDir;
+
+// A server with an echo command for readers, a listing and an admin-only command.
+class ControlServerTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ServerSettings settings;
+        settings.socket_path = dir_.file("control.sock");
+        server_ = std::make_unique<ControlServer>(settings);
+        server_->register_command("echo", Role::kReader,
+                                  [](const nlohmann::json& args, const Caller& caller, Reply&) {
+                                      return nlohmann::json{{"args", args},
+                                                            {"uid", caller.peer.uid},
+                                                            {"role", role_name(caller.role)}};
+                                  });
+        server_->register_command("count", Role::kReader,
+                                  [](const nlohmann::json&, const Caller&, Reply& reply) {
+                                      for (int i = 0; i < 3; ++i) reply.send_item(i);
+                                      return nlohmann::json(3);
+                                  });
+        server_->register_command("fail", Role::kReader, [](auto&, auto&, auto&) -> nlohmann::json {
+            throw CommandError("the value 7 is invalid; use 8");
+        });
+        server_->start();
+    }
+
+    // Sends raw bytes and returns the first response line.
+    nlohmann::json raw_request(const std::string& bytes) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strcpy(address.sun_path, server_->socket_path().c_str());
+        EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+                  static_cast<ssize_t>(bytes.size()));
+        LineReader reader(fd);
+        std::string line;
+        LineReader::Status status = reader.next(line);
+        close(fd);
+        EXPECT_EQ(status, LineReader::Status::kLine);
+        return nlohmann::json::parse(line, nullptr, false);
+    }
+
+    TempDir dir_;
+    std::unique_ptr<ControlServer> server_;
+};
+
+TEST_F(ControlServerTest, CallReturnsResult) {
+    ControlClient client(server_->socket_path());
+    nlohmann::json result = client.call("echo", {{"x", 1}});
+    EXPECT_EQ(result["args"]["x"], 1);
+    EXPECT_EQ(result["uid"], getuid());
+    EXPECT_EQ(result["role"], getuid() == 0 ? "admin" : "none");
+}
+
+TEST_F(ControlServerTest, ItemsPrecedeResult) {
+    if (getuid() != 0) GTEST_SKIP() << "readers only; root is always admin";
+    ControlClient client(server_->socket_path());
+    std::vector<int> items;
+    nlohmann::json result = client.call("count", {}, [&](const nlohmann::json& item) {
+        items.push_back(item.get<int>());
+    });
+    EXPECT_EQ(result, 3);
+    EXPECT_EQ(items, (std::vector<int>{0, 1, 2}));
+    // The connection serves another call afterwards.
+    EXPECT_EQ(client.call("count"), 3);
+}
+
+TEST_F(ControlServerTest, HandlerErrorReachesClient) {
+    if (getuid() != 0) GTEST_SKIP() << "readers only; root is always admin";
+    ControlClient client(server_->socket_path());
+    try {
+        client.call("fail");
+        FAIL() << "the call succeeded";
+    } catch (const ClientError& error) {
+        EXPECT_EQ(error.code(), kCodeFailed);
+        EXPECT_STREQ(error.what(), "the value 7 is invalid; use 8");
+    }
+}
+
+TEST_F(ControlServerTest, UnknownCommandListsCommands) {
+    ControlClient client(server_->socket_path());
+    try {
+        client.call("reboot");
+        FAIL() << "the call succeeded";
+    } catch (const ClientError& error) {
+        EXPECT_EQ(error.code(), kCodeUnknown);
+        EXPECT_NE(std::string(error.what()).find("count, echo, fail"), std::string::npos);
+    }
+}
+
+TEST_F(ControlServerTest, MalformedLineIsRejected) {
+    nlohmann::json response = raw_request("{not json\n");
+    EXPECT_EQ(response["ok"], false);
+    EXPECT_EQ(response["code"], kCodeInvalid);
+    response = raw_request("{\"id\": 4, \"args\": {}}\n");
+    EXPECT_EQ(response["id"], 4);
+    EXPECT_EQ(response["code"], kCodeInvalid);
+    response = raw_request("{\"id\": 5, \"command\": \"echo\", \"args\": []}\n");
+    EXPECT_EQ(response["code"], kCodeInvalid);
+}
+
+TEST_F(ControlServerTest, OversizedLineIsRejected) {
+    nlohmann::json response = raw_request(std::string(kMaxLineBytes + 10, 'x'));
+    EXPECT_EQ(response["ok"], false);
+    EXPECT_NE(response["error"].get<std::string>().find("longer than"), std::string::npos);
+}
+
+TEST_F(ControlServerTest, SocketModeIsGroupOnly) {
+    struct stat status {};
+    ASSERT_EQ(stat(server_->socket_path().c_str(), &status), 0);
+    EXPECT_TRUE(S_ISSOCK(status.st_mode));
+    EXPECT_EQ(status.st_mode & 0777, 0660u);
+}
+
+TEST_F(ControlServerTest, SecondServerOnSamePathFails) {
+    ServerSettings settings;
+    settings.socket_path = server_->socket_path();
+    ControlServer second(settings);
+    EXPECT_THROW(second.start(), std::runtime_error);
+}
+
+TEST_F(ControlServerTest, StopRemovesSocket) {
+    server_->stop();
+    EXPECT_NE(access(dir_.file("control.sock").c_str(), F_OK), 0);
+    try {
+        ControlClient client(dir_.file("control.sock"));
+        FAIL() << "connected to a stopped server";
+    } catch (const ClientError& error) {
+        EXPECT_NE(std::string(error.what()).find("no agent is running"), std::string::npos);
+    }
+}
+
+TEST(ControlAccess, RolesFollowGroups) {
+    AccessGroups groups{"pw-no-such-admin-group", "pw-no-such-reader-group"};
+    PeerCredentials root = resolve_user(0, 0);
+    EXPECT_EQ(role_of(root, groups), Role::kAdmin);
+    PeerCredentials nobody;
+    nobody.uid = 65534;
+    nobody.user = "nobody";
+    nobody.groups = {65534};
+    EXPECT_EQ(role_of(nobody, groups), Role::kNone);
+    // A group of the caller grants its role.
+    AccessGroups root_readers{"pw-no-such-admin-group", "root"};
+    PeerCredentials member;
+    member.uid = 4242;
+    member.user = "member";
+    member.groups = {0};
+    EXPECT_EQ(role_of(member, root_readers), Role::kReader);
+    std::string message = refusal_message(nobody, groups, "policy.apply", Role::kAdmin);
+    EXPECT_NE(message.find("user nobody (uid 65534)"), std::string::npos) << message;
+    EXPECT_NE(message.find("group pw-no-such-admin-group"), std::string::npos) << message;
+    EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace pw::control

@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "policy/file_trust.h"
+#include "policy/policy_holder.h"
+#include "policy/recording_filter.h"
+#include "store/audit_store.h"
+#include "store/schema.h"
+#include "store_test_helpers.h"
+
+namespace pw::policy {
+namespace {
+
+using store::testing::TempDir;
+
+class CollectingSink : public events::EventSink {
+  public:
+    void write(const events::Event& event) override { events.push_back(event); }
+    std::vector<events::Event> events;
+};
+
+events::Event statistics_with(std::vector<ProtocolId> protocols) {
+    events::Event event = store::testing::connection_event(events::Activity::kStatistics, 1, "C1");
+    event.protocols = std::move(protocols);
+    return event;
+}
+
+TEST(RecordingFilter, KeepsListedProtocolsOnly) {
+    CollectingSink sink;
+    RecordingFilter filter(sink, {true, {ProtocolId::TLS}});
+    filter.write(store::testing::connection_event(events::Activity::kConnect, 1, "C1"));
+    filter.write(statistics_with({ProtocolId::TLS, ProtocolId::TLS_ALPN_H2}));
+    filter.write(statistics_with({ProtocolId::HTTP}));
+    filter.write(statistics_with({}));
+    filter.write(store::testing::connection_event(events::Activity::kDisconnect, 2, "C1"));
+    ASSERT_EQ(sink.events.size(), 3u);
+    EXPECT_EQ(sink.events[1].protocols, std::vector<ProtocolId>{ProtocolId::TLS});
+    EXPECT_EQ(sink.events[2].activity, events::Activity::kDisconnect);
+    EXPECT_EQ(filter.dropped(), 2u);
+}
+
+TEST(RecordingFilter, DisabledKeepsConnections) {
+    CollectingSink sink;
+    RecordingFilter filter(sink, RecordingRules{});
+    filter.set_rules({false, default_protocols()});
+    filter.write(statistics_with({ProtocolId::DNS}));
+    filter.write(store::testing::connection_event(events::Activity::kConnect, 1, "C2"));
+    ASSERT_EQ(sink.events.size(), 1u);
+    EXPECT_EQ(sink.events[0].activity, events::Activity::kConnect);
+}
+
+void write_text(const std::string& path, const std::string& text, mode_t mode) {
+    std::ofstream(path) << text;
+    chmod(path.c_str(), mode);
+}
+
+TEST(PolicyFileTrust, RejectsWorldWritable) {
+    TempDir dir;
+    chmod(dir.path().c_str(), 0755);
+    std::string path = dir.file("policy.toml");
+    write_text(path, "[recording]\nenabled = false\n", 0666);
+    if (getuid() != 0) GTEST_SKIP() << "a file owned by a non-root user is rejected first";
+    try {
+        read_trusted_policy_file(path, "protowatch-admin");
+        FAIL() << "a world-writable policy was accepted";
+    } catch (const PolicyError& error) {
+        EXPECT_NE(std::string(error.what()).find("writable by every user"), std::string::npos);
+    }
+    chmod(path.c_str(), 0644);
+    EXPECT_EQ(read_trusted_policy_file(path, "protowatch-admin"), "[recording]\nenabled = false\n");
+    chmod(dir.path().c_str(), 0777);
+    EXPECT_THROW(read_trusted_policy_file(path, "protowatch-admin"), PolicyError);
+}
+
+TEST(PolicyHolder, ChangesAreAuditedAndInvalidOnesKeepPolicy) {
+    TempDir dir;
+    Policy initial;
+    initial.store_path = dir.file("events.db");
+    PolicyHolder holder(initial);
+    holder.set_audit_recorder(store_audit_recorder());
+    int notified = 0;
+    holder.add_listener([&](const Policy&) { ++notified; });
+
+    Actor alice{1001, "alice", 77};
+    ChangeResult result =
+        holder.update("disable", alice, [](Policy& policy) { policy.recording_enabled = false; });
+    EXPECT_TRUE(result.error.empty());
+    ASSERT_EQ(result.changes.size(), 1u);
+    EXPECT_FALSE(holder.current()->recording_enabled);
+    EXPECT_EQ(notified, 1);
+
+    result = holder.update("disable", alice, [](Policy& policy) { policy.recording_enabled = false; });
+    EXPECT_TRUE(result.changes.empty());
+    result = holder.apply_file(dir.file("missing.toml"), alice);
+    EXPECT_NE(result.error.find("missing.toml"), std::string::npos);
+    EXPECT_FALSE(holder.current()->recording_enabled);
+    EXPECT_EQ(notified, 1);
+
+    store::Database db = store::Database::open(initial.store_path, SQLITE_OPEN_READONLY);
+    std::vector<store::StoredAuditEvent> stored = store::read_audit_events(db, {});
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].event.action, "disable");
+    EXPECT_EQ(stored[0].event.actor_user, "alice");
+    EXPECT_EQ(stored[0].event.actor_uid, 1001);
+    EXPECT_EQ(stored[0].event.actor_pid, 77);
+    ASSERT_EQ(stored[0].event.changes.size(), 1u);
+    EXPECT_EQ(stored[0].event.changes[0].key, "recording.enabled");
+    EXPECT_EQ(stored[0].event.changes[0].old_value, "true");
+    EXPECT_EQ(stored[0].event.changes[0].new_value, "false");
+}
+
+TEST(AuditStore, MigratesVersionOneStore) {
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    store::testing::write_events(path, {store::testing::numbered_event(0)});
+    {
+        // Brings the store back to version 1, as an older protowatch left it.
+        store::Database db = store::Database::open(path, SQLITE_OPEN_READWRITE);
+        db.execute("DROP TABLE audit_events; PRAGMA user_version = 1;");
+    }
+    {
+        store::Database db = store::Database::open(path, SQLITE_OPEN_READONLY);
+        store::check_schema_for_reading(db);
+        EXPECT_TRUE(store::read_audit_events(db, {}).empty());
+    }
+    events::AuditEvent event;
+    event.time_ms = 5;
+    event.action = "enable";
+    event.actor_uid = 0;
+    event.actor_user = "root";
+    event.changes = {{"recording.enabled", "false", "true"}};
+    store::record_audit_event(path, event);
+    store::Database db = store::Database::open(path, SQLITE_OPEN_READONLY);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), store::kSchemaVersion);
+    EXPECT_EQ(store::testing::count_rows(path), 1);
+    std::vector<store::StoredAuditEvent> stored = store::read_audit_events(db, {});
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].event, event);
+}
+
+TEST(PolicyExample, ParsesToDefaults) {
+    Policy policy = load_policy_file(PROTOWATCH_SOURCE_DIR "/packaging/policy.toml.example");
+    EXPECT_EQ(policy, Policy{});
+}
+
+}  // namespace
+}  // namespace pw::policy
