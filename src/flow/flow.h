@@ -38,6 +38,7 @@ struct Flow {
     uint16_t target_port = 0;
     bool initiator_is_low = true;  // whether the initiator is the key's low endpoint
     bool mid_stream = false;       // the flow was first seen without its start
+    bool capture_loss = false;     // the capture dropped packets while the flow was open
 
     uint64_t number = 0;  // order of creation, from 1
     int64_t first_us = 0;

@@ -60,7 +60,7 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
         event.packets_in = flow.packets[in];
         event.start_time_ms = flow.first_us / 1000;
         event.end_time_ms = flow.last_us / 1000;
-        event.partial = flow.mid_stream;
+        event.partial = flow.mid_stream || flow.capture_loss;
     }
     ++summary_.events;
     for (events::EventSink* sink : sinks_) sink->write(event);
