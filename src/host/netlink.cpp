@@ -54,7 +54,7 @@ NetlinkSocket& NetlinkSocket::operator=(NetlinkSocket&& other) noexcept {
     return *this;
 }
 
-void NetlinkSocket::dump(std::span<uint8_t> request, const Visit& visit) {
+void NetlinkSocket::send(std::span<uint8_t> request) {
     auto* header = reinterpret_cast<nlmsghdr*>(request.data());
     header->nlmsg_seq = ++sequence_;
     sockaddr_nl kernel{};
@@ -63,6 +63,38 @@ void NetlinkSocket::dump(std::span<uint8_t> request, const Visit& visit) {
                reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
         throw std::system_error(errno, std::generic_category(), "netlink send");
     }
+}
+
+bool NetlinkSocket::request(std::span<uint8_t> request, const Visit& visit) {
+    send(request);
+    std::vector<uint8_t> buffer(kReceiveBufferSize);
+    for (;;) {
+        ssize_t length = recv(descriptor_, buffer.data(), buffer.size(), 0);
+        if (length < 0) {
+            if (errno == EINTR) continue;
+            throw std::system_error(errno, std::generic_category(), "netlink receive");
+        }
+        int remaining = static_cast<int>(length);
+        bool answered = false;
+        for (auto* message = reinterpret_cast<nlmsghdr*>(buffer.data());
+             NLMSG_OK(message, remaining); message = NLMSG_NEXT(message, remaining)) {
+            if (message->nlmsg_seq != sequence_) continue;
+            answered = true;
+            if (message->nlmsg_type == NLMSG_ERROR) {
+                auto* error = static_cast<const nlmsgerr*>(NLMSG_DATA(message));
+                if (error->error == 0) continue;
+                if (error->error == -ENOENT) return false;
+                throw std::system_error(-error->error, std::generic_category(),
+                                        "netlink request");
+            }
+            visit(*message);
+        }
+        if (answered) return true;
+    }
+}
+
+void NetlinkSocket::dump(std::span<uint8_t> request, const Visit& visit) {
+    send(request);
 
     std::vector<uint8_t> buffer(kReceiveBufferSize);
     for (;;) {

@@ -29,6 +29,11 @@ public:
     // kernel returns an error.
     void dump(std::span<uint8_t> request, const Visit& visit);
 
+    // Sends `request` (one message without NLM_F_DUMP) and calls `visit` for its reply.
+    // Returns false when the kernel answered with the error ENOENT (nothing matches);
+    // throws std::system_error for any other error.
+    bool request(std::span<uint8_t> request, const Visit& visit);
+
     // Reads one batch of multicast notifications and calls `visit` for each. Blocks unless
     // the socket was made non-blocking. Returns false when nothing could be read.
     bool receive(const Visit& visit);
@@ -37,6 +42,7 @@ public:
 
 private:
     NetlinkSocket() = default;
+    void send(std::span<uint8_t> request);
     int descriptor_ = -1;
     uint32_t sequence_ = 0;
 };

@@ -21,6 +21,9 @@ constexpr const char* kNoOwnerInode =
 constexpr const char* kProcessGone =
     "no process holds the socket any more (process gone, or its /proc/<pid>/fd unreadable)";
 
+// How old the namespace list may be when a lookup found no socket.
+constexpr std::chrono::milliseconds kMissNamespaceRefresh{200};
+
 bool is_unspecified(const decode::IpAddress& address) {
     return std::all_of(address.bytes.begin(), address.bytes.end(),
                        [](uint8_t byte) { return byte == 0; });
@@ -39,7 +42,7 @@ bool is_open_on(const SocketEntry& socket, const decode::IpAddress& address, uin
 ProcessAttributor::ProcessAttributor(AttributorOptions options) : options_(options) {
     {
         std::lock_guard lock(mutex_);
-        refresh_namespaces_locked();
+        refresh_namespaces_locked(options_.namespace_refresh);
         refresh_locked();
     }
     if (options_.poll_interval.count() > 0) poller_ = std::thread([this] { poll_loop(); });
@@ -58,14 +61,14 @@ void ProcessAttributor::poll_loop() {
     std::unique_lock wake_lock(wake_mutex_);
     while (!wake_.wait_for(wake_lock, options_.poll_interval, [this] { return stopping_; })) {
         std::lock_guard lock(mutex_);
-        refresh_namespaces_locked();
+        refresh_namespaces_locked(options_.namespace_refresh);
         refresh_locked();
     }
 }
 
-void ProcessAttributor::refresh_namespaces_locked() {
+void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds interval) {
     auto now = std::chrono::steady_clock::now();
-    if (!namespaces_.empty() && now - namespaces_listed_ < options_.namespace_refresh) return;
+    if (!namespaces_.empty() && now - namespaces_listed_ < interval) return;
     namespaces_listed_ = now;
 
     uint64_t own = own_network_namespace();
@@ -80,13 +83,27 @@ void ProcessAttributor::refresh_namespaces_locked() {
         Namespace ns{found.inode, found.pid, std::nullopt, {}};
         try {
             ns.socket = found.inode == own ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
-                                           : open_sock_diag_in(found.pid);
+                                           : open_sock_diag_in(
+                                                 "/proc/" + std::to_string(found.pid) +
+                                                 "/ns/net");
         } catch (const std::system_error& error) {
             ns.error = error.what();
             bool known_error = existing != namespaces_.end() && existing->error == ns.error;
             if (!known_error) {
                 spdlog::warn("network namespace {} cannot be read: {}", found.inode, ns.error);
             }
+        }
+        updated.push_back(std::move(ns));
+    }
+    for (const NamedNamespace& named : list_named_namespaces()) {
+        bool listed = std::any_of(updated.begin(), updated.end(),
+                                  [&](const Namespace& ns) { return ns.inode == named.inode; });
+        if (listed) continue;
+        Namespace ns{named.inode, 0, std::nullopt, {}};
+        try {
+            ns.socket = open_sock_diag_in(named.path);
+        } catch (const std::system_error& error) {
+            ns.error = error.what();
         }
         updated.push_back(std::move(ns));
     }
@@ -214,6 +231,47 @@ const ProcessAttributor::Known* ProcessAttributor::match_unconnected_locked(
     return responder;
 }
 
+const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Connection& c) {
+    // The initiator's socket in every namespace first, then the responder's (for TCP the
+    // kernel's lookup also returns the listener before the handshake has completed).
+    struct Endpoints {
+        const decode::IpAddress& local;
+        uint16_t local_port;
+        const decode::IpAddress& remote;
+        uint16_t remote_port;
+    };
+    const Endpoints sides[] = {{c.source, c.source_port, c.target, c.target_port},
+                               {c.target, c.target_port, c.source, c.source_port}};
+    for (const Endpoints& side : sides) {
+        for (Namespace& ns : namespaces_) {
+            if (!ns.socket) continue;
+            std::optional<SocketEntry> socket;
+            try {
+                socket = find_socket(*ns.socket, c.ip_protocol, side.local, side.local_port,
+                                     side.remote, side.remote_port);
+            } catch (const std::system_error& error) {
+                spdlog::debug("socket lookup in network namespace {} failed: {}", ns.inode,
+                              error.what());
+            }
+            // A socket on another port is not this connection's, whatever the lookup found.
+            if (!socket || socket->inode == 0 || socket->local_port != side.local_port) continue;
+            SocketKey key{socket->ip_protocol, socket->local, socket->local_port,
+                          socket->remote, socket->remote_port};
+            Known& known = known_[key];
+            if (known.socket.inode != socket->inode) {
+                known.process.reset();
+                known.owner_missing = false;
+            }
+            known.socket = *socket;
+            known.network_namespace = ns.inode;
+            known.seen = std::chrono::steady_clock::now();
+            resolve_owners_locked();
+            return &known;
+        }
+    }
+    return nullptr;
+}
+
 std::string ProcessAttributor::reason_locked(const Known* known) const {
     if (known == nullptr) {
         std::string reason = kNoSocket;
@@ -236,11 +294,13 @@ events::Process ProcessAttributor::attribute(const Connection& connection) {
         return result;
     }
     const Known* known = match_connected_locked(connection);
+    if (known == nullptr || !known->process) known = find_exact_locked(connection);
     if (known == nullptr || !known->process) {
         // A miss: the socket may be newer than the last listing, or its owner unknown.
         // Listeners are matched only after that, since a local initiator's socket is the
-        // better answer when both ends are on this machine.
-        refresh_namespaces_locked();
+        // better answer when both ends are on this machine. A namespace whose only process
+        // is the connection's may be newer than the last enumeration.
+        refresh_namespaces_locked(kMissNamespaceRefresh);
         refresh_locked(connection.ip_protocol);
         known = match_connected_locked(connection);
         if (known == nullptr) known = match_unconnected_locked(connection);
@@ -260,7 +320,7 @@ events::Process ProcessAttributor::attribute(const Connection& connection) {
 
 std::vector<OwnedSocket> ProcessAttributor::current_sockets() {
     std::lock_guard lock(mutex_);
-    refresh_namespaces_locked();
+    refresh_namespaces_locked(options_.namespace_refresh);
     refresh_locked();
     std::vector<OwnedSocket> result;
     for (const auto& [key, known] : known_) {

@@ -95,10 +95,13 @@ private:
     };
 
     void poll_loop();
-    void refresh_namespaces_locked();
+    // Enumerates the namespaces again when the last enumeration is older than `interval`.
+    void refresh_namespaces_locked(std::chrono::milliseconds interval);
     // Lists the sockets of every namespace, of `ip_protocol` only unless it is 0.
     void refresh_locked(uint8_t ip_protocol = 0);
     void resolve_owners_locked();
+    // Asks each namespace's kernel for the connection's socket directly (no listing).
+    const Known* find_exact_locked(const Connection& connection);
     const Known* match_connected_locked(const Connection& connection) const;
     const Known* match_unconnected_locked(const Connection& connection) const;
     std::string reason_locked(const Known* known) const;

@@ -12,12 +12,11 @@
 
 namespace pw::process {
 
-host::NetlinkSocket open_sock_diag_in(int64_t pid) {
+host::NetlinkSocket open_sock_diag_in(const std::string& path) {
     int descriptor = -1;
     int error = 0;
     const char* step = "";
     std::thread worker([&] {
-        std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
         int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (ns < 0) {
             error = errno;
@@ -40,7 +39,7 @@ host::NetlinkSocket open_sock_diag_in(int64_t pid) {
     worker.join();
     if (descriptor < 0) {
         throw std::system_error(error, std::generic_category(),
-                                std::string(step) + " of pid " + std::to_string(pid));
+                                std::string(step) + " " + path);
     }
     return host::NetlinkSocket::adopt(descriptor);
 }

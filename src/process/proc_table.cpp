@@ -161,6 +161,20 @@ std::vector<NetworkNamespace> list_network_namespaces() {
     return result;
 }
 
+std::vector<NamedNamespace> list_named_namespaces() {
+    std::vector<NamedNamespace> result;
+    DIR* directory = opendir("/run/netns");
+    if (directory == nullptr) return result;
+    while (dirent* entry = readdir(directory)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string path = std::string("/run/netns/") + entry->d_name;
+        struct stat info {};
+        if (stat(path.c_str(), &info) == 0) result.push_back({info.st_ino, path});
+    }
+    closedir(directory);
+    return result;
+}
+
 uint64_t own_network_namespace() {
     struct stat info {};
     if (stat("/proc/thread-self/ns/net", &info) != 0) return 0;

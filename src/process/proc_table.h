@@ -35,6 +35,15 @@ struct NetworkNamespace {
 // The distinct network namespaces of every process, from /proc/<pid>/ns/net.
 std::vector<NetworkNamespace> list_network_namespaces();
 
+// A network namespace that `ip netns add` named: a bind mount under /run/netns, which keeps
+// the namespace alive while no process lives in it.
+struct NamedNamespace {
+    uint64_t inode = 0;
+    std::string path;
+};
+
+std::vector<NamedNamespace> list_named_namespaces();
+
 // The inode of this thread's own network namespace.
 uint64_t own_network_namespace();
 

@@ -26,6 +26,25 @@ decode::IpAddress address_of(int family, const __be32* words) {
     return decode::IpAddress::v6(bytes);
 }
 
+SocketEntry entry_of(const nlmsghdr& message, uint8_t ip_protocol) {
+    auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(&message));
+    SocketEntry entry;
+    entry.ip_protocol = ip_protocol;
+    entry.local = address_of(diag->idiag_family, diag->id.idiag_src);
+    entry.local_port = port_of(diag->id.idiag_sport);
+    entry.remote = address_of(diag->idiag_family, diag->id.idiag_dst);
+    entry.remote_port = port_of(diag->id.idiag_dport);
+    entry.state = diag->idiag_state;
+    entry.uid = diag->idiag_uid;
+    entry.inode = diag->idiag_inode;
+    return entry;
+}
+
+bool is_diag_reply(const nlmsghdr& message) {
+    return message.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+           message.nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg));
+}
+
 void list_family(host::NetlinkSocket& socket, uint8_t ip_protocol, uint8_t family,
                  std::vector<SocketEntry>& result) {
     struct {
@@ -40,19 +59,7 @@ void list_family(host::NetlinkSocket& socket, uint8_t ip_protocol, uint8_t famil
     request.body.idiag_states = kAllStates;
     socket.dump({reinterpret_cast<uint8_t*>(&request), sizeof request},
                 [&](const nlmsghdr& message) {
-                    if (message.nlmsg_type != SOCK_DIAG_BY_FAMILY) return;
-                    if (message.nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) return;
-                    auto* diag = static_cast<const inet_diag_msg*>(NLMSG_DATA(&message));
-                    SocketEntry entry;
-                    entry.ip_protocol = ip_protocol;
-                    entry.local = address_of(diag->idiag_family, diag->id.idiag_src);
-                    entry.local_port = port_of(diag->id.idiag_sport);
-                    entry.remote = address_of(diag->idiag_family, diag->id.idiag_dst);
-                    entry.remote_port = port_of(diag->id.idiag_dport);
-                    entry.state = diag->idiag_state;
-                    entry.uid = diag->idiag_uid;
-                    entry.inode = diag->idiag_inode;
-                    result.push_back(entry);
+                    if (is_diag_reply(message)) result.push_back(entry_of(message, ip_protocol));
                 });
 }
 
@@ -67,6 +74,41 @@ std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t only)
         }
     }
     return result;
+}
+
+std::optional<SocketEntry> find_socket(host::NetlinkSocket& socket, uint8_t ip_protocol,
+                                       const decode::IpAddress& local, uint16_t local_port,
+                                       const decode::IpAddress& remote, uint16_t remote_port) {
+    struct {
+        nlmsghdr header;
+        inet_diag_req_v2 body;
+    } request{};
+    request.header.nlmsg_len = sizeof request;
+    request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.header.nlmsg_flags = NLM_F_REQUEST;
+    request.body.sdiag_family = local.is_v6 ? AF_INET6 : AF_INET;
+    request.body.sdiag_protocol = ip_protocol;
+    request.body.idiag_states = kAllStates;
+    inet_diag_sockid& id = request.body.id;
+    // TCP's lookup takes the socket's own endpoint as the source. UDP's takes the endpoints
+    // of a datagram the socket would receive, so there the remote end is the source
+    // (udp_dump_one in the kernel's net/ipv4/udp_diag.c).
+    bool udp = ip_protocol == IPPROTO_UDP;
+    const decode::IpAddress& source = udp ? remote : local;
+    const decode::IpAddress& target = udp ? local : remote;
+    id.idiag_sport = htons(udp ? remote_port : local_port);
+    id.idiag_dport = htons(udp ? local_port : remote_port);
+    std::memcpy(id.idiag_src, source.bytes.data(), source.is_v6 ? 16 : 4);
+    std::memcpy(id.idiag_dst, target.bytes.data(), target.is_v6 ? 16 : 4);
+    // No cookie: match by the endpoints alone.
+    id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    std::optional<SocketEntry> found;
+    socket.request({reinterpret_cast<uint8_t*>(&request), sizeof request},
+                   [&](const nlmsghdr& message) {
+                       if (is_diag_reply(message)) found = entry_of(message, ip_protocol);
+                   });
+    return found;
 }
 
 const char* socket_state_name(uint8_t ip_protocol, uint8_t state) {

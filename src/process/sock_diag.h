@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "decode/packet.h"
@@ -28,6 +29,13 @@ inline constexpr uint8_t kTcpListen = 10;
 // opened in (a NETLINK_SOCK_DIAG socket); only those of `ip_protocol` unless it is 0.
 // Throws std::system_error.
 std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t ip_protocol = 0);
+
+// Looks up the one socket with these local and remote endpoints, as the kernel's exact
+// lookup finds it (a connected socket first, else a bound one). Cheaper than a listing:
+// the kernel answers with one message. Throws std::system_error.
+std::optional<SocketEntry> find_socket(host::NetlinkSocket& socket, uint8_t ip_protocol,
+                                       const decode::IpAddress& local, uint16_t local_port,
+                                       const decode::IpAddress& remote, uint16_t remote_port);
 
 // A readable name for a TCP state, as `ss` prints it ("ESTAB", "LISTEN"...); "UNCONN" for
 // an unconnected UDP socket.
