@@ -15,6 +15,7 @@
 #include "capture/file_reader.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/stop_signals.h"
 #include "cli/summary.h"
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
@@ -45,23 +46,6 @@ struct AnalyzeOptions {
     store::StoreOptions store;
 };
 
-// Set by SIGINT and SIGTERM: reading stops, and every flow is ended and written as at the
-// end of the input, so nothing already read is lost.
-volatile std::sig_atomic_t stop_requested = 0;
-
-void request_stop(int) { stop_requested = 1; }
-
-void install_signal_handlers() {
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    // A closed stdout (`| head`) becomes a write error the JSON sink reports, instead of
-    // killing the process before the store has committed what it holds.
-    signal(SIGPIPE, SIG_IGN);
-}
-
 // Rejects an event output path that is one of the inputs, which opening it for writing
 // would destroy.
 void check_output_is_not_input(const AnalyzeOptions& options) {
@@ -77,7 +61,7 @@ void check_output_is_not_input(const AnalyzeOptions& options) {
 
 int run_analyze(AnalyzeOptions& options) {
     check_output_is_not_input(options);
-    install_signal_handlers();
+    install_stop_handlers();
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));
     }

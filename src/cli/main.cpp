@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
     pw::cli::register_dump(app, exit_code);
     pw::cli::register_search(app, exit_code);
     pw::cli::register_policy(app, exit_code);
+    pw::cli::register_agent(app, exit_code);
+    pw::cli::register_status(app, exit_code);
+    pw::cli::register_netstat(app, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -37,6 +37,7 @@ struct Flow {
     uint16_t target_port = 0;
     bool initiator_is_low = true;  // whether the initiator is the key's low endpoint
     bool mid_stream = false;       // the flow was first seen without its start
+    bool capture_loss = false;     // the capture dropped packets while the flow was open
 
     uint64_t number = 0;  // order of creation, from 1
     int64_t first_us = 0;
@@ -64,6 +65,9 @@ struct Flow {
 
     Flow();
     ~Flow();
+
+    // The connection_uid events carry: "C" and 16 hex digits.
+    std::string uid_text() const;
 
     Side side_of(bool sender_is_low) const {
         return sender_is_low == initiator_is_low ? kInitiator : kResponder;

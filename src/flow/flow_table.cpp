@@ -1,11 +1,15 @@
 #include "flow/flow_table.h"
 
+#include <fmt/core.h>
+
 #include "pipeline/inspection.h"
 
 namespace pw::flow {
 
 Flow::Flow() = default;
 Flow::~Flow() = default;
+
+std::string Flow::uid_text() const { return fmt::format("C{:016x}", uid); }
 
 FlowTable::FlowTable(size_t max_flows) : max_flows_(max_flows) {
     flows_.reserve(std::min<size_t>(max_flows, 1 << 16));

@@ -1,6 +1,5 @@
 // Ending flows and turning them into network events.
 
-#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include "pipeline/inspection.h"
@@ -45,7 +44,7 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
     event.target_ip = flow.target.to_string();
     event.target_port = flow.target_port;
     event.direction = flow.direction;
-    event.connection_uid = fmt::format("C{:016x}", flow.uid);
+    event.connection_uid = flow.uid_text();
     event.device = settings_.device;
     event.reason = reason;
     if (activity == events::Activity::kStatistics) {
@@ -65,7 +64,7 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
         event.packets_in = flow.packets[in];
         event.start_time_ms = flow.first_us / 1000;
         event.end_time_ms = flow.last_us / 1000;
-        event.partial = flow.mid_stream;
+        event.partial = flow.mid_stream || flow.capture_loss;
     }
     for (events::EventSink* sink : sinks_) sink->write(event);
 }

@@ -232,6 +232,7 @@ void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
 }
 
 bool Pipeline::is_local(const decode::IpAddress& address) const {
+    if (settings_.is_local_address && settings_.is_local_address(address)) return true;
     return std::any_of(settings_.local_networks.begin(), settings_.local_networks.end(),
                        [&](const Cidr& cidr) { return cidr.contains(address); });
 }

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "decode/decoder.h"
@@ -33,6 +34,23 @@ struct Summary {
     uint64_t events = 0;
     std::map<ProtocolId, uint64_t> flows_by_protocol;
     decode::AnomalyCounters anomalies;
+};
+
+// What the live agent shows of a flow that is still open.
+struct OpenFlow {
+    std::string connection_uid;
+    uint8_t ip_protocol = 0;
+    decode::IpAddress source;  // initiator
+    uint16_t source_port = 0;
+    decode::IpAddress target;
+    uint16_t target_port = 0;
+    events::Direction direction = events::Direction::kUnknown;
+    bool closed = false;  // TCP: FIN both ways or RST seen
+    std::vector<ProtocolId> protocols;  // identified so far
+    uint64_t bytes_in = 0;   // relative to the device, as in statistics events
+    uint64_t bytes_out = 0;
+    int64_t first_us = 0;
+    int64_t last_us = 0;
 };
 
 // The analysis pipeline: decode, flow tracking, TCP reassembly, detection and events. It
@@ -82,6 +100,10 @@ public:
         next_flow_number_ = first;
         flow_number_step_ = step;
     }
+
+    // For live capture (live_flows.cpp). Marks every open flow partial, after the capture dropped packets.
+    void mark_open_flows_partial();
+    std::vector<OpenFlow> open_flows() const;
 
 private:
     struct Expectation {

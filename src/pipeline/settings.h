@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct Settings {
     decode::FragmentLimits fragments;
 
     std::vector<Cidr> local_networks;
+    // The live agent's test for the machine's own addresses, asked with local_networks.
+    std::function<bool(const decode::IpAddress&)> is_local_address;
     std::string device;  // host name written into events, empty for none
 };
 

@@ -1,0 +1,173 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "agent/agent_state.h"
+
+namespace pw::agent {
+namespace {
+
+// Exit status when events could not be stored, as `analyze` returns it.
+constexpr int kExitOutputFailed = 3;
+// How long one poll of the interfaces waits, which bounds how late a stop request is seen.
+constexpr std::chrono::milliseconds kPollTimeout{200};
+// How often drops are read, idle flows expired and the state snapshot taken.
+constexpr std::chrono::milliseconds kSnapshotInterval{1000};
+
+int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+std::string default_state_path() {
+    if (geteuid() == 0) return "/run/protowatch/agent.json";
+    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+    if (runtime != nullptr && runtime[0] == '/') {
+        return std::string(runtime) + "/protowatch/agent.json";
+    }
+    return "/tmp/protowatch-" + std::to_string(geteuid()) + "/agent.json";
+}
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)) {
+    started_ = std::chrono::steady_clock::now();
+    started_ms_ = now_us() / 1000;
+
+    local_addresses_ = std::make_unique<host::LocalAddresses>();
+    config_.settings.is_local_address = [addresses = local_addresses_.get()](
+                                            const decode::IpAddress& address) {
+        return addresses->contains(address);
+    };
+
+    // Sinks, in the order events reach them: attribution adds `process`, then the outputs.
+    std::vector<events::EventSink*> outputs;
+    if (!config_.json_path.empty()) {
+        json_ = std::make_unique<events::JsonLinesSink>(config_.json_path);
+        outputs.push_back(json_.get());
+    }
+    store_ = store::open_store_sink(config_.store);
+    if (store_ != nullptr) outputs.push_back(store_.get());
+    std::vector<events::EventSink*> sinks = outputs;
+    if (config_.attribute_processes) {
+        attributor_ = std::make_unique<process::ProcessAttributor>(config_.attribution);
+        attributing_ = std::make_unique<process::AttributingSink>(*attributor_, outputs);
+        sinks = {attributing_.get()};
+    }
+    pipeline_ = std::make_unique<pipeline::Pipeline>(config_.settings, sinks);
+    capture_ = std::make_unique<capture::LiveCapture>(config_.interfaces, config_.capture);
+}
+
+Agent::~Agent() = default;
+
+int Agent::run(volatile std::sig_atomic_t* stop) {
+    spdlog::info("agent started; state in {}", config_.state_path);
+    auto next_snapshot = std::chrono::steady_clock::now();
+    auto visit = [&](const capture::Frame& frame) {
+        if (!pipeline::Pipeline::supports_link_type(frame.linktype)) {
+            ++unsupported_frames_;
+            return;
+        }
+        pipeline_->process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us);
+    };
+    while (*stop == 0) {
+        capture_->poll(kPollTimeout, visit);
+        if (std::chrono::steady_clock::now() < next_snapshot) continue;
+        next_snapshot += kSnapshotInterval;
+        if (capture_->update_drops()) {
+            // Every flow open now may miss the dropped packets.
+            ++drop_intervals_;
+            pipeline_->mark_open_flows_partial();
+        }
+        int64_t time = now_us();
+        pipeline_->expire_idle(time);  // a quiet interface brings no packet time
+        take_snapshot(time);
+        write_state_file();
+    }
+
+    spdlog::info("stopping: ending every open connection and flushing the store");
+    capture_->update_drops();
+    pipeline_->finish();
+    take_snapshot(now_us());
+    std::error_code ignored;
+    std::filesystem::remove(config_.state_path, ignored);
+    if (json_ != nullptr && !json_->ok()) return kExitOutputFailed;
+    if (store_ != nullptr && store_->stats().lost > 0) return kExitOutputFailed;
+    return 0;
+}
+
+void Agent::take_snapshot(int64_t time_us) {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    StatusInputs inputs;
+    inputs.summary = pipeline_->summary();
+    inputs.interfaces = capture_->counters();
+    inputs.unsupported_frames = unsupported_frames_;
+    inputs.drop_intervals = drop_intervals_;
+    inputs.cpu_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000LL +
+                    usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+    inputs.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started_)
+                           .count();
+    inputs.started_ms = started_ms_;
+    inputs.now_ms = time_us / 1000;
+    if (store_ != nullptr) inputs.store = store_->stats();
+    if (attributor_ != nullptr) inputs.attribution = attributor_->stats();
+
+    nlohmann::json status = status_json(inputs);
+    nlohmann::json connections = connections_json(
+        pipeline_->open_flows(), time_us,
+        [this](const std::string& uid) -> const events::Process* {
+            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
+        });
+    std::lock_guard lock(snapshot_mutex_);
+    status_ = std::move(status);
+    connections_ = std::move(connections);
+}
+
+void Agent::write_state_file() const {
+    if (config_.state_path.empty()) return;
+    // Written to a temporary file and renamed, so a reader never sees half a file.
+    std::filesystem::path path = config_.state_path;
+    std::error_code error;
+    std::filesystem::create_directories(path.parent_path(), error);
+    std::filesystem::path temporary = path;
+    temporary += ".tmp";
+    nlohmann::json state;
+    state["pid"] = getpid();
+    state["status"] = status();
+    state["connections"] = connections();
+    {
+        // Connections name processes and command lines: readable by the owner and group.
+        mode_t previous = umask(027);
+        std::ofstream file(temporary, std::ios::trunc);
+        umask(previous);
+        file << state.dump() << '\n';
+        if (!file) {
+            spdlog::warn("writing the agent state to {} failed", temporary.string());
+            return;
+        }
+    }
+    std::filesystem::rename(temporary, path, error);
+    if (error) spdlog::warn("writing the agent state to {} failed: {}", path.string(),
+                            error.message());
+}
+
+nlohmann::json Agent::status() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return status_;
+}
+
+nlohmann::json Agent::connections() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return connections_;
+}
+
+}  // namespace pw::agent

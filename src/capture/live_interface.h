@@ -1,0 +1,64 @@
+#pragma once
+
+#include <pcap/pcap.h>
+
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "capture/file_reader.h"
+
+namespace pw::capture {
+
+// How a live interface is opened.
+struct LiveOptions {
+    int buffer_size = 8 << 20;  // bytes of the kernel's memory-mapped ring (TPACKET_V3)
+    int snapshot_length = 262144;
+    // Deliver each packet at once instead of waiting for a ring block to fill, so that the
+    // first packet of a connection reaches process attribution while its socket still exists.
+    bool immediate = true;
+    int timeout_ms = 100;  // used when not immediate
+    std::string filter;    // BPF filter expression (tcpdump syntax), empty for none
+};
+
+// Raised when an interface cannot be opened or read; what() names the interface.
+class CaptureError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Drop counters of one handle, as pcap_stats(3PCAP) returns them on Linux.
+struct LiveStats {
+    uint64_t received = 0;       // packets the filter accepted
+    uint64_t kernel_drops = 0;   // ps_drop: dropped because the ring was full
+    uint64_t interface_drops = 0;  // ps_ifdrop: dropped by the interface or its driver
+};
+
+// One interface captured with libpcap in non-blocking mode, so that one thread can poll
+// every interface's descriptor.
+class LiveInterface {
+public:
+    // Opens and activates `name` ("any" for every interface). Throws CaptureError.
+    LiveInterface(const std::string& name, const LiveOptions& options);
+    ~LiveInterface();
+    LiveInterface(const LiveInterface&) = delete;
+    LiveInterface& operator=(const LiveInterface&) = delete;
+
+    // Reads the packets that are waiting and returns how many. Throws CaptureError when the
+    // interface fails, for instance because it went down or was removed.
+    int dispatch(const FileReader::Visit& visit);
+
+    LiveStats stats() const;
+    int descriptor() const { return descriptor_; }
+    int linktype() const { return linktype_; }
+    const std::string& name() const { return name_; }
+
+private:
+    std::string name_;
+    pcap_t* handle_ = nullptr;
+    int descriptor_ = -1;
+    int linktype_ = 0;
+};
+
+}  // namespace pw::capture

@@ -1,0 +1,86 @@
+// `protowatch status`: the running agent's capture counters, flows, events, CPU use and
+// uptime.
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+
+#include "agent/agent_config.h"
+#include "agent/state_file.h"
+#include "cli/commands.h"
+
+namespace pw::cli {
+namespace {
+
+struct StatusOptions {
+    std::string state_path;
+    bool json = false;
+};
+
+void print_status(const nlohmann::json& status) {
+    const nlohmann::json& capture = status["capture"];
+    fmt::print("uptime            {:.0f} s\n", status["uptime_s"].get<double>());
+    fmt::print("frames            {} ({} bytes), {} tracked\n", capture["frames"].get<uint64_t>(),
+               capture["bytes"].get<uint64_t>(), capture["packets_tracked"].get<uint64_t>());
+    fmt::print("drops             {} by the kernel, {} by interfaces\n",
+               capture["kernel_drops"].get<uint64_t>(), capture["interface_drops"].get<uint64_t>());
+    for (const nlohmann::json& interface : capture["interfaces"]) {
+        std::string state = interface["open"].get<bool>()
+                                ? "open"
+                                : "closed: " + interface["error"].get<std::string>();
+        fmt::print("  {:<15} {} packets, {} kernel drops, {} interface drops, {} reopens ({})\n",
+                   interface["name"].get<std::string>(), interface["packets"].get<uint64_t>(),
+                   interface["kernel_drops"].get<uint64_t>(),
+                   interface["interface_drops"].get<uint64_t>(),
+                   interface["reopens"].get<uint64_t>(), state);
+    }
+    fmt::print("flows             {}\n", status["flows"]["total"].get<uint64_t>());
+    fmt::print("events            {}\n", status["events"].get<uint64_t>());
+    fmt::print("cpu               {:.1f} ms in total, {:.2f} ms per 1000 packets\n",
+               status["cpu"]["total_ms"].get<double>(),
+               status["cpu"]["ms_per_1000_packets"].get<double>());
+    if (status.contains("attribution")) {
+        const nlohmann::json& a = status["attribution"];
+        fmt::print("attribution       {} of {} connections, {} network namespaces ({} "
+                   "unreadable)\n",
+                   a["attributed"].get<uint64_t>(), a["lookups"].get<uint64_t>(),
+                   a["network_namespaces"].get<uint64_t>(),
+                   a["unreadable_namespaces"].get<uint64_t>());
+    }
+    if (status.contains("store")) {
+        fmt::print("store             {} events committed, {} lost\n",
+                   status["store"]["committed"].get<uint64_t>(),
+                   status["store"]["lost"].get<uint64_t>());
+    }
+}
+
+}  // namespace
+
+void register_status(CLI::App& app, int& exit_code) {
+    auto options = std::make_shared<StatusOptions>();
+    CLI::App* command = app.add_subcommand("status", "Show the running agent's counters");
+    command->add_option("--state-file", options->state_path,
+                        "The agent's state file (default: /run/protowatch/agent.json for root)");
+    command->add_flag("--json", options->json, "Print the status as one JSON object");
+    command->callback([options, &exit_code] {
+        std::string path =
+            options->state_path.empty() ? agent::default_state_path() : options->state_path;
+        std::string why_not;
+        auto state = agent::read_agent_state(path, why_not);
+        if (!state) {
+            spdlog::error("{}", why_not);
+            exit_code = 1;
+            return;
+        }
+        if (options->json) {
+            fmt::print("{}\n", (*state)["status"].dump());
+        } else {
+            print_status((*state)["status"]);
+        }
+        exit_code = 0;
+    });
+}
+
+}  // namespace pw::cli

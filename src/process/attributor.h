@@ -1,0 +1,124 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "decode/packet.h"
+#include "events/event.h"
+#include "host/netlink.h"
+#include "process/sock_diag.h"
+
+namespace pw::process {
+
+// A connection as the pipeline sees it: initiator (source) and responder (target).
+struct Connection {
+    uint8_t ip_protocol = 0;
+    decode::IpAddress source;
+    uint16_t source_port = 0;
+    decode::IpAddress target;
+    uint16_t target_port = 0;
+};
+
+struct AttributorOptions {
+    // How often every namespace's sockets are listed, so that a socket that closes before
+    // its first packet is looked up is still known; 0 lists them only on a lookup miss.
+    std::chrono::milliseconds poll_interval{100};
+    // How long a socket that is no longer listed stays known.
+    std::chrono::milliseconds recent_lifetime{30'000};
+    // How often the network namespaces are enumerated again.
+    std::chrono::milliseconds namespace_refresh{2'000};
+};
+
+struct AttributionStats {
+    uint64_t lookups = 0;
+    uint64_t attributed = 0;
+    uint64_t refreshes = 0;    // socket listings over every namespace
+    uint64_t proc_scans = 0;   // walks of /proc/<pid>/fd
+    size_t known_sockets = 0;
+    size_t namespaces = 0;
+    size_t unreadable_namespaces = 0;
+};
+
+// A socket of the machine with its owner, as netstat lists it without the agent.
+struct OwnedSocket {
+    SocketEntry socket;
+    uint64_t network_namespace = 0;
+    std::optional<events::Process> process;
+};
+
+// Ties connections to the local processes that own their sockets. Sockets come from
+// sock_diag in every network namespace of the machine, their owners from the socket inodes
+// under /proc/<pid>/fd. Thread-safe.
+class ProcessAttributor {
+public:
+    explicit ProcessAttributor(AttributorOptions options = {});
+    ~ProcessAttributor();
+    ProcessAttributor(const ProcessAttributor&) = delete;
+    ProcessAttributor& operator=(const ProcessAttributor&) = delete;
+
+    // Returns the process of `connection`'s initiator when it is local, else that of its
+    // responder. When neither is found, the result has pid 0 and says why in
+    // unattributed_reason.
+    events::Process attribute(const Connection& connection);
+
+    // Lists the sockets of every readable namespace now, with their owners.
+    std::vector<OwnedSocket> current_sockets();
+
+    AttributionStats stats() const;
+
+private:
+    // protocol, local address and port, remote address and port
+    using SocketKey = std::tuple<uint8_t, decode::IpAddress, uint16_t, decode::IpAddress,
+                                 uint16_t>;
+    struct Known {
+        SocketEntry socket;
+        uint64_t network_namespace = 0;
+        std::optional<events::Process> process;
+        bool owner_missing = false;  // no /proc/<pid>/fd held the inode at the last scan
+        std::chrono::steady_clock::time_point seen;
+    };
+    struct Namespace {
+        uint64_t inode = 0;
+        int64_t pid = 0;
+        std::optional<host::NetlinkSocket> socket;
+        std::string error;  // why it cannot be read, empty when it can
+    };
+
+    void poll_loop();
+    // Enumerates the namespaces again when the last enumeration is older than `interval`.
+    void refresh_namespaces_locked(std::chrono::milliseconds interval);
+    // Lists the sockets of every namespace, of `ip_protocol` only unless it is 0.
+    void refresh_locked(uint8_t ip_protocol = 0);
+    void resolve_owners_locked();
+    // Asks each namespace's kernel for the connection's socket directly (no listing).
+    const Known* find_exact_locked(const Connection& connection);
+    const Known* match_connected_locked(const Connection& connection) const;
+    const Known* match_unconnected_locked(const Connection& connection) const;
+    std::string reason_locked(const Known* known) const;
+
+    AttributorOptions options_;
+    mutable std::mutex mutex_;
+    std::vector<Namespace> namespaces_;
+    std::chrono::steady_clock::time_point namespaces_listed_{};
+    std::chrono::steady_clock::time_point last_refresh_{};
+    std::map<SocketKey, Known> known_;
+    std::unordered_map<uint64_t, int64_t> owners_;  // socket inode to pid
+    AttributionStats stats_;
+
+    std::mutex wake_mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread poller_;
+};
+
+}  // namespace pw::process

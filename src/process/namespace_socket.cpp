@@ -1,0 +1,47 @@
+#include "process/namespace_socket.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+#include <thread>
+
+namespace pw::process {
+
+host::NetlinkSocket open_sock_diag_in(const std::string& path) {
+    int descriptor = -1;
+    int error = 0;
+    const char* step = "";
+    std::thread worker([&] {
+        int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0) {
+            error = errno;
+            step = "opening the network namespace";
+            return;
+        }
+        if (setns(ns, CLONE_NEWNET) != 0) {
+            error = errno;
+            step = "entering the network namespace (setns)";
+            close(ns);
+            return;
+        }
+        close(ns);
+        descriptor = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (descriptor < 0) {
+            error = errno;
+            step = "opening sock_diag in the network namespace";
+        }
+    });
+    worker.join();
+    if (descriptor < 0) {
+        throw std::system_error(error, std::generic_category(),
+                                std::string(step) + " " + path);
+    }
+    return host::NetlinkSocket::adopt(descriptor);
+}
+
+}  // namespace pw::process

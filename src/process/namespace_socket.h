@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+#include "host/netlink.h"
+
+namespace pw::process {
+
+// Opens a NETLINK_SOCK_DIAG socket inside the network namespace that `path` refers to
+// (/proc/<pid>/ns/net, or a name under /run/netns). A netlink socket
+// stays bound to the namespace it was created in, so the socket answers for that namespace
+// from any thread. Creating it takes setns(2), which needs CAP_SYS_ADMIN; it runs in a
+// short-lived thread so that no thread of the agent changes its own namespace. Throws
+// std::system_error.
+host::NetlinkSocket open_sock_diag_in(const std::string& path);
+
+}  // namespace pw::process
