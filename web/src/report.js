@@ -141,7 +141,7 @@
       ["Time span", totals.first_ms === null ? "no connections"
         : formatTime(totals.first_ms) + " to " + formatTime(totals.last_ms) +
           " (" + formatDuration(totals.last_ms - totals.first_ms) + ")"],
-      ["Devices", data.devices.length === 0 ? "none" : data.devices.map((d) => d.name || "(unnamed)").join(", ") +
+      ["Devices", data.devices.length === 0 ? "none" : data.devices.map((d) => d.name || "not named (analyze --device)").join(", ") +
         (totals.devices > data.devices.length ? " and " + (totals.devices - data.devices.length) + " more" : "")],
       ["Connections", formatCount(totals.connections)],
       ["Bytes in", formatBytes(totals.bytes_in) + " (" + formatCount(totals.bytes_in) + " B)"],
