@@ -3,15 +3,16 @@
 
 set(PROTOWATCH_WEB_DIR ${PROJECT_SOURCE_DIR}/web)
 set(PROTOWATCH_CHART_LIBRARY ${PROTOWATCH_WEB_DIR}/node_modules/echarts/dist/echarts.common.min.js)
-# npm ci writes this file last, so it is newer than the lock file once the install is done.
-set(PROTOWATCH_NPM_STAMP ${PROTOWATCH_WEB_DIR}/node_modules/.package-lock.json)
+# Touched after each npm ci. npm gives the files it installs the time of the install, so
+# the chart library is an output too, and a build that finds it missing runs npm ci again.
+set(PROTOWATCH_NPM_STAMP ${PROJECT_BINARY_DIR}/npm-ci.stamp)
 
 find_program(NPM_EXECUTABLE npm)
 if(NPM_EXECUTABLE)
     add_custom_command(
-        OUTPUT ${PROTOWATCH_NPM_STAMP}
-        BYPRODUCTS ${PROTOWATCH_CHART_LIBRARY}
+        OUTPUT ${PROTOWATCH_NPM_STAMP} ${PROTOWATCH_CHART_LIBRARY}
         COMMAND ${NPM_EXECUTABLE} ci --no-audit --no-fund --loglevel=error
+        COMMAND ${CMAKE_COMMAND} -E touch ${PROTOWATCH_NPM_STAMP}
         WORKING_DIRECTORY ${PROTOWATCH_WEB_DIR}
         DEPENDS ${PROTOWATCH_WEB_DIR}/package-lock.json ${PROTOWATCH_WEB_DIR}/package.json
         COMMENT "Installing the report's npm packages (npm ci in web/)"
