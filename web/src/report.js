@@ -66,15 +66,16 @@
 
   // A horizontal bar chart: one bar per category, split into one colored part per protocol.
   // `series` is [{id, values}], values aligned with `categories`.
-  function barChart(chartId, categories, series, measure) {
+  function barChart(chartId, categories, series, measure, categoryName) {
     const formatter = formatters[measure];
     makeChart(chartId, {
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: formatter },
       legend: { type: "scroll", bottom: 0 },
-      grid: { left: 8, right: 56, top: 8, bottom: 56, containLabel: true },
+      grid: { left: 8, right: 56, top: 28, bottom: 56, containLabel: true },
       xAxis: { type: "value", name: axisNames[measure], nameLocation: "middle", nameGap: 28,
                minInterval: measure === "connections" ? 1 : 0, axisLabel: { formatter: formatter } },
-      yAxis: { type: "category", name: "", data: categories, inverse: true,
+      yAxis: { type: "category", name: categoryName, nameLocation: "start", data: categories, inverse: true,
+               nameTextStyle: { align: "right", fontWeight: "bold" },
                axisLabel: { width: 190, overflow: "truncate" } },
       series: series.map((s) => protocolSeries(s.id, "bar", s.values, "total")),
     });
@@ -88,11 +89,11 @@
     const series = top.map((row, index) => ({
       id: row.id, values: categories.map((_, i) => (i === index ? valueOf(row) : null)),
     }));
-    barChart(chartId, categories, series, measure);
+    barChart(chartId, categories, series, measure, "protocol");
   }
 
   // Bars of top groups (processes, endpoints) split by application protocol.
-  function groupChart(chartId, groups, label, emptyMessage) {
+  function groupChart(chartId, groups, categoryName, label, emptyMessage) {
     if (groups.length === 0) return showEmpty(chartId, emptyMessage);
     const ids = [];
     groups.forEach((g) => g.protocols.forEach((p) => { if (!ids.includes(p.id)) ids.push(p.id); }));
@@ -103,7 +104,7 @@
         return part ? part.bytes : null;
       }),
     }));
-    barChart(chartId, groups.map(label), series, "bytes");
+    barChart(chartId, groups.map(label), series, "bytes", categoryName);
   }
 
   function drawMix() {
@@ -266,9 +267,9 @@
   drawMix();
   protocolRanking("chart-protocol-bytes", data.protocol_totals, "bytes", (r) => r.bytes_in + r.bytes_out);
   protocolRanking("chart-protocol-connections", data.protocol_totals, "connections", (r) => r.connections);
-  groupChart("chart-processes", data.processes, (g) => g.name + " (" + g.pids + (g.pids === 1 ? " pid)" : " pids)"),
+  groupChart("chart-processes", data.processes, "process (pids)", (g) => g.name + " (" + g.pids + (g.pids === 1 ? " pid)" : " pids)"),
     "No process data: processes are attributed by the live agent, and these connections carry none.");
-  groupChart("chart-endpoints", data.endpoints, (g) => g.name + (g.ports ? " :" + g.ports : ""),
+  groupChart("chart-endpoints", data.endpoints, "address :ports", (g) => g.name + (g.ports ? " :" + g.ports : ""),
     "No connections in the report's scope.");
   if (data.content_types.length === 0) {
     showEmpty("chart-content", "No content types were identified in these connections' transfers.");
@@ -276,7 +277,7 @@
     const names = data.content_types.map((c) => protocol(c.id).name);
     barChart("chart-content", names, data.content_types.map((c, index) => ({
       id: c.id, values: names.map((_, i) => (i === index ? c.connections : null)),
-    })), "connections");
+    })), "connections", "content type");
   }
   drawAnomalies();
   drawTable();
