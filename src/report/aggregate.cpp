@@ -1,5 +1,8 @@
 #include "report/aggregate.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <array>
 #include <map>
 #include <set>
@@ -133,6 +136,19 @@ json timeline(store::Database& db, const json& total, const json& by_protocol,
     return out;
 }
 
+// Keeps the first kMaxPorts of a comma-separated port list, so that the endpoint of a port
+// scan does not make the page grow with the number of ports.
+std::string first_ports(const std::string& ports) {
+    constexpr size_t kMaxPorts = 6;
+    size_t end = 0;
+    for (size_t kept = 0; kept < kMaxPorts; ++kept) {
+        end = ports.find(',', end == 0 ? 0 : end + 1);
+        if (end == std::string::npos) return ports;
+    }
+    size_t rest = static_cast<size_t>(std::count(ports.begin() + static_cast<long>(end), ports.end(), ','));
+    return ports.substr(0, end) + fmt::format(" and {} more", rest);
+}
+
 // The top rows of report_connections grouped by `key` (a column name of this file, never
 // input), each with its split by application protocol.
 json top_groups(store::Database& db, const std::string& key, const Limits& limits) {
@@ -156,7 +172,7 @@ json top_groups(store::Database& db, const std::string& key, const Limits& limit
                        {"bytes_in", groups.column_int(2)},
                        {"bytes_out", groups.column_int(3)},
                        {"pids", groups.column_int(4)},
-                       {"ports", groups.column_text(5)},
+                       {"ports", first_ports(groups.column_text(5))},
                        {"protocols", json::array()}});
     }
     store::Statement split = db.prepare(

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -179,6 +180,24 @@ TEST(ReportAggregate, GroupsProcessesAndInboundEndpoints) {
     ASSERT_EQ(data["endpoints"].size(), 2u);
     EXPECT_EQ(data["endpoints"][0]["name"], "198.51.100.9");  // the inbound initiator
     EXPECT_EQ(data["endpoints"][1]["name"], "93.184.216.34");
+}
+
+TEST(ReportAggregate, BoundsEndpointPortList) {
+    TempDir dir;
+    std::vector<events::Event> events;
+    for (int port = 1; port <= 10; ++port) {
+        std::vector<events::Event> scan =
+            connection("C" + std::to_string(port), kStart + port, {}, 0);
+        for (events::Event& event : scan) event.target_port = static_cast<uint16_t>(port);
+        append(events, scan);
+    }
+    store::testing::write_events(dir.file("events.db"), events);
+    json endpoints = aggregate_store(dir.file("events.db"))["endpoints"];
+
+    ASSERT_EQ(endpoints.size(), 1u);
+    std::string ports = endpoints[0]["ports"].get<std::string>();
+    EXPECT_TRUE(ports.ends_with(" and 4 more")) << ports;
+    EXPECT_EQ(std::count(ports.begin(), ports.end(), ','), 5) << ports;
 }
 
 TEST(ReportAggregate, AnalysisOfSampleCapture) {
