@@ -72,8 +72,8 @@ json protocol_totals(store::Database& db) {
     return out;
 }
 
-// The protocols drawn on their own in the mix over time: the first by bytes, then by
-// connections, up to Limits::chart_protocols.
+// The protocols drawn on their own in the mix over time: the top half of
+// Limits::chart_protocols by bytes, then the top by connections until it is full.
 std::set<int64_t> chart_protocols(const json& by_protocol, const Limits& limits) {
     std::vector<std::pair<int64_t, int64_t>> by_connections;
     std::set<int64_t> chosen;
@@ -114,7 +114,7 @@ json timeline(store::Database& db, const json& total, const json& by_protocol,
     rows.bind(2, width);
     while (rows.step()) {
         auto bucket = static_cast<size_t>(rows.column_int(0));
-        if (bucket >= buckets) continue;  // a start_time after the last end_time: not possible
+        if (bucket >= buckets) continue;  // a start_time after every end_time: a damaged row
         int64_t id = shown.contains(rows.column_int(1)) ? rows.column_int(1) : kOtherProtocols;
         auto& [connections, bytes] = series[id];
         connections.resize(buckets);

@@ -1,5 +1,5 @@
 // Opens protowatch reports in headless Chromium through playwright-core and checks what a
-// reader sees: no console error, no request beyond the page itself, drawn charts, a table
+// reader gets: no console error, no request beyond the page itself, drawn charts, a table
 // that filters and sorts, no horizontal overflow at 1366 px. Saves a screenshot of each.
 //
 // node check_report.mjs --chromium PATH --binary PROTOWATCH --out DIR REPORT.html...
