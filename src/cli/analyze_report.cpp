@@ -46,9 +46,10 @@ AnalysisReport::AnalysisReport(std::string output_path, store::StoreOptions& sto
         std::string pattern =
             (std::filesystem::temp_directory_path() / "protowatch-report-XXXXXX").string();
         if (mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("failed to create a temporary directory for the report's "
-                                     "store in " +
-                                     std::filesystem::temp_directory_path().string());
+            throw std::runtime_error(
+                "failed to create a temporary directory for the report's "
+                "store in " +
+                std::filesystem::temp_directory_path().string());
         }
         temporary_directory_ = pattern;
         store.disabled = false;
@@ -89,8 +90,8 @@ bool AnalysisReport::write(const pipeline::Summary& summary, uint64_t unsupporte
     }
     try {
         report::ReportResult result = report::write_report(job);
-        spdlog::info("wrote report {} ({} connections, {} bytes)", output_path_,
-                     result.connections, result.page_bytes);
+        spdlog::info("wrote report {} ({} connections, {} bytes)", output_path_, result.connections,
+                     result.page_bytes);
         return true;
     } catch (const std::exception& error) {
         spdlog::error("failed to write the report {}: {}", output_path_, error.what());

@@ -52,7 +52,8 @@ int run_report(const ReportOptions& options) {
     int64_t now = query::now_ms();
     std::string since = absolute_time("--since", options.since, now);
     std::string until = absolute_time("--until", options.until, now);
-    if (!since.empty() && !until.empty() && *query::parse_time(since, now) > *query::parse_time(until, now)) {
+    if (!since.empty() && !until.empty() &&
+        *query::parse_time(since, now) > *query::parse_time(until, now)) {
         throw std::invalid_argument(fmt::format(
             "--since '{}' ({}) is after --until '{}' ({}); swap them or widen the range",
             options.since, since, options.until, until));
@@ -78,8 +79,7 @@ int run_report(const ReportOptions& options) {
     for (const std::string& warning : job.filter.warnings) spdlog::warn("{}", warning);
 
     report::check_output_path(options.output_path);
-    job.store_path =
-        options.store_path.empty() ? store::default_store_path() : options.store_path;
+    job.store_path = options.store_path.empty() ? store::default_store_path() : options.store_path;
     job.output_path = options.output_path;
     job.query_text = query_text;
     job.search_command = report::search_command(job.store_path, query_text, since, until);
@@ -103,8 +103,7 @@ void register_report(CLI::App& app, int& exit_code) {
         "report",
         "Write a self-contained HTML report of the stored connections: protocols over time, "
         "top protocols, processes and endpoints, content types, anomalies, a connection table");
-    command->add_option("-o,--output", options->output_path, "The HTML file to write")
-        ->required();
+    command->add_option("-o,--output", options->output_path, "The HTML file to write")->required();
     command->add_option("query", options->query_words,
                         "Only connections whose statistics events match this query (the "
                         "search language of docs/store.md); quote it for the shell");
@@ -114,8 +113,9 @@ void register_report(CLI::App& app, int& exit_code) {
                         "(2024-05-01T10:00:00Z, UTC without an offset) or relative (-1h, -7d)");
     command->add_option("--until", options->until,
                         "Only statistics events at or before this time (as --since)");
-    command->add_option("--rows", options->table_rows,
-                        "Connections written into the page's table, the earliest first")
+    command
+        ->add_option("--rows", options->table_rows,
+                     "Connections written into the page's table, the earliest first")
         ->capture_default_str()
         ->check(CLI::Range(size_t{1}, kMaxTableRows));
     command->callback([options, &exit_code] {

@@ -18,10 +18,25 @@ using nlohmann::json;
 
 // Bucket widths of the protocol mix over time, in ms: the smallest that keeps the number of
 // buckets within Limits::time_buckets is chosen, so the axis ticks fall on round times.
-constexpr std::array<int64_t, 19> kBucketWidthsMs = {
-    1'000,      5'000,      10'000,     30'000,     60'000,      300'000,    600'000,
-    1'800'000,  3'600'000,  10'800'000, 21'600'000, 43'200'000,  86'400'000, 604'800'000,
-    2'592'000'000LL, 7'776'000'000LL, 31'536'000'000LL, 315'360'000'000LL, 3'153'600'000'000LL};
+constexpr std::array<int64_t, 19> kBucketWidthsMs = {1'000,
+                                                     5'000,
+                                                     10'000,
+                                                     30'000,
+                                                     60'000,
+                                                     300'000,
+                                                     600'000,
+                                                     1'800'000,
+                                                     3'600'000,
+                                                     10'800'000,
+                                                     21'600'000,
+                                                     43'200'000,
+                                                     86'400'000,
+                                                     604'800'000,
+                                                     2'592'000'000LL,
+                                                     7'776'000'000LL,
+                                                     31'536'000'000LL,
+                                                     315'360'000'000LL,
+                                                     3'153'600'000'000LL};
 
 int64_t bucket_width(int64_t span_ms, size_t max_buckets) {
     for (int64_t width : kBucketWidthsMs) {
@@ -37,11 +52,16 @@ json totals(store::Database& db) {
         "max(end_time), count(process_name), coalesce(sum(partial), 0), count(DISTINCT device) "
         "FROM report_connections");
     row.step();
-    json out = {{"connections", row.column_int(0)},   {"bytes_in", row.column_int(1)},
-                {"bytes_out", row.column_int(2)},     {"packets_in", row.column_int(3)},
-                {"packets_out", row.column_int(4)},   {"with_process", row.column_int(7)},
-                {"partial", row.column_int(8)},       {"devices", row.column_int(9)},
-                {"first_ms", nullptr},                {"last_ms", nullptr}};
+    json out = {{"connections", row.column_int(0)},
+                {"bytes_in", row.column_int(1)},
+                {"bytes_out", row.column_int(2)},
+                {"packets_in", row.column_int(3)},
+                {"packets_out", row.column_int(4)},
+                {"with_process", row.column_int(7)},
+                {"partial", row.column_int(8)},
+                {"devices", row.column_int(9)},
+                {"first_ms", nullptr},
+                {"last_ms", nullptr}};
     if (!row.is_null(5)) out["first_ms"] = row.column_int(5);
     if (!row.is_null(6)) out["last_ms"] = row.column_int(6);
     return out;
@@ -53,7 +73,8 @@ json devices(store::Database& db, const Limits& limits) {
         "ORDER BY count(*) DESC, device LIMIT ?");
     rows.bind(1, static_cast<int64_t>(limits.top));
     json out = json::array();
-    while (rows.step()) out.push_back({{"name", rows.column_text(0)}, {"connections", rows.column_int(1)}});
+    while (rows.step())
+        out.push_back({{"name", rows.column_text(0)}, {"connections", rows.column_int(1)}});
     return out;
 }
 
@@ -145,23 +166,24 @@ std::string first_ports(const std::string& ports) {
         end = ports.find(',', end == 0 ? 0 : end + 1);
         if (end == std::string::npos) return ports;
     }
-    size_t rest = static_cast<size_t>(std::count(ports.begin() + static_cast<long>(end), ports.end(), ','));
+    size_t rest =
+        static_cast<size_t>(std::count(ports.begin() + static_cast<long>(end), ports.end(), ','));
     return ports.substr(0, end) + fmt::format(" and {} more", rest);
 }
 
 // The top rows of report_connections grouped by `key` (a column name of this file, never
 // input), each with its split by application protocol.
 json top_groups(store::Database& db, const std::string& key, const Limits& limits) {
-    std::string top = "SELECT " + key +
-                      " FROM report_connections WHERE coalesce(" + key +
+    std::string top = "SELECT " + key + " FROM report_connections WHERE coalesce(" + key +
                       ", '') != '' GROUP BY " + key +
                       " ORDER BY sum(bytes_in) + sum(bytes_out) DESC, count(*) DESC, " + key +
                       " LIMIT ?";
-    store::Statement groups = db.prepare(
-        "SELECT " + key + ", count(*), sum(bytes_in), sum(bytes_out), count(DISTINCT process_pid), "
-        "group_concat(DISTINCT target_port) FROM report_connections WHERE " + key + " IN (" + top +
-        ") GROUP BY " + key + " ORDER BY sum(bytes_in) + sum(bytes_out) DESC, count(*) DESC, " +
-        key);
+    store::Statement groups =
+        db.prepare("SELECT " + key +
+                   ", count(*), sum(bytes_in), sum(bytes_out), count(DISTINCT process_pid), "
+                   "group_concat(DISTINCT target_port) FROM report_connections WHERE " +
+                   key + " IN (" + top + ") GROUP BY " + key +
+                   " ORDER BY sum(bytes_in) + sum(bytes_out) DESC, count(*) DESC, " + key);
     groups.bind(1, static_cast<int64_t>(limits.top));
     json out = json::array();
     std::map<std::string, size_t> index;
@@ -175,10 +197,12 @@ json top_groups(store::Database& db, const std::string& key, const Limits& limit
                        {"ports", first_ports(groups.column_text(5))},
                        {"protocols", json::array()}});
     }
-    store::Statement split = db.prepare(
-        "SELECT " + key + ", protocol, count(*), sum(bytes_in) + sum(bytes_out) "
-        "FROM report_connections WHERE " + key + " IN (" + top + ") GROUP BY 1, 2 "
-        "ORDER BY 4 DESC, 3 DESC");
+    store::Statement split = db.prepare("SELECT " + key +
+                                        ", protocol, count(*), sum(bytes_in) + sum(bytes_out) "
+                                        "FROM report_connections WHERE " +
+                                        key + " IN (" + top +
+                                        ") GROUP BY 1, 2 "
+                                        "ORDER BY 4 DESC, 3 DESC");
     split.bind(1, static_cast<int64_t>(limits.top));
     while (split.step()) {
         auto found = index.find(split.column_text(0));
@@ -213,7 +237,8 @@ json end_reasons(store::Database& db) {
         "JOIN events e ON e.connection_uid = c.connection_uid AND e.device IS c.device "
         "AND e.activity_id = 2 GROUP BY 1 ORDER BY 2 DESC");
     json out = json::array();
-    while (rows.step()) out.push_back({{"reason", rows.column_text(0)}, {"connections", rows.column_int(1)}});
+    while (rows.step())
+        out.push_back({{"reason", rows.column_text(0)}, {"connections", rows.column_int(1)}});
     return out;
 }
 
@@ -237,9 +262,10 @@ json connection_rows(store::Database& db, const json& total, const Limits& limit
                         rows.column_text(12), rows.column_text(13)});
     }
     int64_t count = total["connections"].get<int64_t>();
-    return {{"columns", {"start", "duration_ms", "source_ip", "source_port", "target_ip",
-                         "target_port", "ip_protocol", "protocol", "protocols", "bytes_out",
-                         "bytes_in", "process", "device", "connection_uid"}},
+    return {{"columns",
+             {"start", "duration_ms", "source_ip", "source_port", "target_ip", "target_port",
+              "ip_protocol", "protocol", "protocols", "bytes_out", "bytes_in", "process", "device",
+              "connection_uid"}},
             {"rows", list},
             {"rest", count - static_cast<int64_t>(list.size())}};
 }

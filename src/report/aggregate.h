@@ -10,10 +10,10 @@ namespace pw::report {
 
 // Bounds on what a report contains, so that its size does not grow with the store.
 struct Limits {
-    size_t time_buckets = 120;     // columns of the protocol mix over time, at most
-    size_t chart_protocols = 10;   // protocols drawn on their own there; the rest is "other"
-    size_t top = 15;               // rows of each top list
-    size_t table_rows = 500;       // connections written into the page's table
+    size_t time_buckets = 120;    // columns of the protocol mix over time, at most
+    size_t chart_protocols = 10;  // protocols drawn on their own there; the rest is "other"
+    size_t top = 15;              // rows of each top list
+    size_t table_rows = 500;      // connections written into the page's table
 };
 
 // Runs the report's aggregation queries on an event store and returns the page's data.

@@ -60,20 +60,20 @@ void check_output_path(const std::string& path) {
     std::filesystem::path directory = directory_of(path);
     std::error_code error;
     if (!std::filesystem::is_directory(directory, error)) {
-        throw std::invalid_argument(fmt::format(
-            "invalid output path '{}': the directory {} does not exist; create it or "
-            "choose another path with -o",
-            path, directory.string()));
+        throw std::invalid_argument(
+            fmt::format("invalid output path '{}': the directory {} does not exist; create it or "
+                        "choose another path with -o",
+                        path, directory.string()));
     }
     if (std::filesystem::is_directory(path, error)) {
         throw std::invalid_argument(fmt::format(
             "invalid output path '{}': it is a directory; give a file name with -o", path));
     }
     if (access(directory.c_str(), W_OK) != 0) {
-        throw std::invalid_argument(fmt::format(
-            "invalid output path '{}': the directory {} is not writable ({}); choose "
-            "another path with -o",
-            path, directory.string(), std::strerror(errno)));
+        throw std::invalid_argument(
+            fmt::format("invalid output path '{}': the directory {} is not writable ({}); choose "
+                        "another path with -o",
+                        path, directory.string(), std::strerror(errno)));
     }
 }
 

@@ -36,8 +36,8 @@ std::string search_command(const std::string& store_path, const std::string& que
     std::string command = "protowatch search --store " + shell_quote(store_path);
     if (!since.empty()) command += " --since " + since;
     if (!until.empty()) command += " --until " + until;
-    std::string query = query_text.empty() ? "id = statistics"
-                                           : "id = statistics and (" + query_text + ")";
+    std::string query =
+        query_text.empty() ? "id = statistics" : "id = statistics and (" + query_text + ")";
     return command + " " + shell_quote(query);
 }
 

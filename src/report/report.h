@@ -11,7 +11,7 @@ namespace pw::report {
 // The scope, source and destination of one report.
 struct ReportJob {
     std::string store_path;
-    std::string store_label;     // names the store in the page; store_path when empty
+    std::string store_label;  // names the store in the page; store_path when empty
     std::string output_path;
     query::SqlFilter filter;     // the statistics events the report counts
     std::string query_text;      // shown in the page; empty when there is none

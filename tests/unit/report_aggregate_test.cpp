@@ -67,8 +67,10 @@ class ReportAggregateTest : public ::testing::Test {
     void SetUp() override {
         std::vector<events::Event> events;
         // A long TLS connection with three cumulative statistics events: counted once.
-        append(events, connection("C1", kStart, {ProtocolId::TLS, ProtocolId::TLS_ALPN_H2}, 1000, 3));
-        append(events, connection("C2", kStart + 60'000, {ProtocolId::HTTP, ProtocolId::IMAGE_PNG}, 500));
+        append(events,
+               connection("C1", kStart, {ProtocolId::TLS, ProtocolId::TLS_ALPN_H2}, 1000, 3));
+        append(events,
+               connection("C2", kStart + 60'000, {ProtocolId::HTTP, ProtocolId::IMAGE_PNG}, 500));
         append(events, connection("C3", kStart + 120'000, {ProtocolId::DNS}, 80));
         append(events, connection("C4", kStart + 180'000, {}, 7));
         store::testing::write_events(path_, events);

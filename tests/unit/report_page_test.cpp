@@ -51,7 +51,8 @@ TEST(ReportPage, SearchCommandQuotesForShell) {
     EXPECT_EQ(search_command("/tmp/it's.db", "process = \"a b\"", "2024-01-01T00:00:00.000Z", ""),
               "protowatch search --store '/tmp/it'\\''s.db' --since 2024-01-01T00:00:00.000Z "
               "'id = statistics and (process = \"a b\")'");
-    EXPECT_EQ(search_command("s.db", "", "", ""), "protowatch search --store 's.db' 'id = statistics'");
+    EXPECT_EQ(search_command("s.db", "", "", ""),
+              "protowatch search --store 's.db' 'id = statistics'");
 }
 
 }  // namespace
