@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "capture/file_reader.h"
+#include "cli/analyze_report.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/stop_signals.h"
@@ -37,6 +38,7 @@ constexpr int kExitStopped = 130;
 struct AnalyzeOptions {
     std::vector<std::string> files;
     std::string json_path;
+    std::string report_path;
     std::vector<std::string> local_networks;
     std::string filter;
     bool progress = true;
@@ -48,22 +50,29 @@ struct AnalyzeOptions {
 
 // Rejects an event output path that is one of the inputs, which opening it for writing
 // would destroy.
-void check_output_is_not_input(const AnalyzeOptions& options) {
-    if (options.json_path.empty() || options.json_path == "-") return;
+void check_output_is_not_input(const std::string& option, const std::string& path,
+                               const AnalyzeOptions& options) {
+    if (path.empty() || path == "-") return;
     std::error_code error;
     for (const std::string& input : options.files) {
-        if (std::filesystem::equivalent(options.json_path, input, error)) {
-            throw std::invalid_argument("--json '" + options.json_path +
+        if (std::filesystem::equivalent(path, input, error)) {
+            throw std::invalid_argument(option + " '" + path +
                                         "' is also an input capture; choose another path");
         }
     }
 }
 
 int run_analyze(AnalyzeOptions& options) {
-    check_output_is_not_input(options);
+    check_output_is_not_input("--json", options.json_path, options);
+    check_output_is_not_input("--report", options.report_path, options);
     install_stop_handlers();
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));
+    }
+
+    std::unique_ptr<AnalysisReport> report;
+    if (!options.report_path.empty()) {
+        report = std::make_unique<AnalysisReport>(options.report_path, options.store);
     }
 
     // Sinks, in the order events reach them.
@@ -79,6 +88,7 @@ int run_analyze(AnalyzeOptions& options) {
         store_sink = store.get();
         sinks.push_back(std::move(store));
     }
+    if (report) report->mark_start();
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
@@ -110,6 +120,9 @@ int run_analyze(AnalyzeOptions& options) {
     pipeline.finish();
 
     if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
+    if (report && !report->write(pipeline.summary(), reader.unsupported_frames())) {
+        return kExitOutputFailed;
+    }
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
     if (stop_requested) {
@@ -159,6 +172,8 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "Local networks, as CIDRs separated by commas: connections from them are "
                      "outbound, to them inbound (default: direction unknown)")
         ->delimiter(',');
+    command->add_option("--report", options->report_path,
+                        "Write an HTML report of this run's connections to this file");
     command->add_option("--filter", options->filter,
                         "BPF filter expression (tcpdump syntax) applied to every file");
     command->add_option("--tcp-timeout", s.tcp_idle_timeout_s,

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     pw::cli::register_agent(app, exit_code);
     pw::cli::register_status(app, exit_code);
     pw::cli::register_netstat(app, exit_code);
+    pw::cli::register_report(app, exit_code);
 
     try {
         app.parse(argc, argv);

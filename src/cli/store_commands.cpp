@@ -11,6 +11,7 @@
 
 #include "cli/audit_listing.h"
 #include "cli/commands.h"
+#include "cli/query_helpers.h"
 #include "query/compiler.h"
 #include "query/literals.h"
 #include "query/parser.h"
@@ -47,31 +48,6 @@ struct SearchOptions {
     std::vector<std::string> query_words;
     bool correlate = false;
 };
-
-query::ExpressionPtr comparison(std::string field, query::Operator op, std::string value) {
-    query::Comparison c;
-    c.field = std::move(field);
-    c.op = op;
-    c.values.push_back(query::Value{std::move(value), true, {}});
-    return query::make_comparison(std::move(c));
-}
-
-query::ExpressionPtr both(query::ExpressionPtr left, query::ExpressionPtr right) {
-    if (!left) return right;
-    if (!right) return left;
-    return query::make_binary(query::Expression::Kind::kAnd, std::move(left), std::move(right));
-}
-
-// Checks a --since or --until value here, where the message can name the option.
-query::ExpressionPtr time_bound(const std::string& option, const std::string& text,
-                                query::Operator op) {
-    if (text.empty()) return nullptr;
-    if (!query::parse_time(text, query::now_ms())) {
-        throw std::invalid_argument(
-            fmt::format("{}: invalid time '{}'; expected {}", option, text, query::kTimeForms));
-    }
-    return comparison("time", op, text);
-}
 
 query::ExpressionPtr time_bounds(const ReadOptions& options) {
     return both(time_bound("--since", options.since, query::Operator::kGreaterEqual),
@@ -153,15 +129,6 @@ int run_dump(const DumpOptions& options) {
     while (cursor.next(event)) writer->write(event);
     writer->finish();
     return 0;
-}
-
-// Prints the error, the query and a caret under the column at fault.
-void print_query_error(const query::QueryError& error, const std::string& query_text) {
-    std::cerr << error.what() << '\n';
-    if (query_text.find('\n') != std::string::npos) return;
-    std::cerr << "  " << query_text << '\n'
-              << "  " << std::string(static_cast<size_t>(error.position().column - 1), ' ')
-              << "^\n";
 }
 
 int run_search(const SearchOptions& options) {

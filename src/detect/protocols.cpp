@@ -52,13 +52,26 @@ std::string_view protocol_name(ProtocolId id) {
     return info != nullptr ? info->name : std::string_view("UNKNOWN");
 }
 
-bool is_content_type(ProtocolId id) {
+bool is_transfer_content(ProtocolId id) {
     switch (id) {
         case ProtocolId::HTML:
         case ProtocolId::HTML_CSS_BLOCK:
         case ProtocolId::HTML_SCRIPT_BLOCK:
         case ProtocolId::XML:
         case ProtocolId::PAX_EXTENDED_HEADER_DATA:
+            return true;
+        default:
+            break;
+    }
+    std::string_view name = protocol_name(id);
+    for (std::string_view prefix : {"IMAGE_", "FILE_", "VIDEO_", "APPLICATION_"}) {
+        if (name.starts_with(prefix)) return true;
+    }
+    return false;
+}
+
+bool is_content_type(ProtocolId id) {
+    switch (id) {
         case ProtocolId::ICMP_DATA:
         case ProtocolId::ICMPV6_DATA:
         case ProtocolId::GHOST_RAT_DATA:
@@ -71,13 +84,8 @@ bool is_content_type(ProtocolId id) {
         case ProtocolId::HTTP2:
             return true;
         default:
-            break;
+            return is_transfer_content(id);
     }
-    std::string_view name = protocol_name(id);
-    for (std::string_view prefix : {"IMAGE_", "FILE_", "VIDEO_", "APPLICATION_"}) {
-        if (name.starts_with(prefix)) return true;
-    }
-    return false;
 }
 
 }  // namespace pw

@@ -38,4 +38,9 @@ std::string_view protocol_name(ProtocolId id);
 // HTTP feature) rather than the flow's application protocol.
 bool is_content_type(ProtocolId id);
 
+// True for the content types of what a transfer carried: files, images, video, documents
+// and markup (IMAGE_*, FILE_*, VIDEO_*, APPLICATION_*, HTML, XML...). A subset of
+// is_content_type().
+bool is_transfer_content(ProtocolId id);
+
 }  // namespace pw

@@ -1,0 +1,26 @@
+#pragma once
+
+// Query building blocks shared by the commands that read the store.
+
+#include <string>
+
+#include "query/ast.h"
+#include "query/parser.h"
+
+namespace pw::cli {
+
+// A comparison of `field` with one quoted value, as a query would write it.
+query::ExpressionPtr comparison(std::string field, query::Operator op, std::string value);
+
+// `left and right`; either may be null, which stands for "no condition".
+query::ExpressionPtr both(query::ExpressionPtr left, query::ExpressionPtr right);
+
+// A bound on `time` from the value of --since or --until; null when `text` is empty. Throws
+// std::invalid_argument naming `option` when the time is invalid.
+query::ExpressionPtr time_bound(const std::string& option, const std::string& text,
+                                query::Operator op);
+
+// Prints the error, the query and a caret under the column at fault.
+void print_query_error(const query::QueryError& error, const std::string& query_text);
+
+}  // namespace pw::cli
