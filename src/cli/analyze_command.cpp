@@ -15,6 +15,7 @@
 #include "capture/file_reader.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/publish_options.h"
 #include "cli/summary.h"
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
@@ -41,6 +42,7 @@ struct AnalyzeOptions {
     bool quiet = false;
     pipeline::Settings settings;
     store::StoreOptions store;
+    PublishOptions publish;
 };
 
 // Set by SIGINT and SIGTERM: reading stops, and every flow is ended and written as at the
@@ -126,6 +128,10 @@ int run_analyze(AnalyzeOptions& options) {
     if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
+    if (options.publish.enabled && !stop_requested) {
+        int published = publish_recorded(options.publish, store_sink, options.settings.device);
+        if (published != 0) return published;
+    }
     if (stop_requested) {
         spdlog::warn("stopped by a signal; the events of every frame read so far were written");
         return kExitStopped;
@@ -207,6 +213,7 @@ void register_analyze(CLI::App& app, int& exit_code) {
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");
     command->add_flag("-q,--quiet", options->quiet, "Do not print the summary");
     store::add_store_options(*command, options->store);
+    add_publish_options(*command, options->publish);
     command->callback([options, &exit_code] {
         try {
             exit_code = run_analyze(*options);

@@ -10,5 +10,6 @@ void register_analyze(CLI::App& app, int& exit_code);
 void register_protocols(CLI::App& app, int& exit_code);
 void register_dump(CLI::App& app, int& exit_code);
 void register_search(CLI::App& app, int& exit_code);
+void register_fleet(CLI::App& app, int& exit_code);
 
 }  // namespace pw::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     pw::cli::register_protocols(app, exit_code);
     pw::cli::register_dump(app, exit_code);
     pw::cli::register_search(app, exit_code);
+    pw::cli::register_fleet(app, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -63,8 +63,20 @@ CREATE INDEX events_by_target ON events(target_addr, target_port, time);
 CREATE INDEX events_by_target_port ON events(target_port);
 )sql";
 
+// Version 2: the publish cursor of each JetStream stream, the sequence (events.id) up to
+// which JetStream acknowledged every event. IF NOT EXISTS lets this step run again
+// unchanged when another migration is numbered before it.
+constexpr const char* kVersion2PublishCursors = R"sql(
+CREATE TABLE IF NOT EXISTS publish_cursors (
+    stream TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+)sql";
+
 // Migration i brings the store from version i to version i + 1.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1,
+                                                                 kVersion2PublishCursors};
 
 int64_t user_table_count(Database& db) {
     return db.query_int(

@@ -7,7 +7,7 @@
 namespace pw::store {
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Thrown when a file cannot serve as an event store; the message names the path and what to
 // do about it.
