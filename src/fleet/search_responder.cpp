@@ -68,10 +68,14 @@ void SearchResponder::stop() {
 }
 
 void SearchResponder::run_heartbeat() {
+    bool announced = false;
     std::unique_lock lock(heartbeat_mutex_);
     while (!stopping_) {
         lock.unlock();
-        if (connection_->is_connected()) presence_->announce(options_.device);
+        if (connection_->is_connected() && presence_->announce(options_.device) && !announced) {
+            spdlog::info("agent {} announced its presence", options_.device);
+            announced = true;
+        }
         lock.lock();
         heartbeat_wake_.wait_for(lock, options_.heartbeat_interval, [this] { return stopping_.load(); });
     }
