@@ -1,5 +1,5 @@
 // `protowatch fleet serve` and `protowatch fleet search`: the agent's side of fleet search
-// (with the publisher, optionally) and the requester that gathers the fleet's answers.
+// (with the publisher, optionally) and the requester that merges the agents' replies.
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -27,7 +27,7 @@ namespace {
 
 // Exit status of `fleet search` for an invalid query, as for other usage errors.
 constexpr int kExitInvalidQuery = 2;
-// Exit status of `fleet search` when an agent did not answer in time or answered with an error.
+// Exit status of `fleet search` when an agent did not finish in time or replied with an error.
 constexpr int kExitAgentsMissing = 4;
 
 struct ServeOptions {

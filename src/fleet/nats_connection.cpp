@@ -19,9 +19,9 @@ std::string connected_url(natsConnection* connection) {
     return redact_url(url);
 }
 
-// Reads the user's public key from an NKey seed file. nats.c signs with the seed but needs the
-// public key besides, and derives none; `nk -gen user -pubout` writes the seed (SU...) and
-// then the public key (U...) on the next line.
+// Reads the user's public key from an NKey seed file. nats.c signs with the seed but also needs
+// the public key, which it does not derive. `nk -gen user -pubout` writes the seed (SU...)
+// and then the public key (U...) on the next line.
 std::string read_nkey_public_key(const std::string& path) {
     std::ifstream file(path);
     std::string line;

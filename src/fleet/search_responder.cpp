@@ -44,7 +44,7 @@ void SearchResponder::start() {
                fmt::format("failed to subscribe to {}", subject));
     presence_ = std::make_unique<Presence>(connection_->handle(), nats_);
     heartbeat_ = std::thread([this] { run_heartbeat(); });
-    spdlog::info("agent {} answers searches on {} from {}", options_.device, subject,
+    spdlog::info("agent {} responds to searches on {} from {}", options_.device, subject,
                  options_.store_path);
 }
 
@@ -57,14 +57,14 @@ void SearchResponder::stop() {
     heartbeat_wake_.notify_all();
     if (heartbeat_.joinable()) heartbeat_.join();
     natsSubscription_Unsubscribe(subscription_);
-    // Waits for a callback in progress, which sees stopping_ and ends its request.
+    // Waits for a callback in progress, which checks stopping_ and ends its request.
     natsSubscription_WaitForDrainCompletion(subscription_, 0);
     natsSubscription_Destroy(subscription_);
     subscription_ = nullptr;
     if (connection_->is_connected()) presence_->withdraw(options_.device);
     presence_.reset();
     connection_.reset();
-    spdlog::info("agent {} stopped answering searches", options_.device);
+    spdlog::info("agent {} stopped responding to searches", options_.device);
 }
 
 void SearchResponder::run_heartbeat() {
@@ -190,14 +190,14 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
         return;
     }
 
-    // 3. The count, so that the requester knows that nothing is missing.
+    // 3. The count, so that the requester can check that no chunk is missing.
     reply = SearchReply{};
     reply.type = ReplyType::kDone;
     reply.device = options_.device;
     reply.count = count;
     reply.notes = filter.warnings;
     send(reply_subject, reply);
-    spdlog::debug("answered the search for '{}' with {} events", request.query, count);
+    spdlog::debug("sent {} events for the search '{}'", count, request.query);
 }
 
 }  // namespace pw::fleet
