@@ -129,7 +129,8 @@ int run_analyze(AnalyzeOptions& options) {
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
     if (options.publish.enabled && !stop_requested) {
-        int published = publish_recorded(options.publish, store_sink, options.settings.device);
+        int published = publish_recorded(options.publish, store_sink, options.settings.device,
+                                         &stop_requested);
         if (published != 0) return published;
     }
     if (stop_requested) {

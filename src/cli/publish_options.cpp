@@ -1,5 +1,6 @@
 #include "cli/publish_options.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ void add_publish_options(CLI::App& command, PublishOptions& options) {
 }
 
 int publish_recorded(const PublishOptions& options, store::StoreSink* store,
-                     const std::string& device) {
+                     const std::string& device, const volatile std::sig_atomic_t* stop) {
     if (store == nullptr) {
         throw std::invalid_argument(
             "--publish needs the event store, which is the outbox; remove --no-store");
@@ -53,15 +54,16 @@ int publish_recorded(const PublishOptions& options, store::StoreSink* store,
     }
     fleet::Publisher publisher(to_settings(options.nats), publisher_options);
     auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000));
-    uint64_t left = publisher.publish_until_caught_up(timeout);
+    uint64_t left = publisher.publish_until_caught_up(timeout, stop);
     if (left == 0) {
         spdlog::info("published {} events; JetStream acknowledged every event of {}",
                      publisher.acknowledged(), store->path());
         return 0;
     }
-    spdlog::error("{} events of {} remain unpublished after {} s: NATS did not acknowledge them; "
-                  "they stay in the store and the next publish sends them",
-                  left, store->path(), options.timeout_s);
+    spdlog::error("{} events of {} remain unpublished {}: NATS did not acknowledge them; they "
+                  "stay in the store and the next publish sends them",
+                  left, store->path(),
+                  *stop != 0 ? "after a signal" : fmt::format("after {} s", options.timeout_s));
     return kExitUnpublished;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <string>
 
 #include "cli/nats_options.h"
@@ -23,9 +24,10 @@ void add_publish_options(CLI::App& command, PublishOptions& options);
 
 // Publishes every event of the store that JetStream has not acknowledged yet, waiting at most
 // --publish-timeout. Returns 0 when all are acknowledged, else kExitUnpublished after logging
-// how many remain. `store` is nullptr under --no-store, a usage error. Throws
-// std::invalid_argument for invalid NATS settings.
+// how many remain; a nonzero `*stop` (set by SIGINT or SIGTERM) ends the wait early. `store`
+// is nullptr under --no-store, a usage error. Throws std::invalid_argument for invalid NATS
+// settings.
 int publish_recorded(const PublishOptions& options, store::StoreSink* store,
-                     const std::string& device);
+                     const std::string& device, const volatile std::sig_atomic_t* stop);
 
 }  // namespace pw::cli

@@ -37,12 +37,21 @@ std::string read_nkey_public_key(const std::string& path) {
 
 }  // namespace
 
+std::string last_error_text(natsStatus status) {
+    const char* detail = nats_GetLastError(nullptr);
+    if (detail == nullptr || detail[0] == '\0') return natsStatus_GetText(status);
+    std::string text = detail;
+    // nats.c starts the text with its source location: "(conn.c:2088): ".
+    if (text.front() == '(') {
+        size_t end = text.find("): ");
+        if (end != std::string::npos) text.erase(0, end + 3);
+    }
+    return text;
+}
+
 void check_nats(natsStatus status, std::string_view what) {
     if (status == NATS_OK) return;
-    std::string text = natsStatus_GetText(status);
-    const char* detail = nats_GetLastError(nullptr);
-    if (detail != nullptr && detail[0] != '\0' && text != detail) text += fmt::format(" ({})", detail);
-    throw NatsError(status, fmt::format("{}: {}", what, text));
+    throw NatsError(status, fmt::format("{}: {}", what, last_error_text(status)));
 }
 
 NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
@@ -51,10 +60,20 @@ NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
     try {
         configure(settings, mode, name);
         natsStatus status = natsConnection_Connect(&connection_, options_);
-        // With retry-on-failed-connect the connection exists and reconnects in the background.
-        if (status == NATS_NOT_YET_CONNECTED && mode == ConnectMode::kRetryInBackground) {
-            spdlog::warn("no NATS server reachable yet; retrying in the background");
-            return;
+        if (status != NATS_OK && mode == ConnectMode::kRetryInBackground) {
+            // A first attempt without retries names the cause (a refused connection, a
+            // certificate that failed verification), which the retrying connect hides.
+            spdlog::warn("cannot connect to NATS yet: {}; retrying in the background",
+                         last_error_text(status));
+            // With a callback nats.c connects in the background. Without one,
+            // natsConnection_Connect would block until connected, forever with unlimited
+            // reconnects.
+            check_nats(natsOptions_SetRetryOnFailedConnect(options_, true,
+                                                           &NatsConnection::on_reconnected, this),
+                       "failed to set connection retries");
+            status = natsConnection_Connect(&connection_, options_);
+            // The connection exists and keeps connecting in the background.
+            if (status == NATS_NOT_YET_CONNECTED) return;
         }
         check_nats(status, "failed to connect to NATS");
     } catch (...) {
@@ -82,11 +101,6 @@ void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
                "failed to set the reconnect wait");
     if (mode == ConnectMode::kRetryInBackground) {
         check_nats(natsOptions_SetMaxReconnect(options_, -1), "failed to set reconnects");
-        // With a callback nats.c connects in the background; without one, natsConnection_Connect
-        // would block until connected, forever with unlimited reconnects.
-        check_nats(natsOptions_SetRetryOnFailedConnect(options_, true,
-                                                       &NatsConnection::on_reconnected, this),
-                   "failed to set connection retries");
     }
     if (!settings.tls_ca.empty()) {
         check_nats(natsOptions_LoadCATrustedCertificates(options_, settings.tls_ca.c_str()),

@@ -23,6 +23,10 @@ class NatsError : public std::runtime_error {
     natsStatus status_;
 };
 
+// The library's text for the last failure in this thread, without its source location, or
+// the text of `status` when there is none.
+std::string last_error_text(natsStatus status);
+
 // Throws NatsError for `status` unless it is NATS_OK, prefixing `what` to the library's text.
 void check_nats(natsStatus status, std::string_view what);
 

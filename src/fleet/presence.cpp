@@ -11,11 +11,6 @@ namespace {
 
 constexpr int64_t kNanosecondsPerMs = 1'000'000;
 
-std::string last_error_text(natsStatus status) {
-    const char* detail = nats_GetLastError(nullptr);
-    return detail != nullptr && detail[0] != '\0' ? detail : natsStatus_GetText(status);
-}
-
 }  // namespace
 
 Presence::Presence(natsConnection* connection, const NatsSettings& settings)

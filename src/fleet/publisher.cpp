@@ -82,11 +82,13 @@ void Publisher::run() {
     }
 }
 
-uint64_t Publisher::publish_until_caught_up(std::chrono::milliseconds timeout) {
+uint64_t Publisher::publish_until_caught_up(std::chrono::milliseconds timeout,
+                                            const volatile std::sig_atomic_t* stop) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     int64_t target = reader_.last_sequence();
     std::chrono::milliseconds backoff = kFirstBackoff;
-    while (cursor_sequence_ < target && std::chrono::steady_clock::now() < deadline) {
+    while (cursor_sequence_ < target && std::chrono::steady_clock::now() < deadline &&
+           (stop == nullptr || *stop == 0)) {
         Round round = publish_round();
         if (round == Round::kProgress) {
             backoff = kFirstBackoff;
@@ -135,10 +137,8 @@ bool Publisher::ensure_stream() {
     }
     jsStreamInfo_Destroy(info);
     if (status != NATS_OK) {
-        std::string text = natsStatus_GetText(status);
-        const char* detail = nats_GetLastError(nullptr);
-        if (detail != nullptr && detail[0] != '\0') text = detail;
-        record_failure(fmt::format("cannot look up or create stream {}: {}", nats_.stream, text));
+        record_failure(fmt::format("cannot look up or create stream {}: {}", nats_.stream,
+                                   last_error_text(status)));
         return false;
     }
     stream_ready_ = true;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,9 +54,11 @@ class Publisher {
     void stop();
 
     // Publishes in the calling thread until every event stored before the call is
-    // acknowledged or `timeout` passes; returns how many stored events remain unpublished.
-    // Do not call it while the background thread runs.
-    uint64_t publish_until_caught_up(std::chrono::milliseconds timeout);
+    // acknowledged, `timeout` passes or `*stop` becomes nonzero (a signal handler's flag);
+    // returns how many stored events remain unpublished. Do not call it while the background
+    // thread runs.
+    uint64_t publish_until_caught_up(std::chrono::milliseconds timeout,
+                                     const volatile std::sig_atomic_t* stop = nullptr);
 
     // Events acknowledged by JetStream since the publisher started.
     uint64_t acknowledged() const { return acknowledged_count_; }
