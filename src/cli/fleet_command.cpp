@@ -190,8 +190,9 @@ void register_serve(CLI::App& fleet, int& exit_code) {
 void register_fleet_search(CLI::App& fleet, int& exit_code) {
     auto options = std::make_shared<FleetSearchOptions>();
     CLI::App* command = fleet.add_subcommand(
-        "search", "Search the stores of every agent of the fleet with one query (the language "
-                  "of `protowatch search`)");
+        "search",
+        "Search the stores of every agent of the fleet with one query (the language "
+        "of `protowatch search`)");
     command->add_option("query", options->query_words, "The query; quote it for the shell")
         ->required();
     command
@@ -200,12 +201,12 @@ void register_fleet_search(CLI::App& fleet, int& exit_code) {
         ->capture_default_str()
         ->check(seconds_validator(false));
     command
-        ->add_option("--format", options->format,
-                     "Output format: jsonl, table or csv (default: table on a terminal, else jsonl)")
+        ->add_option(
+            "--format", options->format,
+            "Output format: jsonl, table or csv (default: table on a terminal, else jsonl)")
         ->check(CLI::IsMember({"jsonl", "table", "csv"}));
     command->add_option("--limit", options->limit, "At most this many events per agent (0: all)");
-    command
-        ->add_option("--chunk-events", options->chunk_events, "Events per reply message")
+    command->add_option("--chunk-events", options->chunk_events, "Events per reply message")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     command

@@ -21,19 +21,23 @@ void add_nats_options(CLI::App& command, NatsOptions& options) {
                        "File with the user's NKey seed and public key, as `nk -gen user "
                        "-pubout` writes it");
     command.add_option("--nats-tls-ca", s.tls_ca, "PEM file of the CA that signed the servers");
-    command.add_option("--nats-tls-cert", s.tls_cert, "PEM client certificate (with --nats-tls-key)");
+    command.add_option("--nats-tls-cert", s.tls_cert,
+                       "PEM client certificate (with --nats-tls-key)");
     command.add_option("--nats-tls-key", s.tls_key, "PEM private key of --nats-tls-cert");
     command.add_option("--nats-stream", s.stream, "JetStream stream of the events")
         ->capture_default_str();
-    command.add_option("--nats-subject-prefix", s.subject_prefix,
-                       "First token of every subject protowatch uses")
+    command
+        .add_option("--nats-subject-prefix", s.subject_prefix,
+                    "First token of every subject protowatch uses")
         ->capture_default_str();
-    command.add_option("--nats-replicas", s.replicas,
-                       "Replicas of the stream when protowatch creates it (1 to 5)")
+    command
+        .add_option("--nats-replicas", s.replicas,
+                    "Replicas of the stream when protowatch creates it (1 to 5)")
         ->capture_default_str();
-    command.add_option("--nats-max-age", options.max_age,
-                       "Age after which JetStream deletes an event when protowatch creates the "
-                       "stream (30d, 12h; 0 for no limit)")
+    command
+        .add_option("--nats-max-age", options.max_age,
+                    "Age after which JetStream deletes an event when protowatch creates the "
+                    "stream (30d, 12h; 0 for no limit)")
         ->capture_default_str();
 }
 

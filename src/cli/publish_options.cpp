@@ -14,9 +14,10 @@ namespace pw::cli {
 CLI::Validator seconds_validator(bool allow_zero);
 
 void add_publish_options(CLI::App& command, PublishOptions& options) {
-    CLI::Option* publish = command.add_flag("--publish", options.enabled,
-                     "After recording, publish every unpublished event of the store to NATS "
-                     "JetStream and wait for the acknowledgments");
+    CLI::Option* publish =
+        command.add_flag("--publish", options.enabled,
+                         "After recording, publish every unpublished event of the store to NATS "
+                         "JetStream and wait for the acknowledgments");
     command
         .add_option("--publish-timeout", options.timeout_s,
                     "Seconds to wait for JetStream to acknowledge every event; the events left "
@@ -60,10 +61,11 @@ int publish_recorded(const PublishOptions& options, store::StoreSink* store,
                      publisher.acknowledged(), store->path());
         return 0;
     }
-    spdlog::error("{} events of {} remain unpublished {}: NATS did not acknowledge them; they "
-                  "stay in the store and the next publish sends them",
-                  left, store->path(),
-                  *stop != 0 ? "after a signal" : fmt::format("after {} s", options.timeout_s));
+    spdlog::error(
+        "{} events of {} remain unpublished {}: NATS did not acknowledge them; they "
+        "stay in the store and the next publish sends them",
+        left, store->path(),
+        *stop != 0 ? "after a signal" : fmt::format("after {} s", options.timeout_s));
     return kExitUnpublished;
 }
 

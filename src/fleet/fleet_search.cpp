@@ -44,7 +44,8 @@ class Gathering {
                 deliver(answer, reply);
                 if (const char* ack = natsMsg_GetReply(message); ack != nullptr && ack[0] != '\0') {
                     std::string index = std::to_string(reply.index);
-                    natsConnection_Publish(connection, ack, index.data(), static_cast<int>(index.size()));
+                    natsConnection_Publish(connection, ack, index.data(),
+                                           static_cast<int>(index.size()));
                 }
                 break;
             case ReplyType::kDone:
@@ -162,7 +163,8 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         natsMsg* message = nullptr;
-        status = natsSubscription_NextMsg(&message, replies, std::clamp<int64_t>(left.count(), 1, kPollMs));
+        status = natsSubscription_NextMsg(&message, replies,
+                                          std::clamp<int64_t>(left.count(), 1, kPollMs));
         if (status == NATS_TIMEOUT) continue;
         if (status != NATS_OK) {
             natsSubscription_Destroy(replies);

@@ -116,9 +116,9 @@ void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
         check_nats(natsOptions_SetSecure(options_, true), "failed to enable TLS");
     }
     if (!settings.creds_file.empty()) {
-        check_nats(natsOptions_SetUserCredentialsFromFiles(options_, settings.creds_file.c_str(),
-                                                           nullptr),
-                   fmt::format("failed to use creds_file '{}'", settings.creds_file));
+        check_nats(
+            natsOptions_SetUserCredentialsFromFiles(options_, settings.creds_file.c_str(), nullptr),
+            fmt::format("failed to use creds_file '{}'", settings.creds_file));
     }
     if (!settings.nkey_seed_file.empty()) {
         std::string public_key = read_nkey_public_key(settings.nkey_seed_file);

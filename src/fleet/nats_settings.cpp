@@ -30,10 +30,10 @@ void check_server_url(const std::string& url) {
     size_t at = rest.rfind('@');
     if (at != std::string::npos) rest = rest.substr(at + 1);
     if (rest.empty() || rest.front() == ':' || rest.find_first_of(" /") != std::string::npos) {
-        throw std::invalid_argument(fmt::format(
-            "invalid NATS server URL '{}': the host is missing or malformed; expected "
-            "nats://HOST:PORT",
-            redact_url(url)));
+        throw std::invalid_argument(
+            fmt::format("invalid NATS server URL '{}': the host is missing or malformed; expected "
+                        "nats://HOST:PORT",
+                        redact_url(url)));
     }
 }
 
@@ -45,7 +45,8 @@ std::string redact_url(const std::string& url) {
     size_t at = url.find('@', start);
     if (at == std::string::npos) return url;
     size_t colon = url.find(':', start);
-    if (colon == std::string::npos || colon > at) return url.substr(0, start) + "***" + url.substr(at);
+    if (colon == std::string::npos || colon > at)
+        return url.substr(0, start) + "***" + url.substr(at);
     return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 

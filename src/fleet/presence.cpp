@@ -33,9 +33,9 @@ bool Presence::open_bucket(bool create) {
         kvConfig_Init(&config);
         config.Bucket = name.c_str();
         config.History = 1;
-        config.TTL = std::chrono::duration_cast<std::chrono::milliseconds>(kPresenceLifetime)
-                         .count() *
-                     kNanosecondsPerMs;
+        config.TTL =
+            std::chrono::duration_cast<std::chrono::milliseconds>(kPresenceLifetime).count() *
+            kNanosecondsPerMs;
         config.Replicas = settings_.replicas;
         status = js_CreateKeyValue(&bucket_, jetstream_, &config);
     }
@@ -52,9 +52,9 @@ bool Presence::announce(const std::string& device) {
     try {
         open_bucket(true);
         uint64_t revision = 0;
-        check_nats(kvStore_PutString(&revision, bucket_, subject_token(device).c_str(),
-                                     device.c_str()),
-                   "failed to write the presence key");
+        check_nats(
+            kvStore_PutString(&revision, bucket_, subject_token(device).c_str(), device.c_str()),
+            "failed to write the presence key");
         return true;
     } catch (const NatsError& error) {
         spdlog::warn("cannot announce agent {} in JetStream: {}", device, error.what());

@@ -104,8 +104,7 @@ uint64_t Publisher::publish_until_caught_up(std::chrono::milliseconds timeout,
 }
 
 uint64_t Publisher::unpublished() {
-    store::Statement count =
-        reader_.database().prepare("SELECT count(*) FROM events WHERE id > ?");
+    store::Statement count = reader_.database().prepare("SELECT count(*) FROM events WHERE id > ?");
     count.bind(1, cursor_sequence_);
     count.step();
     return static_cast<uint64_t>(count.column_int(0));
@@ -212,8 +211,8 @@ bool Publisher::publish_event(const store::StoredEvent& stored) {
 
     std::lock_guard lock(round_mutex_);
     in_flight_.erase(stored.event_uid);
-    round_error_ = fmt::format("failed to publish event {}: {}", stored.event_uid,
-                               natsStatus_GetText(status));
+    round_error_ =
+        fmt::format("failed to publish event {}: {}", stored.event_uid, natsStatus_GetText(status));
     return false;
 }
 
@@ -226,8 +225,8 @@ void Publisher::wait_for_acks() {
     std::lock_guard lock(round_mutex_);
     round_failures_ += in_flight_.size();
     if (round_error_.empty()) {
-        round_error_ = fmt::format("{} publications were not acknowledged in time",
-                                   in_flight_.size());
+        round_error_ =
+            fmt::format("{} publications were not acknowledged in time", in_flight_.size());
     }
     // Acknowledgments that still arrive belong to no round and are ignored; the events are
     // published again and JetStream drops the copies by their message ids.
@@ -261,9 +260,10 @@ void Publisher::record_failure(const std::string& error) {
     auto now = std::chrono::steady_clock::now();
     ++failures_since_log_;
     if (failing_ && now - last_failure_log_ < kFailureLogInterval) return;
-    spdlog::warn("publishing to stream {} failed ({} times since the last message), {} events "
-                 "wait in the store: {}",
-                 nats_.stream, failures_since_log_, unpublished(), error);
+    spdlog::warn(
+        "publishing to stream {} failed ({} times since the last message), {} events "
+        "wait in the store: {}",
+        nats_.stream, failures_since_log_, unpublished(), error);
     failing_ = true;
     failures_since_log_ = 0;
     last_failure_log_ = now;

@@ -75,8 +75,7 @@ class Publisher {
     void advance_cursor(const std::vector<int64_t>& sequences);
     void record_failure(const std::string& error);
     void run();
-    static void on_ack(jsCtx* js, natsMsg* message, jsPubAck* ack, jsPubAckErr* error,
-                       void* self);
+    static void on_ack(jsCtx* js, natsMsg* message, jsPubAck* ack, jsPubAckErr* error, void* self);
 
     NatsSettings nats_;
     PublisherOptions options_;

@@ -15,7 +15,8 @@ nlohmann::ordered_json parse_object(std::string_view text, const char* what) {
     return object;
 }
 
-uint64_t optional_count(const nlohmann::ordered_json& object, const char* field, uint64_t fallback) {
+uint64_t optional_count(const nlohmann::ordered_json& object, const char* field,
+                        uint64_t fallback) {
     auto found = object.find(field);
     if (found == object.end()) return fallback;
     if (!found->is_number_unsigned()) {
@@ -54,7 +55,7 @@ SearchRequest decode_request(std::string_view text) {
 
 std::string encode_reply(const SearchReply& reply) {
     nlohmann::ordered_json object = {{"type", kTypeNames[static_cast<int>(reply.type)]},
-                             {"device", reply.device}};
+                                     {"device", reply.device}};
     switch (reply.type) {
         case ReplyType::kAccepted:
             break;

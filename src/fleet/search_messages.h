@@ -1,7 +1,7 @@
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -14,9 +14,9 @@ namespace pw::fleet {
 
 struct SearchRequest {
     std::string query;
-    uint64_t limit = 0;          // events per agent at most; 0 means no limit
+    uint64_t limit = 0;           // events per agent at most; 0 means no limit
     uint64_t chunk_events = 500;  // events per chunk message
-    uint64_t window = 8;         // chunks an agent sends before it waits for an acknowledgment
+    uint64_t window = 8;          // chunks an agent sends before it waits for an acknowledgment
 };
 
 std::string encode_request(const SearchRequest& request);
@@ -28,10 +28,10 @@ enum class ReplyType { kAccepted, kChunk, kDone, kError };
 struct SearchReply {
     ReplyType type = ReplyType::kAccepted;
     std::string device;
-    uint64_t index = 0;               // chunk: its position from 0
-    nlohmann::ordered_json events;    // chunk: an array of stored events' JSON objects
-    uint64_t count = 0;               // done: events sent in all
-    std::vector<std::string> notes;   // done: query warnings; error: the message
+    uint64_t index = 0;              // chunk: its position from 0
+    nlohmann::ordered_json events;   // chunk: an array of stored events' JSON objects
+    uint64_t count = 0;              // done: events sent in all
+    std::vector<std::string> notes;  // done: query warnings; error: the message
 };
 
 std::string encode_reply(const SearchReply& reply);

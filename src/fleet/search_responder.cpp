@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "events/json.h"
 #include "fleet/subjects.h"
 #include "query/compiler.h"
 #include "query/literals.h"
 #include "query/parser.h"
-#include "events/json.h"
 #include "store/schema.h"
 #include "store/store_reader.h"
 
@@ -77,20 +77,21 @@ void SearchResponder::run_heartbeat() {
             announced = true;
         }
         lock.lock();
-        heartbeat_wake_.wait_for(lock, options_.heartbeat_interval, [this] { return stopping_.load(); });
+        heartbeat_wake_.wait_for(lock, options_.heartbeat_interval,
+                                 [this] { return stopping_.load(); });
     }
 }
 
-void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* message,
-                                 void* self) {
+void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* message, void* self) {
     auto* responder = static_cast<SearchResponder*>(self);
     const char* reply = natsMsg_GetReply(message);
     if (reply == nullptr || reply[0] == '\0') {
         spdlog::warn("ignoring a search request without a reply subject");
     } else {
         try {
-            responder->answer(reply, std::string_view(natsMsg_GetData(message),
-                                                      static_cast<size_t>(natsMsg_GetDataLength(message))));
+            responder->answer(
+                reply, std::string_view(natsMsg_GetData(message),
+                                        static_cast<size_t>(natsMsg_GetDataLength(message))));
         } catch (const std::exception& error) {
             spdlog::error("search request to {} failed: {}", reply, error.what());
             responder->send_error(reply, error.what());
@@ -135,7 +136,8 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
         filter = query::compile_query(request.query, query::now_ms());
     } catch (const query::QueryError& error) {
         spdlog::info("rejected an invalid search query: {}", error.what());
-        send_error(reply_subject, fmt::format("invalid query '{}': {}", request.query, error.what()));
+        send_error(reply_subject,
+                   fmt::format("invalid query '{}': {}", request.query, error.what()));
         return;
     } catch (const std::invalid_argument& error) {
         send_error(reply_subject, fmt::format("invalid search request: {}", error.what()));

@@ -22,9 +22,10 @@ PublishCursor PublishCursor::open(const std::string& path, const std::string& st
         migrate(db);
         return PublishCursor(std::move(db), stream);
     } catch (const SqliteError& failure) {
-        throw StoreError(fmt::format("cannot open the event store {} to keep the publish "
-                                     "cursor: {}; pass --store with the path of an event store",
-                                     path, failure.what()));
+        throw StoreError(
+            fmt::format("cannot open the event store {} to keep the publish "
+                        "cursor: {}; pass --store with the path of an event store",
+                        path, failure.what()));
     }
 }
 

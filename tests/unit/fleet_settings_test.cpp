@@ -122,8 +122,7 @@ TEST(PublishCursor, MovesOnlyForward) {
 }
 
 TEST(PublishCursor, RejectsMissingStore) {
-    EXPECT_THROW(store::PublishCursor::open("/nonexistent/events.db", "EVENTS"),
-                 store::StoreError);
+    EXPECT_THROW(store::PublishCursor::open("/nonexistent/events.db", "EVENTS"), store::StoreError);
 }
 
 }  // namespace
