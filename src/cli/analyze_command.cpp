@@ -16,6 +16,7 @@
 #include "cli/analyze_report.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/publish_options.h"
 #include "cli/stop_signals.h"
 #include "cli/summary.h"
 #include "events/json_sink.h"
@@ -46,6 +47,7 @@ struct AnalyzeOptions {
     unsigned threads = 1;
     pipeline::Settings settings;
     store::StoreOptions store;
+    PublishOptions publish;
 };
 
 // Rejects an event output path that is one of the inputs, which opening it for writing
@@ -125,6 +127,11 @@ int run_analyze(AnalyzeOptions& options) {
     }
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
+    if (options.publish.enabled && !stop_requested) {
+        int published = publish_recorded(options.publish, store_sink, options.settings.device,
+                                         &stop_requested);
+        if (published != 0) return published;
+    }
     if (stop_requested) {
         spdlog::warn("stopped by a signal; the events of every frame read so far were written");
         return kExitStopped;
@@ -214,6 +221,7 @@ void register_analyze(CLI::App& app, int& exit_code) {
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");
     command->add_flag("-q,--quiet", options->quiet, "Do not print the summary");
     store::add_store_options(*command, options->store);
+    add_publish_options(*command, options->publish);
     command->callback([options, &exit_code] {
         try {
             exit_code = run_analyze(*options);

@@ -15,6 +15,7 @@ void register_agent(CLI::App& app, int& exit_code);
 void register_status(CLI::App& app, int& exit_code);
 void register_netstat(CLI::App& app, int& exit_code);
 void register_report(CLI::App& app, int& exit_code);
+void register_fleet(CLI::App& app, int& exit_code);
 
 // Accepts a finite number of seconds above zero, or at zero with `allow_zero`.
 CLI::Validator seconds_validator(bool allow_zero);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     pw::cli::register_status(app, exit_code);
     pw::cli::register_netstat(app, exit_code);
     pw::cli::register_report(app, exit_code);
+    pw::cli::register_fleet(app, exit_code);
 
     try {
         app.parse(argc, argv);

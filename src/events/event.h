@@ -20,6 +20,8 @@ enum class Direction : uint8_t { kUnknown = 0, kInbound = 1, kOutbound = 2 };
 // The reason a connection ended (the disconnect event's `reason`).
 enum class EndReason : uint8_t { kNone, kFin, kRst, kTimeout, kEndOfInput, kEvicted };
 
+// The activity's name: connect, disconnect or statistics.
+const char* activity_name(Activity activity);
 const char* end_reason_name(EndReason reason);
 std::optional<EndReason> parse_end_reason(std::string_view name);
 

@@ -37,6 +37,18 @@ T optional_field(const nlohmann::json& object, const char* field, T fallback) {
 
 }  // namespace
 
+const char* activity_name(Activity activity) {
+    switch (activity) {
+        case Activity::kConnect:
+            return "connect";
+        case Activity::kDisconnect:
+            return "disconnect";
+        case Activity::kStatistics:
+            return "statistics";
+    }
+    return "unknown";
+}
+
 const char* end_reason_name(EndReason reason) {
     return kEndReasonNames[static_cast<size_t>(reason)];
 }

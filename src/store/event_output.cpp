@@ -17,18 +17,6 @@ using Row = std::vector<std::string>;
 // only that row.
 constexpr size_t kTableSizingRows = 200;
 
-const char* activity_name(events::Activity activity) {
-    switch (activity) {
-        case events::Activity::kConnect:
-            return "connect";
-        case events::Activity::kDisconnect:
-            return "disconnect";
-        case events::Activity::kStatistics:
-            return "statistics";
-    }
-    return "unknown";
-}
-
 const char* direction_name(events::Direction direction) {
     switch (direction) {
         case events::Direction::kInbound:
@@ -86,7 +74,7 @@ Row event_table_row(const StoredEvent& stored) {
     const events::Event& e = stored.event;
     bool stats = is_statistics(e);
     return {query::format_time(e.time_ms),
-            activity_name(e.activity),
+            events::activity_name(e.activity),
             ip_protocol_name(e.ip_protocol),
             endpoint(e.source_ip, e.source_port),
             endpoint(e.target_ip, e.target_port),

@@ -82,8 +82,20 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_by_time ON audit_events(time);
 )sql";
 
+// Version 3: the publish cursor of each JetStream stream, the sequence (events.id) up to
+// which JetStream acknowledged every event. IF NOT EXISTS lets this step run again
+// unchanged when another migration is numbered before it.
+constexpr const char* kVersion3PublishCursors = R"sql(
+CREATE TABLE IF NOT EXISTS publish_cursors (
+    stream TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+)sql";
+
 // Migration i brings the store from version i to version i + 1.
-constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2};
+constexpr std::array<const char*, kSchemaVersion> kMigrations = {kVersion1, kVersion2,
+                                                                 kVersion3PublishCursors};
 
 int64_t user_table_count(Database& db) {
     return db.query_int(

@@ -7,7 +7,7 @@
 namespace pw::store {
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // The oldest version a reader accepts without migrating. Version 2 only added the
 // audit_events table, so a version 1 store reads as a store without audit events.

@@ -138,6 +138,20 @@ EventCursor StoreReader::select(const query::SqlFilter& filter, uint64_t limit) 
     return EventCursor(std::move(rows), &protocols_);
 }
 
+EventCursor StoreReader::select_after(int64_t sequence, uint64_t limit) {
+    std::string sql =
+        fmt::format("SELECT {} FROM events WHERE events.id > ? ORDER BY events.id", kColumns);
+    if (limit > 0) sql += " LIMIT ?";
+    Statement rows = db_.prepare(sql);
+    rows.bind(1, sequence);
+    if (limit > 0) rows.bind(2, static_cast<int64_t>(limit));
+    return EventCursor(std::move(rows), &protocols_);
+}
+
+int64_t StoreReader::last_sequence() {
+    return db_.query_int("SELECT coalesce(max(id), 0) FROM events");
+}
+
 std::optional<StoredEvent> StoreReader::find_session_event(const events::Event& statistics,
                                                            events::Activity activity) {
     if (!session_lookup_) {

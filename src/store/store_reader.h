@@ -42,6 +42,11 @@ class StoreReader {
 
     // Events that match `filter`, ordered by time then sequence. `limit` 0 means no limit.
     EventCursor select(const query::SqlFilter& filter, uint64_t limit = 0);
+    // Events stored after `sequence`, in the order they were stored (the publisher's outbox
+    // order). `limit` 0 means no limit.
+    EventCursor select_after(int64_t sequence, uint64_t limit = 0);
+    // The sequence of the last event stored; 0 when the store is empty.
+    int64_t last_sequence();
 
     // The earliest connect or disconnect event of the session a statistics event describes:
     // the same device and endpoints, with a time inside [start_time, end_time]. The pipeline

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fleet/nats_connection.h"
+#include "fleet/search_messages.h"
+#include "store/store_reader.h"
+
+namespace pw::fleet {
+
+// What one agent returned for a fleet search.
+struct AgentAnswer {
+    std::string device;
+    bool accepted = false;  // it sent "accepted"
+    bool done = false;      // it sent "done" and every event it counted arrived
+    uint64_t received = 0;
+    std::string error;  // its "error" reply, or what was wrong with its answer
+    std::vector<std::string> warnings;
+};
+
+struct FleetSearchResult {
+    std::vector<AgentAnswer> agents;  // sorted by device
+    // Agents known from the presence bucket or from their "accepted" reply that neither
+    // finished nor reported an error before the timeout.
+    std::vector<std::string> missing() const;
+};
+
+// Publishes one search request and gathers the replies of every agent until each known
+// agent finished or `timeout` passed (scatter-gather). Agents are known from the presence
+// bucket and from their replies. `on_event` receives each event as its chunk arrives, with
+// its device set. Throws NatsError when the server rejects the request (a permissions
+// violation) or the connection fails.
+FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& settings,
+                               const SearchRequest& request, std::chrono::milliseconds timeout,
+                               const std::function<void(store::StoredEvent&)>& on_event);
+
+}  // namespace pw::fleet

@@ -1,0 +1,170 @@
+#include "fleet/nats_connection.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <vector>
+
+namespace pw::fleet {
+namespace {
+
+// Milliseconds to wait for a server to accept a connection, and between reconnect attempts.
+constexpr int64_t kConnectTimeoutMs = 2000;
+constexpr int64_t kReconnectWaitMs = 500;
+
+std::string connected_url(natsConnection* connection) {
+    char url[512] = {};
+    if (natsConnection_GetConnectedUrl(connection, url, sizeof url) != NATS_OK) return "?";
+    return redact_url(url);
+}
+
+// Reads the user's public key from an NKey seed file. nats.c signs with the seed but also needs
+// the public key, which it does not derive. `nk -gen user -pubout` writes the seed (SU...)
+// and then the public key (U...) on the next line.
+std::string read_nkey_public_key(const std::string& path) {
+    std::ifstream file(path);
+    std::string line;
+    while (std::getline(file, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.size() == 56 && line[0] == 'U') return line;
+    }
+    throw std::invalid_argument(fmt::format(
+        "nkey_seed_file '{}' has no user public key (a line of 56 characters starting with "
+        "'U'); write the file with `nk -gen user -pubout`",
+        path));
+}
+
+}  // namespace
+
+std::string last_error_text(natsStatus status) {
+    const char* detail = nats_GetLastError(nullptr);
+    if (detail == nullptr || detail[0] == '\0') return natsStatus_GetText(status);
+    std::string text = detail;
+    // nats.c starts the text with its source location: "(conn.c:2088): ".
+    if (text.front() == '(') {
+        size_t end = text.find("): ");
+        if (end != std::string::npos) text.erase(0, end + 3);
+    }
+    return text;
+}
+
+void check_nats(natsStatus status, std::string_view what) {
+    if (status == NATS_OK) return;
+    throw NatsError(status, fmt::format("{}: {}", what, last_error_text(status)));
+}
+
+NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
+                               const std::string& name) {
+    validate(settings);
+    try {
+        configure(settings, mode, name);
+        natsStatus status = natsConnection_Connect(&connection_, options_);
+        if (status != NATS_OK && mode == ConnectMode::kRetryInBackground) {
+            // A first attempt without retries names the cause (a refused connection, a
+            // certificate that failed verification), which the retrying connect hides.
+            spdlog::warn("cannot connect to NATS yet: {}; retrying in the background",
+                         last_error_text(status));
+            // With a callback nats.c connects in the background. Without one,
+            // natsConnection_Connect would block until connected, forever with unlimited
+            // reconnects.
+            check_nats(natsOptions_SetRetryOnFailedConnect(options_, true,
+                                                           &NatsConnection::on_reconnected, this),
+                       "failed to set connection retries");
+            status = natsConnection_Connect(&connection_, options_);
+            // The connection exists and keeps connecting in the background.
+            if (status == NATS_NOT_YET_CONNECTED) return;
+        }
+        check_nats(status, "failed to connect to NATS");
+    } catch (...) {
+        natsConnection_Destroy(connection_);
+        natsOptions_Destroy(options_);
+        throw;
+    }
+    // A short-lived command logs its connection only at debug level.
+    spdlog::log(mode == ConnectMode::kFailFast ? spdlog::level::debug : spdlog::level::info,
+                "connected to NATS at {}", connected_url(connection_));
+}
+
+void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
+                               const std::string& name) {
+    check_nats(natsOptions_Create(&options_), "failed to create NATS options");
+    std::vector<std::string> urls = server_urls(settings);
+    std::vector<const char*> url_pointers;
+    for (const std::string& url : urls) url_pointers.push_back(url.c_str());
+    check_nats(natsOptions_SetServers(options_, url_pointers.data(),
+                                      static_cast<int>(url_pointers.size())),
+               "invalid NATS server list");
+    check_nats(natsOptions_SetName(options_, name.c_str()), "failed to set the client name");
+    check_nats(natsOptions_SetTimeout(options_, kConnectTimeoutMs), "failed to set the timeout");
+    check_nats(natsOptions_SetReconnectWait(options_, kReconnectWaitMs),
+               "failed to set the reconnect wait");
+    if (mode == ConnectMode::kRetryInBackground) {
+        check_nats(natsOptions_SetMaxReconnect(options_, -1), "failed to set reconnects");
+    }
+    if (!settings.tls_ca.empty()) {
+        check_nats(natsOptions_LoadCATrustedCertificates(options_, settings.tls_ca.c_str()),
+                   fmt::format("failed to load tls_ca '{}'", settings.tls_ca));
+    }
+    if (!settings.tls_cert.empty()) {
+        check_nats(natsOptions_LoadCertificatesChain(options_, settings.tls_cert.c_str(),
+                                                     settings.tls_key.c_str()),
+                   fmt::format("failed to load tls_cert '{}' and tls_key '{}'", settings.tls_cert,
+                               settings.tls_key));
+    }
+    if (!settings.tls_ca.empty() || !settings.tls_cert.empty()) {
+        check_nats(natsOptions_SetSecure(options_, true), "failed to enable TLS");
+    }
+    if (!settings.creds_file.empty()) {
+        check_nats(
+            natsOptions_SetUserCredentialsFromFiles(options_, settings.creds_file.c_str(), nullptr),
+            fmt::format("failed to use creds_file '{}'", settings.creds_file));
+    }
+    if (!settings.nkey_seed_file.empty()) {
+        std::string public_key = read_nkey_public_key(settings.nkey_seed_file);
+        check_nats(natsOptions_SetNKeyFromSeed(options_, public_key.c_str(),
+                                               settings.nkey_seed_file.c_str()),
+                   fmt::format("failed to use nkey_seed_file '{}'", settings.nkey_seed_file));
+    }
+    natsOptions_SetDisconnectedCB(options_, &NatsConnection::on_disconnected, this);
+    natsOptions_SetReconnectedCB(options_, &NatsConnection::on_reconnected, this);
+    natsOptions_SetErrorHandler(options_, &NatsConnection::on_error, this);
+}
+
+NatsConnection::~NatsConnection() {
+    closing_ = true;
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+    natsOptions_Destroy(options_);
+}
+
+bool NatsConnection::is_connected() const {
+    return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::string NatsConnection::take_async_error() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(async_error_, {});
+}
+
+void NatsConnection::on_disconnected(natsConnection*, void* self) {
+    if (static_cast<NatsConnection*>(self)->closing_) return;
+    spdlog::warn("disconnected from NATS; reconnecting");
+}
+
+void NatsConnection::on_reconnected(natsConnection* connection, void*) {
+    spdlog::info("connected to NATS at {}", connected_url(connection));
+}
+
+void NatsConnection::on_error(natsConnection* connection, natsSubscription*, natsStatus status,
+                              void* self) {
+    const char* detail = nullptr;
+    natsConnection_GetLastError(connection, &detail);
+    std::string text = detail != nullptr && detail[0] != '\0' ? detail : natsStatus_GetText(status);
+    spdlog::error("NATS server reported an error: {}", text);
+    auto* owner = static_cast<NatsConnection*>(self);
+    std::lock_guard lock(owner->mutex_);
+    owner->async_error_ = text;
+}
+
+}  // namespace pw::fleet

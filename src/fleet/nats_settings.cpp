@@ -1,0 +1,93 @@
+#include "fleet/nats_settings.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "fleet/subjects.h"
+
+namespace pw::fleet {
+namespace {
+
+void require_readable(const std::string& setting, const std::string& path) {
+    if (path.empty()) return;
+    if (access(path.c_str(), R_OK) != 0) {
+        throw std::invalid_argument(fmt::format(
+            "{} '{}' is missing or unreadable; check the path and its permissions", setting, path));
+    }
+}
+
+void check_server_url(const std::string& url) {
+    size_t scheme_end = url.find("://");
+    std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+    if (scheme != "nats" && scheme != "tls") {
+        throw std::invalid_argument(fmt::format(
+            "invalid NATS server URL '{}'; expected nats://HOST:PORT or tls://HOST:PORT",
+            redact_url(url)));
+    }
+    std::string rest = url.substr(scheme_end + 3);
+    size_t at = rest.rfind('@');
+    if (at != std::string::npos) rest = rest.substr(at + 1);
+    if (rest.empty() || rest.front() == ':' || rest.find_first_of(" /") != std::string::npos) {
+        throw std::invalid_argument(
+            fmt::format("invalid NATS server URL '{}': the host is missing or malformed; expected "
+                        "nats://HOST:PORT",
+                        redact_url(url)));
+    }
+}
+
+}  // namespace
+
+std::string redact_url(const std::string& url) {
+    size_t scheme_end = url.find("://");
+    size_t start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+    size_t at = url.find('@', start);
+    if (at == std::string::npos) return url;
+    size_t colon = url.find(':', start);
+    if (colon == std::string::npos || colon > at)
+        return url.substr(0, start) + "***" + url.substr(at);
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::vector<std::string> server_urls(const NatsSettings& settings) {
+    if (settings.servers.empty()) return {kDefaultServer};
+    return settings.servers;
+}
+
+void validate(const NatsSettings& settings) {
+    for (const std::string& url : server_urls(settings)) check_server_url(url);
+    if (!settings.creds_file.empty() && !settings.nkey_seed_file.empty()) {
+        throw std::invalid_argument(
+            "creds_file and nkey_seed_file are both set; use one of them (a credentials file "
+            "already contains its NKey seed)");
+    }
+    require_readable("creds_file", settings.creds_file);
+    require_readable("nkey_seed_file", settings.nkey_seed_file);
+    require_readable("tls_ca", settings.tls_ca);
+    require_readable("tls_cert", settings.tls_cert);
+    require_readable("tls_key", settings.tls_key);
+    if (settings.tls_cert.empty() != settings.tls_key.empty()) {
+        throw std::invalid_argument(
+            "tls_cert and tls_key go together; set both for a client certificate, or neither");
+    }
+    if (!is_valid_stream_name(settings.stream)) {
+        throw std::invalid_argument(fmt::format(
+            "invalid stream name '{}'; use letters, digits, '-' and '_' only", settings.stream));
+    }
+    if (!is_valid_subject_prefix(settings.subject_prefix)) {
+        throw std::invalid_argument(fmt::format(
+            "invalid subject prefix '{}'; use dot-separated tokens without spaces or the "
+            "wildcards '*' and '>'",
+            settings.subject_prefix));
+    }
+    if (settings.replicas < 1 || settings.replicas > 5) {
+        throw std::invalid_argument(fmt::format(
+            "invalid replicas {}; JetStream keeps 1 to 5 copies of a stream", settings.replicas));
+    }
+    if (settings.max_age.count() < 0 || settings.duplicate_window.count() <= 0) {
+        throw std::invalid_argument("max_age must be at least 0 and the duplicate window above 0");
+    }
+}
+
+}  // namespace pw::fleet

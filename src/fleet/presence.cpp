@@ -1,0 +1,95 @@
+#include "fleet/presence.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "fleet/nats_connection.h"
+#include "fleet/subjects.h"
+
+namespace pw::fleet {
+namespace {
+
+constexpr int64_t kNanosecondsPerMs = 1'000'000;
+
+}  // namespace
+
+Presence::Presence(natsConnection* connection, const NatsSettings& settings)
+    : connection_(connection), settings_(settings) {
+    check_nats(natsConnection_JetStream(&jetstream_, connection_, nullptr),
+               "failed to create the JetStream context");
+}
+
+Presence::~Presence() {
+    kvStore_Destroy(bucket_);
+    jsCtx_Destroy(jetstream_);
+}
+
+bool Presence::open_bucket(bool create) {
+    if (bucket_ != nullptr) return true;
+    std::string name = presence_bucket(settings_.subject_prefix);
+    natsStatus status = js_KeyValue(&bucket_, jetstream_, name.c_str());
+    if (status == NATS_NOT_FOUND && create) {
+        kvConfig config;
+        kvConfig_Init(&config);
+        config.Bucket = name.c_str();
+        config.History = 1;
+        config.TTL =
+            std::chrono::duration_cast<std::chrono::milliseconds>(kPresenceLifetime).count() *
+            kNanosecondsPerMs;
+        config.Replicas = settings_.replicas;
+        status = js_CreateKeyValue(&bucket_, jetstream_, &config);
+    }
+    if (status == NATS_NOT_FOUND) return false;
+    if (status != NATS_OK) {
+        bucket_ = nullptr;
+        throw NatsError(status, fmt::format("cannot open the presence bucket {}: {}", name,
+                                            last_error_text(status)));
+    }
+    return true;
+}
+
+bool Presence::announce(const std::string& device) {
+    try {
+        open_bucket(true);
+        uint64_t revision = 0;
+        check_nats(
+            kvStore_PutString(&revision, bucket_, subject_token(device).c_str(), device.c_str()),
+            "failed to write the presence key");
+        return true;
+    } catch (const NatsError& error) {
+        spdlog::warn("cannot announce agent {} in JetStream: {}", device, error.what());
+        return false;
+    }
+}
+
+bool Presence::withdraw(const std::string& device) {
+    try {
+        if (!open_bucket(false)) return true;
+        check_nats(kvStore_Delete(bucket_, subject_token(device).c_str()),
+                   "failed to delete the presence key");
+        return true;
+    } catch (const NatsError& error) {
+        spdlog::warn("cannot withdraw agent {} from JetStream: {}", device, error.what());
+        return false;
+    }
+}
+
+std::vector<std::string> Presence::list() {
+    std::vector<std::string> devices;
+    if (!open_bucket(false)) return devices;
+    kvKeysList keys{};
+    natsStatus status = kvStore_Keys(&keys, bucket_, nullptr);
+    if (status == NATS_NOT_FOUND) return devices;
+    check_nats(status, "failed to list the present agents");
+    for (int i = 0; i < keys.Count; ++i) {
+        kvEntry* entry = nullptr;
+        if (kvStore_Get(&entry, bucket_, keys.Keys[i]) == NATS_OK) {
+            devices.emplace_back(kvEntry_ValueString(entry));
+        }
+        kvEntry_Destroy(entry);
+    }
+    kvKeysList_Destroy(&keys);
+    return devices;
+}
+
+}  // namespace pw::fleet

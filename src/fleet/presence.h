@@ -1,0 +1,46 @@
+#pragma once
+
+#include <nats/nats.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "fleet/nats_settings.h"
+
+namespace pw::fleet {
+
+// How long an agent that stopped announcing itself (a crash, a partition) still counts as
+// part of the fleet, so that a search lists it among the agents that did not answer. Only
+// the agent that creates the presence bucket sets it.
+inline constexpr std::chrono::hours kPresenceLifetime{1};
+
+// The agents' presence, kept in a JetStream key-value bucket (presence_bucket()): one key per
+// agent, its device name as the value, written again every heartbeat and deleted when the
+// agent stops cleanly.
+class Presence {
+  public:
+    Presence(natsConnection* connection, const NatsSettings& settings);
+    ~Presence();
+    Presence(const Presence&) = delete;
+    Presence& operator=(const Presence&) = delete;
+
+    // Writes the agent's key, creating the bucket when missing. Returns false after logging
+    // why when JetStream is unreachable; the next heartbeat tries again.
+    bool announce(const std::string& device);
+    // Deletes the agent's key; returns false when JetStream is unreachable.
+    bool withdraw(const std::string& device);
+    // The device names of every present agent; empty when the bucket does not exist. Throws
+    // NatsError when JetStream is unreachable.
+    std::vector<std::string> list();
+
+  private:
+    bool open_bucket(bool create);
+
+    natsConnection* connection_;
+    const NatsSettings& settings_;
+    jsCtx* jetstream_ = nullptr;
+    kvStore* bucket_ = nullptr;
+};
+
+}  // namespace pw::fleet

@@ -1,0 +1,205 @@
+#include "fleet/search_responder.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "events/json.h"
+#include "fleet/subjects.h"
+#include "query/compiler.h"
+#include "query/literals.h"
+#include "query/parser.h"
+#include "store/schema.h"
+#include "store/store_reader.h"
+
+namespace pw::fleet {
+namespace {
+
+// Waits for the requester's acknowledgment of one chunk, freeing one place in the window.
+// Returns false when none came within `timeout`.
+bool wait_for_ack(natsSubscription* acks, std::chrono::milliseconds timeout) {
+    natsMsg* ack = nullptr;
+    natsStatus status = natsSubscription_NextMsg(&ack, acks, timeout.count());
+    natsMsg_Destroy(ack);
+    return status == NATS_OK;
+}
+
+}  // namespace
+
+SearchResponder::SearchResponder(const NatsSettings& nats, SearchResponderOptions options)
+    : nats_(nats), options_(std::move(options)) {
+    validate(nats_);
+    if (options_.device.empty()) throw std::invalid_argument("the agent's device name is empty");
+}
+
+SearchResponder::~SearchResponder() { stop(); }
+
+void SearchResponder::start() {
+    if (connection_) return;
+    stopping_ = false;
+    connection_ = std::make_unique<NatsConnection>(nats_, ConnectMode::kRetryInBackground,
+                                                   "protowatch responder " + options_.device);
+    std::string subject = search_subject(nats_.subject_prefix);
+    check_nats(natsConnection_Subscribe(&subscription_, connection_->handle(), subject.c_str(),
+                                        &SearchResponder::on_request, this),
+               fmt::format("failed to subscribe to {}", subject));
+    presence_ = std::make_unique<Presence>(connection_->handle(), nats_);
+    heartbeat_ = std::thread([this] { run_heartbeat(); });
+    spdlog::info("agent {} responds to searches on {} from {}", options_.device, subject,
+                 options_.store_path);
+}
+
+void SearchResponder::stop() {
+    if (!connection_) return;
+    {
+        std::lock_guard lock(heartbeat_mutex_);
+        stopping_ = true;
+    }
+    heartbeat_wake_.notify_all();
+    if (heartbeat_.joinable()) heartbeat_.join();
+    natsSubscription_Unsubscribe(subscription_);
+    // Waits for a callback in progress, which checks stopping_ and ends its request.
+    natsSubscription_WaitForDrainCompletion(subscription_, 0);
+    natsSubscription_Destroy(subscription_);
+    subscription_ = nullptr;
+    if (connection_->is_connected()) presence_->withdraw(options_.device);
+    presence_.reset();
+    connection_.reset();
+    spdlog::info("agent {} stopped responding to searches", options_.device);
+}
+
+void SearchResponder::run_heartbeat() {
+    bool announced = false;
+    std::unique_lock lock(heartbeat_mutex_);
+    while (!stopping_) {
+        lock.unlock();
+        if (connection_->is_connected() && presence_->announce(options_.device) && !announced) {
+            spdlog::info("agent {} announced its presence", options_.device);
+            announced = true;
+        }
+        lock.lock();
+        heartbeat_wake_.wait_for(lock, options_.heartbeat_interval,
+                                 [this] { return stopping_.load(); });
+    }
+}
+
+void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* message, void* self) {
+    auto* responder = static_cast<SearchResponder*>(self);
+    const char* reply = natsMsg_GetReply(message);
+    if (reply == nullptr || reply[0] == '\0') {
+        spdlog::warn("ignoring a search request without a reply subject");
+    } else {
+        try {
+            responder->answer(
+                reply, std::string_view(natsMsg_GetData(message),
+                                        static_cast<size_t>(natsMsg_GetDataLength(message))));
+        } catch (const std::exception& error) {
+            spdlog::error("search request to {} failed: {}", reply, error.what());
+            responder->send_error(reply, error.what());
+        }
+    }
+    natsMsg_Destroy(message);
+}
+
+void SearchResponder::send(const char* subject, const SearchReply& reply, const char* ack_subject) {
+    std::string text = encode_reply(reply);
+    natsConnection* connection = connection_->handle();
+    int length = static_cast<int>(text.size());
+    natsStatus status =
+        ack_subject == nullptr
+            ? natsConnection_Publish(connection, subject, text.data(), length)
+            : natsConnection_PublishRequest(connection, subject, ack_subject, text.data(), length);
+    check_nats(status, fmt::format("failed to send a search reply to {}", subject));
+}
+
+void SearchResponder::send_error(const char* subject, const std::string& error) {
+    SearchReply reply;
+    reply.type = ReplyType::kError;
+    reply.device = options_.device;
+    reply.notes.push_back(error);
+    try {
+        send(subject, reply);
+    } catch (const NatsError& failure) {
+        spdlog::warn("{}", failure.what());
+    }
+}
+
+void SearchResponder::answer(const char* reply_subject, std::string_view request_text) {
+    SearchReply reply;
+    reply.device = options_.device;
+    send(reply_subject, reply);  // accepted: the requester now waits for this agent
+
+    // 1. Check the request and compile its query, as `protowatch search` does.
+    SearchRequest request;
+    query::SqlFilter filter;
+    try {
+        request = decode_request(request_text);
+        filter = query::compile_query(request.query, query::now_ms());
+    } catch (const query::QueryError& error) {
+        spdlog::info("rejected an invalid search query: {}", error.what());
+        send_error(reply_subject,
+                   fmt::format("invalid query '{}': {}", request.query, error.what()));
+        return;
+    } catch (const std::invalid_argument& error) {
+        send_error(reply_subject, fmt::format("invalid search request: {}", error.what()));
+        return;
+    }
+    spdlog::debug("searching {} for '{}'", options_.store_path, request.query);
+
+    // 2. Stream the matching events in chunks, at most `window` of them unacknowledged.
+    store::StoreReader reader = store::StoreReader::open(options_.store_path);
+    store::EventCursor rows = reader.select(filter, request.limit);
+    natsInbox* ack_inbox = nullptr;
+    check_nats(natsInbox_Create(&ack_inbox), "failed to create an inbox");
+    natsSubscription* acks = nullptr;
+    natsStatus status = natsConnection_SubscribeSync(&acks, connection_->handle(), ack_inbox);
+    if (status != NATS_OK) natsInbox_Destroy(ack_inbox);
+    check_nats(status, "failed to subscribe to the acknowledgment inbox");
+
+    uint64_t count = 0;
+    uint64_t outstanding = 0;
+    bool abandoned = false;
+    reply.type = ReplyType::kChunk;
+    reply.events = nlohmann::ordered_json::array();
+    store::StoredEvent stored;
+    auto flush_chunk = [&] {
+        if (outstanding >= request.window) {
+            if (!wait_for_ack(acks, options_.ack_timeout)) return false;
+            --outstanding;
+        }
+        send(reply_subject, reply, ack_inbox);
+        ++outstanding;
+        ++reply.index;
+        reply.events = nlohmann::ordered_json::array();
+        return true;
+    };
+    while (!stopping_ && rows.next(stored)) {
+        if (stored.event.device.empty()) stored.event.device = options_.device;
+        nlohmann::ordered_json object = events::to_json(stored.event);
+        object["event_uid"] = stored.event_uid;
+        reply.events.push_back(std::move(object));
+        ++count;
+        if (reply.events.size() >= request.chunk_events && !flush_chunk()) {
+            abandoned = true;
+            break;
+        }
+    }
+    if (!abandoned && !reply.events.empty() && !flush_chunk()) abandoned = true;
+    natsSubscription_Destroy(acks);
+    natsInbox_Destroy(ack_inbox);
+    if (abandoned || stopping_) {
+        spdlog::warn("abandoned the search for '{}' after {} events: {}", request.query, count,
+                     stopping_ ? "the agent is stopping" : "the requester stopped acknowledging");
+        return;
+    }
+
+    // 3. The count, so that the requester can check that no chunk is missing.
+    reply = SearchReply{};
+    reply.type = ReplyType::kDone;
+    reply.device = options_.device;
+    reply.count = count;
+    reply.notes = filter.warnings;
+    send(reply_subject, reply);
+    spdlog::debug("sent {} events for the search '{}'", count, request.query);
+}
+
+}  // namespace pw::fleet
