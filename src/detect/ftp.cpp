@@ -164,6 +164,7 @@ struct FtpState : DetectorState {
     uint32_t commands = 0;    // FTP commands from the client, while detecting
     uint32_t ftp_only = 0;    // of them, commands that POP3 clients do not send
     uint32_t replies = 0;     // numbered replies from the server, while detecting
+    uint32_t ftp_only_replies = 0;  // of them, replies with a code only FTP uses
     bool rejected = false;
     bool auth_tls = false;  // AUTH TLS or AUTH SSL awaits its reply
     bool open_inner = false;
@@ -210,6 +211,17 @@ void expect_data(Session& session, const decode::IpAddress& client, const decode
     flow.ip_protocol = decode::ip_protocol::kTcp;
     flow.protocol = ProtocolId::FTP_DATA;
     session.expect(flow);
+}
+
+// Reply codes that FTP servers send and SMTP (RFC 5321 and its AUTH and STARTTLS
+// extensions) and NNTP (RFC 3977, RFC 4643) servers do not: from RFC 959 section 4.2,
+// RFC 2228 (AUTH, 232 and 234), RFC 2428 (229) and RFC 3659 (213).
+bool is_ftp_only_reply(int code) {
+    for (int ftp : {110, 125, 150, 202, 212, 213, 226, 227, 228, 229, 232, 234, 257, 331, 332,
+                    350, 425, 426, 532}) {
+        if (code == ftp) return true;
+    }
+    return false;
 }
 
 // POP3 (RFC 1939) clients send these FTP command words too.
@@ -267,6 +279,8 @@ void FtpDetector::server_line(FtpState& state, std::string_view line, Session& s
             if (state.names_ftp && !state.names_smtp) label = true;
         }
         if (code != 0) ++state.replies;
+        // A reply with text after its code, as FTP servers write them.
+        if (is_ftp_only_reply(code) && line.size() > 4) ++state.ftp_only_replies;
     }
     if (state.auth_tls && code != 0 && (line.size() == 3 || line[3] == ' ')) {
         state.open_inner = code == 234;
@@ -320,10 +334,13 @@ Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
     });
     if (state.stage == Stage::kDetecting) {
         // A capture that began after the greeting: FTP commands followed by numbered
-        // replies, or (with the server's side missing) commands that POP3 does not have.
+        // replies; with the server's side missing, commands that POP3 does not have; with
+        // the client's side missing, replies that only FTP servers send.
         bool server_silent = state.line_count[1] == 0;
+        bool client_silent = state.line_count[0] == 0;
         if (!state.greeting && state.commands > 0 && state.replies > 0) label = true;
         if (server_silent && state.commands >= 2 && state.ftp_only > 0) label = true;
+        if (client_silent && state.ftp_only_replies > 0) label = true;
         if (label) {
             session.add(ProtocolId::FTP);
             state.stage = Stage::kControl;

@@ -89,6 +89,22 @@ TEST(FtpDetector, ClientSideOnly) {
     EXPECT_TRUE(flow.has(ProtocolId::FTP));
 }
 
+TEST(FtpDetector, ServerSideOnly) {
+    Flow flow;
+    flow.send(false, "250 CWD command successful.\r\n");  // SMTP servers send 250 too
+    EXPECT_FALSE(flow.has(ProtocolId::FTP));
+    flow.send(false, "331 Anonymous login ok, send your email address as your password.\r\n");
+    EXPECT_TRUE(flow.has(ProtocolId::FTP));
+}
+
+TEST(FtpDetector, SmtpRepliesWithoutAGreetingAreNotFtp) {
+    Flow flow;
+    flow.send(false, "250 2.1.0 Ok\r\n");
+    flow.send(false, "354 End data with <CR><LF>.<CR><LF>\r\n");
+    flow.send(false, "221 2.0.0 Bye\r\n");
+    EXPECT_FALSE(flow.has(ProtocolId::FTP));
+}
+
 TEST(FtpDetector, SmtpAndPop3AreNotFtp) {
     Flow smtp;
     smtp.send(false, "220 mx.example.com ESMTP Postfix\r\n");
