@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "detect/protocols.h"
 #include "events/json.h"
 #include "query/literals.h"
 #include "store_test_helpers.h"
@@ -278,6 +279,36 @@ TEST_F(StoreCli, AnalyzeNoStore) {
         protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-", capture});
     EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
     EXPECT_FALSE(std::filesystem::exists(store_));
+}
+
+// `protocols` is a command of its own, tested here for the command runner above.
+TEST(ProtocolsCli, ShowsWhatThePolicyRecords) {
+    TempDir dir;
+    {
+        std::ofstream policy(dir.file("policy.toml"));
+        policy << "[recording]\nprotocols = [\"DNS\", 406]\n";
+    }
+    CommandResult run =
+        protowatch(dir, {"protocols", "--format", "jsonl", "--policy", dir.file("policy.toml")});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    std::vector<nlohmann::json> rows = json_lines(run.out);
+    EXPECT_EQ(rows.size(), protocol_table().size());
+    std::vector<std::string> recorded;
+    for (const auto& row : rows) {
+        if (row["recorded"].get<bool>()) recorded.push_back(row["name"]);
+    }
+    EXPECT_EQ(recorded, (std::vector<std::string>{"DNS", "TLS"}));
+}
+
+TEST(ProtocolsCli, NamesABadPolicy) {
+    TempDir dir;
+    {
+        std::ofstream policy(dir.file("policy.toml"));
+        policy << "[recording]\nprotocols = [\"NOT_A_PROTOCOL\"]\n";
+    }
+    CommandResult run = protowatch(dir, {"protocols", "--policy", dir.file("policy.toml")});
+    EXPECT_EQ(run.exit_code, 1);
+    EXPECT_NE(run.err.find("NOT_A_PROTOCOL"), std::string::npos) << run.err;
 }
 
 }  // namespace
