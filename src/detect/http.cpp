@@ -192,6 +192,13 @@ Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
     bool truncated = packet != nullptr && packet->payload.size() < packet->payload_length;
     state.streams[direction].consume(segment.data, segment.offset, truncated, direction, session,
                                      state);
+    if (state.labeled && direction == 0 && state.pending.empty() &&
+        state.streams[0].left_http()) {
+        // Every request was answered and the client goes on in another protocol: the
+        // other detectors read the connection from this segment on.
+        session.open_inner_layer_here();
+        return Verdict::kDone;
+    }
     if (state.streams[0].stopped() && state.streams[1].stopped()) {
         return state.labeled ? Verdict::kDone : Verdict::kNotMine;
     }

@@ -106,8 +106,9 @@ size_t MessageStream::read_head(std::span<const uint8_t> data, bool truncated, i
     std::string_view first_line = std::string_view(buffer_).substr(0, first_end);
     if (first_end == std::string::npos) {
         bool may_be_preface = kHttp2Preface.starts_with(first_line);
-        if ((!may_be_preface && !could_be_start_line(first_line)) ||
-            buffer_.size() >= kMaxHeadBytes) {
+        if (!may_be_preface && !could_be_start_line(first_line)) {
+            reject_start_line(session);
+        } else if (buffer_.size() >= kMaxHeadBytes) {
             lose_track(session);
         } else if (!start_line_reported_ && (truncated || buffer_.size() >= kLongStartLine) &&
                    is_partial_start_line(first_line)) {
@@ -123,7 +124,7 @@ size_t MessageStream::read_head(std::span<const uint8_t> data, bool truncated, i
         return data.size();
     }
     if (!parse_start_line(first_line)) {
-        lose_track(session);
+        reject_start_line(session);
         return take;
     }
     if (!start_line_reported_) {
@@ -246,7 +247,13 @@ void MessageStream::lose_track(Session& session) {
     if (state_ == State::kIdle) state_ = State::kLost;
 }
 
+void MessageStream::reject_start_line(Session& session) {
+    if (!gap_skipped_) left_http_ = true;
+    lose_track(session);
+}
+
 void MessageStream::skip_gap(uint64_t gap, Session& session) {
+    gap_skipped_ = true;
     switch (state_) {
         case State::kBody:
         case State::kChunkData:

@@ -67,6 +67,9 @@ class MessageStream {
     bool stopped() const { return state_ == State::kStopped; }
     // True while the stream waits for a segment that starts a message.
     bool lost() const { return state_ == State::kLost; }
+    // True when bytes where a message had to start, with no gap before them, were not an
+    // HTTP start line: the connection has gone over to another protocol.
+    bool left_http() const { return left_http_; }
     // Finishes a body cut short by the end of the flow.
     void finish(Session& session);
 
@@ -92,12 +95,15 @@ class MessageStream {
     void start_body(MessageHandler::Decision decision, Session& session);
     void end_message(Session& session);
     void lose_track(Session& session);
+    void reject_start_line(Session& session);
     void skip_gap(uint64_t gap, Session& session);
 
     State state_ = State::kIdle;
     bool started_ = false;
     bool stop_after_message_ = false;
     bool start_line_reported_ = false;
+    bool gap_skipped_ = false;
+    bool left_http_ = false;
     uint64_t next_offset_ = 0;
     uint64_t remaining_ = 0;  // kBody and kChunkData
     std::string buffer_;      // the head, or a chunk-size or trailer line, being received

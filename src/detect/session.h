@@ -62,8 +62,17 @@ public:
         inner_layer_opened_ = true;
         classified_ = false;
     }
+    // The same, when the current segment itself is the first of the other protocol (a
+    // client that stops speaking HTTP after an answered request): the detectors see it
+    // again.
+    void open_inner_layer_here() {
+        open_inner_layer();
+        inner_layer_here_ = true;
+    }
     // Returns true once after open_inner_layer(); the pipeline uses it to reset inspection.
     bool take_inner_layer() { return std::exchange(inner_layer_opened_, false); }
+    // Returns true once after open_inner_layer_here().
+    bool take_inner_layer_here() { return std::exchange(inner_layer_here_, false); }
 
     // Announces a flow that this one will cause (an FTP data connection, say).
     void expect(const ExpectedFlow& flow) { expected_.push_back(flow); }
@@ -89,6 +98,7 @@ private:
     uint16_t responder_port_;
     bool classified_ = false;
     bool inner_layer_opened_ = false;
+    bool inner_layer_here_ = false;
     uint8_t count_ = 0;
     std::array<ProtocolId, kMaxProtocolsPerFlow> protocols_{};
     std::vector<ExpectedFlow> expected_;

@@ -64,6 +64,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
             if (!detector->wants(session.transport())) inspection.finished.set(detector->slot);
         }
         inspection.segments = 0;
+        // At most once per segment: the detectors that look again start from scratch.
+        if (session.take_inner_layer_here()) inspect(flow, segment);
         return;
     }
 

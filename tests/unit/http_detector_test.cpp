@@ -284,6 +284,23 @@ TEST(HttpDetector, ConnectRefusedStaysHttp) {
     EXPECT_TRUE(conversation.has(ProtocolId::HTML));
 }
 
+TEST(HttpDetector, ClientLeavingHttpOpensInnerLayerAtOnce) {
+    Conversation conversation;
+    conversation.send(kClient, "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n");
+    conversation.send(kServer, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(conversation.send(kClient, "USER guest 0 * :Guest\r\n"), Verdict::kDone);
+    EXPECT_TRUE(conversation.session().take_inner_layer());
+    EXPECT_TRUE(conversation.session().take_inner_layer_here());  // this segment is the first
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+}
+
+TEST(HttpDetector, UnansweredRequestKeepsTheConnectionHttp) {
+    Conversation conversation;
+    conversation.send(kClient, "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n");
+    conversation.send(kClient, "USER guest 0 * :Guest\r\n");
+    EXPECT_FALSE(conversation.session().take_inner_layer());
+}
+
 TEST(HttpDetector, HeadResponseHasNoBody) {
     Conversation conversation;
     conversation.send(kClient, "HEAD /a.png HTTP/1.1\r\n\r\nGET /b.png HTTP/1.1\r\n\r\n");
