@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "cli/summary.h"
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
+#include "query/literals.h"
 #include "store/store_options.h"
 
 namespace pw::cli {
@@ -37,6 +39,7 @@ struct AnalyzeOptions {
     std::string json_path;
     std::vector<std::string> local_networks;
     std::string filter;
+    std::string max_memory = "0";
     bool progress = true;
     bool quiet = false;
     pipeline::Settings settings;
@@ -79,6 +82,7 @@ int run_analyze(AnalyzeOptions& options) {
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));
     }
+    options.settings.max_memory_bytes = query::parse_size(options.max_memory).value_or(0);
 
     // Sinks, in the order events reach them.
     std::vector<std::unique_ptr<events::EventSink>> sinks;
@@ -123,9 +127,14 @@ int run_analyze(AnalyzeOptions& options) {
     if (reader.unsupported_frames() > 0) status = kExitDamagedInput;
     pipeline.finish();
 
-    if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
+    std::optional<store::StoreStats> store_stats;
+    if (store_sink != nullptr) store_stats = store_sink->stats();
+    if (!options.quiet) {
+        print_summary(pipeline.summary(), reader.unsupported_frames(),
+                      store_stats ? &*store_stats : nullptr);
+    }
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
-    if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
+    if (store_stats && store_stats->lost > 0) return kExitOutputFailed;
     if (stop_requested) {
         spdlog::warn("stopped by a signal; the events of every frame read so far were written");
         return kExitStopped;
@@ -202,6 +211,14 @@ void register_analyze(CLI::App& app, int& exit_code) {
                         "(reason evicted)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    command
+        ->add_option("--max-memory", options->max_memory,
+                     "Bytes that flows, IP fragments and TCP reassembly buffers may hold "
+                     "together; beyond it idle flows end first (reason evicted), then held "
+                     "fragments and out-of-order data are dropped (KB/MB/GB are powers of "
+                     "1000, KiB/MiB/GiB of 1024; 0: no bound)")
+        ->check(store::size_validator())
+        ->capture_default_str();
     command->add_option("--device", s.device, "Device name written into every event");
     command->add_flag("!--no-progress", options->progress,
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");

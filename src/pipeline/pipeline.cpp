@@ -38,6 +38,7 @@ bool looks_like_service(uint16_t port, uint16_t other) {
 Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
     : settings_(std::move(settings)),
       sinks_(std::move(sinks)),
+      memory_(settings_.max_memory_bytes),
       decoder_(settings_.fragments),
       table_(settings_.max_flows),
       detectors_(detect::make_detectors()) {
@@ -74,6 +75,7 @@ void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
             ++summary_.malformed;
             break;
     }
+    enforce_memory_bound(time_us);
 }
 
 void Pipeline::process_udp_tunnel(const Packet& outer, int64_t time_us) {
@@ -146,6 +148,7 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
         }
     }
     Flow* flow = table_.insert(key);
+    for (auto& stream : flow->streams) stream.set_memory(&memory_.reassembly());
     flow->number = next_flow_number_++;
     flow->first_us = flow->last_us = flow->last_statistics_us = packet.time_us;
     orient(*flow, sender_is_low, packet);
@@ -263,6 +266,7 @@ void Pipeline::finish() {
 Summary Pipeline::summary() const {
     Summary summary = summary_;
     summary.anomalies.merge(decoder_.anomalies());
+    summary.memory = memory_.report();
     return summary;
 }
 
