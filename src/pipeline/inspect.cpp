@@ -39,6 +39,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
             inspection.finished.set(slot);
             continue;
         }
+        ++summary_.detector_calls;
+        summary_.bytes_inspected += segment.data.size();
         detect::Verdict verdict = detector->inspect(session, segment);
         if (verdict != detect::Verdict::kContinue) {
             inspection.finished.set(slot);
