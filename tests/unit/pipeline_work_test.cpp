@@ -78,12 +78,14 @@ std::vector<Kind> kinds() {
     auto smtp = [](uint32_t i) {
         return i == 0 ? text("220 mail.example ESMTP\r\n") : text("250 OK line\r\n");
     };
+
     std::vector<Kind> all;
     auto stateless = [](FlowBuilder build) { return [build] { return build; }; };
     all.push_back({"tcp opaque", [=] { return tcp_flow(opaque, true); }});
     all.push_back({"tcp one way", [=] { return tcp_flow(opaque, false); }});
     all.push_back({"http keep-alive", [=] { return tcp_flow(http, true); }});
     all.push_back({"smtp replies", [=] { return tcp_flow(smtp, false); }});
+
     all.push_back({"tcp out of order", stateless([](uint32_t i) {
                        // Pairs of segments arrive swapped: every other one waits.
                        uint32_t slot = i % 2 == 0 ? i + 1 : i - 1;
