@@ -92,8 +92,10 @@ void StreamReassembler::add(uint32_t seq, std::span<const uint8_t> data,
     uint64_t offset = delivered_ + static_cast<uint64_t>(ahead);
     auto [it, inserted] = pending_.try_emplace(offset, data.begin(), data.end());
     if (inserted) buffered_bytes_ += data.size();
-    if (buffered_bytes_ > limits.max_buffered_bytes ||
-        pending_.size() > limits.max_buffered_segments) {
+    // Skipping one gap may not be enough: a large segment beyond a second gap can still
+    // hold more than the limit.
+    while (buffered_bytes_ > limits.max_buffered_bytes ||
+           pending_.size() > limits.max_buffered_segments) {
         skip_to_first_buffered(deliver);
     }
     update_memory();
