@@ -9,7 +9,11 @@
 #include "pipeline/pipeline.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    pw::pipeline::Pipeline pipeline(pw::pipeline::Settings{}, {});
+    // A small memory bound, so that inputs with many flows, fragments or out-of-order
+    // segments run the eviction paths too.
+    pw::pipeline::Settings settings;
+    settings.max_memory_bytes = 64 * 1024;
+    pw::pipeline::Pipeline pipeline(settings, {});
     int64_t time_us = 1'000'000;
     size_t at = 0;
     while (at + 2 <= size) {

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sharded_pipeline.h"
+#include "query/literals.h"
 #include "store/store_options.h"
 
 namespace pw::cli {
@@ -42,6 +44,7 @@ struct AnalyzeOptions {
     std::string report_path;
     std::vector<std::string> local_networks;
     std::string filter;
+    std::string max_memory = "0";
     bool progress = true;
     bool quiet = false;
     unsigned threads = 1;
@@ -71,6 +74,7 @@ int run_analyze(AnalyzeOptions& options) {
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));
     }
+    options.settings.max_memory_bytes = query::parse_size(options.max_memory).value_or(0);
 
     std::unique_ptr<AnalysisReport> report;
     if (!options.report_path.empty()) {
@@ -121,12 +125,17 @@ int run_analyze(AnalyzeOptions& options) {
     if (reader.unsupported_frames() > 0) status = kExitDamagedInput;
     pipeline.finish();
 
-    if (!options.quiet) print_summary(pipeline.summary(), reader.unsupported_frames());
+    std::optional<store::StoreStats> store_stats;
+    if (store_sink != nullptr) store_stats = store_sink->stats();
+    if (!options.quiet) {
+        print_summary(pipeline.summary(), reader.unsupported_frames(),
+                      store_stats ? &*store_stats : nullptr);
+    }
     if (report && !report->write(pipeline.summary(), reader.unsupported_frames())) {
         return kExitOutputFailed;
     }
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
-    if (store_sink != nullptr && store_sink->stats().lost > 0) return kExitOutputFailed;
+    if (store_stats && store_stats->lost > 0) return kExitOutputFailed;
     if (options.publish.enabled && !stop_requested) {
         int published = publish_recorded(options.publish, store_sink, options.settings.device,
                                          &stop_requested);
@@ -216,6 +225,14 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "With more than one, events of different connections interleave")
         ->capture_default_str()
         ->check(CLI::Range(1u, 256u));
+    command
+        ->add_option("--max-memory", options->max_memory,
+                     "Bytes that flows, IP fragments and TCP reassembly buffers may hold "
+                     "together; beyond it idle flows end first (reason evicted), then held "
+                     "fragments and out-of-order data are dropped (KB/MB/GB are powers of "
+                     "1000, KiB/MiB/GiB of 1024; 0: no bound)")
+        ->check(store::size_validator())
+        ->capture_default_str();
     command->add_option("--device", s.device, "Device name written into every event");
     command->add_flag("!--no-progress", options->progress,
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");

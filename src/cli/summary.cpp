@@ -9,7 +9,22 @@
 
 namespace pw::cli {
 
-void print_summary(const pipeline::Summary& s, uint64_t unsupported_frames) {
+namespace {
+
+void print_memory(const pipeline::MemoryReport& memory) {
+    if (memory.limit_bytes == 0) return;
+    fmt::print(stderr,
+               "memory bound {} bytes  peak {}  evicted flows {}  fragment sets {}  "
+               "reassembly buffers {} ({} bytes)\n",
+               memory.limit_bytes, memory.peak_bytes, memory.flows_evicted,
+               memory.fragment_sets_evicted, memory.reassembly_buffers_evicted,
+               memory.reassembly_bytes_evicted);
+}
+
+}  // namespace
+
+void print_summary(const pipeline::Summary& s, uint64_t unsupported_frames,
+                   const store::StoreStats* store) {
     fmt::print(stderr, "frames {}  bytes {}  packets {}  not tracked {}  malformed {}\n",
                s.frames, s.bytes, s.packets, s.not_tracked, s.malformed);
     if (unsupported_frames > 0) {
@@ -22,6 +37,11 @@ void print_summary(const pipeline::Summary& s, uint64_t unsupported_frames) {
                                         : 0.0;
     fmt::print(stderr, "packets inspected per inspected flow {:.2f} ({} flows)\n", mean,
                s.flows_inspected);
+    print_memory(s.memory);
+    if (store != nullptr && store->lost > 0) {
+        fmt::print(stderr, "events not stored {} of {} (see the event store error above)\n",
+                   store->lost, store->written);
+    }
 
     std::vector<std::pair<uint64_t, ProtocolId>> protocols;
     for (auto [id, count] : s.flows_by_protocol) protocols.emplace_back(count, id);

@@ -3,10 +3,13 @@
 #include <cstdint>
 
 #include "pipeline/pipeline.h"
+#include "store/store_sink.h"
 
 namespace pw::cli {
 
-// Prints the end-of-run summary to stderr: packets, flows, protocols found, anomalies.
-void print_summary(const pipeline::Summary& summary, uint64_t unsupported_frames);
+// Prints the end-of-run summary to stderr: packets, flows, protocols found, anomalies, the
+// memory bound's evictions and, with `store` (null without a store), the events it lost.
+void print_summary(const pipeline::Summary& summary, uint64_t unsupported_frames,
+                   const store::StoreStats* store);
 
 }  // namespace pw::cli

@@ -163,6 +163,8 @@ bool Decoder::supports_link_type(int linktype) {
 
 size_t Decoder::memory_bytes() const { return fragments_->memory_bytes(); }
 
+bool Decoder::evict_oldest_fragments() { return fragments_->evict_oldest(); }
+
 DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                              int64_t time_us, Packet& out) {
     fragments_->release();  // the datagram handed out by the previous call

@@ -83,6 +83,10 @@ public:
     // Bytes held for fragment reassembly (the data and the bookkeeping).
     size_t memory_bytes() const;
 
+    // Drops the incomplete datagram that has waited the longest. Returns false when none
+    // is held.
+    bool evict_oldest_fragments();
+
 private:
     AnomalyCounters anomalies_;
     std::unique_ptr<FragmentReassembler> fragments_;

@@ -31,6 +31,12 @@ void FragmentReassembler::drop(Iterator it) {
     order_.erase(it);
 }
 
+bool FragmentReassembler::evict_oldest() {
+    if (order_.empty()) return false;
+    drop(order_.begin());
+    return true;
+}
+
 void FragmentReassembler::expire(int64_t time_us, AnomalyCounters& anomalies) {
     // Arrival order is time order in all but reordered captures, so the front is the
     // oldest datagram and the scan stops at the first one still in time.

@@ -75,6 +75,9 @@ public:
     size_t memory_bytes() const;
     size_t datagrams() const { return index_.size(); }
 
+    // Drops the incomplete datagram that arrived first; false when none is held.
+    bool evict_oldest();
+
 private:
     using Range = std::pair<uint32_t, uint32_t>;  // [begin, end) of payload bytes held
 

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace pw::events {
 namespace {
@@ -9,30 +11,49 @@ namespace {
 constexpr const char* kEndReasonNames[] = {"", "fin", "rst", "timeout", "end_of_input",
                                            "evicted"};
 
+// Converts one field's value. Integer fields take only JSON integers within the type's
+// range: converting a larger or fractional number, such as 1e40 into a uint64_t, is
+// undefined behavior in C++.
+template <class T>
+T convert(const nlohmann::json& value, const char* field) {
+    auto wrong_type = [&] {
+        return std::invalid_argument(std::string("event field '") + field +
+                                     "' has the wrong type: " + value.dump());
+    };
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        if (!value.is_number_integer()) throw wrong_type();
+        bool in_range = value.is_number_unsigned()
+                            ? std::in_range<T>(value.get<uint64_t>())
+                            : std::in_range<T>(value.get<int64_t>());
+        if (!in_range) {
+            throw std::invalid_argument(std::string("event field '") + field +
+                                        "' is out of range: " + value.dump());
+        }
+        return static_cast<T>(value.is_number_unsigned() ? value.get<uint64_t>()
+                                                         : value.get<int64_t>());
+    } else {
+        try {
+            return value.get<T>();
+        } catch (const nlohmann::json::exception&) {
+            throw wrong_type();
+        }
+    }
+}
+
 template <class T>
 T required(const nlohmann::json& object, const char* field) {
     auto it = object.find(field);
     if (it == object.end()) {
         throw std::invalid_argument(std::string("event field '") + field + "' is missing");
     }
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        throw std::invalid_argument(std::string("event field '") + field +
-                                    "' has the wrong type: " + it->dump());
-    }
+    return convert<T>(*it, field);
 }
 
 template <class T>
 T optional_field(const nlohmann::json& object, const char* field, T fallback) {
     auto it = object.find(field);
     if (it == object.end() || it->is_null()) return fallback;
-    try {
-        return it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        throw std::invalid_argument(std::string("event field '") + field +
-                                    "' has the wrong type: " + it->dump());
-    }
+    return convert<T>(*it, field);
 }
 
 }  // namespace

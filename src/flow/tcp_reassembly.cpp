@@ -7,7 +7,43 @@ namespace {
 // jump (capture loss or a stream picked up again): the stream resumes there.
 constexpr int64_t kMaxJump = 8 * 1024 * 1024;
 
+// Bookkeeping of one buffered segment, an estimate for 64-bit glibc: the map node (tree
+// links, key and vector) and the allocator's headers of the node and of the data.
+constexpr size_t kSegmentOverheadBytes = 96;
+
 }  // namespace
+
+StreamReassembler::~StreamReassembler() {
+    pending_.clear();
+    buffered_bytes_ = 0;
+    update_memory();
+}
+
+void StreamReassembler::set_memory(ReassemblyMemory* memory) {
+    if (memory_ != nullptr) {
+        if (linked_) memory_->unlink(this);
+        memory_->bytes_ -= accounted_bytes_;
+        accounted_bytes_ = 0;
+    }
+    memory_ = memory;
+    update_memory();
+}
+
+size_t StreamReassembler::memory_bytes() const {
+    return buffered_bytes_ + pending_.size() * kSegmentOverheadBytes;
+}
+
+void StreamReassembler::update_memory() {
+    if (memory_ == nullptr) return;
+    size_t held = memory_bytes();
+    memory_->bytes_ = memory_->bytes_ - accounted_bytes_ + held;
+    accounted_bytes_ = held;
+    if (!pending_.empty() && !linked_) {
+        memory_->link(this);
+    } else if (pending_.empty() && linked_) {
+        memory_->unlink(this);
+    }
+}
 
 void StreamReassembler::set_initial_sequence(uint32_t isn) {
     // A SYN with a new ISN before any data (a retried connect) moves the start; once data
@@ -49,16 +85,20 @@ void StreamReassembler::add(uint32_t seq, std::span<const uint8_t> data,
         next_seq_ += static_cast<uint32_t>(data.size());
         deliver(data, offset);
         deliver_in_order(deliver);
+        update_memory();
         return;
     }
 
     uint64_t offset = delivered_ + static_cast<uint64_t>(ahead);
     auto [it, inserted] = pending_.try_emplace(offset, data.begin(), data.end());
     if (inserted) buffered_bytes_ += data.size();
-    if (buffered_bytes_ > limits.max_buffered_bytes ||
-        pending_.size() > limits.max_buffered_segments) {
+    // Skipping one gap may not be enough: a large segment beyond a second gap can still
+    // hold more than the limit.
+    while (buffered_bytes_ > limits.max_buffered_bytes ||
+           pending_.size() > limits.max_buffered_segments) {
         skip_to_first_buffered(deliver);
     }
+    update_memory();
 }
 
 void StreamReassembler::deliver_in_order(const Deliver& deliver) {
@@ -93,12 +133,24 @@ void StreamReassembler::skip_to_first_buffered(const Deliver& deliver) {
 
 void StreamReassembler::flush(const Deliver& deliver) {
     while (!pending_.empty()) skip_to_first_buffered(deliver);
+    update_memory();
 }
 
 void StreamReassembler::stop() {
     stopped_ = true;
     pending_.clear();
     buffered_bytes_ = 0;
+    update_memory();
+}
+
+size_t StreamReassembler::drop_buffered() {
+    if (pending_.empty()) return 0;
+    size_t freed = memory_bytes();
+    ++gaps_;
+    pending_.clear();
+    buffered_bytes_ = 0;
+    update_memory();
+    return freed;
 }
 
 }  // namespace pw::flow

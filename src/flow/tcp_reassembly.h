@@ -6,6 +6,8 @@
 #include <span>
 #include <vector>
 
+#include "flow/reassembly_memory.h"
+
 namespace pw::flow {
 
 // Bounds on the data one direction of a TCP stream may hold while it waits for a gap to
@@ -24,6 +26,15 @@ class StreamReassembler {
 public:
     using Deliver = std::function<void(std::span<const uint8_t> data, uint64_t offset)>;
 
+    StreamReassembler() = default;
+    ~StreamReassembler();
+    // The memory account links streams by address, so a stream stays where it is.
+    StreamReassembler(const StreamReassembler&) = delete;
+    StreamReassembler& operator=(const StreamReassembler&) = delete;
+
+    // Counts this stream's out-of-order data in `memory`, which must outlive the stream.
+    void set_memory(ReassemblyMemory* memory);
+
     // Sets the initial sequence number from a SYN: data starts at isn + 1. It has no effect
     // once data has been delivered or buffered.
     void set_initial_sequence(uint32_t isn);
@@ -39,6 +50,13 @@ public:
     // Frees the buffer and ignores all further data (inspection has ended).
     void stop();
 
+    // Discards the out-of-order data and counts a gap; the stream goes on with the data
+    // that follows what was delivered. Returns the bytes freed.
+    size_t drop_buffered();
+
+    // Bytes held for out-of-order data, with an estimate of the container's bookkeeping.
+    size_t memory_bytes() const;
+
     uint64_t gaps() const { return gaps_; }
     uint64_t delivered() const { return delivered_; }
     size_t buffered_bytes() const { return buffered_bytes_; }
@@ -47,6 +65,7 @@ public:
 private:
     void deliver_in_order(const Deliver& deliver);
     void skip_to_first_buffered(const Deliver& deliver);
+    void update_memory();
 
     bool started_ = false;
     bool stopped_ = false;
@@ -57,6 +76,13 @@ private:
     // Out-of-order segments keyed by their distance ahead of next_seq_ at insertion time,
     // stored as absolute stream offsets so that wrap-around needs no special case.
     std::map<uint64_t, std::vector<uint8_t>> pending_;
+
+    friend class ReassemblyMemory;
+    ReassemblyMemory* memory_ = nullptr;
+    size_t accounted_bytes_ = 0;  // this stream's share of memory_->bytes_
+    bool linked_ = false;
+    StreamReassembler* memory_prev_ = nullptr;
+    StreamReassembler* memory_next_ = nullptr;
 };
 
 }  // namespace pw::flow

@@ -15,6 +15,7 @@ void Pipeline::start_inspection(Flow& flow) {
                                                    flow.source, flow.source_port, flow.target,
                                                    flow.target_port);
     Inspection& inspection = *flow.inspection;
+    for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
     detect::Transport transport = inspection.session.transport();
     for (const auto& detector : detectors_) {
         if (!detector->wants(transport)) inspection.finished.set(detector->slot);
@@ -39,6 +40,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
             inspection.finished.set(slot);
             continue;
         }
+        ++summary_.detector_calls;
+        summary_.bytes_inspected += segment.data.size();
         detect::Verdict verdict = detector->inspect(session, segment);
         if (verdict != detect::Verdict::kContinue) {
             inspection.finished.set(slot);

@@ -35,6 +35,7 @@ bool looks_like_service(uint16_t port, uint16_t other) {
 Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
     : settings_(std::move(settings)),
       sinks_(std::move(sinks)),
+      memory_(settings_.max_memory_bytes),
       decoder_(settings_.fragments),
       table_(settings_.max_flows),
       detectors_(detect::make_detectors()) {
@@ -77,6 +78,7 @@ void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
             ++summary_.malformed;
             break;
     }
+    enforce_memory_bound(time_us);
 }
 
 void Pipeline::process_udp_tunnel(const Packet& outer, int64_t time_us) {
@@ -273,6 +275,7 @@ void Pipeline::finish() {
 Summary Pipeline::summary() const {
     Summary summary = summary_;
     summary.anomalies.merge(decoder_.anomalies());
+    summary.memory = memory_.report();
     return summary;
 }
 

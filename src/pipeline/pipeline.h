@@ -11,6 +11,7 @@
 #include "detect/detector.h"
 #include "events/event.h"
 #include "flow/flow_table.h"
+#include "pipeline/memory_bound.h"
 #include "pipeline/settings.h"
 
 namespace pw::pipeline {
@@ -30,10 +31,13 @@ struct Summary {
     uint64_t flows_evicted = 0;
     uint64_t flows_inspected = 0;      // flows that handed data to the detectors
     uint64_t segments_inspected = 0;   // segments handed to the detectors, over all flows
+    uint64_t detector_calls = 0;       // Detector::inspect calls, over all flows
+    uint64_t bytes_inspected = 0;      // segment bytes those calls were handed
     uint64_t tcp_gaps = 0;             // stream gaps skipped by reassembly
     uint64_t events = 0;
     std::map<ProtocolId, uint64_t> flows_by_protocol;
     decode::AnomalyCounters anomalies;
+    MemoryReport memory;
 };
 
 // What the live agent shows of a flow that is still open.
@@ -128,9 +132,13 @@ private:
     void emit(const flow::Flow& flow, events::Activity activity, int64_t time_us,
               events::EndReason reason = events::EndReason::kNone);
     bool is_local(const decode::IpAddress& address) const;
+    size_t memory_in_use() const;
+    void enforce_memory_bound(int64_t now_us);
+    void evict_for_memory(flow::Flow* flow);
 
     Settings settings_;
     std::vector<events::EventSink*> sinks_;
+    MemoryBound memory_;  // before the flows, whose streams it accounts
     decode::Decoder decoder_;
     flow::FlowTable table_;
     std::vector<std::unique_ptr<detect::Detector>> detectors_;

@@ -35,6 +35,9 @@ struct Settings {
     double statistics_interval_s = 60;
 
     size_t max_flows = 1'000'000;
+    // Bytes that flows, IP fragments and TCP reassembly buffers may hold together before
+    // the pipeline evicts (see memory_bound.h); 0 for no bound.
+    size_t max_memory_bytes = 0;
     size_t max_expected_flows = 4096;
     double expected_flow_timeout_s = 300;
 

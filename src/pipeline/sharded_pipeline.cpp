@@ -47,10 +47,20 @@ void add(Summary& total, const Summary& part) {
     total.flows_evicted += part.flows_evicted;
     total.flows_inspected += part.flows_inspected;
     total.segments_inspected += part.segments_inspected;
+    total.detector_calls += part.detector_calls;
+    total.bytes_inspected += part.bytes_inspected;
     total.tcp_gaps += part.tcp_gaps;
     total.events += part.events;
     for (const auto& [id, count] : part.flows_by_protocol) total.flows_by_protocol[id] += count;
     total.anomalies.merge(part.anomalies);
+    // Each worker has its share of the bound; their peaks may fall at different times, so
+    // the sum is an upper bound of the whole's peak.
+    total.memory.limit_bytes += part.memory.limit_bytes;
+    total.memory.peak_bytes += part.memory.peak_bytes;
+    total.memory.flows_evicted += part.memory.flows_evicted;
+    total.memory.fragment_sets_evicted += part.memory.fragment_sets_evicted;
+    total.memory.reassembly_buffers_evicted += part.memory.reassembly_buffers_evicted;
+    total.memory.reassembly_bytes_evicted += part.memory.reassembly_bytes_evicted;
 }
 
 }  // namespace
@@ -68,8 +78,11 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         locked_sink_ = std::make_unique<LockedSink>(std::move(sinks));
         worker_sinks.push_back(locked_sink_.get());
     }
-    // The flow table bound holds for all workers together.
+    // The flow table and memory bounds hold for all workers together.
     settings.max_flows = std::max<size_t>(1, settings.max_flows / workers);
+    if (settings.max_memory_bytes > 0) {
+        settings.max_memory_bytes = std::max<uint64_t>(1, settings.max_memory_bytes / workers);
+    }
     for (unsigned i = 0; i < workers; ++i) {
         pipelines_.push_back(std::make_unique<Pipeline>(settings, worker_sinks));
         pipelines_.back()->number_flows_from(i + 1, workers);

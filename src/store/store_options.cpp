@@ -18,17 +18,6 @@ std::string home_directory() {
     return "/tmp";
 }
 
-CLI::Validator size_validator() {
-    return CLI::Validator(
-        [](std::string& value) {
-            if (query::parse_size(value)) return std::string();
-            return "invalid size '" + value +
-                   "'; use bytes or a suffix: 500MB, 2GB, 1GiB, 0 for "
-                   "no limit";
-        },
-        "SIZE");
-}
-
 CLI::Validator duration_validator() {
     return CLI::Validator(
         [](std::string& value) {
@@ -41,6 +30,17 @@ CLI::Validator duration_validator() {
 }
 
 }  // namespace
+
+CLI::Validator size_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            if (query::parse_size(value)) return std::string();
+            return "invalid size '" + value +
+                   "'; use bytes or a suffix: 500MB, 2GB, 1GiB, 0 for "
+                   "no limit";
+        },
+        "SIZE");
+}
 
 std::string default_store_path() {
     if (geteuid() == 0) return "/var/lib/protowatch/events.db";

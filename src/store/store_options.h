@@ -22,6 +22,10 @@ struct StoreOptions {
 // $XDG_DATA_HOME/protowatch/events.db, else ~/.local/share/protowatch/events.db.
 std::string default_store_path();
 
+// Checks a size option: bytes, or a count with KB/MB/GB (powers of 1000) or KiB/MiB/GiB
+// (powers of 1024), and 0 for no limit.
+CLI::Validator size_validator();
+
 // Adds --store, --no-store, --store-max-size, --store-max-age, --store-batch and
 // --store-commit-interval to `command`.
 void add_store_options(CLI::App& command, StoreOptions& options);

@@ -8,11 +8,18 @@ namespace {
 
 // Repeated write failures (a disk that stays full) are logged at most this often.
 constexpr std::chrono::seconds kFailureLogInterval{10};
+// After a store stayed locked for a whole busy timeout, events are counted lost without a
+// try for this long. Each try waits out the busy timeout, so trying for every event would
+// stall the analysis for that long per event.
+constexpr std::chrono::seconds kLockedRetryInterval{10};
+
+int primary_code(const std::exception& error) {
+    const auto* sqlite = dynamic_cast<const SqliteError*>(&error);
+    return sqlite != nullptr ? sqlite->primary_code() : SQLITE_ERROR;
+}
 
 std::string describe_write_failure(const std::string& path, const std::exception& error) {
-    const auto* sqlite = dynamic_cast<const SqliteError*>(&error);
-    int code = sqlite != nullptr ? sqlite->primary_code() : SQLITE_ERROR;
-    switch (code) {
+    switch (primary_code(error)) {
         case SQLITE_FULL:
             return fmt::format(
                 "event store {}: the disk is full ({}); free space on the disk, lower "
@@ -69,7 +76,7 @@ StoreSink::~StoreSink() {
 void StoreSink::write(const events::Event& event) {
     std::unique_lock lock(mutex_);
     ++stats_.written;
-    if (!store_) {
+    if (!store_ || std::chrono::steady_clock::now() < locked_until_) {
         ++stats_.lost;
         return;
     }
@@ -132,6 +139,8 @@ void StoreSink::record_failure_locked(const std::exception& error, uint64_t lost
     bool first = stats_.lost == 0;
     stats_.lost += lost;
     auto now = std::chrono::steady_clock::now();
+    int code = primary_code(error);
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) locked_until_ = now + kLockedRetryInterval;
     if (!first && now - last_failure_log_ < kFailureLogInterval) return;
     last_failure_log_ = now;
     spdlog::error("{}; {} events not stored so far", describe_write_failure(settings_.path, error),

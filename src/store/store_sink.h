@@ -63,6 +63,8 @@ class StoreSink : public events::EventSink {
     bool stopping_ = false;
     std::chrono::steady_clock::time_point batch_started_;
     std::chrono::steady_clock::time_point last_failure_log_;
+    // Until then the store is taken as still locked by another connection.
+    std::chrono::steady_clock::time_point locked_until_{};
     StoreStats stats_;
     std::thread timer_;
 };

@@ -79,6 +79,37 @@ TEST(EventJson, WrongTypeNamed) {
     EXPECT_THROW(from_json(object), std::invalid_argument);
 }
 
+// Found by fuzzing: converting 9.9e39 to uint64_t was undefined behavior.
+TEST(EventJson, HugeNumberRejected) {
+    auto object = nlohmann::json::parse(
+        R"({"type_id":8007,"id":3,"time":1,"ip_protocol":6,"source_ip":"a","target_ip":"b",)"
+        R"("bytes_in":9888888888888888888888888888888888888880})");
+    try {
+        from_json(object);
+        FAIL() << "from_json accepted bytes_in 9.9e39";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("bytes_in"), std::string::npos);
+    }
+}
+
+TEST(EventJson, FractionRejected) {
+    auto object = nlohmann::json::parse(
+        R"({"type_id":8007,"id":1,"time":1.5,"ip_protocol":6,"source_ip":"a","target_ip":"b"})");
+    EXPECT_THROW(from_json(object), std::invalid_argument);
+}
+
+TEST(EventJson, OutOfRangePortRejected) {
+    auto object = nlohmann::json::parse(
+        R"({"type_id":8007,"id":1,"time":1,"ip_protocol":6,"source_ip":"a","target_ip":"b",)"
+        R"("source_port":70000})");
+    try {
+        from_json(object);
+        FAIL() << "from_json accepted source_port 70000";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("out of range"), std::string::npos);
+    }
+}
+
 TEST(EventJson, BadActivityRejected) {
     auto object = nlohmann::json::parse(
         R"({"type_id":8007,"id":9,"time":1,"ip_protocol":6,"source_ip":"a","target_ip":"b"})");

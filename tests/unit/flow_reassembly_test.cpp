@@ -124,6 +124,21 @@ TEST(Reassembly, ByteLimitBoundsMemory) {
     }
 }
 
+TEST(Reassembly, LargeSegmentKeepsByteLimit) {
+    // A small buffered segment, then one far larger than the limit after another gap:
+    // skipping the first gap alone left the large one buffered over the limit.
+    StreamReassembler stream;
+    Collector out;
+    ReassemblyLimits limits;
+    limits.max_buffered_bytes = 64;
+    stream.set_initial_sequence(0);
+    stream.add(101, bytes(std::string(10, 'a')), limits, out.deliver());
+    stream.add(501, bytes(std::string(200, 'b')), limits, out.deliver());
+    EXPECT_LE(stream.buffered_bytes(), limits.max_buffered_bytes);
+    EXPECT_EQ(out.stream, std::string(10, 'a') + std::string(200, 'b'));
+    EXPECT_EQ(stream.gaps(), 2u);
+}
+
 TEST(Reassembly, FlushDeliversBufferedData) {
     StreamReassembler stream;
     Collector out;

@@ -115,7 +115,7 @@ TEST(PipelineFlow, MidStreamServicePortIsTarget) {
     Harness h;
     h.feed(ipv4(6, "198.51.100.1", 443, "192.0.2.1", 40000, "data", kAck, 9), kSecond);
     h.pipeline.finish();
-    const Event& stats = h.sink.of(Activity::kStatistics).at(0);
+    Event stats = h.sink.of(Activity::kStatistics).at(0);  // of() returns a temporary
     EXPECT_EQ(stats.source_ip, "192.0.2.1");
     EXPECT_EQ(stats.target_port, 443);
     EXPECT_TRUE(stats.partial);
@@ -209,7 +209,7 @@ TEST(PipelineFlow, LocalNetworkSetsDirection) {
     h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "hello"), kSecond);
     h.feed(ipv4(17, "198.51.100.1", 6000, "192.0.2.1", 5000, "hi"), kSecond + 1);
     h.pipeline.finish();
-    const Event& stats = h.sink.of(Activity::kStatistics).at(0);
+    Event stats = h.sink.of(Activity::kStatistics).at(0);  // of() returns a temporary
     EXPECT_EQ(stats.direction, events::Direction::kInbound);
     // The device is the target: what it sent is the responder's data.
     EXPECT_EQ(stats.bytes_out, 2u);

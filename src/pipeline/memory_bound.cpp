@@ -1,0 +1,88 @@
+// The memory bound of the pipeline: accounting of the bytes flows, IP fragments and TCP
+// reassembly buffers hold, and eviction when they exceed --max-memory together.
+
+#include "pipeline/memory_bound.h"
+
+#include <spdlog/spdlog.h>
+
+#include "pipeline/inspection.h"
+#include "pipeline/pipeline.h"
+
+namespace pw::pipeline {
+namespace {
+
+using flow::Flow;
+
+// An estimate of what one tracked flow costs on 64-bit glibc: the Flow, its node in the
+// table's hash map, its uid's heap buffer and, while it is inspected, the Inspection and
+// the detectors' states. The states vary with the protocol (an HTTP body decoder keeps a
+// zlib window). The sum, about 2.7 KiB, is close to the 2.6 KiB of peak RSS per flow
+// measured on 100,000 TCP flows that each sent one HTTP request (RelWithDebInfo, glibc 2.36).
+// NOTE: a flow whose detectors hold more (a gzip body being inflated) is undercounted.
+constexpr size_t kFlowBytes = sizeof(Flow) + 64 + 32 + sizeof(Inspection) + 2048;
+
+// A flow without packets for this long is idle: ending it costs less than dropping held
+// fragments or out-of-order data of active flows, so idle flows go first.
+constexpr int64_t kIdleUs = 30 * 1'000'000;
+
+constexpr std::chrono::seconds kLogInterval{10};
+
+}  // namespace
+
+MemoryBound::MemoryBound(size_t limit_bytes) { report_.limit_bytes = limit_bytes; }
+
+void MemoryBound::record(size_t used) {
+    if (used > report_.peak_bytes) report_.peak_bytes = used;
+}
+
+void MemoryBound::count_reassembly(size_t bytes) {
+    ++report_.reassembly_buffers_evicted;
+    report_.reassembly_bytes_evicted += bytes;
+}
+
+void MemoryBound::log_evictions() {
+    if (report_.evictions() == evictions_logged_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (evictions_logged_ > 0 && now - last_log_ < kLogInterval) return;
+    last_log_ = now;
+    evictions_logged_ = report_.evictions();
+    spdlog::warn(
+        "memory bound of {} bytes reached: evicted {} flows, {} incomplete fragment sets and "
+        "the out-of-order data of {} TCP streams so far; raise --max-memory to keep more",
+        report_.limit_bytes, report_.flows_evicted, report_.fragment_sets_evicted,
+        report_.reassembly_buffers_evicted);
+}
+
+size_t Pipeline::memory_in_use() const {
+    return table_.size() * kFlowBytes + decoder_.memory_bytes() + memory_.reassembly().bytes();
+}
+
+void Pipeline::enforce_memory_bound(int64_t now_us) {
+    // Evict in order of what loses the least. Idle flows go first, because their events
+    // are written as they end. Then incomplete IP datagrams, then out-of-order TCP data,
+    // which costs a gap in an active stream, and last the active flows, the oldest first.
+    while (memory_.over(memory_in_use())) {
+        Flow* oldest = table_.oldest_overall();
+        if (oldest != nullptr && now_us - oldest->last_us >= kIdleUs) {
+            evict_for_memory(oldest);
+        } else if (decoder_.evict_oldest_fragments()) {
+            memory_.count_fragment_set();
+        } else if (size_t freed = memory_.reassembly().evict_oldest(); freed > 0) {
+            memory_.count_reassembly(freed);
+        } else if (oldest != nullptr) {
+            evict_for_memory(oldest);
+        } else {
+            break;
+        }
+    }
+    memory_.record(memory_in_use());
+    memory_.log_evictions();
+}
+
+void Pipeline::evict_for_memory(Flow* flow) {
+    memory_.count_flow();
+    ++summary_.flows_evicted;
+    end_flow(flow, events::EndReason::kEvicted);
+}
+
+}  // namespace pw::pipeline
