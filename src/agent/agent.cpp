@@ -149,7 +149,7 @@ void Agent::write_state_file() const {
         mode_t previous = umask(027);
         std::ofstream file(temporary, std::ios::trunc);
         umask(previous);
-        file << state.dump() << '\n';
+        file << state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         if (!file) {
             spdlog::warn("writing the agent state to {} failed", temporary.string());
             return;

@@ -67,9 +67,29 @@ void check_output_is_not_input(const std::string& option, const std::string& pat
     }
 }
 
+// Rejects a --json or --report path that names the event store, which writing it would
+// destroy.
+void check_output_is_not_store(const AnalyzeOptions& options) {
+    if (options.store.disabled) return;
+    std::string store = options.store.path.empty() ? store::default_store_path() : options.store.path;
+    for (const auto& [option, path] : {std::pair{"--json", &options.json_path},
+                                       std::pair{"--report", &options.report_path}}) {
+        if (path->empty() || *path == "-") continue;
+        std::error_code error;
+        bool same = std::filesystem::weakly_canonical(*path, error) ==
+                    std::filesystem::weakly_canonical(store, error);
+        if (same || std::filesystem::equivalent(*path, store, error)) {
+            throw std::invalid_argument(std::string(option) + " '" + *path +
+                                        "' is the event store; choose another path, or "
+                                        "another store with --store");
+        }
+    }
+}
+
 int run_analyze(AnalyzeOptions& options) {
     check_output_is_not_input("--json", options.json_path, options);
     check_output_is_not_input("--report", options.report_path, options);
+    check_output_is_not_store(options);
     install_stop_handlers();
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));

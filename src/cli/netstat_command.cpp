@@ -136,7 +136,7 @@ int show(const NetstatOptions& options, const std::string& path) {
         if (matches(row, options)) shown.push_back(row);
     }
     if (options.json) {
-        for (const nlohmann::json& row : shown) fmt::print("{}\n", row.dump());
+        for (const nlohmann::json& row : shown) fmt::print("{}\n", row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
         print_table(shown, state.has_value());
     }

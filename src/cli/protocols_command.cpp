@@ -62,7 +62,7 @@ void register_protocols(CLI::App& app, int& exit_code) {
                                       {"name", info.name},
                                       {"description", info.description},
                                       {"recorded", recorded(info.id)}};
-                fmt::print("{}\n", row.dump());
+                fmt::print("{}\n", row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             }
         } else {
             fmt::print("# RECORDED: whether the policy records it; policy: {}{}\n", source,

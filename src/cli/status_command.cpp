@@ -75,7 +75,7 @@ void register_status(CLI::App& app, int& exit_code) {
             return;
         }
         if (options->json) {
-            fmt::print("{}\n", (*state)["status"].dump());
+            fmt::print("{}\n", (*state)["status"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         } else {
             print_status((*state)["status"]);
         }

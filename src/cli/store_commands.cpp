@@ -25,6 +25,7 @@ namespace {
 
 // Exit status for an invalid query or option value, as for other usage errors.
 constexpr int kExitInvalidQuery = 2;
+constexpr int kExitOutputFailed = 3;
 
 struct ReadOptions {
     std::string store_path;
@@ -50,6 +51,16 @@ struct SearchOptions {
 };
 
 query::ExpressionPtr time_bounds(const ReadOptions& options) {
+    if (!options.since.empty() && !options.until.empty()) {
+        int64_t now = query::now_ms();
+        auto since = query::parse_time(options.since, now);
+        auto until = query::parse_time(options.until, now);
+        if (since && until && *since > *until) {
+            throw std::invalid_argument(fmt::format(
+                "--since '{}' is after --until '{}'; give the earlier time to --since",
+                options.since, options.until));
+        }
+    }
     return both(time_bound("--since", options.since, query::Operator::kGreaterEqual),
                 time_bound("--until", options.until, query::Operator::kLessEqual));
 }
@@ -183,7 +194,14 @@ int run_search(const SearchOptions& options) {
 template <class Run>
 int run_reporting_errors(Run run) {
     try {
-        return run();
+        int status = run();
+        std::cout.flush();
+        if (!std::cout) {
+            // A full disk or a closed pipe: say so, rather than leave a short listing.
+            spdlog::error("failed to write the output (is the disk full, or the reader gone?)");
+            return kExitOutputFailed;
+        }
+        return status;
     } catch (const std::invalid_argument& error) {
         spdlog::error("{}", error.what());
         return kExitInvalidQuery;

@@ -182,6 +182,10 @@ Event from_json(const nlohmann::json& object) {
     return event;
 }
 
-std::string to_json_line(const Event& event) { return to_json(event).dump(); }
+std::string to_json_line(const Event& event) {
+    // Process names, command lines and device names come from the system and need not be
+    // UTF-8; invalid bytes become U+FFFD instead of failing the whole event.
+    return to_json(event).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
 
 }  // namespace pw::events

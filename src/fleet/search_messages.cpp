@@ -33,7 +33,7 @@ std::string encode_request(const SearchRequest& request) {
                              {"limit", request.limit},
                              {"chunk_events", request.chunk_events},
                              {"window", request.window}};
-    return object.dump();
+    return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 SearchRequest decode_request(std::string_view text) {

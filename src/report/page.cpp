@@ -1,12 +1,14 @@
 #include "report/page.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "report/assets.h"
@@ -78,24 +80,55 @@ void check_output_path(const std::string& path) {
 }
 
 void write_page(const std::string& path, const std::string& html) {
-    std::string temporary = path + ".part";
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out.write(html.data(), static_cast<std::streamsize>(html.size()));
-        out.close();
-        if (!out) {
-            std::error_code ignored;
-            std::filesystem::remove(temporary, ignored);
-            throw std::runtime_error(fmt::format("failed to write the report to '{}': {}",
-                                                 temporary, std::strerror(errno)));
+    auto fail = [&](const std::string& what, const std::string& reason) {
+        return std::runtime_error(
+            fmt::format("failed to write the report to '{}': {}", what, reason));
+    };
+    auto write_all = [&](int fd) {
+        size_t written = 0;
+        while (written < html.size()) {
+            ssize_t n = ::write(fd, html.data() + written, html.size() - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return n < 0 ? errno : ENOSPC;
+            written += static_cast<size_t>(n);
         }
-    }
+        return 0;
+    };
     std::error_code error;
-    std::filesystem::rename(temporary, path, error);
-    if (error) {
-        std::filesystem::remove(temporary, error);
-        throw std::runtime_error(
-            fmt::format("failed to write the report to '{}': {}", path, error.message()));
+    auto status = std::filesystem::status(path, error);
+    if (!error && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+        // A device or a FIFO (/dev/stdout, a pipe to a mailer) is written into; anything
+        // else that is not a regular file would be destroyed by replacing it.
+        if (!std::filesystem::is_character_file(status) && !std::filesystem::is_fifo(status)) {
+            throw fail(path, "it exists and is not a regular file; choose a file path");
+        }
+        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) throw fail(path, std::strerror(errno));
+        int failed = write_all(fd);
+        if (::close(fd) != 0 && failed == 0) failed = errno;
+        if (failed != 0) throw fail(path, std::strerror(failed));
+        return;
+    }
+    // A new file of a unique name beside the report, created exclusively, so that no file
+    // planted under a predictable name is written through; then renamed over the report.
+    std::string temporary = path + ".XXXXXX";
+    int fd = mkstemp(temporary.data());
+    if (fd < 0) throw fail(path, std::strerror(errno));
+    fchmod(fd, 0644);
+    if (int failed = write_all(fd); failed != 0) {
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        throw fail(path, std::strerror(failed));
+    }
+    if (::close(fd) != 0) {
+        int saved = errno;
+        ::unlink(temporary.c_str());
+        throw fail(path, std::strerror(saved));
+    }
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+        int saved = errno;
+        ::unlink(temporary.c_str());
+        throw fail(path, std::strerror(saved));
     }
 }
 

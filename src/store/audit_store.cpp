@@ -61,7 +61,7 @@ void record_audit_event(const std::string& path, const events::AuditEvent& event
     }
     bind_text_or_null(insert, 8, event.source);
     bind_text_or_null(insert, 9, event.device);
-    insert.bind(10, events::changes_to_json(event.changes).dump());
+    insert.bind(10, events::changes_to_json(event.changes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     insert.step();
 }
 

@@ -44,7 +44,23 @@ TEST(ReportPage, WritesWholeFile) {
     write_page(dir.file("report.html"), "<html></html>");
     std::ifstream in(dir.file("report.html"));
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "<html></html>");
-    EXPECT_FALSE(std::filesystem::exists(dir.file("report.html.part")));
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(ReportPage, WritesIntoADeviceWithoutReplacingIt) {
+    write_page("/dev/null", "<html></html>");
+    EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+    EXPECT_THROW(write_page("/dev/full", "<html></html>"), std::runtime_error);
+    EXPECT_TRUE(std::filesystem::is_character_file("/dev/full"));
+}
+
+TEST(ReportPage, DoesNotWriteThroughAPlantedLink) {
+    TempDir dir;
+    { std::ofstream(dir.file("victim.txt")) << "keep"; }
+    std::filesystem::create_symlink(dir.file("victim.txt"), dir.file("report.html.part"));
+    write_page(dir.file("report.html"), "<html></html>");
+    std::ifstream victim(dir.file("victim.txt"));
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(victim), {}), "keep");
 }
 
 TEST(ReportPage, SearchCommandQuotesForShell) {

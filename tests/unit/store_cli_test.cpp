@@ -259,6 +259,37 @@ TEST_F(StoreCli, AnalyzeWritesStore) {
     EXPECT_EQ(stored, written);
 }
 
+TEST_F(StoreCli, AnalyzeRefusesJsonOverTheStore) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    ASSERT_EQ(protowatch(dir_, {"analyze", "-q", "--store", store_, capture}).exit_code, 0);
+    CommandResult again =
+        protowatch(dir_, {"analyze", "-q", "--store", store_, "--json", store_, capture});
+    EXPECT_NE(again.exit_code, 0);
+    EXPECT_NE(again.err.find("is the event store"), std::string::npos) << again.err;
+    EXPECT_FALSE(json_lines(run({"dump"}).out).empty());
+}
+
+TEST_F(StoreCli, DeviceNameThatIsNotUtf8IsKept) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    std::string json = dir_.file("events.jsonl");
+    CommandResult analyze = protowatch(
+        dir_, {"analyze", "-q", "--store", store_, "--json", json, "--device", "web\xff", capture});
+    ASSERT_EQ(analyze.exit_code, 0) << analyze.err;
+    std::vector<nlohmann::json> events = json_lines(read_file(json));
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.front()["device"], "web\uFFFD");
+    EXPECT_EQ(json_lines(run({"dump"}).out).size(), events.size());
+}
+
+TEST_F(StoreCli, DumpToAFullDeviceFails) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    ASSERT_EQ(protowatch(dir_, {"analyze", "-q", "--store", store_, capture}).exit_code, 0);
+    std::string command = std::string(PROTOWATCH_BINARY) + " dump --store " + store_ +
+                          " >/dev/full 2>/dev/null";
+    int status = std::system(command.c_str());
+    EXPECT_EQ(WEXITSTATUS(status), 3);
+}
+
 TEST_F(StoreCli, AnalyzeGoesOnWithoutStore) {
     std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
     std::ofstream(dir_.file("file")) << "x";
