@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <memory>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_commands.h"
+#include "agent/agent_fleet.h"
 #include "agent/policy_config.h"
 #include "cli/commands.h"
 #include "control/client.h"
@@ -125,6 +127,14 @@ void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
     });
 }
 
+// Returns the agent's name in the fleet: --device, else the host name.
+std::string device_name(const agent::AgentConfig& config) {
+    if (!config.settings.device.empty()) return config.settings.device;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) return "unknown";
+    return host;
+}
+
 int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     std::unique_ptr<policy::PolicyHolder> holder;
     control::ServerSettings server_settings;
@@ -153,6 +163,12 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     }
     agent::register_agent_commands(server, agent);
     server.start();
+    std::unique_ptr<agent::AgentFleet> fleet;
+    if (holder != nullptr && !holder->current()->nats.servers.empty()) {
+        fleet = std::make_unique<agent::AgentFleet>(holder->current()->nats,
+                                                    options.config.store.path,
+                                                    device_name(options.config));
+    }
     int status = agent.run([&] { return handle_signals(signals, holder.get()); });
     server.stop();
     return status;
