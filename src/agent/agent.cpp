@@ -57,7 +57,8 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
         attributing_ = std::make_unique<process::AttributingSink>(*attributor_, outputs);
         sinks = {attributing_.get()};
     }
-    pipeline_ = std::make_unique<pipeline::Pipeline>(config_.settings, sinks);
+    pipeline_ =
+        std::make_unique<pipeline::ShardedPipeline>(config_.settings, sinks, config_.threads);
 }
 
 Agent::~Agent() = default;
@@ -105,7 +106,7 @@ void Agent::take_snapshot(int64_t time_us) {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     StatusInputs inputs;
-    inputs.summary = pipeline_->summary();
+    inputs.summary = pipeline_->current_summary();
     inputs.interfaces = capture_->counters();
     inputs.unsupported_frames = unsupported_frames_;
     inputs.drop_intervals = drop_intervals_;
@@ -120,11 +121,16 @@ void Agent::take_snapshot(int64_t time_us) {
     if (attributor_ != nullptr) inputs.attribution = attributor_->stats();
 
     nlohmann::json status = status_json(inputs);
-    nlohmann::json connections = connections_json(
-        pipeline_->open_flows(), time_us,
-        [this](const std::string& uid) -> const events::Process* {
-            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
-        });
+    std::vector<pipeline::OpenFlow> flows = pipeline_->open_flows();
+    nlohmann::json connections;
+    // The attributing sink's table changes as workers write events, so it is read while
+    // they cannot.
+    pipeline_->with_sinks_locked([&] {
+        connections = connections_json(
+            flows, time_us, [this](const std::string& uid) -> const events::Process* {
+                return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
+            });
+    });
     std::lock_guard lock(snapshot_mutex_);
     status_ = std::move(status);
     connections_ = std::move(connections);

@@ -12,6 +12,7 @@
 #include "events/json_sink.h"
 #include "host/local_addresses.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/sharded_pipeline.h"
 #include "policy/recording_filter.h"
 #include "process/attributing_sink.h"
 #include "store/store_sink.h"
@@ -55,7 +56,7 @@ private:
     std::unique_ptr<policy::RecordingFilter> recording_;  // in front of store_, with a policy
     std::unique_ptr<events::JsonLinesSink> json_;
     std::unique_ptr<process::AttributingSink> attributing_;
-    std::unique_ptr<pipeline::Pipeline> pipeline_;
+    std::unique_ptr<pipeline::ShardedPipeline> pipeline_;
     std::unique_ptr<capture::LiveCapture> capture_;
     uint64_t unsupported_frames_ = 0;
     uint64_t drop_intervals_ = 0;  // snapshots in which the capture had new drops

@@ -241,6 +241,11 @@ void register_agent(CLI::App& app, int& exit_code) {
                       "Keep every capability instead of only those capture and attribution "
                       "need");
     command->add_option("--device", config.settings.device, "Device name written into every event");
+    command->add_option("--threads", config.threads,
+                        "Pipeline worker threads; connections are spread over them by address "
+                        "pair (1: the capture thread runs the pipeline)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
     command->add_flag("--no-attribution", options->no_attribution,
                       "Do not look up the process of each connection");
     command->add_option("--attribution-poll-ms", options->attribution_poll_ms,
