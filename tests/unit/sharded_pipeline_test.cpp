@@ -40,22 +40,6 @@ TEST(DecoderAddresses, HoldsNothingForAFragment) {
     EXPECT_EQ(decoder.memory_bytes(), Decoder().memory_bytes());
 }
 
-TEST(ShardedPipeline, CountsEveryFrameOnce) {
-    pipeline::Settings settings;
-    pipeline::ShardedPipeline sharded(settings, {}, 3);
-    for (uint16_t port = 1000; port < 1100; ++port) {
-        V4 server = {192, 0, 2, static_cast<uint8_t>(port)};
-        Frame frame = ethernet(0x0800, ipv4(17, udp(port, 53, filler(12)), kClient4, server));
-        sharded.process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()),
-                              1'700'000'000'000'000 + port);
-    }
-    sharded.finish();
-    pipeline::Summary summary = sharded.summary();
-    EXPECT_EQ(summary.frames, 100u);
-    EXPECT_EQ(summary.flows, 100u);
-    EXPECT_EQ(summary.events, 300u);  // connect, statistics and disconnect of each
-}
-
 // UDP frames from kClient4 to 100 servers, one flow each, spread over the workers.
 void feed_hundred_flows(pipeline::ShardedPipeline& sharded) {
     for (uint16_t port = 1000; port < 1100; ++port) {
@@ -64,6 +48,17 @@ void feed_hundred_flows(pipeline::ShardedPipeline& sharded) {
         sharded.process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()),
                               1'700'000'000'000'000 + port);
     }
+}
+
+TEST(ShardedPipeline, CountsEveryFrameOnce) {
+    pipeline::Settings settings;
+    pipeline::ShardedPipeline sharded(settings, {}, 3);
+    feed_hundred_flows(sharded);
+    sharded.finish();
+    pipeline::Summary summary = sharded.summary();
+    EXPECT_EQ(summary.frames, 100u);
+    EXPECT_EQ(summary.flows, 100u);
+    EXPECT_EQ(summary.events, 300u);  // connect, statistics and disconnect of each
 }
 
 TEST(ShardedPipeline, LiveHooksReachEveryWorker) {
