@@ -153,7 +153,6 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
         bool setns = options.config.attribute_processes;
         options.config.after_capture_open = [setns] {
             daemon::drop_privileges({daemon::agent_capabilities(setns), ""});
-            spdlog::info("privileges dropped; keeping {}", daemon::current_capabilities());
         };
     }
     agent::Agent agent(options.config);
