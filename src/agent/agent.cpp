@@ -2,11 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "agent/agent_state.h"
 
@@ -28,18 +23,14 @@ int64_t now_us() {
 
 }  // namespace
 
-std::string default_state_path() {
-    if (geteuid() == 0) return "/run/protowatch/agent.json";
-    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-    if (runtime != nullptr && runtime[0] == '/') {
-        return std::string(runtime) + "/protowatch/agent.json";
-    }
-    return "/tmp/protowatch-" + std::to_string(geteuid()) + "/agent.json";
-}
-
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     started_ = std::chrono::steady_clock::now();
     started_ms_ = now_us() / 1000;
+
+    // The capture opens first: the hook may drop privileges, and every thread the store,
+    // the address list and the attributor start must run with the reduced set.
+    capture_ = std::make_unique<capture::LiveCapture>(config_.interfaces, config_.capture);
+    if (config_.after_capture_open) config_.after_capture_open();
 
     local_addresses_ = std::make_unique<host::LocalAddresses>();
     config_.settings.is_local_address = [addresses = local_addresses_.get()](
@@ -54,22 +45,33 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
         outputs.push_back(json_.get());
     }
     store_ = store::open_store_sink(config_.store);
-    if (store_ != nullptr) outputs.push_back(store_.get());
+    if (store_ != nullptr && config_.recording) {
+        recording_ = std::make_unique<policy::RecordingFilter>(*store_, *config_.recording);
+        outputs.push_back(recording_.get());
+    } else if (store_ != nullptr) {
+        outputs.push_back(store_.get());
+    }
     std::vector<events::EventSink*> sinks = outputs;
     if (config_.attribute_processes) {
         attributor_ = std::make_unique<process::ProcessAttributor>(config_.attribution);
         attributing_ = std::make_unique<process::AttributingSink>(*attributor_, outputs);
         sinks = {attributing_.get()};
     }
-    pipeline_ = std::make_unique<pipeline::Pipeline>(config_.settings, sinks);
-    capture_ = std::make_unique<capture::LiveCapture>(config_.interfaces, config_.capture);
+    pipeline_ =
+        std::make_unique<pipeline::ShardedPipeline>(config_.settings, sinks, config_.threads);
 }
 
 Agent::~Agent() = default;
 
-int Agent::run(volatile std::sig_atomic_t* stop) {
-    spdlog::info("agent started; state in {}", config_.state_path);
-    auto next_snapshot = std::chrono::steady_clock::now();
+void Agent::set_recording_rules(policy::RecordingRules rules) {
+    if (recording_ != nullptr) recording_->set_rules(std::move(rules));
+}
+
+int Agent::run(const std::function<bool()>& should_stop) {
+    spdlog::info("agent started");
+    // `status` and `netstat` have a reply from the start, not only after the first second.
+    take_snapshot(now_us());
+    auto next_snapshot = std::chrono::steady_clock::now() + kSnapshotInterval;
     auto visit = [&](const capture::Frame& frame) {
         if (!pipeline::Pipeline::supports_link_type(frame.linktype)) {
             ++unsupported_frames_;
@@ -77,7 +79,7 @@ int Agent::run(volatile std::sig_atomic_t* stop) {
         }
         pipeline_->process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us);
     };
-    while (*stop == 0) {
+    while (!should_stop()) {
         capture_->poll(kPollTimeout, visit);
         if (std::chrono::steady_clock::now() < next_snapshot) continue;
         next_snapshot += kSnapshotInterval;
@@ -89,15 +91,12 @@ int Agent::run(volatile std::sig_atomic_t* stop) {
         int64_t time = now_us();
         pipeline_->expire_idle(time);  // a quiet interface brings no packet time
         take_snapshot(time);
-        write_state_file();
     }
 
     spdlog::info("stopping: ending every open connection and flushing the store");
     capture_->update_drops();
     pipeline_->finish();
     take_snapshot(now_us());
-    std::error_code ignored;
-    std::filesystem::remove(config_.state_path, ignored);
     if (json_ != nullptr && !json_->ok()) return kExitOutputFailed;
     if (store_ != nullptr && store_->stats().lost > 0) return kExitOutputFailed;
     return 0;
@@ -107,7 +106,7 @@ void Agent::take_snapshot(int64_t time_us) {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     StatusInputs inputs;
-    inputs.summary = pipeline_->summary();
+    inputs.summary = pipeline_->current_summary();
     inputs.interfaces = capture_->counters();
     inputs.unsupported_frames = unsupported_frames_;
     inputs.drop_intervals = drop_intervals_;
@@ -122,42 +121,19 @@ void Agent::take_snapshot(int64_t time_us) {
     if (attributor_ != nullptr) inputs.attribution = attributor_->stats();
 
     nlohmann::json status = status_json(inputs);
-    nlohmann::json connections = connections_json(
-        pipeline_->open_flows(), time_us,
-        [this](const std::string& uid) -> const events::Process* {
-            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
-        });
+    std::vector<pipeline::OpenFlow> flows = pipeline_->open_flows();
+    nlohmann::json connections;
+    // The attributing sink's table changes as workers write events, so it is read while
+    // they cannot.
+    pipeline_->with_sinks_locked([&] {
+        connections = connections_json(
+            flows, time_us, [this](const std::string& uid) -> const events::Process* {
+                return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
+            });
+    });
     std::lock_guard lock(snapshot_mutex_);
     status_ = std::move(status);
     connections_ = std::move(connections);
-}
-
-void Agent::write_state_file() const {
-    if (config_.state_path.empty()) return;
-    // Written to a temporary file and renamed, so a reader never sees half a file.
-    std::filesystem::path path = config_.state_path;
-    std::error_code error;
-    std::filesystem::create_directories(path.parent_path(), error);
-    std::filesystem::path temporary = path;
-    temporary += ".tmp";
-    nlohmann::json state;
-    state["pid"] = getpid();
-    state["status"] = status();
-    state["connections"] = connections();
-    {
-        // Connections name processes and command lines: readable by the owner and group.
-        mode_t previous = umask(027);
-        std::ofstream file(temporary, std::ios::trunc);
-        umask(previous);
-        file << state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-        if (!file) {
-            spdlog::warn("writing the agent state to {} failed", temporary.string());
-            return;
-        }
-    }
-    std::filesystem::rename(temporary, path, error);
-    if (error) spdlog::warn("writing the agent state to {} failed: {}", path.string(),
-                            error.message());
 }
 
 nlohmann::json Agent::status() const {

@@ -1,30 +1,35 @@
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "capture/live_interface.h"
 #include "pipeline/settings.h"
+#include "policy/recording_filter.h"
 #include "process/attributor.h"
 #include "store/store_options.h"
 
 namespace pw::agent {
 
-// Everything the live agent runs with. The command line fills it now; the policy file sets
-// the interfaces, store, capture buffer, filter and statistics interval in the same fields.
+// Everything the live agent runs with. The command line fills it, or the policy file
+// (policy_config.h) sets the interfaces, store, capture buffer, filter and statistics interval.
 struct AgentConfig {
     std::vector<std::string> interfaces;  // empty: every interface, through "any"
     capture::LiveOptions capture;
     pipeline::Settings settings;  // settings.statistics_interval_s is the stats interval
     store::StoreOptions store;
-    std::string json_path;   // JSON Lines output besides the store, empty for none
-    std::string state_path;  // where `status` and `netstat` read the agent's state
+    std::string json_path;  // JSON Lines output besides the store, empty for none
+    unsigned threads = 1;   // pipeline workers; 1 runs the pipeline on the capture thread
     bool attribute_processes = true;
     process::AttributorOptions attribution;
+    // With a policy: the rules of the filter in front of the store. Without one every event
+    // is stored.
+    std::optional<policy::RecordingRules> recording;
+    // Runs once the capture is open and before the agent starts any thread, which is where
+    // privileges can be dropped for every thread at once.
+    std::function<void()> after_capture_open;
 };
-
-// The state file used when none is given: /run/protowatch/agent.json for root, else
-// $XDG_RUNTIME_DIR/protowatch/agent.json, else /tmp/protowatch-<uid>/agent.json.
-std::string default_state_path();
 
 }  // namespace pw::agent

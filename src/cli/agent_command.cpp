@@ -1,9 +1,13 @@
 // `protowatch agent`: captures live on the machine's interfaces and records every
-// connection with its process in the store.
+// connection with its process in the store. With --policy it takes its settings from the
+// policy file, follows policy changes and serves the policy commands; in every case it
+// serves `status` and `netstat` on the control socket.
 
+#include <fmt/format.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
-#include <csignal>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -11,8 +15,16 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/agent_commands.h"
+#include "agent/agent_fleet.h"
+#include "agent/policy_config.h"
 #include "cli/commands.h"
-#include "cli/stop_signals.h"
+#include "control/client.h"
+#include "control/policy_commands.h"
+#include "control/server.h"
+#include "daemon/privileges.h"
+#include "daemon/signals.h"
+#include "policy/policy_holder.h"
 #include "query/literals.h"
 
 namespace pw::cli {
@@ -23,6 +35,9 @@ constexpr int kExitUsage = 2;
 
 struct AgentOptions {
     agent::AgentConfig config;
+    std::string policy_path;
+    std::string socket_path = control::default_socket_path();
+    bool keep_privileges = false;
     std::vector<std::string> local_networks;
     std::string buffer_size = "8MiB";
     int64_t attribution_poll_ms = 100;
@@ -52,20 +67,129 @@ void complete_config(AgentOptions& options) {
     }
     config.attribute_processes = !options.no_attribution;
     config.attribution.poll_interval = std::chrono::milliseconds(options.attribution_poll_ms);
-    if (config.state_path.empty()) config.state_path = agent::default_state_path();
 }
 
-int run_agent(AgentOptions& options) {
+// The options the policy decides; given together with --policy they are a usage error, so
+// that nobody wonders which of the two is in force.
+struct PolicyKey {
+    const char* option;
+    const char* key;
+};
+constexpr PolicyKey kPolicyKeys[] = {
+    {"--interface", "[capture] interfaces"},   {"--filter", "[capture] bpf_filter"},
+    {"--buffer-size", "[capture] buffer_size"}, {"--stats-interval", "[recording] statistics_interval"},
+    {"--store", "[store] path"},                {"--no-store", "[store] path"},
+    {"--store-max-size", "[store] max_size"},   {"--store-max-age", "[store] max_age"},
+};
+
+// Throws std::invalid_argument naming the first option that --policy replaces.
+void reject_policy_options(const CLI::App& command) {
+    for (const PolicyKey& entry : kPolicyKeys) {
+        if (command.count(entry.option) == 0) continue;
+        throw std::invalid_argument(std::string(entry.option) +
+                                    " cannot be combined with --policy; set " + entry.key +
+                                    " in the policy file instead (docs/policy.md)");
+    }
+}
+
+// Handles the pending signals: SIGHUP reloads the policy, SIGTERM and SIGINT ask to stop.
+// Returns true once the agent should stop.
+bool handle_signals(daemon::SignalWatcher& signals, policy::PolicyHolder* holder) {
+    while (std::optional<daemon::ReceivedSignal> signal = signals.wait(0)) {
+        if (signal->number != SIGHUP) {
+            spdlog::info("stopping on signal {}", strsignal(signal->number));
+            return true;
+        }
+        if (holder == nullptr) {
+            spdlog::warn("SIGHUP ignored: the agent runs without --policy, so there is no "
+                         "policy file to reload");
+            continue;
+        }
+        control::PeerCredentials sender =
+            control::resolve_user(signal->sender_uid, static_cast<gid_t>(-1));
+        // An invalid policy is logged by reload() with its line and key; the old one stays.
+        holder->reload({sender.uid, sender.user, signal->sender_pid});
+    }
+    return false;
+}
+
+// Connects the policy holder to the agent: audit events go to the policy's store, and a
+// change of the recording rules reaches the filter in front of the store at once.
+void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
+    holder.set_audit_recorder(policy::store_audit_recorder());
+    auto running = std::make_shared<policy::Policy>(*holder.current());
+    holder.add_listener([&agent, running](const policy::Policy& next) {
+        agent.set_recording_rules(policy::RecordingRules::from(next));
+        if (agent::needs_restart(*running, next)) {
+            spdlog::warn("the new policy changes capture, store or fleet settings, which take "
+                         "effect when the agent restarts");
+        }
+    });
+}
+
+// Returns the agent's name in the fleet: --device, else the host name.
+std::string device_name(const agent::AgentConfig& config) {
+    if (!config.settings.device.empty()) return config.settings.device;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) return "unknown";
+    return host;
+}
+
+int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
+    std::unique_ptr<policy::PolicyHolder> holder;
+    control::ServerSettings server_settings;
+    server_settings.socket_path = options.socket_path;
+    if (!options.policy_path.empty()) {
+        holder = policy::PolicyHolder::load(options.policy_path);
+        agent::apply_policy(*holder->current(), options.config);
+        server_settings.groups = {holder->current()->admin_group,
+                                  holder->current()->reader_group};
+    }
+    control::ControlServer server(server_settings);
+    // Bound before privileges go: giving the socket to the reader group needs CAP_CHOWN.
+    server.listen();
+    if (!options.keep_privileges) {
+        // Attribution enters other network namespaces to find their sockets (setns).
+        bool setns = options.config.attribute_processes;
+        options.config.after_capture_open = [setns] {
+            daemon::drop_privileges({daemon::agent_capabilities(setns), ""});
+        };
+    }
+    agent::Agent agent(options.config);
+    if (holder != nullptr) {
+        follow_policy(*holder, agent);
+        control::register_policy_commands(server, *holder);
+    }
+    agent::register_agent_commands(server, agent);
+    server.start();
+    std::unique_ptr<agent::AgentFleet> fleet;
+    if (holder != nullptr && !holder->current()->nats.servers.empty()) {
+        fleet = std::make_unique<agent::AgentFleet>(holder->current()->nats,
+                                                    options.config.store.path,
+                                                    device_name(options.config));
+    }
+    int status = agent.run([&] { return handle_signals(signals, holder.get()); });
+    server.stop();
+    return status;
+}
+
+int run_agent(AgentOptions& options, const CLI::App& command) {
     try {
+        if (!options.policy_path.empty()) reject_policy_options(command);
         complete_config(options);
     } catch (const std::invalid_argument& error) {
         spdlog::error("{}", error.what());
         return kExitUsage;
     }
-    install_stop_handlers();
+    // Before any thread starts, so that every thread inherits the blocked signals.
+    daemon::SignalWatcher signals;
+    // A closed stdout (`--json -`) becomes a write error the JSON sink reports.
+    ::signal(SIGPIPE, SIG_IGN);
     try {
-        agent::Agent agent(options.config);
-        return agent.run(&stop_requested);
+        return serve(options, signals);
+    } catch (const policy::PolicyError& error) {
+        spdlog::error("{}", error.what());
+        return 1;
     } catch (const std::invalid_argument& error) {
         // An invalid --filter is found when the first interface compiles it.
         spdlog::error("{}", error.what());
@@ -105,10 +229,22 @@ void register_agent(CLI::App& app, int& exit_code) {
         ->delimiter(',');
     command->add_option("--json", config.json_path,
                         "Also write events as JSON Lines to this file ('-' for stdout)");
-    command->add_option("--state-file", config.state_path,
-                        "File where the agent keeps the state that `status` and `netstat` read "
-                        "(default: /run/protowatch/agent.json for root)");
+    command->add_option("--policy", options->policy_path,
+                        "Policy file (TOML, docs/policy.md) that sets the capture, store and "
+                        "recording; excludes the options it replaces");
+    command->add_option("--control-socket", options->socket_path,
+                        fmt::format("Unix socket serving status, netstat and the policy commands "
+                                    "(default: ${} or {})",
+                                    control::kSocketPathVariable, control::kDefaultSocketPath));
+    command->add_flag("--keep-privileges", options->keep_privileges,
+                      "Keep every capability instead of only those capture and attribution "
+                      "need");
     command->add_option("--device", config.settings.device, "Device name written into every event");
+    command->add_option("--threads", config.threads,
+                        "Pipeline worker threads; connections are spread over them by address "
+                        "pair (1: the capture thread runs the pipeline)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 64u));
     command->add_flag("--no-attribution", options->no_attribution,
                       "Do not look up the process of each connection");
     command->add_option("--attribution-poll-ms", options->attribution_poll_ms,
@@ -117,9 +253,9 @@ void register_agent(CLI::App& app, int& exit_code) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t{0}, int64_t{60'000}));
     store::add_store_options(*command, config.store);
-    command->callback([options, &exit_code] {
+    command->callback([options, command, &exit_code] {
         try {
-            exit_code = run_agent(*options);
+            exit_code = run_agent(*options, *command);
         } catch (const std::exception& error) {
             spdlog::error("{}", error.what());
             exit_code = 1;

@@ -7,13 +7,13 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
-#include "agent/agent_config.h"
 #include "agent/agent_state.h"
-#include "agent/state_file.h"
 #include "cli/commands.h"
+#include "control/client.h"
 #include "detect/protocols.h"
 #include "process/attributor.h"
 
@@ -23,7 +23,7 @@ namespace {
 constexpr int kExitUsage = 2;
 
 struct NetstatOptions {
-    std::string state_path;
+    std::string socket_path = control::default_socket_path();
     std::string process;  // a name or a pid
     int port = 0;
     std::string protocol;
@@ -121,16 +121,29 @@ void print_table(const nlohmann::json& rows, bool from_agent) {
     }
 }
 
+// The running agent's connections, or nothing with the reason in `why_not` when no agent
+// listens on the control socket or the call fails.
+std::optional<nlohmann::json> agent_connections(const std::string& socket_path,
+                                                std::string& why_not) {
+    try {
+        control::ControlClient client(socket_path);
+        return client.call("netstat");
+    } catch (const control::ClientError& error) {
+        why_not = error.what();
+        return std::nullopt;
+    }
+}
+
 // Prints the connections once. Returns the exit status.
-int show(const NetstatOptions& options, const std::string& path) {
+int show(const NetstatOptions& options) {
     std::string why_not;
-    auto state = agent::read_agent_state(path, why_not);
-    if (!state && !options.protocol.empty()) {
+    std::optional<nlohmann::json> connections = agent_connections(options.socket_path, why_not);
+    if (!connections && !options.protocol.empty()) {
         spdlog::error("--protocol needs the running agent, which identifies protocols: {}",
                       why_not);
         return 1;
     }
-    nlohmann::json rows = state ? (*state)["connections"] : socket_rows();
+    nlohmann::json rows = connections ? *connections : socket_rows();
     nlohmann::json shown = nlohmann::json::array();
     for (const nlohmann::json& row : rows) {
         if (matches(row, options)) shown.push_back(row);
@@ -138,9 +151,9 @@ int show(const NetstatOptions& options, const std::string& path) {
     if (options.json) {
         for (const nlohmann::json& row : shown) fmt::print("{}\n", row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
-        print_table(shown, state.has_value());
+        print_table(shown, connections.has_value());
     }
-    if (!state) {
+    if (!connections) {
         fmt::print(stderr, "sockets from sock_diag only: protocols and bytes need the running "
                            "agent ({})\n", why_not);
     }
@@ -154,9 +167,7 @@ int run_netstat(const NetstatOptions& options) {
                       options.protocol);
         return kExitUsage;
     }
-    std::string path =
-        options.state_path.empty() ? agent::default_state_path() : options.state_path;
-    if (!options.watch) return show(options, path);
+    if (!options.watch) return show(options);
 
     std::signal(SIGINT, request_stop);
     std::signal(SIGTERM, request_stop);
@@ -165,7 +176,7 @@ int run_netstat(const NetstatOptions& options) {
     while (stop_watching == 0) {
         // Home the cursor and clear the screen, so each refresh replaces the last one.
         if (terminal) fmt::print("\x1b[H\x1b[2J");
-        status = show(options, path);
+        status = show(options);
         if (status != 0) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(
             static_cast<int64_t>(options.interval_s * 1000)));
@@ -179,8 +190,9 @@ void register_netstat(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<NetstatOptions>();
     CLI::App* command = app.add_subcommand(
         "netstat", "List current connections with their processes and protocols");
-    command->add_option("--state-file", options->state_path,
-                        "The agent's state file (default: /run/protowatch/agent.json for root)");
+    command->add_option("--control-socket", options->socket_path,
+                        fmt::format("The running agent's control socket (default: ${} or {})",
+                                    control::kSocketPathVariable, control::kDefaultSocketPath));
     command->add_option("--process", options->process, "Only connections of this name or pid");
     command->add_option("--port", options->port, "Only connections with this local or remote port")
         ->check(CLI::Range(1, 65535));

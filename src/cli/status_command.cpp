@@ -7,15 +7,14 @@
 #include <memory>
 #include <string>
 
-#include "agent/agent_config.h"
-#include "agent/state_file.h"
 #include "cli/commands.h"
+#include "control/client.h"
 
 namespace pw::cli {
 namespace {
 
 struct StatusOptions {
-    std::string state_path;
+    std::string socket_path = control::default_socket_path();
     bool json = false;
 };
 
@@ -61,23 +60,25 @@ void print_status(const nlohmann::json& status) {
 void register_status(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<StatusOptions>();
     CLI::App* command = app.add_subcommand("status", "Show the running agent's counters");
-    command->add_option("--state-file", options->state_path,
-                        "The agent's state file (default: /run/protowatch/agent.json for root)");
+    command->add_option("--control-socket", options->socket_path,
+                        fmt::format("The agent's control socket (default: ${} or {})",
+                                    control::kSocketPathVariable, control::kDefaultSocketPath));
     command->add_flag("--json", options->json, "Print the status as one JSON object");
     command->callback([options, &exit_code] {
-        std::string path =
-            options->state_path.empty() ? agent::default_state_path() : options->state_path;
-        std::string why_not;
-        auto state = agent::read_agent_state(path, why_not);
-        if (!state) {
-            spdlog::error("{}", why_not);
+        nlohmann::json status;
+        try {
+            control::ControlClient client(options->socket_path);
+            status = client.call("status");
+        } catch (const control::ClientError& error) {
+            spdlog::error("{}", error.what());
             exit_code = 1;
             return;
         }
         if (options->json) {
-            fmt::print("{}\n", (*state)["status"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            fmt::print("{}\n",
+                       status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         } else {
-            print_status((*state)["status"]);
+            print_status(status);
         }
         exit_code = 0;
     });

@@ -80,7 +80,8 @@ void ControlServer::register_command(const std::string& name, Role required, Han
     commands_[name] = Command{required, std::move(handler)};
 }
 
-void ControlServer::start() {
+void ControlServer::listen() {
+    if (listen_fd_ >= 0) return;
     const std::string& path = settings_.socket_path;
     sockaddr_un address = socket_address(path);
     std::filesystem::path directory = std::filesystem::path(path).parent_path();
@@ -98,7 +99,7 @@ void ControlServer::start() {
     int bound = bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
     int bind_errno = errno;
     umask(previous_mask);
-    if (bound != 0 || listen(listen_fd_, 64) != 0) {
+    if (bound != 0 || ::listen(listen_fd_, 64) != 0) {
         int code = bound != 0 ? bind_errno : errno;
         close(listen_fd_);
         listen_fd_ = -1;
@@ -109,7 +110,11 @@ void ControlServer::start() {
     if (chmod(path.c_str(), settings_.socket_mode) != 0) {
         spdlog::warn("control socket {}: chmod failed: {}", path, std::strerror(errno));
     }
+}
 
+void ControlServer::start() {
+    listen();
+    const std::string& path = settings_.socket_path;
     wake_fd_ = eventfd(0, EFD_CLOEXEC);
     running_ = true;
     acceptor_ = std::thread([this] { accept_loop(); });
@@ -118,21 +123,25 @@ void ControlServer::start() {
 }
 
 void ControlServer::stop() {
-    if (!running_) return;
-    running_ = false;
-    uint64_t one = 1;
-    if (write(wake_fd_, &one, sizeof one) < 0) spdlog::warn("control socket: wake-up failed");
-    acceptor_.join();
-    {
-        std::lock_guard lock(mutex_);
-        // A shut-down socket makes the connection thread's read return, so that it ends.
-        for (Connection& connection : connections_) shutdown(connection.fd, SHUT_RDWR);
+    if (running_) {
+        running_ = false;
+        uint64_t one = 1;
+        if (write(wake_fd_, &one, sizeof one) < 0) spdlog::warn("control socket: wake-up failed");
+        acceptor_.join();
+        {
+            std::lock_guard lock(mutex_);
+            // A shut-down socket makes the connection thread's read return, so that it ends.
+            for (Connection& connection : connections_) shutdown(connection.fd, SHUT_RDWR);
+        }
+        for (Connection& connection : connections_) connection.thread.join();
+        connections_.clear();
+        close(wake_fd_);
+        wake_fd_ = -1;
     }
-    for (Connection& connection : connections_) connection.thread.join();
-    connections_.clear();
+    // A socket that listened but never accepted (the agent failed to start) goes too.
+    if (listen_fd_ < 0) return;
     close(listen_fd_);
-    close(wake_fd_);
-    listen_fd_ = wake_fd_ = -1;
+    listen_fd_ = -1;
     unlink(settings_.socket_path.c_str());
     spdlog::info("control socket {} closed", settings_.socket_path);
 }

@@ -67,9 +67,12 @@ class ControlServer {
     // Adds a command; call before start(). Replaces a command of the same name.
     void register_command(const std::string& name, Role required, Handler handler);
 
-    // Creates the socket (and its directory, mode 0755), sets its mode and group, and starts
-    // the accepting thread. Throws std::runtime_error naming the path when another agent
-    // listens there or the socket cannot be created.
+    // Creates the socket (and its directory, mode 0755) and sets its mode and group, without
+    // accepting yet. Throws std::runtime_error naming the path when another agent listens
+    // there or the socket cannot be created. The agent calls it before dropping the
+    // privilege to give the socket to the reader group.
+    void listen();
+    // Listens (unless listen() ran) and starts the accepting thread.
     void start();
     // Stops accepting, ends open connections and joins every thread; the socket file is
     // removed. Safe to call more than once.

@@ -3,6 +3,7 @@
 #include <pcap/dlt.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "flow/flow_key.h"
 #include "pipeline/tunnels.h"
@@ -28,6 +29,10 @@ class LockedSink : public events::EventSink {
     void flush() override {
         std::lock_guard lock(mutex_);
         for (events::EventSink* sink : sinks_) sink->flush();
+    }
+    void run_locked(const std::function<void()>& task) {
+        std::lock_guard lock(mutex_);
+        task();
     }
 
   private:
@@ -188,7 +193,17 @@ void ShardedPipeline::run(size_t index) {
         std::unique_ptr<Batch> batch;
         {
             std::unique_lock lock(worker.mutex);
-            worker.changed.wait(lock, [&] { return !worker.full.empty() || worker.closing; });
+            worker.changed.wait(lock, [&] {
+                return !worker.full.empty() || !worker.tasks.empty() || worker.closing;
+            });
+            if (worker.full.empty() && !worker.tasks.empty()) {
+                // The batches handed over before the task are done, as the caller expects.
+                std::function<void()> task = std::move(worker.tasks.front());
+                worker.tasks.pop_front();
+                lock.unlock();
+                task();
+                continue;
+            }
             if (worker.full.empty()) break;  // closing, and nothing left
             batch = std::move(worker.full.front());
             worker.full.pop_front();
@@ -246,6 +261,78 @@ void ShardedPipeline::finish() {
         if (worker.error && !error) error = worker.error;
     }
     if (error) std::rethrow_exception(error);
+}
+
+void ShardedPipeline::for_each_pipeline(const std::function<void(Pipeline&, size_t)>& task) {
+    // After finish() the workers are gone and their pipelines idle, so the caller runs it.
+    if (workers_.empty() || finishing_) {
+        for (size_t i = 0; i < pipelines_.size(); ++i) task(*pipelines_[i], i);
+        return;
+    }
+    std::mutex done_mutex;
+    std::condition_variable done;
+    size_t remaining = workers_.size();
+    std::exception_ptr error;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        Worker& worker = *workers_[i];
+        if (!worker.filling->frames.empty()) hand_over(worker);
+        Pipeline& pipeline = *pipelines_[i];
+        {
+            std::lock_guard lock(worker.mutex);
+            worker.tasks.push_back([&, i] {
+                std::exception_ptr failure;
+                try {
+                    task(pipeline, i);
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+                std::lock_guard done_lock(done_mutex);
+                if (failure && !error) error = failure;
+                if (--remaining == 0) done.notify_all();
+            });
+        }
+        worker.changed.notify_all();
+    }
+    std::unique_lock lock(done_mutex);
+    done.wait(lock, [&] { return remaining == 0; });
+    if (error) std::rethrow_exception(error);
+}
+
+void ShardedPipeline::expire_idle(int64_t now_us) {
+    for_each_pipeline([now_us](Pipeline& pipeline, size_t) { pipeline.expire_idle(now_us); });
+}
+
+void ShardedPipeline::mark_open_flows_partial() {
+    for_each_pipeline([](Pipeline& pipeline, size_t) { pipeline.mark_open_flows_partial(); });
+}
+
+std::vector<OpenFlow> ShardedPipeline::open_flows() {
+    // One list per worker, so that the workers fill them without a lock.
+    std::vector<std::vector<OpenFlow>> parts(pipelines_.size());
+    for_each_pipeline(
+        [&parts](Pipeline& pipeline, size_t index) { parts[index] = pipeline.open_flows(); });
+    std::vector<OpenFlow> flows;
+    for (std::vector<OpenFlow>& part : parts) {
+        std::move(part.begin(), part.end(), std::back_inserter(flows));
+    }
+    return flows;
+}
+
+Summary ShardedPipeline::current_summary() {
+    std::vector<Summary> parts(pipelines_.size());
+    for_each_pipeline(
+        [&parts](Pipeline& pipeline, size_t index) { parts[index] = pipeline.summary(); });
+    Summary total;
+    for (const Summary& part : parts) add(total, part);
+    return total;
+}
+
+void ShardedPipeline::with_sinks_locked(const std::function<void()>& task) {
+    if (locked_sink_ == nullptr) {
+        task();
+        return;
+    }
+    static_cast<LockedSink&>(*locked_sink_).run_locked(task);
 }
 
 Summary ShardedPipeline::summary() const {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -42,6 +43,17 @@ class ShardedPipeline {
     // The sum of the workers' summaries. Call after finish().
     Summary summary() const;
 
+    // The live hooks of a running pipeline, as Pipeline has them. Each runs on every worker's
+    // thread after the frames handed to that worker so far, and returns once every worker
+    // ran it. Call them from the thread that calls process_frame().
+    void expire_idle(int64_t now_us);
+    void mark_open_flows_partial();
+    std::vector<OpenFlow> open_flows();
+    Summary current_summary();
+
+    // Runs `task` while no worker writes to the sinks, so that it may read a sink's state.
+    void with_sinks_locked(const std::function<void()>& task);
+
     unsigned workers() const { return static_cast<unsigned>(pipelines_.size()); }
 
   private:
@@ -70,6 +82,7 @@ class ShardedPipeline {
         std::deque<std::unique_ptr<Batch>> full;  // waiting for the worker
         std::vector<std::unique_ptr<Batch>> empty;  // done with, for the reader to reuse
         std::unique_ptr<Batch> filling;             // the reader's current batch
+        std::deque<std::function<void()>> tasks;    // run after the batches before them
         bool closing = false;
         std::exception_ptr error;
         std::thread thread;
@@ -79,6 +92,8 @@ class ShardedPipeline {
                  uint32_t wire_length, int64_t time_us, Pipeline::Part part);
     void hand_over(Worker& worker);
     void run(size_t index);
+    // Runs `task` with each worker's pipeline and index on that worker's thread and waits.
+    void for_each_pipeline(const std::function<void(Pipeline&, size_t)>& task);
 
     std::unique_ptr<events::EventSink> locked_sink_;
     std::vector<std::unique_ptr<Pipeline>> pipelines_;

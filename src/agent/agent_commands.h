@@ -1,0 +1,12 @@
+#pragma once
+
+#include "agent/agent.h"
+#include "control/server.h"
+
+namespace pw::agent {
+
+// Registers the commands that read the running agent, both for the reader role. `status`
+// returns Agent::status() and `netstat` returns Agent::connections().
+void register_agent_commands(control::ControlServer& server, const Agent& agent);
+
+}  // namespace pw::agent
