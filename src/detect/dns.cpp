@@ -167,6 +167,36 @@ bool is_dns(std::span<const uint8_t> m, bool cut, Strictness strictness) {
            (checked.result == Parse::kTruncated && checked.entries > 0);
 }
 
+// RFC 1035 section 4.1.1 defines response codes 0 to 5.
+constexpr uint8_t kMaxBasicRcode = 5;
+
+// True when the header of a datagram on the DNS port is that of a plain query sent to the
+// port or of a response sent from it. It judges messages whose entries cannot be: the
+// capture's snapshot length cut them (a first IP fragment keeps a few header bytes), or
+// they are damaged. Every header field present must agree: the QR bit with the direction,
+// the standard QUERY opcode, the reserved Z bit clear, one question, and record counts
+// that fit the datagram (none in a query but an OPT record). `wire_length` is the
+// datagram's length on the wire; at least the ID and flags must be present.
+bool is_plain_header(std::span<const uint8_t> m, size_t wire_length, bool to_dns_port) {
+    if (m.size() < 4 || wire_length < kHeaderSize + 5) return false;
+    if (m.size() < kHeaderSize && m.size() == wire_length) return false;
+    bool response = (m[2] & 0x80) != 0;
+    uint8_t opcode = (m[2] >> 3) & 0x0f;
+    uint8_t rcode = m[3] & 0x0f;
+    bool z = (m[3] & 0x40) != 0;
+    if (response == to_dns_port || opcode != 0 || z) return false;
+    if (response ? rcode > kMaxBasicRcode : rcode != 0) return false;
+    if (m.size() < 6) return true;
+    if (be16(m.data() + 4) != 1) return false;
+    if (m.size() < kHeaderSize) return true;
+    uint32_t answers = be16(m.data() + 6);
+    uint32_t authority = be16(m.data() + 8);
+    uint32_t additional = be16(m.data() + 10);
+    if (!response) return answers == 0 && authority == 0 && additional <= 1;
+    // A question takes at least 5 bytes and a record 11.
+    return 5 + (answers + authority + additional) * 11 <= wire_length - kHeaderSize;
+}
+
 bool is_mdns_group(const decode::IpAddress& address) {
     static constexpr std::array<uint8_t, 4> kV4 = {224, 0, 0, 251};
     static constexpr std::array<uint8_t, 16> kV6 = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
@@ -208,10 +238,25 @@ Verdict DnsDetector::inspect(Session& session, const Segment& segment) {
                                                   : inspect_tcp(session, segment);
 }
 
+// True when the segment was sent to the DNS port rather than from it.
+bool sent_to_dns_port(const Session& session, const Segment& segment) {
+    if (segment.packet != nullptr) return segment.packet->target_port == kDnsPort;
+    uint16_t port = segment.from_initiator ? session.responder_port() : session.initiator_port();
+    return port == kDnsPort;
+}
+
 Verdict DnsDetector::inspect_udp(Session& session, const Segment& segment) {
-    bool cut = segment.packet != nullptr && segment.packet->payload_length > segment.data.size();
+    size_t wire_length = segment.data.size();
+    if (segment.packet != nullptr) {
+        wire_length = std::max<size_t>(wire_length, segment.packet->payload_length);
+    }
+    bool cut = wire_length > segment.data.size();
     Strictness strictness = strictness_of(session);
-    if (segment.data.size() < kHeaderSize || !is_dns(segment.data, cut, strictness)) {
+    bool dns = segment.data.size() >= kHeaderSize && is_dns(segment.data, cut, strictness);
+    if (!dns && strictness == Strictness::kDnsPort) {
+        dns = is_plain_header(segment.data, wire_length, sent_to_dns_port(session, segment));
+    }
+    if (!dns) {
         // On the DNS port a malformed datagram (a scanner's, a fuzzer's) may come first.
         bool retry = strictness == Strictness::kDnsPort && segment.offset + 1 < kMaxDatagrams;
         return retry ? Verdict::kContinue : Verdict::kNotMine;

@@ -89,6 +89,10 @@ struct Flow {
         if (last != Verdict::kContinue) return last;
         decode::Packet packet;
         packet.payload_length = wire_length ? wire_length : static_cast<uint32_t>(data.size());
+        uint16_t client_port = session.initiator_port();
+        uint16_t server_port = session.responder_port();
+        packet.source_port = from_client ? client_port : server_port;
+        packet.target_port = from_client ? server_port : client_port;
         uint64_t& count = counts[from_client ? 0 : 1];
         last = detector->inspect(session, Segment{data, from_client, count, &packet});
         count += session.transport() == Transport::kTcp ? data.size() : 1;
@@ -255,6 +259,86 @@ TEST(DnsDetector, CutByCaptureLength) {
     Flow whole(Transport::kUdp, 5300);
     whole.send(false, cut);
     EXPECT_FALSE(whole.has(ProtocolId::DNS));
+}
+
+TEST(DnsDetector, HeaderCutByCaptureOnDnsPort) {
+    // A response's first IP fragment whose capture kept 10 bytes of the DNS header.
+    Bytes message = response("www.example.com");
+    Bytes head(message.begin(), message.begin() + 10);
+    uint32_t wire = 1472;
+    Flow flow;
+    EXPECT_EQ(flow.send(false, head, wire), Verdict::kDone);
+    EXPECT_TRUE(flow.has(ProtocolId::DNS));
+
+    // The ID and the flags alone are enough when both are present.
+    Flow flags_only;
+    flags_only.send(false, Bytes(message.begin(), message.begin() + 4), wire);
+    EXPECT_TRUE(flags_only.has(ProtocolId::DNS));
+
+    // The same bytes were not cut: a 10-byte datagram is not a DNS message.
+    Flow whole;
+    whole.send(false, head);
+    EXPECT_FALSE(whole.has(ProtocolId::DNS));
+
+    // Off the DNS port the header alone proves nothing.
+    Flow elsewhere(Transport::kUdp, 5300);
+    elsewhere.send(false, head, wire);
+    EXPECT_FALSE(elsewhere.has(ProtocolId::DNS));
+}
+
+TEST(DnsDetector, CutHeaderMustAgreeWithDirection) {
+    // A response header sent to the DNS port, and a query header sent from it.
+    Bytes answer = response("www.example.com");
+    Flow reversed;
+    reversed.send(true, Bytes(answer.begin(), answer.begin() + 10), 1472);
+    EXPECT_FALSE(reversed.has(ProtocolId::DNS));
+
+    Bytes question = query("www.example.com");
+    Flow from_server;
+    from_server.send(false, Bytes(question.begin(), question.begin() + 10), 1472);
+    EXPECT_FALSE(from_server.has(ProtocolId::DNS));
+
+    // An unknown opcode, the reserved Z bit, or a question count other than one.
+    struct Change {
+        size_t byte;
+        uint8_t bits;
+    };
+    for (Change change : {Change{2, 0x28}, Change{3, 0x40}, Change{5, 0x02}}) {
+        Bytes odd(answer.begin(), answer.begin() + 10);
+        odd[change.byte] |= change.bits;
+        Flow flow;
+        flow.send(false, odd, 1472);
+        EXPECT_FALSE(flow.has(ProtocolId::DNS)) << "byte " << change.byte;
+    }
+}
+
+TEST(DnsDetector, DamagedQuestionOnDnsPort) {
+    // A plain query whose name was damaged: a label length of 65 is invalid.
+    Bytes damaged = header(0x0100, 1, 0);
+    damaged.push_back(0x41);
+    damaged.insert(damaged.end(), {'_', 's', 'i', 'p', 0, 0, 0x21, 0, 1});
+    Flow flow;
+    EXPECT_EQ(flow.send(true, damaged), Verdict::kDone);
+    EXPECT_TRUE(flow.has(ProtocolId::DNS));
+
+    Flow elsewhere(Transport::kUdp, 5300);
+    elsewhere.send(true, damaged);
+    EXPECT_FALSE(elsewhere.has(ProtocolId::DNS));
+
+    // Record counts in a query, or counts no datagram of this size could hold.
+    Bytes counted = damaged;
+    counted[9] = 0xaa;  // authority records
+    Flow junk;
+    junk.send(true, counted);
+    EXPECT_FALSE(junk.has(ProtocolId::DNS));
+
+    Bytes reply = damaged;
+    reply[2] = 0x81;
+    reply[3] = 0x80;
+    reply[7] = 0x20;  // 32 answers in 21 bytes
+    Flow crowded;
+    crowded.send(false, reply);
+    EXPECT_FALSE(crowded.has(ProtocolId::DNS));
 }
 
 TEST(DnsDetector, RandomBytesDoNotCrash) {
