@@ -33,17 +33,18 @@ constexpr std::string_view kFtpCommands[] = {
 
 using Lines = LineReader<kMaxLine>;
 
+// The control connection speaks Telnet's NVT (RFC 959 section 4), where NUL is a no-op
+// character (RFC 854) that may appear inside a line.
 bool is_text(std::string_view line) {
     return std::all_of(line.begin(), line.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);
-        return u == '\t' || (u >= 0x20 && u != 0x7f);
+        return u == '\t' || u == 0 || (u >= 0x20 && u != 0x7f);
     });
 }
 
 bool contains_nocase(std::string_view text, std::string_view word) {
-    auto it = std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {
-        return ascii_upper(a) == b;
-    });
+    auto it = std::search(text.begin(), text.end(), word.begin(), word.end(),
+                          [](char a, char b) { return ascii_upper(a) == b; });
     return it != text.end();
 }
 
@@ -158,13 +159,15 @@ struct FtpState : DetectorState {
     Stage stage = Stage::kDetecting;
     std::array<Lines, 2> lines;
     std::array<uint32_t, 2> line_count{};
-    bool greeting = false;    // the server's first reply was 220 (or 120)
-    bool names_ftp = false;   // the greeting names FTP
-    bool names_smtp = false;  // the greeting names SMTP: a mail server
-    uint32_t commands = 0;    // FTP commands from the client, while detecting
-    uint32_t ftp_only = 0;    // of them, commands that POP3 clients do not send
-    uint32_t replies = 0;     // numbered replies from the server, while detecting
+    bool greeting = false;          // the server's first reply was 220 (or 120)
+    bool names_ftp = false;         // the greeting names FTP
+    bool names_smtp = false;        // the greeting names SMTP: a mail server
+    uint32_t commands = 0;          // FTP commands from the client, while detecting
+    uint32_t ftp_only = 0;          // of them, commands that POP3 clients do not send
+    uint32_t replies = 0;           // numbered replies from the server, while detecting
     uint32_t ftp_only_replies = 0;  // of them, replies with a code only FTP uses
+    bool distinct_command = false;  // a command only FTP clients send, while detecting
+    int first_reply = 0;            // the code of the server's first line
     bool rejected = false;
     bool auth_tls = false;  // AUTH TLS or AUTH SSL awaits its reply
     bool open_inner = false;
@@ -217,8 +220,8 @@ void expect_data(Session& session, const decode::IpAddress& client, const decode
 // extensions) and NNTP (RFC 3977, RFC 4643) servers do not: from RFC 959 section 4.2,
 // RFC 2228 (AUTH, 232 and 234), RFC 2428 (229) and RFC 3659 (213).
 bool is_ftp_only_reply(int code) {
-    for (int ftp : {110, 125, 150, 202, 212, 213, 226, 227, 228, 229, 232, 234, 257, 331, 332,
-                    350, 425, 426, 532}) {
+    for (int ftp : {110, 125, 150, 202, 212, 213, 226, 227, 228, 229, 232, 234, 257, 331, 332, 350,
+                    425, 426, 532}) {
         if (code == ftp) return true;
     }
     return false;
@@ -232,6 +235,41 @@ bool is_pop3_command(std::string_view verb) {
     return false;
 }
 
+// True for a command that shows an FTP client on its own, in a connection seen mid-stream
+// whose server stays silent: a verb no POP3 (RFC 1939) or NNTP (RFC 3977) client sends,
+// written in upper case as FTP clients write it, with the argument RFC 959 gives it. RETR
+// and DELE count when their argument is a path, since POP3 gives them a message number.
+bool is_distinct_command(std::string_view line, std::string_view verb) {
+    if (verb.empty() || line.substr(0, verb.size()) != verb) return false;
+    if (line.size() > verb.size() && line[verb.size()] != ' ') return false;
+    std::string_view argument =
+        line.size() > verb.size() + 1 ? line.substr(verb.size() + 1) : std::string_view();
+    decode::IpAddress address;
+    uint16_t port = 0;
+    if (verb == "RETR" || verb == "DELE") {
+        return !argument.empty() && !std::all_of(argument.begin(), argument.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+        });
+    }
+    if (is_pop3_command(verb) || verb == "MODE") return false;
+    if (verb == "TYPE") {
+        return !argument.empty() &&
+               std::string_view("AEIL").find(argument[0]) != std::string_view::npos;
+    }
+    if (verb == "PORT") return parse_host_port(argument, address, port);
+    if (verb == "EPRT") return parse_eprt(argument, address, port);
+    for (std::string_view bare : {"PASV", "EPSV", "CDUP", "PWD", "XPWD", "SYST", "FEAT", "ABOR",
+                                  "REIN", "STOU", "NLST", "MLSD", "MLST"}) {
+        if (verb == bare) return true;
+    }
+    return !argument.empty();
+}
+
+// A reply that shows an FTP server when it is all a connection seen mid-stream carries:
+// 230, user logged in (RFC 959). NNTP's 230 (RFC 3977, NEWNEWS) always comes with a list
+// after it.
+constexpr int kLoggedIn = 230;
+
 void FtpDetector::client_line(FtpState& state, std::string_view line, Session& session,
                               const Segment& segment, bool& label) {
     bool first = state.line_count[0]++ == 0;
@@ -244,6 +282,7 @@ void FtpDetector::client_line(FtpState& state, std::string_view line, Session& s
         if (specific) {
             ++state.commands;
             if (!is_pop3_command(verb)) ++state.ftp_only;
+            if (is_distinct_command(line, verb)) state.distinct_command = true;
         }
         if (state.greeting && specific && !state.names_smtp) label = true;
     }
@@ -272,6 +311,7 @@ void FtpDetector::server_line(FtpState& state, std::string_view line, Session& s
                 return;
             }
             state.greeting = code == 220 || code == 120;
+            state.first_reply = code;
         }
         if (state.greeting && (code == 220 || code == 120)) {
             state.names_smtp = state.names_smtp || contains_nocase(line, "SMTP");
@@ -340,6 +380,7 @@ Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
         bool client_silent = state.line_count[0] == 0;
         if (!state.greeting && state.commands > 0 && state.replies > 0) label = true;
         if (server_silent && state.commands >= 2 && state.ftp_only > 0) label = true;
+        if (server_silent && state.distinct_command) label = true;
         if (client_silent && state.ftp_only_replies > 0) label = true;
         if (label) {
             session.add(ProtocolId::FTP);
@@ -358,6 +399,11 @@ Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
 void FtpDetector::finish(Session& session) {
     auto& state = session.state<FtpState>(slot);
     if (state.stage == Stage::kData && state.scanner) state.scanner->finish(session);
+    // A flow that carried one reply and nothing else, from a session seen mid-stream.
+    bool lone_reply =
+        state.line_count[0] == 0 && state.line_count[1] == 1 && !state.lines[1].has_partial();
+    if (state.stage == Stage::kDetecting && lone_reply && state.first_reply == kLoggedIn)
+        session.add(ProtocolId::FTP);
 }
 
 }  // namespace

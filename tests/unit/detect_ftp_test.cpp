@@ -74,10 +74,51 @@ TEST(FtpDetector, PlainGreetingThenCommand) {
 
 TEST(FtpDetector, SessionSeenAfterGreeting) {
     Flow flow;
-    flow.send(true, "PASV\r\n");
+    flow.send(true, "NOOP\r\n");
     EXPECT_FALSE(flow.has(ProtocolId::FTP));
+    flow.send(true, "PASV\r\n");
     flow.send(false, "227 Entering Passive Mode (198,51,100,20,183,187).\r\n");
     EXPECT_TRUE(flow.has(ProtocolId::FTP));
+}
+
+TEST(FtpDetector, OneDistinctCommandMidStream) {
+    for (std::string line : {"PASV\r\n"s, "TYPE I\r\n"s, "CWD /pub\r\n"s, "RETR notes.txt\r\n"s,
+                             "PORT 192,0,2,10,195,80\r\n"s, "RETR a\0b.xml\r\n"s}) {
+        Flow flow;
+        flow.send(true, line);
+        EXPECT_TRUE(flow.has(ProtocolId::FTP)) << line;
+    }
+}
+
+TEST(FtpDetector, OneSharedCommandIsNotEnough) {
+    // POP3 clients send these, and a shell user types pwd in lower case.
+    for (std::string line : {"USER anonymous\r\n", "PASS secret\r\n", "RETR 1\r\n", "LIST\r\n",
+                             "pwd\r\n", "TYPE\r\n", "CWD\r\n", "PASVX\r\n", "PORT 1,2,3\r\n"}) {
+        Flow flow;
+        flow.send(true, line);
+        EXPECT_FALSE(flow.has(ProtocolId::FTP)) << line;
+    }
+}
+
+TEST(FtpDetector, LoneLoginReplyMidStream) {
+    Flow flow;
+    flow.send(false, "230 Guest access granted for anonymous.\r\n");
+    EXPECT_FALSE(flow.has(ProtocolId::FTP));
+    flow.detector->finish(flow.session);
+    EXPECT_TRUE(flow.has(ProtocolId::FTP));
+
+    // NNTP's 230 is followed by the list it announces.
+    Flow nntp;
+    nntp.send(false, "230 list of new articles by message-id follows\r\n<a1@example.com>\r\n");
+    nntp.detector->finish(nntp.session);
+    EXPECT_FALSE(nntp.has(ProtocolId::FTP));
+
+    // A reply that the client's side answered is judged by the rules of a whole session.
+    Flow answered;
+    answered.send(false, "230 Login successful.\r\n");
+    answered.send(true, "HELP\r\n");
+    answered.detector->finish(answered.session);
+    EXPECT_FALSE(answered.has(ProtocolId::FTP));
 }
 
 TEST(FtpDetector, ClientSideOnly) {
