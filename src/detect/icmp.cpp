@@ -2,7 +2,8 @@
 // number names the protocol, and echo messages that carry data add ICMP_DATA or
 // ICMPV6_DATA. Error messages, whose body quotes the packet that caused them, and
 // neighbour discovery or multicast listener messages, whose body is options and
-// addresses, do not count as data.
+// addresses, do not count as data. The first message of a flow decides, which bounds the
+// inspection of long ICMP flows to one packet.
 
 #include <cstdint>
 
@@ -16,10 +17,6 @@ constexpr uint8_t kEchoRequest = 8;
 constexpr uint8_t kEchoRequestV6 = 128;
 constexpr uint8_t kEchoReplyV6 = 129;
 
-struct IcmpState : DetectorState {
-    bool labeled = false;
-};
-
 class IcmpDetector final : public Detector {
   public:
     std::string_view name() const override { return "icmp"; }
@@ -27,13 +24,8 @@ class IcmpDetector final : public Detector {
         return transport == Transport::kIcmp || transport == Transport::kIcmpv6 ||
                transport == Transport::kIgmp;
     }
-    // Keeps reading its own flows until an echo with data turns up.
-    bool keeps_inspecting() const override { return true; }
-
     Verdict inspect(Session& session, const Segment& segment) override {
-        auto& state = session.state<IcmpState>(slot);
-        if (session.classified() && !state.labeled) return Verdict::kNotMine;
-        state.labeled = true;
+        if (session.classified()) return Verdict::kNotMine;
         const decode::Packet* packet = segment.packet;
         // The decoder's payload for these transports is the message body after the
         // 8-byte header (type, code, checksum and the type's 4 header bytes).
@@ -44,17 +36,15 @@ class IcmpDetector final : public Detector {
                 if (has_data &&
                     (packet->icmp_type == kEchoRequest || packet->icmp_type == kEchoReply)) {
                     session.add(ProtocolId::ICMP_DATA);
-                    return Verdict::kDone;
                 }
-                return Verdict::kContinue;
+                return Verdict::kDone;
             case Transport::kIcmpv6:
                 session.add(ProtocolId::ICMPV6);
                 if (has_data &&
                     (packet->icmp_type == kEchoRequestV6 || packet->icmp_type == kEchoReplyV6)) {
                     session.add(ProtocolId::ICMPV6_DATA);
-                    return Verdict::kDone;
                 }
-                return Verdict::kContinue;
+                return Verdict::kDone;
             case Transport::kIgmp:
                 session.add(ProtocolId::IGMP);
                 return Verdict::kDone;

@@ -49,22 +49,27 @@ TEST(IcmpDetector, EchoWithData) {
 
 TEST(IcmpDetector, EchoWithoutData) {
     Flow flow(Transport::kIcmp);
-    EXPECT_EQ(flow.send(8), Verdict::kContinue);
-    EXPECT_EQ(flow.send(0), Verdict::kContinue);
+    EXPECT_EQ(flow.send(8), Verdict::kDone);
     EXPECT_TRUE(flow.has(ProtocolId::ICMP));
     EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
 }
 
 TEST(IcmpDetector, ErrorQuotingPacketIsNotData) {
     Bytes quoted(28, 0x45);  // an IP header and 8 bytes of the datagram that failed
+    for (uint8_t type : {3, 11}) {
+        Flow flow(Transport::kIcmp);
+        EXPECT_EQ(flow.send(type, quoted), Verdict::kDone);
+        EXPECT_TRUE(flow.has(ProtocolId::ICMP));
+        EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
+    }
+}
+
+TEST(IcmpDetector, FirstMessageDecides) {
+    // Inspection ends with the first message, so an echo after an error is not read.
     Flow flow(Transport::kIcmp);
-    flow.send(3, quoted);
-    flow.send(11, quoted);
-    EXPECT_TRUE(flow.has(ProtocolId::ICMP));
-    EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
-    // A later echo with data still counts.
+    EXPECT_EQ(flow.send(3, Bytes(28, 0x45)), Verdict::kDone);
     EXPECT_EQ(flow.send(0, Bytes(32, 0)), Verdict::kDone);
-    EXPECT_TRUE(flow.has(ProtocolId::ICMP_DATA));
+    EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
 }
 
 TEST(IcmpDetector, Icmpv6EchoWithData) {
@@ -76,11 +81,14 @@ TEST(IcmpDetector, Icmpv6EchoWithData) {
 }
 
 TEST(IcmpDetector, NeighbourDiscoveryIsNotData) {
-    Flow flow(Transport::kIcmpv6);
-    flow.send(135, Bytes(24, 0xfe));  // target address and a link-layer option
-    flow.send(143, Bytes(20, 0x04));  // an MLDv2 report
-    EXPECT_TRUE(flow.has(ProtocolId::ICMPV6));
-    EXPECT_FALSE(flow.has(ProtocolId::ICMPV6_DATA));
+    Flow solicitation(Transport::kIcmpv6);
+    solicitation.send(135, Bytes(24, 0xfe));  // target address and a link-layer option
+    EXPECT_TRUE(solicitation.has(ProtocolId::ICMPV6));
+    EXPECT_FALSE(solicitation.has(ProtocolId::ICMPV6_DATA));
+    Flow report(Transport::kIcmpv6);
+    report.send(143, Bytes(20, 0x04));  // an MLDv2 report
+    EXPECT_TRUE(report.has(ProtocolId::ICMPV6));
+    EXPECT_FALSE(report.has(ProtocolId::ICMPV6_DATA));
 }
 
 TEST(IcmpDetector, Igmp) {
@@ -100,7 +108,7 @@ TEST(IcmpDetector, SegmentWithoutPacket) {
     Flow flow(Transport::kIcmp);
     Bytes body(8, 1);
     EXPECT_EQ(flow.detector->inspect(flow.session, Segment{body, true, 0, nullptr}),
-              Verdict::kContinue);
+              Verdict::kDone);
     EXPECT_TRUE(flow.has(ProtocolId::ICMP));
     EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
 }
