@@ -21,22 +21,40 @@ void print_memory(const pipeline::MemoryReport& memory) {
                memory.reassembly_bytes_evicted);
 }
 
+double per_flow(uint64_t packets, uint64_t flows) {
+    return flows > 0 ? static_cast<double>(packets) / static_cast<double>(flows) : 0.0;
+}
+
+// The mean packets per flow that reached deep packet inspection, by transport, defined as
+// ndpiReader's "DPI Packets" so that the two compare on the same capture.
+void print_inspection(const pipeline::Summary& s) {
+    static constexpr const char* kNames[pipeline::kTransportClasses] = {"tcp", "udp", "other"};
+    uint64_t flows = 0;
+    uint64_t packets = 0;
+    fmt::print(stderr, "packets inspected per flow:");
+    for (size_t i = 0; i < pipeline::kTransportClasses; ++i) {
+        const pipeline::TransportInspection& counts = s.inspection_by_transport[i];
+        flows += counts.flows;
+        packets += counts.packets;
+        if (counts.flows == 0) continue;
+        fmt::print(stderr, " {} {:.2f} ({} flows)", kNames[i],
+                   per_flow(counts.packets, counts.flows), counts.flows);
+    }
+    fmt::print(stderr, " all {:.2f}\n", per_flow(packets, flows));
+}
+
 }  // namespace
 
 void print_summary(const pipeline::Summary& s, uint64_t unsupported_frames,
                    const store::StoreStats* store) {
-    fmt::print(stderr, "frames {}  bytes {}  packets {}  not tracked {}  malformed {}\n",
-               s.frames, s.bytes, s.packets, s.not_tracked, s.malformed);
+    fmt::print(stderr, "frames {}  bytes {}  packets {}  not tracked {}  malformed {}\n", s.frames,
+               s.bytes, s.packets, s.not_tracked, s.malformed);
     if (unsupported_frames > 0) {
         fmt::print(stderr, "frames of unsupported link types {}\n", unsupported_frames);
     }
     fmt::print(stderr, "flows {}  timed out {}  evicted {}  events {}\n", s.flows,
                s.flows_timed_out, s.flows_evicted, s.events);
-    double mean = s.flows_inspected > 0 ? static_cast<double>(s.segments_inspected) /
-                                              static_cast<double>(s.flows_inspected)
-                                        : 0.0;
-    fmt::print(stderr, "packets inspected per inspected flow {:.2f} ({} flows)\n", mean,
-               s.flows_inspected);
+    print_inspection(s);
     print_memory(s.memory);
     if (store != nullptr && store->lost > 0) {
         fmt::print(stderr, "events not stored {} of {} (see the event store error above)\n",

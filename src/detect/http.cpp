@@ -190,10 +190,9 @@ Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
     int direction = segment.from_initiator ? 0 : 1;
     const decode::Packet* packet = segment.packet;
     bool truncated = packet != nullptr && packet->payload.size() < packet->payload_length;
-    state.streams[direction].consume(segment.data, segment.offset, truncated, direction, session,
-                                     state);
-    if (state.labeled && direction == 0 && state.pending.empty() &&
-        state.streams[0].left_http()) {
+    http::MessageStream& stream = state.streams[direction];
+    stream.consume(segment.data, segment.offset, truncated, direction, session, state);
+    if (state.labeled && direction == 0 && state.pending.empty() && state.streams[0].left_http()) {
         // Every request was answered and the client goes on in another protocol: the
         // other detectors read the connection from this segment on.
         session.open_inner_layer_here();
@@ -202,7 +201,15 @@ Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
     if (state.streams[0].stopped() && state.streams[1].stopped()) {
         return state.labeled ? Verdict::kDone : Verdict::kNotMine;
     }
-    if (state.labeled) return Verdict::kContinue;
+    if (state.labeled) {
+        // The rest of a body whose content is identified need not be read.
+        uint64_t skippable = stream.skippable_until();
+        if (skippable > segment.offset + segment.data.size()) {
+            stream.offer_skip();
+            session.skip_until(slot, segment.from_initiator, skippable);
+        }
+        return Verdict::kContinue;
+    }
     if (state.websocket_frames.add(direction, segment.data)) {
         session.add(ProtocolId::WEBSOCKET);
         return Verdict::kDone;

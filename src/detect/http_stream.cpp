@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 namespace pw::detect::http {
 namespace {
@@ -28,7 +29,22 @@ size_t find_head_end(std::string_view buffer, size_t from) {
 void MessageStream::consume(std::span<const uint8_t> data, uint64_t offset, bool truncated,
                             int direction, Session& session, MessageHandler& handler) {
     if (state_ == State::kStopped) return;
-    if (started_ && offset > next_offset_) skip_gap(offset - next_offset_, session);
+    if (started_ && offset > next_offset_) {
+        uint64_t skipped = offset - next_offset_;
+        bool planned =
+            body_skippable_ && sink_ == nullptr &&
+            (state_ == State::kUntilClose ||
+             ((state_ == State::kBody || state_ == State::kChunkData) && skipped <= remaining_));
+        if (!planned) {
+            skip_gap(skipped, session);
+        } else if (state_ != State::kUntilClose) {
+            // Bytes the caller skipped on skippable_until()'s word: the framing still holds.
+            remaining_ -= skipped;
+            if (remaining_ == 0 && state_ == State::kBody) end_message(session);
+            if (remaining_ == 0 && state_ == State::kChunkData) state_ = State::kChunkEnd;
+        }
+    }
+    body_skippable_ = false;
     started_ = true;
     next_offset_ = offset + data.size();
 
@@ -276,6 +292,13 @@ void MessageStream::skip_gap(uint64_t gap, Session& session) {
             lose_track(session);
             break;
     }
+}
+
+uint64_t MessageStream::skippable_until() const {
+    if (sink_ != nullptr) return 0;
+    if (state_ == State::kUntilClose) return std::numeric_limits<uint64_t>::max();
+    if (state_ != State::kBody && state_ != State::kChunkData) return 0;
+    return next_offset_ + remaining_;
 }
 
 void MessageStream::stop_after_message() {

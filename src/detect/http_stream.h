@@ -72,6 +72,12 @@ class MessageStream {
     bool left_http() const { return left_http_; }
     // Finishes a body cut short by the end of the flow.
     void finish(Session& session);
+    // The stream offset up to which the bytes ahead are the rest of a body whose content
+    // needs no more reading, so the caller may skip them; 0 when there is no such body.
+    uint64_t skippable_until() const;
+    // Records that the caller will skip up to skippable_until(): the offsets it then jumps
+    // over are planned, not a gap in the capture.
+    void offer_skip() { body_skippable_ = true; }
 
   private:
     enum class State : uint8_t {
@@ -103,6 +109,7 @@ class MessageStream {
     bool stop_after_message_ = false;
     bool start_line_reported_ = false;
     bool gap_skipped_ = false;
+    bool body_skippable_ = false;  // skippable_until() was offered for the current body
     bool left_http_ = false;
     uint64_t next_offset_ = 0;
     uint64_t remaining_ = 0;  // kBody and kChunkData

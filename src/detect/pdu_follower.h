@@ -82,6 +82,13 @@ class PduFollower {
     uint64_t messages() const { return messages_; }
     // True between messages, where the next byte starts a header.
     bool at_boundary() const { return !length_ && head_.empty(); }
+    // Bytes of the current message still to come once its head has been handed over.
+    size_t body_left() const { return head_delivered_ ? *length_ - consumed_ : 0; }
+    // Passes over the rest of the current message without handing it over: the caller
+    // drops those bytes itself (see Session::skip_until()).
+    void skip_body() {
+        if (head_delivered_) reset_message();
+    }
 
   private:
     Status stop() {

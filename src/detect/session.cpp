@@ -21,9 +21,8 @@ Transport transport_of(uint8_t ip_protocol) {
     }
 }
 
-Session::Session(Transport transport, const decode::IpAddress& initiator,
-                 uint16_t initiator_port, const decode::IpAddress& responder,
-                 uint16_t responder_port)
+Session::Session(Transport transport, const decode::IpAddress& initiator, uint16_t initiator_port,
+                 const decode::IpAddress& responder, uint16_t responder_port)
     : transport_(transport),
       initiator_(initiator),
       responder_(responder),
@@ -39,6 +38,22 @@ void Session::add(ProtocolId id) {
 bool Session::has(ProtocolId id) const {
     return std::find(protocols_.begin(), protocols_.begin() + count_, id) !=
            protocols_.begin() + count_;
+}
+
+void Session::skip_until(size_t slot, bool from_initiator, uint64_t until) {
+    for (Skip& skip : skips_) {
+        if (skip.slot == slot && skip.from_initiator == from_initiator) {
+            skip.until = until;
+            return;
+        }
+    }
+    skips_.push_back({slot, from_initiator, until});
+}
+
+bool Session::skips(size_t slot, bool from_initiator, uint64_t end) const {
+    return std::any_of(skips_.begin(), skips_.end(), [&](const Skip& skip) {
+        return skip.slot == slot && skip.from_initiator == from_initiator && end <= skip.until;
+    });
 }
 
 }  // namespace pw::detect

@@ -37,7 +37,7 @@ inline constexpr size_t kMaxProtocolsPerFlow = 12;
 // What the detectors see of one flow: its endpoints and the protocols found so far, with
 // the means to report new ones. The pipeline owns one per inspected flow.
 class Session {
-public:
+  public:
     Session(Transport transport, const decode::IpAddress& initiator, uint16_t initiator_port,
             const decode::IpAddress& responder, uint16_t responder_port);
 
@@ -78,6 +78,16 @@ public:
     void expect(const ExpectedFlow& flow) { expected_.push_back(flow); }
     std::vector<ExpectedFlow> take_expected() { return std::move(expected_); }
 
+    // Tells the pipeline that the detector in `slot` has no use for the bytes of one
+    // direction of a TCP stream before stream offset `until` (the rest of a body whose
+    // content is identified, say). Segments that end by then are not handed to it; one that
+    // starts before `until` and ends after it is handed over whole.
+    void skip_until(size_t slot, bool from_initiator, uint64_t until);
+    // True when the detector in `slot` asked to skip a segment of that direction ending at
+    // stream offset `end`.
+    bool skips(size_t slot, bool from_initiator, uint64_t end) const;
+    void clear_skips() { skips_.clear(); }
+
     // Returns the state of the detector in `slot`, creating it on first use.
     template <class State>
     State& state(size_t slot) {
@@ -90,7 +100,7 @@ public:
         if (slot < states_.size()) states_[slot].reset();
     }
 
-private:
+  private:
     Transport transport_;
     decode::IpAddress initiator_;
     decode::IpAddress responder_;
@@ -102,6 +112,12 @@ private:
     uint8_t count_ = 0;
     std::array<ProtocolId, kMaxProtocolsPerFlow> protocols_{};
     std::vector<ExpectedFlow> expected_;
+    struct Skip {
+        size_t slot;
+        bool from_initiator;
+        uint64_t until;
+    };
+    std::vector<Skip> skips_;  // at most one per detector and direction
     std::vector<std::unique_ptr<DetectorState>> states_;
 };
 

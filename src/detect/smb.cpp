@@ -67,6 +67,11 @@ class SmbDetector final : public Detector {
         if (session.classified() && !st.recorded) return give_up(session);
         int dir = segment.from_initiator ? 0 : 1;
         auto data = segment.data;
+        if (segment.offset < st.resume[dir]) {
+            // The segment begins inside a message whose rest was skipped.
+            uint64_t skipped = st.resume[dir] - segment.offset;
+            data = data.subspan(static_cast<size_t>(std::min<uint64_t>(skipped, data.size())));
+        }
 
         // 1. Align the direction on a message boundary.
         if (!st.synced[dir]) {
@@ -104,6 +109,7 @@ class SmbDetector final : public Detector {
         if (st.follower[0].messages() + st.follower[1].messages() >= kMaxMessagesFollowed) {
             return stop(session, st);
         }
+        skip_rest_of_message(session, st, dir, segment.offset + segment.data.size());
         return Verdict::kContinue;
     }
 
@@ -114,6 +120,16 @@ class SmbDetector final : public Detector {
     }
 
   private:
+    // Lets the pipeline pass over the rest of the current message when no transfer needs
+    // its bytes: file data whose type is known, or data of no transfer.
+    void skip_rest_of_message(Session& session, SmbState& st, int dir, uint64_t end) {
+        size_t left = st.follower[dir].body_left();
+        if (!st.recorded || left == 0 || st.sink[dir].transfer >= 0) return;
+        st.follower[dir].skip_body();
+        st.resume[dir] = end + left;
+        session.skip_until(slot, dir == 0, st.resume[dir]);
+    }
+
     static void feed_sink(Session& session, SmbState& st, int dir, std::span<const uint8_t> body,
                           size_t offset) {
         DataSink& sink = st.sink[dir];

@@ -69,6 +69,8 @@ struct SmbState : DetectorState {
     PduFollower follower[2] = {PduFollower(netbios::kSessionHeaderSize, kHeadBytes),
                                PduFollower(netbios::kSessionHeaderSize, kHeadBytes)};
     DataSink sink[2];
+    // Stream offset where each direction resumes after the rest of a message was skipped.
+    uint64_t resume[2] = {0, 0};
     bool synced[2] = {false, false};
     int resync_attempts = 0;
     bool bad = false;       // a message that is not SMB or session service stopped the follower

@@ -10,10 +10,26 @@ namespace pw::pipeline {
 
 using flow::Flow;
 
+namespace {
+
+TransportClass transport_class(uint8_t ip_protocol) {
+    if (ip_protocol == decode::ip_protocol::kTcp) return TransportClass::kTcp;
+    if (ip_protocol == decode::ip_protocol::kUdp) return TransportClass::kUdp;
+    return TransportClass::kOther;
+}
+
+TransportInspection& counts_of(Summary& summary, const Flow& flow) {
+    auto index = static_cast<size_t>(transport_class(flow.key.ip_protocol));
+    return summary.inspection_by_transport[index];
+}
+
+}  // namespace
+
 void Pipeline::start_inspection(Flow& flow) {
-    flow.inspection = std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol),
-                                                   flow.source, flow.source_port, flow.target,
-                                                   flow.target_port);
+    ++counts_of(summary_, flow).flows;
+    flow.inspection =
+        std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source,
+                                     flow.source_port, flow.target, flow.target_port);
     Inspection& inspection = *flow.inspection;
     for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
     detect::Transport transport = inspection.session.transport();
@@ -28,17 +44,31 @@ void Pipeline::start_inspection(Flow& flow) {
 void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     Inspection& inspection = *flow.inspection;
     detect::Session& session = inspection.session;
-    if (inspection.segments == 0) ++summary_.flows_inspected;
+    uint64_t end = segment.offset + segment.data.size();
+    // Skipped segments count toward the bound too: it limits how long a flow is inspected.
     ++inspection.segments;
-    ++summary_.segments_inspected;
 
     bool any_left = false;
+    bool inspected = false;
     for (const auto& detector : detectors_) {
         size_t slot = detector->slot;
         if (inspection.finished.test(slot)) continue;
         if (session.classified() && !detector->keeps_inspecting()) {
             inspection.finished.set(slot);
             continue;
+        }
+        if (session.transport() == detect::Transport::kTcp &&
+            session.skips(slot, segment.from_initiator, end)) {
+            any_left = true;
+            continue;
+        }
+        if (!inspected) {
+            // A segment counts once, and only when some detector reads it.
+            inspected = true;
+            if (!inspection.inspected_any) ++summary_.flows_inspected;
+            inspection.inspected_any = true;
+            ++summary_.segments_inspected;
+            ++counts_of(summary_, flow).packets;
         }
         ++summary_.detector_calls;
         summary_.bytes_inspected += segment.data.size();
@@ -52,8 +82,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     }
 
     for (const detect::ExpectedFlow& expected : session.take_expected()) {
-        if (expectations_.size() >= settings_.max_expected_flows) expectations_.erase(
-            expectations_.begin());
+        if (expectations_.size() >= settings_.max_expected_flows)
+            expectations_.erase(expectations_.begin());
         int64_t timeout_us = static_cast<int64_t>(settings_.expected_flow_timeout_s * 1e6);
         expectations_.push_back({expected, segment.packet->time_us + timeout_us});
     }
@@ -62,6 +92,7 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
         // The bytes after this segment belong to a tunnelled protocol: every detector that
         // wants the transport looks again, with a fresh bound.
         inspection.finished.reset();
+        session.clear_skips();
         for (const auto& detector : detectors_) {
             session.drop_state(detector->slot);
             if (!detector->wants(session.transport())) inspection.finished.set(detector->slot);
@@ -72,8 +103,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
         return;
     }
 
-    uint32_t bound = session.classified() ? detect::kMaxSegmentsClassified
-                                          : detect::kMaxSegmentsUnclassified;
+    uint32_t bound =
+        session.classified() ? detect::kMaxSegmentsClassified : detect::kMaxSegmentsUnclassified;
     if (!any_left || inspection.segments >= bound) stop_inspection(flow);
 }
 
@@ -100,8 +131,8 @@ void Pipeline::match_expectation(Flow& flow) {
     auto matches = [&](const detect::ExpectedFlow& e, const decode::IpAddress& client,
                        uint16_t client_port, const decode::IpAddress& server,
                        uint16_t server_port) {
-        return e.ip_protocol == flow.key.ip_protocol && e.client == client &&
-               e.server == server && (e.client_port == 0 || e.client_port == client_port) &&
+        return e.ip_protocol == flow.key.ip_protocol && e.client == client && e.server == server &&
+               (e.client_port == 0 || e.client_port == client_port) &&
                (e.server_port == 0 || e.server_port == server_port);
     };
     for (auto it = expectations_.begin(); it != expectations_.end(); ++it) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +19,16 @@ namespace pw::pipeline {
 
 struct Inspection;
 
+// The transports whose inspection is counted apart, as nDPI's ndpiReader reports them.
+enum class TransportClass : uint8_t { kTcp, kUdp, kOther };
+inline constexpr size_t kTransportClasses = 3;
+
+// Inspection counts of one transport class.
+struct TransportInspection {
+    uint64_t flows = 0;    // flows created
+    uint64_t packets = 0;  // segments handed to the detectors (see Pipeline::inspect())
+};
+
 // Counts the analyze summary prints.
 struct Summary {
     uint64_t frames = 0;        // frames read
@@ -33,6 +44,7 @@ struct Summary {
     uint64_t segments_inspected = 0;   // segments handed to the detectors, over all flows
     uint64_t detector_calls = 0;       // Detector::inspect calls, over all flows
     uint64_t bytes_inspected = 0;      // segment bytes those calls were handed
+    std::array<TransportInspection, kTransportClasses> inspection_by_transport{};
     uint64_t tcp_gaps = 0;             // stream gaps skipped by reassembly
     uint64_t events = 0;
     std::map<ProtocolId, uint64_t> flows_by_protocol;

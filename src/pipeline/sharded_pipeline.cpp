@@ -54,6 +54,10 @@ void add(Summary& total, const Summary& part) {
     total.segments_inspected += part.segments_inspected;
     total.detector_calls += part.detector_calls;
     total.bytes_inspected += part.bytes_inspected;
+    for (size_t i = 0; i < kTransportClasses; ++i) {
+        total.inspection_by_transport[i].flows += part.inspection_by_transport[i].flows;
+        total.inspection_by_transport[i].packets += part.inspection_by_transport[i].packets;
+    }
     total.tcp_gaps += part.tcp_gaps;
     total.events += part.events;
     for (const auto& [id, count] : part.flows_by_protocol) total.flows_by_protocol[id] += count;

@@ -102,6 +102,7 @@ struct Flow {
     std::unique_ptr<Detector> detector = make_smb_detector();
     Verdict last = Verdict::kContinue;
     uint64_t sent[2] = {0, 0};
+    int skipped = 0;  // segments not handed over because the detector asked to skip them
 
     explicit Flow(uint16_t port = 445)
         : session(Transport::kTcp, address(10), 49152, address(20), port) {}
@@ -115,8 +116,14 @@ struct Flow {
         if (last != Verdict::kContinue) return last;
         decode::Packet packet;
         uint64_t& offset = sent[from_initiator ? 0 : 1];
-        last = detector->inspect(session, Segment{bytes(data), from_initiator, offset, &packet});
+        Segment segment{bytes(data), from_initiator, offset, &packet};
         offset += data.size();
+        // As the pipeline does: segments inside a skip are not handed over.
+        if (session.skips(detector->slot, from_initiator, offset)) {
+            ++skipped;
+            return last;
+        }
+        last = detector->inspect(session, segment);
         return last;
     }
     // Sends `data` in pieces of `size` bytes, as a stream cut into segments.
@@ -185,6 +192,23 @@ TEST(SmbDetector, FileReadIsScannedAcrossSegments) {
     flow.send_split(false, frame(read_response(2, 7, png_file())), 100);
     flow.finish();
     EXPECT_TRUE(flow.session.has(ProtocolId::SMB2));
+    EXPECT_TRUE(flow.session.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(SmbDetector, UnneededReadDataIsSkipped) {
+    Flow flow;
+    flow.send(true, frame(smb2(3, 0, 1, 0, le16(9) + std::string(7, '\0'))));
+    flow.send(false, frame(tree_connect_response(1, 7, 1)));
+    flow.send(true, frame(read_request(2, 7, kFile, 0)));
+    // The scanner judges the file by its first 4096 bytes; the rest of the read is skipped.
+    flow.send_split(false, frame(read_response(2, 7, std::string(20000, 'z'))), 1000);
+    EXPECT_GE(flow.skipped, 14);
+
+    // The message after the skipped data is followed from its header.
+    const std::string other = "\x55\x55\x55\x55\x55\x55\x55\x55\x66\x66\x66\x66\x66\x66\x66\x66"s;
+    flow.send(true, frame(read_request(3, 7, other, 0)));
+    flow.send_split(false, frame(read_response(3, 7, png_file())), 700);
+    flow.finish();
     EXPECT_TRUE(flow.session.has(ProtocolId::IMAGE_PNG));
 }
 

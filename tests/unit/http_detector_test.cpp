@@ -61,7 +61,8 @@ const Recorded kKeepAlive[] = {
 };
 
 // Hands segments to one detector the way the pipeline does: in order, each direction
-// with its own stream offsets, and no more once the detector returned a final verdict.
+// with its own stream offsets, none that the detector asked to skip, and no more once the
+// detector returned a final verdict.
 class Conversation {
   public:
     Conversation() : session_(Transport::kTcp, {}, 40000, {}, 80) { detector_->slot = 0; }
@@ -74,6 +75,10 @@ class Conversation {
                         offset,
                         &packet_};
         offset += bytes.size();
+        if (session_.skips(0, side == kClient, offset)) {
+            ++skipped_;
+            return verdict_;
+        }
         verdict_ = detector_->inspect(session_, segment);
         if (verdict_ != Verdict::kContinue) session_.drop_state(0);
         return verdict_;
@@ -91,12 +96,15 @@ class Conversation {
     Session& session() { return session_; }
     bool has(ProtocolId id) const { return session_.has(id); }
     Verdict verdict() const { return verdict_; }
+    // Segments not handed over because the detector asked to skip them.
+    int skipped() const { return skipped_; }
 
   private:
     std::unique_ptr<Detector> detector_ = make_http_detector();
     Session session_;
     decode::Packet packet_;
     uint64_t offsets_[2] = {0, 0};
+    int skipped_ = 0;
     Verdict verdict_ = Verdict::kContinue;
 };
 
@@ -432,6 +440,39 @@ TEST(HttpDetector, GapInBodyKeepsFraming) {
     conversation.send(kClient, kGet);
     conversation.send(kServer, response("", kPng));
     EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+// The content scanner judges a body by its first 4096 bytes: the rest of it is skipped.
+TEST(HttpDetector, BodyIsSkippedOnceJudged) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, "HTTP/1.1 200 OK\r\nContent-Length: 8000\r\n\r\n");
+    for (int i = 0; i < 4; ++i) conversation.send(kServer, std::string(1024, 'z'));
+    EXPECT_EQ(conversation.skipped(), 0);
+    for (int i = 0; i < 3; ++i) conversation.send(kServer, std::string(1000, 'z'));
+    conversation.send(kServer, std::string(8000 - 4096 - 3000, 'z'));  // the body's end
+    EXPECT_EQ(conversation.skipped(), 4);
+
+    // The next response is parsed from its first byte.
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPage));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+    EXPECT_EQ(conversation.verdict(), Verdict::kContinue);
+}
+
+TEST(HttpDetector, SegmentPastSkippedBodyIsRead) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, "HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n");
+    for (int i = 0; i < 4; ++i) conversation.send(kServer, std::string(1024, 'z'));
+    conversation.send(kServer, std::string(1000, 'z'));
+    EXPECT_EQ(conversation.skipped(), 1);
+    // The body's last bytes and the next response arrive in one segment.
+    std::string tail(6000 - 4096 - 1000, 'z');
+    conversation.send(kServer, tail + response("", kPage));
+    EXPECT_EQ(conversation.skipped(), 1);
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
 }
 
 TEST(HttpDetector, ResynchronizesAfterGarbage) {
