@@ -26,6 +26,12 @@ constexpr uint16_t kErspan2 = 0x88BE;  // type I without a sequence number, else
 constexpr uint16_t kErspan3 = 0x22EB;
 constexpr uint16_t kPpp = 0x880B;
 constexpr uint16_t kCiscoMetadata = 0x8909;
+
+// Aruba's controllers carry 802.11 frames from their access points in GRE under the
+// protocol types 0x8200 to 0x8370, in steps of 0x10 (the list in Wireshark's GRE dissector).
+constexpr bool is_aruba_wlan(uint16_t protocol) {
+    return protocol >= 0x8200 && protocol <= 0x8370 && (protocol & 0x000F) == 0;
+}
 }  // namespace gre_protocol
 
 // In GRE, Cisco's metadata header puts the EtherType first, then version, length, options
@@ -123,6 +129,9 @@ DecodeResult decode_gre_v0(Context& ctx, uint16_t flags, uint16_t protocol, Byte
         }
         default:
             if (!enter_tunnel(ctx, inner)) return DecodeResult::kMalformed;
+            if (gre_protocol::is_aruba_wlan(protocol)) {
+                return decode_ieee80211_frame(ctx, inner, false, false);
+            }
             return decode_ethertype(ctx, protocol, inner);
     }
 }

@@ -1,6 +1,6 @@
 // IEEE 802.11 data frames down to their LLC/SNAP header, and the radiotap and PPI headers
-// that captures put in front of them. Management, control, protected (encrypted) and
-// aggregated (A-MSDU) frames are not decoded further.
+// that captures put in front of them. Management, control and protected (encrypted) frames
+// are not decoded further. Of an aggregated frame (A-MSDU), the first subframe is decoded.
 
 #include <utility>
 
@@ -17,6 +17,9 @@ constexpr size_t kHtControl = 4;
 constexpr size_t kLlcSnapHeader = 8;
 constexpr size_t kRadiotapMinHeader = 8;
 constexpr size_t kPpiHeader = 8;
+// An A-MSDU subframe's header: destination and source addresses, then the length of the
+// MSDU after it, big-endian.
+constexpr size_t kAmsduSubframeHeader = 14;
 
 constexpr uint8_t kTypeData = 2;
 constexpr uint8_t kSubtypeQos = 0x8;     // QoS variants of the data subtypes
@@ -48,16 +51,26 @@ DecodeResult decode_ieee80211_frame(Context& ctx, Bytes bytes, bool data_pad, bo
     if ((subtype & kSubtypeNoData) || (flags & kProtected)) return DecodeResult::kNotTracked;
 
     size_t length = kIeee80211Header;
+    bool aggregated = false;
     if ((flags & kToDsFromDs) == kToDsFromDs) length += kFourthAddress;
     if (subtype & kSubtypeQos) {
         if (!reader.has(length, kQosControl)) return ctx.malformed(Anomaly::kTruncatedIeee80211);
-        if (reader.u8(length) & kQosAmsdu) return DecodeResult::kNotTracked;
+        aggregated = (reader.u8(length) & kQosAmsdu) != 0;
         length += kQosControl;
         if (flags & kOrder) length += kHtControl;
     }
     if (data_pad) length = (length + 3) & ~size_t{3};
     if (!reader.has(length)) return ctx.malformed(Anomaly::kTruncatedIeee80211);
-    return decode_llc_snap(ctx, bytes.after(length));
+    if (!aggregated) return decode_llc_snap(ctx, bytes.after(length));
+
+    // NOTE: one frame decodes to one packet, so the subframes after the first are not read.
+    if (!reader.has(length, kAmsduSubframeHeader)) {
+        return ctx.malformed(Anomaly::kTruncatedIeee80211);
+    }
+    const uint16_t msdu_length = reader.be16(length + 12);
+    Bytes msdu = bytes.after(length + kAmsduSubframeHeader);
+    if (msdu_length > msdu.wire) return ctx.malformed(Anomaly::kTruncatedIeee80211);
+    return decode_llc_snap(ctx, msdu.first(msdu_length));
 }
 
 DecodeResult decode_llc_snap(Context& ctx, Bytes bytes) {

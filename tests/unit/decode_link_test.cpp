@@ -255,6 +255,31 @@ TEST(DecodeLink, Ieee80211Data) {
     EXPECT_EQ(decoded.run(DLT_IEEE802_11, wifi_data(0x48, 0x01, false)), DecodeResult::kNotTracked);
 }
 
+// An A-MSDU subframe: destination and source addresses, the MSDU's length, the MSDU.
+Frame amsdu_subframe(const Frame& msdu) {
+    Frame frame(12, 0x33);
+    frame.push_back(static_cast<uint8_t>(msdu.size() >> 8));
+    frame.push_back(static_cast<uint8_t>(msdu.size()));
+    return frame + msdu;
+}
+
+TEST(DecodeLink, Ieee80211AggregateFirstSubframe) {
+    Frame qos_amsdu = wifi_data(0x88, 0x02, false) + bytes({0x80, 0});  // A-MSDU present
+    Frame first = llc_snap(0x0800) + tcp4();
+    Frame padding(static_cast<size_t>((4 - (14 + first.size()) % 4) % 4), 0);
+    Frame second = llc_snap(0x86DD) + tcp6();
+    Decoded decoded;
+    decoded.run(DLT_IEEE802_11,
+                qos_amsdu + amsdu_subframe(first) + padding + amsdu_subframe(second));
+    expect_tcp4(decoded);
+
+    // A subframe longer than the frame, or a header cut short, is malformed.
+    Frame long_msdu = amsdu_subframe(first);
+    long_msdu[12] = 0x40;
+    EXPECT_EQ(decoded.run(DLT_IEEE802_11, qos_amsdu + long_msdu), DecodeResult::kMalformed);
+    EXPECT_EQ(decoded.run(DLT_IEEE802_11, qos_amsdu + Frame(10, 0)), DecodeResult::kMalformed);
+}
+
 TEST(DecodeLink, RadiotapAndPpi) {
     Decoded decoded;
     // radiotap: version, pad, length 12, present = Flags; flags 0x20 (data pad)... here 0.

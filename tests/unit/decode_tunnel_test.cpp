@@ -89,6 +89,19 @@ TEST(DecodeTunnel, Erspan) {
     expect_inner6(decoded);
 }
 
+TEST(DecodeTunnel, ArubaGreCarries80211) {
+    // An access point's QoS data frame, from the station to the distribution system.
+    Frame wifi = bytes({0x88, 0x01, 0, 0});
+    wifi.resize(24, 0x11);
+    wifi = wifi + bytes({0, 0}) + llc_snap(0x0800) + inner4();
+    Decoded decoded;
+    decoded.run(DLT_EN10MB, outer4(47, gre(0, 0x8240) + wifi));
+    expect_inner4(decoded);
+    // Types off the 0x10 steps are plain EtherTypes, unknown here.
+    EXPECT_EQ(decoded.run(DLT_EN10MB, outer4(47, gre(0, 0x8241) + wifi)),
+              DecodeResult::kNotTracked);
+}
+
 TEST(DecodeTunnel, PptpEnhancedGre) {
     Frame ppp = bytes({0xFF, 0x03, 0x00, 0x21}) + inner4();
     Frame key;
