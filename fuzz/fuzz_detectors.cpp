@@ -55,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     std::vector<bool> finished(all.size(), false);
     auto start_layer = [&] {
+        session.clear_skips();
         for (size_t slot = 0; slot < all.size(); ++slot) {
             session.drop_state(slot);
             finished[slot] =
@@ -86,7 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Streams count offsets in bytes, datagram transports in datagrams.
         uint64_t& offset = offsets[from_initiator ? 0 : 1];
         Segment segment{payload, from_initiator, offset, &packet};
-        offset += ip_protocol == pw::decode::ip_protocol::kTcp ? length : 1;
+        bool stream = ip_protocol == pw::decode::ip_protocol::kTcp;
+        offset += stream ? length : 1;
 
         for (size_t slot = 0; slot < all.size(); ++slot) {
             if (finished[slot]) continue;
@@ -94,6 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 finished[slot] = true;
                 continue;
             }
+            // As the pipeline does, a segment a detector asked to skip is not handed to it.
+            if (stream && session.skips(slot, from_initiator, offset)) continue;
             if (all[slot]->inspect(session, segment) != Verdict::kContinue) {
                 finished[slot] = true;
                 session.drop_state(slot);
