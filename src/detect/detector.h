@@ -33,7 +33,8 @@ enum class Verdict : uint8_t {
 // segment of a flow that carries data, in order, until it returns kNotMine or kDone.
 // Once the flow is classified (an application protocol recorded), only detectors whose
 // keeps_inspecting() is true are called any more, and each of those must itself return
-// kNotMine for a flow another detector classified. Segments without data are not passed.
+// kNotMine for a flow another detector classified. Segments without data are not passed,
+// nor TCP segments that a detector asked to skip (Session::skip_until()).
 class Detector {
 public:
     virtual ~Detector() = default;
@@ -61,7 +62,8 @@ public:
 // Segments with data that an unclassified flow hands to its detectors before inspection
 // stops (nDPI's default bound is of the same order).
 inline constexpr uint32_t kMaxSegmentsUnclassified = 32;
-// Segments a classified flow hands to the detectors that keep inspecting it.
+// Segments of a classified flow, handed to the detectors that keep inspecting it or skipped
+// at their request (Session::skip_until()), before inspection stops.
 inline constexpr uint32_t kMaxSegmentsClassified = 4096;
 
 // Creates every detector, in the order the pipeline consults them.
