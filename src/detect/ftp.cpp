@@ -33,7 +33,7 @@ constexpr std::string_view kFtpCommands[] = {
 
 using Lines = LineReader<kMaxLine>;
 
-// The control connection speaks Telnet's NVT (RFC 959 section 4), where NUL is a no-op
+// The control connection speaks Telnet's NVT (RFC 959), where NUL is a no-op
 // character (RFC 854) that may appear inside a line.
 bool is_text(std::string_view line) {
     return std::all_of(line.begin(), line.end(), [](char c) {
@@ -236,9 +236,10 @@ bool is_pop3_command(std::string_view verb) {
 }
 
 // True for a command that shows an FTP client on its own, in a connection seen mid-stream
-// whose server stays silent: a verb no POP3 (RFC 1939) or NNTP (RFC 3977) client sends,
-// written in upper case as FTP clients write it, with the argument RFC 959 gives it. RETR
-// and DELE count when their argument is a path, since POP3 gives them a message number.
+// whose server stays silent. The verb must be one that no POP3 (RFC 1939) or NNTP (RFC 3977)
+// client sends, written in upper case as FTP clients write it, with the argument RFC 959
+// gives it. RETR and DELE count when their argument is a path, since POP3 gives them a
+// message number.
 bool is_distinct_command(std::string_view line, std::string_view verb) {
     if (verb.empty() || line.substr(0, verb.size()) != verb) return false;
     if (line.size() > verb.size() && line[verb.size()] != ' ') return false;
