@@ -241,8 +241,8 @@ void register_agent(CLI::App& app, int& exit_code) {
                       "need");
     command->add_option("--device", config.settings.device, "Device name written into every event");
     command->add_option("--threads", config.threads,
-                        "Pipeline worker threads; connections are spread over them by address "
-                        "pair (1: the capture thread runs the pipeline)")
+                        "Capture threads, each with its own pipeline; the kernel spreads each "
+                        "interface's packets over them by address pair (PACKET_FANOUT)")
         ->capture_default_str()
         ->check(CLI::Range(1u, 64u));
     command->add_flag("--no-attribution", options->no_attribution,
