@@ -18,6 +18,7 @@
 #include "agent/agent_commands.h"
 #include "agent/agent_fleet.h"
 #include "agent/policy_config.h"
+#include "agent/store_access.h"
 #include "cli/commands.h"
 #include "control/client.h"
 #include "control/policy_commands.h"
@@ -26,6 +27,7 @@
 #include "daemon/signals.h"
 #include "policy/policy_holder.h"
 #include "query/literals.h"
+#include "store/store_options.h"
 
 namespace pw::cli {
 namespace {
@@ -124,6 +126,12 @@ void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
             spdlog::warn("the new policy changes capture, store or fleet settings, which take "
                          "effect when the agent restarts");
         }
+        if (next.reader_group != running->reader_group) {
+            spdlog::warn(
+                "the store keeps group {} until the agent restarts, since giving it to "
+                "group {} needs a privilege the agent dropped",
+                running->reader_group, next.reader_group);
+        }
     });
 }
 
@@ -148,6 +156,11 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     control::ControlServer server(server_settings);
     // Bound before privileges go: giving the socket to the reader group needs CAP_CHOWN.
     server.listen();
+    // The store likewise: readable by the reader group only.
+    if (!options.config.store.disabled) {
+        agent::restrict_store_access(store::store_settings(options.config.store).path,
+                                     server_settings.groups.reader_group);
+    }
     if (!options.keep_privileges) {
         // Attribution enters other network namespaces to find their sockets (setns).
         bool setns = options.config.attribute_processes;
