@@ -202,11 +202,16 @@ void CaptureWorker::tick() {
     for (capture::WorkerHandle& handle : handles_) {
         lost_packets = capture_.update_counters(handle) || lost_packets;
     }
-    // Every flow open now may miss the dropped packets.
-    if (lost_packets) pipeline_->mark_open_flows_partial();
-    // A quiet interface brings no packet time, so idle flows end by the clock.
-    pipeline_->expire_idle(wall_clock_us());
-    take_snapshot();
+    try {
+        // Every flow open now may miss the dropped packets.
+        if (lost_packets) pipeline_->mark_open_flows_partial();
+        // A quiet interface brings no packet time, so idle flows end by the clock.
+        pipeline_->expire_idle(wall_clock_us());
+        take_snapshot();
+    } catch (const std::exception& error) {
+        // Ending flows writes events; a failure there must not end the capture thread.
+        spdlog::error("worker {}: the periodic work failed: {}", index_, error.what());
+    }
 }
 
 void CaptureWorker::take_snapshot() {

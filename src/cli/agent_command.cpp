@@ -225,7 +225,8 @@ void register_agent(CLI::App& app, int& exit_code) {
     command->add_option("--filter", config.capture.filter,
                         "BPF filter expression (tcpdump syntax) for every interface");
     command->add_option("--buffer-size", options->buffer_size,
-                        "Size of each interface's kernel capture ring, with a suffix (KiB, MiB)")
+                        "Size of each kernel capture ring, one per interface and capture thread, "
+                        "with a suffix (KiB, MiB)")
         ->capture_default_str();
     command->add_flag("!--no-immediate", config.capture.immediate,
                       "Let the kernel batch packets for up to 100 ms instead of delivering each "
