@@ -8,10 +8,14 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "agent/agent.h"
@@ -143,6 +147,63 @@ std::string device_name(const agent::AgentConfig& config) {
     return host;
 }
 
+// Starts the agent's part in the fleet from a thread of its own, and tries again every
+// kRetryInterval while it fails: the publisher and the search responder open the store, which
+// another process may hold locked when the agent starts, and each try can wait out SQLite's
+// busy timeout.
+class FleetStarter {
+public:
+    static constexpr std::chrono::seconds kRetryInterval{10};
+
+    FleetStarter(policy::NatsSettings nats, std::string store_path, std::string device)
+        : nats_(std::move(nats)), store_path_(std::move(store_path)), device_(std::move(device)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~FleetStarter() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+        fleet_.reset();  // stops publishing and answering
+    }
+
+private:
+    void run() {
+        std::string last_error;
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            try {
+                fleet_ = std::make_unique<agent::AgentFleet>(nats_, store_path_, device_);
+                if (!last_error.empty()) {
+                    spdlog::info("fleet: started after an earlier failure ({})", last_error);
+                }
+                return;
+            } catch (const std::exception& error) {
+                if (last_error != error.what()) {
+                    spdlog::error("fleet: cannot start publishing and answering searches: {}; "
+                                  "retrying every {} s",
+                                  error.what(), kRetryInterval.count());
+                }
+                last_error = error.what();
+            }
+            lock.lock();
+            wake_.wait_for(lock, kRetryInterval, [this] { return stopping_; });
+        }
+    }
+
+    policy::NatsSettings nats_;
+    std::string store_path_;
+    std::string device_;
+    std::unique_ptr<agent::AgentFleet> fleet_;  // written by the thread, read after join
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
 int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     std::unique_ptr<policy::PolicyHolder> holder;
     control::ServerSettings server_settings;
@@ -175,11 +236,10 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     }
     agent::register_agent_commands(server, agent);
     server.start();
-    std::unique_ptr<agent::AgentFleet> fleet;
+    std::unique_ptr<FleetStarter> fleet;
     if (holder != nullptr && !holder->current()->nats.servers.empty()) {
-        fleet = std::make_unique<agent::AgentFleet>(holder->current()->nats,
-                                                    options.config.store.path,
-                                                    device_name(options.config));
+        fleet = std::make_unique<FleetStarter>(holder->current()->nats, options.config.store.path,
+                                               device_name(options.config));
     }
     int status = agent.run([&] { return handle_signals(signals, holder.get()); });
     server.stop();
