@@ -29,7 +29,7 @@ sock_filter jump(uint16_t code, uint32_t k, size_t if_true, size_t if_false) {
 
 // A = the XOR of `words` 32-bit words from `offset` bytes into the network header. SKF_NET_OFF
 // makes the load relative to the network header, wherever the link header ends. A load past
-// the end of the packet makes the program return 0 (linux/filter.h, classic BPF).
+// the end of the packet ends the program with 0, as every classic BPF load does.
 std::vector<sock_filter> xor_of_words(uint32_t offset, uint32_t words) {
     std::vector<sock_filter> code;
     code.push_back(statement(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + offset));
