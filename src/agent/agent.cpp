@@ -105,6 +105,14 @@ void Agent::set_recording_rules(policy::RecordingRules rules) {
     if (recording_ != nullptr) recording_->set_rules(std::move(rules));
 }
 
+void Agent::set_capture(std::vector<std::string> interfaces, std::string filter,
+                        int buffer_size) {
+    capture::LiveOptions options = capture_->options();
+    options.filter = std::move(filter);
+    options.buffer_size = buffer_size;
+    capture_->reconfigure(std::move(interfaces), std::move(options));
+}
+
 void Agent::hand_out(std::vector<std::vector<capture::WorkerHandle>> opened) {
     for (size_t i = 0; i < opened.size() && i < workers_.size(); ++i) {
         workers_[i]->add_handles(std::move(opened[i]));

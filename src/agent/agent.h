@@ -38,6 +38,10 @@ class Agent {
     // Changes what reaches the store when the agent runs with a policy; otherwise ignored.
     // Thread-safe.
     void set_recording_rules(policy::RecordingRules rules);
+    // Captures on `interfaces` (empty: every interface) with `filter` and rings of
+    // `buffer_size` bytes from now on, as a policy change asks. Thread-safe. Throws
+    // std::invalid_argument for a filter that does not compile.
+    void set_capture(std::vector<std::string> interfaces, std::string filter, int buffer_size);
 
     // The `status` reply: capture counters per interface and worker, flows, events, CPU use
     // and uptime. Thread-safe: it returns the snapshot taken last, at most a second old.

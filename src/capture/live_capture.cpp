@@ -48,22 +48,30 @@ LiveCapture::~LiveCapture() = default;
 std::vector<std::vector<WorkerHandle>> LiveCapture::open_due() {
     std::vector<std::vector<WorkerHandle>> opened(workers_);
     auto now = std::chrono::steady_clock::now();
-    for (size_t index = 0; index < slots_.size(); ++index) {
+    for (size_t index = 0;; ++index) {
         std::string name;
         bool first_try = false;
+        LiveOptions options;
+        uint64_t version = 0;
         {
             std::lock_guard lock(mutex_);
+            if (index >= slots_.size()) break;
             Slot& slot = slots_[index];
-            if (slot.counters.open || slot.handles_held > 0 || now < slot.next_attempt) continue;
+            if (slot.retired || slot.counters.open || slot.handles_held > 0 ||
+                now < slot.next_attempt) {
+                continue;
+            }
             name = slot.counters.name;
             first_try = !slot.attempted;
             slot.attempted = true;
+            options = options_;
+            version = options_version_;
         }
         // Opening takes a while, so it runs without the lock that the workers take.
         std::vector<std::unique_ptr<LiveInterface>> handles;
         std::string error;
         try {
-            handles = open_fanout_handles(name, options_, workers_);
+            handles = open_fanout_handles(name, options, workers_);
         } catch (const CaptureError& failure) {
             error = failure.what();
         } catch (const std::invalid_argument& failure) {
@@ -73,6 +81,9 @@ std::vector<std::vector<WorkerHandle>> LiveCapture::open_due() {
 
         std::lock_guard lock(mutex_);
         Slot& slot = slots_[index];
+        // A reconfiguration while it opened: the handles go, and the next call opens the
+        // interface with the new options, if it is still listed.
+        if (version != options_version_ || slot.retired) continue;
         if (!error.empty()) {
             // Logged once per failure, not once per retry.
             if (slot.counters.error != error) {
@@ -101,6 +112,54 @@ std::vector<std::vector<WorkerHandle>> LiveCapture::open_due() {
         }
     }
     return opened;
+}
+
+void LiveCapture::reconfigure(std::vector<std::string> names, LiveOptions options) {
+    check_filter(options);
+    if (names.empty()) names.push_back("any");
+    std::lock_guard lock(mutex_);
+    bool reopen = options.filter != options_.filter ||
+                  options.buffer_size != options_.buffer_size ||
+                  options.snapshot_length != options_.snapshot_length ||
+                  options.immediate != options_.immediate ||
+                  options.timeout_ms != options_.timeout_ms;
+    options_ = std::move(options);
+    ++options_version_;
+    for (Slot& slot : slots_) {
+        if (slot.retired) continue;
+        bool listed = std::find(names.begin(), names.end(), slot.counters.name) != names.end();
+        if (!listed) {
+            spdlog::info("interface '{}': no longer captured, as the policy lists it no more",
+                         slot.counters.name);
+            slot.retired = true;
+            slot.counters.open = false;
+        } else if (reopen && slot.counters.open) {
+            spdlog::info("interface '{}': opening it again with the new capture settings",
+                         slot.counters.name);
+            slot.counters.open = false;
+            slot.counters.error = "opening again with new capture settings";
+        }
+        slot.next_attempt = {};  // an interface that failed tries the new settings at once
+    }
+    for (std::string& name : names) {
+        auto same = [&](const Slot& slot) { return slot.counters.name == name; };
+        auto existing = std::find_if(slots_.begin(), slots_.end(), same);
+        if (existing != slots_.end() && !existing->retired) continue;
+        if (existing != slots_.end()) {
+            existing->retired = false;  // listed again
+            existing->counters.error.clear();
+            continue;
+        }
+        Slot slot;
+        slot.counters.name = std::move(name);
+        slot.seen_drop_events.assign(workers_, 0);
+        slots_.push_back(std::move(slot));
+    }
+}
+
+LiveOptions LiveCapture::options() const {
+    std::lock_guard lock(mutex_);
+    return options_;
 }
 
 bool LiveCapture::is_current(const WorkerHandle& handle) const {
@@ -164,7 +223,9 @@ bool LiveCapture::update_counters(WorkerHandle& handle) {
 std::vector<InterfaceCounters> LiveCapture::counters() const {
     std::lock_guard lock(mutex_);
     std::vector<InterfaceCounters> result;
-    for (const Slot& slot : slots_) result.push_back(slot.counters);
+    for (const Slot& slot : slots_) {
+        if (!slot.retired) result.push_back(slot.counters);
+    }
     return result;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,8 +55,14 @@ class LiveCapture {
     // std::invalid_argument at the first try, and is retried like a failure after that.
     std::vector<std::vector<WorkerHandle>> open_due();
 
-    // False once the handle's interface was closed after a failure: the worker then
-    // releases it.
+    // Captures on `names` with `options` from now on, as a policy reload asks: interfaces no
+    // longer listed close, new ones open, and with other options every interface opens
+    // again. Throws std::invalid_argument for a filter that does not compile.
+    void reconfigure(std::vector<std::string> names, LiveOptions options);
+    LiveOptions options() const;
+
+    // False once the handle's interface was closed after a failure or a reconfiguration:
+    // the worker then releases it.
     bool is_current(const WorkerHandle& handle) const;
     // Closes the handle's interface on every worker after reading it failed, and logs why.
     void report_failure(const WorkerHandle& handle, const std::string& error);
@@ -78,6 +85,7 @@ class LiveCapture {
         unsigned handles_held = 0;  // handles of any generation not yet released
         bool attempted = false;
         bool ever_opened = false;
+        bool retired = false;  // no longer in the interface list; kept for its handles' ids
         std::chrono::steady_clock::time_point next_attempt{};
         // Interface drops are read from member 0 only, since every handle of an interface
         // reports the same interface counter. Each member compares this count with the one
@@ -88,10 +96,11 @@ class LiveCapture {
     void close_locked(Slot& slot, const std::string& error);
 
     LiveOptions options_;
+    uint64_t options_version_ = 0;  // counts reconfigurations, so that an open can tell
     unsigned workers_;
     std::chrono::milliseconds retry_interval_;
     mutable std::mutex mutex_;
-    std::vector<Slot> slots_;
+    std::deque<Slot> slots_;  // a deque, so that a new slot leaves the others in place
 };
 
 }  // namespace pw::capture

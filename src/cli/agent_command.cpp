@@ -120,15 +120,29 @@ bool handle_signals(daemon::SignalWatcher& signals, policy::PolicyHolder* holder
 }
 
 // Connects the policy holder to the agent: audit events go to the policy's store, and a
-// change of the recording rules reaches the filter in front of the store at once.
+// change of the recording rules or of the capture reaches the agent at once.
 void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
     holder.set_audit_recorder(policy::store_audit_recorder());
+    // The policy the agent started with, and the one whose capture it applied last; the
+    // listeners run one at a time, under the holder's lock.
     auto running = std::make_shared<policy::Policy>(*holder.current());
-    holder.add_listener([&agent, running](const policy::Policy& next) {
+    auto applied = std::make_shared<policy::Policy>(*holder.current());
+    holder.add_listener([&agent, running, applied](const policy::Policy& next) {
         agent.set_recording_rules(policy::RecordingRules::from(next));
+        if (agent::capture_changed(*applied, next)) {
+            try {
+                agent.set_capture(next.interfaces, next.bpf_filter,
+                                  static_cast<int>(next.capture_buffer_bytes));
+                spdlog::info("capture settings of the new policy applied");
+            } catch (const std::invalid_argument& error) {
+                // The policy parser compiled the filter already, so this is unexpected.
+                spdlog::error("the new capture settings cannot be applied: {}", error.what());
+            }
+        }
+        *applied = next;
         if (agent::needs_restart(*running, next)) {
-            spdlog::warn("the new policy changes capture, store or fleet settings, which take "
-                         "effect when the agent restarts");
+            spdlog::warn("the new policy changes store, statistics interval or fleet "
+                         "settings, which take effect when the agent restarts");
         }
         if (next.reader_group != running->reader_group) {
             spdlog::warn(
@@ -148,8 +162,8 @@ std::string device_name(const agent::AgentConfig& config) {
 }
 
 // Starts the agent's part in the fleet from a thread of its own, and tries again every
-// kRetryInterval while it fails: the publisher and the search responder open the store, which
-// another process may hold locked when the agent starts, and each try can wait out SQLite's
+// kRetryInterval while it fails. The publisher and the search responder open the store, which
+// another process may hold locked when the agent starts, so each try can wait out SQLite's
 // busy timeout.
 class FleetStarter {
 public:
