@@ -3,112 +3,165 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <thread>
+
 #include "agent/agent_state.h"
+#include "store/store_options.h"
 
 namespace pw::agent {
 namespace {
 
 // Exit status when events could not be stored, as `analyze` returns it.
 constexpr int kExitOutputFailed = 3;
-// How long one poll of the interfaces waits, which bounds how late a stop request is seen.
-constexpr std::chrono::milliseconds kPollTimeout{200};
-// How often drops are read, idle flows expired and the state snapshot taken.
+// How often the agent's thread checks for a stop and opens interfaces that are due.
+constexpr std::chrono::milliseconds kLoopInterval{200};
+// How often the status and the connections are assembled from the workers' snapshots.
 constexpr std::chrono::milliseconds kSnapshotInterval{1000};
 
-int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+int64_t now_ms() { return wall_clock_us() / 1000; }
+
+// Passes events to a sink that is not thread-safe, one writer at a time.
+class SerializedSink : public events::EventSink {
+  public:
+    explicit SerializedSink(events::EventSink& next) : next_(next) {}
+    void write(const events::Event& event) override {
+        std::lock_guard lock(mutex_);
+        next_.write(event);
+    }
+    void flush() override {
+        std::lock_guard lock(mutex_);
+        next_.flush();
+    }
+
+  private:
+    std::mutex mutex_;
+    events::EventSink& next_;
+};
+
+// The settings of one worker's pipeline: the flow table and memory bounds hold for all
+// workers together.
+pipeline::Settings worker_settings(pipeline::Settings settings, unsigned workers) {
+    settings.max_flows = std::max<size_t>(1, settings.max_flows / workers);
+    if (settings.max_memory_bytes > 0) {
+        settings.max_memory_bytes = std::max<size_t>(1, settings.max_memory_bytes / workers);
+    }
+    return settings;
 }
 
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     started_ = std::chrono::steady_clock::now();
-    started_ms_ = now_us() / 1000;
+    started_ms_ = now_ms();
+    unsigned workers = std::max(config_.threads, 1u);
 
     // The capture opens first: the hook may drop privileges, and every thread the store,
-    // the address list and the attributor start must run with the reduced set.
-    capture_ = std::make_unique<capture::LiveCapture>(config_.interfaces, config_.capture);
+    // the address list, the attributor and the workers start must run with the reduced set.
+    capture_ = std::make_unique<capture::LiveCapture>(config_.interfaces, config_.capture, workers);
+    std::vector<std::vector<capture::WorkerHandle>> opened = capture_->open_due();
     if (config_.after_capture_open) config_.after_capture_open();
 
     local_addresses_ = std::make_unique<host::LocalAddresses>();
-    config_.settings.is_local_address = [addresses = local_addresses_.get()](
-                                            const decode::IpAddress& address) {
-        return addresses->contains(address);
-    };
+    config_.settings.is_local_address =
+        [addresses = local_addresses_.get()](const decode::IpAddress& address) {
+            return addresses->contains(address);
+        };
 
-    // Sinks, in the order events reach them: attribution adds `process`, then the outputs.
+    // Outputs, in the order events reach them; each worker's attribution comes first.
     std::vector<events::EventSink*> outputs;
     if (!config_.json_path.empty()) {
         json_ = std::make_unique<events::JsonLinesSink>(config_.json_path);
-        outputs.push_back(json_.get());
+        json_serialized_ = std::make_unique<SerializedSink>(*json_);
+        outputs.push_back(json_serialized_.get());
     }
-    store_ = store::open_store_sink(config_.store);
-    if (store_ != nullptr && config_.recording) {
-        recording_ = std::make_unique<policy::RecordingFilter>(*store_, *config_.recording);
-        outputs.push_back(recording_.get());
-    } else if (store_ != nullptr) {
-        outputs.push_back(store_.get());
+    if (!config_.store.disabled) {
+        StoreWriterSettings store_settings;
+        store_settings.store = store::store_settings(config_.store);
+        store_ = std::make_unique<StoreWriter>(std::move(store_settings));
+        if (config_.recording) {
+            recording_ = std::make_unique<policy::RecordingFilter>(*store_, *config_.recording);
+            outputs.push_back(recording_.get());
+        } else {
+            outputs.push_back(store_.get());
+        }
     }
-    std::vector<events::EventSink*> sinks = outputs;
     if (config_.attribute_processes) {
         attributor_ = std::make_unique<process::ProcessAttributor>(config_.attribution);
-        attributing_ = std::make_unique<process::AttributingSink>(*attributor_, outputs);
-        sinks = {attributing_.get()};
     }
-    pipeline_ =
-        std::make_unique<pipeline::ShardedPipeline>(config_.settings, sinks, config_.threads);
+    pipeline::Settings settings = worker_settings(config_.settings, workers);
+    for (unsigned i = 0; i < workers; ++i) {
+        workers_.push_back(
+            std::make_unique<CaptureWorker>(i, settings, outputs, attributor_.get(), *capture_));
+    }
+    hand_out(std::move(opened));
+    take_snapshot();  // `status` has a reply before run() starts
 }
 
-Agent::~Agent() = default;
+Agent::~Agent() {
+    for (auto& worker : workers_) worker->stop();
+}
 
 void Agent::set_recording_rules(policy::RecordingRules rules) {
     if (recording_ != nullptr) recording_->set_rules(std::move(rules));
 }
 
+void Agent::set_capture(std::vector<std::string> interfaces, std::string filter,
+                        int buffer_size) {
+    capture::LiveOptions options = capture_->options();
+    options.filter = std::move(filter);
+    options.buffer_size = buffer_size;
+    capture_->reconfigure(std::move(interfaces), std::move(options));
+}
+
+void Agent::hand_out(std::vector<std::vector<capture::WorkerHandle>> opened) {
+    for (size_t i = 0; i < opened.size() && i < workers_.size(); ++i) {
+        workers_[i]->add_handles(std::move(opened[i]));
+    }
+}
+
 int Agent::run(const std::function<bool()>& should_stop) {
-    spdlog::info("agent started");
-    // `status` and `netstat` have a reply from the start, not only after the first second.
-    take_snapshot(now_us());
+    spdlog::info("agent started with {} capture workers", workers_.size());
+    for (auto& worker : workers_) worker->start();
+    take_snapshot();
     auto next_snapshot = std::chrono::steady_clock::now() + kSnapshotInterval;
-    auto visit = [&](const capture::Frame& frame) {
-        if (!pipeline::Pipeline::supports_link_type(frame.linktype)) {
-            ++unsupported_frames_;
-            return;
-        }
-        pipeline_->process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us);
-    };
     while (!should_stop()) {
-        capture_->poll(kPollTimeout, visit);
+        std::this_thread::sleep_for(kLoopInterval);
+        // Interfaces that appeared, and those that failed and are due for another try.
+        hand_out(capture_->open_due());
         if (std::chrono::steady_clock::now() < next_snapshot) continue;
         next_snapshot += kSnapshotInterval;
-        if (capture_->update_drops()) {
-            // Every flow open now may miss the dropped packets.
-            ++drop_intervals_;
-            pipeline_->mark_open_flows_partial();
-        }
-        int64_t time = now_us();
-        pipeline_->expire_idle(time);  // a quiet interface brings no packet time
-        take_snapshot(time);
+        take_snapshot();
     }
 
     spdlog::info("stopping: ending every open connection and flushing the store");
-    capture_->update_drops();
-    pipeline_->finish();
-    take_snapshot(now_us());
+    // Each worker ends its flows and flushes the sinks on its own thread.
+    for (auto& worker : workers_) worker->stop();
+    if (store_ != nullptr) store_->close();
+    take_snapshot();
     if (json_ != nullptr && !json_->ok()) return kExitOutputFailed;
-    if (store_ != nullptr && store_->stats().lost > 0) return kExitOutputFailed;
+    if (store_ != nullptr && store_->stats().store.lost > 0) return kExitOutputFailed;
     return 0;
 }
 
-void Agent::take_snapshot(int64_t time_us) {
+void Agent::take_snapshot() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     StatusInputs inputs;
-    inputs.summary = pipeline_->current_summary();
+    nlohmann::json connections = nlohmann::json::array();
+    for (const auto& worker : workers_) {
+        WorkerSnapshot snapshot = worker->snapshot();
+        inputs.workers.push_back(std::move(snapshot.status));
+        for (nlohmann::json& connection : snapshot.connections) {
+            connections.push_back(std::move(connection));
+        }
+    }
     inputs.interfaces = capture_->counters();
-    inputs.unsupported_frames = unsupported_frames_;
+    uint64_t drops = 0;
+    for (const capture::InterfaceCounters& counters : inputs.interfaces) {
+        drops += counters.kernel_drops + counters.interface_drops;
+    }
+    if (drops > drops_seen_) ++drop_intervals_;
+    drops_seen_ = drops;
     inputs.drop_intervals = drop_intervals_;
     inputs.cpu_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000LL +
                     usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
@@ -116,21 +169,11 @@ void Agent::take_snapshot(int64_t time_us) {
                            std::chrono::steady_clock::now() - started_)
                            .count();
     inputs.started_ms = started_ms_;
-    inputs.now_ms = time_us / 1000;
+    inputs.now_ms = now_ms();
     if (store_ != nullptr) inputs.store = store_->stats();
     if (attributor_ != nullptr) inputs.attribution = attributor_->stats();
 
     nlohmann::json status = status_json(inputs);
-    std::vector<pipeline::OpenFlow> flows = pipeline_->open_flows();
-    nlohmann::json connections;
-    // The attributing sink's table changes as workers write events, so it is read while
-    // they cannot.
-    pipeline_->with_sinks_locked([&] {
-        connections = connections_json(
-            flows, time_us, [this](const std::string& uid) -> const events::Process* {
-                return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
-            });
-    });
     std::lock_guard lock(snapshot_mutex_);
     status_ = std::move(status);
     connections_ = std::move(connections);

@@ -21,7 +21,9 @@ struct AgentConfig {
     pipeline::Settings settings;  // settings.statistics_interval_s is the stats interval
     store::StoreOptions store;
     std::string json_path;  // JSON Lines output besides the store, empty for none
-    unsigned threads = 1;   // pipeline workers; 1 runs the pipeline on the capture thread
+    // Capture workers, each with its own capture handles and pipeline; the kernel spreads
+    // every interface's packets over them by address pair (PACKET_FANOUT).
+    unsigned threads = 1;
     bool attribute_processes = true;
     process::AttributorOptions attribution;
     // With a policy: the rules of the filter in front of the store. Without one every event

@@ -2,17 +2,25 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
+
 namespace pw::agent {
 namespace {
 
 std::string transport_name(uint8_t ip_protocol) {
     switch (ip_protocol) {
-        case 6: return "tcp";
-        case 17: return "udp";
-        case 1: return "icmp";
-        case 58: return "icmpv6";
-        case 2: return "igmp";
-        default: return std::to_string(ip_protocol);
+        case 6:
+            return "tcp";
+        case 17:
+            return "udp";
+        case 1:
+            return "icmp";
+        case 58:
+            return "icmpv6";
+        case 2:
+            return "igmp";
+        default:
+            return std::to_string(ip_protocol);
     }
 }
 
@@ -38,13 +46,22 @@ nlohmann::json process_json(const events::Process& process) {
     return object;
 }
 
-nlohmann::json status_json(const StatusInputs& inputs) {
-    const pipeline::Summary& summary = inputs.summary;
-    nlohmann::json status;
-    status["started_ms"] = inputs.started_ms;
-    status["time_ms"] = inputs.now_ms;
-    status["uptime_s"] = static_cast<double>(inputs.uptime_ms) / 1000.0;
+namespace {
 
+// The sum of one counter of the workers' summaries.
+uint64_t total(const std::vector<WorkerStatus>& workers, uint64_t pipeline::Summary::*counter) {
+    uint64_t sum = 0;
+    for (const WorkerStatus& worker : workers) sum += worker.summary.*counter;
+    return sum;
+}
+
+// CPU milliseconds per thousand frames.
+double per_thousand(int64_t cpu_us, uint64_t frames) {
+    if (frames == 0) return 0.0;
+    return static_cast<double>(cpu_us) / 1000.0 / (static_cast<double>(frames) / 1000.0);
+}
+
+nlohmann::json capture_json(const StatusInputs& inputs) {
     nlohmann::json interfaces = nlohmann::json::array();
     uint64_t kernel_drops = 0;
     uint64_t interface_drops = 0;
@@ -59,32 +76,63 @@ nlohmann::json status_json(const StatusInputs& inputs) {
         kernel_drops += counters.kernel_drops;
         interface_drops += counters.interface_drops;
     }
-    status["capture"] = {{"frames", summary.frames},
-                         {"bytes", summary.bytes},
-                         {"packets_tracked", summary.packets},
-                         {"unsupported_link_frames", inputs.unsupported_frames},
-                         {"malformed", summary.malformed},
-                         {"kernel_drops", kernel_drops},
-                         {"interface_drops", interface_drops},
-                         {"intervals_with_drops", inputs.drop_intervals},
-                         {"interfaces", interfaces}};
-    status["flows"] = {{"total", summary.flows},
-                       {"timed_out", summary.flows_timed_out},
-                       {"evicted", summary.flows_evicted}};
-    status["events"] = summary.events;
+    uint64_t unsupported = 0;
+    for (const WorkerStatus& worker : inputs.workers) unsupported += worker.unsupported_frames;
+    const auto& workers = inputs.workers;
+    return {{"frames", total(workers, &pipeline::Summary::frames)},
+            {"bytes", total(workers, &pipeline::Summary::bytes)},
+            {"packets_tracked", total(workers, &pipeline::Summary::packets)},
+            {"unsupported_link_frames", unsupported},
+            {"malformed", total(workers, &pipeline::Summary::malformed)},
+            {"kernel_drops", kernel_drops},
+            {"interface_drops", interface_drops},
+            {"intervals_with_drops", inputs.drop_intervals},
+            {"interfaces", interfaces}};
+}
 
-    // CPU milliseconds per thousand frames: the cost of the capture and analysis together,
-    // background threads (store, attribution, address updates) included.
-    double cpu_ms = static_cast<double>(inputs.cpu_us) / 1000.0;
-    double per_thousand = summary.frames == 0
-                              ? 0.0
-                              : cpu_ms / (static_cast<double>(summary.frames) / 1000.0);
-    status["cpu"] = {{"total_ms", cpu_ms}, {"ms_per_1000_packets", per_thousand}};
+// CPU use in total and per worker. The total covers the whole process, background threads
+// (store, attribution, address updates, control socket) included; a worker's covers only
+// its capture and analysis.
+nlohmann::json cpu_json(const StatusInputs& inputs) {
+    uint64_t frames = total(inputs.workers, &pipeline::Summary::frames);
+    nlohmann::json workers = nlohmann::json::array();
+    for (size_t i = 0; i < inputs.workers.size(); ++i) {
+        const WorkerStatus& worker = inputs.workers[i];
+        workers.push_back(
+            {{"worker", i},
+             {"packets", worker.summary.frames},
+             {"handles", worker.handles},
+             {"analysis_errors", worker.pipeline_errors},
+             {"total_ms", static_cast<double>(worker.cpu_us) / 1000.0},
+             {"ms_per_1000_packets", per_thousand(worker.cpu_us, worker.summary.frames)}});
+    }
+    return {{"total_ms", static_cast<double>(inputs.cpu_us) / 1000.0},
+            {"ms_per_1000_packets", per_thousand(inputs.cpu_us, frames)},
+            {"workers", workers}};
+}
+
+}  // namespace
+
+nlohmann::json status_json(const StatusInputs& inputs) {
+    const auto& workers = inputs.workers;
+    nlohmann::json status;
+    status["started_ms"] = inputs.started_ms;
+    status["time_ms"] = inputs.now_ms;
+    status["uptime_s"] = static_cast<double>(inputs.uptime_ms) / 1000.0;
+    status["capture"] = capture_json(inputs);
+    status["flows"] = {{"total", total(workers, &pipeline::Summary::flows)},
+                       {"timed_out", total(workers, &pipeline::Summary::flows_timed_out)},
+                       {"evicted", total(workers, &pipeline::Summary::flows_evicted)}};
+    status["events"] = total(workers, &pipeline::Summary::events);
+    status["cpu"] = cpu_json(inputs);
 
     if (inputs.store) {
-        status["store"] = {{"written", inputs.store->written},
-                           {"committed", inputs.store->committed},
-                           {"lost", inputs.store->lost}};
+        const StoreWriterStats& store = *inputs.store;
+        status["store"] = {{"written", store.store.written},
+                           {"committed", store.store.committed},
+                           {"waiting", store.held},
+                           {"failing", store.failing},
+                           {"lost", store.store.lost}};
     }
     if (inputs.attribution) {
         const process::AttributionStats& a = *inputs.attribution;
@@ -97,6 +145,12 @@ nlohmann::json status_json(const StatusInputs& inputs) {
                                  {"unreadable_namespaces", a.unreadable_namespaces}};
     }
     return status;
+}
+
+int64_t wall_clock_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 nlohmann::json connections_json(
@@ -114,7 +168,7 @@ nlohmann::json connections_json(
                                        : endpoint(flow.target, flow.target_port);
         connection["local_port"] = inbound ? flow.target_port : flow.source_port;
         connection["remote_port"] = inbound ? flow.source_port : flow.target_port;
-        connection["direction"] = inbound ? "inbound"
+        connection["direction"] = inbound                                          ? "inbound"
                                   : flow.direction == events::Direction::kOutbound ? "outbound"
                                                                                    : "unknown";
         connection["state"] = flow.ip_protocol != 6 ? "active" : flow.closed ? "closed" : "open";

@@ -20,12 +20,15 @@ void apply_policy(const policy::Policy& policy, AgentConfig& config) {
 }
 
 bool needs_restart(const policy::Policy& before, const policy::Policy& after) {
-    return before.interfaces != after.interfaces || before.bpf_filter != after.bpf_filter ||
-           before.capture_buffer_bytes != after.capture_buffer_bytes ||
-           before.statistics_interval_ms != after.statistics_interval_ms ||
+    return before.statistics_interval_ms != after.statistics_interval_ms ||
            before.store_path != after.store_path ||
            before.store_max_bytes != after.store_max_bytes ||
            before.store_max_age_ms != after.store_max_age_ms || before.nats != after.nats;
+}
+
+bool capture_changed(const policy::Policy& before, const policy::Policy& after) {
+    return before.interfaces != after.interfaces || before.bpf_filter != after.bpf_filter ||
+           before.capture_buffer_bytes != after.capture_buffer_bytes;
 }
 
 }  // namespace pw::agent

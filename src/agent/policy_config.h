@@ -11,7 +11,11 @@ namespace pw::agent {
 void apply_policy(const policy::Policy& policy, AgentConfig& config);
 
 // True when going from `before` to `after` changes a key that the agent reads only at
-// start-up (capture, store, statistics interval, [nats]), so that it needs a restart.
+// start-up (store, statistics interval, [nats]), so that it needs a restart.
 bool needs_restart(const policy::Policy& before, const policy::Policy& after);
+
+// True when going from `before` to `after` changes the [capture] table, which the agent
+// applies at once (Agent::set_capture).
+bool capture_changed(const policy::Policy& before, const policy::Policy& after);
 
 }  // namespace pw::agent

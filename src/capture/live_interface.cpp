@@ -1,7 +1,18 @@
 #include "capture/live_interface.h"
 
 #include <fmt/core.h>
+#include <net/if.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <system_error>
+#include <thread>
+
+#include "capture/live_fanout.h"
 
 namespace pw::capture {
 namespace {
@@ -16,20 +27,19 @@ std::string activate_error(pcap_t* handle, const std::string& name, int status) 
         case PCAP_ERROR_NO_SUCH_DEVICE:
             return fmt::format("interface '{}' does not exist (see `ip link`)", name);
         case PCAP_ERROR_PERM_DENIED:
-            return fmt::format(
-                "interface '{}': permission denied; run as root or with CAP_NET_RAW", name);
+            return fmt::format("interface '{}': permission denied; run as root or with CAP_NET_RAW",
+                               name);
         case PCAP_ERROR_IFACE_NOT_UP:
             return fmt::format("interface '{}' is not up", name);
         default:
-            return fmt::format("interface '{}': cannot be opened: {}", name,
-                               pcap_geterr(handle));
+            return fmt::format("interface '{}': cannot be opened: {}", name, pcap_geterr(handle));
     }
 }
 
 }  // namespace
 
-LiveInterface::LiveInterface(const std::string& name, const LiveOptions& options)
-    : name_(name) {
+LiveInterface::LiveInterface(const std::string& name, const LiveOptions& options, bool held)
+    : name_(name), options_(options) {
     char error[PCAP_ERRBUF_SIZE] = {};
     handle_ = pcap_create(name.c_str(), error);
     if (handle_ == nullptr) {
@@ -55,35 +65,95 @@ LiveInterface::LiveInterface(const std::string& name, const LiveOptions& options
         // A warning (PCAP_WARNING_*) still gives a working handle.
         spdlog::warn("interface '{}': {}", name, pcap_statustostr(status));
     }
-
-    if (!options.filter.empty()) {
-        bpf_program program{};
-        if (pcap_compile(handle_, &program, options.filter.c_str(), 1,
-                         PCAP_NETMASK_UNKNOWN) != 0) {
-            std::string message = fmt::format("invalid --filter '{}': {}", options.filter,
-                                              pcap_geterr(handle_));
-            pcap_close(handle_);
-            throw std::invalid_argument(message);
-        }
-        int set = pcap_setfilter(handle_, &program);
-        pcap_freecode(&program);
-        if (set != 0) {
-            std::string message = handle_error(handle_, name, "setting the filter");
-            pcap_close(handle_);
-            throw CaptureError(message);
-        }
-    }
     if (pcap_setnonblock(handle_, 1, error) != 0) {
         pcap_close(handle_);
-        throw CaptureError(fmt::format("interface '{}': non-blocking mode failed: {}", name,
-                                       error));
+        throw CaptureError(
+            fmt::format("interface '{}': non-blocking mode failed: {}", name, error));
     }
     descriptor_ = pcap_get_selectable_fd(handle_);
     linktype_ = pcap_datalink(handle_);
+
+    try {
+        if (held) {
+            // The socket took every packet since its activation; it takes none from now on.
+            // release() discards the ones it holds.
+            bpf_insn reject_all{BPF_RET | BPF_K, 0, 0, 0};
+            bpf_program program{1, &reject_all};
+            if (pcap_setfilter(handle_, &program) != 0) {
+                throw CaptureError(handle_error(handle_, name, "holding packets back"));
+            }
+        } else if (!options.filter.empty()) {
+            install_filter(options.filter);
+        }
+    } catch (...) {
+        pcap_close(handle_);
+        handle_ = nullptr;
+        throw;
+    }
+}
+
+void LiveInterface::install_filter(const std::string& expression) {
+    bpf_program program{};
+    if (pcap_compile(handle_, &program, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        throw std::invalid_argument(
+            fmt::format("invalid --filter '{}': {}", expression, pcap_geterr(handle_)));
+    }
+    int set = pcap_setfilter(handle_, &program);
+    pcap_freecode(&program);
+    if (set != 0) throw CaptureError(handle_error(handle_, name_, "setting the filter"));
+}
+
+void LiveInterface::discard_waiting_packets() {
+    // Under the reject-all filter libpcap filters the packets in the ring in user space, so a
+    // read consumes them without passing any on.
+    auto ignore = [](u_char*, const pcap_pkthdr*, const u_char*) {};
+    if (pcap_dispatch(handle_, -1, ignore, nullptr) == PCAP_ERROR) {
+        throw CaptureError(handle_error(handle_, name_, "reading"));
+    }
+}
+
+void LiveInterface::release() {
+    // Every packet in the ring now arrived before the handle was held, so a copy of it
+    // reached every other member too.
+    discard_waiting_packets();
+    // An empty expression compiles to a program that accepts every packet.
+    install_filter(options_.filter);
 }
 
 LiveInterface::~LiveInterface() {
     if (handle_ != nullptr) pcap_close(handle_);
+}
+
+std::vector<std::unique_ptr<LiveInterface>> open_fanout_handles(const std::string& name,
+                                                                const LiveOptions& options,
+                                                                unsigned members) {
+    std::vector<std::unique_ptr<LiveInterface>> handles;
+    if (members <= 1) {
+        handles.push_back(std::make_unique<LiveInterface>(name, options));
+        return handles;
+    }
+    // 1. Every member opens held, so that no socket takes packets on its own while the
+    //    others are still outside the group. 2. They join the group in member order, the
+    //    first creating it. 3. Each starts filtering.
+    for (unsigned i = 0; i < members; ++i) {
+        handles.push_back(std::make_unique<LiveInterface>(name, options, true));
+    }
+    try {
+        uint16_t group = create_fanout_group(handles[0]->descriptor(), members);
+        for (unsigned i = 1; i < members; ++i) {
+            join_fanout_group(handles[i]->descriptor(), group);
+        }
+        spdlog::debug("interface '{}': fanout group {} of {} sockets", name, group, members);
+    } catch (const std::system_error& error) {
+        throw CaptureError(fmt::format("interface '{}': {}", name, error.what()));
+    }
+    if (!options.immediate) {
+        // With a batching ring (TPACKET_V3) the block being filled is not readable until the
+        // kernel hands it over after the block timeout, so wait for that before discarding.
+        std::this_thread::sleep_for(std::chrono::milliseconds(2 * options.timeout_ms));
+    }
+    for (auto& handle : handles) handle->release();
+    return handles;
 }
 
 int LiveInterface::dispatch(const FileReader::Visit& visit) {
@@ -103,6 +173,23 @@ int LiveInterface::dispatch(const FileReader::Visit& visit) {
     int count = pcap_dispatch(handle_, -1, callback, reinterpret_cast<u_char*>(&context));
     if (count == PCAP_ERROR) throw CaptureError(handle_error(handle_, name_, "reading"));
     return count < 0 ? 0 : count;
+}
+
+std::string LiveInterface::failure_cause() const {
+    int descriptor = pcap_fileno(handle_);
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0) {
+        return std::strerror(error);
+    }
+    if (name_ == "any") return {};
+    if (if_nametoindex(name_.c_str()) == 0) return "the interface disappeared";
+    ifreq request{};
+    std::strncpy(request.ifr_name, name_.c_str(), IFNAMSIZ - 1);
+    if (ioctl(descriptor, SIOCGIFFLAGS, &request) == 0 && (request.ifr_flags & IFF_UP) == 0) {
+        return "the interface went down";
+    }
+    return {};
 }
 
 LiveStats LiveInterface::stats() const {

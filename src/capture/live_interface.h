@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "capture/file_reader.h"
 
@@ -24,23 +26,26 @@ struct LiveOptions {
 
 // Raised when an interface cannot be opened or read; what() names the interface.
 class CaptureError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // Drop counters of one handle, as pcap_stats(3PCAP) returns them on Linux.
 struct LiveStats {
-    uint64_t received = 0;       // packets the filter accepted
-    uint64_t kernel_drops = 0;   // ps_drop: dropped because the ring was full
+    uint64_t received = 0;         // packets the filter accepted
+    uint64_t kernel_drops = 0;     // ps_drop: dropped because the ring was full
     uint64_t interface_drops = 0;  // ps_ifdrop: dropped by the interface or its driver
 };
 
 // One interface captured with libpcap in non-blocking mode, so that one thread can poll
 // every interface's descriptor.
 class LiveInterface {
-public:
-    // Opens and activates `name` ("any" for every interface). Throws CaptureError.
-    LiveInterface(const std::string& name, const LiveOptions& options);
+  public:
+    // Opens and activates `name` ("any" for every interface). Throws CaptureError, and
+    // std::invalid_argument when the filter does not compile for the interface's link type.
+    // With `held` the handle passes no packet until release(): it can then join a fanout
+    // group without having taken packets that belong to another member.
+    LiveInterface(const std::string& name, const LiveOptions& options, bool held = false);
     ~LiveInterface();
     LiveInterface(const LiveInterface&) = delete;
     LiveInterface& operator=(const LiveInterface&) = delete;
@@ -49,16 +54,37 @@ public:
     // interface fails, for instance because it went down or was removed.
     int dispatch(const FileReader::Visit& visit);
 
+    // Installs the filter of the options, after the handle was opened held. Throws as the
+    // constructor does.
+    void release();
+
+    // Why the capture socket reported an error or hang-up, in words: its pending error
+    // (SO_ERROR, which reading clears), else the interface's state ("the interface went
+    // down"), else empty. libpcap reads and ignores ENETDOWN itself, so the cause usually
+    // comes from the state.
+    std::string failure_cause() const;
+
     LiveStats stats() const;
     int descriptor() const { return descriptor_; }
     int linktype() const { return linktype_; }
     const std::string& name() const { return name_; }
 
-private:
+  private:
+    void install_filter(const std::string& expression);
+    void discard_waiting_packets();
+
     std::string name_;
+    LiveOptions options_;
     pcap_t* handle_ = nullptr;
     int descriptor_ = -1;
     int linktype_ = 0;
 };
+
+// Opens `name` once per member of a new PACKET_FANOUT group (live_fanout.h), so that the
+// kernel hands each packet to one handle, chosen by the packet's address pair. Handle i is
+// member i. Throws as LiveInterface does.
+std::vector<std::unique_ptr<LiveInterface>> open_fanout_handles(const std::string& name,
+                                                                const LiveOptions& options,
+                                                                unsigned members);
 
 }  // namespace pw::capture

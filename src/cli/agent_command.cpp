@@ -8,16 +8,21 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "agent/agent.h"
 #include "agent/agent_commands.h"
 #include "agent/agent_fleet.h"
 #include "agent/policy_config.h"
+#include "agent/store_access.h"
 #include "cli/commands.h"
 #include "control/client.h"
 #include "control/policy_commands.h"
@@ -26,6 +31,7 @@
 #include "daemon/signals.h"
 #include "policy/policy_holder.h"
 #include "query/literals.h"
+#include "store/store_options.h"
 
 namespace pw::cli {
 namespace {
@@ -114,15 +120,35 @@ bool handle_signals(daemon::SignalWatcher& signals, policy::PolicyHolder* holder
 }
 
 // Connects the policy holder to the agent: audit events go to the policy's store, and a
-// change of the recording rules reaches the filter in front of the store at once.
+// change of the recording rules or of the capture reaches the agent at once.
 void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
     holder.set_audit_recorder(policy::store_audit_recorder());
+    // The policy the agent started with, and the one whose capture it applied last; the
+    // listeners run one at a time, under the holder's lock.
     auto running = std::make_shared<policy::Policy>(*holder.current());
-    holder.add_listener([&agent, running](const policy::Policy& next) {
+    auto applied = std::make_shared<policy::Policy>(*holder.current());
+    holder.add_listener([&agent, running, applied](const policy::Policy& next) {
         agent.set_recording_rules(policy::RecordingRules::from(next));
+        if (agent::capture_changed(*applied, next)) {
+            try {
+                agent.set_capture(next.interfaces, next.bpf_filter,
+                                  static_cast<int>(next.capture_buffer_bytes));
+                spdlog::info("capture settings of the new policy applied");
+            } catch (const std::invalid_argument& error) {
+                // The policy parser compiled the filter already, so this is unexpected.
+                spdlog::error("the new capture settings cannot be applied: {}", error.what());
+            }
+        }
+        *applied = next;
         if (agent::needs_restart(*running, next)) {
-            spdlog::warn("the new policy changes capture, store or fleet settings, which take "
-                         "effect when the agent restarts");
+            spdlog::warn("the new policy changes store, statistics interval or fleet "
+                         "settings, which take effect when the agent restarts");
+        }
+        if (next.reader_group != running->reader_group) {
+            spdlog::warn(
+                "the store keeps group {} until the agent restarts, since giving it to "
+                "group {} needs a privilege the agent dropped",
+                running->reader_group, next.reader_group);
         }
     });
 }
@@ -134,6 +160,63 @@ std::string device_name(const agent::AgentConfig& config) {
     if (gethostname(host, sizeof host - 1) != 0) return "unknown";
     return host;
 }
+
+// Starts the agent's part in the fleet from a thread of its own, and tries again every
+// kRetryInterval while it fails. The publisher and the search responder open the store, which
+// another process may hold locked when the agent starts, so each try can wait out SQLite's
+// busy timeout.
+class FleetStarter {
+public:
+    static constexpr std::chrono::seconds kRetryInterval{10};
+
+    FleetStarter(policy::NatsSettings nats, std::string store_path, std::string device)
+        : nats_(std::move(nats)), store_path_(std::move(store_path)), device_(std::move(device)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~FleetStarter() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+        fleet_.reset();  // stops publishing and answering
+    }
+
+private:
+    void run() {
+        std::string last_error;
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            try {
+                fleet_ = std::make_unique<agent::AgentFleet>(nats_, store_path_, device_);
+                if (!last_error.empty()) {
+                    spdlog::info("fleet: started after an earlier failure ({})", last_error);
+                }
+                return;
+            } catch (const std::exception& error) {
+                if (last_error != error.what()) {
+                    spdlog::error("fleet: cannot start publishing and answering searches: {}; "
+                                  "retrying every {} s",
+                                  error.what(), kRetryInterval.count());
+                }
+                last_error = error.what();
+            }
+            lock.lock();
+            wake_.wait_for(lock, kRetryInterval, [this] { return stopping_; });
+        }
+    }
+
+    policy::NatsSettings nats_;
+    std::string store_path_;
+    std::string device_;
+    std::unique_ptr<agent::AgentFleet> fleet_;  // written by the thread, read after join
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
 
 int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     std::unique_ptr<policy::PolicyHolder> holder;
@@ -148,6 +231,11 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     control::ControlServer server(server_settings);
     // Bound before privileges go: giving the socket to the reader group needs CAP_CHOWN.
     server.listen();
+    // The store likewise: readable by the reader group only.
+    if (!options.config.store.disabled) {
+        agent::restrict_store_access(store::store_settings(options.config.store).path,
+                                     server_settings.groups.reader_group);
+    }
     if (!options.keep_privileges) {
         // Attribution enters other network namespaces to find their sockets (setns).
         bool setns = options.config.attribute_processes;
@@ -162,11 +250,10 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     }
     agent::register_agent_commands(server, agent);
     server.start();
-    std::unique_ptr<agent::AgentFleet> fleet;
+    std::unique_ptr<FleetStarter> fleet;
     if (holder != nullptr && !holder->current()->nats.servers.empty()) {
-        fleet = std::make_unique<agent::AgentFleet>(holder->current()->nats,
-                                                    options.config.store.path,
-                                                    device_name(options.config));
+        fleet = std::make_unique<FleetStarter>(holder->current()->nats, options.config.store.path,
+                                               device_name(options.config));
     }
     int status = agent.run([&] { return handle_signals(signals, holder.get()); });
     server.stop();
@@ -212,7 +299,8 @@ void register_agent(CLI::App& app, int& exit_code) {
     command->add_option("--filter", config.capture.filter,
                         "BPF filter expression (tcpdump syntax) for every interface");
     command->add_option("--buffer-size", options->buffer_size,
-                        "Size of each interface's kernel capture ring, with a suffix (KiB, MiB)")
+                        "Size of each kernel capture ring, one per interface and capture thread, "
+                        "with a suffix (KiB, MiB)")
         ->capture_default_str();
     command->add_flag("!--no-immediate", config.capture.immediate,
                       "Let the kernel batch packets for up to 100 ms instead of delivering each "
@@ -241,8 +329,8 @@ void register_agent(CLI::App& app, int& exit_code) {
                       "need");
     command->add_option("--device", config.settings.device, "Device name written into every event");
     command->add_option("--threads", config.threads,
-                        "Pipeline worker threads; connections are spread over them by address "
-                        "pair (1: the capture thread runs the pipeline)")
+                        "Capture threads, each with its own pipeline; the kernel spreads each "
+                        "interface's packets over them by address pair (PACKET_FANOUT)")
         ->capture_default_str()
         ->check(CLI::Range(1u, 64u));
     command->add_flag("--no-attribution", options->no_attribution,

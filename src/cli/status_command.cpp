@@ -37,9 +37,17 @@ void print_status(const nlohmann::json& status) {
     }
     fmt::print("flows             {}\n", status["flows"]["total"].get<uint64_t>());
     fmt::print("events            {}\n", status["events"].get<uint64_t>());
+    const nlohmann::json& cpu = status["cpu"];
     fmt::print("cpu               {:.1f} ms in total, {:.2f} ms per 1000 packets\n",
-               status["cpu"]["total_ms"].get<double>(),
-               status["cpu"]["ms_per_1000_packets"].get<double>());
+               cpu["total_ms"].get<double>(), cpu["ms_per_1000_packets"].get<double>());
+    for (const nlohmann::json& worker : cpu.value("workers", nlohmann::json::array())) {
+        fmt::print(
+            "  worker {:<8} {} packets on {} handles, {:.1f} ms, {:.2f} ms per 1000 "
+            "packets\n",
+            worker["worker"].get<uint64_t>(), worker["packets"].get<uint64_t>(),
+            worker["handles"].get<uint64_t>(), worker["total_ms"].get<double>(),
+            worker["ms_per_1000_packets"].get<double>());
+    }
     if (status.contains("attribution")) {
         const nlohmann::json& a = status["attribution"];
         fmt::print("attribution       {} of {} connections, {} network namespaces ({} "
@@ -49,9 +57,12 @@ void print_status(const nlohmann::json& status) {
                    a["unreadable_namespaces"].get<uint64_t>());
     }
     if (status.contains("store")) {
-        fmt::print("store             {} events committed, {} lost\n",
-                   status["store"]["committed"].get<uint64_t>(),
-                   status["store"]["lost"].get<uint64_t>());
+        const nlohmann::json& store = status["store"];
+        fmt::print(
+            "store             {} events committed, {} waiting{}, {} lost\n",
+            store["committed"].get<uint64_t>(), store.value("waiting", uint64_t{0}),
+            store.value("failing", false) ? " (the store cannot be written, see the log)" : "",
+            store["lost"].get<uint64_t>());
     }
 }
 

@@ -147,9 +147,14 @@ std::string NatsConnection::take_async_error() {
     return std::exchange(async_error_, {});
 }
 
-void NatsConnection::on_disconnected(natsConnection*, void* self) {
+void NatsConnection::on_disconnected(natsConnection* connection, void* self) {
     if (static_cast<NatsConnection*>(self)->closing_) return;
-    spdlog::warn("disconnected from NATS; reconnecting");
+    const char* detail = nullptr;
+    natsStatus status = natsConnection_GetLastError(connection, &detail);
+    std::string cause = detail != nullptr && detail[0] != '\0' ? detail
+                        : status != NATS_OK                    ? natsStatus_GetText(status)
+                                                               : "the server closed the connection";
+    spdlog::warn("disconnected from NATS: {}; reconnecting", cause);
 }
 
 void NatsConnection::on_reconnected(natsConnection* connection, void*) {

@@ -145,7 +145,11 @@ bool Publisher::ensure_stream() {
 }
 
 Publisher::Round Publisher::publish_round() {
-    if (!connection_->is_connected()) return Round::kFailed;
+    if (!connection_->is_connected()) {
+        // The connection reconnects in the background, and the events wait in the store.
+        record_failure("not connected to NATS (reconnecting)");
+        return Round::kFailed;
+    }
     if (!ensure_stream()) return Round::kFailed;
 
     {

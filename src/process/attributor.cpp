@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "process/namespace_socket.h"
 #include "process/proc_table.h"
@@ -60,9 +61,27 @@ ProcessAttributor::~ProcessAttributor() {
 void ProcessAttributor::poll_loop() {
     std::unique_lock wake_lock(wake_mutex_);
     while (!wake_.wait_for(wake_lock, options_.poll_interval, [this] { return stopping_; })) {
+        // The listing and the walk of /proc run without the lock that every lookup takes,
+        // because a lookup at a connection's first packet that waits for them finds the
+        // socket of a short connection gone. Only the merges take the lock.
+        std::vector<std::pair<uint64_t, std::string>> targets;
+        {
+            std::lock_guard lock(mutex_);
+            refresh_namespaces_locked(options_.namespace_refresh);
+            for (const Namespace& ns : namespaces_) {
+                if (ns.socket) targets.emplace_back(ns.inode, ns.path);
+            }
+        }
+        std::vector<NamespaceListing> listings = list_for_poller(targets);
+        std::vector<OwnerQuery> queries;
+        {
+            std::lock_guard lock(mutex_);
+            merge_listings_locked(listings, 0);
+            queries = owner_queries_locked();
+        }
+        OwnerScan scan = scan_owners(queries);
         std::lock_guard lock(mutex_);
-        refresh_namespaces_locked(options_.namespace_refresh);
-        refresh_locked();
+        apply_owners_locked(queries, std::move(scan));
     }
 }
 
@@ -80,12 +99,11 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
             updated.push_back(std::move(*existing));
             continue;
         }
-        Namespace ns{found.inode, found.pid, std::nullopt, {}};
+        Namespace ns{found.inode, found.pid, std::nullopt, {}, {}};
+        if (found.inode != own) ns.path = "/proc/" + std::to_string(found.pid) + "/ns/net";
         try {
-            ns.socket = found.inode == own ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
-                                           : open_sock_diag_in(
-                                                 "/proc/" + std::to_string(found.pid) +
-                                                 "/ns/net");
+            ns.socket = ns.path.empty() ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
+                                        : open_sock_diag_in(ns.path);
         } catch (const std::system_error& error) {
             ns.error = error.what();
             bool known_error = existing != namespaces_.end() && existing->error == ns.error;
@@ -99,7 +117,7 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         bool listed = std::any_of(updated.begin(), updated.end(),
                                   [&](const Namespace& ns) { return ns.inode == named.inode; });
         if (listed) continue;
-        Namespace ns{named.inode, 0, std::nullopt, {}};
+        Namespace ns{named.inode, 0, std::nullopt, {}, named.path};
         try {
             ns.socket = open_sock_diag_in(named.path);
         } catch (const std::system_error& error) {
@@ -111,7 +129,7 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
                                  [&](const Namespace& ns) { return ns.inode == own; })) {
         // No process is listed in our own namespace when /proc belongs to another pid
         // namespace; it is still read.
-        updated.push_back({own, 0, host::NetlinkSocket(NETLINK_SOCK_DIAG), {}});
+        updated.push_back({own, 0, host::NetlinkSocket(NETLINK_SOCK_DIAG), {}, {}});
     }
     namespaces_ = std::move(updated);
     stats_.namespaces = namespaces_.size();
@@ -119,24 +137,68 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         namespaces_.begin(), namespaces_.end(), [](const Namespace& ns) { return !ns.socket; }));
 }
 
-void ProcessAttributor::refresh_locked(uint8_t ip_protocol) {
+void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve) {
+    std::vector<NamespaceListing> listings;
+    for (Namespace& ns : namespaces_) {
+        if (!ns.socket) continue;
+        NamespaceListing& listing = listings.emplace_back();
+        listing.inode = ns.inode;
+        try {
+            listing.sockets = list_sockets(*ns.socket, ip_protocol);
+        } catch (const std::system_error& error) {
+            listing.error = error.what();
+        }
+    }
+    merge_listings_locked(listings, ip_protocol);
+    if (resolve) resolve_owners_locked();
+}
+
+std::vector<ProcessAttributor::NamespaceListing> ProcessAttributor::list_for_poller(
+    const std::vector<std::pair<uint64_t, std::string>>& targets) {
+    std::erase_if(poller_sockets_, [&](const auto& entry) {
+        return std::none_of(targets.begin(), targets.end(),
+                            [&](const auto& target) { return target.first == entry.first; });
+    });
+    std::vector<NamespaceListing> listings;
+    for (const auto& [inode, path] : targets) {
+        NamespaceListing& listing = listings.emplace_back();
+        listing.inode = inode;
+        try {
+            auto socket = poller_sockets_.find(inode);
+            if (socket == poller_sockets_.end()) {
+                socket = poller_sockets_
+                             .emplace(inode, path.empty() ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
+                                                          : open_sock_diag_in(path))
+                             .first;
+            }
+            listing.sockets = list_sockets(socket->second, 0);
+        } catch (const std::system_error& error) {
+            listing.error = error.what();
+            poller_sockets_.erase(inode);
+        }
+    }
+    return listings;
+}
+
+void ProcessAttributor::merge_listings_locked(const std::vector<NamespaceListing>& listings,
+                                              uint8_t ip_protocol) {
     auto now = std::chrono::steady_clock::now();
     last_refresh_ = now;
     ++stats_.refreshes;
-    for (Namespace& ns : namespaces_) {
-        if (!ns.socket) continue;
-        std::vector<SocketEntry> sockets;
-        try {
-            sockets = list_sockets(*ns.socket, ip_protocol);
-        } catch (const std::system_error& error) {
-            // The namespace's last process exited, or netlink failed: list it again later.
-            spdlog::debug("listing the sockets of network namespace {} failed: {}", ns.inode,
-                          error.what());
-            ns.socket.reset();
-            ns.error = error.what();
+    for (const NamespaceListing& listing : listings) {
+        if (!listing.error.empty()) {
+            // The namespace's last process exited, or netlink failed: list it again after
+            // the next enumeration.
+            spdlog::debug("listing the sockets of network namespace {} failed: {}", listing.inode,
+                          listing.error);
+            for (Namespace& ns : namespaces_) {
+                if (ns.inode != listing.inode) continue;
+                ns.socket.reset();
+                ns.error = listing.error;
+            }
             continue;
         }
-        for (const SocketEntry& socket : sockets) {
+        for (const SocketEntry& socket : listing.sockets) {
             SocketKey key{socket.ip_protocol, socket.local, socket.local_port, socket.remote,
                           socket.remote_port};
             Known& known = known_[key];
@@ -150,7 +212,7 @@ void ProcessAttributor::refresh_locked(uint8_t ip_protocol) {
             } else {
                 known.socket.state = socket.state;
             }
-            known.network_namespace = ns.inode;
+            known.network_namespace = listing.inode;
             known.seen = now;
         }
     }
@@ -159,46 +221,82 @@ void ProcessAttributor::refresh_locked(uint8_t ip_protocol) {
         if (ip_protocol != 0 && entry.second.socket.ip_protocol != ip_protocol) return false;
         return now - entry.second.seen > options_.recent_lifetime;
     });
-    resolve_owners_locked();
     stats_.known_sockets = known_.size();
 }
 
 void ProcessAttributor::resolve_owners_locked() {
+    std::vector<OwnerQuery> queries = owner_queries_locked();
+    apply_owners_locked(queries, scan_owners(queries));
+}
+
+void ProcessAttributor::resolve_inode_locked(uint64_t inode) {
+    std::vector<OwnerQuery> query{{inode, std::nullopt}};
+    auto cached = owners_.find(inode);
+    if (cached != owners_.end()) query.front().cached_pid = cached->second;
+    apply_owners_locked(query, scan_owners(query));
+}
+
+std::vector<ProcessAttributor::OwnerQuery> ProcessAttributor::owner_queries_locked() const {
+    std::vector<OwnerQuery> queries;
+    for (const auto& [key, known] : known_) {
+        if (known.process || known.owner_missing || known.socket.inode == 0) continue;
+        OwnerQuery query{known.socket.inode, std::nullopt};
+        auto cached = owners_.find(known.socket.inode);
+        if (cached != owners_.end()) query.cached_pid = cached->second;
+        queries.push_back(query);
+    }
+    return queries;
+}
+
+ProcessAttributor::OwnerScan ProcessAttributor::scan_owners(
+    const std::vector<OwnerQuery>& queries) {
     // Walk /proc only for sockets whose inode is new, since the walk costs one readlink per
     // open file of every process. One new socket, the usual case at a connection's first
     // packet, takes a walk that stops at its owner; more take one full walk.
-    std::vector<Known*> unresolved;
-    for (auto& [key, known] : known_) {
-        if (known.process || known.owner_missing || known.socket.inode == 0) continue;
-        unresolved.push_back(&known);
+    OwnerScan scan;
+    std::vector<uint64_t> new_inodes;
+    for (const OwnerQuery& query : queries) {
+        if (!query.cached_pid) new_inodes.push_back(query.inode);
     }
-    size_t new_inodes = static_cast<size_t>(std::count_if(
-        unresolved.begin(), unresolved.end(),
-        [&](const Known* known) { return owners_.count(known->socket.inode) == 0; }));
-    if (new_inodes == 1) {
-        for (Known* known : unresolved) {
-            if (owners_.count(known->socket.inode) != 0) continue;
-            if (auto pid = find_socket_owner(known->socket.inode)) {
-                owners_[known->socket.inode] = *pid;
-            }
-        }
-        ++stats_.proc_scans;
-    } else if (new_inodes > 1) {
-        owners_ = scan_socket_owners();
-        ++stats_.proc_scans;
+    scan.walked = !new_inodes.empty();
+    if (new_inodes.size() == 1) {
+        if (auto pid = find_socket_owner(new_inodes.front())) scan.owners[new_inodes[0]] = *pid;
+    } else if (new_inodes.size() > 1) {
+        scan.owners = scan_socket_owners();
+        scan.complete = true;
     }
+    for (const OwnerQuery& query : queries) {
+        auto found = scan.owners.find(query.inode);
+        std::optional<int64_t> pid =
+            found != scan.owners.end() ? std::optional<int64_t>(found->second) : query.cached_pid;
+        if (pid && scan.processes.count(*pid) == 0) scan.processes[*pid] = read_process(*pid);
+    }
+    return scan;
+}
 
-    std::unordered_map<int64_t, std::optional<events::Process>> read;
-    for (Known* known : unresolved) {
-        auto owner = owners_.find(known->socket.inode);
-        if (owner == owners_.end()) {
-            known->owner_missing = true;
+void ProcessAttributor::apply_owners_locked(const std::vector<OwnerQuery>& queries,
+                                            OwnerScan scan) {
+    if (scan.walked) ++stats_.proc_scans;
+    if (scan.complete) {
+        owners_ = std::move(scan.owners);
+    } else {
+        for (const auto& [inode, pid] : scan.owners) owners_[inode] = pid;
+    }
+    std::unordered_set<uint64_t> asked;
+    for (const OwnerQuery& query : queries) asked.insert(query.inode);
+    // Entries may have changed while the walk ran without the lock, so they are matched by
+    // inode, and only those still unresolved take the result.
+    for (auto& [key, known] : known_) {
+        if (known.process || known.owner_missing || asked.count(known.socket.inode) == 0) continue;
+        auto owner = owners_.find(known.socket.inode);
+        auto process =
+            owner == owners_.end() ? scan.processes.end() : scan.processes.find(owner->second);
+        if (process == scan.processes.end()) {
+            known.owner_missing = true;
             continue;
         }
-        auto [at, inserted] = read.try_emplace(owner->second);
-        if (inserted) at->second = read_process(owner->second);
-        known->process = at->second;
-        known->owner_missing = !at->second.has_value();
+        known.process = process->second;
+        known.owner_missing = !process->second.has_value();
     }
 }
 
@@ -255,8 +353,8 @@ const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Conne
             }
             // A socket on another port is not this connection's, whatever the lookup found.
             if (!socket || socket->inode == 0 || socket->local_port != side.local_port) continue;
-            SocketKey key{socket->ip_protocol, socket->local, socket->local_port,
-                          socket->remote, socket->remote_port};
+            SocketKey key{socket->ip_protocol, socket->local, socket->local_port, socket->remote,
+                          socket->remote_port};
             Known& known = known_[key];
             if (known.socket.inode != socket->inode) {
                 known.process.reset();
@@ -265,7 +363,7 @@ const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Conne
             known.socket = *socket;
             known.network_namespace = ns.inode;
             known.seen = std::chrono::steady_clock::now();
-            resolve_owners_locked();
+            if (!known.process && !known.owner_missing) resolve_inode_locked(known.socket.inode);
             return &known;
         }
     }
@@ -301,9 +399,15 @@ events::Process ProcessAttributor::attribute(const Connection& connection) {
         // better answer when both ends are on this machine. A namespace whose only process
         // is the connection's may be newer than the last enumeration.
         refresh_namespaces_locked(kMissNamespaceRefresh);
-        refresh_locked(connection.ip_protocol);
+        // Only the matching socket's owner is looked for: resolving every new socket of the
+        // listing would take a full walk of /proc while the lock holds up other lookups.
+        refresh_locked(connection.ip_protocol, false);
         known = match_connected_locked(connection);
         if (known == nullptr) known = match_unconnected_locked(connection);
+        if (known != nullptr && !known->process && !known->owner_missing &&
+            known->socket.inode != 0) {
+            resolve_inode_locked(known->socket.inode);
+        }
     }
     if (known != nullptr && known->process) {
         ++stats_.attributed;

@@ -90,16 +90,51 @@ private:
     struct Namespace {
         uint64_t inode = 0;
         int64_t pid = 0;
-        std::optional<host::NetlinkSocket> socket;
-        std::string error;  // why it cannot be read, empty when it can
+        std::optional<host::NetlinkSocket> socket;  // used under mutex_
+        std::string error;                          // why it cannot be read, empty when it can
+        std::string path;  // what enters it (/proc/<pid>/ns/net, /run/netns/NAME), empty for ours
+    };
+    // The sockets of one namespace, as one listing returned them.
+    struct NamespaceListing {
+        uint64_t inode = 0;
+        std::vector<SocketEntry> sockets;
+        std::string error;  // why the listing failed, empty when it did not
+    };
+
+    // A socket inode whose owner is to be found, with the pid that held it at the last walk
+    // of /proc, if any.
+    struct OwnerQuery {
+        uint64_t inode = 0;
+        std::optional<int64_t> cached_pid;
+    };
+    // Owners found by walking /proc.
+    struct OwnerScan {
+        bool walked = false;    // some inode was new, so /proc was walked
+        bool complete = false;  // `owners` contains every socket of every process
+        std::unordered_map<uint64_t, int64_t> owners;  // socket inode to pid
+        std::unordered_map<int64_t, std::optional<events::Process>> processes;
     };
 
     void poll_loop();
     // Enumerates the namespaces again when the last enumeration is older than `interval`.
     void refresh_namespaces_locked(std::chrono::milliseconds interval);
-    // Lists the sockets of every namespace, of `ip_protocol` only unless it is 0.
-    void refresh_locked(uint8_t ip_protocol = 0);
+    // Lists the sockets of every namespace, of `ip_protocol` only unless it is 0, and finds
+    // the owners of new ones unless `resolve` is false.
+    void refresh_locked(uint8_t ip_protocol = 0, bool resolve = true);
+    // Takes listings into the known sockets; a failed one closes its namespace until the next
+    // enumeration.
+    void merge_listings_locked(const std::vector<NamespaceListing>& listings, uint8_t ip_protocol);
+    // Lists every socket of the namespaces `targets` (inode and path) through the poller's own
+    // netlink sockets, without the lock. Poller thread only.
+    std::vector<NamespaceListing> list_for_poller(
+        const std::vector<std::pair<uint64_t, std::string>>& targets);
     void resolve_owners_locked();
+    // Finds the owner of one socket: a walk of /proc that stops at it.
+    void resolve_inode_locked(uint64_t inode);
+    std::vector<OwnerQuery> owner_queries_locked() const;
+    // Walks /proc for the queries' owners; needs no lock.
+    static OwnerScan scan_owners(const std::vector<OwnerQuery>& queries);
+    void apply_owners_locked(const std::vector<OwnerQuery>& queries, OwnerScan scan);
     // Asks each namespace's kernel for the connection's socket directly (no listing).
     const Known* find_exact_locked(const Connection& connection);
     const Known* match_connected_locked(const Connection& connection) const;
@@ -114,6 +149,9 @@ private:
     std::map<SocketKey, Known> known_;
     std::unordered_map<uint64_t, int64_t> owners_;  // socket inode to pid
     AttributionStats stats_;
+    // The poller's own socket per namespace, so that it lists without the lock; only the
+    // poller thread touches it.
+    std::map<uint64_t, host::NetlinkSocket> poller_sockets_;
 
     std::mutex wake_mutex_;
     std::condition_variable wake_;

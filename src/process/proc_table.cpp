@@ -113,7 +113,9 @@ std::optional<events::Process> read_process(int64_t pid) {
     events::Process process;
     process.pid = pid;
     process.name = read_text(base + "/comm");
-    if (!process.name.empty() && process.name.back() == '\n') process.name.pop_back();
+    // Every process has a name; none means that it exited after its status was read.
+    if (process.name.empty()) return std::nullopt;
+    if (process.name.back() == '\n') process.name.pop_back();
     process.executable = read_link(base + "/exe");
     // The arguments are separated by NUL bytes; a space separates them here.
     process.command_line = read_text(base + "/cmdline");

@@ -88,8 +88,7 @@ void add_store_options(CLI::App& command, StoreOptions& options) {
         ->capture_default_str();
 }
 
-std::unique_ptr<StoreSink> open_store_sink(const StoreOptions& options) {
-    if (options.disabled) return nullptr;
+StoreSettings store_settings(const StoreOptions& options) {
     StoreSettings settings;
     settings.path = options.path.empty() ? default_store_path() : options.path;
     settings.retention.max_bytes = query::parse_size(options.max_size).value_or(0);
@@ -97,7 +96,12 @@ std::unique_ptr<StoreSink> open_store_sink(const StoreOptions& options) {
     settings.batch_size = options.batch_size;
     settings.commit_interval =
         std::chrono::milliseconds(query::parse_duration(options.commit_interval).value_or(1000));
-    return std::make_unique<StoreSink>(std::move(settings));
+    return settings;
+}
+
+std::unique_ptr<StoreSink> open_store_sink(const StoreOptions& options) {
+    if (options.disabled) return nullptr;
+    return std::make_unique<StoreSink>(store_settings(options));
 }
 
 }  // namespace pw::store

@@ -33,6 +33,9 @@ void add_store_options(CLI::App& command, StoreOptions& options);
 // Adds only --store, for commands that read the store.
 void add_store_path_option(CLI::App& command, std::string& path);
 
+// The settings of the store the options describe (ignoring `disabled`).
+StoreSettings store_settings(const StoreOptions& options);
+
 // Opens the sink the options describe; nullptr for --no-store. A store that fails to open
 // still yields a sink, which logs the failure and counts every event as lost.
 std::unique_ptr<StoreSink> open_store_sink(const StoreOptions& options);

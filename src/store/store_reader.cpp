@@ -1,7 +1,9 @@
 #include "store/store_reader.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 
 #include "store/ip_address.h"
@@ -107,7 +109,16 @@ bool EventCursor::next(StoredEvent& out) {
 
 StoreReader StoreReader::open(const std::string& path) {
     std::error_code error;
-    if (!std::filesystem::exists(path, error)) {
+    bool exists = std::filesystem::exists(path, error);
+    bool unreadable = exists && access(path.c_str(), R_OK) != 0 && errno == EACCES;
+    if (error == std::errc::permission_denied || unreadable) {
+        throw StoreError(fmt::format(
+            "permission denied: cannot read the event store {}; the agent's store is readable "
+            "by root and by the members of its reader group (access.reader_group in the "
+            "policy, protowatch-reader by default), so ask an admin to add you to it",
+            path));
+    }
+    if (!exists) {
         throw StoreError(fmt::format(
             "no event store at {} (the file does not exist); record events with `protowatch "
             "analyze`, or pass --store with the path of an event store",

@@ -1,0 +1,233 @@
+#include "agent/capture_worker.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+
+namespace pw::agent {
+namespace {
+
+// How long one poll waits, which bounds how late the worker sees a closed interface.
+constexpr int kPollTimeoutMs = 200;
+// How often drops are read, idle flows ended and the snapshot taken.
+constexpr std::chrono::milliseconds kTickInterval{1000};
+// A pipeline error that repeats is logged again at most this often, with the count.
+constexpr std::chrono::seconds kErrorLogInterval{10};
+
+int64_t thread_cpu_us() {
+    timespec time{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time) != 0) return 0;
+    return static_cast<int64_t>(time.tv_sec) * 1'000'000 + time.tv_nsec / 1000;
+}
+
+}  // namespace
+
+CaptureWorker::CaptureWorker(unsigned index, pipeline::Settings settings,
+                             std::vector<events::EventSink*> outputs,
+                             process::ProcessAttributor* attributor, capture::LiveCapture& capture)
+    : index_(index), capture_(capture) {
+    std::vector<events::EventSink*> sinks = outputs;
+    if (attributor != nullptr) {
+        // One attributing sink per worker: it keeps the processes of the worker's own open
+        // connections, which only this thread touches.
+        attributing_ = std::make_unique<process::AttributingSink>(*attributor, outputs);
+        sinks = {attributing_.get()};
+    }
+    pipeline_ = std::make_unique<pipeline::Pipeline>(std::move(settings), sinks);
+    // Each worker numbers its flows in its own residue, so that connection ids stay unique.
+    pipeline_->number_flows_from(index + 1, capture.workers());
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+CaptureWorker::~CaptureWorker() {
+    stop();
+    close(wake_fd_);
+}
+
+void CaptureWorker::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void CaptureWorker::add_handles(std::vector<capture::WorkerHandle> handles) {
+    if (handles.empty()) return;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& handle : handles) incoming_.push_back(std::move(handle));
+    }
+    uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) spdlog::debug("worker {}: wake-up failed", index_);
+}
+
+void CaptureWorker::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) spdlog::debug("worker {}: wake-up failed", index_);
+    if (thread_.joinable()) thread_.join();
+}
+
+WorkerSnapshot CaptureWorker::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return snapshot_;
+}
+
+void CaptureWorker::run() {
+    next_tick_ = std::chrono::steady_clock::now() + kTickInterval;
+    std::vector<pollfd> descriptors;
+    while (true) {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) break;
+        }
+        adopt_new_handles();
+
+        descriptors.clear();
+        for (const capture::WorkerHandle& handle : handles_) {
+            descriptors.push_back({handle.handle->descriptor(), POLLIN, 0});
+        }
+        descriptors.push_back({wake_fd_, POLLIN, 0});
+        int ready = ::poll(descriptors.data(), descriptors.size(), kPollTimeoutMs);
+        if (ready < 0 && errno != EINTR) {
+            spdlog::error("worker {}: poll failed: {}", index_, std::strerror(errno));
+        }
+        if (ready > 0) {
+            if (descriptors.back().revents != 0) {
+                uint64_t count = 0;
+                if (read(wake_fd_, &count, sizeof count) < 0) count = 0;
+            }
+            std::vector<size_t> ready_handles;
+            std::vector<short> events;
+            for (size_t i = 0; i + 1 < descriptors.size(); ++i) {
+                if (descriptors[i].revents == 0) continue;
+                ready_handles.push_back(i);
+                events.push_back(descriptors[i].revents);
+            }
+            read_ready(ready_handles, events);
+        }
+        if (std::chrono::steady_clock::now() >= next_tick_) tick();
+    }
+
+    // Stopping: the last counters, then every flow ends and the sinks flush.
+    for (capture::WorkerHandle& handle : handles_) capture_.release(handle);
+    handles_.clear();
+    try {
+        pipeline_->finish();
+    } catch (const std::exception& error) {
+        spdlog::error("worker {}: ending the open flows failed: {}", index_, error.what());
+    }
+    take_snapshot();
+}
+
+void CaptureWorker::adopt_new_handles() {
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& handle : incoming_) handles_.push_back(std::move(handle));
+        incoming_.clear();
+    }
+    // Handles of an interface that failed on another worker are closed here too.
+    for (size_t i = handles_.size(); i-- > 0;) {
+        if (capture_.is_current(handles_[i])) continue;
+        capture_.release(handles_[i]);
+        handles_.erase(handles_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+}
+
+void CaptureWorker::read_ready(const std::vector<size_t>& ready, const std::vector<short>& events) {
+    std::vector<std::pair<size_t, std::string>> failed;
+    auto visit = [this](const capture::Frame& frame) { process_frame(frame); };
+    for (size_t n = 0; n < ready.size(); ++n) {
+        capture::WorkerHandle& handle = handles_[ready[n]];
+        try {
+            handle.unreported_frames += static_cast<uint64_t>(handle.handle->dispatch(visit));
+        } catch (const capture::CaptureError& error) {
+            failed.emplace_back(ready[n], error.what());
+            continue;
+        }
+        // POLLERR or POLLHUP without a read error: the socket lost its interface.
+        if (events[n] & (POLLERR | POLLHUP | POLLNVAL)) {
+            std::string cause = handle.handle->failure_cause();
+            if (cause.empty()) cause = "an error or hang-up without a cause";
+            failed.emplace_back(ready[n], fmt::format("interface '{}': the capture socket "
+                                                      "failed: {}",
+                                                      handle.handle->name(), cause));
+        }
+    }
+    // From the back, so that the positions of the others stay valid.
+    for (auto it = failed.rbegin(); it != failed.rend(); ++it) drop_handle(it->first, it->second);
+}
+
+void CaptureWorker::drop_handle(size_t position, const std::string& error) {
+    capture::WorkerHandle& handle = handles_[position];
+    capture_.report_failure(handle, error);
+    capture_.release(handle);
+    handles_.erase(handles_.begin() + static_cast<std::ptrdiff_t>(position));
+}
+
+void CaptureWorker::process_frame(const capture::Frame& frame) {
+    if (!pipeline::Pipeline::supports_link_type(frame.linktype)) {
+        ++unsupported_frames_;
+        return;
+    }
+    try {
+        pipeline_->process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us);
+    } catch (const std::exception& error) {
+        // Nothing in a packet should make the pipeline throw; if it does, the frame is
+        // skipped and capture goes on.
+        ++pipeline_errors_;
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_error_log_ >= kErrorLogInterval) {
+            last_error_log_ = now;
+            spdlog::error("worker {}: analyzing a frame failed ({} so far): {}", index_,
+                          pipeline_errors_, error.what());
+        }
+    }
+}
+
+void CaptureWorker::tick() {
+    next_tick_ += kTickInterval;
+    auto now = std::chrono::steady_clock::now();
+    if (next_tick_ < now) next_tick_ = now + kTickInterval;  // after a long stall
+
+    bool lost_packets = false;
+    for (capture::WorkerHandle& handle : handles_) {
+        lost_packets = capture_.update_counters(handle) || lost_packets;
+    }
+    try {
+        // Every flow open now may miss the dropped packets.
+        if (lost_packets) pipeline_->mark_open_flows_partial();
+        // A quiet interface brings no packet time, so idle flows end by the clock.
+        pipeline_->expire_idle(wall_clock_us());
+        take_snapshot();
+    } catch (const std::exception& error) {
+        // Ending flows writes events; a failure there must not end the capture thread.
+        spdlog::error("worker {}: the periodic work failed: {}", index_, error.what());
+    }
+}
+
+void CaptureWorker::take_snapshot() {
+    WorkerSnapshot snapshot;
+    snapshot.status.summary = pipeline_->summary();
+    snapshot.connections = connections_json(
+        pipeline_->open_flows(), wall_clock_us(),
+        [this](const std::string& uid) -> const events::Process* {
+            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
+        });
+    snapshot.status.cpu_us = thread_cpu_us();
+    snapshot.status.unsupported_frames = unsupported_frames_;
+    snapshot.status.pipeline_errors = pipeline_errors_;
+    snapshot.status.handles = handles_.size();
+    std::lock_guard lock(mutex_);
+    snapshot_ = std::move(snapshot);
+}
+
+}  // namespace pw::agent

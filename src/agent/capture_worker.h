@@ -1,0 +1,78 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "agent/agent_state.h"
+#include "capture/live_capture.h"
+#include "events/event.h"
+#include "pipeline/pipeline.h"
+#include "process/attributing_sink.h"
+#include "process/attributor.h"
+
+namespace pw::agent {
+
+// A worker's report at its last tick, for `status` and `netstat`.
+struct WorkerSnapshot {
+    WorkerStatus status;
+    nlohmann::json connections = nlohmann::json::array();  // connections_json() of its flows
+};
+
+// One capture thread of the live agent. It reads its own member of every interface's fanout
+// group (capture::LiveCapture) and runs the frames through a Pipeline of its own, straight
+// from the capture ring. Once a second it reads its handles' drop counters, ends idle flows
+// and publishes a snapshot.
+class CaptureWorker {
+  public:
+    // `outputs` must accept events from several threads at once. Attribution is skipped when
+    // `attributor` is null.
+    CaptureWorker(unsigned index, pipeline::Settings settings,
+                  std::vector<events::EventSink*> outputs, process::ProcessAttributor* attributor,
+                  capture::LiveCapture& capture);
+    ~CaptureWorker();  // stop()
+    CaptureWorker(const CaptureWorker&) = delete;
+    CaptureWorker& operator=(const CaptureWorker&) = delete;
+
+    void start();
+    // Hands over handles that LiveCapture opened for this worker. Thread-safe.
+    void add_handles(std::vector<capture::WorkerHandle> handles);
+    // Ends the thread: it closes its handles, ends every flow and flushes the sinks.
+    void stop();
+
+    WorkerSnapshot snapshot() const;
+    unsigned index() const { return index_; }
+
+  private:
+    void run();
+    void adopt_new_handles();
+    void read_ready(const std::vector<size_t>& ready, const std::vector<short>& events);
+    void drop_handle(size_t position, const std::string& error);
+    void tick();
+    void take_snapshot();
+    void process_frame(const capture::Frame& frame);
+
+    unsigned index_;
+    capture::LiveCapture& capture_;
+    std::unique_ptr<process::AttributingSink> attributing_;
+    std::unique_ptr<pipeline::Pipeline> pipeline_;
+    std::vector<capture::WorkerHandle> handles_;  // read by the worker's thread only
+    uint64_t unsupported_frames_ = 0;
+    uint64_t pipeline_errors_ = 0;
+    std::chrono::steady_clock::time_point last_error_log_{};
+    std::chrono::steady_clock::time_point next_tick_{};
+
+    int wake_fd_ = -1;          // an eventfd that add_handles() and stop() signal
+    mutable std::mutex mutex_;  // guards incoming_, stopping_ and snapshot_
+    std::vector<capture::WorkerHandle> incoming_;
+    bool stopping_ = false;
+    WorkerSnapshot snapshot_;
+    std::thread thread_;
+};
+
+}  // namespace pw::agent

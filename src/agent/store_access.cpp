@@ -1,0 +1,56 @@
+#include "agent/store_access.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+
+#include "control/peer.h"
+
+namespace pw::agent {
+namespace {
+
+constexpr mode_t kStoreMode = 0640;
+
+void restrict_file(const std::string& path, gid_t group, bool create) {
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
+    int fd = open(path.c_str(), flags, kStoreMode);
+    if (fd < 0) {
+        if (errno != ENOENT || create) {
+            spdlog::warn("event store {}: cannot restrict its access: {}", path,
+                         std::strerror(errno));
+        }
+        return;
+    }
+    if (fchown(fd, static_cast<uid_t>(-1), group) != 0 || fchmod(fd, kStoreMode) != 0) {
+        spdlog::warn("event store {}: cannot give it to the reader group: {}", path,
+                     std::strerror(errno));
+    }
+    close(fd);
+}
+
+}  // namespace
+
+void restrict_store_access(const std::string& store_path, const std::string& reader_group) {
+    std::optional<gid_t> gid = control::find_group(reader_group);
+    if (!gid) {
+        spdlog::warn(
+            "event store {}: reader group {} does not exist, so the store keeps its "
+            "group and only root reads it; create the group with `groupadd {}`",
+            store_path, reader_group, reader_group);
+    }
+    gid_t group = gid.value_or(static_cast<gid_t>(-1));
+    std::error_code error;
+    std::filesystem::path parent = std::filesystem::path(store_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, error);
+    restrict_file(store_path, group, true);
+    restrict_file(store_path + "-wal", group, false);
+    restrict_file(store_path + "-shm", group, false);
+}
+
+}  // namespace pw::agent

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <string>
+
+namespace pw::agent {
+
+// Creates the store file when it is missing and gives it, with its -wal and -shm files, to
+// `reader_group` with mode 0640, so that only root and the group's members can read the store
+// (`protowatch dump`, `search`). SQLite creates later -wal and -shm files
+// with the database file's mode and owner. Needs CAP_CHOWN, so the agent calls it before it
+// drops privileges. A missing group leaves the files their group; failures are logged, not
+// thrown, since the store still works for root.
+void restrict_store_access(const std::string& store_path, const std::string& reader_group);
+
+}  // namespace pw::agent
