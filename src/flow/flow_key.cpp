@@ -10,8 +10,8 @@ FlowKey FlowKey::of(const decode::Packet& packet, bool& sender_is_low) {
     FlowKey key;
     key.ip_protocol = packet.ip_protocol;
     key.vlan = packet.vlan;
-    sender_is_low = std::tie(packet.source, packet.source_port) <=
-                    std::tie(packet.target, packet.target_port);
+    sender_is_low =
+        std::tie(packet.source, packet.source_port) <= std::tie(packet.target, packet.target_port);
     if (sender_is_low) {
         key.low_ip = packet.source;
         key.low_port = packet.source_port;
@@ -47,8 +47,7 @@ uint64_t mix64(uint64_t h) {
 
 // Folds the two 64-bit halves of an address into one word.
 uint64_t fold(const decode::IpAddress& address) {
-    return load64(address.bytes.data()) * 0x9e3779b97f4a7c15ull ^
-           load64(address.bytes.data() + 8);
+    return load64(address.bytes.data()) * 0x9e3779b97f4a7c15ull ^ load64(address.bytes.data() + 8);
 }
 
 }  // namespace
@@ -57,8 +56,8 @@ size_t FlowKey::hash() const {
     // The canonical order of the key already makes the hash the same in both directions.
     uint64_t h = fold(low_ip);
     h = mix64(h ^ fold(high_ip) * 0xc2b2ae3d27d4eb4full);
-    h ^= (uint64_t{low_port} << 48) | (uint64_t{high_port} << 32) |
-         (uint64_t{ip_protocol} << 24) | vlan;
+    h ^= (uint64_t{low_port} << 48) | (uint64_t{high_port} << 32) | (uint64_t{ip_protocol} << 24) |
+         vlan;
     return static_cast<size_t>(mix64(h));
 }
 

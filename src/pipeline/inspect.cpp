@@ -11,9 +11,9 @@ namespace pw::pipeline {
 using flow::Flow;
 
 void Pipeline::start_inspection(Flow& flow) {
-    flow.inspection = std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol),
-                                                   flow.source, flow.source_port, flow.target,
-                                                   flow.target_port);
+    flow.inspection =
+        std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source(),
+                                     flow.source_port(), flow.target(), flow.target_port());
     Inspection& inspection = *flow.inspection;
     for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
     detect::Transport transport = inspection.session.transport();
@@ -52,8 +52,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     }
 
     for (const detect::ExpectedFlow& expected : session.take_expected()) {
-        if (expectations_.size() >= settings_.max_expected_flows) expectations_.erase(
-            expectations_.begin());
+        if (expectations_.size() >= settings_.max_expected_flows)
+            expectations_.erase(expectations_.begin());
         int64_t timeout_us = static_cast<int64_t>(settings_.expected_flow_timeout_s * 1e6);
         expectations_.push_back({expected, segment.packet->time_us + timeout_us});
     }
@@ -72,8 +72,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
         return;
     }
 
-    uint32_t bound = session.classified() ? detect::kMaxSegmentsClassified
-                                          : detect::kMaxSegmentsUnclassified;
+    uint32_t bound =
+        session.classified() ? detect::kMaxSegmentsClassified : detect::kMaxSegmentsUnclassified;
     if (!any_left || inspection.segments >= bound) stop_inspection(flow);
 }
 
@@ -84,7 +84,7 @@ void Pipeline::stop_inspection(Flow& flow) {
         if (!inspection.finished.test(detector->slot)) detector->finish(inspection.session);
     }
     auto protocols = inspection.session.protocols();
-    flow.protocols.assign(protocols.begin(), protocols.end());
+    flow.set_protocols(protocols);
     for (auto& stream : inspection.streams) {
         summary_.tcp_gaps += stream.gaps();
         stream.stop();
@@ -100,16 +100,16 @@ void Pipeline::match_expectation(Flow& flow) {
     auto matches = [&](const detect::ExpectedFlow& e, const decode::IpAddress& client,
                        uint16_t client_port, const decode::IpAddress& server,
                        uint16_t server_port) {
-        return e.ip_protocol == flow.key.ip_protocol && e.client == client &&
-               e.server == server && (e.client_port == 0 || e.client_port == client_port) &&
+        return e.ip_protocol == flow.key.ip_protocol && e.client == client && e.server == server &&
+               (e.client_port == 0 || e.client_port == client_port) &&
                (e.server_port == 0 || e.server_port == server_port);
     };
     for (auto it = expectations_.begin(); it != expectations_.end(); ++it) {
         const detect::ExpectedFlow& e = it->flow;
         // Either orientation: a data connection picked up mid-stream may have been
         // oriented the other way.
-        if (matches(e, flow.source, flow.source_port, flow.target, flow.target_port) ||
-            matches(e, flow.target, flow.target_port, flow.source, flow.source_port)) {
+        if (matches(e, flow.source(), flow.source_port(), flow.target(), flow.target_port()) ||
+            matches(e, flow.target(), flow.target_port(), flow.source(), flow.source_port())) {
             flow.expected_protocol = e.protocol;
             expectations_.erase(it);
             return;
