@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <bit>
+
 #include "pipeline/inspection.h"
 #include "pipeline/pipeline.h"
 
@@ -16,10 +18,7 @@ void Pipeline::start_inspection(Flow& flow) {
                                      flow.source_port(), flow.target(), flow.target_port());
     Inspection& inspection = *flow.inspection;
     for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
-    detect::Transport transport = inspection.session.transport();
-    for (const auto& detector : detectors_) {
-        if (!detector->wants(transport)) inspection.finished.set(detector->slot);
-    }
+    inspection.finished = unwanted_[static_cast<size_t>(inspection.session.transport())];
     if (flow.expected_protocol != ProtocolId::kNone) {
         inspection.session.add(flow.expected_protocol);
     }
@@ -32,22 +31,26 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     ++inspection.segments;
     ++summary_.segments_inspected;
 
+    // The detectors not finished, in slot order (the registry's), a word of slots at a time.
     bool any_left = false;
-    for (const auto& detector : detectors_) {
-        size_t slot = detector->slot;
-        if (inspection.finished.test(slot)) continue;
-        if (session.classified() && !detector->keeps_inspecting()) {
-            inspection.finished.set(slot);
-            continue;
-        }
-        ++summary_.detector_calls;
-        summary_.bytes_inspected += segment.data.size();
-        detect::Verdict verdict = detector->inspect(session, segment);
-        if (verdict != detect::Verdict::kContinue) {
-            inspection.finished.set(slot);
-            session.drop_state(slot);
-        } else {
-            any_left = true;
+    for (size_t word = 0; word < DetectorSet::kWords; ++word) {
+        uint64_t pending = ~inspection.finished.word(word) & registered_.word(word);
+        while (pending != 0) {
+            size_t slot = word * 64 + static_cast<size_t>(std::countr_zero(pending));
+            pending &= pending - 1;
+            if (session.classified() && !keeps_inspecting_.test(slot)) {
+                inspection.finished.set(slot);
+                continue;
+            }
+            ++summary_.detector_calls;
+            summary_.bytes_inspected += segment.data.size();
+            detect::Verdict verdict = detectors_[slot]->inspect(session, segment);
+            if (verdict != detect::Verdict::kContinue) {
+                inspection.finished.set(slot);
+                session.drop_state(slot);
+            } else {
+                any_left = true;
+            }
         }
     }
 
@@ -61,11 +64,8 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     if (session.take_inner_layer()) {
         // The bytes after this segment belong to a tunnelled protocol: every detector that
         // wants the transport looks again, with a fresh bound.
-        inspection.finished.reset();
-        for (const auto& detector : detectors_) {
-            session.drop_state(detector->slot);
-            if (!detector->wants(session.transport())) inspection.finished.set(detector->slot);
-        }
+        for (const auto& detector : detectors_) session.drop_state(detector->slot);
+        inspection.finished = unwanted_[static_cast<size_t>(session.transport())];
         inspection.segments = 0;
         // At most once per segment: the detectors that look again start from scratch.
         if (session.take_inner_layer_here()) inspect(flow, segment);

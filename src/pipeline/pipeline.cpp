@@ -47,6 +47,17 @@ Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
     if (detectors_.size() > kMaxDetectors) {
         throw std::logic_error("more detectors are registered than kMaxDetectors allows");
     }
+    for (size_t slot = 0; slot < detectors_.size(); ++slot) {
+        const detect::Detector& detector = *detectors_[slot];
+        if (detector.slot != slot) throw std::logic_error("a detector's slot is not its index");
+        registered_.set(slot);
+        if (detector.keeps_inspecting()) keeps_inspecting_.set(slot);
+        for (size_t transport = 0; transport < kTransportCount; ++transport) {
+            if (!detector.wants(static_cast<detect::Transport>(transport))) {
+                unwanted_[transport].set(slot);
+            }
+        }
+    }
 }
 
 Pipeline::~Pipeline() = default;
