@@ -13,14 +13,10 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
     if (flow->inspection != nullptr) {
         // Hand the detectors whatever reassembly still holds before they finish.
         for (int side = 0; side < 2 && flow->inspection != nullptr; ++side) {
-            bool from_initiator = side == flow::kInitiator;
             decode::Packet last;
             last.time_us = flow->last_us;
-            flow->inspection->streams[side].flush(
-                [&](std::span<const uint8_t> data, uint64_t offset) {
-                    if (flow->inspection == nullptr) return;
-                    inspect(*flow, detect::Segment{data, from_initiator, offset, &last});
-                });
+            const StreamSource source{flow, side == flow::kInitiator, &last};
+            flow->inspection->streams[side].flush(stream_deliver(source));
         }
         stop_inspection(*flow);
         release_inspection();

@@ -223,15 +223,19 @@ void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
     if (flow.inspection == nullptr || packet.payload.empty()) return;
     uint32_t seq = packet.seq;
     if (packet.tcp_flags & decode::tcp_flag::kSyn) ++seq;  // SYN occupies one number
-    bool from_initiator = side == flow::kInitiator;
-    flow.inspection->streams[side].add(
-        seq, packet.payload, settings_.reassembly,
-        [&](std::span<const uint8_t> data, uint64_t offset) {
-            if (flow.inspection == nullptr) return;
-            detect::Segment segment{data, from_initiator, offset, &packet};
-            inspect(flow, segment);
-        });
+    const StreamSource source{&flow, side == flow::kInitiator, &packet};
+    flow.inspection->streams[side].add(seq, packet.payload, settings_.reassembly,
+                                       stream_deliver(source));
     release_inspection();
+}
+
+flow::StreamReassembler::Deliver Pipeline::stream_deliver(const StreamSource& source) {
+    // Two pointers, which std::function keeps without allocating: a lambda that captured
+    // the flow, the side and the packet one by one cost a heap allocation per segment.
+    return [this, &source](std::span<const uint8_t> data, uint64_t offset) {
+        if (source.flow->inspection == nullptr) return;
+        inspect(*source.flow, detect::Segment{data, source.from_initiator, offset, source.packet});
+    };
 }
 
 bool Pipeline::is_local(const decode::IpAddress& address) const {

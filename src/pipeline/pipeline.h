@@ -128,6 +128,16 @@ class Pipeline {
     void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
     void feed_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
+    // Where a TCP stream's data comes from: its flow, its direction and the packet (for
+    // a flush at the flow's end, a packet that only carries the time).
+    struct StreamSource {
+        flow::Flow* flow;
+        bool from_initiator;
+        const decode::Packet* packet;
+    };
+    // A callback that hands the data a stream delivers to the detectors; `source` must
+    // outlive it.
+    flow::StreamReassembler::Deliver stream_deliver(const StreamSource& source);
     void inspect(flow::Flow& flow, const detect::Segment& segment);
     void start_inspection(flow::Flow& flow);
     void stop_inspection(flow::Flow& flow);
