@@ -54,13 +54,11 @@ class MappedPcapReader {
 
   private:
     void release_read_pages();
-    void populate_ahead();
 
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
     uint64_t position_ = 0;
-    uint64_t released_ = 0;   // pages before this offset were dropped from memory
-    uint64_t populated_ = 0;  // pages before this offset were mapped ahead of reading
+    uint64_t released_ = 0;  // pages before this offset were dropped from memory
     int linktype_ = 0;
     uint32_t snapshot_ = 0;
     bool swapped_ = false;
