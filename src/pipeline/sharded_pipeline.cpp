@@ -16,6 +16,8 @@ namespace {
 // A batch goes to its worker when it holds this many frames or bytes.
 constexpr size_t kBatchFrames = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
+// The longest frame a capture file holds (libpcap's maximum captured length).
+constexpr size_t kMaxFrameBytes = 262144;
 // Batches queued per worker before the reader waits: bounds the memory in flight to about
 // kQueueDepth * kBatchBytes per worker. A reader that waited goes on once the queue is
 // down to kRefillDepth, so that it is woken once per few batches, not once per batch.
@@ -96,7 +98,13 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         pipelines_.push_back(std::make_unique<Pipeline>(settings, worker_sinks));
         pipelines_.back()->number_flows_from(i + 1, workers);
         workers_.push_back(std::make_unique<Worker>());
-        workers_.back()->filling = std::make_unique<Batch>();
+        // Every batch a worker can have in flight (queued, being analyzed and being filled),
+        // made now, so that handing frames over never allocates.
+        Worker& worker = *workers_.back();
+        worker.filling = make_batch();
+        for (size_t batch = 0; batch < kQueueDepth + 1; ++batch) {
+            worker.empty.push_back(make_batch());
+        }
     }
     for (unsigned i = 0; i < workers; ++i) {
         workers_[i]->thread = std::thread([this, i] {
@@ -105,6 +113,16 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
             run(i);
         });
     }
+}
+
+std::unique_ptr<ShardedPipeline::Batch> ShardedPipeline::make_batch() {
+    auto batch = std::make_unique<Batch>();
+    // A batch is handed over once it holds kBatchFrames frames or kBatchBytes bytes, so
+    // that it never grows beyond this. Pages of the bytes become resident only once a
+    // copied frame is written there.
+    batch->frames.reserve(kBatchFrames);
+    batch->bytes.reserve(kBatchBytes + kMaxFrameBytes);
+    return batch;
 }
 
 ShardedPipeline::~ShardedPipeline() {
@@ -191,7 +209,7 @@ void ShardedPipeline::hand_over(Worker& worker) {
         worker.filling = std::move(worker.empty.back());
         worker.empty.pop_back();
     } else {
-        worker.filling = std::make_unique<Batch>();
+        worker.filling = make_batch();
     }
     lock.unlock();
     worker.work.notify_one();

@@ -97,6 +97,7 @@ class ShardedPipeline {
         std::thread thread;
     };
 
+    static std::unique_ptr<Batch> make_batch();
     void enqueue(size_t index, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                  int64_t time_us, Pipeline::Part part, bool borrowed);
     void hand_over(Worker& worker);
