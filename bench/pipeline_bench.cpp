@@ -79,7 +79,7 @@ void BM_ShardAddresses(benchmark::State& state) {
 BENCHMARK(BM_ShardAddresses);
 
 // Reading a classic pcap file of 100,000 frames of 554 bytes from its mapping (the page
-// cache holds it after the first iteration), touching each frame's first byte.
+// cache keeps it after the first iteration), touching each frame's first byte.
 void BM_MappedPcapRead(benchmark::State& state) {
     constexpr uint32_t kFrames = 100'000;
     std::vector<uint8_t> frame = tcp_frame(0xC0000201, 40000, 500);

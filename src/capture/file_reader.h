@@ -56,8 +56,8 @@ class FileReader {
     void set_stop_flag(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
 
     // Sets a function that read() calls before it unmaps a file whose frames it handed out
-    // mapped (Frame::mapped): whoever kept such frames must be done with them when it
-    // returns.
+    // mapped (Frame::mapped). The caller that kept such frames must be done with them when
+    // the function returns.
     void set_before_unmap(std::function<void()> hook) { before_unmap_ = std::move(hook); }
 
   private:

@@ -29,9 +29,9 @@ constexpr uint32_t kMaxCapturedLength = 262144;
 
 // Read pages are dropped from resident memory every kReleaseStep bytes, up to kReleaseLag
 // behind the reading position. The workers of a sharded pipeline read the frames queued
-// for them later (about 3.5 MiB of the file per worker for frames of 400 bytes), and may
-// fault pages in again after that: each release covers the kReleaseWindow bytes before
-// its end again, so that such pages leave too. The lag adds to the peak memory.
+// for them later (about 3.5 MiB of the file per worker for frames of 400 bytes), so they
+// may fault pages in again after that. Each release therefore covers the kReleaseWindow
+// bytes before its end again. The lag adds to the peak memory.
 constexpr uint64_t kReleaseStep = 2 << 20;
 constexpr uint64_t kReleaseLag = 4 << 20;
 constexpr uint64_t kReleaseWindow = 32 << 20;

@@ -8,9 +8,10 @@ namespace pw::capture {
 
 struct Frame;
 
-// Reads the records of a classic pcap file (pcap-savefile(5): a 24-byte file header, then
-// per packet a 16-byte record header and the captured bytes) from a read-only memory
-// mapping, so that frames point into the file's pages instead of being copied. It reads
+// Reads the records of a classic pcap file from a read-only memory mapping, so that
+// frames point into the file's pages instead of being copied. The format
+// (pcap-savefile(5)) is a 24-byte file header, then per packet a 16-byte record header and
+// the captured bytes. It reads
 // version 2.4 files with the microsecond or nanosecond magic, in either byte order.
 // libpcap still opens every file first: it validates the file header, maps the file's
 // LINKTYPE_ value to a DLT_ value and adjusts the snapshot length, and this reader takes

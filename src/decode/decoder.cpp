@@ -162,10 +162,9 @@ bool is_tunnel_port(uint16_t port) {
     return false;
 }
 
-// Fills the addresses, transport and ports of a TCP segment or UDP datagram of `segment`
-// bytes at `transport` and returns true, when decode_tcp() or decode_udp() would return
-// kPacket for it without looking further (a UDP datagram on a tunnel port may carry
-// another packet).
+// Fills the transport and ports of a TCP segment or UDP datagram of `segment` bytes at
+// `transport`. Returns true when decode_tcp() or decode_udp() would return kPacket for it
+// without looking further, which a UDP datagram on a tunnel port may need to.
 bool plain_transport(uint8_t protocol, const uint8_t* transport, size_t segment, Packet& out) {
     constexpr size_t kTcpMinHeader = 20;
     constexpr size_t kUdpHeader = 8;
@@ -187,11 +186,12 @@ bool plain_transport(uint8_t protocol, const uint8_t* transport, size_t segment,
            (!is_tunnel_port(out.source_port) && !is_tunnel_port(out.target_port));
 }
 
-// The shapes most traffic has, for Decoder::addresses(): Ethernet II with at most one
-// 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP or
-// UDP. Returns true with the addresses, transport and ports filled when decode_link()
-// would return kPacket for the frame with those addresses, applying the same checks for
-// a frame whose wire length is its captured length; false for any other frame.
+// Reads the shapes most traffic has, for Decoder::addresses(): Ethernet II with at most
+// one 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP
+// or UDP. It applies the checks of decode_link() to a frame whose wire length is its
+// captured length. Returns true, with the addresses, transport and ports filled, when
+// decode_link() would return kPacket for the frame with those addresses, and false for
+// any other frame.
 bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
     constexpr size_t kEthernetHeader = 14;
     constexpr size_t kVlanTag = 4;

@@ -14,8 +14,8 @@ namespace pw::flow {
 // the longest is found in constant time, for timeouts and for eviction when full.
 //
 // The index is an open-addressing hash table of flow pointers with linear probing, kept
-// at most half full: a lookup reads one slot array and, for a hit, the flow itself, and
-// each flow costs 16 to 32 bytes of index besides its own allocation.
+// at most half full. A lookup reads the slot array and, for a hit, the flow itself. Each
+// flow costs 16 to 32 bytes of index besides its own allocation.
 class FlowTable {
   public:
     explicit FlowTable(size_t max_flows);

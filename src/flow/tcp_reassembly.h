@@ -66,7 +66,7 @@ class StreamReassembler {
   private:
     // The out-of-order data of a stream, allocated when a segment first arrives ahead of
     // the stream and freed once none is left, so that a stream in order costs no more
-    // than its counters. It also holds the stream's place in the memory account.
+    // than its counters. It also carries the stream's place in the memory account.
     struct Pending {
         // Segments keyed by their distance ahead of next_seq_ at insertion time, stored as
         // absolute stream offsets so that wrap-around needs no special case.

@@ -128,8 +128,8 @@ class Pipeline {
     void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
     void feed_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
-    // Where a TCP stream's data comes from: its flow, its direction and the packet (for
-    // a flush at the flow's end, a packet that only carries the time).
+    // The origin of a TCP stream's data: its flow, its direction and the packet (for a
+    // flush at the flow's end, a packet that only carries the time).
     struct StreamSource {
         flow::Flow* flow;
         bool from_initiator;

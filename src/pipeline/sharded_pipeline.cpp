@@ -16,7 +16,7 @@ namespace {
 // A batch goes to its worker when it holds this many frames or bytes.
 constexpr size_t kBatchFrames = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
-// The longest frame a capture file holds (libpcap's maximum captured length).
+// The longest frame in a capture file (libpcap's maximum captured length).
 constexpr size_t kMaxFrameBytes = 262144;
 // Batches queued per worker before the reader waits: bounds the memory in flight to about
 // kQueueDepth * kBatchBytes per worker. A reader that waited goes on once the queue is
@@ -117,7 +117,7 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
 
 std::unique_ptr<ShardedPipeline::Batch> ShardedPipeline::make_batch() {
     auto batch = std::make_unique<Batch>();
-    // A batch is handed over once it holds kBatchFrames frames or kBatchBytes bytes, so
+    // A batch is handed over once it has kBatchFrames frames or kBatchBytes bytes, so
     // that it never grows beyond this. Pages of the bytes become resident only once a
     // copied frame is written there.
     batch->frames.reserve(kBatchFrames);
