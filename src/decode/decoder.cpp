@@ -239,6 +239,10 @@ Decoder::Decoder(const FragmentLimits& limits)
 
 Decoder::~Decoder() = default;
 
+bool Decoder::plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
+    return detail::plain_addresses(linktype, frame, out);
+}
+
 bool Decoder::supports_link_type(int linktype) {
     return detail::find(detail::kLinkTypes, linktype) != nullptr;
 }
@@ -269,7 +273,7 @@ DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint3
 
 DecodeResult Decoder::addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
     out = Packet{};
-    if (detail::plain_addresses(linktype, frame, out)) return DecodeResult::kPacket;
+    if (plain_addresses(linktype, frame, out)) return DecodeResult::kPacket;
     out = Packet{};
     const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
     detail::Bytes bytes{frame.first(captured), captured};

@@ -79,6 +79,14 @@ class Decoder {
     // ports are set.
     DecodeResult addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
 
+    // The part of addresses() for the frame shapes most traffic has (Ethernet II with at
+    // most one 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers,
+    // and TCP or UDP off tunnel ports), read without the full decoder. Returns true with
+    // the addresses, `ip_protocol` and ports set when decode() would return kPacket for
+    // the frame with those addresses (its wire length being its captured length), and
+    // false for any other frame.
+    static bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
+
     const AnomalyCounters& anomalies() const { return anomalies_; }
     AnomalyCounters& anomalies() { return anomalies_; }
 
