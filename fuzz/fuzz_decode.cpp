@@ -4,13 +4,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 
 #include "decode/decoder.h"
 
 namespace {
 
-constexpr int kLinkTypes[] = {DLT_EN10MB, DLT_RAW,       DLT_NULL, DLT_LOOP, DLT_LINUX_SLL,
-                              DLT_LINUX_SLL2, DLT_PPP,   DLT_IPV4, DLT_IPV6, 101};
+constexpr int kLinkTypes[] = {DLT_EN10MB,     DLT_RAW, DLT_NULL, DLT_LOOP, DLT_LINUX_SLL,
+                              DLT_LINUX_SLL2, DLT_PPP, DLT_IPV4, DLT_IPV6, 101};
 
 }  // namespace
 
@@ -23,5 +24,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     time_us += 1000;
     std::span<const uint8_t> frame(data + 1, size - 1);
     decoder.decode(linktype, frame, static_cast<uint32_t>(frame.size()), time_us, packet);
+
+    // The sharded pipeline picks a frame's worker with addresses(), which reads common
+    // frame shapes without the full decoder: for those, decode() must return a packet
+    // with the same addresses.
+    pw::decode::Packet addresses;
+    if (pw::decode::Decoder::plain_addresses(linktype, frame, addresses)) {
+        pw::decode::Decoder fresh;
+        pw::decode::Packet decoded;
+        auto full = fresh.decode(linktype, frame, static_cast<uint32_t>(frame.size()), 0, decoded);
+        if (full != pw::decode::DecodeResult::kPacket || addresses.source != decoded.source ||
+            addresses.target != decoded.target) {
+            std::abort();
+        }
+    }
     return 0;
 }

@@ -1,7 +1,5 @@
 #include "capture/file_reader.h"
 
-#include "capture/pcapng_reader.h"
-
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -10,6 +8,8 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+
+#include "capture/pcapng_reader.h"
 
 namespace pw::capture {
 namespace {
@@ -42,6 +42,11 @@ pcap_t* open_capture(const std::string& path, std::unique_ptr<char[]>& buffer, c
     return handle;
 }
 
+std::string damage_message(const std::string& path, uint64_t frames, const std::string& reason) {
+    return "reading '" + path + "' stopped after frame " + std::to_string(frames) + ": " + reason +
+           "; the file is damaged or truncated, and the flows before the damage are reported";
+}
+
 uint64_t file_size(const std::string& path) {
     struct stat info {};
     return stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
@@ -61,21 +66,32 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     }
     result.opened = true;
 
+    CompiledFilter filter;
     if (!filter_.empty()) {
-        bpf_program program{};
-        if (pcap_compile(handle.get(), &program, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        if (pcap_compile(handle.get(), &filter.program, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) !=
+            0) {
             throw std::invalid_argument("invalid BPF filter '" + filter_ +
                                         "': " + pcap_geterr(handle.get()));
         }
-        int status = pcap_setfilter(handle.get(), &program);
-        pcap_freecode(&program);
-        if (status != 0) {
-            throw std::invalid_argument("cannot apply BPF filter '" + filter_ +
-                                        "': " + pcap_geterr(handle.get()));
-        }
+        filter.valid = true;
     }
 
+    // Classic pcap files of a link type the pipeline decodes are read from a mapping;
+    // pcapng, standard input and the rest go through libpcap.
     int linktype = pcap_datalink(handle.get());
+    if (path != "-" && supports_link(linktype) &&
+        mapped_.open(path, linktype, static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
+        handle.reset();
+        result = read_mapped(path, filter, supports_link, visit, progress);
+        if (before_unmap_) before_unmap_();
+        mapped_.close();
+        return result;
+    }
+
+    if (filter.valid && pcap_setfilter(handle.get(), &filter.program) != 0) {
+        throw std::invalid_argument("cannot apply BPF filter '" + filter_ +
+                                    "': " + pcap_geterr(handle.get()));
+    }
     uint64_t total = file_size(path);
     FILE* stream = pcap_file(handle.get());
     while (!stopping()) {
@@ -91,10 +107,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
                 handle.reset();
                 return read_rest_as_pcapng(path, result, supports_link, visit);
             }
-            result.error = "reading '" + path + "' stopped after frame " +
-                           std::to_string(result.frames) + ": " + reason +
-                           "; the file is damaged or truncated, and the flows before the "
-                           "damage are reported";
+            result.error = damage_message(path, result.frames, reason);
             return result;
         }
         if (status != 1) continue;  // 0 does not happen for files; skip defensively
@@ -115,6 +128,37 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     return result;
 }
 
+ReadResult FileReader::read_mapped(const std::string& path, const CompiledFilter& filter,
+                                   const std::function<bool(int)>& supports_link,
+                                   const Visit& visit, const Progress& progress) {
+    ReadResult result;
+    result.opened = true;
+    Frame frame;
+    frame.mapped = true;
+    std::string error;
+    int status = 0;
+    while (!stopping() && (status = mapped_.next(frame, error)) == 1) {
+        if (filter.valid) {
+            pcap_pkthdr header{};
+            header.caplen = static_cast<bpf_u_int32>(frame.data.size());
+            header.len = frame.wire_length;
+            if (pcap_offline_filter(&filter.program, &header, frame.data.data()) == 0) continue;
+        }
+        ++result.frames;
+        deliver(path, frame, supports_link, visit);
+        if (progress && result.frames % kProgressEveryFrames == 0) {
+            progress(mapped_.position(), mapped_.size());
+        }
+    }
+    if (status < 0) {
+        result.error = damage_message(path, result.frames, error);
+        return result;
+    }
+    if (progress) progress(mapped_.size(), mapped_.size());
+    result.complete = true;
+    return result;
+}
+
 void FileReader::deliver(const std::string& path, const Frame& frame,
                          const std::function<bool(int)>& supports_link, const Visit& visit) {
     if (frame.linktype != checked_linktype_) {
@@ -122,9 +166,10 @@ void FileReader::deliver(const std::string& path, const Frame& frame,
         linktype_supported_ = supports_link(frame.linktype);
         if (!linktype_supported_ && warned_linktypes_.insert(frame.linktype).second) {
             const char* name = pcap_datalink_val_to_name(frame.linktype);
-            spdlog::error("'{}' has frames of link type {} ({}), which protowatch does not "
-                          "decode; they are skipped",
-                          path, frame.linktype, name != nullptr ? name : "unknown");
+            spdlog::error(
+                "'{}' has frames of link type {} ({}), which protowatch does not "
+                "decode; they are skipped",
+                path, frame.linktype, name != nullptr ? name : "unknown");
         }
     }
     if (!linktype_supported_) {
@@ -139,9 +184,8 @@ bool FileReader::filter_matches(const Frame& frame) {
     if (it == fallback_filters_.end()) {
         auto compiled = std::make_unique<CompiledFilter>();
         pcap_t* dead = pcap_open_dead(frame.linktype, 262144);
-        compiled->valid = dead != nullptr && pcap_compile(dead, &compiled->program,
-                                                          filter_.c_str(), 1,
-                                                          PCAP_NETMASK_UNKNOWN) == 0;
+        compiled->valid = dead != nullptr && pcap_compile(dead, &compiled->program, filter_.c_str(),
+                                                          1, PCAP_NETMASK_UNKNOWN) == 0;
         if (dead != nullptr) pcap_close(dead);
         it = fallback_filters_.emplace(frame.linktype, std::move(compiled)).first;
     }
@@ -183,10 +227,7 @@ ReadResult FileReader::read_rest_as_pcapng(const std::string& path, ReadResult r
         deliver(path, frame, supports_link, visit);
     }
     if (status < 0) {
-        result.error = "reading '" + path + "' stopped after frame " +
-                       std::to_string(result.frames) + ": " + error +
-                       "; the file is damaged or truncated, and the flows before the damage "
-                       "are reported";
+        result.error = damage_message(path, result.frames, error);
         return result;
     }
     result.complete = true;

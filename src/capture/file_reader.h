@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 
+#include "capture/pcap_reader.h"
+
 namespace pw::capture {
 
 // One frame read from a capture.
@@ -19,19 +21,22 @@ struct Frame {
     std::span<const uint8_t> data;
     uint32_t wire_length = 0;
     int64_t time_us = 0;
+    // True when `data` points into a mapped file rather than into a buffer that the next
+    // frame reuses: it then stays valid until the reader calls its before-unmap hook.
+    bool mapped = false;
 };
 
 // The outcome of reading one capture file.
 struct ReadResult {
     uint64_t frames = 0;
-    bool opened = false;   // false: the file could not be read as a capture at all
-    bool complete = false; // false: reading stopped early on damage (see `error`)
-    std::string error;     // why, naming the file; empty when complete
+    bool opened = false;    // false: the file could not be read as a capture at all
+    bool complete = false;  // false: reading stopped early on damage (see `error`)
+    std::string error;      // why, naming the file; empty when complete
 };
 
 // Reads pcap and pcapng files through libpcap.
 class FileReader {
-public:
+  public:
     using Visit = std::function<void(const Frame& frame)>;
     // Called now and then with the bytes of the file read so far and its size.
     using Progress = std::function<void(uint64_t done, uint64_t total)>;
@@ -50,13 +55,21 @@ public:
     // by a signal handler).
     void set_stop_flag(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
 
-private:
+    // Sets a function that read() calls before it unmaps a file whose frames it handed out
+    // mapped (Frame::mapped). The caller that kept such frames must be done with them when
+    // the function returns.
+    void set_before_unmap(std::function<void()> hook) { before_unmap_ = std::move(hook); }
+
+  private:
     struct CompiledFilter {
         bpf_program program{};
         bool valid = false;
         ~CompiledFilter();
     };
 
+    ReadResult read_mapped(const std::string& path, const CompiledFilter& filter,
+                           const std::function<bool(int)>& supports_link, const Visit& visit,
+                           const Progress& progress);
     void deliver(const std::string& path, const Frame& frame,
                  const std::function<bool(int)>& supports_link, const Visit& visit);
     ReadResult read_rest_as_pcapng(const std::string& path, ReadResult result,
@@ -73,6 +86,8 @@ private:
     bool linktype_supported_ = false;
     std::set<int> warned_linktypes_;
     std::map<int, std::unique_ptr<CompiledFilter>> fallback_filters_;
+    MappedPcapReader mapped_;
+    std::function<void()> before_unmap_;
 };
 
 }  // namespace pw::capture

@@ -71,9 +71,10 @@ void check_output_is_not_input(const std::string& option, const std::string& pat
 // destroy.
 void check_output_is_not_store(const AnalyzeOptions& options) {
     if (options.store.disabled) return;
-    std::string store = options.store.path.empty() ? store::default_store_path() : options.store.path;
-    for (const auto& [option, path] : {std::pair{"--json", &options.json_path},
-                                       std::pair{"--report", &options.report_path}}) {
+    std::string store =
+        options.store.path.empty() ? store::default_store_path() : options.store.path;
+    for (const auto& [option, path] :
+         {std::pair{"--json", &options.json_path}, std::pair{"--report", &options.report_path}}) {
         if (path->empty() || *path == "-") continue;
         std::error_code error;
         bool same = std::filesystem::weakly_canonical(*path, error) ==
@@ -118,9 +119,13 @@ int run_analyze(AnalyzeOptions& options) {
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
-    pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
+    // The reader outlives the pipeline: the workers read the frames of a mapped file in
+    // place, so the file stays mapped until they are done (drain(), or their end when an
+    // exception unwinds).
     capture::FileReader reader(options.filter);
+    pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
     reader.set_stop_flag(&stop_requested);
+    reader.set_before_unmap([&pipeline] { pipeline.drain(); });
     ProgressBar bar(options.progress);
 
     int status = 0;
@@ -131,8 +136,8 @@ int run_analyze(AnalyzeOptions& options) {
         capture::ReadResult result = reader.read(
             path, &pipeline::Pipeline::supports_link_type,
             [&](const capture::Frame& frame) {
-                pipeline.process_frame(frame.linktype, frame.data, frame.wire_length,
-                                       frame.time_us);
+                pipeline.process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us,
+                                       frame.mapped);
             },
             [&](uint64_t done, uint64_t total) { bar.update(path, done, total); });
         bar.clear();
@@ -157,8 +162,8 @@ int run_analyze(AnalyzeOptions& options) {
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (store_stats && store_stats->lost > 0) return kExitOutputFailed;
     if (options.publish.enabled && !stop_requested) {
-        int published = publish_recorded(options.publish, store_sink, options.settings.device,
-                                         &stop_requested);
+        int published =
+            publish_recorded(options.publish, store_sink, options.settings.device, &stop_requested);
         if (published != 0) return published;
     }
     if (stop_requested) {
@@ -212,31 +217,37 @@ void register_analyze(CLI::App& app, int& exit_code) {
                         "Write an HTML report of this run's connections to this file");
     command->add_option("--filter", options->filter,
                         "BPF filter expression (tcpdump syntax) applied to every file");
-    command->add_option("--tcp-timeout", s.tcp_idle_timeout_s,
-                        "Seconds without packets after which a TCP connection ends")
+    command
+        ->add_option("--tcp-timeout", s.tcp_idle_timeout_s,
+                     "Seconds without packets after which a TCP connection ends")
         ->capture_default_str()
         ->check(seconds_validator(false));
-    command->add_option("--udp-timeout", s.udp_idle_timeout_s,
-                        "Seconds without packets after which a UDP flow ends")
+    command
+        ->add_option("--udp-timeout", s.udp_idle_timeout_s,
+                     "Seconds without packets after which a UDP flow ends")
         ->capture_default_str()
         ->check(seconds_validator(false));
-    command->add_option("--other-timeout", s.other_idle_timeout_s,
-                        "Seconds without packets after which an ICMP or IGMP flow ends")
+    command
+        ->add_option("--other-timeout", s.other_idle_timeout_s,
+                     "Seconds without packets after which an ICMP or IGMP flow ends")
         ->capture_default_str()
         ->check(seconds_validator(false));
-    command->add_option("--tcp-linger", s.tcp_closed_linger_s,
-                        "Seconds a closed TCP connection (FIN both ways or RST) waits for late "
-                        "packets before it ends")
+    command
+        ->add_option("--tcp-linger", s.tcp_closed_linger_s,
+                     "Seconds a closed TCP connection (FIN both ways or RST) waits for late "
+                     "packets before it ends")
         ->capture_default_str()
         ->check(seconds_validator(true));
-    command->add_option("--stats-interval", s.statistics_interval_s,
-                        "Seconds between cumulative statistics events of long connections "
-                        "(0: only at the end)")
+    command
+        ->add_option("--stats-interval", s.statistics_interval_s,
+                     "Seconds between cumulative statistics events of long connections "
+                     "(0: only at the end)")
         ->capture_default_str()
         ->check(seconds_validator(true));
-    command->add_option("--max-flows", s.max_flows,
-                        "Flows tracked at once; when full, the flow idle the longest ends early "
-                        "(reason evicted)")
+    command
+        ->add_option("--max-flows", s.max_flows,
+                     "Flows tracked at once; when full, the flow idle the longest ends early "
+                     "(reason evicted)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     command

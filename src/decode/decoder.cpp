@@ -150,12 +150,98 @@ bool enter_tunnel(Context& ctx, Bytes inner) {
     return true;
 }
 
+namespace {
+
+constexpr uint16_t kTeredoPort = 3544;  // unwrapped by the pipeline, not the decoder
+
+bool is_tunnel_port(uint16_t port) {
+    if (port == kTeredoPort) return true;
+    for (const auto& [tunnel_port, decoder] : kUdpTunnels) {
+        if (port == tunnel_port) return true;
+    }
+    return false;
+}
+
+// Fills the transport and ports of a TCP segment or UDP datagram of `segment` bytes at
+// `transport`. Returns true when decode_tcp() or decode_udp() would return kPacket for it
+// without looking further, which a UDP datagram on a tunnel port may need to.
+bool plain_transport(uint8_t protocol, const uint8_t* transport, size_t segment, Packet& out) {
+    constexpr size_t kTcpMinHeader = 20;
+    constexpr size_t kUdpHeader = 8;
+    if (protocol == ip_protocol::kTcp) {
+        if (segment < kTcpMinHeader) return false;
+        const size_t header = (transport[12] >> 4) * 4u;
+        if (header < kTcpMinHeader || header > segment) return false;
+    } else if (protocol == ip_protocol::kUdp) {
+        if (segment < kUdpHeader) return false;
+        const size_t length = static_cast<size_t>(transport[4]) << 8 | transport[5];
+        if (length != 0 && length < kUdpHeader) return false;
+    } else {
+        return false;
+    }
+    out.ip_protocol = protocol;
+    out.source_port = static_cast<uint16_t>(transport[0] << 8 | transport[1]);
+    out.target_port = static_cast<uint16_t>(transport[2] << 8 | transport[3]);
+    return protocol == ip_protocol::kTcp ||
+           (!is_tunnel_port(out.source_port) && !is_tunnel_port(out.target_port));
+}
+
+// Reads the shapes most traffic has, for Decoder::addresses(): Ethernet II with at most
+// one 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP
+// or UDP. It applies the checks of decode_link() to a frame whose wire length is its
+// captured length. Returns true, with the addresses, transport and ports filled, when
+// decode_link() would return kPacket for the frame with those addresses, and false for
+// any other frame.
+bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
+    constexpr size_t kEthernetHeader = 14;
+    constexpr size_t kVlanTag = 4;
+    constexpr size_t kIpv4MinHeader = 20;
+    constexpr size_t kIpv6Header = 40;
+    if (linktype != DLT_EN10MB || frame.size() < kEthernetHeader) return false;
+    size_t offset = kEthernetHeader;
+    uint16_t ethertype = static_cast<uint16_t>(frame[12] << 8 | frame[13]);
+    if (ethertype == 0x8100 && frame.size() >= offset + kVlanTag) {
+        ethertype = static_cast<uint16_t>(frame[offset + 2] << 8 | frame[offset + 3]);
+        offset += kVlanTag;
+    }
+    const uint8_t* ip = frame.data() + offset;
+    const size_t available = frame.size() - offset;
+    if (ethertype == 0x0800) {
+        if (available < kIpv4MinHeader) return false;
+        const size_t header = (ip[0] & 0x0F) * 4u;
+        if (ip[0] >> 4 != 4 || header < kIpv4MinHeader || header > available) return false;
+        size_t total = static_cast<size_t>(ip[2]) << 8 | ip[3];
+        if (total == 0 || total > available) total = available;
+        if (total < header) return false;
+        const bool fragment = (ip[6] & 0x3F) != 0 || ip[7] != 0;  // more fragments, or an offset
+        if (fragment) return false;
+        out.source = IpAddress::v4(ip + 12);
+        out.target = IpAddress::v4(ip + 16);
+        return plain_transport(ip[9], ip + header, total - header, out);
+    }
+    if (ethertype == 0x86DD) {
+        if (available < kIpv6Header || ip[0] >> 4 != 6) return false;
+        size_t total = kIpv6Header + (static_cast<size_t>(ip[4]) << 8 | ip[5]);
+        if (total == kIpv6Header || total > available) total = available;
+        out.source = IpAddress::v6(ip + 8);
+        out.target = IpAddress::v6(ip + 24);
+        return plain_transport(ip[6], ip + kIpv6Header, total - kIpv6Header, out);
+    }
+    return false;
+}
+
+}  // namespace
+
 }  // namespace detail
 
 Decoder::Decoder(const FragmentLimits& limits)
     : fragments_(std::make_unique<FragmentReassembler>(limits)) {}
 
 Decoder::~Decoder() = default;
+
+bool Decoder::plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
+    return detail::plain_addresses(linktype, frame, out);
+}
 
 bool Decoder::supports_link_type(int linktype) {
     return detail::find(detail::kLinkTypes, linktype) != nullptr;
@@ -186,6 +272,8 @@ DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint3
 }
 
 DecodeResult Decoder::addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
+    out = Packet{};
+    if (plain_addresses(linktype, frame, out)) return DecodeResult::kPacket;
     out = Packet{};
     const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
     detail::Bytes bytes{frame.first(captured), captured};

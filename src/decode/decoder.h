@@ -12,7 +12,7 @@ namespace pw::decode {
 
 // Counts of each named anomaly.
 class AnomalyCounters {
-public:
+  public:
     void add(Anomaly anomaly, uint64_t count = 1) {
         counts_[static_cast<size_t>(anomaly)] += count;
     }
@@ -20,16 +20,16 @@ public:
     uint64_t total() const;
     void merge(const AnomalyCounters& other);
 
-private:
+  private:
     std::array<uint64_t, static_cast<size_t>(Anomaly::kCount)> counts_{};
 };
 
 // Bounds on IP fragment reassembly.
 struct FragmentLimits {
-    size_t max_datagrams = 4096;                // datagrams being reassembled at once
-    size_t max_bytes = 16 * 1024 * 1024;        // bytes held by all of them together
-    size_t max_datagram_size = 65535 + 40;      // largest datagram accepted
-    int64_t timeout_us = 30 * 1000 * 1000;      // an incomplete datagram is dropped after
+    size_t max_datagrams = 4096;            // datagrams being reassembled at once
+    size_t max_bytes = 16 * 1024 * 1024;    // bytes held by all of them together
+    size_t max_datagram_size = 65535 + 40;  // largest datagram accepted
+    int64_t timeout_us = 30 * 1000 * 1000;  // an incomplete datagram is dropped after
 };
 
 enum class DecodeResult : uint8_t {
@@ -58,7 +58,7 @@ class FragmentReassembler;  // decode/fragments.h
 // A packet whose transport payload the snapshot length cut is still returned (kPacket),
 // with packet_truncated_by_snaplen counted.
 class Decoder {
-public:
+  public:
     explicit Decoder(const FragmentLimits& limits = {});
     ~Decoder();
     Decoder(const Decoder&) = delete;
@@ -74,8 +74,18 @@ public:
     // a tunnel, but reassembles nothing and counts no anomaly: `out.source` and
     // `out.target` are the innermost addresses, or those of the IP packet that holds a
     // fragment. Returns kHeld for a fragment that does not end its datagram. The sharded
-    // pipeline calls it to pick the worker of a frame before the worker decodes it.
+    // pipeline calls it to pick the worker of a frame before the worker decodes it. For TCP
+    // and UDP over Ethernet without tunnels, only the addresses, `ip_protocol` and the
+    // ports are set.
     DecodeResult addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
+
+    // The part of addresses() for the frame shapes most traffic has (Ethernet II with at
+    // most one 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers,
+    // and TCP or UDP off tunnel ports), read without the full decoder. Returns true with
+    // the addresses, `ip_protocol` and ports set when decode() would return kPacket for
+    // the frame with those addresses (its wire length being its captured length), and
+    // false for any other frame.
+    static bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
 
     const AnomalyCounters& anomalies() const { return anomalies_; }
     AnomalyCounters& anomalies() { return anomalies_; }
@@ -87,7 +97,7 @@ public:
     // is held.
     bool evict_oldest_fragments();
 
-private:
+  private:
     AnomalyCounters anomalies_;
     std::unique_ptr<FragmentReassembler> fragments_;
 };

@@ -1,6 +1,8 @@
 #include "detect/session.h"
 
 #include <algorithm>
+#include <array>
+#include <new>
 
 namespace pw::detect {
 
@@ -21,8 +23,58 @@ Transport transport_of(uint8_t ip_protocol) {
     }
 }
 
-Session::Session(Transport transport, const decode::IpAddress& initiator, uint16_t initiator_port,
-                 const decode::IpAddress& responder, uint16_t responder_port)
+namespace {
+
+// Freed detector states by size class, in steps of kStateAlignment bytes up to
+// kCachedClasses of them; at most kMaxCachedStates of each class are kept.
+constexpr size_t kStateAlignment = 16;
+constexpr size_t kCachedClasses = 64;
+constexpr size_t kMaxCachedStates = 4096;
+
+struct StateCache {
+    std::array<std::vector<void*>, kCachedClasses> free;
+    ~StateCache();
+};
+thread_local StateCache state_cache;
+// False once the thread's cache is destroyed: states freed after that go to the heap.
+thread_local bool state_cache_alive = true;
+
+StateCache::~StateCache() {
+    state_cache_alive = false;
+    for (std::vector<void*>& list : free) {
+        for (void* state : list) ::operator delete(state);
+    }
+}
+
+size_t size_class(size_t size) { return (size + kStateAlignment - 1) / kStateAlignment; }
+
+}  // namespace
+
+void* DetectorState::operator new(size_t size) {
+    size_t index = size_class(size);
+    if (index >= kCachedClasses || !state_cache_alive) return ::operator new(size);
+    std::vector<void*>& list = state_cache.free[index];
+    if (list.empty()) return ::operator new(index * kStateAlignment);
+    void* state = list.back();
+    list.pop_back();
+    return state;
+}
+
+void DetectorState::operator delete(void* state, size_t size) {
+    size_t index = size_class(size);
+    if (index < kCachedClasses && state_cache_alive) {
+        std::vector<void*>& list = state_cache.free[index];
+        if (list.size() < kMaxCachedStates) {
+            list.push_back(state);
+            return;
+        }
+    }
+    ::operator delete(state);
+}
+
+Session::Session(Transport transport, const decode::IpAddress& initiator,
+                 uint16_t initiator_port, const decode::IpAddress& responder,
+                 uint16_t responder_port)
     : transport_(transport),
       initiator_(initiator),
       responder_(responder),

@@ -3,11 +3,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
-#include <vector>
 
 #include "decode/packet.h"
 #include "detect/protocols.h"
+#include "detect/session.h"
 #include "events/event.h"
 #include "flow/flow_key.h"
 
@@ -31,13 +32,18 @@ struct TcpState {
 
 struct Flow {
     FlowKey key;
-    decode::IpAddress source;  // initiator
-    decode::IpAddress target;  // responder
-    uint16_t source_port = 0;
-    uint16_t target_port = 0;
     bool initiator_is_low = true;  // whether the initiator is the key's low endpoint
     bool mid_stream = false;       // the flow was first seen without its start
     bool capture_loss = false;     // the capture dropped packets while the flow was open
+    events::Direction direction = events::Direction::kUnknown;
+    // The protocol a control connection announced for this flow (FTP_DATA...), if any.
+    ProtocolId expected_protocol = ProtocolId::kNone;
+    // The table's idle list the flow is on.
+    uint8_t idle_list = 0;
+    uint8_t protocol_count = 0;
+
+    TcpState tcp;
+    std::array<uint32_t, 2> datagrams{};  // segments with data seen, by Side (non-TCP)
 
     uint64_t number = 0;  // order of creation, from 1
     int64_t first_us = 0;
@@ -46,20 +52,14 @@ struct Flow {
 
     std::array<uint64_t, 2> packets{};  // by Side
     std::array<uint64_t, 2> bytes{};    // transport payload bytes on the wire, by Side
-    std::array<uint32_t, 2> datagrams{};  // segments with data seen, by Side (non-TCP)
 
-    TcpState tcp;
-
-    std::vector<ProtocolId> protocols;
-    // The protocol a control connection announced for this flow (FTP_DATA...), if any.
-    ProtocolId expected_protocol = ProtocolId::kNone;
-    events::Direction direction = events::Direction::kUnknown;
+    // The protocols found once inspection has ended (while it lasts, its session has them).
+    std::array<ProtocolId, detect::kMaxProtocolsPerFlow> protocols{};
     // Null once inspection has ended; it holds the TCP reassembly too, which only feeds it.
     std::unique_ptr<pipeline::Inspection> inspection;
     uint64_t uid = 0;  // the connection_uid, written "C" and 16 hex digits
 
-    // The table's idle list the flow is on, and its links there, ordered by last activity.
-    uint8_t idle_list = 0;
+    // Links on the table's idle list, ordered by last activity.
     Flow* idle_prev = nullptr;
     Flow* idle_next = nullptr;
 
@@ -68,6 +68,15 @@ struct Flow {
 
     // The connection_uid events carry: "C" and 16 hex digits.
     std::string uid_text() const;
+
+    // The initiator (the event's source) and the responder (its target).
+    const decode::IpAddress& source() const { return initiator_is_low ? key.low_ip : key.high_ip; }
+    const decode::IpAddress& target() const { return initiator_is_low ? key.high_ip : key.low_ip; }
+    uint16_t source_port() const { return initiator_is_low ? key.low_port : key.high_port; }
+    uint16_t target_port() const { return initiator_is_low ? key.high_port : key.low_port; }
+
+    std::span<const ProtocolId> protocol_list() const { return {protocols.data(), protocol_count}; }
+    void set_protocols(std::span<const ProtocolId> found);
 
     Side side_of(bool sender_is_low) const {
         return sender_is_low == initiator_is_low ? kInitiator : kResponder;

@@ -18,7 +18,9 @@ struct FlowKey {
     uint8_t ip_protocol = 0;
     uint32_t vlan = 0;
 
-    bool operator==(const FlowKey&) const = default;
+    // Compares the fields word by word: the defaulted comparison calls memcmp for each
+    // address, and the flow table compares keys on every packet.
+    bool operator==(const FlowKey& other) const;
 
     // Builds the key of `packet`; `sender_is_low` tells whether the packet's source is the
     // key's low endpoint.

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "pipeline/inspection.h"
 
 namespace pw::flow {
@@ -11,8 +13,22 @@ Flow::~Flow() = default;
 
 std::string Flow::uid_text() const { return fmt::format("C{:016x}", uid); }
 
-FlowTable::FlowTable(size_t max_flows) : max_flows_(max_flows) {
-    flows_.reserve(std::min<size_t>(max_flows, 1 << 16));
+void Flow::set_protocols(std::span<const ProtocolId> found) {
+    protocol_count = static_cast<uint8_t>(std::min(found.size(), protocols.size()));
+    std::copy_n(found.begin(), protocol_count, protocols.begin());
+}
+
+namespace {
+
+// Slots of a new table: the index grows by doubling as flows arrive.
+constexpr size_t kInitialSlots = 1024;
+
+}  // namespace
+
+FlowTable::FlowTable(size_t max_flows) : max_flows_(max_flows), slots_(kInitialSlots, nullptr) {}
+
+FlowTable::~FlowTable() {
+    for (Flow* flow : slots_) delete flow;
 }
 
 int FlowTable::transport_class(uint8_t ip_protocol) {
@@ -22,18 +38,37 @@ int FlowTable::transport_class(uint8_t ip_protocol) {
 }
 
 Flow* FlowTable::find(const FlowKey& key) {
-    auto it = flows_.find(key);
-    return it == flows_.end() ? nullptr : it->second.get();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = slot_of(key);; i = (i + 1) & mask) {
+        Flow* flow = slots_[i];
+        if (flow == nullptr || flow->key == key) return flow;
+    }
 }
 
 Flow* FlowTable::insert(const FlowKey& key) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
     auto flow = std::make_unique<Flow>();
     flow->key = key;
     flow->idle_list = static_cast<uint8_t>(transport_class(key.ip_protocol));
-    Flow* raw = flow.get();
-    flows_.emplace(key, std::move(flow));
-    append(raw);
-    return raw;
+    const size_t mask = slots_.size() - 1;
+    size_t i = slot_of(key);
+    while (slots_[i] != nullptr) i = (i + 1) & mask;
+    slots_[i] = flow.release();
+    ++count_;
+    append(slots_[i]);
+    return slots_[i];
+}
+
+void FlowTable::grow() {
+    std::vector<Flow*> old(slots_.size() * 2, nullptr);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (Flow* flow : old) {
+        if (flow == nullptr) continue;
+        size_t i = slot_of(flow->key);
+        while (slots_[i] != nullptr) i = (i + 1) & mask;
+        slots_[i] = flow;
+    }
 }
 
 void FlowTable::touch(Flow* flow) {
@@ -49,10 +84,21 @@ void FlowTable::move_to(Flow* flow, int list_class) {
 
 std::unique_ptr<Flow> FlowTable::remove(Flow* flow) {
     unlink(flow);
-    auto it = flows_.find(flow->key);
-    std::unique_ptr<Flow> owned = std::move(it->second);
-    flows_.erase(it);
-    return owned;
+    const size_t mask = slots_.size() - 1;
+    size_t hole = slot_of(flow->key);
+    while (slots_[hole] != flow) hole = (hole + 1) & mask;
+    // Backward-shift deletion: move later flows of the probe run into the hole when their
+    // home slot is not between the hole and them, so that no lookup stops early.
+    for (size_t i = (hole + 1) & mask; slots_[i] != nullptr; i = (i + 1) & mask) {
+        size_t home = slot_of(slots_[i]->key);
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            slots_[hole] = slots_[i];
+            hole = i;
+        }
+    }
+    slots_[hole] = nullptr;
+    --count_;
+    return std::unique_ptr<Flow>(flow);
 }
 
 Flow* FlowTable::oldest_overall() const {
@@ -66,7 +112,9 @@ Flow* FlowTable::oldest_overall() const {
 }
 
 void FlowTable::for_each(const std::function<void(Flow&)>& visit) const {
-    for (const auto& [key, flow] : flows_) visit(*flow);
+    for (Flow* flow : slots_) {
+        if (flow != nullptr) visit(*flow);
+    }
 }
 
 void FlowTable::unlink(Flow* flow) {

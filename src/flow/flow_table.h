@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <unordered_map>
+#include <vector>
 
 #include "flow/flow.h"
 
@@ -12,9 +12,16 @@ namespace pw::flow {
 
 // The flows being tracked, with one idle list per transport class so that the flow idle
 // the longest is found in constant time, for timeouts and for eviction when full.
+//
+// The index is an open-addressing hash table of flow pointers with linear probing, kept
+// at most half full. A lookup reads the slot array and, for a hit, the flow itself. Each
+// flow costs 16 to 32 bytes of index besides its own allocation.
 class FlowTable {
-public:
+  public:
     explicit FlowTable(size_t max_flows);
+    ~FlowTable();
+    FlowTable(const FlowTable&) = delete;
+    FlowTable& operator=(const FlowTable&) = delete;
 
     Flow* find(const FlowKey& key);
 
@@ -31,15 +38,16 @@ public:
     // Removes `flow` from the table and returns ownership of it.
     std::unique_ptr<Flow> remove(Flow* flow);
 
-    bool full() const { return flows_.size() >= max_flows_; }
-    size_t size() const { return flows_.size(); }
+    bool full() const { return count_ >= max_flows_; }
+    size_t size() const { return count_; }
 
     // The flow of `list_class` idle the longest, or nullptr.
     Flow* oldest(int list_class) const { return lists_[list_class].head; }
     // The flow idle the longest over all classes, or nullptr.
     Flow* oldest_overall() const;
 
-    // Calls `visit` for every flow; `visit` must not change the table.
+    // Calls `visit` for every flow, in no particular order; `visit` must not change the
+    // table.
     void for_each(const std::function<void(Flow&)>& visit) const;
 
     static constexpr int kTcp = 0;
@@ -49,16 +57,19 @@ public:
     static constexpr int kListCount = 4;
     static int transport_class(uint8_t ip_protocol);
 
-private:
+  private:
     struct List {
         Flow* head = nullptr;  // idle the longest
         Flow* tail = nullptr;  // most recent
     };
     void unlink(Flow* flow);
     void append(Flow* flow);
+    size_t slot_of(const FlowKey& key) const { return key.hash() & (slots_.size() - 1); }
+    void grow();
 
     size_t max_flows_;
-    std::unordered_map<FlowKey, std::unique_ptr<Flow>, FlowKeyHash> flows_;
+    size_t count_ = 0;
+    std::vector<Flow*> slots_;  // a power of two of them; nullptr is an empty slot
     List lists_[kListCount];
 };
 

@@ -10,28 +10,30 @@ size_t ReassemblyMemory::evict_oldest() {
 }
 
 void ReassemblyMemory::link(StreamReassembler* stream) {
-    stream->memory_prev_ = tail_;
-    stream->memory_next_ = nullptr;
-    if (tail_ != nullptr) tail_->memory_next_ = stream;
+    StreamReassembler::Pending& pending = *stream->pending_;
+    pending.memory_prev = tail_;
+    pending.memory_next = nullptr;
+    if (tail_ != nullptr) tail_->pending_->memory_next = stream;
     tail_ = stream;
     if (head_ == nullptr) head_ = stream;
-    stream->linked_ = true;
+    pending.linked = true;
     ++streams_;
 }
 
 void ReassemblyMemory::unlink(StreamReassembler* stream) {
-    if (stream->memory_prev_ != nullptr) {
-        stream->memory_prev_->memory_next_ = stream->memory_next_;
+    StreamReassembler::Pending& pending = *stream->pending_;
+    if (pending.memory_prev != nullptr) {
+        pending.memory_prev->pending_->memory_next = pending.memory_next;
     } else {
-        head_ = stream->memory_next_;
+        head_ = pending.memory_next;
     }
-    if (stream->memory_next_ != nullptr) {
-        stream->memory_next_->memory_prev_ = stream->memory_prev_;
+    if (pending.memory_next != nullptr) {
+        pending.memory_next->pending_->memory_prev = pending.memory_prev;
     } else {
-        tail_ = stream->memory_prev_;
+        tail_ = pending.memory_prev;
     }
-    stream->memory_prev_ = stream->memory_next_ = nullptr;
-    stream->linked_ = false;
+    pending.memory_prev = pending.memory_next = nullptr;
+    pending.linked = false;
     --streams_;
 }
 

@@ -14,41 +14,50 @@ constexpr size_t kSegmentOverheadBytes = 96;
 }  // namespace
 
 StreamReassembler::~StreamReassembler() {
-    pending_.clear();
-    buffered_bytes_ = 0;
+    clear_pending();
     update_memory();
 }
 
 void StreamReassembler::set_memory(ReassemblyMemory* memory) {
-    if (memory_ != nullptr) {
-        if (linked_) memory_->unlink(this);
-        memory_->bytes_ -= accounted_bytes_;
-        accounted_bytes_ = 0;
+    if (memory_ != nullptr && pending_ != nullptr) {
+        if (pending_->linked) memory_->unlink(this);
+        memory_->bytes_ -= pending_->accounted_bytes;
+        pending_->accounted_bytes = 0;
     }
     memory_ = memory;
     update_memory();
 }
 
 size_t StreamReassembler::memory_bytes() const {
-    return buffered_bytes_ + pending_.size() * kSegmentOverheadBytes;
+    if (pending_ == nullptr) return 0;
+    return pending_->bytes + pending_->segments.size() * kSegmentOverheadBytes;
+}
+
+void StreamReassembler::clear_pending() {
+    if (pending_ == nullptr) return;
+    pending_->segments.clear();
+    pending_->bytes = 0;
 }
 
 void StreamReassembler::update_memory() {
-    if (memory_ == nullptr) return;
-    size_t held = memory_bytes();
-    memory_->bytes_ = memory_->bytes_ - accounted_bytes_ + held;
-    accounted_bytes_ = held;
-    if (!pending_.empty() && !linked_) {
-        memory_->link(this);
-    } else if (pending_.empty() && linked_) {
-        memory_->unlink(this);
+    if (pending_ == nullptr) return;
+    if (memory_ != nullptr) {
+        size_t held = memory_bytes();
+        memory_->bytes_ = memory_->bytes_ - pending_->accounted_bytes + held;
+        pending_->accounted_bytes = held;
+        if (has_pending() && !pending_->linked) {
+            memory_->link(this);
+        } else if (!has_pending() && pending_->linked) {
+            memory_->unlink(this);
+        }
     }
+    if (!has_pending()) pending_.reset();
 }
 
 void StreamReassembler::set_initial_sequence(uint32_t isn) {
     // A SYN with a new ISN before any data (a retried connect) moves the start; once data
     // has been delivered, a stray SYN changes nothing.
-    if (started_ && (delivered_ > 0 || !pending_.empty())) return;
+    if (started_ && (delivered_ > 0 || has_pending())) return;
     started_ = true;
     next_seq_ = isn + 1;
 }
@@ -73,8 +82,7 @@ void StreamReassembler::add(uint32_t seq, std::span<const uint8_t> data,
     }
     if (ahead > kMaxJump) {
         ++gaps_;
-        pending_.clear();
-        buffered_bytes_ = 0;
+        clear_pending();
         next_seq_ = seq;
         ahead = 0;
     }
@@ -89,26 +97,28 @@ void StreamReassembler::add(uint32_t seq, std::span<const uint8_t> data,
         return;
     }
 
+    if (pending_ == nullptr) pending_ = std::make_unique<Pending>();
     uint64_t offset = delivered_ + static_cast<uint64_t>(ahead);
-    auto [it, inserted] = pending_.try_emplace(offset, data.begin(), data.end());
-    if (inserted) buffered_bytes_ += data.size();
+    auto [it, inserted] = pending_->segments.try_emplace(offset, data.begin(), data.end());
+    if (inserted) pending_->bytes += data.size();
     // Skipping one gap may not be enough: a large segment beyond a second gap can still
     // hold more than the limit.
-    while (buffered_bytes_ > limits.max_buffered_bytes ||
-           pending_.size() > limits.max_buffered_segments) {
+    // The stream may stop while it delivers (inspection ended), which frees the buffer.
+    while (has_pending() && (pending_->bytes > limits.max_buffered_bytes ||
+                             pending_->segments.size() > limits.max_buffered_segments)) {
         skip_to_first_buffered(deliver);
     }
     update_memory();
 }
 
 void StreamReassembler::deliver_in_order(const Deliver& deliver) {
-    while (!pending_.empty()) {
-        auto it = pending_.begin();
+    while (has_pending()) {
+        auto it = pending_->segments.begin();
         if (it->first > delivered_) return;
         std::vector<uint8_t> bytes = std::move(it->second);
         uint64_t start = it->first;
-        pending_.erase(it);
-        buffered_bytes_ -= bytes.size();
+        pending_->segments.erase(it);
+        pending_->bytes -= bytes.size();
         uint64_t end = start + bytes.size();
         if (end <= delivered_) continue;  // wholly covered by data already delivered
         std::span<const uint8_t> fresh(bytes);
@@ -121,8 +131,8 @@ void StreamReassembler::deliver_in_order(const Deliver& deliver) {
 }
 
 void StreamReassembler::skip_to_first_buffered(const Deliver& deliver) {
-    if (pending_.empty()) return;
-    uint64_t first = pending_.begin()->first;
+    if (!has_pending()) return;
+    uint64_t first = pending_->segments.begin()->first;
     if (first > delivered_) {
         ++gaps_;
         next_seq_ += static_cast<uint32_t>(first - delivered_);
@@ -132,23 +142,21 @@ void StreamReassembler::skip_to_first_buffered(const Deliver& deliver) {
 }
 
 void StreamReassembler::flush(const Deliver& deliver) {
-    while (!pending_.empty()) skip_to_first_buffered(deliver);
+    while (has_pending()) skip_to_first_buffered(deliver);
     update_memory();
 }
 
 void StreamReassembler::stop() {
     stopped_ = true;
-    pending_.clear();
-    buffered_bytes_ = 0;
+    clear_pending();
     update_memory();
 }
 
 size_t StreamReassembler::drop_buffered() {
-    if (pending_.empty()) return 0;
+    if (!has_pending()) return 0;
     size_t freed = memory_bytes();
     ++gaps_;
-    pending_.clear();
-    buffered_bytes_ = 0;
+    clear_pending();
     update_memory();
     return freed;
 }

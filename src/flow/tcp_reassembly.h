@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -23,7 +24,7 @@ struct ReassemblyLimits {
 // handshake the first data seen sets the start. When the buffer exceeds
 // its limits the gap is skipped and counted, so memory stays bounded.
 class StreamReassembler {
-public:
+  public:
     using Deliver = std::function<void(std::span<const uint8_t> data, uint64_t offset)>;
 
     StreamReassembler() = default;
@@ -59,30 +60,39 @@ public:
 
     uint64_t gaps() const { return gaps_; }
     uint64_t delivered() const { return delivered_; }
-    size_t buffered_bytes() const { return buffered_bytes_; }
+    size_t buffered_bytes() const { return pending_ != nullptr ? pending_->bytes : 0; }
     bool stopped() const { return stopped_; }
 
-private:
+  private:
+    // The out-of-order data of a stream, allocated when a segment first arrives ahead of
+    // the stream and freed once none is left, so that a stream in order costs no more
+    // than its counters. It also carries the stream's place in the memory account.
+    struct Pending {
+        // Segments keyed by their distance ahead of next_seq_ at insertion time, stored as
+        // absolute stream offsets so that wrap-around needs no special case.
+        std::map<uint64_t, std::vector<uint8_t>> segments;
+        size_t bytes = 0;            // data bytes in `segments`
+        size_t accounted_bytes = 0;  // this stream's share of ReassemblyMemory::bytes_
+        bool linked = false;         // on the memory account's list
+        StreamReassembler* memory_prev = nullptr;
+        StreamReassembler* memory_next = nullptr;
+    };
+
     void deliver_in_order(const Deliver& deliver);
     void skip_to_first_buffered(const Deliver& deliver);
     void update_memory();
+    void clear_pending();
+    bool has_pending() const { return pending_ != nullptr && !pending_->segments.empty(); }
 
     bool started_ = false;
     bool stopped_ = false;
     uint32_t next_seq_ = 0;   // sequence number of the next byte to deliver
     uint64_t delivered_ = 0;  // bytes delivered so far (the stream offset of next_seq_)
     uint64_t gaps_ = 0;
-    size_t buffered_bytes_ = 0;
-    // Out-of-order segments keyed by their distance ahead of next_seq_ at insertion time,
-    // stored as absolute stream offsets so that wrap-around needs no special case.
-    std::map<uint64_t, std::vector<uint8_t>> pending_;
+    std::unique_ptr<Pending> pending_;
 
     friend class ReassemblyMemory;
     ReassemblyMemory* memory_ = nullptr;
-    size_t accounted_bytes_ = 0;  // this stream's share of memory_->bytes_
-    bool linked_ = false;
-    StreamReassembler* memory_prev_ = nullptr;
-    StreamReassembler* memory_next_ = nullptr;
 };
 
 }  // namespace pw::flow

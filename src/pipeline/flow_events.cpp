@@ -13,21 +13,17 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
     if (flow->inspection != nullptr) {
         // Hand the detectors whatever reassembly still holds before they finish.
         for (int side = 0; side < 2 && flow->inspection != nullptr; ++side) {
-            bool from_initiator = side == flow::kInitiator;
             decode::Packet last;
             last.time_us = flow->last_us;
-            flow->inspection->streams[side].flush(
-                [&](std::span<const uint8_t> data, uint64_t offset) {
-                    if (flow->inspection == nullptr) return;
-                    inspect(*flow, detect::Segment{data, from_initiator, offset, &last});
-                });
+            const StreamSource source{flow, side == flow::kInitiator, &last};
+            flow->inspection->streams[side].flush(stream_deliver(source));
         }
         stop_inspection(*flow);
         release_inspection();
     }
     emit(*flow, events::Activity::kStatistics, flow->last_us);
     emit(*flow, events::Activity::kDisconnect, flow->last_us, reason);
-    for (ProtocolId id : flow->protocols) ++summary_.flows_by_protocol[id];
+    for (ProtocolId id : flow->protocol_list()) ++summary_.flows_by_protocol[id];
     table_.remove(flow);
 }
 
@@ -39,10 +35,10 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
     event.activity = activity;
     event.time_ms = time_us / 1000;
     event.ip_protocol = flow.key.ip_protocol;
-    event.source_ip = flow.source.to_string();
-    event.source_port = flow.source_port;
-    event.target_ip = flow.target.to_string();
-    event.target_port = flow.target_port;
+    event.source_ip = flow.source().to_string();
+    event.source_port = flow.source_port();
+    event.target_ip = flow.target().to_string();
+    event.target_port = flow.target_port();
     event.direction = flow.direction;
     event.connection_uid = flow.uid_text();
     event.device = settings_.device;
@@ -52,7 +48,8 @@ void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us
             auto protocols = flow.inspection->session.protocols();
             event.protocols.assign(protocols.begin(), protocols.end());
         } else {
-            event.protocols = flow.protocols;
+            auto protocols = flow.protocol_list();
+            event.protocols.assign(protocols.begin(), protocols.end());
         }
         // Out is what the device sent: the responder's bytes when the device is the target.
         bool device_is_target = flow.direction == events::Direction::kInbound;

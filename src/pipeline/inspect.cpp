@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <bit>
+
 #include "pipeline/inspection.h"
 #include "pipeline/pipeline.h"
 
@@ -28,14 +30,11 @@ TransportInspection& counts_of(Summary& summary, const Flow& flow) {
 void Pipeline::start_inspection(Flow& flow) {
     ++counts_of(summary_, flow).flows;
     flow.inspection =
-        std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source,
-                                     flow.source_port, flow.target, flow.target_port);
+        std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source(),
+                                     flow.source_port(), flow.target(), flow.target_port());
     Inspection& inspection = *flow.inspection;
     for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
-    detect::Transport transport = inspection.session.transport();
-    for (const auto& detector : detectors_) {
-        if (!detector->wants(transport)) inspection.finished.set(detector->slot);
-    }
+    inspection.finished = unwanted_[static_cast<size_t>(inspection.session.transport())];
     if (flow.expected_protocol != ProtocolId::kNone) {
         inspection.session.add(flow.expected_protocol);
     }
@@ -48,36 +47,40 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     // Skipped segments count toward the bound too: it limits how long a flow is inspected.
     ++inspection.segments;
 
+    // The detectors not finished, in slot order (the registry's), a word of slots at a time.
     bool any_left = false;
     bool inspected = false;
-    for (const auto& detector : detectors_) {
-        size_t slot = detector->slot;
-        if (inspection.finished.test(slot)) continue;
-        if (session.classified() && !detector->keeps_inspecting()) {
-            inspection.finished.set(slot);
-            continue;
-        }
-        if (session.transport() == detect::Transport::kTcp &&
-            session.skips(slot, segment.from_initiator, end)) {
-            any_left = true;
-            continue;
-        }
-        if (!inspected) {
-            // A segment counts once, and only when some detector reads it.
-            inspected = true;
-            if (!inspection.inspected_any) ++summary_.flows_inspected;
-            inspection.inspected_any = true;
-            ++summary_.segments_inspected;
-            ++counts_of(summary_, flow).packets;
-        }
-        ++summary_.detector_calls;
-        summary_.bytes_inspected += segment.data.size();
-        detect::Verdict verdict = detector->inspect(session, segment);
-        if (verdict != detect::Verdict::kContinue) {
-            inspection.finished.set(slot);
-            session.drop_state(slot);
-        } else {
-            any_left = true;
+    for (size_t word = 0; word < DetectorSet::kWords; ++word) {
+        uint64_t pending = ~inspection.finished.word(word) & registered_.word(word);
+        while (pending != 0) {
+            size_t slot = word * 64 + static_cast<size_t>(std::countr_zero(pending));
+            pending &= pending - 1;
+            if (session.classified() && !keeps_inspecting_.test(slot)) {
+                inspection.finished.set(slot);
+                continue;
+            }
+            if (session.transport() == detect::Transport::kTcp &&
+                session.skips(slot, segment.from_initiator, end)) {
+                any_left = true;
+                continue;
+            }
+            if (!inspected) {
+                // A segment counts once, and only when some detector reads it.
+                inspected = true;
+                if (!inspection.inspected_any) ++summary_.flows_inspected;
+                inspection.inspected_any = true;
+                ++summary_.segments_inspected;
+                ++counts_of(summary_, flow).packets;
+            }
+            ++summary_.detector_calls;
+            summary_.bytes_inspected += segment.data.size();
+            detect::Verdict verdict = detectors_[slot]->inspect(session, segment);
+            if (verdict != detect::Verdict::kContinue) {
+                inspection.finished.set(slot);
+                session.drop_state(slot);
+            } else {
+                any_left = true;
+            }
         }
     }
 
@@ -91,12 +94,9 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
     if (session.take_inner_layer()) {
         // The bytes after this segment belong to a tunnelled protocol: every detector that
         // wants the transport looks again, with a fresh bound.
-        inspection.finished.reset();
         session.clear_skips();
-        for (const auto& detector : detectors_) {
-            session.drop_state(detector->slot);
-            if (!detector->wants(session.transport())) inspection.finished.set(detector->slot);
-        }
+        for (const auto& detector : detectors_) session.drop_state(detector->slot);
+        inspection.finished = unwanted_[static_cast<size_t>(session.transport())];
         inspection.segments = 0;
         // At most once per segment: the detectors that look again start from scratch.
         if (session.take_inner_layer_here()) inspect(flow, segment);
@@ -115,7 +115,7 @@ void Pipeline::stop_inspection(Flow& flow) {
         if (!inspection.finished.test(detector->slot)) detector->finish(inspection.session);
     }
     auto protocols = inspection.session.protocols();
-    flow.protocols.assign(protocols.begin(), protocols.end());
+    flow.set_protocols(protocols);
     for (auto& stream : inspection.streams) {
         summary_.tcp_gaps += stream.gaps();
         stream.stop();
@@ -139,8 +139,8 @@ void Pipeline::match_expectation(Flow& flow) {
         const detect::ExpectedFlow& e = it->flow;
         // Either orientation: a data connection picked up mid-stream may have been
         // oriented the other way.
-        if (matches(e, flow.source, flow.source_port, flow.target, flow.target_port) ||
-            matches(e, flow.target, flow.target_port, flow.source, flow.source_port)) {
+        if (matches(e, flow.source(), flow.source_port(), flow.target(), flow.target_port()) ||
+            matches(e, flow.target(), flow.target_port(), flow.source(), flow.source_port())) {
             flow.expected_protocol = e.protocol;
             expectations_.erase(it);
             return;

@@ -1,16 +1,13 @@
 #pragma once
 
 #include <array>
-#include <bitset>
 #include <cstdint>
 
 #include "detect/session.h"
 #include "flow/tcp_reassembly.h"
+#include "pipeline/detector_set.h"
 
 namespace pw::pipeline {
-
-// The maximum number of detectors the registry may hold.
-inline constexpr size_t kMaxDetectors = 128;
 
 // The deep packet inspection state of one flow, freed as soon as inspection ends.
 struct Inspection {
@@ -19,9 +16,9 @@ struct Inspection {
         : session(transport, initiator, initiator_port, responder, responder_port) {}
 
     detect::Session session;
-    std::bitset<kMaxDetectors> finished;  // detectors that returned kNotMine or kDone
-    uint32_t segments = 0;                // segments of this layer, handed to detectors or skipped
-    bool inspected_any = false;           // some segment was handed to a detector
+    DetectorSet finished;        // detectors that returned kNotMine or kDone, or that cannot match
+    uint32_t segments = 0;       // segments of this layer, handed to detectors or skipped
+    bool inspected_any = false;  // some segment was handed to a detector
     std::array<flow::StreamReassembler, 2> streams;  // TCP only, by flow::Side
 };
 

@@ -13,13 +13,14 @@ namespace {
 
 using flow::Flow;
 
-// An estimate of what one tracked flow costs on 64-bit glibc: the Flow, its node in the
-// table's hash map, its uid's heap buffer and, while it is inspected, the Inspection and
-// the detectors' states. The states vary with the protocol (an HTTP body decoder keeps a
-// zlib window). The sum, about 2.7 KiB, is close to the 2.6 KiB of peak RSS per flow
-// measured on 100,000 TCP flows that each sent one HTTP request (RelWithDebInfo, glibc 2.36).
+// An estimate of what one tracked flow costs on 64-bit glibc: the Flow, its slots in the
+// table's index (16 to 32 bytes) and, while it is inspected, the Inspection and the
+// detectors' states. The states vary with the protocol (an HTTP body decoder keeps a zlib
+// window). The sum is about 2.4 KiB. It was checked against the peak RSS per flow of
+// 100,000 TCP flows that each sent one HTTP request (2.6 KiB, RelWithDebInfo, glibc 2.36)
+// when the flow record and its index took about 270 bytes more than now.
 // NOTE: a flow whose detectors hold more (a gzip body being inflated) is undercounted.
-constexpr size_t kFlowBytes = sizeof(Flow) + 64 + 32 + sizeof(Inspection) + 2048;
+constexpr size_t kFlowBytes = sizeof(Flow) + 32 + sizeof(Inspection) + 2048;
 
 // A flow without packets for this long is idle: ending it costs less than dropping held
 // fragments or out-of-order data of active flows, so idle flows go first.

@@ -47,12 +47,23 @@ Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
     if (detectors_.size() > kMaxDetectors) {
         throw std::logic_error("more detectors are registered than kMaxDetectors allows");
     }
+    for (size_t slot = 0; slot < detectors_.size(); ++slot) {
+        const detect::Detector& detector = *detectors_[slot];
+        if (detector.slot != slot) throw std::logic_error("a detector's slot is not its index");
+        registered_.set(slot);
+        if (detector.keeps_inspecting()) keeps_inspecting_.set(slot);
+        for (size_t transport = 0; transport < kTransportCount; ++transport) {
+            if (!detector.wants(static_cast<detect::Transport>(transport))) {
+                unwanted_[transport].set(slot);
+            }
+        }
+    }
 }
 
 Pipeline::~Pipeline() = default;
 
-void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame,
-                             uint32_t wire_length, int64_t time_us, Part part) {
+void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                             int64_t time_us, Part part) {
     Packet packet;
     decode::DecodeResult result = decoder_.decode(linktype, frame, wire_length, time_us, packet);
     if (part == Part::kInner) {
@@ -107,8 +118,8 @@ void Pipeline::process_packet(const Packet& packet) {
 
     // A new SYN on a connection that already closed reuses the port pair: it is a new
     // connection, not part of the old one.
-    if (flow != nullptr && packet.ip_protocol == decode::ip_protocol::kTcp &&
-        flow->tcp.closed() && (packet.tcp_flags & decode::tcp_flag::kSyn) &&
+    if (flow != nullptr && packet.ip_protocol == decode::ip_protocol::kTcp && flow->tcp.closed() &&
+        (packet.tcp_flags & decode::tcp_flag::kSyn) &&
         !(packet.tcp_flags & decode::tcp_flag::kAck) && packet.seq != flow->tcp.syn_sequence) {
         end_flow(flow, flow->tcp.rst_seen ? events::EndReason::kRst : events::EndReason::kFin);
         flow = nullptr;
@@ -159,9 +170,9 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
     orient(*flow, sender_is_low, packet);
     ++summary_.flows;
 
-    if (is_local(flow->source)) {
+    if (is_local(flow->source())) {
         flow->direction = events::Direction::kOutbound;
-    } else if (is_local(flow->target)) {
+    } else if (is_local(flow->target())) {
         flow->direction = events::Direction::kInbound;
     }
 
@@ -190,17 +201,6 @@ void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
         if (looks_like_service(packet.source_port, packet.target_port)) sender_initiates = false;
     }
     flow.initiator_is_low = sender_initiates ? sender_is_low : !sender_is_low;
-    if (sender_initiates) {
-        flow.source = packet.source;
-        flow.source_port = packet.source_port;
-        flow.target = packet.target;
-        flow.target_port = packet.target_port;
-    } else {
-        flow.source = packet.target;
-        flow.source_port = packet.target_port;
-        flow.target = packet.source;
-        flow.target_port = packet.source_port;
-    }
 }
 
 void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
@@ -223,14 +223,19 @@ void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
     if (flow.inspection == nullptr || packet.payload.empty()) return;
     uint32_t seq = packet.seq;
     if (packet.tcp_flags & decode::tcp_flag::kSyn) ++seq;  // SYN occupies one number
-    bool from_initiator = side == flow::kInitiator;
+    const StreamSource source{&flow, side == flow::kInitiator, &packet};
     flow.inspection->streams[side].add(seq, packet.payload, settings_.reassembly,
-                           [&](std::span<const uint8_t> data, uint64_t offset) {
-                               if (flow.inspection == nullptr) return;
-                               detect::Segment segment{data, from_initiator, offset, &packet};
-                               inspect(flow, segment);
-                           });
+                                       stream_deliver(source));
     release_inspection();
+}
+
+flow::StreamReassembler::Deliver Pipeline::stream_deliver(const StreamSource& source) {
+    // Two pointers, which std::function keeps without allocating: a lambda that captured
+    // the flow, the side and the packet one by one cost a heap allocation per segment.
+    return [this, &source](std::span<const uint8_t> data, uint64_t offset) {
+        if (source.flow->inspection == nullptr) return;
+        inspect(*source.flow, detect::Segment{data, source.from_initiator, offset, source.packet});
+    };
 }
 
 bool Pipeline::is_local(const decode::IpAddress& address) const {
@@ -245,8 +250,8 @@ void Pipeline::expire(int64_t now_us) {
         while (Flow* oldest = table_.oldest(list)) {
             if (now_us - oldest->last_us < timeout) break;
             if (list == FlowTable::kClosed) {
-                end_flow(oldest, oldest->tcp.rst_seen ? events::EndReason::kRst
-                                                      : events::EndReason::kFin);
+                end_flow(oldest,
+                         oldest->tcp.rst_seen ? events::EndReason::kRst : events::EndReason::kFin);
             } else {
                 ++summary_.flows_timed_out;
                 end_flow(oldest, events::EndReason::kTimeout);

@@ -12,6 +12,7 @@
 #include "detect/detector.h"
 #include "events/event.h"
 #include "flow/flow_table.h"
+#include "pipeline/detector_set.h"
 #include "pipeline/memory_bound.h"
 #include "pipeline/settings.h"
 
@@ -29,23 +30,26 @@ struct TransportInspection {
     uint64_t packets = 0;  // segments handed to the detectors (see Pipeline::inspect())
 };
 
+// The number of detect::Transport values.
+inline constexpr size_t kTransportCount = static_cast<size_t>(detect::Transport::kOther) + 1;
+
 // Counts the analyze summary prints.
 struct Summary {
-    uint64_t frames = 0;        // frames read
-    uint64_t packets = 0;       // packets of tracked transports
-    uint64_t bytes = 0;         // wire bytes of all frames
-    uint64_t not_tracked = 0;   // frames that are not IP, or IP of another transport
-    uint64_t malformed = 0;     // frames skipped for an anomaly
+    uint64_t frames = 0;       // frames read
+    uint64_t packets = 0;      // packets of tracked transports
+    uint64_t bytes = 0;        // wire bytes of all frames
+    uint64_t not_tracked = 0;  // frames that are not IP, or IP of another transport
+    uint64_t malformed = 0;    // frames skipped for an anomaly
     uint64_t fragments_held = 0;
     uint64_t flows = 0;
     uint64_t flows_timed_out = 0;
     uint64_t flows_evicted = 0;
-    uint64_t flows_inspected = 0;      // flows that handed data to the detectors
-    uint64_t segments_inspected = 0;   // segments handed to the detectors, over all flows
-    uint64_t detector_calls = 0;       // Detector::inspect calls, over all flows
-    uint64_t bytes_inspected = 0;      // segment bytes those calls were handed
+    uint64_t flows_inspected = 0;     // flows that handed data to the detectors
+    uint64_t segments_inspected = 0;  // segments handed to the detectors, over all flows
+    uint64_t detector_calls = 0;      // Detector::inspect calls, over all flows
+    uint64_t bytes_inspected = 0;     // segment bytes those calls were handed
     std::array<TransportInspection, kTransportClasses> inspection_by_transport{};
-    uint64_t tcp_gaps = 0;             // stream gaps skipped by reassembly
+    uint64_t tcp_gaps = 0;  // stream gaps skipped by reassembly
     uint64_t events = 0;
     std::map<ProtocolId, uint64_t> flows_by_protocol;
     decode::AnomalyCounters anomalies;
@@ -61,9 +65,9 @@ struct OpenFlow {
     decode::IpAddress target;
     uint16_t target_port = 0;
     events::Direction direction = events::Direction::kUnknown;
-    bool closed = false;  // TCP: FIN both ways or RST seen
+    bool closed = false;                // TCP: FIN both ways or RST seen
     std::vector<ProtocolId> protocols;  // identified so far
-    uint64_t bytes_in = 0;   // relative to the device, as in statistics events
+    uint64_t bytes_in = 0;              // relative to the device, as in statistics events
     uint64_t bytes_out = 0;
     int64_t first_us = 0;
     int64_t last_us = 0;
@@ -72,7 +76,7 @@ struct OpenFlow {
 // The analysis pipeline: decode, flow tracking, TCP reassembly, detection and events. It
 // is single-threaded; run one per worker with flows sharded by FlowKey::hash().
 class Pipeline {
-public:
+  public:
     Pipeline(Settings settings, std::vector<events::EventSink*> sinks);
     ~Pipeline();
     Pipeline(const Pipeline&) = delete;
@@ -117,11 +121,12 @@ public:
         flow_number_step_ = step;
     }
 
-    // For live capture (live_flows.cpp). Marks every open flow partial, after the capture dropped packets.
+    // For live capture (live_flows.cpp). Marks every open flow partial, after the capture dropped
+    // packets.
     void mark_open_flows_partial();
     std::vector<OpenFlow> open_flows() const;
 
-private:
+  private:
     struct Expectation {
         detect::ExpectedFlow flow;
         int64_t expires_us;
@@ -134,6 +139,16 @@ private:
     void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
     void feed_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
+    // The origin of a TCP stream's data: its flow, its direction and the packet (for a
+    // flush at the flow's end, a packet that only carries the time).
+    struct StreamSource {
+        flow::Flow* flow;
+        bool from_initiator;
+        const decode::Packet* packet;
+    };
+    // A callback that hands the data a stream delivers to the detectors; `source` must
+    // outlive it.
+    flow::StreamReassembler::Deliver stream_deliver(const StreamSource& source);
     void inspect(flow::Flow& flow, const detect::Segment& segment);
     void start_inspection(flow::Flow& flow);
     void stop_inspection(flow::Flow& flow);
@@ -153,7 +168,13 @@ private:
     MemoryBound memory_;  // before the flows, whose streams it accounts
     decode::Decoder decoder_;
     flow::FlowTable table_;
-    std::vector<std::unique_ptr<detect::Detector>> detectors_;
+    std::vector<std::unique_ptr<detect::Detector>> detectors_;  // indexed by slot
+    // Per detect::Transport, the detectors that do not inspect it; the detectors that
+    // exist; and those whose keeps_inspecting() is true. Computed once, since every
+    // segment consults them.
+    std::array<DetectorSet, kTransportCount> unwanted_{};
+    DetectorSet registered_;
+    DetectorSet keeps_inspecting_;
     std::vector<Expectation> expectations_;
     std::vector<uint8_t> tunnel_buffer_;
     std::unique_ptr<Inspection> retired_inspection_;  // see stop_inspection()

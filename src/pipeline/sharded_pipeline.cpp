@@ -1,9 +1,11 @@
 #include "pipeline/sharded_pipeline.h"
 
 #include <pcap/dlt.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <iterator>
+#include <string>
 
 #include "flow/flow_key.h"
 #include "pipeline/tunnels.h"
@@ -12,11 +14,15 @@ namespace pw::pipeline {
 namespace {
 
 // A batch goes to its worker when it holds this many frames or bytes.
-constexpr size_t kBatchFrames = 256;
+constexpr size_t kBatchFrames = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
+// The longest frame in a capture file (libpcap's maximum captured length).
+constexpr size_t kMaxFrameBytes = 262144;
 // Batches queued per worker before the reader waits: bounds the memory in flight to about
-// kQueueDepth * kBatchBytes per worker.
-constexpr size_t kQueueDepth = 4;
+// kQueueDepth * kBatchBytes per worker. A reader that waited goes on once the queue is
+// down to kRefillDepth, so that it is woken once per few batches, not once per batch.
+constexpr size_t kQueueDepth = 8;
+constexpr size_t kRefillDepth = kQueueDepth / 2;
 
 // Passes every event to the wrapped sinks under one lock.
 class LockedSink : public events::EventSink {
@@ -96,11 +102,31 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         pipelines_.push_back(std::make_unique<Pipeline>(settings, worker_sinks));
         pipelines_.back()->number_flows_from(i + 1, workers);
         workers_.push_back(std::make_unique<Worker>());
-        workers_.back()->filling = std::make_unique<Batch>();
+        // Every batch a worker can have in flight (queued, being analyzed and being filled),
+        // made now, so that handing frames over never allocates.
+        Worker& worker = *workers_.back();
+        worker.filling = make_batch();
+        for (size_t batch = 0; batch < kQueueDepth + 1; ++batch) {
+            worker.empty.push_back(make_batch());
+        }
     }
     for (unsigned i = 0; i < workers; ++i) {
-        workers_[i]->thread = std::thread([this, i] { run(i); });
+        workers_[i]->thread = std::thread([this, i] {
+            // Named for top and perf, which show each thread by its name.
+            pthread_setname_np(pthread_self(), ("pw-worker-" + std::to_string(i)).c_str());
+            run(i);
+        });
     }
+}
+
+std::unique_ptr<ShardedPipeline::Batch> ShardedPipeline::make_batch() {
+    auto batch = std::make_unique<Batch>();
+    // A batch is handed over once it has kBatchFrames frames or kBatchBytes bytes, so
+    // that it never grows beyond this. Pages of the bytes become resident only once a
+    // copied frame is written there.
+    batch->frames.reserve(kBatchFrames);
+    batch->bytes.reserve(kBatchBytes + kMaxFrameBytes);
+    return batch;
 }
 
 ShardedPipeline::~ShardedPipeline() {
@@ -110,13 +136,13 @@ ShardedPipeline::~ShardedPipeline() {
             std::lock_guard lock(worker->mutex);
             worker->closing = true;
         }
-        worker->changed.notify_all();
+        worker->work.notify_one();
         if (worker->thread.joinable()) worker->thread.join();
     }
 }
 
 void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame,
-                                    uint32_t wire_length, int64_t time_us) {
+                                    uint32_t wire_length, int64_t time_us, bool borrowed) {
     if (workers_.empty()) {
         pipelines_.front()->process_frame(linktype, frame, wire_length, time_us);
         return;
@@ -134,7 +160,7 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
             last_expiry_check_us_ = time_us;
             for (auto& worker : workers_) {
                 worker->filling->frames.push_back(
-                    {0, 0, 0, kExpiryTick, time_us, Pipeline::Part::kWhole});
+                    {nullptr, 0, 0, 0, kExpiryTick, time_us, Pipeline::Part::kWhole});
                 if (worker->filling->frames.size() >= kBatchFrames) hand_over(*worker);
             }
         }
@@ -151,25 +177,27 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
                     flow::address_pair_hash(inner_addresses.source, inner_addresses.target) %
                     workers_.size();
                 if (inner_index != index) {
-                    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter);
+                    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter,
+                            borrowed);
                     enqueue(inner_index, linktype, frame, wire_length, time_us,
-                            Pipeline::Part::kInner);
+                            Pipeline::Part::kInner, borrowed);
                     return;
                 }
             }
         }
     }
-    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole);
+    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole, borrowed);
 }
 
 void ShardedPipeline::enqueue(size_t index, int linktype, std::span<const uint8_t> frame,
-                              uint32_t wire_length, int64_t time_us, Pipeline::Part part) {
+                              uint32_t wire_length, int64_t time_us, Pipeline::Part part,
+                              bool borrowed) {
     Worker& worker = *workers_[index];
     Batch& batch = *worker.filling;
-    batch.frames.push_back({static_cast<uint32_t>(batch.bytes.size()),
-                            static_cast<uint32_t>(frame.size()), wire_length, linktype, time_us,
-                            part});
-    batch.bytes.insert(batch.bytes.end(), frame.begin(), frame.end());
+    batch.frames.push_back(
+        {borrowed ? frame.data() : nullptr, static_cast<uint32_t>(batch.bytes.size()),
+         static_cast<uint32_t>(frame.size()), wire_length, linktype, time_us, part});
+    if (!borrowed) batch.bytes.insert(batch.bytes.end(), frame.begin(), frame.end());
     if (batch.frames.size() >= kBatchFrames || batch.bytes.size() >= kBatchBytes) {
         hand_over(worker);
     }
@@ -177,16 +205,18 @@ void ShardedPipeline::enqueue(size_t index, int linktype, std::span<const uint8_
 
 void ShardedPipeline::hand_over(Worker& worker) {
     std::unique_lock lock(worker.mutex);
-    worker.changed.wait(lock, [&] { return worker.full.size() < kQueueDepth; });
+    if (worker.full.size() >= kQueueDepth) {
+        worker.room.wait(lock, [&] { return worker.full.size() <= kRefillDepth; });
+    }
     worker.full.push_back(std::move(worker.filling));
     if (!worker.empty.empty()) {
         worker.filling = std::move(worker.empty.back());
         worker.empty.pop_back();
     } else {
-        worker.filling = std::make_unique<Batch>();
+        worker.filling = make_batch();
     }
     lock.unlock();
-    worker.changed.notify_all();
+    worker.work.notify_one();
 }
 
 void ShardedPipeline::run(size_t index) {
@@ -197,7 +227,7 @@ void ShardedPipeline::run(size_t index) {
         std::unique_ptr<Batch> batch;
         {
             std::unique_lock lock(worker.mutex);
-            worker.changed.wait(lock, [&] {
+            worker.work.wait(lock, [&] {
                 return !worker.full.empty() || !worker.tasks.empty() || worker.closing;
             });
             if (worker.full.empty() && !worker.tasks.empty()) {
@@ -211,8 +241,8 @@ void ShardedPipeline::run(size_t index) {
             if (worker.full.empty()) break;  // closing, and nothing left
             batch = std::move(worker.full.front());
             worker.full.pop_front();
+            if (worker.full.size() <= kRefillDepth) worker.room.notify_one();
         }
-        worker.changed.notify_all();
         if (!failed) {
             try {
                 for (const FrameRef& frame : batch->frames) {
@@ -220,9 +250,11 @@ void ShardedPipeline::run(size_t index) {
                         pipeline.expire_idle(frame.time_us);
                         continue;
                     }
-                    pipeline.process_frame(frame.linktype,
-                                           {batch->bytes.data() + frame.offset, frame.length},
-                                           frame.wire_length, frame.time_us, frame.part);
+                    const uint8_t* bytes = frame.borrowed != nullptr
+                                               ? frame.borrowed
+                                               : batch->bytes.data() + frame.offset;
+                    pipeline.process_frame(frame.linktype, {bytes, frame.length}, frame.wire_length,
+                                           frame.time_us, frame.part);
                 }
             } catch (...) {
                 // Keep draining so that the reader never waits on a dead worker.
@@ -256,7 +288,7 @@ void ShardedPipeline::finish() {
             std::lock_guard lock(worker->mutex);
             worker->closing = true;
         }
-        worker->changed.notify_all();
+        worker->work.notify_one();
     }
     std::exception_ptr error;
     for (auto& each : workers_) {
@@ -295,11 +327,15 @@ void ShardedPipeline::for_each_pipeline(const std::function<void(Pipeline&, size
                 if (--remaining == 0) done.notify_all();
             });
         }
-        worker.changed.notify_all();
+        worker.work.notify_one();
     }
     std::unique_lock lock(done_mutex);
     done.wait(lock, [&] { return remaining == 0; });
     if (error) std::rethrow_exception(error);
+}
+
+void ShardedPipeline::drain() {
+    for_each_pipeline([](Pipeline&, size_t) {});
 }
 
 void ShardedPipeline::expire_idle(int64_t now_us) {

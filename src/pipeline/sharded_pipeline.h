@@ -33,8 +33,14 @@ class ShardedPipeline {
     ShardedPipeline(const ShardedPipeline&) = delete;
     ShardedPipeline& operator=(const ShardedPipeline&) = delete;
 
+    // Analyzes one frame. With `borrowed`, the workers read the frame's bytes where they
+    // are instead of a copy: the caller keeps them valid until drain() or finish() returns
+    // (a frame of a mapped file, say).
     void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
-                       int64_t time_us);
+                       int64_t time_us, bool borrowed = false);
+
+    // Returns once the workers have analyzed every frame handed to them so far.
+    void drain();
 
     // Ends every flow of every worker and waits for the workers. Rethrows the first error a
     // worker met. Call once at the end of the input.
@@ -58,7 +64,9 @@ class ShardedPipeline {
 
   private:
     // A frame of a batch, or with linktype kExpiryTick the moment to look for idle flows.
+    // A borrowed frame's bytes are at `borrowed`, a copied frame's at `offset` in the batch.
     struct FrameRef {
+        const uint8_t* borrowed;
         uint32_t offset;
         uint32_t length;
         uint32_t wire_length;
@@ -78,8 +86,9 @@ class ShardedPipeline {
     };
     struct Worker {
         std::mutex mutex;
-        std::condition_variable changed;
-        std::deque<std::unique_ptr<Batch>> full;  // waiting for the worker
+        std::condition_variable work;               // batches, tasks or closing for the worker
+        std::condition_variable room;               // the reader may queue batches again
+        std::deque<std::unique_ptr<Batch>> full;    // waiting for the worker
         std::vector<std::unique_ptr<Batch>> empty;  // done with, for the reader to reuse
         std::unique_ptr<Batch> filling;             // the reader's current batch
         std::deque<std::function<void()>> tasks;    // run after the batches before them
@@ -88,8 +97,9 @@ class ShardedPipeline {
         std::thread thread;
     };
 
-    void enqueue(size_t index, int linktype, std::span<const uint8_t> frame,
-                 uint32_t wire_length, int64_t time_us, Pipeline::Part part);
+    static std::unique_ptr<Batch> make_batch();
+    void enqueue(size_t index, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                 int64_t time_us, Pipeline::Part part, bool borrowed);
     void hand_over(Worker& worker);
     void run(size_t index);
     // Runs `task` with each worker's pipeline and index on that worker's thread and waits.

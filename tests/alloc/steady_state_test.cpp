@@ -1,18 +1,25 @@
 // Counts heap allocations while the pipeline replays packets of flows it already tracks.
 // Once a flow is created and classified, a packet must not allocate: the cost per packet
-// then stays flat, and a flood of packets cannot fragment the heap.
+// then stays flat, and a flood of packets cannot fragment the heap. The same holds for a
+// capture file read from its mapping, and for the frames a sharded pipeline hands its
+// workers.
 //
 // This is its own executable because it replaces the global operator new.
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <new>
 #include <string>
 
 #include "../unit/decode_frames.h"
+#include "capture/file_reader.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/sharded_pipeline.h"
 
 namespace {
 std::atomic<uint64_t> allocations{0};
@@ -104,6 +111,94 @@ TEST_F(SteadyState, UdpFlowAllocatesNothingPerDatagram) {
     std::vector<Frame> frames;
     for (int i = 0; i < 10000; ++i) frames.push_back(datagram(i));
     EXPECT_EQ(allocations_during(frames), 0u);
+}
+
+// A UDP datagram of flow `flow` (its own source address), of 200 bytes.
+Frame datagram(uint8_t flow, int i) {
+    V4 source = {10, 0, 1, flow};
+    return ethernet(0x0800,
+                    ipv4(17, udp(50000, 9999, filler(200, static_cast<uint8_t>(i))), source));
+}
+
+// Writes a classic pcap file (little-endian, microseconds, Ethernet) of `count` datagrams
+// of one flow, and removes it when done.
+struct CaptureFile {
+    std::filesystem::path path;
+    CaptureFile(const std::string& name, int count)
+        : path(std::filesystem::temp_directory_path() /
+               ("protowatch-alloc-" + std::to_string(getpid()) + "-" + name + ".pcap")) {
+        Frame bytes;
+        for (uint32_t word : {0xA1B2C3D4u, 0x00040002u, 0u, 0u, 65535u, 1u}) put_le32(bytes, word);
+        for (int i = 0; i < count; ++i) {
+            Frame frame = datagram(1, i);
+            put_le32(bytes, 1'700'000'000u + static_cast<uint32_t>(i / 1000));
+            put_le32(bytes, static_cast<uint32_t>(i % 1000) * 1000);
+            put_le32(bytes, static_cast<uint32_t>(frame.size()));
+            put_le32(bytes, static_cast<uint32_t>(frame.size()));
+            bytes.insert(bytes.end(), frame.begin(), frame.end());
+        }
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
+    }
+    ~CaptureFile() { std::filesystem::remove(path); }
+};
+
+// Allocations while a whole capture file is read into a pipeline, setup included.
+uint64_t allocations_reading(const CaptureFile& file) {
+    pipeline::Pipeline pipeline(pipeline::Settings{}, {});
+    capture::FileReader reader;
+    uint64_t before = allocations.load();
+    bool mapped = true;
+    reader.read(
+        file.path, &pipeline::Pipeline::supports_link_type, [&](const capture::Frame& frame) {
+            mapped = mapped && frame.mapped;
+            pipeline.process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us);
+        });
+    uint64_t counted = allocations.load() - before;
+    EXPECT_TRUE(mapped);
+    return counted;
+}
+
+TEST(SteadyStateReading, MappedFileAllocatesNothingPerFrame) {
+    CaptureFile small("small", 1'000);
+    CaptureFile large("large", 20'000);
+    // Opening, the flow and its inspection allocate alike for both; frames add nothing.
+    // The first read warms the caches that outlive a pipeline (freed detector states).
+    allocations_reading(small);
+    uint64_t for_small = allocations_reading(small);
+    uint64_t for_large = allocations_reading(large);
+    EXPECT_EQ(for_large, for_small);
+}
+
+// Allocations while `count` frames of two flows go through a sharded pipeline with two
+// workers, until the workers are done with them (drain() itself allocates a fixed amount).
+uint64_t allocations_sharded(pipeline::ShardedPipeline& sharded, const std::vector<Frame>& frames,
+                             int count, bool borrowed, int64_t& now) {
+    uint64_t before = allocations.load();
+    for (int i = 0; i < count; ++i) {
+        const Frame& frame = frames[static_cast<size_t>(i) % frames.size()];
+        sharded.process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()), now += 100,
+                              borrowed);
+    }
+    sharded.drain();
+    return allocations.load() - before;
+}
+
+TEST(SteadyStateReading, ShardedPipelineAllocatesNothingPerFrame) {
+    std::vector<Frame> frames;
+    for (int i = 0; i < 64; ++i) frames.push_back(datagram(static_cast<uint8_t>(1 + i % 2), i));
+    for (bool borrowed : {true, false}) {
+        SCOPED_TRACE(borrowed ? "borrowed frames" : "copied frames");
+        pipeline::ShardedPipeline sharded(pipeline::Settings{}, {}, 2);
+        int64_t now = kStart;
+        allocations_sharded(sharded, frames, 20'000, borrowed, now);  // warm up
+        uint64_t few = allocations_sharded(sharded, frames, 1'000, borrowed, now);
+        uint64_t many = allocations_sharded(sharded, frames, 50'000, borrowed, now);
+        EXPECT_LE(many, few);
+        sharded.finish();
+        EXPECT_EQ(sharded.summary().flows, 2u);
+    }
 }
 
 }  // namespace

@@ -2,11 +2,12 @@
 // address pass. Whole captures are compared between one and several workers by
 // tests/golden/check-threads. The live hooks the agent calls run through every worker.
 
+#include "pipeline/sharded_pipeline.h"
+
 #include <gtest/gtest.h>
 
 #include "decode_frames.h"
 #include "flow/flow_key.h"
-#include "pipeline/sharded_pipeline.h"
 
 namespace pw::decode::test {
 namespace {
@@ -38,6 +39,64 @@ TEST(DecoderAddresses, HoldsNothingForAFragment) {
     EXPECT_EQ(decoder.addresses(DLT_EN10MB, first, out), DecodeResult::kHeld);
     EXPECT_EQ(out.source, address(kClient6));
     EXPECT_EQ(decoder.memory_bytes(), Decoder().memory_bytes());
+}
+
+// Frames of the shapes Decoder::addresses() reads without the full decoder, and damaged
+// variants of them: each must get the result and the addresses decode() gives it.
+std::vector<Frame> address_cases() {
+    Frame tcp4 = ethernet(0x0800, ipv4(6, tcp(40000, 80, filler(20))));
+    Frame udp4 = ethernet(0x0800, ipv4(17, udp(50000, 53, filler(12))));
+    std::vector<Frame> cases = {
+        tcp4,
+        udp4,
+        ethernet(0x8100, vlan_tag(7, 0x0800) + ipv4(6, tcp(40000, 80, filler(20)))),
+        ethernet(0x86dd, ipv6(6, tcp(40000, 443, filler(20)))),
+        ethernet(0x86dd, ipv6(17, udp(50000, 53, filler(12)))),
+        ethernet(0x0800, ipv4(17, udp(50000, 4789, filler(30)))),  // the VXLAN port
+        ethernet(0x0800, ipv4(17, udp(50000, 3544, filler(30)))),  // the Teredo port
+    };
+    Frame long_tcp_header = tcp4;
+    long_tcp_header[14 + 20 + 12] = 0xF0;  // 60 bytes of TCP header in a 40-byte segment
+    Frame short_tcp_header = tcp4;
+    short_tcp_header[14 + 20 + 12] = 0x40;  // 16 bytes
+    auto with_field = [](Frame frame, size_t offset, uint16_t value) {
+        frame.at(offset) = static_cast<uint8_t>(value >> 8);
+        frame.at(offset + 1) = static_cast<uint8_t>(value);
+        return frame;
+    };
+    Frame short_udp_length = with_field(udp4, 14 + 20 + 4, 4);
+    Frame zero_total_length = with_field(tcp4, 14 + 2, 0);
+    Frame total_below_header = with_field(tcp4, 14 + 2, 12);
+    Frame truncated_tcp = tcp4;
+    truncated_tcp.resize(14 + 20 + 15);
+    Frame truncated_vlan = ethernet(0x8100, bytes({0, 7}));
+    Frame fragment = tcp4;
+    fragment[14 + 6] = 0x20;  // more fragments
+    for (const Frame& frame :
+         {long_tcp_header, short_tcp_header, short_udp_length, zero_total_length,
+          total_below_header, truncated_tcp, truncated_vlan, fragment}) {
+        cases.push_back(frame);
+    }
+    return cases;
+}
+
+TEST(DecoderAddresses, AgreeWithDecodeOnPlainShapes) {
+    std::vector<Frame> cases = address_cases();
+    for (size_t i = 0; i < cases.size(); ++i) {
+        SCOPED_TRACE(i);
+        Decoder shard_decoder;
+        Decoder full_decoder;
+        Packet addresses;
+        Packet packet;
+        DecodeResult quick = shard_decoder.addresses(DLT_EN10MB, cases[i], addresses);
+        DecodeResult full = full_decoder.decode(
+            DLT_EN10MB, cases[i], static_cast<uint32_t>(cases[i].size()), 1'000'000, packet);
+        if (full == DecodeResult::kHeld) continue;  // a fragment: addresses() reads it alone
+        EXPECT_EQ(quick, full);
+        if (full != DecodeResult::kPacket) continue;
+        EXPECT_EQ(addresses.source, packet.source);
+        EXPECT_EQ(addresses.target, packet.target);
+    }
 }
 
 // UDP frames from kClient4 to 100 servers, one flow each, spread over the workers.
