@@ -55,7 +55,8 @@ void check_nats(natsStatus status, std::string_view what) {
 }
 
 NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
-                               const std::string& name) {
+                               const std::string& name, const std::string& inbox_prefix)
+    : inbox_prefix_(inbox_prefix.empty() ? "_INBOX" : inbox_prefix) {
     validate(settings);
     try {
         configure(settings, mode, name);
@@ -126,6 +127,8 @@ void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
                                                settings.nkey_seed_file.c_str()),
                    fmt::format("failed to use nkey_seed_file '{}'", settings.nkey_seed_file));
     }
+    check_nats(natsOptions_SetCustomInboxPrefix(options_, inbox_prefix_.c_str()),
+               fmt::format("invalid inbox prefix '{}'", inbox_prefix_));
     natsOptions_SetDisconnectedCB(options_, &NatsConnection::on_disconnected, this);
     natsOptions_SetReconnectedCB(options_, &NatsConnection::on_reconnected, this);
     natsOptions_SetErrorHandler(options_, &NatsConnection::on_error, this);
@@ -136,6 +139,15 @@ NatsConnection::~NatsConnection() {
     natsConnection_Close(connection_);
     natsConnection_Destroy(connection_);
     natsOptions_Destroy(options_);
+}
+
+std::string NatsConnection::new_inbox() const {
+    // natsInbox_Create always uses "_INBOX"; its unique token follows the first dot.
+    natsInbox* inbox = nullptr;
+    check_nats(natsInbox_Create(&inbox), "failed to create an inbox");
+    std::string subject = inbox;
+    natsInbox_Destroy(inbox);
+    return inbox_prefix_ + subject.substr(subject.find('.'));
 }
 
 bool NatsConnection::is_connected() const {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "events/json.h"
 #include "fleet/subjects.h"
 #include "query/compiler.h"
@@ -13,6 +15,11 @@
 
 namespace pw::fleet {
 namespace {
+
+// Bounds on one chunk whatever the request sets, so that an agent never holds more than one
+// bounded chunk in memory and never builds a message larger than the server accepts.
+constexpr uint64_t kMaxChunkEvents = 10'000;
+constexpr int64_t kMinChunkBytes = 64 * 1024;
 
 // Waits for the requester's acknowledgment of one chunk, freeing one place in the window.
 // Returns false when none came within `timeout`.
@@ -37,7 +44,8 @@ void SearchResponder::start() {
     if (connection_) return;
     stopping_ = false;
     connection_ = std::make_unique<NatsConnection>(nats_, ConnectMode::kRetryInBackground,
-                                                   "protowatch responder " + options_.device);
+                                                   "protowatch responder " + options_.device,
+                                                   agent_inbox_prefix(nats_.subject_prefix));
     std::string subject = search_subject(nats_.subject_prefix);
     check_nats(natsConnection_Subscribe(&subscription_, connection_->handle(), subject.c_str(),
                                         &SearchResponder::on_request, this),
@@ -148,13 +156,16 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     // 2. Stream the matching events in chunks, at most `window` of them unacknowledged.
     store::StoreReader reader = store::StoreReader::open(options_.store_path);
     store::EventCursor rows = reader.select(filter, request.limit);
-    natsInbox* ack_inbox = nullptr;
-    check_nats(natsInbox_Create(&ack_inbox), "failed to create an inbox");
+    std::string ack_inbox = connection_->new_inbox();
     natsSubscription* acks = nullptr;
-    natsStatus status = natsConnection_SubscribeSync(&acks, connection_->handle(), ack_inbox);
-    if (status != NATS_OK) natsInbox_Destroy(ack_inbox);
-    check_nats(status, "failed to subscribe to the acknowledgment inbox");
+    check_nats(natsConnection_SubscribeSync(&acks, connection_->handle(), ack_inbox.c_str()),
+               "failed to subscribe to the acknowledgment inbox");
 
+    uint64_t chunk_events = std::min(request.chunk_events, kMaxChunkEvents);
+    // Half the server's maximum payload leaves room for the reply's own fields.
+    uint64_t chunk_bytes_max = static_cast<uint64_t>(
+        std::max(natsConnection_GetMaxPayload(connection_->handle()) / 2, kMinChunkBytes));
+    uint64_t chunk_bytes = 0;
     uint64_t count = 0;
     uint64_t outstanding = 0;
     bool abandoned = false;
@@ -166,26 +177,29 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
             if (!wait_for_ack(acks, options_.ack_timeout)) return false;
             --outstanding;
         }
-        send(reply_subject, reply, ack_inbox);
+        send(reply_subject, reply, ack_inbox.c_str());
         ++outstanding;
         ++reply.index;
         reply.events = nlohmann::ordered_json::array();
+        chunk_bytes = 0;
         return true;
     };
     while (!stopping_ && rows.next(stored)) {
         if (stored.event.device.empty()) stored.event.device = options_.device;
         nlohmann::ordered_json object = events::to_json(stored.event);
         object["event_uid"] = stored.event_uid;
+        chunk_bytes +=
+            object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).size();
         reply.events.push_back(std::move(object));
         ++count;
-        if (reply.events.size() >= request.chunk_events && !flush_chunk()) {
+        bool chunk_full = reply.events.size() >= chunk_events || chunk_bytes >= chunk_bytes_max;
+        if (chunk_full && !flush_chunk()) {
             abandoned = true;
             break;
         }
     }
     if (!abandoned && !reply.events.empty() && !flush_chunk()) abandoned = true;
     natsSubscription_Destroy(acks);
-    natsInbox_Destroy(ack_inbox);
     if (abandoned || stopping_) {
         spdlog::warn("abandoned the search for '{}' after {} events: {}", request.query, count,
                      stopping_ ? "the agent is stopping" : "the requester stopped acknowledging");
