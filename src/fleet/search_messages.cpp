@@ -118,6 +118,24 @@ std::string encode_reply(const SearchReply& reply) {
     return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::string encode_chunk(const std::string& device, uint64_t index,
+                         const std::vector<std::string>& event_texts) {
+    SearchReply head;
+    head.type = ReplyType::kChunk;
+    head.device = device;
+    head.index = index;
+    head.events = nlohmann::ordered_json::array();
+    // The head ends with "events":[]}; the events go between the brackets.
+    std::string text = encode_reply(head);
+    text.resize(text.size() - 2);
+    for (size_t i = 0; i < event_texts.size(); ++i) {
+        if (i > 0) text += ',';
+        text += event_texts[i];
+    }
+    text += "]}";
+    return text;
+}
+
 SearchReply decode_reply(std::string_view text) {
     nlohmann::ordered_json object = parse_object(text, "the search reply");
     SearchReply reply;

@@ -10,6 +10,7 @@
 #include "query/compiler.h"
 #include "query/literals.h"
 #include "query/parser.h"
+#include "store/event_output.h"
 #include "store/schema.h"
 #include "store/store_reader.h"
 
@@ -109,7 +110,11 @@ void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* me
 }
 
 void SearchResponder::send(const char* subject, const SearchReply& reply, const char* ack_subject) {
-    std::string text = encode_reply(reply);
+    send_text(subject, encode_reply(reply), ack_subject);
+}
+
+void SearchResponder::send_text(const char* subject, const std::string& text,
+                                const char* ack_subject) {
     natsConnection* connection = connection_->handle();
     int length = static_cast<int>(text.size());
     natsStatus status =
@@ -165,40 +170,37 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     // Half the server's maximum payload leaves room for the reply's own fields.
     uint64_t chunk_bytes_max = static_cast<uint64_t>(
         std::max(natsConnection_GetMaxPayload(connection_->handle()) / 2, kMinChunkBytes));
-    uint64_t chunk_bytes = 0;
     uint64_t count = 0;
     uint64_t outstanding = 0;
+    uint64_t index = 0;
     bool abandoned = false;
-    reply.type = ReplyType::kChunk;
-    reply.events = nlohmann::ordered_json::array();
+    std::vector<std::string> chunk;
+    uint64_t chunk_bytes = 0;
     store::StoredEvent stored;
     auto flush_chunk = [&] {
         if (outstanding >= request.window) {
             if (!wait_for_ack(acks, options_.ack_timeout)) return false;
             --outstanding;
         }
-        send(reply_subject, reply, ack_inbox.c_str());
+        send_text(reply_subject, encode_chunk(options_.device, index, chunk), ack_inbox.c_str());
         ++outstanding;
-        ++reply.index;
-        reply.events = nlohmann::ordered_json::array();
+        ++index;
+        chunk.clear();
         chunk_bytes = 0;
         return true;
     };
     while (!stopping_ && rows.next(stored)) {
         if (stored.event.device.empty()) stored.event.device = options_.device;
-        nlohmann::ordered_json object = events::to_json(stored.event);
-        object["event_uid"] = stored.event_uid;
-        chunk_bytes +=
-            object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).size();
-        reply.events.push_back(std::move(object));
+        chunk.push_back(store::stored_event_json(stored));
+        chunk_bytes += chunk.back().size();
         ++count;
-        bool chunk_full = reply.events.size() >= chunk_events || chunk_bytes >= chunk_bytes_max;
+        bool chunk_full = chunk.size() >= chunk_events || chunk_bytes >= chunk_bytes_max;
         if (chunk_full && !flush_chunk()) {
             abandoned = true;
             break;
         }
     }
-    if (!abandoned && !reply.events.empty() && !flush_chunk()) abandoned = true;
+    if (!abandoned && !chunk.empty() && !flush_chunk()) abandoned = true;
     natsSubscription_Destroy(acks);
     if (abandoned || stopping_) {
         spdlog::warn("abandoned the search for '{}' after {} events: {}", request.query, count,

@@ -50,6 +50,19 @@ TEST(FleetSearchMessages, RejectsDeepNesting) {
     EXPECT_NO_THROW(decode_request(R"({"query":")" + std::string(100, '[') + R"("})"));
 }
 
+TEST(FleetSearchMessages, ChunkEncodesAsReply) {
+    SearchReply reply;
+    reply.type = ReplyType::kChunk;
+    reply.device = "agent-1";
+    reply.index = 3;
+    reply.events = nlohmann::ordered_json::array();
+    EXPECT_EQ(encode_chunk("agent-1", 3, {}), encode_reply(reply));
+    reply.events.push_back(nlohmann::ordered_json::parse(kEvent));
+    reply.events.push_back(nlohmann::ordered_json::parse(kEvent));
+    std::string text = nlohmann::ordered_json::parse(kEvent).dump();
+    EXPECT_EQ(encode_chunk("agent-1", 3, {text, text}), encode_reply(reply));
+}
+
 TEST(FleetSearchMessages, RejectsFieldsOfWrongType) {
     EXPECT_THROW(decode_reply(R"({"type": 5})"), std::invalid_argument);
     EXPECT_THROW(decode_reply(R"({"type": "chunk", "device": 7})"), std::invalid_argument);
