@@ -153,6 +153,7 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
                    fmt::format("invalid query '{}': {}", request.query, error.what()));
         return;
     } catch (const std::invalid_argument& error) {
+        spdlog::info("rejected an invalid search request to {}: {}", reply_subject, error.what());
         send_error(reply_subject, fmt::format("invalid search request: {}", error.what()));
         return;
     }
