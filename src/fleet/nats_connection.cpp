@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <fstream>
 #include <vector>
 
@@ -12,6 +13,8 @@ namespace {
 // Milliseconds to wait for a server to accept a connection, and between reconnect attempts.
 constexpr int64_t kConnectTimeoutMs = 2000;
 constexpr int64_t kReconnectWaitMs = 500;
+// How long destruction waits for nats.c's closed callback.
+constexpr std::chrono::seconds kCloseTimeout{5};
 
 std::string connected_url(natsConnection* connection) {
     char url[512] = {};
@@ -132,11 +135,21 @@ void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
     natsOptions_SetDisconnectedCB(options_, &NatsConnection::on_disconnected, this);
     natsOptions_SetReconnectedCB(options_, &NatsConnection::on_reconnected, this);
     natsOptions_SetErrorHandler(options_, &NatsConnection::on_error, this);
+    natsOptions_SetClosedCB(options_, &NatsConnection::on_closed, this);
 }
 
 NatsConnection::~NatsConnection() {
     closing_ = true;
     natsConnection_Close(connection_);
+    // nats.c runs the callbacks on a thread of its own, after Close returns, and runs the
+    // closed callback last. Destroying this object earlier would leave them a dangling pointer.
+    {
+        std::unique_lock lock(mutex_);
+        if (!closed_signal_.wait_for(lock, kCloseTimeout, [this] { return closed_; })) {
+            spdlog::warn("the NATS connection did not report its close within {} s",
+                         kCloseTimeout.count());
+        }
+    }
     natsConnection_Destroy(connection_);
     natsOptions_Destroy(options_);
 }
@@ -166,6 +179,13 @@ void NatsConnection::on_disconnected(natsConnection*, void* self) {
 
 void NatsConnection::on_reconnected(natsConnection* connection, void*) {
     spdlog::info("connected to NATS at {}", connected_url(connection));
+}
+
+void NatsConnection::on_closed(natsConnection*, void* self) {
+    auto* owner = static_cast<NatsConnection*>(self);
+    std::lock_guard lock(owner->mutex_);
+    owner->closed_ = true;
+    owner->closed_signal_.notify_all();
 }
 
 void NatsConnection::on_error(natsConnection* connection, natsSubscription*, natsStatus status,

@@ -3,6 +3,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,7 @@ class NatsConnection {
     static void on_reconnected(natsConnection* connection, void* self);
     static void on_error(natsConnection* connection, natsSubscription* subscription,
                          natsStatus status, void* self);
+    static void on_closed(natsConnection* connection, void* self);
     void configure(const NatsSettings& settings, ConnectMode mode, const std::string& name);
 
     std::string inbox_prefix_;
@@ -73,6 +75,9 @@ class NatsConnection {
     std::atomic<bool> closing_{false};
     std::mutex mutex_;
     std::string async_error_;
+    // Set by on_closed, the last callback nats.c runs for the connection.
+    std::condition_variable closed_signal_;
+    bool closed_ = false;
 };
 
 }  // namespace pw::fleet
