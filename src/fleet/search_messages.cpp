@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "events/json.h"
+
 namespace pw::fleet {
 namespace {
 
@@ -12,32 +14,8 @@ constexpr const char* kTypeNames[] = {"accepted", "chunk", "done", "error"};
 // nested array in a message would overflow the stack of whoever copies it.
 constexpr int kMaxNesting = 32;
 
-// Whether the arrays and objects of the JSON `text` nest deeper than `limit`. Brackets inside
-// strings do not count; the text need not be valid JSON.
-bool nested_deeper_than(std::string_view text, int limit) {
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\') {
-                ++i;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > limit) return true;
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return false;
-}
-
 nlohmann::ordered_json parse_object(std::string_view text, const char* what) {
-    if (nested_deeper_than(text, kMaxNesting)) {
+    if (events::nests_deeper_than(text, kMaxNesting)) {
         throw std::invalid_argument(std::string(what) + " nests arrays or objects deeper than " +
                                     std::to_string(kMaxNesting) + " levels");
     }
