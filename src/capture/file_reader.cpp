@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 
@@ -116,7 +118,11 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         frame.linktype = linktype;
         frame.data = {bytes, header->caplen};
         frame.wire_length = std::max(header->len, header->caplen);
-        frame.time_us = static_cast<int64_t>(header->ts.tv_sec) * 1'000'000 + header->ts.tv_usec;
+        // A damaged pcapng timestamp can exceed what int64 microseconds hold; clamp its seconds
+        // so that the conversion cannot overflow.
+        constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000 - 1'000;
+        int64_t seconds = std::clamp<int64_t>(header->ts.tv_sec, -kMaxSeconds, kMaxSeconds);
+        frame.time_us = seconds * 1'000'000 + header->ts.tv_usec;
         deliver(path, frame, supports_link, visit);
         if (progress && stream != nullptr && result.frames % kProgressEveryFrames == 0) {
             long position = std::ftell(stream);

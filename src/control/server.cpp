@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "events/json.h"
+
 namespace pw::control {
 namespace {
 
@@ -254,6 +256,13 @@ void ControlServer::serve(Connection& connection) {
 
 nlohmann::json ControlServer::run_request(const std::string& line, const Caller& connected,
                                           int fd) {
+    // Deeper nesting than any request has would overflow the stack when a value is copied.
+    constexpr int kMaxNesting = 32;
+    if (events::nests_deeper_than(line, kMaxNesting)) {
+        return failure(nullptr, kCodeInvalid,
+                       fmt::format("the request nests arrays or objects deeper than {} levels",
+                                   kMaxNesting));
+    }
     nlohmann::json request = nlohmann::json::parse(line, nullptr, false);
     if (request.is_discarded() || !request.is_object()) {
         return failure(nullptr, kCodeInvalid,

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "events/event.h"
 
@@ -16,5 +17,11 @@ Event from_json(const nlohmann::json& object);
 
 // One line of JSON Lines, without the newline.
 std::string to_json_line(const Event& event);
+
+// Whether the arrays and objects of the JSON `text` nest deeper than `limit` levels. Brackets
+// inside strings do not count, and the text need not be valid JSON. nlohmann::json parses
+// any depth but copies values recursively, so a reader of untrusted JSON checks this first:
+// a copy of an array nested 100,000 levels deep overflows the stack.
+bool nests_deeper_than(std::string_view text, int limit);
 
 }  // namespace pw::events

@@ -4,9 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
 
-#include "events/json.h"
 #include "fleet/presence.h"
 #include "fleet/subjects.h"
 
@@ -16,92 +14,6 @@ namespace {
 // The longest wait for one reply, so that an asynchronous server error (a permissions
 // violation) is noticed soon after it arrives.
 constexpr int64_t kPollMs = 100;
-
-class Gathering {
-  public:
-    Gathering(const std::vector<std::string>& present,
-              const std::function<void(store::StoredEvent&)>& on_event)
-        : on_event_(on_event) {
-        for (const std::string& device : present) agent(device);
-    }
-
-    // Handles one reply; the requester acknowledges chunks through `connection`.
-    void handle(natsConnection* connection, natsMsg* message) {
-        SearchReply reply;
-        try {
-            reply = decode_reply(std::string_view(
-                natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message))));
-        } catch (const std::invalid_argument& error) {
-            spdlog::warn("ignoring an invalid search reply: {}", error.what());
-            return;
-        }
-        AgentAnswer& answer = agent(reply.device);
-        answer.accepted = true;
-        switch (reply.type) {
-            case ReplyType::kAccepted:
-                break;
-            case ReplyType::kChunk:
-                deliver(answer, reply);
-                if (const char* ack = natsMsg_GetReply(message); ack != nullptr && ack[0] != '\0') {
-                    std::string index = std::to_string(reply.index);
-                    natsConnection_Publish(connection, ack, index.data(),
-                                           static_cast<int>(index.size()));
-                }
-                break;
-            case ReplyType::kDone:
-                answer.warnings = reply.notes;
-                if (reply.count == answer.received) {
-                    answer.done = true;
-                } else {
-                    answer.error = fmt::format("sent {} of the {} events it counted",
-                                               answer.received, reply.count);
-                }
-                break;
-            case ReplyType::kError:
-                answer.error = reply.notes.front();
-                break;
-        }
-    }
-
-    bool finished() const {
-        if (agents_.empty()) return false;
-        return std::all_of(agents_.begin(), agents_.end(), [](const auto& entry) {
-            return entry.second.done || !entry.second.error.empty();
-        });
-    }
-
-    FleetSearchResult result() const {
-        FleetSearchResult result;
-        for (const auto& entry : agents_) result.agents.push_back(entry.second);
-        return result;
-    }
-
-  private:
-    AgentAnswer& agent(const std::string& device) {
-        AgentAnswer& answer = agents_[device];
-        answer.device = device;
-        return answer;
-    }
-
-    void deliver(AgentAnswer& answer, const SearchReply& reply) {
-        for (const auto& object : reply.events) {
-            store::StoredEvent stored;
-            try {
-                stored.event = events::from_json(nlohmann::json(object));
-                stored.event_uid = object.value("event_uid", "");
-            } catch (const std::exception& error) {
-                answer.error = fmt::format("sent an invalid event: {}", error.what());
-                continue;
-            }
-            if (stored.event.device.empty()) stored.event.device = answer.device;
-            ++answer.received;
-            on_event_(stored);
-        }
-    }
-
-    const std::function<void(store::StoredEvent&)>& on_event_;
-    std::map<std::string, AgentAnswer> agents_;
-};
 
 }  // namespace
 
@@ -128,7 +40,7 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
         spdlog::warn("cannot list the agents, so only those that answer are known: {}",
                      error.what());
     }
-    Gathering gathering(present, on_event);
+    SearchGathering gathering(present, on_event);
 
     // 2. One request to every agent, the replies to a private inbox.
     natsInbox* inbox = nullptr;
@@ -170,12 +82,19 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
             natsSubscription_Destroy(replies);
             check_nats(status, "failed to receive search replies");
         }
-        gathering.handle(nc, message);
+        std::optional<uint64_t> chunk = gathering.handle(std::string_view(
+            natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message))));
+        // The chunk's reply subject is its agent's acknowledgment inbox.
+        const char* ack = natsMsg_GetReply(message);
+        if (chunk && ack != nullptr && ack[0] != '\0') {
+            std::string index = std::to_string(*chunk);
+            natsConnection_Publish(nc, ack, index.data(), static_cast<int>(index.size()));
+        }
         natsMsg_Destroy(message);
     }
     natsConnection_FlushTimeout(nc, kPollMs);
     natsSubscription_Destroy(replies);
-    return gathering.result();
+    return FleetSearchResult{gathering.answers()};
 }
 
 }  // namespace pw::fleet

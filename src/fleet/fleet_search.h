@@ -6,20 +6,11 @@
 #include <vector>
 
 #include "fleet/nats_connection.h"
+#include "fleet/search_gathering.h"
 #include "fleet/search_messages.h"
 #include "store/store_reader.h"
 
 namespace pw::fleet {
-
-// What one agent returned for a fleet search.
-struct AgentAnswer {
-    std::string device;
-    bool accepted = false;  // it sent "accepted"
-    bool done = false;      // it sent "done" and every event it counted arrived
-    uint64_t received = 0;
-    std::string error;  // its "error" reply, or what was wrong with its answer
-    std::vector<std::string> warnings;
-};
 
 struct FleetSearchResult {
     std::vector<AgentAnswer> agents;  // sorted by device

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <fstream>
 #include <vector>
 
@@ -12,6 +13,8 @@ namespace {
 // Milliseconds to wait for a server to accept a connection, and between reconnect attempts.
 constexpr int64_t kConnectTimeoutMs = 2000;
 constexpr int64_t kReconnectWaitMs = 500;
+// How long destruction waits for nats.c's closed callback.
+constexpr std::chrono::seconds kCloseTimeout{5};
 
 std::string connected_url(natsConnection* connection) {
     char url[512] = {};
@@ -55,7 +58,8 @@ void check_nats(natsStatus status, std::string_view what) {
 }
 
 NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
-                               const std::string& name) {
+                               const std::string& name, const std::string& inbox_prefix)
+    : inbox_prefix_(inbox_prefix.empty() ? "_INBOX" : inbox_prefix) {
     validate(settings);
     try {
         configure(settings, mode, name);
@@ -126,16 +130,37 @@ void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
                                                settings.nkey_seed_file.c_str()),
                    fmt::format("failed to use nkey_seed_file '{}'", settings.nkey_seed_file));
     }
+    check_nats(natsOptions_SetCustomInboxPrefix(options_, inbox_prefix_.c_str()),
+               fmt::format("invalid inbox prefix '{}'", inbox_prefix_));
     natsOptions_SetDisconnectedCB(options_, &NatsConnection::on_disconnected, this);
     natsOptions_SetReconnectedCB(options_, &NatsConnection::on_reconnected, this);
     natsOptions_SetErrorHandler(options_, &NatsConnection::on_error, this);
+    natsOptions_SetClosedCB(options_, &NatsConnection::on_closed, this);
 }
 
 NatsConnection::~NatsConnection() {
     closing_ = true;
     natsConnection_Close(connection_);
+    // nats.c runs the callbacks on a thread of its own, after Close returns, and runs the
+    // closed callback last. Destroying this object earlier would leave them a dangling pointer.
+    {
+        std::unique_lock lock(mutex_);
+        if (!closed_signal_.wait_for(lock, kCloseTimeout, [this] { return closed_; })) {
+            spdlog::warn("the NATS connection did not report its close within {} s",
+                         kCloseTimeout.count());
+        }
+    }
     natsConnection_Destroy(connection_);
     natsOptions_Destroy(options_);
+}
+
+std::string NatsConnection::new_inbox() const {
+    // natsInbox_Create always uses "_INBOX"; its unique token follows the first dot.
+    natsInbox* inbox = nullptr;
+    check_nats(natsInbox_Create(&inbox), "failed to create an inbox");
+    std::string subject = inbox;
+    natsInbox_Destroy(inbox);
+    return inbox_prefix_ + subject.substr(subject.find('.'));
 }
 
 bool NatsConnection::is_connected() const {
@@ -159,6 +184,13 @@ void NatsConnection::on_disconnected(natsConnection* connection, void* self) {
 
 void NatsConnection::on_reconnected(natsConnection* connection, void*) {
     spdlog::info("connected to NATS at {}", connected_url(connection));
+}
+
+void NatsConnection::on_closed(natsConnection*, void* self) {
+    auto* owner = static_cast<NatsConnection*>(self);
+    std::lock_guard lock(owner->mutex_);
+    owner->closed_ = true;
+    owner->closed_signal_.notify_all();
 }
 
 void NatsConnection::on_error(natsConnection* connection, natsSubscription*, natsStatus status,

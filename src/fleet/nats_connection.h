@@ -3,6 +3,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -42,14 +43,19 @@ enum class ConnectMode {
 // Logs disconnections and reconnections with the server's URL, never with credentials.
 class NatsConnection {
   public:
-    // `name` is the client name the server shows in its monitoring. Throws
-    // std::invalid_argument for invalid settings and NatsError when connecting fails.
-    NatsConnection(const NatsSettings& settings, ConnectMode mode, const std::string& name);
+    // `name` is the client name the server shows in its monitoring. `inbox_prefix` replaces
+    // nats.c's "_INBOX" for every inbox of the connection, JetStream's included; empty keeps
+    // it. Throws std::invalid_argument for invalid settings and NatsError when connecting
+    // fails.
+    NatsConnection(const NatsSettings& settings, ConnectMode mode, const std::string& name,
+                   const std::string& inbox_prefix = "");
     ~NatsConnection();
     NatsConnection(const NatsConnection&) = delete;
     NatsConnection& operator=(const NatsConnection&) = delete;
 
     natsConnection* handle() const { return connection_; }
+    // A new unique subject below the connection's inbox prefix.
+    std::string new_inbox() const;
     bool is_connected() const;
     // The last error the server reported asynchronously (a permissions violation), then
     // cleared; empty when there was none.
@@ -60,13 +66,18 @@ class NatsConnection {
     static void on_reconnected(natsConnection* connection, void* self);
     static void on_error(natsConnection* connection, natsSubscription* subscription,
                          natsStatus status, void* self);
+    static void on_closed(natsConnection* connection, void* self);
     void configure(const NatsSettings& settings, ConnectMode mode, const std::string& name);
 
+    std::string inbox_prefix_;
     natsOptions* options_ = nullptr;
     natsConnection* connection_ = nullptr;
     std::atomic<bool> closing_{false};
     std::mutex mutex_;
     std::string async_error_;
+    // Set by on_closed, the last callback nats.c runs for the connection.
+    std::condition_variable closed_signal_;
+    bool closed_ = false;
 };
 
 }  // namespace pw::fleet

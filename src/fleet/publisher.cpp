@@ -29,7 +29,8 @@ Publisher::Publisher(const NatsSettings& nats, PublisherOptions options)
     validate(nats_);
     cursor_sequence_ = cursor_.load();
     connection_ = std::make_unique<NatsConnection>(nats_, ConnectMode::kRetryInBackground,
-                                                   "protowatch publisher " + options_.device);
+                                                   "protowatch publisher " + options_.device,
+                                                   agent_inbox_prefix(nats_.subject_prefix));
     jsOptions js_options;
     jsOptions_Init(&js_options);
     js_options.PublishAsync.MaxPending = static_cast<int64_t>(options_.max_pending);

@@ -2,12 +2,23 @@
 
 #include <stdexcept>
 
+#include "events/json.h"
+
 namespace pw::fleet {
 namespace {
 
 constexpr const char* kTypeNames[] = {"accepted", "chunk", "done", "error"};
 
+// Deeper than any message of fleet search (a chunk holds events that hold arrays of objects).
+// nlohmann::json parses any depth but copies and converts values recursively, so a deeply
+// nested array in a message would overflow the stack of whoever copies it.
+constexpr int kMaxNesting = 32;
+
 nlohmann::ordered_json parse_object(std::string_view text, const char* what) {
+    if (events::nests_deeper_than(text, kMaxNesting)) {
+        throw std::invalid_argument(std::string(what) + " nests arrays or objects deeper than " +
+                                    std::to_string(kMaxNesting) + " levels");
+    }
     nlohmann::ordered_json object = nlohmann::ordered_json::parse(text, nullptr, false);
     if (!object.is_object()) {
         throw std::invalid_argument(std::string(what) + " is not a JSON object");
@@ -24,6 +35,17 @@ uint64_t optional_count(const nlohmann::ordered_json& object, const char* field,
                                     "' is not a non-negative integer");
     }
     return found->get<uint64_t>();
+}
+
+// The string `field` of `object`, or `fallback` when it is absent.
+std::string optional_string(const nlohmann::ordered_json& object, const char* field,
+                            const std::string& fallback) {
+    auto found = object.find(field);
+    if (found == object.end()) return fallback;
+    if (!found->is_string()) {
+        throw std::invalid_argument(std::string("field '") + field + "' is not a string");
+    }
+    return found->get<std::string>();
 }
 
 }  // namespace
@@ -74,10 +96,28 @@ std::string encode_reply(const SearchReply& reply) {
     return object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+std::string encode_chunk(const std::string& device, uint64_t index,
+                         const std::vector<std::string>& event_texts) {
+    SearchReply head;
+    head.type = ReplyType::kChunk;
+    head.device = device;
+    head.index = index;
+    head.events = nlohmann::ordered_json::array();
+    // The head ends with "events":[]}; the events go between the brackets.
+    std::string text = encode_reply(head);
+    text.resize(text.size() - 2);
+    for (size_t i = 0; i < event_texts.size(); ++i) {
+        if (i > 0) text += ',';
+        text += event_texts[i];
+    }
+    text += "]}";
+    return text;
+}
+
 SearchReply decode_reply(std::string_view text) {
     nlohmann::ordered_json object = parse_object(text, "the search reply");
     SearchReply reply;
-    std::string type = object.value("type", "");
+    std::string type = optional_string(object, "type", "");
     bool known = false;
     for (int i = 0; i < 4; ++i) {
         if (type == kTypeNames[i]) {
@@ -85,21 +125,30 @@ SearchReply decode_reply(std::string_view text) {
             known = true;
         }
     }
-    if (!known) throw std::invalid_argument("the search reply has an unknown type '" + type + "'");
-    reply.device = object.value("device", "");
+    if (!known) {
+        // The type comes from the network and goes into a log, so only its start is kept.
+        throw std::invalid_argument("the search reply has an unknown type '" + type.substr(0, 40) +
+                                    "'");
+    }
+    reply.device = optional_string(object, "device", "");
     if (reply.type == ReplyType::kChunk) {
         reply.index = optional_count(object, "index", 0);
-        reply.events = object.value("events", nlohmann::ordered_json::array());
+        auto events = object.find("events");
+        reply.events = events == object.end() ? nlohmann::ordered_json::array() : *events;
         if (!reply.events.is_array()) {
             throw std::invalid_argument("the chunk's 'events' is not an array");
         }
     } else if (reply.type == ReplyType::kDone) {
         reply.count = optional_count(object, "count", 0);
-        for (const auto& warning : object.value("warnings", nlohmann::ordered_json::array())) {
-            if (warning.is_string()) reply.notes.push_back(warning.get<std::string>());
+        auto warnings = object.find("warnings");
+        if (warnings != object.end() && warnings->is_array()) {
+            for (const auto& warning : *warnings) {
+                if (warning.is_string()) reply.notes.push_back(warning.get<std::string>());
+            }
         }
     } else if (reply.type == ReplyType::kError) {
-        reply.notes.push_back(object.value("error", "unknown error"));
+        std::string error = optional_string(object, "error", "");
+        reply.notes.push_back(error.empty() ? "an error it did not describe" : error);
     }
     return reply;
 }

@@ -35,6 +35,10 @@ struct SearchReply {
 };
 
 std::string encode_reply(const SearchReply& reply);
+// Encodes a chunk reply whose events are already JSON objects, as encode_reply encodes a
+// kChunk reply with those events, without parsing them back.
+std::string encode_chunk(const std::string& device, uint64_t index,
+                         const std::vector<std::string>& event_texts);
 // Throws std::invalid_argument naming the field at fault.
 SearchReply decode_reply(std::string_view text);
 

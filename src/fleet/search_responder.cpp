@@ -3,16 +3,24 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "events/json.h"
 #include "fleet/subjects.h"
 #include "query/compiler.h"
 #include "query/literals.h"
 #include "query/parser.h"
+#include "store/event_output.h"
 #include "store/schema.h"
 #include "store/store_reader.h"
 
 namespace pw::fleet {
 namespace {
+
+// Bounds on one chunk whatever the request sets, so that an agent never holds more than one
+// bounded chunk in memory and never builds a message larger than the server accepts.
+constexpr uint64_t kMaxChunkEvents = 10'000;
+constexpr int64_t kMinChunkBytes = 64 * 1024;
 
 // Waits for the requester's acknowledgment of one chunk, freeing one place in the window.
 // Returns false when none came within `timeout`.
@@ -37,7 +45,8 @@ void SearchResponder::start() {
     if (connection_) return;
     stopping_ = false;
     connection_ = std::make_unique<NatsConnection>(nats_, ConnectMode::kRetryInBackground,
-                                                   "protowatch responder " + options_.device);
+                                                   "protowatch responder " + options_.device,
+                                                   agent_inbox_prefix(nats_.subject_prefix));
     std::string subject = search_subject(nats_.subject_prefix);
     check_nats(natsConnection_Subscribe(&subscription_, connection_->handle(), subject.c_str(),
                                         &SearchResponder::on_request, this),
@@ -101,7 +110,11 @@ void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* me
 }
 
 void SearchResponder::send(const char* subject, const SearchReply& reply, const char* ack_subject) {
-    std::string text = encode_reply(reply);
+    send_text(subject, encode_reply(reply), ack_subject);
+}
+
+void SearchResponder::send_text(const char* subject, const std::string& text,
+                                const char* ack_subject) {
     natsConnection* connection = connection_->handle();
     int length = static_cast<int>(text.size());
     natsStatus status =
@@ -140,6 +153,7 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
                    fmt::format("invalid query '{}': {}", request.query, error.what()));
         return;
     } catch (const std::invalid_argument& error) {
+        spdlog::info("rejected an invalid search request to {}: {}", reply_subject, error.what());
         send_error(reply_subject, fmt::format("invalid search request: {}", error.what()));
         return;
     }
@@ -148,44 +162,47 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     // 2. Stream the matching events in chunks, at most `window` of them unacknowledged.
     store::StoreReader reader = store::StoreReader::open(options_.store_path);
     store::EventCursor rows = reader.select(filter, request.limit);
-    natsInbox* ack_inbox = nullptr;
-    check_nats(natsInbox_Create(&ack_inbox), "failed to create an inbox");
+    std::string ack_inbox = connection_->new_inbox();
     natsSubscription* acks = nullptr;
-    natsStatus status = natsConnection_SubscribeSync(&acks, connection_->handle(), ack_inbox);
-    if (status != NATS_OK) natsInbox_Destroy(ack_inbox);
-    check_nats(status, "failed to subscribe to the acknowledgment inbox");
+    check_nats(natsConnection_SubscribeSync(&acks, connection_->handle(), ack_inbox.c_str()),
+               "failed to subscribe to the acknowledgment inbox");
 
+    uint64_t chunk_events = std::min(request.chunk_events, kMaxChunkEvents);
+    // Half the server's maximum payload leaves room for the reply's own fields.
+    uint64_t chunk_bytes_max = static_cast<uint64_t>(
+        std::max(natsConnection_GetMaxPayload(connection_->handle()) / 2, kMinChunkBytes));
     uint64_t count = 0;
     uint64_t outstanding = 0;
+    uint64_t index = 0;
     bool abandoned = false;
-    reply.type = ReplyType::kChunk;
-    reply.events = nlohmann::ordered_json::array();
+    std::vector<std::string> chunk;
+    uint64_t chunk_bytes = 0;
     store::StoredEvent stored;
     auto flush_chunk = [&] {
         if (outstanding >= request.window) {
             if (!wait_for_ack(acks, options_.ack_timeout)) return false;
             --outstanding;
         }
-        send(reply_subject, reply, ack_inbox);
+        send_text(reply_subject, encode_chunk(options_.device, index, chunk), ack_inbox.c_str());
         ++outstanding;
-        ++reply.index;
-        reply.events = nlohmann::ordered_json::array();
+        ++index;
+        chunk.clear();
+        chunk_bytes = 0;
         return true;
     };
     while (!stopping_ && rows.next(stored)) {
         if (stored.event.device.empty()) stored.event.device = options_.device;
-        nlohmann::ordered_json object = events::to_json(stored.event);
-        object["event_uid"] = stored.event_uid;
-        reply.events.push_back(std::move(object));
+        chunk.push_back(store::stored_event_json(stored));
+        chunk_bytes += chunk.back().size();
         ++count;
-        if (reply.events.size() >= request.chunk_events && !flush_chunk()) {
+        bool chunk_full = chunk.size() >= chunk_events || chunk_bytes >= chunk_bytes_max;
+        if (chunk_full && !flush_chunk()) {
             abandoned = true;
             break;
         }
     }
-    if (!abandoned && !reply.events.empty() && !flush_chunk()) abandoned = true;
+    if (!abandoned && !chunk.empty() && !flush_chunk()) abandoned = true;
     natsSubscription_Destroy(acks);
-    natsInbox_Destroy(ack_inbox);
     if (abandoned || stopping_) {
         spdlog::warn("abandoned the search for '{}' after {} events: {}", request.query, count,
                      stopping_ ? "the agent is stopping" : "the requester stopped acknowledging");

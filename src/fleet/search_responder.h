@@ -51,6 +51,7 @@ class SearchResponder {
                            natsMsg* message, void* self);
     void answer(const char* reply_subject, std::string_view request_text);
     void send(const char* subject, const SearchReply& reply, const char* ack_subject = nullptr);
+    void send_text(const char* subject, const std::string& text, const char* ack_subject);
     void send_error(const char* subject, const std::string& error);
     void run_heartbeat();
 

@@ -35,6 +35,10 @@ std::string event_subjects_wildcard(std::string_view prefix) {
 
 std::string search_subject(std::string_view prefix) { return std::string(prefix) + ".search"; }
 
+std::string agent_inbox_prefix(std::string_view prefix) {
+    return std::string(prefix) + ".agent_inbox";
+}
+
 std::string presence_bucket(std::string_view prefix) { return subject_token(prefix) + "_agents"; }
 
 bool is_valid_stream_name(std::string_view name) {

@@ -20,6 +20,10 @@ std::string event_subject(std::string_view prefix, std::string_view device,
 std::string event_subjects_wildcard(std::string_view prefix);
 // <prefix>.search : where fleet search requests are published.
 std::string search_subject(std::string_view prefix);
+// <prefix>.agent_inbox : the inbox prefix of agents' connections. NATS permissions let agents
+// subscribe only below it, so that no agent can read the replies of other agents, which go
+// to the requester's inbox below _INBOX.
+std::string agent_inbox_prefix(std::string_view prefix);
 // The JetStream key-value bucket where agents announce themselves: <prefix>_agents, with the
 // prefix's dots replaced, because bucket names allow no dots.
 std::string presence_bucket(std::string_view prefix);

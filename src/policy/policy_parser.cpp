@@ -207,8 +207,10 @@ Policy parse_policy(std::string_view text, std::string_view source_name) {
     Policy policy;
     for (auto&& [table_key, table_node] : root) {
         int line = static_cast<int>(table_key.source().begin.line);
+        // Lambdas may not capture structured bindings before clang 16, so they use a copy.
+        std::string_view table_name = table_key.str();
         auto table = std::find_if(tables.begin(), tables.end(), [&](const TableSpec& spec) {
-            return spec.name == table_key.str();
+            return spec.name == table_name;
         });
         if (table == tables.end()) {
             throw PolicyError(source, line, std::string(table_key.str()),
@@ -224,8 +226,9 @@ Policy parse_policy(std::string_view text, std::string_view source_name) {
         }
         for (auto&& [key, node] : *values) {
             std::string full_key = fmt::format("{}.{}", table->name, key.str());
+            std::string_view key_name = key.str();
             auto spec = std::find_if(table->keys.begin(), table->keys.end(),
-                                     [&](const KeySpec& s) { return s.name == key.str(); });
+                                     [&](const KeySpec& s) { return s.name == key_name; });
             if (spec == table->keys.end()) {
                 throw PolicyError(source, static_cast<int>(key.source().begin.line), full_key,
                                   fmt::format("unknown key; [{}] has the keys {}", table->name,

@@ -42,6 +42,9 @@ wait_healthy() {
 
 declare -a client_ports=() monitor_ports=() route_ports=()
 
+# A line added to every node's configuration, such as an include of the users.
+node_extra_config=""
+
 # Writes the configuration of node $1 of a cluster of $2 nodes.
 write_node_config() {
     local i=$1 count=$2 routes="" j
@@ -57,6 +60,7 @@ cluster {
     listen: 127.0.0.1:${route_ports[i]}
     routes: [ ${routes%, } ]
 }
+$node_extra_config
 CONF
 }
 

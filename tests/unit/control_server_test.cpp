@@ -115,6 +115,14 @@ TEST_F(ControlServerTest, MalformedLineIsRejected) {
     EXPECT_EQ(response["code"], kCodeInvalid);
 }
 
+TEST_F(ControlServerTest, DeepNestingIsRejected) {
+    std::string id = std::string(200'000, '[') + std::string(200'000, ']');
+    nlohmann::json response = raw_request("{\"id\": " + id + ", \"command\": \"echo\"}\n");
+    EXPECT_EQ(response["ok"], false);
+    EXPECT_EQ(response["code"], kCodeInvalid);
+    EXPECT_NE(response["error"].get<std::string>().find("deeper than"), std::string::npos);
+}
+
 TEST_F(ControlServerTest, OversizedLineIsRejected) {
     nlohmann::json response = raw_request(std::string(kMaxLineBytes + 10, 'x'));
     EXPECT_EQ(response["ok"], false);

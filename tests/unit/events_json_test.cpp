@@ -116,5 +116,14 @@ TEST(EventJson, BadActivityRejected) {
     EXPECT_THROW(from_json(object), std::invalid_argument);
 }
 
+TEST(EventJson, NestingDepth) {
+    EXPECT_FALSE(nests_deeper_than("", 1));
+    EXPECT_FALSE(nests_deeper_than(R"({"a": [1, {"b": 2}]})", 3));
+    EXPECT_TRUE(nests_deeper_than(R"({"a": [1, {"b": 2}]})", 2));
+    // Brackets in strings, escaped quotes included, are not nesting.
+    EXPECT_FALSE(nests_deeper_than(R"({"a": "[[[\"[[["})", 1));
+    EXPECT_TRUE(nests_deeper_than(std::string(100'000, '[') + std::string(100'000, ']'), 32));
+}
+
 }  // namespace
 }  // namespace pw::events

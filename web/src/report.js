@@ -35,6 +35,11 @@
   }
   const protocol = (id) => data.protocols[String(id)] || { name: "id " + id, color: "#8c8c8c" };
 
+  // An address with its port or ports, IPv6 addresses in brackets as in URLs (RFC 3986).
+  function endpoint(address, ports) {
+    return (address.includes(":") ? "[" + address + "]" : address) + ":" + ports;
+  }
+
   function element(tag, text, className) {
     const node = document.createElement(tag);
     if (text !== undefined) node.textContent = text;
@@ -200,10 +205,10 @@
     const columns = [
       { title: "Start (UTC)", value: (r) => r[0], text: (r) => formatTime(r[0]).replace(" UTC", "") },
       { title: "Duration", value: (r) => r[1], text: (r) => formatDuration(r[1]), number: true },
-      { title: "Source", value: (r) => r[2] + ":" + r[3] },
-      { title: "Target", value: (r) => r[4] + ":" + r[5] },
+      { title: "Source", value: (r) => endpoint(r[2], r[3]) },
+      { title: "Target", value: (r) => endpoint(r[4], r[5]) },
       { title: "Transport", value: (r) => ({ 6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6", 2: "IGMP" }[r[6]] || String(r[6])) },
-      { title: "Protocols", value: (r) => r[8] || "" },
+      { title: "Protocols", value: (r) => r[8] || "", className: "wrap" },
       { title: "Bytes out", value: (r) => r[9], text: (r) => formatCount(r[9]), number: true },
       { title: "Bytes in", value: (r) => r[10], text: (r) => formatCount(r[10]), number: true },
       { title: "Process", value: (r) => r[11] },
@@ -214,7 +219,7 @@
     const rows = table.rows.map((r) => {
       const tr = element("tr");
       const texts = columns.map((c) => (c.text ? c.text(r) : String(c.value(r))));
-      texts.forEach((text, i) => tr.append(element("td", text, columns[i].number ? "number" : undefined)));
+      texts.forEach((text, i) => tr.append(element("td", text, columns[i].number ? "number" : columns[i].className)));
       return { record: r, node: tr, search: (texts.join(" ") + " " + r[13]).toLowerCase() };
     });
     let order = rows.slice();
@@ -269,7 +274,7 @@
   protocolRanking("chart-protocol-connections", data.protocol_totals, "connections", (r) => r.connections);
   groupChart("chart-processes", data.processes, "process (pids)", (g) => g.name + " (" + g.pids + (g.pids === 1 ? " pid)" : " pids)"),
     "No process data: processes are attributed by the live agent, and these connections carry none.");
-  groupChart("chart-endpoints", data.endpoints, "address :ports", (g) => g.name + (g.ports ? " :" + g.ports : ""),
+  groupChart("chart-endpoints", data.endpoints, "address:ports", (g) => (g.ports ? endpoint(g.name, g.ports) : g.name),
     "No connections in the report's scope.");
   if (data.content_types.length === 0) {
     showEmpty("chart-content", "No content types were identified in these connections' transfers.");
