@@ -10,6 +10,7 @@ void apply_policy(const policy::Policy& policy, AgentConfig& config) {
     config.capture.buffer_size = static_cast<int>(policy.capture_buffer_bytes);
     config.settings.statistics_interval_s =
         static_cast<double>(policy.statistics_interval_ms) / 1000.0;
+    config.settings.max_memory_bytes = policy.max_memory_bytes;
     config.store.path = policy.store_path;
     config.store.disabled = false;
     // The store options hold sizes and durations as the command line writes them.
@@ -21,6 +22,7 @@ void apply_policy(const policy::Policy& policy, AgentConfig& config) {
 
 bool needs_restart(const policy::Policy& before, const policy::Policy& after) {
     return before.statistics_interval_ms != after.statistics_interval_ms ||
+           before.max_memory_bytes != after.max_memory_bytes ||
            before.store_path != after.store_path ||
            before.store_max_bytes != after.store_max_bytes ||
            before.store_max_age_ms != after.store_max_age_ms || before.nats != after.nats;

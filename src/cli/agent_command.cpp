@@ -30,6 +30,7 @@
 #include "daemon/privileges.h"
 #include "daemon/signals.h"
 #include "policy/policy_holder.h"
+#include "policy/policy_values.h"
 #include "query/literals.h"
 #include "store/store_options.h"
 
@@ -46,6 +47,7 @@ struct AgentOptions {
     bool keep_privileges = false;
     std::vector<std::string> local_networks;
     std::string buffer_size = "8MiB";
+    std::string max_memory = "256MiB";
     int64_t attribution_poll_ms = 100;
     bool no_attribution = false;
 };
@@ -60,6 +62,13 @@ void complete_config(AgentOptions& options) {
                                     "'; use a size from 64KiB to 2GiB, such as 8MiB");
     }
     config.capture.buffer_size = static_cast<int>(*size);
+    auto memory = query::parse_size(options.max_memory);
+    if (!memory || (*memory != 0 && *memory < policy::kMinFlowMemory)) {
+        throw std::invalid_argument("invalid --max-memory '" + options.max_memory +
+                                    "'; use 0 for no bound or a size of at least 1MiB, such as "
+                                    "256MiB");
+    }
+    config.settings.max_memory_bytes = *memory;
     for (const std::string& name : config.interfaces) {
         if (name.empty() || name.size() >= 16 || name.find('/') != std::string::npos ||
             name.find(' ') != std::string::npos) {
@@ -82,10 +91,15 @@ struct PolicyKey {
     const char* key;
 };
 constexpr PolicyKey kPolicyKeys[] = {
-    {"--interface", "[capture] interfaces"},   {"--filter", "[capture] bpf_filter"},
-    {"--buffer-size", "[capture] buffer_size"}, {"--stats-interval", "[recording] statistics_interval"},
-    {"--store", "[store] path"},                {"--no-store", "[store] path"},
-    {"--store-max-size", "[store] max_size"},   {"--store-max-age", "[store] max_age"},
+    {"--interface", "[capture] interfaces"},
+    {"--filter", "[capture] bpf_filter"},
+    {"--buffer-size", "[capture] buffer_size"},
+    {"--stats-interval", "[recording] statistics_interval"},
+    {"--store", "[store] path"},
+    {"--no-store", "[store] path"},
+    {"--store-max-size", "[store] max_size"},
+    {"--store-max-age", "[store] max_age"},
+    {"--max-memory", "[flows] max_memory"},
 };
 
 // Throws std::invalid_argument naming the first option that --policy replaces.
@@ -141,8 +155,8 @@ void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
         }
         *applied = next;
         if (agent::needs_restart(*running, next)) {
-            spdlog::warn("the new policy changes store, statistics interval or fleet "
-                         "settings, which take effect when the agent restarts");
+            spdlog::warn("the new policy changes store, statistics interval, memory bound "
+                         "or fleet settings, which take effect when the agent restarts");
         }
         if (next.reader_group != running->reader_group) {
             spdlog::warn(
@@ -301,6 +315,13 @@ void register_agent(CLI::App& app, int& exit_code) {
     command->add_option("--buffer-size", options->buffer_size,
                         "Size of each kernel capture ring, one per interface and capture thread, "
                         "with a suffix (KiB, MiB)")
+        ->capture_default_str();
+    command
+        ->add_option("--max-memory", options->max_memory,
+                     "Bytes that flows, IP fragments and TCP reassembly buffers of every "
+                     "capture thread may hold together; beyond it idle flows end first (reason "
+                     "evicted), then held fragments and out-of-order data are dropped (KiB, MiB, "
+                     "GiB; 0: no bound)")
         ->capture_default_str();
     command->add_flag("!--no-immediate", config.capture.immediate,
                       "Let the kernel batch packets for up to 100 ms instead of delivering each "

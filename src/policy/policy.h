@@ -53,6 +53,11 @@ struct Policy {
     uint64_t capture_buffer_bytes = 32ULL * 1024 * 1024;
     std::string bpf_filter;  // empty: every packet
 
+    // [flows]
+    // Bytes that tracked flows, IP fragments and TCP reassembly buffers may hold together,
+    // over every capture thread; 0: no bound.
+    uint64_t max_memory_bytes = 256ULL * 1024 * 1024;
+
     // [access]
     std::string admin_group = "protowatch-admin";
     std::string reader_group = "protowatch-reader";

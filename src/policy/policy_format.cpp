@@ -82,6 +82,7 @@ std::vector<Entry> entries(const Policy& policy) {
         {"capture", "interfaces", toml_strings(policy.interfaces)},
         {"capture", "buffer_size", format_size(policy.capture_buffer_bytes)},
         {"capture", "bpf_filter", toml_string(policy.bpf_filter)},
+        {"flows", "max_memory", format_size(policy.max_memory_bytes)},
         {"access", "admin_group", toml_string(policy.admin_group)},
         {"access", "reader_group", toml_string(policy.reader_group)},
         {"nats", "servers", toml_strings(nats.servers)},

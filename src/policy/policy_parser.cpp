@@ -79,6 +79,18 @@ const std::vector<TableSpec>& table_specs() {
               }},
              {"bpf_filter", [](auto& v, Policy& p) { p.bpf_filter = v.bpf_filter(); }},
          }},
+        {"flows",
+         {
+             {"max_memory",
+              [](auto& v, Policy& p) {
+                  p.max_memory_bytes = v.size_bytes(0);
+                  if (p.max_memory_bytes != 0 && p.max_memory_bytes < kMinFlowMemory) {
+                      v.fail(
+                          "a memory bound below 1MiB leaves no room for a flow; use at "
+                          "least 1MiB, such as \"256MiB\", or 0 for no bound");
+                  }
+              }},
+         }},
         {"access",
          {
              {"admin_group", [](auto& v, Policy& p) { p.admin_group = v.group_name(); }},

@@ -18,6 +18,8 @@ inline constexpr int64_t kMaxStatisticsIntervalMs = 24LL * 3600 * 1000;
 inline constexpr uint64_t kMinCaptureBuffer = 1024 * 1024;
 // pcap_set_buffer_size takes an int.
 inline constexpr uint64_t kMaxCaptureBuffer = INT_MAX;
+// The smallest memory bound of [flows]: room for a few hundred flows with their inspection.
+inline constexpr uint64_t kMinFlowMemory = 1024 * 1024;
 // JetStream keeps at most five replicas of a stream.
 inline constexpr int64_t kMaxReplicas = 5;
 

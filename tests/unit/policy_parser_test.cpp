@@ -24,6 +24,7 @@ TEST(PolicyParser, EmptyPolicyHasDefaults) {
     EXPECT_TRUE(policy.recording_enabled);
     EXPECT_EQ(policy.protocols.size(), protocol_table().size());
     EXPECT_EQ(policy.statistics_interval_ms, 60'000);
+    EXPECT_EQ(policy.max_memory_bytes, 256ULL << 20);
     EXPECT_EQ(policy.admin_group, "protowatch-admin");
     EXPECT_EQ(policy.reader_group, "protowatch-reader");
     EXPECT_TRUE(policy.nats.servers.empty());
@@ -45,6 +46,9 @@ max_age = 86400
 interfaces = ["eth0", "wlan0"]
 buffer_size = "64MiB"
 bpf_filter = "not port 22"
+
+[flows]
+max_memory = "64MiB"
 
 [access]
 admin_group = "netadmins"
@@ -74,6 +78,7 @@ max_age = "7d"
     EXPECT_EQ(policy.interfaces, (std::vector<std::string>{"eth0", "wlan0"}));
     EXPECT_EQ(policy.capture_buffer_bytes, 64ULL << 20);
     EXPECT_EQ(policy.bpf_filter, "not port 22");
+    EXPECT_EQ(policy.max_memory_bytes, 64ULL << 20);
     EXPECT_EQ(policy.admin_group, "netadmins");
     EXPECT_EQ(policy.reader_group, "soc");
     EXPECT_EQ(policy.nats.servers.size(), 2u);
@@ -83,6 +88,11 @@ max_age = "7d"
     EXPECT_EQ(policy.nats.subject_prefix, "site.berlin");
     EXPECT_EQ(policy.nats.replicas, 3);
     EXPECT_EQ(policy.nats.max_age_ms, 7 * 86'400'000LL);
+}
+
+TEST(PolicyParser, ZeroMemoryBoundMeansNoBound) {
+    Policy policy = parse_policy("[flows]\nmax_memory = 0\n", "test.toml");
+    EXPECT_EQ(policy.max_memory_bytes, 0u);
 }
 
 TEST(PolicyParser, FormatParsesBack) {
@@ -150,6 +160,10 @@ const ErrorCase kErrorCases[] = {
     {"relative path", "[store]\npath = \"events.db\"\n", 2, "store.path", "not absolute"},
     {"buffer range", "[capture]\nbuffer_size = \"4KiB\"\n", 2, "capture.buffer_size",
      "out of range"},
+    {"memory bound too small", "[flows]\nmax_memory = \"64KiB\"\n", 2, "flows.max_memory",
+     "below 1MiB"},
+    {"memory bound", "[flows]\nmax_memory = \"plenty\"\n", 2, "flows.max_memory",
+     "invalid size"},
     {"interface name", "[capture]\ninterfaces = [\"eth0\", \"a/b\"]\n", 2, "capture.interfaces",
      "invalid interface name 'a/b'"},
     {"interface length", "[capture]\ninterfaces = [\"abcdefghijklmnop\"]\n", 2,

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "agent/policy_config.h"
 #include "policy/file_trust.h"
 #include "policy/policy_holder.h"
 #include "policy/recording_filter.h"
@@ -143,6 +144,19 @@ TEST(AuditStore, MigratesVersionOneStore) {
 TEST(PolicyExample, ParsesToDefaults) {
     Policy policy = load_policy_file(PROTOWATCH_SOURCE_DIR "/packaging/policy.toml.example");
     EXPECT_EQ(policy, Policy{});
+}
+
+TEST(AgentPolicyConfig, MemoryBoundReachesPipeline) {
+    Policy policy;
+    policy.max_memory_bytes = 64ULL << 20;
+    agent::AgentConfig config;
+    agent::apply_policy(policy, config);
+    EXPECT_EQ(config.settings.max_memory_bytes, 64ULL << 20);
+
+    Policy changed = policy;
+    changed.max_memory_bytes = 0;
+    EXPECT_TRUE(agent::needs_restart(policy, changed));
+    EXPECT_FALSE(agent::needs_restart(policy, policy));
 }
 
 }  // namespace
