@@ -77,12 +77,20 @@ class Compiler {
         switch (expression.kind) {
             case Expression::Kind::kAnd:
             case Expression::Kind::kOr: {
-                // Parameters are appended as the text grows, so the left operand must be
-                // compiled first; the order of evaluation of function arguments is unspecified.
-                std::string left = compile(*expression.operands[0]);
-                std::string right = compile(*expression.operands[1]);
-                const char* word = expression.kind == Expression::Kind::kAnd ? "AND" : "OR";
-                return fmt::format("({} {} {})", left, word, right);
+                // A chain of one operator (a or b or c...) parses as a tree that leans left,
+                // as deep as the chain is long. Written with a pair of parentheses per node,
+                // a chain of a hundred comparisons overflows SQLite's parser stack, so the
+                // chain is written flat inside one pair. Parameters are appended as the text
+                // grows, so the operands are compiled from left to right.
+                std::vector<const Expression*> chain;
+                collect_chain(expression, expression.kind, chain);
+                const char* word = expression.kind == Expression::Kind::kAnd ? " AND " : " OR ";
+                std::string text = "(";
+                for (size_t i = 0; i < chain.size(); ++i) {
+                    if (i > 0) text += word;
+                    text += compile(*chain[i]);
+                }
+                return text + ")";
             }
             case Expression::Kind::kNot:
                 // A comparison with a NULL column (bytes_out of a connect event) is NULL, and
@@ -92,6 +100,16 @@ class Compiler {
                 return compile_comparison(expression.comparison);
         }
         return "0";
+    }
+
+    // The operands of the chain of `kind` operators rooted at `expression`, left to right.
+    static void collect_chain(const Expression& expression, Expression::Kind kind,
+                              std::vector<const Expression*>& chain) {
+        if (expression.kind != kind) {
+            chain.push_back(&expression);
+            return;
+        }
+        for (const auto& operand : expression.operands) collect_chain(*operand, kind, chain);
     }
 
     std::string placeholder(SqlParameter parameter) {
@@ -122,6 +140,16 @@ class Compiler {
 
     std::string compile_comparison(const Comparison& comparison) {
         const Field& field = resolve_field(comparison);
+        // SQLite refuses a GLOB pattern longer than SQLITE_LIMIT_LIKE_PATTERN_LENGTH (50,000
+        // bytes by default) only when a row is compared; refuse it here, with its place.
+        constexpr size_t kMaxPatternBytes = 10'000;
+        if (comparison.op == Operator::kGlob && !comparison.values.empty() &&
+            comparison.values[0].text.size() > kMaxPatternBytes) {
+            throw QueryError(comparison.values[0].position,
+                             fmt::format("the pattern after '~' is {} bytes long; patterns may "
+                                         "have at most {} bytes",
+                                         comparison.values[0].text.size(), kMaxPatternBytes));
+        }
         Operator op = comparison.op;
         bool ordering = op == Operator::kLess || op == Operator::kLessEqual ||
                         op == Operator::kGreater || op == Operator::kGreaterEqual;
@@ -298,10 +326,41 @@ class Compiler {
     SqlFilter filter_;
 };
 
+// SQLite's parser has a stack of fixed size (YYSTACKDEPTH, 100 entries in Debian's
+// build), which a query that nests not, and, or and parentheses about fifteen levels deep
+// fills. Parsing the clause once in an empty in-memory database finds that before any store
+// is read, so that it is reported as a fault of the query. Other failures (the columns do
+// not exist there) come after parsing and are ignored.
+void check_sql_parses(const std::string& where, const Expression& expression) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr) !=
+        SQLITE_OK) {
+        sqlite3_close(db);
+        return;
+    }
+    std::string sql = "SELECT 1 WHERE " + where;
+    sqlite3_stmt* statement = nullptr;
+    bool overflow = sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK &&
+                    std::string_view(sqlite3_errmsg(db)).find("stack overflow") !=
+                        std::string_view::npos;
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    if (!overflow) return;
+    Position start = expression.kind == Expression::Kind::kComparison
+                         ? expression.comparison.field_position
+                         : Position{};
+    throw QueryError(start,
+                     "the query nests 'not', 'and', 'or' and parentheses too deeply for the "
+                     "event store's SQL engine; write it with fewer levels, for example "
+                     "'not (a or b)' as 'not a and not b'");
+}
+
 }  // namespace
 
 SqlFilter compile(const Expression& expression, int64_t now_ms) {
-    return Compiler(now_ms).finish(expression);
+    SqlFilter filter = Compiler(now_ms).finish(expression);
+    check_sql_parses(filter.where, expression);
+    return filter;
 }
 
 SqlFilter compile_query(std::string_view query, int64_t now_ms) {

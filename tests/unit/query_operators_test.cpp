@@ -182,6 +182,35 @@ TEST_F(QueryOperators, NotAndOr) {
     EXPECT_EQ(match("not not pid = 200"), Uids{"smb2-stats"});
 }
 
+// A chain as long as the comparison limit allows runs: a chain is written flat, not as one
+// pair of parentheses per operator, which would overflow SQLite's parser.
+TEST_F(QueryOperators, LongChains) {
+    std::string any_port = "target_port = 53";
+    std::string no_port = "target_port != 1";
+    for (int port = 1000; port < 1255; ++port) {
+        any_port += " or target_port = " + std::to_string(port);
+        no_port += " and target_port != " + std::to_string(port);
+    }
+    EXPECT_EQ(match(any_port), Uids{"dns-stats"});
+    EXPECT_EQ(match(no_port).size(), 7u);
+}
+
+// Nesting that SQLite's parser cannot take is a fault of the query, found before the store
+// is read.
+TEST_F(QueryOperators, NestingBeyondSqlite) {
+    std::string query;
+    for (int level = 0; level < 30; ++level) query += "not (pid = 1 and ";
+    query += "pid = 2";
+    query += std::string(30, ')');
+    try {
+        match(query);
+        FAIL() << "expected a QueryError";
+    } catch (const query::QueryError& error) {
+        EXPECT_NE(error.message().find("too deeply"), std::string::npos) << error.message();
+    }
+    EXPECT_EQ(match("not (not (not (not (pid = 200))))"), Uids{"smb2-stats"});
+}
+
 TEST_F(QueryOperators, Time) {
     Uids recent = match("time > -1h");
     EXPECT_EQ(recent.size(), 6u);
