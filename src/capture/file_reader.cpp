@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -49,6 +50,17 @@ std::string damage_message(const std::string& path, uint64_t frames, const std::
            "; the file is damaged or truncated, and the flows before the damage are reported";
 }
 
+// True when `path` is a regular file (a FIFO cannot be read again) that starts with a
+// pcapng section header block.
+bool is_pcapng_file(const std::string& path) {
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
+    std::ifstream in(path, std::ios::binary);
+    uint8_t magic[4] = {};
+    in.read(reinterpret_cast<char*>(magic), sizeof magic);
+    return in && magic[0] == 0x0A && magic[1] == 0x0D && magic[2] == 0x0D && magic[3] == 0x0A;
+}
+
 uint64_t file_size(const std::string& path) {
     struct stat info {};
     return stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
@@ -63,7 +75,12 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     std::unique_ptr<char[]> buffer;
     std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, buffer, errbuf));
     if (!handle) {
-        result.error = "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
+        struct stat info {};
+        bool empty = path != "-" && stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+                     info.st_size == 0;
+        result.error = empty ? "cannot read '" + path +
+                                   "' as a pcap or pcapng capture: the file is empty (0 bytes)"
+                             : "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
         return result;
     }
     result.opened = true;
@@ -104,8 +121,11 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         if (status == PCAP_ERROR) {
             std::string reason = pcap_geterr(handle.get());
             // libpcap 1.10 stops at an interface whose link type or snapshot length differs
-            // from the first one's, so the fallback reader reads the rest of the file.
-            if (reason.find("of the first interface") != std::string::npos) {
+            // from the first one's, and at a section in the other byte order (it reads the
+            // new section's length in the old order), which pcapng allows. The fallback
+            // reader reads the rest of such a file; it reports real damage as libpcap would.
+            if (reason.find("of the first interface") != std::string::npos ||
+                (path != "-" && is_pcapng_file(path))) {
                 handle.reset();
                 return read_rest_as_pcapng(path, result, supports_link, visit);
             }

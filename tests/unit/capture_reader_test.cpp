@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -101,6 +102,52 @@ TEST(CaptureReader, PcapngInterfacesOfTwoLinkTypes) {
     EXPECT_EQ(frames[2].linktype, 1);
     EXPECT_EQ(frames[1].time_us, 2'000'000);
     EXPECT_EQ(result.frames, 3u);
+}
+
+// The same block in big-endian byte order: each 32-bit and 16-bit field of `fields` swapped
+// (a field list of sizes, the rest of the body kept as it is).
+std::vector<uint8_t> big_endian(std::vector<uint8_t> body, const std::vector<int>& fields) {
+    size_t at = 0;
+    for (int size : fields) {
+        std::reverse(body.begin() + static_cast<long>(at),
+                     body.begin() + static_cast<long>(at) + size);
+        at += static_cast<size_t>(size);
+    }
+    return body;
+}
+
+void big_endian_block(std::vector<uint8_t>& out, uint32_t type, std::vector<uint8_t> body) {
+    while (body.size() % 4 != 0) body.push_back(0);
+    auto length = static_cast<uint32_t>(body.size() + 12);
+    std::vector<uint8_t> header;
+    put32(header, type);
+    put32(header, length);
+    out.insert(out.end(), header.rbegin() + 4, header.rend());
+    out.insert(out.end(), header.rbegin(), header.rbegin() + 4);
+    out.insert(out.end(), body.begin(), body.end());
+    out.insert(out.end(), header.rbegin(), header.rbegin() + 4);
+}
+
+// pcapng lets each section have its own byte order; libpcap 1.10 stops at the change.
+TEST(CaptureReader, PcapngSectionsOfBothByteOrders) {
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    block(file, 1, interface(1, 65535));
+    block(file, 6, packet(0, 1'000'000, std::vector<uint8_t>(60, 0xAA)));
+    big_endian_block(file, 0x0A0D0D0A, big_endian(section_header(), {4, 2, 2, 4, 4}));
+    big_endian_block(file, 1, big_endian(interface(101, 65535), {2, 2, 4}));
+    big_endian_block(file, 6, big_endian(packet(0, 2'000'000, std::vector<uint8_t>(40, 0x45)),
+                                         {4, 4, 4, 4, 4}));
+    TempFile capture(file);
+
+    ReadResult result;
+    std::vector<Frame> frames = read_all(capture.path, result);
+    EXPECT_TRUE(result.complete) << result.error;
+    ASSERT_EQ(frames.size(), 2u);
+    EXPECT_EQ(frames[0].linktype, 1);
+    EXPECT_EQ(frames[1].linktype, 101);
+    EXPECT_EQ(frames[1].time_us, 2'000'000);
+    EXPECT_EQ(frames[1].data.size(), 40u);
 }
 
 TEST(CaptureReader, TruncatedFileKeepsEarlierFrames) {
