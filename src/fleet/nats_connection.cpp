@@ -79,7 +79,13 @@ NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
             // The connection exists and keeps connecting in the background.
             if (status == NATS_NOT_YET_CONNECTED) return;
         }
-        check_nats(status, "failed to connect to NATS");
+        if (status != NATS_OK) {
+            std::string servers;
+            for (const std::string& url : server_urls(settings)) {
+                servers += (servers.empty() ? "" : ", ") + redact_url(url);
+            }
+            check_nats(status, fmt::format("failed to connect to NATS at {}", servers));
+        }
     } catch (...) {
         natsConnection_Destroy(connection_);
         natsOptions_Destroy(options_);

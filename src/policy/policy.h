@@ -16,17 +16,19 @@ namespace pw::policy {
 // The fleet settings of the [nats] table. The policy only parses and validates them; the
 // NATS publisher reads them.
 struct NatsSettings {
-    // nats://, tls://, ws:// or wss:// URLs; empty means events are not published.
+    // nats:// or tls:// URLs; empty means events are not published.
     std::vector<std::string> servers;
     std::string creds_file;      // absolute path, or empty
     std::string nkey_seed_file;  // absolute path, or empty; exclusive with creds_file
     std::string tls_ca;          // absolute paths, or empty; tls_cert and tls_key go together
     std::string tls_cert;
     std::string tls_key;
-    std::string stream = "PROTOWATCH";
+    // The defaults are those of the command line's --nats-* options (fleet/nats_settings.h),
+    // so that the agent and `analyze --publish` share one stream.
+    std::string stream = "PROTOWATCH_EVENTS";
     std::string subject_prefix = "protowatch";
     int replicas = 1;        // JetStream allows 1 to 5
-    int64_t max_age_ms = 0;  // how long the stream keeps a message; 0: no limit
+    int64_t max_age_ms = 30 * 86'400'000LL;  // how long the stream keeps a message; 0: no limit
 
     bool operator==(const NatsSettings&) const = default;
 };

@@ -191,9 +191,8 @@ std::string ValueReader::nats_url() const {
     std::string url = string();
     size_t scheme_end = url.find("://");
     std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
-    if (scheme != "nats" && scheme != "tls" && scheme != "ws" && scheme != "wss") {
-        fail(fmt::format("invalid server URL {}; use nats://HOST:PORT (or tls://, ws://, "
-                         "wss://)",
+    if (scheme != "nats" && scheme != "tls") {
+        fail(fmt::format("invalid server URL {}; use nats://HOST:PORT or tls://HOST:PORT",
                          single_quoted(url)));
     }
     std::string authority = url.substr(scheme_end + 3);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "fleet/nats_settings.h"
 #include "policy/policy.h"
 
 namespace pw::policy {
@@ -28,6 +29,12 @@ TEST(PolicyParser, EmptyPolicyHasDefaults) {
     EXPECT_EQ(policy.admin_group, "protowatch-admin");
     EXPECT_EQ(policy.reader_group, "protowatch-reader");
     EXPECT_TRUE(policy.nats.servers.empty());
+    // The agent publishes where `analyze --publish` and `fleet` do by default.
+    const fleet::NatsSettings command_line;
+    EXPECT_EQ(policy.nats.stream, command_line.stream);
+    EXPECT_EQ(policy.nats.subject_prefix, command_line.subject_prefix);
+    EXPECT_EQ(policy.nats.max_age_ms, command_line.max_age.count());
+    EXPECT_EQ(policy.nats.replicas, command_line.replicas);
 }
 
 TEST(PolicyParser, ReadsEveryKey) {
