@@ -282,6 +282,13 @@ int run_agent(AgentOptions& options, const CLI::App& command) {
         spdlog::error("{}", error.what());
         return kExitUsage;
     }
+    // Without CAP_NET_RAW no packet socket opens; retrying would never help.
+    if (!daemon::has_effective_capability(CAP_NET_RAW)) {
+        spdlog::error("the agent needs the CAP_NET_RAW capability to capture, which uid {} "
+                      "lacks; run it as root or through the protowatch systemd unit",
+                      geteuid());
+        return kExitUsage;
+    }
     // Before any thread starts, so that every thread inherits the blocked signals.
     daemon::SignalWatcher signals;
     // A closed stdout (`--json -`) becomes a write error the JSON sink reports.

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -198,14 +199,35 @@ CLI::Validator seconds_validator(bool allow_zero) {
         allow_zero ? "SECONDS>=0" : "SECONDS>0");
 }
 
+CLI::Validator count_validator(bool allow_zero) {
+    return CLI::Validator(
+        [allow_zero](std::string& text) -> std::string {
+            uint64_t value = 0;
+            auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+                (value == 0 && !allow_zero)) {
+                return "'" + text + "' must be a whole number of at least " +
+                       (allow_zero ? "0" : "1");
+            }
+            return {};
+        },
+        allow_zero ? "UINT" : "POSITIVE");
+}
+
 void register_analyze(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<AnalyzeOptions>();
     pipeline::Settings& s = options->settings;
     CLI::App* command = app.add_subcommand(
         "analyze", "Analyze pcap or pcapng capture files and write network events");
-    command->add_option("files", options->files, "Capture files (pcap or pcapng), read in order")
+    command
+        ->add_option("files", options->files,
+                     "Capture files (pcap or pcapng), read in order ('-' for standard input)")
         ->required()
-        ->check(CLI::ExistingFile);
+        ->check(CLI::Validator(
+            [](std::string& path) {
+                return path == "-" ? std::string() : CLI::ExistingFile(path);
+            },
+            "FILE", "ExistingFile"));
     command->add_option("--json", options->json_path,
                         "Write events as JSON Lines to this file ('-' for stdout)");
     command
@@ -249,7 +271,7 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "Flows tracked at once; when full, the flow idle the longest ends early "
                      "(reason evicted)")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(count_validator());
     command
         ->add_option("--threads", options->threads,
                      "Worker threads; flows are shared out among them by their address pair. "

@@ -2,13 +2,25 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "query/literals.h"
 
 namespace pw::cli {
 
-void add_audit_filters(const std::vector<std::string>& words, store::AuditQuery& query) {
+void add_audit_filters(const std::vector<std::string>& arguments, store::AuditQuery& query) {
+    // Terms may come as separate arguments or in one quoted argument, split at spaces.
+    std::vector<std::string> words;
+    for (const std::string& argument : arguments) {
+        std::istringstream stream(argument);
+        for (std::string word; stream >> word;) words.push_back(word);
+    }
+    constexpr std::string_view kActions[] = {"apply",   "reload",        "enable",
+                                             "disable", "protocols_add", "protocols_remove"};
     for (const std::string& word : words) {
         if (word == "and" || word == "AND") continue;
         size_t equals = word.find('=');
@@ -24,6 +36,19 @@ void add_audit_filters(const std::vector<std::string>& words, store::AuditQuery&
                 "key=TABLE.KEY (action is apply, reload, enable, disable, protocols_add or "
                 "protocols_remove)",
                 word));
+        }
+        if (field == "action" && std::find(std::begin(kActions), std::end(kActions), value) ==
+                                     std::end(kActions)) {
+            throw std::invalid_argument(fmt::format(
+                "unknown audit action '{}'; use apply, reload, enable, disable, protocols_add "
+                "or protocols_remove",
+                value));
+        }
+        if (!target->empty()) {
+            throw std::invalid_argument(fmt::format(
+                "the audit query gives {} twice ('{}' and '{}'); give each of user, action and "
+                "key at most once",
+                field, *target, value));
         }
         *target = value;
     }

@@ -205,15 +205,16 @@ void register_fleet_search(CLI::App& fleet, int& exit_code) {
             "--format", options->format,
             "Output format: jsonl, table or csv (default: table on a terminal, else jsonl)")
         ->check(CLI::IsMember({"jsonl", "table", "csv"}));
-    command->add_option("--limit", options->limit, "At most this many events per agent (0: all)");
+    command->add_option("--limit", options->limit, "At most this many events per agent (0: all)")
+        ->check(count_validator(true));
     command->add_option("--chunk-events", options->chunk_events, "Events per reply message")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(count_validator());
     command
         ->add_option("--window", options->window,
                      "Reply messages an agent sends before it waits for an acknowledgment")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(count_validator());
     add_nats_options(*command, options->nats);
     command->callback([options, &exit_code] {
         run_reporting_errors(exit_code, [&] { return run_fleet_search(*options); });

@@ -108,6 +108,11 @@ void register_policy(CLI::App& app, int& exit_code) {
                                    print_changes);
         });
     }
+    // --control-socket may also come after the subcommand (`policy show --control-socket S`).
+    for (CLI::App* sub : policy->get_subcommands({})) {
+        sub->fallthrough();
+        for (CLI::App* inner : sub->get_subcommands({})) inner->fallthrough();
+    }
 }
 
 }  // namespace pw::cli

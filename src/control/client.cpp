@@ -32,6 +32,17 @@ std::string access_denied_message(const std::string& path) {
             "administrator for access to its directory",
             path, self.user);
     }
+    if (status.st_gid == 0) {
+        // The agent gives the socket to its reader group; root's group means that the
+        // group did not exist when it started.
+        return fmt::format(
+            "permission denied on the control socket {}: it belongs to group root, because the "
+            "agent found no reader group when it started. Ask an administrator to create the "
+            "group that the policy names in access.reader_group (`groupadd protowatch-reader` "
+            "for the default), add {} to it (`usermod -aG protowatch-reader {}`) and restart "
+            "the agent",
+            path, self.user, self.user);
+    }
     std::string group = group_name(status.st_gid);
     return fmt::format(
         "permission denied on the control socket {}: user {} is not in group {}, which the "
@@ -75,7 +86,7 @@ ControlClient::ControlClient(const std::string& path) : path_(path) {
                 "(`systemctl start protowatch`)",
                 path));
         case EACCES:
-        case EPERM: throw ClientError(access_denied_message(path));
+        case EPERM: throw ClientError(access_denied_message(path), kCodeDenied);
         default:
             throw ClientError(fmt::format("cannot connect to the control socket {}: {}", path,
                                           std::strerror(error)));

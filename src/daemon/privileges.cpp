@@ -96,6 +96,13 @@ void drop_privileges(const PrivilegeSettings& settings) {
     spdlog::info("privileges dropped: uid {}, capabilities {}", getuid(), current_capabilities());
 }
 
+bool has_effective_capability(cap_value_t capability) {
+    CapPointer caps(cap_get_proc(), cap_free);
+    cap_flag_value_t value = CAP_CLEAR;
+    return caps && cap_get_flag(caps.get(), capability, CAP_EFFECTIVE, &value) == 0 &&
+           value == CAP_SET;
+}
+
 std::string current_capabilities() {
     CapPointer caps(cap_get_proc(), cap_free);
     if (!caps) return "unknown";

@@ -30,6 +30,9 @@ std::vector<cap_value_t> agent_capabilities(bool setns);
 // failed.
 void drop_privileges(const PrivilegeSettings& settings);
 
+// True when the calling thread's effective set holds `capability`.
+bool has_effective_capability(cap_value_t capability);
+
 // The process's effective capabilities in cap_to_text form ("cap_net_raw,cap_net_admin=ep").
 std::string current_capabilities();
 

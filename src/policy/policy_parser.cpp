@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -254,6 +255,14 @@ Policy parse_policy(std::string_view text, std::string_view source_name) {
 }
 
 Policy load_policy_file(const std::string& path) {
+    // A directory opens as an empty stream, which would parse as the defaults.
+    std::error_code error;
+    auto type = std::filesystem::status(path, error).type();
+    if (!error && type != std::filesystem::file_type::regular) {
+        throw PolicyError(path, 0, "",
+                          "the policy path is not a regular file; give the path of a TOML "
+                          "policy file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw PolicyError(path, 0, "",

@@ -124,6 +124,12 @@ StoreReader StoreReader::open(const std::string& path) {
             "analyze`, or pass --store with the path of an event store",
             path));
     }
+    if (std::filesystem::is_directory(path, error)) {
+        throw StoreError(fmt::format(
+            "{} is a directory, not an event store; pass --store with the path of an event "
+            "store file",
+            path));
+    }
     try {
         Database db = Database::open(path, SQLITE_OPEN_READONLY);
         configure_connection(db);

@@ -1,16 +1,19 @@
 // The dump and search commands and the store option of analyze, run as the real binary.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "detect/protocols.h"
 #include "events/json.h"
 #include "query/literals.h"
+#include "store/audit_store.h"
 #include "store_test_helpers.h"
 
 namespace pw::store {
@@ -312,7 +315,95 @@ TEST_F(StoreCli, AnalyzeNoStore) {
     EXPECT_FALSE(std::filesystem::exists(store_));
 }
 
+// Standard input ('-') and a FIFO whose writer has finished are read like files.
+TEST_F(StoreCli, AnalyzeReadsStandardInputAndFifo) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    size_t expected =
+        json_lines(protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-", capture}).out)
+            .size();
+    ASSERT_GT(expected, 0u);
+    std::string piped = std::string(PROTOWATCH_BINARY) + " analyze -q --no-store --json - - < " +
+                        shell_quote(capture);
+    FILE* pipe = popen(piped.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buffer[4096];
+    for (size_t n = 0; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    EXPECT_EQ(pclose(pipe), 0);
+    EXPECT_EQ(json_lines(out).size(), expected);
+
+    std::string fifo = dir_.file("capture.fifo");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    // The writer may be gone by the time protowatch opens the path a second time.
+    ASSERT_EQ(std::system(("cat " + shell_quote(capture) + " > " + shell_quote(fifo) + " &")
+                              .c_str()),
+              0);
+    CommandResult from_fifo = protowatch(
+        dir_, {"analyze", "-q", "--no-store", "--json", "-", fifo});
+    EXPECT_EQ(from_fifo.exit_code, 0) << from_fifo.err;
+    EXPECT_EQ(json_lines(from_fifo.out).size(), expected);
+}
+
+TEST_F(StoreCli, BadPathsNamed) {
+    std::ofstream(dir_.file("empty.pcap")).close();
+    CommandResult empty = protowatch(dir_, {"analyze", "-q", "--no-store", dir_.file("empty.pcap")});
+    EXPECT_EQ(empty.exit_code, 1);
+    EXPECT_NE(empty.err.find("the file is empty (0 bytes)"), std::string::npos) << empty.err;
+
+    CommandResult directory = protowatch(dir_, {"dump", "--store", dir_.path().string()});
+    EXPECT_EQ(directory.exit_code, 1);
+    EXPECT_NE(directory.err.find("is a directory, not an event store"), std::string::npos)
+        << directory.err;
+
+    CommandResult policy = protowatch(dir_, {"protocols", "--policy", dir_.path().string()});
+    EXPECT_EQ(policy.exit_code, 1);
+    EXPECT_NE(policy.err.find("not a regular file"), std::string::npos) << policy.err;
+
+    CommandResult flows = protowatch(
+        dir_, {"analyze", "--no-store", "--max-flows", "0",
+               std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap"});
+    EXPECT_EQ(flows.exit_code, 2);
+    EXPECT_NE(flows.err.find("'0' must be a whole number of at least 1"), std::string::npos)
+        << flows.err;
+    CommandResult limit = run({"dump", "--limit", "-1"});
+    EXPECT_EQ(limit.exit_code, 2);
+    EXPECT_NE(limit.err.find("at least 0"), std::string::npos) << limit.err;
+}
+
 // `protocols` is a command of its own, tested here for the command runner above.
+TEST_F(StoreCli, AuditTermsInOneArgumentOrMany) {
+    write_fixture();
+    int64_t time = 1'700'000'000'000;
+    for (auto [action, user] : {std::pair{"enable", "root"}, std::pair{"disable", "root"},
+                                std::pair{"disable", "alice"}}) {
+        events::AuditEvent event;
+        event.time_ms = ++time;
+        event.action = action;
+        event.actor_uid = std::string(user) == "root" ? 0 : 1000;
+        event.actor_user = user;
+        event.changes = {{"recording.enabled", "true", "false"}};
+        record_audit_event(store_, event);
+    }
+    for (const std::vector<std::string>& terms :
+         {std::vector<std::string>{"user=root", "action=disable"},
+          std::vector<std::string>{"user=root action=disable"},
+          std::vector<std::string>{"user=root and action=disable"}}) {
+        std::vector<std::string> arguments = {"search", "--audit"};
+        arguments.insert(arguments.end(), terms.begin(), terms.end());
+        CommandResult found = run(arguments);
+        ASSERT_EQ(found.exit_code, 0) << found.err;
+        std::vector<nlohmann::json> lines = json_lines(found.out);
+        ASSERT_EQ(lines.size(), 1u) << terms[0];
+        EXPECT_EQ(lines[0]["action"], "disable");
+    }
+    CommandResult unknown = run({"search", "--audit", "action=bogus"});
+    EXPECT_NE(unknown.exit_code, 0);
+    EXPECT_NE(unknown.err.find("unknown audit action 'bogus'"), std::string::npos) << unknown.err;
+    CommandResult twice = run({"search", "--audit", "user=root", "user=alice"});
+    EXPECT_NE(twice.exit_code, 0);
+    EXPECT_NE(twice.err.find("gives user twice"), std::string::npos) << twice.err;
+}
+
 TEST(ProtocolsCli, ShowsWhatThePolicyRecords) {
     TempDir dir;
     {
