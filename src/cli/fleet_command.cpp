@@ -116,7 +116,7 @@ int run_fleet_search(FleetSearchOptions& options) {
     } else if (isatty(STDOUT_FILENO)) {
         format = store::OutputFormat::kTable;
     }
-    auto writer = store::make_record_writer(format, std::cout, false);
+    auto writer = store::make_record_writer(format, std::cout, false, true);
 
     fleet::NatsConnection connection(settings, fleet::ConnectMode::kFailFast,
                                      "protowatch fleet search");

@@ -221,10 +221,17 @@ class CsvWriter : public RecordWriter {
 
 class TableWriter : public RecordWriter {
   public:
-    TableWriter(std::ostream& out, Row header) : out_(out), widths_(header.size(), 0) {
+    // With `device`, a DEVICE column comes first: the rows of several machines mix.
+    TableWriter(std::ostream& out, Row header, bool device)
+        : out_(out), widths_(header.size() + (device ? 1 : 0), 0), device_(device) {
+        if (device) header.insert(header.begin(), "DEVICE");
         held_.push_back(std::move(header));
     }
-    void write(const StoredEvent& event) override { add(event_table_row(event)); }
+    void write(const StoredEvent& event) override {
+        Row row = event_table_row(event);
+        if (device_) row.insert(row.begin(), event.event.device);
+        add(std::move(row));
+    }
     void write(const SessionRecord& session) override { add(session_table_row(session)); }
     void finish() override {
         release();
@@ -266,6 +273,7 @@ class TableWriter : public RecordWriter {
     std::ostream& out_;
     std::vector<size_t> widths_;
     std::vector<Row> held_;
+    bool device_ = false;
     bool sized_ = false;
 };
 
@@ -286,7 +294,7 @@ std::string stored_event_json(const StoredEvent& event) {
 }
 
 std::unique_ptr<RecordWriter> make_record_writer(OutputFormat format, std::ostream& out,
-                                                 bool sessions) {
+                                                 bool sessions, bool device_column) {
     switch (format) {
         case OutputFormat::kJsonl:
             return std::make_unique<JsonLinesWriter>(out);
@@ -296,7 +304,8 @@ std::unique_ptr<RecordWriter> make_record_writer(OutputFormat format, std::ostre
         case OutputFormat::kTable:
             break;
     }
-    return std::make_unique<TableWriter>(out, sessions ? kSessionTableHeader : kEventTableHeader);
+    return std::make_unique<TableWriter>(out, sessions ? kSessionTableHeader : kEventTableHeader,
+                                         device_column);
 }
 
 }  // namespace pw::store

@@ -33,9 +33,10 @@ class RecordWriter {
     virtual void finish() = 0;
 };
 
-// `sessions` selects the columns of session records for the table and CSV formats.
+// `sessions` selects the columns of session records for the table and CSV formats;
+// `device_column` adds the device as the table's first column (CSV and JSON always have it).
 std::unique_ptr<RecordWriter> make_record_writer(OutputFormat format, std::ostream& out,
-                                                 bool sessions);
+                                                 bool sessions, bool device_column = false);
 
 // The event's JSON object (the schema of events/json.h) with the store's event_uid added.
 std::string stored_event_json(const StoredEvent& event);
