@@ -194,6 +194,11 @@ CLI::Validator seconds_validator(bool allow_zero) {
                 return "'" + text + "' must be a finite number of seconds " +
                        (allow_zero ? "of at least 0" : "greater than 0");
             }
+            // Times are kept in milliseconds; a shorter one would silently become 0.
+            if (value > 0 && value < 0.001) {
+                return "'" + text + "' is shorter than a millisecond; give at least 0.001 s" +
+                       (allow_zero ? " or 0" : "");
+            }
             return {};
         },
         allow_zero ? "SECONDS>=0" : "SECONDS>0");

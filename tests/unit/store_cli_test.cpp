@@ -344,7 +344,7 @@ TEST_F(StoreCli, AnalyzeReadsStandardInputAndFifo) {
     EXPECT_EQ(json_lines(from_fifo.out).size(), expected);
 }
 
-TEST_F(StoreCli, BadPathsNamed) {
+TEST_F(StoreCli, BadPathsAndValuesNamed) {
     std::ofstream(dir_.file("empty.pcap")).close();
     CommandResult empty = protowatch(dir_, {"analyze", "-q", "--no-store", dir_.file("empty.pcap")});
     EXPECT_EQ(empty.exit_code, 1);
@@ -365,6 +365,11 @@ TEST_F(StoreCli, BadPathsNamed) {
     EXPECT_EQ(flows.exit_code, 2);
     EXPECT_NE(flows.err.find("'0' must be a whole number of at least 1"), std::string::npos)
         << flows.err;
+    CommandResult interval = protowatch(
+        dir_, {"analyze", "--no-store", "--stats-interval", "1e-9",
+               std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap"});
+    EXPECT_EQ(interval.exit_code, 2);
+    EXPECT_NE(interval.err.find("shorter than a millisecond"), std::string::npos) << interval.err;
     CommandResult limit = run({"dump", "--limit", "-1"});
     EXPECT_EQ(limit.exit_code, 2);
     EXPECT_NE(limit.err.find("at least 0"), std::string::npos) << limit.err;
