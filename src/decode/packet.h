@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -23,8 +24,18 @@ struct IpAddress {
     std::array<uint8_t, 16> bytes{};
     bool is_v6 = false;
 
-    static IpAddress v4(const uint8_t* four_bytes);
-    static IpAddress v6(const uint8_t* sixteen_bytes);
+    // Inline, since the decoder builds two addresses for every packet.
+    static IpAddress v4(const uint8_t* four_bytes) {
+        IpAddress address;
+        std::memcpy(address.bytes.data(), four_bytes, 4);
+        return address;
+    }
+    static IpAddress v6(const uint8_t* sixteen_bytes) {
+        IpAddress address;
+        std::memcpy(address.bytes.data(), sixteen_bytes, 16);
+        address.is_v6 = true;
+        return address;
+    }
     std::string to_string() const;
     bool operator==(const IpAddress&) const = default;
     auto operator<=>(const IpAddress&) const = default;

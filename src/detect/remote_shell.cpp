@@ -190,13 +190,14 @@ std::span<const uint8_t> bytes_of(const std::string& text) {
 
 // True when most bytes are text a terminal session carries (printable, CR, LF, TAB, BS, ESC).
 bool looks_like_terminal_text(std::span<const uint8_t> data) {
+    const size_t max_other = data.size() / 10;  // the most that keeps other * 10 <= size
     size_t other = 0;
     for (uint8_t c : data) {
         bool text = (c >= 0x20 && c < 0x7F) || c >= 0x80 || c == '\r' || c == '\n' || c == '\t' ||
                     c == 0x08 || c == 0x1B || c == 0 || c == 0x07;
-        if (!text) ++other;
+        if (!text && ++other > max_other) return false;
     }
-    return other * 10 <= data.size();
+    return true;
 }
 
 class RemoteShellDetector final : public Detector {
