@@ -27,16 +27,16 @@ constexpr uint16_t kVersionMinor = 4;
 // USBPcap (MAXIMUM_SNAPLEN in pcap-int.h), which the pipeline does not decode.
 constexpr uint32_t kMaxCapturedLength = 262144;
 
-// Read pages are dropped from resident memory every kReleaseStep bytes, up to kReleaseLag
-// behind the reading position. The workers of a sharded pipeline read the frames queued
-// for them later (about 3.5 MiB of the file per worker for frames of 400 bytes), so they
-// may fault pages in again after that. Each release therefore covers the kReleaseWindow
-// bytes before its end again. The lag adds to the peak memory.
+// Read pages are dropped from resident memory every kReleaseStep bytes, the caller's
+// resident lag (set_resident_lag()) behind the reading position. Each release covers that
+// lag again before its start, for pages that a caller reading behind faulted in again.
+// The lag and the step add to the peak memory.
 constexpr uint64_t kReleaseStep = 2 << 20;
-constexpr uint64_t kReleaseLag = 4 << 20;
-constexpr uint64_t kReleaseWindow = 32 << 20;
-// Bytes ahead of a record header that are prefetched into the cache.
+// Bytes ahead of a record header that are prefetched into the cache: the next records,
+// and the same place a page further on, so that the walk of the page table and the first
+// lines of the next page overlap with the work on this frame.
 constexpr size_t kPrefetchAhead = 512;
+constexpr size_t kPrefetchPageAhead = 4096;
 
 uint32_t byte_swap(uint32_t value) { return __builtin_bswap32(value); }
 uint16_t byte_swap(uint16_t value) { return __builtin_bswap16(value); }
@@ -198,6 +198,7 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     // The next records start within the next few cache lines: ask for them now, so that
     // the wait for memory overlaps with the work on this frame.
     __builtin_prefetch(header + kPrefetchAhead);
+    __builtin_prefetch(header + kPrefetchPageAhead);
     // The record header: seconds, microseconds (or nanoseconds), captured and original
     // length, each 32 bits in the file's byte order. libpcap 1.10 takes the two times as
     // signed in a file of the host's byte order, and as unsigned once it swapped them.
@@ -228,14 +229,15 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     frame.wire_length = std::max(original, static_cast<uint32_t>(frame.data.size()));
     frame.time_us = seconds * 1'000'000 + fraction;
     position_ += kRecordHeaderBytes + captured;
-    if (position_ - released_ >= kReleaseLag + kReleaseStep) release_read_pages();
+    if (position_ - released_ >= resident_lag_ + kReleaseStep) release_read_pages();
     return 1;
 }
 
 void MappedPcapReader::release_read_pages() {
-    uint64_t end = (position_ - kReleaseLag) & ~(uint64_t{page_bytes} - 1);
+    uint64_t end = (position_ - resident_lag_) & ~(uint64_t{page_bytes} - 1);
     if (end <= released_) return;
-    uint64_t start = end > kReleaseWindow ? end - kReleaseWindow : 0;
+    uint64_t start =
+        released_ > resident_lag_ ? (released_ - resident_lag_) & ~(uint64_t{page_bytes} - 1) : 0;
     // Only the process's page table entries go: the page cache keeps the data, and a
     // frame that still points there faults its page back in.
     madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_DONTNEED);

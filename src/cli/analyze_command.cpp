@@ -126,6 +126,7 @@ int run_analyze(AnalyzeOptions& options) {
     pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
     reader.set_stop_flag(&stop_requested);
     reader.set_before_unmap([&pipeline] { pipeline.drain(); });
+    if (pipeline.borrow_lag_bytes() > 0) reader.set_resident_lag(pipeline.borrow_lag_bytes());
     ProgressBar bar(options.progress);
 
     int status = 0;
