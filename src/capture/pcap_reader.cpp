@@ -32,11 +32,16 @@ constexpr uint32_t kMaxCapturedLength = 262144;
 // lag again before its start, for pages that a caller reading behind faulted in again.
 // The lag and the step add to the peak memory.
 constexpr uint64_t kReleaseStep = 2 << 20;
-// Bytes ahead of a record header that are prefetched into the cache: the next records,
-// and the same place a page further on, so that the walk of the page table and the first
-// lines of the next page overlap with the work on this frame.
-constexpr size_t kPrefetchAhead = 512;
-constexpr size_t kPrefetchPageAhead = 4096;
+// Bytes ahead of a record header that are prefetched into the cache, a line at a time.
+// The hardware prefetchers stop at each page's end, and most frames are a few hundred bytes.
+constexpr uint64_t kPrefetchAhead = 4096;
+constexpr uint64_t kCacheLineBytes = 64;
+// The pages ahead of the reading position are mapped kPopulateStep bytes at a time, once
+// it is within kPopulateAhead of the end of those mapped so far. Mapping them in one call
+// costs less than a page fault every few pages. It also lets the prefetches in next()
+// reach those pages, since x86 drops a prefetch of a page that is not mapped.
+constexpr uint64_t kPopulateStep = 1 << 20;
+constexpr uint64_t kPopulateAhead = 512 << 10;
 
 uint32_t byte_swap(uint32_t value) { return __builtin_bswap32(value); }
 uint16_t byte_swap(uint16_t value) { return __builtin_bswap16(value); }
@@ -165,6 +170,8 @@ bool MappedPcapReader::open(const std::string& path, int linktype, uint32_t snap
     size_ = size;
     position_ = kFileHeaderBytes;
     released_ = 0;
+    populated_ = 0;
+    prefetched_ = kFileHeaderBytes;
     linktype_ = linktype;
     snapshot_ = snapshot;
     swapped_ = swapped;
@@ -178,7 +185,7 @@ void MappedPcapReader::close() {
     munmap(const_cast<uint8_t*>(base_), size_);
     unregister_guard(guard_);
     base_ = nullptr;
-    size_ = position_ = released_ = 0;
+    size_ = position_ = released_ = populated_ = prefetched_ = 0;
     guard_ = -1;
 }
 
@@ -195,10 +202,12 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
         return -1;
     }
     const uint8_t* header = base_ + position_;
-    // The next records start within the next few cache lines: ask for them now, so that
-    // the wait for memory overlaps with the work on this frame.
-    __builtin_prefetch(header + kPrefetchAhead);
-    __builtin_prefetch(header + kPrefetchPageAhead);
+    // Ask for every cache line up to kPrefetchAhead bytes ahead, so that the wait for the
+    // records after this one overlaps with the work on this frame.
+    const uint64_t prefetch_end = std::min(size_, position_ + kPrefetchAhead);
+    for (; prefetched_ < prefetch_end; prefetched_ += kCacheLineBytes) {
+        __builtin_prefetch(base_ + prefetched_);
+    }
     // The record header: seconds, microseconds (or nanoseconds), captured and original
     // length, each 32 bits in the file's byte order. libpcap 1.10 takes the two times as
     // signed in a file of the host's byte order, and as unsigned once it swapped them.
@@ -230,7 +239,19 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     frame.time_us = seconds * 1'000'000 + fraction;
     position_ += kRecordHeaderBytes + captured;
     if (position_ - released_ >= resident_lag_ + kReleaseStep) release_read_pages();
+    if (populated_ < size_ && populated_ - std::min(populated_, position_) < kPopulateAhead) {
+        populate_ahead();
+    }
     return 1;
+}
+
+void MappedPcapReader::populate_ahead() {
+    const uint64_t start = std::max(populated_, position_ & ~(uint64_t{page_bytes} - 1));
+    const uint64_t end = std::min(size_, start + kPopulateStep);
+    // A failure (a file truncated meanwhile, or a kernel before Linux 5.14) leaves the
+    // pages to be faulted in as they are read, as without the call.
+    madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_POPULATE_READ);
+    populated_ = end;
 }
 
 void MappedPcapReader::release_read_pages() {

@@ -62,11 +62,14 @@ class MappedPcapReader {
 
   private:
     void release_read_pages();
+    void populate_ahead();
 
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
     uint64_t position_ = 0;
-    uint64_t released_ = 0;  // pages before this offset were dropped from memory
+    uint64_t released_ = 0;    // pages before this offset were dropped from memory
+    uint64_t populated_ = 0;   // pages before this offset were mapped ahead of reading
+    uint64_t prefetched_ = 0;  // bytes before this offset were prefetched into the cache
     uint64_t resident_lag_ = kDefaultResidentLag;
     int linktype_ = 0;
     uint32_t snapshot_ = 0;
