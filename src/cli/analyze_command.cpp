@@ -253,7 +253,8 @@ void register_analyze(CLI::App& app, int& exit_code) {
         ->check(CLI::PositiveNumber);
     command
         ->add_option("--threads", options->threads,
-                     "Worker threads; flows are shared out among them by their address pair. "
+                     "Threads that analyze, the reading thread included; flows are shared "
+                     "out among them by their address pair. "
                      "With more than one, events of different connections interleave")
         ->capture_default_str()
         ->check(CLI::Range(1u, 256u));
