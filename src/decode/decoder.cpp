@@ -228,16 +228,16 @@ bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) 
         if (total < header) return false;
         const bool fragment = (ip[6] & 0x3F) != 0 || ip[7] != 0;  // more fragments, or an offset
         if (fragment) return false;
-        out.source = IpAddress::v4(ip + 12);
-        out.target = IpAddress::v4(ip + 16);
+        out.source.set_v4(ip + 12);
+        out.target.set_v4(ip + 16);
         return plain_transport(ip[9], ip + header, total - header, out);
     }
     if (ethertype == 0x86DD) {
         if (available < kIpv6Header || ip[0] >> 4 != 6) return false;
         size_t total = kIpv6Header + (static_cast<size_t>(ip[4]) << 8 | ip[5]);
         if (total == kIpv6Header || total > available) total = available;
-        out.source = IpAddress::v6(ip + 8);
-        out.target = IpAddress::v6(ip + 24);
+        out.source.set_v6(ip + 8);
+        out.target.set_v6(ip + 24);
         return plain_transport(ip[6], ip + kIpv6Header, total - kIpv6Header, out);
     }
     return false;
@@ -276,15 +276,15 @@ bool shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& so
         const bool fragment = (ip[6] & 0x3F) != 0 || ip[7] != 0;  // more fragments, or an offset
         if (header < kIpv4MinHeader || header > available || fragment) return false;
         if (!keeps_ip_addresses(ip[9], ip + header, available - header)) return false;
-        source = IpAddress::v4(ip + 12);
-        target = IpAddress::v4(ip + 16);
+        source.set_v4(ip + 12);
+        target.set_v4(ip + 16);
         return true;
     }
     if (ethertype == 0x86DD) {
         if (available < kIpv6Header || ip[0] >> 4 != 6) return false;
         if (!keeps_ip_addresses(ip[6], ip + kIpv6Header, available - kIpv6Header)) return false;
-        source = IpAddress::v6(ip + 8);
-        target = IpAddress::v6(ip + 24);
+        source.set_v6(ip + 8);
+        target.set_v6(ip + 24);
         return true;
     }
     return false;
