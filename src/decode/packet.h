@@ -24,7 +24,6 @@ struct IpAddress {
     std::array<uint8_t, 16> bytes{};
     bool is_v6 = false;
 
-    // Inline, since the decoder builds two addresses for every packet.
     static IpAddress v4(const uint8_t* four_bytes) {
         IpAddress address;
         std::memcpy(address.bytes.data(), four_bytes, 4);
