@@ -69,7 +69,7 @@ DecodeResult ipv6_fragment(Context& ctx, Bytes bytes, uint32_t header_length) {
     fragment.key = {ctx.out.source, ctx.out.target, reader.be32(4), 0};
     fragment.offset = offset;
     fragment.more = more;
-    fragment.data = data.data;
+    fragment.data = data.data();
     fragment.wire_length = data.wire;
     fragment.header_length = header_length;
     fragment.next_header = next;
@@ -162,7 +162,7 @@ DecodeResult decode_ipv4(Context& ctx, Bytes bytes) {
     fragment.key = {ctx.out.source, ctx.out.target, reader.be16(4), protocol};
     fragment.offset = offset;
     fragment.more = more;
-    fragment.data = payload.data;
+    fragment.data = payload.data();
     fragment.wire_length = payload.wire;
     fragment.header_length = header;
     fragment.next_header = protocol;
