@@ -14,7 +14,7 @@ namespace pw::pipeline {
 namespace {
 
 // A batch goes to its worker when it has this many frames or bytes (of copied frames).
-constexpr size_t kBatchFrames = 512;
+constexpr size_t kBatchFrames = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
 // The longest frame in a capture file (libpcap's maximum captured length).
 constexpr size_t kMaxFrameBytes = 262144;
@@ -23,7 +23,7 @@ constexpr size_t kMaxFrameBytes = 262144;
 constexpr size_t kRefillDepth = ShardedPipeline::kQueueDepth - 4;
 // An idle worker gets the frames of its batch once there are this many, so that it does
 // not wait while the caller's thread analyzes its own frames, nor wake for every frame.
-constexpr size_t kIdleBatchFrames = 64;
+constexpr size_t kIdleBatchFrames = 128;
 // Frames ahead whose first bytes a worker prefetches while it analyzes one.
 constexpr size_t kPrefetchFrames = 2;
 
