@@ -37,7 +37,8 @@ pcap_t* open_capture(const std::string& path, std::unique_ptr<char[]>& buffer, c
         std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", std::strerror(errno));
         return nullptr;
     }
-    buffer = std::make_unique<char[]>(kReadBufferBytes);
+    // Not zeroed: stdio writes the buffer before it reads from it.
+    buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
     std::setvbuf(stream, buffer.get(), _IOFBF, kReadBufferBytes);
     pcap_t* handle =
         pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf);

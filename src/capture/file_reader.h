@@ -60,6 +60,10 @@ class FileReader {
     // the function returns.
     void set_before_unmap(std::function<void()> hook) { before_unmap_ = std::move(hook); }
 
+    // Sets how many bytes behind the reading position the caller still reads frames it
+    // kept (Frame::mapped), so that a mapped file keeps them resident until then.
+    void set_resident_lag(uint64_t bytes) { mapped_.set_resident_lag(bytes); }
+
   private:
     struct CompiledFilter {
         bpf_program program{};

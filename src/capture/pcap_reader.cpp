@@ -27,16 +27,21 @@ constexpr uint16_t kVersionMinor = 4;
 // USBPcap (MAXIMUM_SNAPLEN in pcap-int.h), which the pipeline does not decode.
 constexpr uint32_t kMaxCapturedLength = 262144;
 
-// Read pages are dropped from resident memory every kReleaseStep bytes, up to kReleaseLag
-// behind the reading position. The workers of a sharded pipeline read the frames queued
-// for them later (about 3.5 MiB of the file per worker for frames of 400 bytes), so they
-// may fault pages in again after that. Each release therefore covers the kReleaseWindow
-// bytes before its end again. The lag adds to the peak memory.
+// Read pages are dropped from resident memory every kReleaseStep bytes, the caller's
+// resident lag (set_resident_lag()) behind the reading position. Each release covers that
+// lag again before its start, for pages that a caller reading behind faulted in again.
+// The lag and the step add to the peak memory.
 constexpr uint64_t kReleaseStep = 2 << 20;
-constexpr uint64_t kReleaseLag = 4 << 20;
-constexpr uint64_t kReleaseWindow = 32 << 20;
-// Bytes ahead of a record header that are prefetched into the cache.
-constexpr size_t kPrefetchAhead = 512;
+// Bytes ahead of a record header that are prefetched into the cache, a line at a time.
+// The hardware prefetchers stop at each page's end, and most frames are a few hundred bytes.
+constexpr uint64_t kPrefetchAhead = 4096;
+constexpr uint64_t kCacheLineBytes = 64;
+// The pages ahead of the reading position are mapped kPopulateStep bytes at a time, once
+// it is within kPopulateAhead of the end of those mapped so far. Mapping them in one call
+// costs less than a page fault every few pages. It also lets the prefetches in next()
+// reach those pages, since x86 drops a prefetch of a page that is not mapped.
+constexpr uint64_t kPopulateStep = 1 << 20;
+constexpr uint64_t kPopulateAhead = 512 << 10;
 
 uint32_t byte_swap(uint32_t value) { return __builtin_bswap32(value); }
 uint16_t byte_swap(uint16_t value) { return __builtin_bswap16(value); }
@@ -167,6 +172,8 @@ bool MappedPcapReader::open(const std::string& path, int linktype, uint32_t snap
     size_ = size;
     position_ = kFileHeaderBytes;
     released_ = 0;
+    populated_ = 0;
+    prefetched_ = kFileHeaderBytes;
     linktype_ = linktype;
     snapshot_ = snapshot;
     swapped_ = swapped;
@@ -180,7 +187,7 @@ void MappedPcapReader::close() {
     munmap(const_cast<uint8_t*>(base_), size_);
     unregister_guard(guard_);
     base_ = nullptr;
-    size_ = position_ = released_ = 0;
+    size_ = position_ = released_ = populated_ = prefetched_ = 0;
     guard_ = -1;
 }
 
@@ -197,9 +204,12 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
         return -1;
     }
     const uint8_t* header = base_ + position_;
-    // The next records start within the next few cache lines: ask for them now, so that
-    // the wait for memory overlaps with the work on this frame.
-    __builtin_prefetch(header + kPrefetchAhead);
+    // Ask for every cache line up to kPrefetchAhead bytes ahead, so that the wait for the
+    // records after this one overlaps with the work on this frame.
+    const uint64_t prefetch_end = std::min(size_, position_ + kPrefetchAhead);
+    for (; prefetched_ < prefetch_end; prefetched_ += kCacheLineBytes) {
+        __builtin_prefetch(base_ + prefetched_);
+    }
     // The record header: seconds, microseconds (or nanoseconds), captured and original
     // length, each 32 bits in the file's byte order. libpcap 1.10 takes the two times as
     // signed in a file of the host's byte order, and as unsigned once it swapped them.
@@ -230,14 +240,27 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     frame.wire_length = std::max(original, static_cast<uint32_t>(frame.data.size()));
     frame.time_us = seconds * 1'000'000 + fraction;
     position_ += kRecordHeaderBytes + captured;
-    if (position_ - released_ >= kReleaseLag + kReleaseStep) release_read_pages();
+    if (position_ - released_ >= resident_lag_ + kReleaseStep) release_read_pages();
+    if (populated_ < size_ && populated_ - std::min(populated_, position_) < kPopulateAhead) {
+        populate_ahead();
+    }
     return 1;
 }
 
+void MappedPcapReader::populate_ahead() {
+    const uint64_t start = std::max(populated_, position_ & ~(uint64_t{page_bytes} - 1));
+    const uint64_t end = std::min(size_, start + kPopulateStep);
+    // A failure (a file truncated meanwhile, or a kernel before Linux 5.14) leaves the
+    // pages to be faulted in as they are read, as without the call.
+    madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_POPULATE_READ);
+    populated_ = end;
+}
+
 void MappedPcapReader::release_read_pages() {
-    uint64_t end = (position_ - kReleaseLag) & ~(uint64_t{page_bytes} - 1);
+    uint64_t end = (position_ - resident_lag_) & ~(uint64_t{page_bytes} - 1);
     if (end <= released_) return;
-    uint64_t start = end > kReleaseWindow ? end - kReleaseWindow : 0;
+    uint64_t start =
+        released_ > resident_lag_ ? (released_ - resident_lag_) & ~(uint64_t{page_bytes} - 1) : 0;
     // Only the process's page table entries go: the page cache keeps the data, and a
     // frame that still points there faults its page back in.
     madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_DONTNEED);

@@ -21,7 +21,9 @@ struct Frame;
 // Pages already read are dropped from the process's resident memory as reading goes on,
 // so that the memory a capture costs does not grow with its size. A frame still points
 // at valid bytes after that: reading it again faults the page back in from the page cache.
-// Frames stay valid until the reader is closed or destroyed.
+// Frames stay valid until the reader is closed or destroyed. A caller that reads frames
+// some way behind the reading position sets how far (set_resident_lag()), so that their
+// pages stay resident until then.
 //
 // If another program truncates the file while it is mapped, reading past its new end
 // raises SIGBUS. A handler installed by open() then maps a page of zeros in place of the
@@ -45,6 +47,11 @@ class MappedPcapReader {
     // and -1 when the file is damaged or truncated, with `error` set as libpcap words it.
     int next(Frame& frame, std::string& error);
 
+    // Keeps the `bytes` of the file before the reading position resident (by default
+    // kDefaultResidentLag), for a caller that reads frames that far behind it.
+    void set_resident_lag(uint64_t bytes) { resident_lag_ = bytes; }
+    static constexpr uint64_t kDefaultResidentLag = 1 << 20;
+
     // The offset of the next record in the file, and the file's size.
     uint64_t position() const { return position_; }
     uint64_t size() const { return size_; }
@@ -55,11 +62,15 @@ class MappedPcapReader {
 
   private:
     void release_read_pages();
+    void populate_ahead();
 
     const uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
     uint64_t position_ = 0;
-    uint64_t released_ = 0;  // pages before this offset were dropped from memory
+    uint64_t released_ = 0;    // pages before this offset were dropped from memory
+    uint64_t populated_ = 0;   // pages before this offset were mapped ahead of reading
+    uint64_t prefetched_ = 0;  // bytes before this offset were prefetched into the cache
+    uint64_t resident_lag_ = kDefaultResidentLag;
     int linktype_ = 0;
     uint32_t snapshot_ = 0;
     bool swapped_ = false;

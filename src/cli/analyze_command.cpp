@@ -127,6 +127,7 @@ int run_analyze(AnalyzeOptions& options) {
     pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
     reader.set_stop_flag(&stop_requested);
     reader.set_before_unmap([&pipeline] { pipeline.drain(); });
+    if (pipeline.borrow_lag_bytes() > 0) reader.set_resident_lag(pipeline.borrow_lag_bytes());
     ProgressBar bar(options.progress);
 
     int status = 0;
@@ -279,7 +280,8 @@ void register_analyze(CLI::App& app, int& exit_code) {
         ->check(count_validator());
     command
         ->add_option("--threads", options->threads,
-                     "Worker threads; flows are shared out among them by their address pair. "
+                     "Threads that analyze, the reading thread included; flows are shared "
+                     "out among them by their address pair. "
                      "With more than one, events of different connections interleave")
         ->capture_default_str()
         ->check(CLI::Range(1u, 256u));

@@ -45,7 +45,8 @@ bool starts_with_identifier(std::string_view text) {
     return !text.empty() && (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_');
 }
 
-// The kinds of constructs, each scored once per head.
+// The kinds of constructs, each scored once per head, so that a line is searched only for
+// the kinds not seen yet.
 enum Construct {
     kPyImport,
     kPyFrom,
@@ -105,7 +106,7 @@ void score_python_line(std::string_view line, bool indented, std::bitset<kConstr
         if (starts_with_word(line, word) && line.ends_with(":")) seen.set(kPyBlock);
     }
     if (line.starts_with("\"\"\"") || line.starts_with("'''")) seen.set(kPyDocstring);
-    if (line.find("self.") != line.npos) seen.set(kPySelf);
+    if (!seen.test(kPySelf) && line.find("self.") != line.npos) seen.set(kPySelf);
 }
 
 void score_javascript_line(std::string_view line, std::bitset<kConstructCount>& seen) {
@@ -117,12 +118,14 @@ void score_javascript_line(std::string_view line, std::bitset<kConstructCount>& 
              rest.starts_with('$')))
             seen.set(kJsDeclaration);
     }
-    size_t function = line.find("function");
-    if (function != line.npos && line.find('(', function) != line.npos &&
-        (function == 0 || !is_word_char(line[function - 1])))
-        seen.set(kJsFunction);
-    if (line.find("=>") != line.npos) seen.set(kJsArrow);
-    if (line.find("require(") != line.npos) seen.set(kJsRequire);
+    if (!seen.test(kJsFunction)) {
+        size_t function = line.find("function");
+        if (function != line.npos && line.find('(', function) != line.npos &&
+            (function == 0 || !is_word_char(line[function - 1])))
+            seen.set(kJsFunction);
+    }
+    if (!seen.test(kJsArrow) && line.find("=>") != line.npos) seen.set(kJsArrow);
+    if (!seen.test(kJsRequire) && line.find("require(") != line.npos) seen.set(kJsRequire);
     if (line.starts_with("module.exports") || line.starts_with("exports.") ||
         line.starts_with("export default") || line.starts_with("export function") ||
         line.starts_with("export const"))
@@ -130,24 +133,30 @@ void score_javascript_line(std::string_view line, std::bitset<kConstructCount>& 
     if (starts_with_word(line, "import") &&
         (line.find(" from '") != line.npos || line.find(" from \"") != line.npos))
         seen.set(kJsImport);
-    if (line.find("document.") != line.npos || line.find("window.") != line.npos) seen.set(kJsDom);
-    if (line.find("===") != line.npos || line.find("!==") != line.npos) seen.set(kJsStrictEquality);
-    if (line.find("console.") != line.npos) seen.set(kJsConsole);
-    if (line.find("})(") != line.npos || line.find("}());") != line.npos) seen.set(kJsClosure);
+    if (!seen.test(kJsDom) &&
+        (line.find("document.") != line.npos || line.find("window.") != line.npos))
+        seen.set(kJsDom);
+    if (!seen.test(kJsStrictEquality) &&
+        (line.find("===") != line.npos || line.find("!==") != line.npos))
+        seen.set(kJsStrictEquality);
+    if (!seen.test(kJsConsole) && line.find("console.") != line.npos) seen.set(kJsConsole);
+    if (!seen.test(kJsClosure) &&
+        (line.find("})(") != line.npos || line.find("}());") != line.npos))
+        seen.set(kJsClosure);
 }
 
 // Idioms of browser scripts and their libraries.
 void score_javascript_idioms(std::string_view line, std::bitset<kConstructCount>& seen) {
-    if (line.find("$(") != line.npos || line.find("$.") != line.npos ||
-        line.find("jQuery") != line.npos)
+    if (!seen.test(kJsLibrary) && (line.find("$(") != line.npos || line.find("$.") != line.npos ||
+                                   line.find("jQuery") != line.npos))
         seen.set(kJsLibrary);
-    if (line.find(".prototype") != line.npos) seen.set(kJsPrototype);
-    if (line.find("typeof ") != line.npos) seen.set(kJsTypeof);
-    if (line.find("undefined") != line.npos) seen.set(kJsUndefined);
+    if (!seen.test(kJsPrototype) && line.find(".prototype") != line.npos) seen.set(kJsPrototype);
+    if (!seen.test(kJsTypeof) && line.find("typeof ") != line.npos) seen.set(kJsTypeof);
+    if (!seen.test(kJsUndefined) && line.find("undefined") != line.npos) seen.set(kJsUndefined);
     if (line.ends_with("});")) seen.set(kJsCallbackEnd);
     // JSDoc type annotations: "@param {Object} name".
     for (std::string_view tag : {"@param {", "@returns {", "@return {", "@type {"}) {
-        if (line.find(tag) != line.npos) seen.set(kJsDocType);
+        if (!seen.test(kJsDocType) && line.find(tag) != line.npos) seen.set(kJsDocType);
     }
 }
 
@@ -160,11 +169,12 @@ void score_vbscript_line(std::string_view line, std::bitset<kConstructCount>& se
         while (name < rest.size() && (is_word_char(rest[name]) || rest[name] == '.')) ++name;
         if (name > 0 && trim(rest.substr(name)).starts_with('=')) seen.set(kVbSet);
     }
-    if (contains_ignoring_case(line, "createobject(")) seen.set(kVbCreateObject);
-    if (contains_ignoring_case(line, "wscript.")) seen.set(kVbWScript);
+    if (!seen.test(kVbCreateObject) && contains_ignoring_case(line, "createobject("))
+        seen.set(kVbCreateObject);
+    if (!seen.test(kVbWScript) && contains_ignoring_case(line, "wscript.")) seen.set(kVbWScript);
     if (starts_with_word_ci(line, "on error")) seen.set(kVbOnError);
     if (starts_with_word_ci(line, "option explicit")) seen.set(kVbOption);
-    if (contains_ignoring_case(line, "msgbox")) seen.set(kVbMsgBox);
+    if (!seen.test(kVbMsgBox) && contains_ignoring_case(line, "msgbox")) seen.set(kVbMsgBox);
     if (line.starts_with('\'') || starts_with_word_ci(line, "rem")) seen.set(kVbComment);
 }
 

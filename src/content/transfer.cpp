@@ -94,17 +94,30 @@ void TransferScanner::follow_structure(std::span<const uint8_t> bytes, detect::S
 }
 
 void TransferScanner::scan_markup(std::string_view text, detect::Session& session) {
-    std::string window = markup_tail_;
-    window.append(text);
-    if (!found_script_ && has_open_tag(window, "script")) {
+    // A tag split between the previous bytes and these lies in the joint: the previous
+    // tail and the first bytes here. A tag wholly here is found in `text` itself. The
+    // joint lives on the stack, so that no segment allocates.
+    char joint_bytes[2 * kTagTail + 1];
+    size_t joint_size = markup_tail_.copy(joint_bytes, kTagTail);
+    joint_size += text.copy(joint_bytes + joint_size, kTagTail + 1);
+    const std::string_view joint(joint_bytes, joint_size);
+    auto has_tag = [&](std::string_view name) {
+        return has_open_tag(joint, name) || has_open_tag(text, name);
+    };
+    if (!found_script_ && has_tag("script")) {
         found_script_ = true;
         session.add(ProtocolId::HTML_SCRIPT_BLOCK);
     }
-    if (!found_style_ && has_open_tag(window, "style")) {
+    if (!found_style_ && has_tag("style")) {
         found_style_ = true;
         session.add(ProtocolId::HTML_CSS_BLOCK);
     }
-    markup_tail_ = window.substr(window.size() - std::min(window.size(), kTagTail));
+    if (text.size() >= kTagTail) {
+        markup_tail_.assign(text.substr(text.size() - kTagTail));
+    } else {
+        markup_tail_.append(text);
+        markup_tail_.erase(0, markup_tail_.size() - std::min(markup_tail_.size(), kTagTail));
+    }
 }
 
 void TransferScanner::update_done() {

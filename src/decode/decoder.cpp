@@ -186,6 +186,27 @@ bool plain_transport(uint8_t protocol, const uint8_t* transport, size_t segment,
            (!is_tunnel_port(out.source_port) && !is_tunnel_port(out.target_port));
 }
 
+constexpr size_t kIpv4MinHeader = 20;
+constexpr size_t kIpv6Header = 40;
+
+// Finds the network layer of an Ethernet II frame with at most one 802.1Q tag: its
+// ethertype and the captured bytes from its first byte on. Returns false for a frame of
+// another link type or one shorter than its Ethernet header.
+bool ethernet_payload(int linktype, std::span<const uint8_t> frame, uint16_t& ethertype,
+                      std::span<const uint8_t>& network) {
+    constexpr size_t kEthernetHeader = 14;
+    constexpr size_t kVlanTag = 4;
+    if (linktype != DLT_EN10MB || frame.size() < kEthernetHeader) return false;
+    size_t offset = kEthernetHeader;
+    ethertype = static_cast<uint16_t>(frame[12] << 8 | frame[13]);
+    if (ethertype == 0x8100 && frame.size() >= offset + kVlanTag) {
+        ethertype = static_cast<uint16_t>(frame[offset + 2] << 8 | frame[offset + 3]);
+        offset += kVlanTag;
+    }
+    network = frame.subspan(offset);
+    return true;
+}
+
 // Reads the shapes most traffic has, for Decoder::addresses(): Ethernet II with at most
 // one 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP
 // or UDP. It applies the checks of decode_link() to a frame whose wire length is its
@@ -193,19 +214,11 @@ bool plain_transport(uint8_t protocol, const uint8_t* transport, size_t segment,
 // decode_link() would return kPacket for the frame with those addresses, and false for
 // any other frame.
 bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
-    constexpr size_t kEthernetHeader = 14;
-    constexpr size_t kVlanTag = 4;
-    constexpr size_t kIpv4MinHeader = 20;
-    constexpr size_t kIpv6Header = 40;
-    if (linktype != DLT_EN10MB || frame.size() < kEthernetHeader) return false;
-    size_t offset = kEthernetHeader;
-    uint16_t ethertype = static_cast<uint16_t>(frame[12] << 8 | frame[13]);
-    if (ethertype == 0x8100 && frame.size() >= offset + kVlanTag) {
-        ethertype = static_cast<uint16_t>(frame[offset + 2] << 8 | frame[offset + 3]);
-        offset += kVlanTag;
-    }
-    const uint8_t* ip = frame.data() + offset;
-    const size_t available = frame.size() - offset;
+    uint16_t ethertype = 0;
+    std::span<const uint8_t> network;
+    if (!ethernet_payload(linktype, frame, ethertype, network)) return false;
+    const uint8_t* ip = network.data();
+    const size_t available = network.size();
     if (ethertype == 0x0800) {
         if (available < kIpv4MinHeader) return false;
         const size_t header = (ip[0] & 0x0F) * 4u;
@@ -215,22 +228,73 @@ bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) 
         if (total < header) return false;
         const bool fragment = (ip[6] & 0x3F) != 0 || ip[7] != 0;  // more fragments, or an offset
         if (fragment) return false;
-        out.source = IpAddress::v4(ip + 12);
-        out.target = IpAddress::v4(ip + 16);
+        out.source.set_v4(ip + 12);
+        out.target.set_v4(ip + 16);
         return plain_transport(ip[9], ip + header, total - header, out);
     }
     if (ethertype == 0x86DD) {
         if (available < kIpv6Header || ip[0] >> 4 != 6) return false;
         size_t total = kIpv6Header + (static_cast<size_t>(ip[4]) << 8 | ip[5]);
         if (total == kIpv6Header || total > available) total = available;
-        out.source = IpAddress::v6(ip + 8);
-        out.target = IpAddress::v6(ip + 24);
+        out.source.set_v6(ip + 8);
+        out.target.set_v6(ip + 24);
         return plain_transport(ip[6], ip + kIpv6Header, total - kIpv6Header, out);
     }
     return false;
 }
 
+// Whether decode_ip_protocol() ends a packet of `protocol` with the addresses of the IP
+// header before it: every transport but the tunnels (IP in IP, GRE, PIM), AH (which
+// hides the next protocol) and UDP on a tunnel port.
+bool keeps_ip_addresses(uint8_t protocol, const uint8_t* transport, size_t available) {
+    switch (protocol) {
+        case ip_protocol::kTcp:
+        case ip_protocol::kIcmp:
+        case ip_protocol::kIgmp:
+        case ip_protocol::kIcmpv6:
+            return true;
+        case ip_protocol::kUdp:
+            if (available < 4) return false;
+            return !is_tunnel_port(static_cast<uint16_t>(transport[0] << 8 | transport[1])) &&
+                   !is_tunnel_port(static_cast<uint16_t>(transport[2] << 8 | transport[3]));
+        default:
+            return false;
+    }
+}
+
+// See Decoder::shard_addresses().
+bool shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& source,
+                     IpAddress& target) {
+    uint16_t ethertype = 0;
+    std::span<const uint8_t> network;
+    if (!ethernet_payload(linktype, frame, ethertype, network)) return false;
+    const uint8_t* ip = network.data();
+    const size_t available = network.size();
+    if (ethertype == 0x0800) {
+        if (available < kIpv4MinHeader || ip[0] >> 4 != 4) return false;
+        const size_t header = (ip[0] & 0x0F) * 4u;
+        const bool fragment = (ip[6] & 0x3F) != 0 || ip[7] != 0;  // more fragments, or an offset
+        if (header < kIpv4MinHeader || header > available || fragment) return false;
+        if (!keeps_ip_addresses(ip[9], ip + header, available - header)) return false;
+        source.set_v4(ip + 12);
+        target.set_v4(ip + 16);
+        return true;
+    }
+    if (ethertype == 0x86DD) {
+        if (available < kIpv6Header || ip[0] >> 4 != 6) return false;
+        if (!keeps_ip_addresses(ip[6], ip + kIpv6Header, available - kIpv6Header)) return false;
+        source.set_v6(ip + 8);
+        target.set_v6(ip + 24);
+        return true;
+    }
+    return false;
+}
+
 }  // namespace
+
+// The value decode() starts from. Copying it compiles to a few vector moves, where
+// assigning Packet{} compiles to a slower `rep stos`.
+const Packet kEmptyPacket{};
 
 }  // namespace detail
 
@@ -241,6 +305,11 @@ Decoder::~Decoder() = default;
 
 bool Decoder::plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
     return detail::plain_addresses(linktype, frame, out);
+}
+
+bool Decoder::shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& source,
+                              IpAddress& target) {
+    return detail::shard_addresses(linktype, frame, source, target);
 }
 
 bool Decoder::supports_link_type(int linktype) {
@@ -256,7 +325,7 @@ DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint3
     fragments_->release();  // the datagram handed out by the previous call
     fragments_->expire(time_us, anomalies_);
 
-    out = Packet{};
+    out = detail::kEmptyPacket;
     out.time_us = time_us;
     // A frame cannot have been shorter on the wire than captured; trust the capture then.
     const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
@@ -272,9 +341,9 @@ DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint3
 }
 
 DecodeResult Decoder::addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
-    out = Packet{};
+    out = detail::kEmptyPacket;
     if (plain_addresses(linktype, frame, out)) return DecodeResult::kPacket;
-    out = Packet{};
+    out = detail::kEmptyPacket;
     const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
     detail::Bytes bytes{frame.first(captured), captured};
     AnomalyCounters ignored;

@@ -87,6 +87,15 @@ class Decoder {
     // false for any other frame.
     static bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
 
+    // Reads the addresses that a sharded pipeline picks the worker of a frame by, without the
+    // full decoder. It reads the shapes most traffic has: Ethernet II with at most one 802.1Q
+    // tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP, UDP off
+    // tunnel ports, ICMP, ICMPv6 or IGMP. Returns true with the addresses set when decode() either
+    // returns a packet with those addresses or no packet at all (a malformed frame), and
+    // false for any other frame. Unlike plain_addresses() it checks no transport header.
+    static bool shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& source,
+                                IpAddress& target);
+
     const AnomalyCounters& anomalies() const { return anomalies_; }
     AnomalyCounters& anomalies() { return anomalies_; }
 

@@ -69,7 +69,7 @@ DecodeResult ipv6_fragment(Context& ctx, Bytes bytes, uint32_t header_length) {
     fragment.key = {ctx.out.source, ctx.out.target, reader.be32(4), 0};
     fragment.offset = offset;
     fragment.more = more;
-    fragment.data = data.data;
+    fragment.data = data.data();
     fragment.wire_length = data.wire;
     fragment.header_length = header_length;
     fragment.next_header = next;
@@ -139,8 +139,8 @@ DecodeResult decode_ipv4(Context& ctx, Bytes bytes) {
     bytes = bytes.first(total);  // Ethernet pads short frames: the padding is not payload
 
     const uint8_t protocol = reader.u8(9);
-    ctx.out.source = IpAddress::v4(reader.ptr(12, 4));
-    ctx.out.target = IpAddress::v4(reader.ptr(16, 4));
+    ctx.out.source.set_v4(reader.ptr(12, 4));
+    ctx.out.target.set_v4(reader.ptr(16, 4));
     ctx.out.ip_protocol = protocol;
     ctx.ip_extensions = 0;
 
@@ -162,7 +162,7 @@ DecodeResult decode_ipv4(Context& ctx, Bytes bytes) {
     fragment.key = {ctx.out.source, ctx.out.target, reader.be16(4), protocol};
     fragment.offset = offset;
     fragment.more = more;
-    fragment.data = payload.data;
+    fragment.data = payload.data();
     fragment.wire_length = payload.wire;
     fragment.header_length = header;
     fragment.next_header = protocol;
@@ -191,8 +191,8 @@ DecodeResult decode_ipv6(Context& ctx, Bytes bytes) {
     }
     bytes = bytes.first(total);
 
-    ctx.out.source = IpAddress::v6(reader.ptr(8, 16));
-    ctx.out.target = IpAddress::v6(reader.ptr(24, 16));
+    ctx.out.source.set_v6(reader.ptr(8, 16));
+    ctx.out.target.set_v6(reader.ptr(24, 16));
     ctx.out.ip_protocol = next;
     ctx.ip_extensions = 0;
     return ipv6_chain(ctx, next, bytes.after(kIpv6Header), kIpv6Header);

@@ -29,19 +29,6 @@ void AnomalyCounters::merge(const AnomalyCounters& other) {
     for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
 }
 
-IpAddress IpAddress::v4(const uint8_t* four_bytes) {
-    IpAddress address;
-    std::memcpy(address.bytes.data(), four_bytes, 4);
-    return address;
-}
-
-IpAddress IpAddress::v6(const uint8_t* sixteen_bytes) {
-    IpAddress address;
-    std::memcpy(address.bytes.data(), sixteen_bytes, 16);
-    address.is_v6 = true;
-    return address;
-}
-
 std::string IpAddress::to_string() const {
     if (!is_v6) {
         // Dotted quad without the sprintf calls inside inet_ntop: the pipeline

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -23,8 +24,29 @@ struct IpAddress {
     std::array<uint8_t, 16> bytes{};
     bool is_v6 = false;
 
-    static IpAddress v4(const uint8_t* four_bytes);
-    static IpAddress v6(const uint8_t* sixteen_bytes);
+    static IpAddress v4(const uint8_t* four_bytes) {
+        IpAddress address;
+        std::memcpy(address.bytes.data(), four_bytes, 4);
+        return address;
+    }
+    static IpAddress v6(const uint8_t* sixteen_bytes) {
+        IpAddress address;
+        std::memcpy(address.bytes.data(), sixteen_bytes, 16);
+        address.is_v6 = true;
+        return address;
+    }
+    // Sets the address in place. The decoder uses these rather than assigning v4() or
+    // v6(), because GCC 12 copied that temporary with a 16-byte load right after storing 4
+    // of its bytes. The store buffer cannot forward such a load, so it stalled.
+    void set_v4(const uint8_t* four_bytes) {
+        bytes.fill(0);
+        std::memcpy(bytes.data(), four_bytes, 4);
+        is_v6 = false;
+    }
+    void set_v6(const uint8_t* sixteen_bytes) {
+        std::memcpy(bytes.data(), sixteen_bytes, 16);
+        is_v6 = true;
+    }
     std::string to_string() const;
     bool operator==(const IpAddress&) const = default;
     auto operator<=>(const IpAddress&) const = default;

@@ -15,7 +15,7 @@ constexpr uint32_t kControlHeader = 8;
 constexpr size_t kControlTypeAndCode = 2;
 
 void set_payload(Packet& out, Bytes payload) {
-    out.payload = payload.data;
+    out.payload = payload.data();
     out.payload_length = payload.wire;
 }
 

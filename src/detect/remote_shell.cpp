@@ -3,6 +3,7 @@
 // user names that the BSD r-commands send before any terminal data.
 #include "detect/remote_shell.h"
 
+#include <algorithm>
 #include <string>
 
 #include "detect/detector.h"
@@ -190,13 +191,24 @@ std::span<const uint8_t> bytes_of(const std::string& text) {
 
 // True when most bytes are text a terminal session carries (printable, CR, LF, TAB, BS, ESC).
 bool looks_like_terminal_text(std::span<const uint8_t> data) {
+    // The control characters that count as text: NUL, BEL, BS, TAB, LF, CR and ESC.
+    constexpr uint32_t kTextControls = 1u << 0 | 1u << 0x07 | 1u << 0x08 | 1u << '\t' |
+                                       1u << '\n' | 1u << '\r' | 1u << 0x1B;
+    // Bytes are counted a chunk at a time with no branch per byte, and the scan stops
+    // after the first chunk that passes the limit.
+    constexpr size_t kChunk = 256;
+    const size_t max_other = data.size() / 10;  // the maximum that keeps other * 10 <= size
     size_t other = 0;
-    for (uint8_t c : data) {
-        bool text = (c >= 0x20 && c < 0x7F) || c >= 0x80 || c == '\r' || c == '\n' || c == '\t' ||
-                    c == 0x08 || c == 0x1B || c == 0 || c == 0x07;
-        if (!text) ++other;
+    for (size_t start = 0; start < data.size(); start += kChunk) {
+        const size_t end = std::min(data.size(), start + kChunk);
+        for (size_t i = start; i < end; ++i) {
+            const uint8_t c = data[i];
+            const bool control = c < 0x20 && (kTextControls >> (c & 0x1F) & 1u) == 0;
+            other += (control || c == 0x7F) ? 1 : 0;
+        }
+        if (other > max_other) return false;
     }
-    return other * 10 <= data.size();
+    return true;
 }
 
 class RemoteShellDetector final : public Detector {

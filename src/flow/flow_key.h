@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 
 #include "decode/packet.h"
@@ -31,11 +32,38 @@ struct FlowKey {
     size_t hash() const;
 };
 
-// A hash of two addresses that is the same in either order. Workers are sharded by the
-// outermost address pair of a frame rather than by the flow key: IP fragments and the
-// data connections that FTP, TFTP and others announce then reach the worker that holds
-// the rest of their conversation.
-uint64_t address_pair_hash(const decode::IpAddress& a, const decode::IpAddress& b);
+namespace detail {
+
+// The finalizer of MurmurHash3 (a public-domain bit mixer): every input bit affects every
+// output bit, so that table buckets and worker shards spread evenly.
+inline uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+// Folds the two 64-bit halves of an address into one word.
+inline uint64_t fold(const decode::IpAddress& address) {
+    uint64_t high;
+    uint64_t low;
+    std::memcpy(&high, address.bytes.data(), sizeof high);
+    std::memcpy(&low, address.bytes.data() + 8, sizeof low);
+    return high * 0x9e3779b97f4a7c15ull ^ low;
+}
+
+}  // namespace detail
+
+// A hash of two addresses that is the same in either order, since a sum does not depend
+// on it. Workers are sharded by the innermost address pair of a frame rather than by the
+// flow key: IP fragments and the data connections that FTP, TFTP and others announce then
+// reach the worker that holds the rest of their conversation. Inline, since the reading
+// thread hashes every frame.
+inline uint64_t address_pair_hash(const decode::IpAddress& a, const decode::IpAddress& b) {
+    return detail::mix64(detail::fold(a) + detail::fold(b));
+}
 
 struct FlowKeyHash {
     size_t operator()(const FlowKey& key) const { return key.hash(); }

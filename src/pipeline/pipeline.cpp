@@ -64,7 +64,7 @@ Pipeline::~Pipeline() = default;
 
 void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                              int64_t time_us, Part part) {
-    Packet packet;
+    Packet& packet = frame_packet_;
     decode::DecodeResult result = decoder_.decode(linktype, frame, wire_length, time_us, packet);
     if (part == Part::kInner) {
         // The frame and its outer flow count where the outer part went.
@@ -97,7 +97,7 @@ void Pipeline::process_udp_tunnel(const Packet& outer, int64_t time_us) {
     if (inner.empty()) return;
     // The payload may live in the decoder's reassembly buffer, which the next decode reuses.
     tunnel_buffer_.assign(inner.begin(), inner.end());
-    Packet packet;
+    Packet& packet = tunnel_packet_;
     if (decoder_.decode(DLT_IPV6, tunnel_buffer_, static_cast<uint32_t>(tunnel_buffer_.size()),
                         time_us, packet) == decode::DecodeResult::kPacket) {
         process_packet(packet);

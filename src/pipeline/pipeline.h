@@ -177,6 +177,10 @@ class Pipeline {
     DetectorSet keeps_inspecting_;
     std::vector<Expectation> expectations_;
     std::vector<uint8_t> tunnel_buffer_;
+    // The packets process_frame() and process_udp_tunnel() decode into, kept so that no
+    // packet is zeroed per frame on top of what decode() does.
+    decode::Packet frame_packet_;
+    decode::Packet tunnel_packet_;
     std::unique_ptr<Inspection> retired_inspection_;  // see stop_inspection()
     Summary summary_;
     int64_t last_expiry_check_us_ = 0;

@@ -13,16 +13,19 @@
 namespace pw::pipeline {
 namespace {
 
-// A batch goes to its worker when it holds this many frames or bytes.
+// A batch goes to its worker when it has this many frames or bytes (of copied frames).
 constexpr size_t kBatchFrames = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
 // The longest frame in a capture file (libpcap's maximum captured length).
 constexpr size_t kMaxFrameBytes = 262144;
-// Batches queued per worker before the reader waits: bounds the memory in flight to about
-// kQueueDepth * kBatchBytes per worker. A reader that waited goes on once the queue is
-// down to kRefillDepth, so that it is woken once per few batches, not once per batch.
-constexpr size_t kQueueDepth = 8;
-constexpr size_t kRefillDepth = kQueueDepth / 2;
+// A reader that waited for room in a worker's queue goes on once the queue is down to
+// this, so that it is woken once per few batches, not once per batch.
+constexpr size_t kRefillDepth = ShardedPipeline::kQueueDepth - 4;
+// An idle worker gets the frames of its batch once there are this many, so that it does
+// not wait while the caller's thread analyzes its own frames, nor wake for every frame.
+constexpr size_t kIdleBatchFrames = 128;
+// Frames ahead whose first bytes a worker prefetches while it analyzes one.
+constexpr size_t kPrefetchFrames = 2;
 
 // Passes every event to the wrapped sinks under one lock.
 class LockedSink : public events::EventSink {
@@ -81,26 +84,42 @@ void add(Summary& total, const Summary& part) {
 }  // namespace
 
 ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSink*> sinks,
-                                 unsigned workers) {
-    workers = std::max(workers, 1u);
-    if (workers == 1) {
+                                 unsigned threads) {
+    threads = std::max(threads, 1u);
+    if (threads == 1) {
         pipelines_.push_back(std::make_unique<Pipeline>(std::move(settings), std::move(sinks)));
         return;
     }
     // Only sinks that exist need the lock: a pipeline with no sink skips building events.
-    std::vector<events::EventSink*> worker_sinks;
+    std::vector<events::EventSink*> pipeline_sinks;
     if (!sinks.empty()) {
         locked_sink_ = std::make_unique<LockedSink>(std::move(sinks));
-        worker_sinks.push_back(locked_sink_.get());
+        pipeline_sinks.push_back(locked_sink_.get());
     }
-    // The flow table and memory bounds hold for all workers together.
-    settings.max_flows = std::max<size_t>(1, settings.max_flows / workers);
-    if (settings.max_memory_bytes > 0) {
-        settings.max_memory_bytes = std::max<uint64_t>(1, settings.max_memory_bytes / workers);
+    // The caller's thread owns the first buckets, each worker thread an equal part of the
+    // rest. The hash spreads address pairs evenly over the buckets.
+    const double total_share = kReaderShare + (threads - 1);
+    const auto reader_buckets = static_cast<size_t>(kShardBuckets * kReaderShare / total_share);
+    std::vector<size_t> buckets_of(threads, 0);
+    for (size_t bucket = 0; bucket < kShardBuckets; ++bucket) {
+        size_t owner = bucket < reader_buckets ? 0 : 1 + (bucket - reader_buckets) % (threads - 1);
+        owners_[bucket] = static_cast<uint8_t>(owner);
+        ++buckets_of[owner];
     }
-    for (unsigned i = 0; i < workers; ++i) {
-        pipelines_.push_back(std::make_unique<Pipeline>(settings, worker_sinks));
-        pipelines_.back()->number_flows_from(i + 1, workers);
+    // The flow table and memory bounds hold for all pipelines together, shared out as the
+    // buckets are.
+    for (unsigned i = 0; i < threads; ++i) {
+        auto share = [&buckets_of, i](size_t total) {
+            auto part = static_cast<unsigned __int128>(total) * buckets_of[i] / kShardBuckets;
+            return std::max<size_t>(1, static_cast<size_t>(part));
+        };
+        Settings own = settings;
+        own.max_flows = share(settings.max_flows);
+        if (settings.max_memory_bytes > 0) own.max_memory_bytes = share(settings.max_memory_bytes);
+        pipelines_.push_back(std::make_unique<Pipeline>(std::move(own), pipeline_sinks));
+        pipelines_.back()->number_flows_from(i + 1, threads);
+    }
+    for (unsigned i = 1; i < threads; ++i) {
         workers_.push_back(std::make_unique<Worker>());
         // Every batch a worker can have in flight (queued, being analyzed and being filled),
         // made now, so that handing frames over never allocates.
@@ -110,8 +129,8 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
             worker.empty.push_back(make_batch());
         }
     }
-    for (unsigned i = 0; i < workers; ++i) {
-        workers_[i]->thread = std::thread([this, i] {
+    for (unsigned i = 1; i < threads; ++i) {
+        workers_[i - 1]->thread = std::thread([this, i] {
             // Named for top and perf, which show each thread by its name.
             pthread_setname_np(pthread_self(), ("pw-worker-" + std::to_string(i)).c_str());
             run(i);
@@ -141,31 +160,45 @@ ShardedPipeline::~ShardedPipeline() {
     }
 }
 
+size_t ShardedPipeline::owner_of(const decode::IpAddress& a, const decode::IpAddress& b) const {
+    return owners_[flow::address_pair_hash(a, b) % kShardBuckets];
+}
+
 void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame,
                                     uint32_t wire_length, int64_t time_us, bool borrowed) {
     if (workers_.empty()) {
         pipelines_.front()->process_frame(linktype, frame, wire_length, time_us);
         return;
     }
+    const auto position = reinterpret_cast<uintptr_t>(frame.data());
+    if (borrowed) hand_over_old_borrowed(position);
+    const bool expiry_due = time_us - last_expiry_check_us_ >= Pipeline::kExpiryCheckIntervalUs;
+    decode::IpAddress source;
+    decode::IpAddress target;
+    if (!expiry_due && decode::Decoder::shard_addresses(linktype, frame, source, target)) {
+        // Most frames: neither a tunnel nor a fragment, so their own addresses decide.
+        route(owner_of(source, target), linktype, frame, wire_length, time_us,
+              Pipeline::Part::kWhole, borrowed);
+        return;
+    }
     decode::Packet addresses;
-    size_t index = 0;
+    size_t owner = 0;
     decode::DecodeResult result = shard_decoder_.addresses(linktype, frame, addresses);
     if (result == decode::DecodeResult::kPacket || result == decode::DecodeResult::kHeld) {
-        index = flow::address_pair_hash(addresses.source, addresses.target) % workers_.size();
+        owner = owner_of(addresses.source, addresses.target);
     }
-    if (result == decode::DecodeResult::kPacket) {
+    if (result == decode::DecodeResult::kPacket && expiry_due) {
         // One pipeline looks for idle flows when a packet arrives a check interval after
-        // the last look; every worker looks at that moment of the input too.
-        if (time_us - last_expiry_check_us_ >= Pipeline::kExpiryCheckIntervalUs) {
-            last_expiry_check_us_ = time_us;
-            for (auto& worker : workers_) {
-                worker->filling->frames.push_back(
-                    {nullptr, 0, 0, 0, kExpiryTick, time_us, Pipeline::Part::kWhole});
-                if (worker->filling->frames.size() >= kBatchFrames) hand_over(*worker);
-            }
+        // the last look; every pipeline looks at that moment of the input too.
+        last_expiry_check_us_ = time_us;
+        pipelines_.front()->expire_idle(time_us);
+        for (auto& worker : workers_) {
+            worker->filling->frames.push_back(
+                {nullptr, 0, 0, 0, kExpiryTick, time_us, Pipeline::Part::kWhole});
+            if (worker->filling->frames.size() >= kBatchFrames) hand_over(*worker);
         }
     }
-    // A Teredo frame's inner IPv6 flow belongs to the worker of the inner addresses.
+    // A Teredo frame's inner IPv6 flow belongs to the pipeline of the inner addresses.
     if (result == decode::DecodeResult::kPacket) {
         std::span<const uint8_t> inner = udp_tunnel_payload(addresses);
         decode::Packet inner_addresses;
@@ -173,33 +206,58 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
             inner_.assign(inner.begin(), inner.end());
             if (shard_decoder_.addresses(DLT_IPV6, inner_, inner_addresses) ==
                 decode::DecodeResult::kPacket) {
-                size_t inner_index =
-                    flow::address_pair_hash(inner_addresses.source, inner_addresses.target) %
-                    workers_.size();
-                if (inner_index != index) {
-                    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter,
-                            borrowed);
-                    enqueue(inner_index, linktype, frame, wire_length, time_us,
-                            Pipeline::Part::kInner, borrowed);
+                size_t inner_owner = owner_of(inner_addresses.source, inner_addresses.target);
+                if (inner_owner != owner) {
+                    route(owner, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter,
+                          borrowed);
+                    route(inner_owner, linktype, frame, wire_length, time_us,
+                          Pipeline::Part::kInner, borrowed);
                     return;
                 }
             }
         }
     }
-    enqueue(index, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole, borrowed);
+    route(owner, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole, borrowed);
 }
 
-void ShardedPipeline::enqueue(size_t index, int linktype, std::span<const uint8_t> frame,
+void ShardedPipeline::route(size_t pipeline, int linktype, std::span<const uint8_t> frame,
+                            uint32_t wire_length, int64_t time_us, Pipeline::Part part,
+                            bool borrowed) {
+    if (pipeline == 0) {
+        // At once, while the frame's first bytes are still in the cache from finding its
+        // owner. The workers' queues keep them busy meanwhile.
+        pipelines_.front()->process_frame(linktype, frame, wire_length, time_us, part);
+    } else {
+        enqueue(*workers_[pipeline - 1], linktype, frame, wire_length, time_us, part, borrowed);
+    }
+}
+
+void ShardedPipeline::enqueue(Worker& worker, int linktype, std::span<const uint8_t> frame,
                               uint32_t wire_length, int64_t time_us, Pipeline::Part part,
                               bool borrowed) {
-    Worker& worker = *workers_[index];
     Batch& batch = *worker.filling;
+    if (borrowed && batch.first_borrowed == 0) {
+        batch.first_borrowed = reinterpret_cast<uintptr_t>(frame.data());
+    }
     batch.frames.push_back(
         {borrowed ? frame.data() : nullptr, static_cast<uint32_t>(batch.bytes.size()),
          static_cast<uint32_t>(frame.size()), wire_length, linktype, time_us, part});
     if (!borrowed) batch.bytes.insert(batch.bytes.end(), frame.begin(), frame.end());
-    if (batch.frames.size() >= kBatchFrames || batch.bytes.size() >= kBatchBytes) {
+    if (batch.frames.size() >= kBatchFrames || batch.bytes.size() >= kBatchBytes ||
+        (batch.frames.size() >= kIdleBatchFrames && worker.idle.load(std::memory_order_relaxed))) {
         hand_over(worker);
+    }
+}
+
+void ShardedPipeline::hand_over_old_borrowed(uintptr_t position) {
+    // A worker whose frames are rare in this part of the input would otherwise keep old
+    // borrowed frames in its batch while the caller reads on. Addresses far apart in either
+    // direction are frames of another buffer or mapping.
+    for (auto& worker : workers_) {
+        uintptr_t first = worker->filling->first_borrowed;
+        if (first == 0) continue;
+        uintptr_t distance = position > first ? position - first : first - position;
+        if (distance > kBorrowSpanBytes) hand_over(*worker);
     }
 }
 
@@ -220,16 +278,20 @@ void ShardedPipeline::hand_over(Worker& worker) {
 }
 
 void ShardedPipeline::run(size_t index) {
-    Worker& worker = *workers_[index];
+    Worker& worker = *workers_[index - 1];
     Pipeline& pipeline = *pipelines_[index];
     bool failed = false;
     while (true) {
         std::unique_ptr<Batch> batch;
         {
             std::unique_lock lock(worker.mutex);
-            worker.work.wait(lock, [&] {
-                return !worker.full.empty() || !worker.tasks.empty() || worker.closing;
-            });
+            if (worker.full.empty() && worker.tasks.empty() && !worker.closing) {
+                worker.idle.store(true, std::memory_order_relaxed);
+                worker.work.wait(lock, [&] {
+                    return !worker.full.empty() || !worker.tasks.empty() || worker.closing;
+                });
+                worker.idle.store(false, std::memory_order_relaxed);
+            }
             if (worker.full.empty() && !worker.tasks.empty()) {
                 // The batches handed over before the task are done, as the caller expects.
                 std::function<void()> task = std::move(worker.tasks.front());
@@ -239,22 +301,31 @@ void ShardedPipeline::run(size_t index) {
                 continue;
             }
             if (worker.full.empty()) break;  // closing, and nothing left
-            batch = std::move(worker.full.front());
-            worker.full.pop_front();
+            batch = worker.full.pop_front();
             if (worker.full.size() <= kRefillDepth) worker.room.notify_one();
         }
         if (!failed) {
             try {
-                for (const FrameRef& frame : batch->frames) {
+                const std::vector<FrameRef>& frames = batch->frames;
+                auto bytes_of = [&batch](const FrameRef& frame) {
+                    return frame.borrowed != nullptr ? frame.borrowed
+                                                     : batch->bytes.data() + frame.offset;
+                };
+                for (size_t i = 0; i < frames.size(); ++i) {
+                    const FrameRef& frame = frames[i];
+                    // The caller's thread last touched the next frames' headers: ask for them
+                    // now, so that the wait overlaps with the work on this frame.
+                    if (i + kPrefetchFrames < frames.size()) {
+                        const uint8_t* ahead = bytes_of(frames[i + kPrefetchFrames]);
+                        __builtin_prefetch(ahead);
+                        __builtin_prefetch(ahead + 64);
+                    }
                     if (frame.linktype == kExpiryTick) {
                         pipeline.expire_idle(frame.time_us);
                         continue;
                     }
-                    const uint8_t* bytes = frame.borrowed != nullptr
-                                               ? frame.borrowed
-                                               : batch->bytes.data() + frame.offset;
-                    pipeline.process_frame(frame.linktype, {bytes, frame.length}, frame.wire_length,
-                                           frame.time_us, frame.part);
+                    pipeline.process_frame(frame.linktype, {bytes_of(frame), frame.length},
+                                           frame.wire_length, frame.time_us, frame.part);
                 }
             } catch (...) {
                 // Keep draining so that the reader never waits on a dead worker.
@@ -290,7 +361,13 @@ void ShardedPipeline::finish() {
         }
         worker->work.notify_one();
     }
+    // The caller's pipeline ends its flows while the workers end theirs.
     std::exception_ptr error;
+    try {
+        pipelines_.front()->finish();
+    } catch (...) {
+        error = std::current_exception();
+    }
     for (auto& each : workers_) {
         Worker& worker = *each;
         worker.thread.join();
@@ -309,8 +386,8 @@ void ShardedPipeline::for_each_pipeline(const std::function<void(Pipeline&, size
     std::condition_variable done;
     size_t remaining = workers_.size();
     std::exception_ptr error;
-    for (size_t i = 0; i < workers_.size(); ++i) {
-        Worker& worker = *workers_[i];
+    for (size_t i = 1; i < pipelines_.size(); ++i) {
+        Worker& worker = *workers_[i - 1];
         if (!worker.filling->frames.empty()) hand_over(worker);
         Pipeline& pipeline = *pipelines_[i];
         {
@@ -329,8 +406,16 @@ void ShardedPipeline::for_each_pipeline(const std::function<void(Pipeline&, size
         }
         worker.work.notify_one();
     }
+    // The caller's own pipeline runs the task meanwhile; every frame of it is done already.
+    std::exception_ptr own_failure;
+    try {
+        task(*pipelines_.front(), 0);
+    } catch (...) {
+        own_failure = std::current_exception();
+    }
     std::unique_lock lock(done_mutex);
     done.wait(lock, [&] { return remaining == 0; });
+    if (own_failure) std::rethrow_exception(own_failure);
     if (error) std::rethrow_exception(error);
 }
 
