@@ -40,7 +40,7 @@ void Pipeline::start_inspection(Flow& flow) {
     }
 }
 
-void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
+void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
     Inspection& inspection = *flow.inspection;
     detect::Session& session = inspection.session;
     uint64_t end = segment.offset + segment.data.size();
@@ -98,8 +98,9 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment) {
         for (const auto& detector : detectors_) session.drop_state(detector->slot);
         inspection.finished = unwanted_[static_cast<size_t>(session.transport())];
         inspection.segments = 0;
-        // At most once per segment: the detectors that look again start from scratch.
-        if (session.take_inner_layer_here()) inspect(flow, segment);
+        // At most once per segment, even when a detector opens an inner layer again in its
+        // second reading: the detectors that look again start from scratch.
+        if (session.take_inner_layer_here() && !again) inspect(flow, segment, true);
         return;
     }
 

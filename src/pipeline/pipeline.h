@@ -149,7 +149,9 @@ class Pipeline {
     // A callback that hands the data a stream delivers to the detectors; `source` must
     // outlive it.
     flow::StreamReassembler::Deliver stream_deliver(const StreamSource& source);
-    void inspect(flow::Flow& flow, const detect::Segment& segment);
+    // Hands the segment to the detectors; `again` is true when an inner layer that starts in
+    // this segment has them read it a second time.
+    void inspect(flow::Flow& flow, const detect::Segment& segment, bool again = false);
     void start_inspection(flow::Flow& flow);
     void stop_inspection(flow::Flow& flow);
     void release_inspection();
