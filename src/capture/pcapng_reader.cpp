@@ -1,6 +1,8 @@
 #include "capture/pcapng_reader.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace pw::capture {
 namespace {
@@ -143,7 +145,12 @@ int64_t PcapngReader::to_micros(const Interface& interface, uint64_t timestamp) 
     uint64_t fraction = timestamp % ticks;
     auto micros = static_cast<int64_t>(
         static_cast<unsigned __int128>(fraction) * 1'000'000 / ticks);
-    return (static_cast<int64_t>(seconds) + interface.offset_seconds) * 1'000'000 + micros;
+    // A damaged timestamp or offset can exceed what int64 microseconds hold: the seconds
+    // are clamped, in 128 bits, so that the sum and the product cannot overflow.
+    constexpr __int128 kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000 - 1'000;
+    __int128 total = static_cast<__int128>(seconds) + interface.offset_seconds;
+    total = std::clamp<__int128>(total, -kMaxSeconds, kMaxSeconds);
+    return static_cast<int64_t>(total) * 1'000'000 + micros;
 }
 
 int PcapngReader::next(Packet& packet, std::string& error) {
