@@ -79,15 +79,21 @@ void SearchResponder::stop() {
 void SearchResponder::run_heartbeat() {
     bool announced = false;
     std::unique_lock lock(heartbeat_mutex_);
+    // A failed announcement (JetStream busy electing a leader, say) is tried again soon
+    // rather than a whole heartbeat later, so that searches find the agent early.
+    constexpr std::chrono::milliseconds kRetryInterval{2'000};
     while (!stopping_) {
         lock.unlock();
-        if (connection_->is_connected() && presence_->announce(options_.device) && !announced) {
+        bool present = connection_->is_connected() && presence_->announce(options_.device);
+        if (present && !announced) {
             spdlog::info("agent {} announced its presence", options_.device);
             announced = true;
         }
         lock.lock();
-        heartbeat_wake_.wait_for(lock, options_.heartbeat_interval,
-                                 [this] { return stopping_.load(); });
+        heartbeat_wake_.wait_for(
+            lock, present ? options_.heartbeat_interval
+                          : std::min(options_.heartbeat_interval, kRetryInterval),
+            [this] { return stopping_.load(); });
     }
 }
 
