@@ -139,8 +139,8 @@ bool MappedPcapReader::needs_pseudo_header_swap(int linktype) {
 
 bool MappedPcapReader::open(const std::string& path, int linktype, uint32_t snapshot) {
     close();
-    // O_NONBLOCK: opening a FIFO whose writer is gone (libpcap already read it) must not
-    // wait for a new writer; the check below then leaves it to libpcap.
+    // O_NONBLOCK, because opening a FIFO whose writer is gone (libpcap already read it)
+    // would wait for a new writer. The regular-file check below then leaves it to libpcap.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return false;
     struct stat info {};

@@ -30,7 +30,7 @@ std::vector<cap_value_t> agent_capabilities(bool setns);
 // failed.
 void drop_privileges(const PrivilegeSettings& settings);
 
-// True when the calling thread's effective set holds `capability`.
+// Returns true when the calling thread's effective capability set contains `capability`.
 bool has_effective_capability(cap_value_t capability);
 
 // The process's effective capabilities in cap_to_text form ("cap_net_raw,cap_net_admin=ep").

@@ -58,8 +58,8 @@ inline uint64_t fold(const decode::IpAddress& address) {
 
 // A hash of two addresses that is the same in either order, since a sum does not depend
 // on it. Workers are sharded by the innermost address pair of a frame rather than by the
-// flow key: IP fragments and the data connections that FTP, TFTP and others announce then
-// reach the worker that holds the rest of their conversation. Inline, since the reading
+// flow key, so that IP fragments and the data connections that FTP, TFTP and others
+// announce reach the worker that tracks the rest of their conversation. Inline, since the reading
 // thread hashes every frame.
 inline uint64_t address_pair_hash(const decode::IpAddress& a, const decode::IpAddress& b) {
     return detail::mix64(detail::fold(a) + detail::fold(b));

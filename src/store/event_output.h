@@ -33,8 +33,8 @@ class RecordWriter {
     virtual void finish() = 0;
 };
 
-// `sessions` selects the columns of session records for the table and CSV formats;
-// `device_column` adds the device as the table's first column (CSV and JSON always have it).
+// `sessions` selects the columns of session records for the table and CSV formats.
+// `device_column` adds the device as the table's first column; CSV and JSON always have it.
 std::unique_ptr<RecordWriter> make_record_writer(OutputFormat format, std::ostream& out,
                                                  bool sessions, bool device_column = false);
 
