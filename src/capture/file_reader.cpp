@@ -29,17 +29,20 @@ struct PcapCloser {
 // default 4 KiB buffer turns a large capture into a read system call every few packets.
 constexpr size_t kReadBufferBytes = 1 << 20;
 
-// Opens `path` ("-" for standard input) for libpcap with a large stdio buffer. pcap_close
-// closes the stream; `buffer` must outlive the handle.
-pcap_t* open_capture(const std::string& path, std::unique_ptr<char[]>& buffer, char* errbuf) {
+// Opens `path` ("-" for standard input) for libpcap, with a large stdio buffer when
+// `large_buffer`. pcap_close closes the stream; `buffer` must outlive the handle.
+pcap_t* open_capture(const std::string& path, bool large_buffer, std::unique_ptr<char[]>& buffer,
+                     char* errbuf) {
     FILE* stream = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
     if (stream == nullptr) {
         std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", std::strerror(errno));
         return nullptr;
     }
-    // Not zeroed: stdio writes the buffer before it reads from it.
-    buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
-    std::setvbuf(stream, buffer.get(), _IOFBF, kReadBufferBytes);
+    if (large_buffer) {
+        // Not zeroed: stdio writes the buffer before it reads from it.
+        buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
+        std::setvbuf(stream, buffer.get(), _IOFBF, kReadBufferBytes);
+    }
     pcap_t* handle =
         pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
     if (handle == nullptr && stream != stdin) std::fclose(stream);
@@ -51,15 +54,26 @@ std::string damage_message(const std::string& path, uint64_t frames, const std::
            "; the file is damaged or truncated, and the flows before the damage are reported";
 }
 
-// True when `path` is a regular file (a FIFO cannot be read again) that starts with a
-// pcapng section header block.
-bool is_pcapng_file(const std::string& path) {
+// The first 4 bytes of `path`, read as a big-endian number, when it is a regular file (a
+// FIFO cannot be read again) that has them; 0 otherwise.
+uint32_t magic_of_regular_file(const std::string& path) {
     struct stat info {};
-    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return false;
+    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return 0;
     std::ifstream in(path, std::ios::binary);
     uint8_t magic[4] = {};
     in.read(reinterpret_cast<char*>(magic), sizeof magic);
-    return in && magic[0] == 0x0A && magic[1] == 0x0D && magic[2] == 0x0D && magic[3] == 0x0A;
+    if (!in) return 0;
+    return uint32_t{magic[0]} << 24 | uint32_t{magic[1]} << 16 | uint32_t{magic[2]} << 8 | magic[3];
+}
+
+// True when `path` is a regular file that starts with a pcapng section header block.
+bool is_pcapng_file(const std::string& path) { return magic_of_regular_file(path) == 0x0A0D0D0A; }
+
+// True when `path` is a regular file that starts with a classic pcap file header (either
+// byte order, micro- or nanosecond times), which read() maps rather than reads.
+bool is_classic_pcap_file(const std::string& path) {
+    const uint32_t magic = magic_of_regular_file(path);
+    return magic == 0xA1B2C3D4 || magic == 0xD4C3B2A1 || magic == 0xA1B23C4D || magic == 0x4D3CB2A1;
 }
 
 uint64_t file_size(const std::string& path) {
@@ -74,7 +88,9 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     ReadResult result;
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     std::unique_ptr<char[]> buffer;
-    std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, buffer, errbuf));
+    // A file that will likely be mapped needs no large buffer: libpcap only reads its header.
+    const bool mappable = path != "-" && is_classic_pcap_file(path);
+    std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, !mappable, buffer, errbuf));
     if (!handle) {
         struct stat info {};
         bool empty = path != "-" && stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
@@ -106,6 +122,15 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         if (before_unmap_) before_unmap_();
         mapped_.close();
         return result;
+    }
+    if (mappable) {
+        // Not mapped after all (a link type the pipeline does not decode, say): libpcap reads
+        // it, with the large buffer this time.
+        handle.reset(open_capture(path, true, buffer, errbuf));
+        if (!handle) {
+            result.error = "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
+            return result;
+        }
     }
 
     if (filter.valid && pcap_setfilter(handle.get(), &filter.program) != 0) {
