@@ -70,7 +70,8 @@ void BM_ShardAddresses(benchmark::State& state) {
     std::vector<uint8_t> frame = tcp_frame(0xC0000201, 40000, 512);
     decode::Packet packet;
     for (auto _ : state) {
-        auto result = decoder.addresses(DLT_EN10MB, frame, packet);
+        auto result =
+            decoder.addresses(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()), packet);
         benchmark::DoNotOptimize(result);
         benchmark::DoNotOptimize(flow::address_pair_hash(packet.source, packet.target));
     }

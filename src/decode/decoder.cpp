@@ -263,8 +263,8 @@ bool keeps_ip_addresses(uint8_t protocol, const uint8_t* transport, size_t avail
 }
 
 // See Decoder::shard_addresses().
-bool shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& source,
-                     IpAddress& target) {
+bool shard_addresses(int linktype, std::span<const uint8_t> frame, const uint8_t*& source,
+                     const uint8_t*& target, bool& v6) {
     uint16_t ethertype = 0;
     std::span<const uint8_t> network;
     if (!ethernet_payload(linktype, frame, ethertype, network)) return false;
@@ -276,15 +276,17 @@ bool shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& so
         const bool fragment = (ip[6] & 0x3F) != 0 || ip[7] != 0;  // more fragments, or an offset
         if (header < kIpv4MinHeader || header > available || fragment) return false;
         if (!keeps_ip_addresses(ip[9], ip + header, available - header)) return false;
-        source.set_v4(ip + 12);
-        target.set_v4(ip + 16);
+        source = ip + 12;
+        target = ip + 16;
+        v6 = false;
         return true;
     }
     if (ethertype == 0x86DD) {
         if (available < kIpv6Header || ip[0] >> 4 != 6) return false;
         if (!keeps_ip_addresses(ip[6], ip + kIpv6Header, available - kIpv6Header)) return false;
-        source.set_v6(ip + 8);
-        target.set_v6(ip + 24);
+        source = ip + 8;
+        target = ip + 24;
+        v6 = true;
         return true;
     }
     return false;
@@ -307,9 +309,9 @@ bool Decoder::plain_addresses(int linktype, std::span<const uint8_t> frame, Pack
     return detail::plain_addresses(linktype, frame, out);
 }
 
-bool Decoder::shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& source,
-                              IpAddress& target) {
-    return detail::shard_addresses(linktype, frame, source, target);
+bool Decoder::shard_addresses(int linktype, std::span<const uint8_t> frame, const uint8_t*& source,
+                              const uint8_t*& target, bool& v6) {
+    return detail::shard_addresses(linktype, frame, source, target, v6);
 }
 
 bool Decoder::supports_link_type(int linktype) {
@@ -340,15 +342,18 @@ DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint3
     return result;
 }
 
-DecodeResult Decoder::addresses(int linktype, std::span<const uint8_t> frame, Packet& out) {
+DecodeResult Decoder::addresses(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                                Packet& out, FragmentPlace* fragment) {
+    if (fragment != nullptr) *fragment = FragmentPlace{};
     out = detail::kEmptyPacket;
     if (plain_addresses(linktype, frame, out)) return DecodeResult::kPacket;
     out = detail::kEmptyPacket;
     const auto captured = static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
-    detail::Bytes bytes{frame.first(captured), captured};
+    detail::Bytes bytes{frame.first(captured), std::max(wire_length, captured)};
     AnomalyCounters ignored;
     detail::Context ctx{out, ignored, *fragments_, 0};
     ctx.addresses_only = true;
+    ctx.fragment_place = fragment;
     return detail::decode_link(ctx, linktype, bytes);
 }
 

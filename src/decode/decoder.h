@@ -57,6 +57,17 @@ class FragmentReassembler;  // decode/fragments.h
 //
 // A packet whose transport payload the snapshot length cut is still returned (kPacket),
 // with packet_truncated_by_snaplen counted.
+// The IP fragment a frame contains, as Decoder::addresses() finds it: the outermost one.
+struct FragmentPlace {
+    bool found = false;
+    IpAddress source;  // of the IP header that contains it
+    IpAddress target;
+    uint32_t id = 0;
+    uint8_t protocol = 0;  // IPv4's; 0 for IPv6
+    bool first = false;    // at offset 0
+    bool last = false;     // no more fragments follow
+};
+
 class Decoder {
   public:
     explicit Decoder(const FragmentLimits& limits = {});
@@ -72,12 +83,18 @@ class Decoder {
 
     // Decodes the headers of `frame` as decode() does, down to the innermost IP header of
     // a tunnel, but reassembles nothing and counts no anomaly: `out.source` and
-    // `out.target` are the innermost addresses, or those of the IP packet that holds a
-    // fragment. Returns kHeld for a fragment that does not end its datagram. The sharded
-    // pipeline calls it to pick the worker of a frame before the worker decodes it. For TCP
-    // and UDP over Ethernet without tunnels, only the addresses, `ip_protocol` and the
-    // ports are set.
-    DecodeResult addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
+    // `out.target` are the innermost addresses. Returns kHeld for a fragment that does
+    // not end its datagram. For TCP and UDP over Ethernet without tunnels, only the
+    // addresses, `ip_protocol` and the ports are set. `wire_length` is as decode() takes
+    // it: a frame cut short by the snapshot length gets the result decode() gives it.
+    //
+    // A frame that contains an IP fragment also fills `fragment` (when given). A fragment at
+    // offset 0 holds the headers of what its datagram carries, so the addresses are the
+    // innermost ones read there, as if the datagram were whole; a later fragment's are
+    // those of its own IP header. The sharded pipeline calls it to pick the worker of a
+    // frame before the worker decodes it.
+    DecodeResult addresses(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                           Packet& out, FragmentPlace* fragment = nullptr);
 
     // The part of addresses() for the frame shapes most traffic has (Ethernet II with at
     // most one 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers,
@@ -87,14 +104,15 @@ class Decoder {
     // false for any other frame.
     static bool plain_addresses(int linktype, std::span<const uint8_t> frame, Packet& out);
 
-    // Reads the addresses that a sharded pipeline picks the worker of a frame by, without the
-    // full decoder. It reads the shapes most traffic has: Ethernet II with at most one 802.1Q
-    // tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP, UDP off
-    // tunnel ports, ICMP, ICMPv6 or IGMP. Returns true with the addresses set when decode() either
-    // returns a packet with those addresses or no packet at all (a malformed frame), and
-    // false for any other frame. Unlike plain_addresses() it checks no transport header.
-    static bool shard_addresses(int linktype, std::span<const uint8_t> frame, IpAddress& source,
-                                IpAddress& target);
+    // Finds the addresses that a sharded pipeline picks the worker of a frame by, without
+    // the full decoder. It reads the shapes most traffic has: Ethernet II with at most one
+    // 802.1Q tag, IPv4 that is not a fragment or IPv6 without extension headers, and TCP,
+    // UDP off tunnel ports, ICMP, ICMPv6 or IGMP. Returns true when decode() either returns
+    // a packet with those addresses or no packet at all (a malformed frame), and false for
+    // any other frame. Unlike plain_addresses() it checks no transport header. `source`
+    // and `target` then point into the frame, at 16 bytes each with `v6`, else 4.
+    static bool shard_addresses(int linktype, std::span<const uint8_t> frame,
+                                const uint8_t*& source, const uint8_t*& target, bool& v6);
 
     const AnomalyCounters& anomalies() const { return anomalies_; }
     AnomalyCounters& anomalies() { return anomalies_; }

@@ -13,6 +13,7 @@ constexpr size_t kIpv6Header = 40;
 constexpr size_t kIpv6FragmentHeader = 8;
 
 constexpr uint16_t kIpv4MoreFragments = 0x2000;
+constexpr uint32_t kMaxDatagram = 65535;  // the largest IPv4 or IPv6 length field value
 constexpr uint16_t kIpv4OffsetMask = 0x1FFF;
 
 namespace next_header {
@@ -31,9 +32,29 @@ DecodeResult ipv6_chain(Context& ctx, uint8_t next, Bytes bytes, uint32_t header
 // `payload_decoder`.
 template <typename PayloadDecoder>
 DecodeResult reassemble(Context& ctx, const Fragment& fragment, PayloadDecoder payload_decoder) {
-    // Decoder::addresses() wants the addresses of the packet that holds the fragment; the
-    // last fragment stands for the datagram it would complete.
-    if (ctx.addresses_only) return fragment.more ? DecodeResult::kHeld : DecodeResult::kPacket;
+    // Decoder::addresses() reassembles nothing, and the last fragment counts as the datagram
+    // it would complete. The first one contains the headers of what the datagram carries,
+    // so reading on there finds the datagram's innermost addresses.
+    if (ctx.addresses_only) {
+        if (ctx.fragment_place != nullptr && !ctx.fragment_place->found) {
+            FragmentPlace& place = *ctx.fragment_place;
+            place = {true,
+                     fragment.key.source,
+                     fragment.key.target,
+                     fragment.key.id,
+                     fragment.key.protocol,
+                     fragment.offset == 0,
+                     !fragment.more};
+            if (place.first) {
+                // The datagram is longer than this fragment by as much as later ones bring:
+                // read the fragment as the captured start of a datagram of the longest size.
+                const auto captured = static_cast<uint32_t>(fragment.data.size());
+                payload_decoder(Reassembled{fragment.data, std::max(captured, kMaxDatagram),
+                                            fragment.header_length, fragment.next_header});
+            }
+        }
+        return fragment.more ? DecodeResult::kHeld : DecodeResult::kPacket;
+    }
     Reassembled done;
     switch (ctx.fragments.add(fragment, ctx.time_us, ctx.anomalies, done)) {
         case FragmentReassembler::Result::kHeld:

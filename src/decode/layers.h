@@ -81,6 +81,7 @@ struct Context {
     bool ip_incomplete = false;   // the current IP packet was not captured whole
     bool first_fragment = false;  // the transport is that of a first fragment, alone
     bool addresses_only = false;  // reassemble nothing (Decoder::addresses)
+    FragmentPlace* fragment_place = nullptr;  // Decoder::addresses()' report of a fragment
 
     DecodeResult malformed(Anomaly anomaly) {
         anomalies.add(anomaly);

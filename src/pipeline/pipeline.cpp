@@ -63,7 +63,8 @@ Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
 Pipeline::~Pipeline() = default;
 
 void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
-                             int64_t time_us, Part part) {
+                             int64_t time_us, Part part, uint64_t number) {
+    frame_number_ = number != 0 ? number : frame_number_ + 1;
     Packet& packet = frame_packet_;
     decode::DecodeResult result = decoder_.decode(linktype, frame, wire_length, time_us, packet);
     if (part == Part::kInner) {
@@ -176,9 +177,11 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
         flow->direction = events::Direction::kInbound;
     }
 
-    // A stable id: the same capture gives the same ids, which keeps golden files stable.
+    // A stable id: the same capture gives the same ids, whatever the threads, which keeps
+    // golden files stable. The frame's number tells apart connections of one flow key that
+    // start at the same time.
     size_t hash = key.hash() ^ (static_cast<size_t>(packet.time_us) * 0x9E3779B97F4A7C15ull) ^
-                  (flow->number << 1);
+                  (frame_number_ << 1);
     flow->uid = hash;
 
     match_expectation(*flow);

@@ -90,8 +90,12 @@ class Pipeline {
     // IPv6 flow inside, which a sharded pipeline may hand to different workers.
     enum class Part : uint8_t { kWhole, kOuter, kInner };
 
+    // `number` is the frame's place in the input, from 1, which goes into the id of a
+    // connection that the frame starts; 0 counts the frames this pipeline was given. A
+    // sharded pipeline numbers every frame of the input, so that ids do not depend on
+    // which worker analyzed a frame.
     void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
-                       int64_t time_us, Part part = Part::kWhole);
+                       int64_t time_us, Part part = Part::kWhole, uint64_t number = 0);
 
     // True when a packet at `time_us` makes the pipeline look for idle flows: at most once
     // per kExpiryCheckIntervalUs of capture time.
@@ -189,6 +193,7 @@ class Pipeline {
     int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};
     int64_t statistics_interval_us_ = 0;
     uint64_t next_flow_number_ = 1;
+    uint64_t frame_number_ = 0;  // of the frame being analyzed (process_frame())
     uint64_t flow_number_step_ = 1;
 };
 

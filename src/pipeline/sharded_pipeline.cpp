@@ -2,8 +2,10 @@
 
 #include <pcap/dlt.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <string>
 
@@ -18,6 +20,8 @@ constexpr size_t kBatchFrames = 1024;
 constexpr size_t kBatchBytes = 256 * 1024;
 // The longest frame in a capture file (libpcap's maximum captured length).
 constexpr size_t kMaxFrameBytes = 262144;
+// The bytes of copied frames a batch may hold: it is handed over once past kBatchBytes.
+constexpr size_t kBatchCopyBytes = kBatchBytes + kMaxFrameBytes;
 // A reader that waited for room in a worker's queue goes on once the queue is down to
 // this, so that it is woken once per few batches, not once per batch.
 constexpr size_t kRefillDepth = ShardedPipeline::kQueueDepth - 4;
@@ -26,6 +30,20 @@ constexpr size_t kRefillDepth = ShardedPipeline::kQueueDepth - 4;
 constexpr size_t kIdleBatchFrames = 128;
 // Frames ahead whose first bytes a worker prefetches while it analyzes one.
 constexpr size_t kPrefetchFrames = 2;
+// How long a worker out of work watches its queue before it sleeps. Waking a sleeping
+// thread costs the caller a system call, and on a virtual machine the sleeping CPU a
+// round trip through the hypervisor. A worker that slept after each batch made the caller
+// pay that per batch whenever the caller's thread analyzed a run of its own frames.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// Tells the CPU that this is a wait loop, which lets a sibling hardware thread run.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
 
 // Passes every event to the wrapped sinks under one lock.
 class LockedSink : public events::EventSink {
@@ -96,22 +114,13 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         locked_sink_ = std::make_unique<LockedSink>(std::move(sinks));
         pipeline_sinks.push_back(locked_sink_.get());
     }
-    // The caller's thread owns the first buckets, each worker thread an equal part of the
-    // rest. The hash spreads address pairs evenly over the buckets.
-    const double total_share = kReaderShare + (threads - 1);
-    const auto reader_buckets = static_cast<size_t>(kShardBuckets * kReaderShare / total_share);
-    std::vector<size_t> buckets_of(threads, 0);
-    for (size_t bucket = 0; bucket < kShardBuckets; ++bucket) {
-        size_t owner = bucket < reader_buckets ? 0 : 1 + (bucket - reader_buckets) % (threads - 1);
-        owners_[bucket] = static_cast<uint8_t>(owner);
-        ++buckets_of[owner];
-    }
     // The flow table and memory bounds hold for all pipelines together, shared out as the
-    // buckets are.
+    // traffic is expected to be.
+    const double total_share = kReaderShare + (threads - 1);
     for (unsigned i = 0; i < threads; ++i) {
-        auto share = [&buckets_of, i](size_t total) {
-            auto part = static_cast<unsigned __int128>(total) * buckets_of[i] / kShardBuckets;
-            return std::max<size_t>(1, static_cast<size_t>(part));
+        const double fraction = (i == 0 ? kReaderShare : 1.0) / total_share;
+        auto share = [fraction](size_t total) {
+            return std::max<size_t>(1, static_cast<size_t>(static_cast<double>(total) * fraction));
         };
         Settings own = settings;
         own.max_flows = share(settings.max_flows);
@@ -119,14 +128,27 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         pipelines_.push_back(std::make_unique<Pipeline>(std::move(own), pipeline_sinks));
         pipelines_.back()->number_flows_from(i + 1, threads);
     }
+    // A bucket may change owner once idle past every timeout of what a pipeline keeps per
+    // address pair (flows, announced data connections, IP fragments), plus two expiry
+    // checks. The pipelines look for idle flows at the same moments, at most one check
+    // interval apart, so by then the old owner has ended all of it.
+    const double longest_s = std::max({settings.tcp_idle_timeout_s, settings.udp_idle_timeout_s,
+                                       settings.other_idle_timeout_s, settings.tcp_closed_linger_s,
+                                       settings.expected_flow_timeout_s,
+                                       static_cast<double>(settings.fragments.timeout_us) / 1e6});
+    const double hold_us = longest_s * 1e6 + 2.0 * Pipeline::kExpiryCheckIntervalUs;
+    // A hold past the last unit never ends: owners then stay as first given.
+    const double hold_units = hold_us / (1 << 24) + 2;
+    hold_units_ = hold_units < kLatestUnit ? static_cast<uint32_t>(hold_units) : kLatestUnit;
+    buckets_.assign(kShardBuckets, 0);
     for (unsigned i = 1; i < threads; ++i) {
         workers_.push_back(std::make_unique<Worker>());
         // Every batch a worker can have in flight (queued, being analyzed and being filled),
         // made now, so that handing frames over never allocates.
         Worker& worker = *workers_.back();
-        worker.filling = make_batch();
-        for (size_t batch = 0; batch < kQueueDepth + 1; ++batch) {
-            worker.empty.push_back(make_batch());
+        worker.filling = make_batch(0);
+        for (size_t batch = 1; batch < kBatchesPerWorker; ++batch) {
+            worker.empty.push_back(make_batch(batch));
         }
     }
     for (unsigned i = 1; i < threads; ++i) {
@@ -136,15 +158,31 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
             run(i);
         });
     }
+    steer_workers();
 }
 
-std::unique_ptr<ShardedPipeline::Batch> ShardedPipeline::make_batch() {
+void ShardedPipeline::steer_workers() {
+    // A new thread often starts queued behind its busy creator on the creator's CPU, and
+    // runs only once the scheduler moves it, milliseconds later. So each worker is moved
+    // to the CPUs the process may use other than the caller's, and takes all of them
+    // again with its first batch, which comes only after this.
+    if (sched_getaffinity(0, sizeof allowed_cpus_, &allowed_cpus_) != 0) return;
+    cpu_set_t elsewhere = allowed_cpus_;
+    const int caller_cpu = sched_getcpu();
+    if (caller_cpu < 0 || !CPU_ISSET(caller_cpu, &elsewhere)) return;
+    CPU_CLR(caller_cpu, &elsewhere);
+    if (CPU_COUNT(&elsewhere) == 0) return;
+    for (auto& worker : workers_) {
+        worker->steered = pthread_setaffinity_np(worker->thread.native_handle(), sizeof elsewhere,
+                                                 &elsewhere) == 0;
+    }
+}
+
+std::unique_ptr<ShardedPipeline::Batch> ShardedPipeline::make_batch(size_t index) {
     auto batch = std::make_unique<Batch>();
-    // A batch is handed over once it has kBatchFrames frames or kBatchBytes bytes, so
-    // that it never grows beyond this. Pages of the bytes become resident only once a
-    // copied frame is written there.
-    batch->frames.reserve(kBatchFrames);
-    batch->bytes.reserve(kBatchBytes + kMaxFrameBytes);
+    // A batch is handed over once it has kBatchFrames frames, so that it never has more.
+    batch->frames = std::make_unique_for_overwrite<FrameRef[]>(kBatchFrames);
+    batch->index = index;
     return batch;
 }
 
@@ -160,32 +198,79 @@ ShardedPipeline::~ShardedPipeline() {
     }
 }
 
-size_t ShardedPipeline::owner_of(const decode::IpAddress& a, const decode::IpAddress& b) const {
-    return owners_[flow::address_pair_hash(a, b) % kShardBuckets];
+size_t ShardedPipeline::least_loaded() const {
+    size_t best = 0;
+    size_t shortest = kAssignDepth;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        const size_t queued = workers_[i]->queued.load(std::memory_order_relaxed);
+        if (queued < shortest) {
+            best = i + 1;
+            shortest = queued;
+        }
+    }
+    return best;
+}
+
+size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
+    uint32_t& bucket = buckets_[index];
+    const uint32_t seen = bucket >> kOwnerBits;
+    uint32_t owner = (bucket & kOwnerMask) - 1;  // UINT32_MAX for none
+    if (owner == UINT32_MAX || (now > seen && now - seen > hold_units_)) {
+        owner = static_cast<uint32_t>(least_loaded());
+        bucket = now << kOwnerBits | (owner + 1);
+    } else if (now > seen) {
+        bucket = now << kOwnerBits | (owner + 1);
+    }
+    last_bucket_ = index;
+    last_unit_ = bucket >> kOwnerBits;
+    last_owner_ = owner;
+    return owner;
 }
 
 void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame,
                                     uint32_t wire_length, int64_t time_us, bool borrowed) {
+    ++frames_;
     if (workers_.empty()) {
         pipelines_.front()->process_frame(linktype, frame, wire_length, time_us);
         return;
     }
-    const auto position = reinterpret_cast<uintptr_t>(frame.data());
-    if (borrowed) hand_over_old_borrowed(position);
-    const bool expiry_due = time_us - last_expiry_check_us_ >= Pipeline::kExpiryCheckIntervalUs;
-    decode::IpAddress source;
-    decode::IpAddress target;
-    if (!expiry_due && decode::Decoder::shard_addresses(linktype, frame, source, target)) {
+    if (borrowed) {
+        const auto position = reinterpret_cast<uintptr_t>(frame.data());
+        if (position < borrow_check_low_ || position > borrow_check_high_) {
+            hand_over_old_borrowed(position);
+        }
+    }
+    const uint8_t* source = nullptr;
+    const uint8_t* target = nullptr;
+    bool v6 = false;
+    if (time_us - last_expiry_check_us_ < Pipeline::kExpiryCheckIntervalUs &&
+        decode::Decoder::shard_addresses(linktype, frame, source, target, v6)) {
         // Most frames: neither a tunnel nor a fragment, so their own addresses decide.
-        route(owner_of(source, target), linktype, frame, wire_length, time_us,
-              Pipeline::Part::kWhole, borrowed);
+        const size_t owner = owner_of(flow::address_pair_hash(source, target, v6), time_us);
+        if (owner == 0) {
+            pipelines_.front()->process_frame(linktype, frame, wire_length, time_us,
+                                              Pipeline::Part::kWhole, frames_);
+        } else {
+            enqueue(*workers_[owner - 1], linktype, frame, wire_length, time_us,
+                    Pipeline::Part::kWhole, borrowed);
+        }
         return;
     }
+    process_other_frame(linktype, frame, wire_length, time_us, borrowed);
+}
+
+void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t> frame,
+                                          uint32_t wire_length, int64_t time_us, bool borrowed) {
+    const bool expiry_due = time_us - last_expiry_check_us_ >= Pipeline::kExpiryCheckIntervalUs;
     decode::Packet addresses;
+    decode::FragmentPlace fragment;
+    const decode::DecodeResult result =
+        shard_decoder_.addresses(linktype, frame, wire_length, addresses, &fragment);
     size_t owner = 0;
-    decode::DecodeResult result = shard_decoder_.addresses(linktype, frame, addresses);
-    if (result == decode::DecodeResult::kPacket || result == decode::DecodeResult::kHeld) {
-        owner = owner_of(addresses.source, addresses.target);
+    if (fragment.found) {
+        owner = owner_of_fragment(fragment, addresses, time_us);
+    } else if (result == decode::DecodeResult::kPacket) {
+        owner = owner_of(addresses.source, addresses.target, time_us);
     }
     if (result == decode::DecodeResult::kPacket && expiry_due) {
         // One pipeline looks for idle flows when a packet arrives a check interval after
@@ -193,9 +278,10 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
         last_expiry_check_us_ = time_us;
         pipelines_.front()->expire_idle(time_us);
         for (auto& worker : workers_) {
-            worker->filling->frames.push_back(
-                {nullptr, 0, 0, 0, kExpiryTick, time_us, Pipeline::Part::kWhole});
-            if (worker->filling->frames.size() >= kBatchFrames) hand_over(*worker);
+            Batch& batch = *worker->filling;
+            batch.frames[batch.count++] = {
+                nullptr, time_us, 0, 0, 0, kExpiryTick, Pipeline::Part::kWhole};
+            if (batch.count >= kBatchFrames) hand_over(*worker);
         }
     }
     // A Teredo frame's inner IPv6 flow belongs to the pipeline of the inner addresses.
@@ -204,9 +290,11 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
         decode::Packet inner_addresses;
         if (!inner.empty()) {
             inner_.assign(inner.begin(), inner.end());
-            if (shard_decoder_.addresses(DLT_IPV6, inner_, inner_addresses) ==
+            const auto inner_length = static_cast<uint32_t>(inner_.size());
+            if (shard_decoder_.addresses(DLT_IPV6, inner_, inner_length, inner_addresses) ==
                 decode::DecodeResult::kPacket) {
-                size_t inner_owner = owner_of(inner_addresses.source, inner_addresses.target);
+                size_t inner_owner =
+                    owner_of(inner_addresses.source, inner_addresses.target, time_us);
                 if (inner_owner != owner) {
                     route(owner, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter,
                           borrowed);
@@ -220,13 +308,44 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
     route(owner, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole, borrowed);
 }
 
+size_t ShardedPipeline::owner_of_fragment(const decode::FragmentPlace& fragment,
+                                          const decode::Packet& addresses, int64_t time_us) {
+    // The fragments of a datagram go to the owner of the pair the datagram carries. That is
+    // the fragments' own pair, except in a tunnel, whose inner pair only the first fragment
+    // contains: its owner is kept for the later fragments.
+    FragmentOwner& place = fragment_owners_[fragment_slot(fragment)];
+    if (fragment.first) {
+        const size_t owner = owner_of(addresses.source, addresses.target, time_us);
+        const bool tunnel =
+            addresses.source != fragment.source || addresses.target != fragment.target;
+        if (tunnel && !fragment.last) {
+            place = {fragment.source, fragment.target, fragment.id, fragment.protocol,
+                     static_cast<uint32_t>(owner + 1)};
+        }
+        return owner;
+    }
+    if (place.owner != 0 && place.source == fragment.source && place.target == fragment.target &&
+        place.id == fragment.id && place.protocol == fragment.protocol) {
+        const size_t owner = place.owner - 1;
+        if (fragment.last) place.owner = 0;
+        return owner;
+    }
+    return owner_of(fragment.source, fragment.target, time_us);
+}
+
+size_t ShardedPipeline::fragment_slot(const decode::FragmentPlace& fragment) const {
+    const uint64_t hash = flow::address_pair_hash(fragment.source, fragment.target) ^
+                          (uint64_t{fragment.id} << 8 | fragment.protocol) * 0x9e3779b97f4a7c15ull;
+    return hash >> (64 - kFragmentOwnerBits);
+}
+
 void ShardedPipeline::route(size_t pipeline, int linktype, std::span<const uint8_t> frame,
                             uint32_t wire_length, int64_t time_us, Pipeline::Part part,
                             bool borrowed) {
     if (pipeline == 0) {
         // At once, while the frame's first bytes are still in the cache from finding its
         // owner. The workers' queues keep them busy meanwhile.
-        pipelines_.front()->process_frame(linktype, frame, wire_length, time_us, part);
+        pipelines_.front()->process_frame(linktype, frame, wire_length, time_us, part, frames_);
     } else {
         enqueue(*workers_[pipeline - 1], linktype, frame, wire_length, time_us, part, borrowed);
     }
@@ -235,16 +354,39 @@ void ShardedPipeline::route(size_t pipeline, int linktype, std::span<const uint8
 void ShardedPipeline::enqueue(Worker& worker, int linktype, std::span<const uint8_t> frame,
                               uint32_t wire_length, int64_t time_us, Pipeline::Part part,
                               bool borrowed) {
-    Batch& batch = *worker.filling;
-    if (borrowed && batch.first_borrowed == 0) {
-        batch.first_borrowed = reinterpret_cast<uintptr_t>(frame.data());
+    if (!borrowed && frame.size() > kMaxFrameBytes) {
+        // Too long for a batch's part of the copy area, which only a damaged or hostile
+        // capture has. The worker reads it where it is, and the caller waits for that.
+        enqueue(worker, linktype, frame, wire_length, time_us, part, true);
+        drain();
+        return;
     }
-    batch.frames.push_back(
-        {borrowed ? frame.data() : nullptr, static_cast<uint32_t>(batch.bytes.size()),
-         static_cast<uint32_t>(frame.size()), wire_length, linktype, time_us, part});
-    if (!borrowed) batch.bytes.insert(batch.bytes.end(), frame.begin(), frame.end());
-    if (batch.frames.size() >= kBatchFrames || batch.bytes.size() >= kBatchBytes ||
-        (batch.frames.size() >= kIdleBatchFrames && worker.idle.load(std::memory_order_relaxed))) {
+    Batch& batch = *worker.filling;
+    const uint8_t* bytes = frame.data();
+    if (borrowed) {
+        if (batch.first_borrowed == 0) {
+            const auto first = reinterpret_cast<uintptr_t>(bytes);
+            batch.first_borrowed = first;
+            borrow_check_low_ = std::max(borrow_check_low_,
+                                         first > kBorrowSpanBytes ? first - kBorrowSpanBytes : 0);
+            borrow_check_high_ = std::min(borrow_check_high_, first + kBorrowSpanBytes);
+        }
+    } else {
+        // Made at the first copied frame, for every batch: the pages of a part become
+        // resident once a frame is copied there.
+        if (worker.copies == nullptr) {
+            worker.copies =
+                std::make_unique_for_overwrite<uint8_t[]>(kBatchesPerWorker * kBatchCopyBytes);
+        }
+        uint8_t* copy = worker.copies.get() + batch.index * kBatchCopyBytes + batch.bytes_used;
+        std::copy(frame.begin(), frame.end(), copy);
+        batch.bytes_used += frame.size();
+        bytes = copy;
+    }
+    batch.frames[batch.count++] = {
+        bytes, time_us, frames_, static_cast<uint32_t>(frame.size()), wire_length, linktype, part};
+    if (batch.count >= kBatchFrames || batch.bytes_used >= kBatchBytes ||
+        (batch.count >= kIdleBatchFrames && worker.idle.load(std::memory_order_relaxed))) {
         hand_over(worker);
     }
 }
@@ -261,20 +403,32 @@ void ShardedPipeline::hand_over_old_borrowed(uintptr_t position) {
     }
 }
 
+void ShardedPipeline::plan_borrow_check() {
+    borrow_check_low_ = 0;
+    borrow_check_high_ = UINTPTR_MAX;
+    for (auto& worker : workers_) {
+        uintptr_t first = worker->filling->first_borrowed;
+        if (first == 0) continue;
+        borrow_check_low_ =
+            std::max(borrow_check_low_, first > kBorrowSpanBytes ? first - kBorrowSpanBytes : 0);
+        borrow_check_high_ = std::min(borrow_check_high_, first + kBorrowSpanBytes);
+    }
+}
+
 void ShardedPipeline::hand_over(Worker& worker) {
     std::unique_lock lock(worker.mutex);
     if (worker.full.size() >= kQueueDepth) {
         worker.room.wait(lock, [&] { return worker.full.size() <= kRefillDepth; });
     }
     worker.full.push_back(std::move(worker.filling));
-    if (!worker.empty.empty()) {
-        worker.filling = std::move(worker.empty.back());
-        worker.empty.pop_back();
-    } else {
-        worker.filling = make_batch();
-    }
+    worker.queued.store(worker.full.size(), std::memory_order_release);
+    // Never empty: of kBatchesPerWorker batches, at most kQueueDepth are queued and one is
+    // with the worker.
+    worker.filling = std::move(worker.empty.back());
+    worker.empty.pop_back();
     lock.unlock();
     worker.work.notify_one();
+    plan_borrow_check();
 }
 
 void ShardedPipeline::run(size_t index) {
@@ -283,6 +437,16 @@ void ShardedPipeline::run(size_t index) {
     bool failed = false;
     while (true) {
         std::unique_ptr<Batch> batch;
+        if (worker.queued.load(std::memory_order_acquire) == 0) {
+            // Out of work: watch for a batch a while before sleeping. Tasks and closing are
+            // rare, and the wait below handles them.
+            worker.idle.store(true, std::memory_order_relaxed);
+            const auto until = std::chrono::steady_clock::now() + kSpin;
+            while (worker.queued.load(std::memory_order_acquire) == 0 &&
+                   std::chrono::steady_clock::now() < until) {
+                for (int i = 0; i < 16; ++i) cpu_relax();
+            }
+        }
         {
             std::unique_lock lock(worker.mutex);
             if (worker.full.empty() && worker.tasks.empty() && !worker.closing) {
@@ -301,22 +465,25 @@ void ShardedPipeline::run(size_t index) {
                 continue;
             }
             if (worker.full.empty()) break;  // closing, and nothing left
+            worker.idle.store(false, std::memory_order_relaxed);
+            if (worker.steered) {
+                worker.steered = false;  // see steer_workers()
+                sched_setaffinity(0, sizeof allowed_cpus_, &allowed_cpus_);
+            }
             batch = worker.full.pop_front();
+            worker.queued.store(worker.full.size(), std::memory_order_relaxed);
             if (worker.full.size() <= kRefillDepth) worker.room.notify_one();
         }
         if (!failed) {
             try {
-                const std::vector<FrameRef>& frames = batch->frames;
-                auto bytes_of = [&batch](const FrameRef& frame) {
-                    return frame.borrowed != nullptr ? frame.borrowed
-                                                     : batch->bytes.data() + frame.offset;
-                };
-                for (size_t i = 0; i < frames.size(); ++i) {
+                const FrameRef* frames = batch->frames.get();
+                const size_t count = batch->count;
+                for (size_t i = 0; i < count; ++i) {
                     const FrameRef& frame = frames[i];
                     // The caller's thread last touched the next frames' headers: ask for them
                     // now, so that the wait overlaps with the work on this frame.
-                    if (i + kPrefetchFrames < frames.size()) {
-                        const uint8_t* ahead = bytes_of(frames[i + kPrefetchFrames]);
+                    if (i + kPrefetchFrames < count) {
+                        const uint8_t* ahead = frames[i + kPrefetchFrames].bytes;
                         __builtin_prefetch(ahead);
                         __builtin_prefetch(ahead + 64);
                     }
@@ -324,8 +491,9 @@ void ShardedPipeline::run(size_t index) {
                         pipeline.expire_idle(frame.time_us);
                         continue;
                     }
-                    pipeline.process_frame(frame.linktype, {bytes_of(frame), frame.length},
-                                           frame.wire_length, frame.time_us, frame.part);
+                    pipeline.process_frame(frame.linktype, {frame.bytes, frame.length},
+                                           frame.wire_length, frame.time_us, frame.part,
+                                           frame.number);
                 }
             } catch (...) {
                 // Keep draining so that the reader never waits on a dead worker.
@@ -354,7 +522,7 @@ void ShardedPipeline::finish() {
     }
     finishing_ = true;
     for (auto& worker : workers_) {
-        if (!worker->filling->frames.empty()) hand_over(*worker);
+        if (worker->filling->count > 0) hand_over(*worker);
         {
             std::lock_guard lock(worker->mutex);
             worker->closing = true;
@@ -388,7 +556,7 @@ void ShardedPipeline::for_each_pipeline(const std::function<void(Pipeline&, size
     std::exception_ptr error;
     for (size_t i = 1; i < pipelines_.size(); ++i) {
         Worker& worker = *workers_[i - 1];
-        if (!worker.filling->frames.empty()) hand_over(worker);
+        if (worker.filling->count > 0) hand_over(worker);
         Pipeline& pipeline = *pipelines_[i];
         {
             std::lock_guard lock(worker.mutex);

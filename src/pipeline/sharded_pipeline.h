@@ -1,6 +1,8 @@
 #pragma once
 
-#include <array>
+#include <sched.h>
+
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -15,18 +17,26 @@
 
 #include "decode/decoder.h"
 #include "events/event.h"
+#include "flow/flow_key.h"
 #include "pipeline/pipeline.h"
 
 namespace pw::pipeline {
 
 // Runs the pipeline on one or more threads. With one it calls the pipeline directly. With
 // more, the caller's thread reads each frame's IP addresses (the innermost of a tunnel) and
-// picks the pipeline that owns that address pair from a table of hash buckets fixed at the
-// start. Pipeline 0 runs on the caller's thread, which analyzes its frames at once. Each of
-// the others runs on a worker thread of its own, which gets its frames in batches. The
-// caller's thread owns fewer buckets than a worker, since reading the input is its work
-// too. Sharding by address pair rather than by flow keeps IP fragments and announced data
-// connections (FTP, TFTP) with their conversation.
+// hashes the pair into a bucket, which names the pipeline that owns the pair. Pipeline 0
+// runs on the caller's thread, which analyzes its frames at once. Each of the others runs
+// on a worker thread of its own, which gets its frames in batches. Sharding by address
+// pair rather than by flow keeps IP fragments and announced data connections (FTP, TFTP)
+// with their conversation. The later fragments of a tunnel's datagram go where its first
+// one went, since only the first shows the inner pair.
+//
+// A bucket gets its owner when a frame first reaches it. It gets a new one only after it
+// has had no frame for longer than any state of its pairs can live (the longest idle
+// timeout, say), because by then every pipeline has ended that state. The new owner is a
+// worker whose queue is short, or else the caller's thread. So the traffic's weight, which
+// moves between address pairs during a capture, is spread as it arrives rather than by a
+// share fixed at the start.
 //
 // Events reach the sinks under one lock, so a sink needs no locking of its own. Each
 // connection's events keep their order; events of different connections interleave.
@@ -75,12 +85,15 @@ class ShardedPipeline {
     // The number of pipelines, the caller's included.
     unsigned workers() const { return static_cast<unsigned>(pipelines_.size()); }
 
-    // Address pairs are hashed into this many buckets, each owned by one pipeline.
-    static constexpr size_t kShardBuckets = 256;
-    // The share of the buckets that the caller's thread owns, against 1 for each worker
-    // thread. NOTE: an estimate from one capture (bench/compare's, on a 2-core x86_64
-    // machine), where reading the frames and handing them over took about 40% as long as
-    // analyzing them. Traffic of other shapes may balance the threads less well.
+    // Address pairs are hashed into this many buckets, each owned by one pipeline at a
+    // time. Many more buckets than pairs alive at once, so that most new pairs find a
+    // bucket free to go to whichever thread has time.
+    static constexpr unsigned kBucketBits = 14;
+    static constexpr size_t kShardBuckets = size_t{1} << kBucketBits;
+    // The share of the traffic that the caller's thread is expected to analyze, against 1
+    // for each worker thread: the flow table and memory bounds are shared out so. NOTE: an
+    // estimate from bench/compare's capture on a 2-core x86_64 machine, where reading the
+    // frames and handing them over took about 40% as long as analyzing them.
     static constexpr double kReaderShare = 0.4;
     // Bytes of the input a worker's batch may span before it is handed over: with
     // kQueueDepth batches queued, one analyzed and one filling, a worker reads frames at
@@ -88,31 +101,43 @@ class ShardedPipeline {
     // keeps that many bytes resident behind its reading position (capture/pcap_reader.cpp).
     static constexpr size_t kBorrowSpanBytes = 512 << 10;
     static constexpr size_t kQueueDepth = 24;
+    // A worker gets new address pairs while fewer batches than this wait in its queue, and
+    // the caller's thread takes them when every worker has this many. It is half the
+    // queue, so that a worker has work for a while and the caller room for a while.
+    static constexpr size_t kAssignDepth = kQueueDepth / 2;
 
   private:
     // A frame of a batch, or with linktype kExpiryTick the moment to look for idle flows.
-    // A borrowed frame's bytes are at `borrowed`, a copied frame's at `offset` in the batch.
+    // A borrowed frame's bytes are where the caller keeps them, a copied frame's in the
+    // batch's part of its worker's copy area.
     struct FrameRef {
-        const uint8_t* borrowed;
-        uint32_t offset;
+        const uint8_t* bytes;
+        int64_t time_us;
+        uint64_t number;  // the frame's place in the input (Pipeline::process_frame())
         uint32_t length;
         uint32_t wire_length;
         int32_t linktype;
-        int64_t time_us;
         Pipeline::Part part;
     };
     static constexpr int32_t kExpiryTick = -1;
     // Frames handed to a worker together, so that the queue's lock is taken once per batch.
+    // The frames' array is made at its full size once, so that filling a batch never
+    // allocates.
     struct Batch {
-        std::vector<uint8_t> bytes;
-        std::vector<FrameRef> frames;
+        std::unique_ptr<FrameRef[]> frames;
+        size_t count = 0;
+        size_t index = 0;              // which part of its worker's copy area is the batch's
+        size_t bytes_used = 0;         // of that part, by copied frames
         uintptr_t first_borrowed = 0;  // the address of the first borrowed frame, 0 for none
         void clear() {
-            bytes.clear();
-            frames.clear();
+            count = 0;
+            bytes_used = 0;
             first_borrowed = 0;
         }
     };
+    // The batches a worker can have in flight: kQueueDepth queued, one analyzed and one
+    // being filled.
+    static constexpr size_t kBatchesPerWorker = kQueueDepth + 2;
     // The batches queued for a worker, oldest first: a ring of kQueueDepth slots. Unlike a
     // std::deque, which frees and allocates a block each time the queue moves past one, it
     // never allocates after construction.
@@ -146,25 +171,72 @@ class ShardedPipeline {
         BatchQueue full;                            // waiting for the worker
         std::vector<std::unique_ptr<Batch>> empty;  // done with, for the reader to reuse
         std::unique_ptr<Batch> filling;             // the reader's current batch
-        std::deque<std::function<void()>> tasks;    // run after the batches before them
+        // The copies of frames that are not borrowed, a part for each batch. It is made at
+        // the first such frame, since a mapped file has none.
+        std::unique_ptr<uint8_t[]> copies;
+        std::deque<std::function<void()>> tasks;  // run after the batches before them
         bool closing = false;
         // True while the worker waits for work, so that the caller hands over a batch that
         // is not full yet rather than leave the worker idle.
         std::atomic<bool> idle{false};
+        // full.size(), readable without the lock: a worker out of work watches it for a
+        // while before it sleeps (see kSpin in the .cpp).
+        std::atomic<size_t> queued{0};
         std::exception_ptr error;
         std::thread thread;
+        // Moved away from the caller's CPU at its start (steer_workers()), until its first
+        // batch; written before any batch is queued, read under the lock.
+        bool steered = false;
     };
 
-    static std::unique_ptr<Batch> make_batch();
-    // The pipeline that owns the address pair.
-    size_t owner_of(const decode::IpAddress& a, const decode::IpAddress& b) const;
+    static std::unique_ptr<Batch> make_batch(size_t index);
+    // The pipeline that owns the address pair of hash `pair_hash` (flow::address_pair_hash),
+    // which a frame at `time_us` reaches now.
+    size_t owner_of(uint64_t pair_hash, int64_t time_us) {
+        const size_t index = pair_hash >> (64 - kBucketBits);  // the hash's best-mixed bits
+        const uint32_t now = time_units(time_us);
+        // Runs of frames of one pair are common: the bucket is as the last frame left it.
+        if (index == last_bucket_ && now == last_unit_) return last_owner_;
+        return owner_of_bucket(index, now);
+    }
+    size_t owner_of(const decode::IpAddress& a, const decode::IpAddress& b, int64_t time_us) {
+        return owner_of(flow::address_pair_hash(a, b), time_us);
+    }
+    // owner_of() for bucket `index` at time unit `now`, from the bucket itself.
+    size_t owner_of_bucket(size_t index, uint32_t now);
+    // Returns the owner of a frame that contains an IP fragment, for which
+    // Decoder::addresses() gave `fragment` and `addresses`.
+    size_t owner_of_fragment(const decode::FragmentPlace& fragment, const decode::Packet& addresses,
+                             int64_t time_us);
+    size_t fragment_slot(const decode::FragmentPlace& fragment) const;
+    // The worker with the shortest queue if that is under kAssignDepth, else 0.
+    size_t least_loaded() const;
+    // `time_us` in the units of a bucket's time: 2^24 us (about 17 s) since the first frame,
+    // at most kLatestUnit (about 4.5 years).
+    uint32_t time_units(int64_t time_us) {
+        if (!seen_frame_) {
+            first_time_us_ = time_us;
+            seen_frame_ = true;
+        }
+        // Times before the first frame count as the first frame's, and times past the range
+        // as its end: a bucket then looks busier than it was, never idler.
+        const int64_t since = time_us > first_time_us_ ? (time_us - first_time_us_) >> 24 : 0;
+        return static_cast<uint32_t>(std::min<int64_t>(since, kLatestUnit));
+    }
+    // The frames process_frame() does not route by their own addresses at once: tunnels,
+    // fragments, frames of other shapes and the frame that starts a look for idle flows.
+    void process_other_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
+                             int64_t time_us, bool borrowed);
     // Analyzes the frame on the caller's thread (pipeline 0) or queues it for its worker.
     void route(size_t pipeline, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                int64_t time_us, Pipeline::Part part, bool borrowed);
     void enqueue(Worker& worker, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                  int64_t time_us, Pipeline::Part part, bool borrowed);
     void hand_over_old_borrowed(uintptr_t position);
+    // Recomputes borrow_check_low_ and borrow_check_high_ from every worker's batch.
+    void plan_borrow_check();
     void hand_over(Worker& worker);
+    void steer_workers();
     // The loop of the worker thread of pipeline `index`.
     void run(size_t index);
     // Runs `task` with each worker's pipeline and index on that worker's thread and waits.
@@ -174,9 +246,46 @@ class ShardedPipeline {
     std::vector<std::unique_ptr<Pipeline>> pipelines_;
     // The thread of pipeline i + 1 for each i; pipeline 0 runs on the caller's thread.
     std::vector<std::unique_ptr<Worker>> workers_;
-    std::array<uint8_t, kShardBuckets> owners_{};  // the pipeline of each bucket
+    // Each bucket's owner plus one in the low kOwnerBits (0 for none) and the time of its
+    // latest frame in the rest (in time_units()): one word, so that routing a frame reads
+    // and writes one place. 9 bits hold the 256 pipelines --threads allows.
+    static constexpr unsigned kOwnerBits = 9;
+    static constexpr uint32_t kOwnerMask = (uint32_t{1} << kOwnerBits) - 1;
+    static constexpr uint32_t kLatestUnit = (uint32_t{1} << (32 - kOwnerBits)) - 1;
+    std::vector<uint32_t> buckets_;
+    // A bucket idle for more than this many time units has no state in any pipeline.
+    uint32_t hold_units_ = 0;
+    // The bucket that owner_of() read last, the time unit it read it at and the bucket's
+    // owner, which stay the result while frames of one pair follow each other.
+    size_t last_bucket_ = SIZE_MAX;
+    uint32_t last_unit_ = 0;
+    uint32_t last_owner_ = 0;
+    int64_t first_time_us_ = 0;
+    bool seen_frame_ = false;
+    // hand_over_old_borrowed() has nothing to do while borrowed frames lie from
+    // borrow_check_low_ to borrow_check_high_: as far as every worker's batch may still span.
+    uintptr_t borrow_check_low_ = 0;
+    uintptr_t borrow_check_high_ = UINTPTR_MAX;
+    // The owners of tunnel datagrams whose first fragment came and whose last did not yet,
+    // in a slot per hash of their IP header's addresses, id and protocol. A datagram whose
+    // slot a newer one took goes by its own pair.
+    // NOTE: a later fragment that arrives before the first one also goes by its own pair.
+    // A tunnel's datagram whose fragments come out of order can then be split between
+    // workers and not be reassembled.
+    struct FragmentOwner {
+        decode::IpAddress source;
+        decode::IpAddress target;
+        uint32_t id = 0;
+        uint8_t protocol = 0;
+        uint32_t owner = 0;  // the pipeline plus one, 0 for none
+    };
+    static constexpr unsigned kFragmentOwnerBits = 10;
+    std::vector<FragmentOwner> fragment_owners_ =
+        std::vector<FragmentOwner>(size_t{1} << kFragmentOwnerBits);
+    cpu_set_t allowed_cpus_{};  // where the process may run, for steer_workers()
     decode::Decoder shard_decoder_;
     std::vector<uint8_t> inner_;  // the IPv6 packet inside a Teredo frame
+    uint64_t frames_ = 0;         // given to process_frame() so far
     // When the workers last looked for idle flows, kept as one pipeline would keep it.
     int64_t last_expiry_check_us_ = 0;
     // Set by finish() before the workers are told to close: they then end their flows.

@@ -22,21 +22,77 @@ TEST(AddressPairHash, IsTheSameInBothDirections) {
               flow::address_pair_hash(address(kClient4), address(kOuterA)));
 }
 
+TEST(AddressPairHash, SameFromFrameBytes) {
+    EXPECT_EQ(flow::address_pair_hash(kClient4.data(), kServer4.data(), false),
+              flow::address_pair_hash(address(kClient4), address(kServer4)));
+    EXPECT_EQ(flow::address_pair_hash(kClient6.data(), kServer6.data(), true),
+              flow::address_pair_hash(address(kClient6), address(kServer6)));
+}
+
 TEST(DecoderAddresses, GivesTheInnermostAddressesOfATunnel) {
     Decoder decoder;
     Frame inner = ipv4(6, tcp(40000, 80, filler(20)));
     Frame frame = ethernet(0x0800, ipv4(4, inner, kOuterA, kOuterB));  // IPv4 in IPv4
     Packet out;
-    ASSERT_EQ(decoder.addresses(DLT_EN10MB, frame, out), DecodeResult::kPacket);
+    ASSERT_EQ(decoder.addresses(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()), out),
+              DecodeResult::kPacket);
     EXPECT_EQ(out.source, address(kClient4));
     EXPECT_EQ(out.target, address(kServer4));
+}
+
+// A GTP-U packet in two IP fragments: the first shows the inner addresses, which the whole
+// packet has too, although the lengths in its UDP and GTP headers count bytes that only the
+// second brings. The second has only its own addresses; both tell their datagram.
+TEST(DecoderAddresses, ReadTheInnerAddressesInAFirstFragment) {
+    Frame inner = ipv4(6, tcp(40000, 80, filler(200)));
+    Frame gtp = bytes({0x30, 0xFF});                  // version 1, a G-PDU
+    put16(gtp, static_cast<uint16_t>(inner.size()));  // the length of what follows 8 bytes
+    gtp = gtp + bytes({0, 0, 0, 1}) + inner;
+    Frame tunnelled = udp(50000, 2152, gtp);
+    Ipv4Options first;
+    first.id = 77;
+    first.more_fragments = true;
+    Ipv4Options second;
+    second.id = 77;
+    second.offset_bytes = 80;
+    Frame whole = ethernet(0x0800, ipv4(17, tunnelled, kOuterA, kOuterB));
+    Frame head = ethernet(0x0800, ipv4(17, Frame(tunnelled.begin(), tunnelled.begin() + 80),
+                                       kOuterA, kOuterB, first));
+    Frame rest = ethernet(
+        0x0800, ipv4(17, Frame(tunnelled.begin() + 80, tunnelled.end()), kOuterA, kOuterB, second));
+    Decoder decoder;
+    Packet out;
+    FragmentPlace place;
+    auto size = [](const Frame& frame) { return static_cast<uint32_t>(frame.size()); };
+
+    ASSERT_EQ(decoder.addresses(DLT_EN10MB, whole, size(whole), out, &place),
+              DecodeResult::kPacket);
+    EXPECT_FALSE(place.found);
+    EXPECT_EQ(out.source, address(kClient4));
+
+    ASSERT_EQ(decoder.addresses(DLT_EN10MB, head, size(head), out, &place), DecodeResult::kHeld);
+    EXPECT_TRUE(place.found);
+    EXPECT_TRUE(place.first);
+    EXPECT_FALSE(place.last);
+    EXPECT_EQ(place.source, address(kOuterA));
+    EXPECT_EQ(place.id, 77u);
+    EXPECT_EQ(out.source, address(kClient4));
+    EXPECT_EQ(out.target, address(kServer4));
+
+    ASSERT_EQ(decoder.addresses(DLT_EN10MB, rest, size(rest), out, &place), DecodeResult::kPacket);
+    EXPECT_TRUE(place.found);
+    EXPECT_FALSE(place.first);
+    EXPECT_TRUE(place.last);
+    EXPECT_EQ(place.target, address(kOuterB));
+    EXPECT_EQ(out.source, address(kOuterA));
 }
 
 TEST(DecoderAddresses, HoldsNothingForAFragment) {
     Decoder decoder;
     Frame first = ethernet(0x86dd, ipv6(44, ipv6_fragment(17, 0, true, 7) + filler(64)));
     Packet out;
-    EXPECT_EQ(decoder.addresses(DLT_EN10MB, first, out), DecodeResult::kHeld);
+    EXPECT_EQ(decoder.addresses(DLT_EN10MB, first, static_cast<uint32_t>(first.size()), out),
+              DecodeResult::kHeld);
     EXPECT_EQ(out.source, address(kClient6));
     EXPECT_EQ(decoder.memory_bytes(), Decoder().memory_bytes());
 }
@@ -88,7 +144,8 @@ TEST(DecoderAddresses, AgreeWithDecodeOnPlainShapes) {
         Decoder full_decoder;
         Packet addresses;
         Packet packet;
-        DecodeResult quick = shard_decoder.addresses(DLT_EN10MB, cases[i], addresses);
+        DecodeResult quick = shard_decoder.addresses(
+            DLT_EN10MB, cases[i], static_cast<uint32_t>(cases[i].size()), addresses);
         DecodeResult full = full_decoder.decode(
             DLT_EN10MB, cases[i], static_cast<uint32_t>(cases[i].size()), 1'000'000, packet);
         if (full == DecodeResult::kHeld) continue;  // a fragment: addresses() reads it alone
@@ -96,6 +153,33 @@ TEST(DecoderAddresses, AgreeWithDecodeOnPlainShapes) {
         if (full != DecodeResult::kPacket) continue;
         EXPECT_EQ(addresses.source, packet.source);
         EXPECT_EQ(addresses.target, packet.target);
+    }
+}
+
+// A frame cut short by the snapshot length inside its transport header still gives a
+// packet in decode(). The address pass must give the same, or the frame could reach
+// another worker than the rest of its flow.
+TEST(DecoderAddresses, AgreeWithDecodeOnFramesCutBySnaplen) {
+    Frame echo = ethernet(0x0800, ipv4(1, icmp(8, 0, bytes({0, 1, 0, 1}) + filler(56))));
+    Frame tcp4 = ethernet(0x0800, ipv4(6, tcp(40000, 80, filler(40))));
+    Frame udp4 = ethernet(0x0800, ipv4(17, udp(50000, 53, filler(40))));
+    for (const Frame& whole : {echo, tcp4, udp4}) {
+        for (size_t cut : {size_t{14 + 20 + 2}, size_t{14 + 20 + 6}, size_t{14 + 20 + 12}}) {
+            SCOPED_TRACE(testing::Message()
+                         << "protocol " << int{whole[14 + 9]} << ", cut at " << cut);
+            Frame frame(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(cut));
+            const auto wire = static_cast<uint32_t>(whole.size());
+            Decoder shard_decoder;
+            Decoder full_decoder;
+            Packet addresses;
+            Packet packet;
+            DecodeResult quick = shard_decoder.addresses(DLT_EN10MB, frame, wire, addresses);
+            DecodeResult full = full_decoder.decode(DLT_EN10MB, frame, wire, 1'000'000, packet);
+            EXPECT_EQ(quick, full);
+            if (full != DecodeResult::kPacket) continue;
+            EXPECT_EQ(addresses.source, packet.source);
+            EXPECT_EQ(addresses.target, packet.target);
+        }
     }
 }
 
@@ -136,6 +220,111 @@ TEST(ShardedPipeline, LiveHooksReachEveryWorker) {
         sharded.finish();
         EXPECT_EQ(sharded.summary().flows, 100u);
         EXPECT_EQ(sharded.current_summary().frames, 100u);  // after finish(), on this thread
+    }
+}
+
+// A UDP datagram of pair `pair` (one client and server per pair) at `time_us`.
+Frame pair_datagram(uint8_t pair, uint16_t port) {
+    V4 client = {10, 9, 0, pair};
+    V4 server = {192, 0, 2, pair};
+    return ethernet(0x0800, ipv4(17, udp(port, 53, filler(400)), client, server));
+}
+
+// The summary of `threads` pipelines that analyzed `frames` (borrowed) to the end.
+pipeline::Summary summary_of(const std::vector<std::pair<Frame, int64_t>>& frames,
+                             const pipeline::Settings& settings, unsigned threads) {
+    pipeline::ShardedPipeline sharded(settings, {}, threads);
+    for (const auto& [frame, time] : frames) {
+        sharded.process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()), time, true);
+    }
+    sharded.finish();
+    return sharded.summary();
+}
+
+// Owners are given as frames arrive, so which pipeline gets a pair depends on timing. The
+// flows must not: a pair keeps its owner while any of its state lives, so every run counts
+// what one pipeline counts. Here pairs fall idle past every timeout and come back, which
+// lets their buckets change owner. Half the pairs start late in each round, when a
+// worker's queue has grown, so that owners given then often differ from the next round's.
+TEST(ShardedPipeline, CountsAsOnePipelineWhileOwnersChange) {
+    pipeline::Settings settings;
+    settings.tcp_idle_timeout_s = 20;
+    settings.udp_idle_timeout_s = 20;
+    settings.other_idle_timeout_s = 20;
+    settings.tcp_closed_linger_s = 5;
+    settings.expected_flow_timeout_s = 20;
+
+    constexpr int kRounds = 4;
+    constexpr uint8_t kPairs = 40;
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    for (int round = 0; round < kRounds; ++round) {
+        const auto port = static_cast<uint16_t>(1000 + round);
+        for (int burst = 0; burst < 400; ++burst) {
+            const uint8_t pairs = burst < 300 ? kPairs / 2 : kPairs;
+            for (uint8_t pair = 1; pair <= pairs; ++pair) {
+                frames.emplace_back(pair_datagram(pair, port), now += 100);
+            }
+        }
+        now += 120'000'000;  // two minutes of silence: every flow times out
+    }
+
+    auto run = [&](unsigned threads) { return summary_of(frames, settings, threads); };
+    pipeline::Summary one = run(1);
+    EXPECT_EQ(one.flows, size_t{kRounds} * kPairs);
+    for (unsigned threads : {2u, 3u}) {
+        SCOPED_TRACE(threads);
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            pipeline::Summary many = run(threads);
+            EXPECT_EQ(many.frames, one.frames);
+            EXPECT_EQ(many.flows, one.flows);
+            EXPECT_EQ(many.flows_timed_out, one.flows_timed_out);
+            EXPECT_EQ(many.events, one.events);
+        }
+    }
+}
+
+// A VXLAN tunnel whose outer packets come now whole, now in two IP fragments, among the
+// frames of other pairs: the inner flow is one flow whatever the threads, since the
+// fragments and the whole packets reach one worker.
+TEST(ShardedPipeline, KeepsATunnelsFragmentsWithItsWholePackets) {
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    for (int i = 0; i < 300; ++i) {
+        const bool reply = i % 2 == 1;
+        Frame inner = reply ? ipv4(17, udp(53, 5000, filler(64)), kServer4, kClient4)
+                            : ipv4(17, udp(5000, 53, filler(64)), kClient4, kServer4);
+        Frame vxlan =
+            udp(50000, 4789, bytes({0x08, 0, 0, 0, 0, 0, 1, 0}) + ethernet(0x0800, inner));
+        const V4 from = reply ? kOuterB : kOuterA;
+        const V4 to = reply ? kOuterA : kOuterB;
+        if (i % 3 == 0) {
+            Ipv4Options first;
+            first.id = static_cast<uint16_t>(i);
+            first.more_fragments = true;
+            Ipv4Options second;
+            second.id = static_cast<uint16_t>(i);
+            second.offset_bytes = 64;
+            Frame head(vxlan.begin(), vxlan.begin() + 64);
+            Frame rest(vxlan.begin() + 64, vxlan.end());
+            frames.emplace_back(ethernet(0x0800, ipv4(17, head, from, to, first)), now += 100);
+            frames.emplace_back(ethernet(0x0800, ipv4(17, rest, from, to, second)), now += 100);
+        } else {
+            frames.emplace_back(ethernet(0x0800, ipv4(17, vxlan, from, to)), now += 100);
+        }
+        for (uint8_t pair = 1; pair <= 8; ++pair) {
+            frames.emplace_back(pair_datagram(pair, 2000), now += 100);
+        }
+    }
+    auto run = [&](unsigned threads) { return summary_of(frames, pipeline::Settings{}, threads); };
+    pipeline::Summary one = run(1);
+    EXPECT_EQ(one.flows, 1u + 8u);
+    for (unsigned threads : {2u, 3u}) {
+        SCOPED_TRACE(threads);
+        pipeline::Summary many = run(threads);
+        EXPECT_EQ(many.flows, one.flows);
+        EXPECT_EQ(many.packets, one.packets);
+        EXPECT_EQ(many.events, one.events);
     }
 }
 
