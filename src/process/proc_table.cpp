@@ -1,6 +1,7 @@
 #include "process/proc_table.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,17 +9,31 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string_view>
 
 namespace pw::process {
 namespace {
 
+// Reading a /proc file of a process that exits meanwhile fails (ESRCH), and libstdc++'s
+// file streams throw then. So the file is read with read(2), keeping what came before.
 std::string read_text(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    std::string text;
+    char buffer[4096];
+    while (true) {
+        const ssize_t length = ::read(fd, buffer, sizeof buffer);
+        if (length > 0) {
+            text.append(buffer, static_cast<size_t>(length));
+        } else if (length < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    ::close(fd);
+    return text;
 }
 
 std::string read_link(const std::string& path) {
