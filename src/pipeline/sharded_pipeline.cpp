@@ -215,7 +215,9 @@ size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
     uint32_t& bucket = buckets_[index];
     const uint32_t seen = bucket >> kOwnerBits;
     uint32_t owner = (bucket & kOwnerMask) - 1;  // UINT32_MAX for none
-    if (owner == UINT32_MAX || (now > seen && now - seen > hold_units_)) {
+    // Idle counts up to the last look for idle flows, not to this frame: the pipelines end
+    // a flow only at such a look, which a capture whose time jumps may not have had yet.
+    if (owner == UINT32_MAX || (checked_unit_ > seen && checked_unit_ - seen > hold_units_)) {
         owner = static_cast<uint32_t>(least_loaded());
         bucket = now << kOwnerBits | (owner + 1);
     } else if (now > seen) {
@@ -276,6 +278,7 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
         // One pipeline looks for idle flows when a packet arrives a check interval after
         // the last look; every pipeline looks at that moment of the input too.
         last_expiry_check_us_ = time_us;
+        checked_unit_ = time_units(time_us);
         pipelines_.front()->expire_idle(time_us);
         for (auto& worker : workers_) {
             Batch& batch = *worker->filling;
@@ -314,6 +317,9 @@ size_t ShardedPipeline::owner_of_fragment(const decode::FragmentPlace& fragment,
     // the fragments' own pair, except in a tunnel, whose inner pair only the first fragment
     // contains: its owner is kept for the later fragments.
     FragmentOwner& place = fragment_owners_[fragment_slot(fragment)];
+    const bool same_datagram = place.owner != 0 && place.source == fragment.source &&
+                               place.target == fragment.target && place.id == fragment.id &&
+                               place.protocol == fragment.protocol;
     if (fragment.first) {
         const size_t owner = owner_of(addresses.source, addresses.target, time_us);
         const bool tunnel =
@@ -321,11 +327,12 @@ size_t ShardedPipeline::owner_of_fragment(const decode::FragmentPlace& fragment,
         if (tunnel && !fragment.last) {
             place = {fragment.source, fragment.target, fragment.id, fragment.protocol,
                      static_cast<uint32_t>(owner + 1)};
+        } else if (same_datagram) {
+            place.owner = 0;  // an older datagram's, whose last fragment never came
         }
         return owner;
     }
-    if (place.owner != 0 && place.source == fragment.source && place.target == fragment.target &&
-        place.id == fragment.id && place.protocol == fragment.protocol) {
+    if (same_datagram) {
         const size_t owner = place.owner - 1;
         if (fragment.last) place.owner = 0;
         return owner;
@@ -482,7 +489,8 @@ void ShardedPipeline::run(size_t index) {
                     const FrameRef& frame = frames[i];
                     // The caller's thread last touched the next frames' headers: ask for them
                     // now, so that the wait overlaps with the work on this frame.
-                    if (i + kPrefetchFrames < count) {
+                    if (i + kPrefetchFrames < count &&
+                        frames[i + kPrefetchFrames].bytes != nullptr) {
                         const uint8_t* ahead = frames[i + kPrefetchFrames].bytes;
                         __builtin_prefetch(ahead);
                         __builtin_prefetch(ahead + 64);

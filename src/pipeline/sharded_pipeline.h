@@ -30,6 +30,9 @@ namespace pw::pipeline {
 // pair rather than by flow keeps IP fragments and announced data connections (FTP, TFTP)
 // with their conversation. The later fragments of a tunnel's datagram go where its first
 // one went, since only the first shows the inner pair.
+// NOTE: an FTP data connection to another address than its control connection's, and a
+// Teredo datagram in IP fragments, may still reach another pipeline than their
+// conversation (docs/benchmarks.md lists these cases).
 //
 // A bucket gets its owner when a frame first reaches it. It gets a new one only after it
 // has had no frame for longer than any state of its pairs can live (the longest idle
@@ -194,7 +197,10 @@ class ShardedPipeline {
     // which a frame at `time_us` reaches now.
     size_t owner_of(uint64_t pair_hash, int64_t time_us) {
         const size_t index = pair_hash >> (64 - kBucketBits);  // the hash's best-mixed bits
-        const uint32_t now = time_units(time_us);
+        // A bucket's time is never before the last look for idle flows. The flows of a frame
+        // that the capture dates before that look are then ended by a later look only,
+        // which comes after the frame in the input.
+        const uint32_t now = std::max(time_units(time_us), checked_unit_);
         // Runs of frames of one pair are common: the bucket is as the last frame left it.
         if (index == last_bucket_ && now == last_unit_) return last_owner_;
         return owner_of_bucket(index, now);
@@ -255,6 +261,7 @@ class ShardedPipeline {
     std::vector<uint32_t> buckets_;
     // A bucket idle for more than this many time units has no state in any pipeline.
     uint32_t hold_units_ = 0;
+    uint32_t checked_unit_ = 0;  // time_units() of the last look for idle flows
     // The bucket that owner_of() read last, the time unit it read it at and the bucket's
     // owner, which stay the result while frames of one pair follow each other.
     size_t last_bucket_ = SIZE_MAX;
