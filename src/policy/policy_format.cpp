@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "policy/policy.h"
@@ -42,15 +43,18 @@ std::string format_size(uint64_t bytes) {
         uint64_t factor;
         const char* suffix;
     };
-    static constexpr Unit units[] = {{1ULL << 40, "TiB"},  {1'000'000'000'000ULL, "TB"},
-                                     {1ULL << 30, "GiB"},  {1'000'000'000ULL, "GB"},
-                                     {1ULL << 20, "MiB"},  {1'000'000ULL, "MB"},
-                                     {1ULL << 10, "KiB"},  {1000ULL, "KB"}};
+    static constexpr Unit units[] = {{1ULL << 40, "TiB"}, {1'000'000'000'000ULL, "TB"},
+                                     {1ULL << 30, "GiB"}, {1'000'000'000ULL, "GB"},
+                                     {1ULL << 20, "MiB"}, {1'000'000ULL, "MB"},
+                                     {1ULL << 10, "KiB"}, {1000ULL, "KB"}};
     if (bytes == 0) return "0";
     for (const Unit& unit : units) {
-        if (bytes % unit.factor == 0) return toml_string(fmt::format("{}{}", bytes / unit.factor,
-                                                                     unit.suffix));
+        if (bytes % unit.factor == 0)
+            return toml_string(fmt::format("{}{}", bytes / unit.factor, unit.suffix));
     }
+    // A TOML integer holds at most INT64_MAX: a larger count is written as a string of
+    // digits, which the parser reads as bytes too.
+    if (bytes > static_cast<uint64_t>(INT64_MAX)) return toml_string(std::to_string(bytes));
     return std::to_string(bytes);
 }
 
@@ -59,13 +63,12 @@ std::string format_duration(int64_t ms) {
         int64_t factor;
         const char* suffix;
     };
-    static constexpr Unit units[] = {{7LL * 86'400'000, "w"}, {86'400'000, "d"},
-                                     {3'600'000, "h"},        {60'000, "m"},
-                                     {1000, "s"},             {1, "ms"}};
+    static constexpr Unit units[] = {{7LL * 86'400'000, "w"}, {86'400'000, "d"}, {3'600'000, "h"},
+                                     {60'000, "m"},           {1000, "s"},       {1, "ms"}};
     if (ms == 0) return "0";
     for (const Unit& unit : units) {
-        if (ms % unit.factor == 0) return toml_string(fmt::format("{}{}", ms / unit.factor,
-                                                                  unit.suffix));
+        if (ms % unit.factor == 0)
+            return toml_string(fmt::format("{}{}", ms / unit.factor, unit.suffix));
     }
     return toml_string(fmt::format("{}ms", ms));
 }

@@ -115,6 +115,13 @@ TEST(PolicyParser, FormatParsesBack) {
     EXPECT_EQ(parse_policy(format_policy(Policy{}), "formatted"), Policy{});
 }
 
+// A TOML integer ends at INT64_MAX, while a size may go to UINT64_MAX.
+TEST(PolicyParser, HugeSizeFormatsBack) {
+    Policy policy = parse_policy("[flows]\nmax_memory = \"10190798238933130352\"\n", "test.toml");
+    EXPECT_EQ(policy.max_memory_bytes, 10190798238933130352ULL);
+    EXPECT_EQ(parse_policy(format_policy(policy), "formatted"), policy);
+}
+
 TEST(PolicyParser, DiffListsChangedKeys) {
     Policy before;
     Policy after;
@@ -169,8 +176,7 @@ const ErrorCase kErrorCases[] = {
      "out of range"},
     {"memory bound too small", "[flows]\nmax_memory = \"64KiB\"\n", 2, "flows.max_memory",
      "below 1MiB"},
-    {"memory bound", "[flows]\nmax_memory = \"plenty\"\n", 2, "flows.max_memory",
-     "invalid size"},
+    {"memory bound", "[flows]\nmax_memory = \"plenty\"\n", 2, "flows.max_memory", "invalid size"},
     {"interface name", "[capture]\ninterfaces = [\"eth0\", \"a/b\"]\n", 2, "capture.interfaces",
      "invalid interface name 'a/b'"},
     {"interface length", "[capture]\ninterfaces = [\"abcdefghijklmnop\"]\n", 2,
@@ -192,8 +198,7 @@ const ErrorCase kErrorCases[] = {
     {"nats replicas", "[nats]\nreplicas = 7\n", 2, "nats.replicas", "out of range"},
     {"nats relative file", "[nats]\ncreds_file = \"fleet.creds\"\n", 2, "nats.creds_file",
      "not absolute"},
-    {"nats tls pair", "[nats]\n\ntls_cert = \"/c.pem\"\n", 3, "nats.tls_cert",
-     "tls_key is not"},
+    {"nats tls pair", "[nats]\n\ntls_cert = \"/c.pem\"\n", 3, "nats.tls_cert", "tls_key is not"},
     {"nats two credentials", "[nats]\ncreds_file = \"/a\"\nnkey_seed_file = \"/b\"\n", 3,
      "nats.nkey_seed_file", "keep only one"},
     {"duplicate key", "[recording]\nenabled = true\nenabled = false\n", 3, "enabled",
