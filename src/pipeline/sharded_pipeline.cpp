@@ -248,14 +248,8 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
     if (time_us - last_expiry_check_us_ < Pipeline::kExpiryCheckIntervalUs &&
         decode::Decoder::shard_addresses(linktype, frame, source, target, v6)) {
         // Most frames: neither a tunnel nor a fragment, so their own addresses decide.
-        const size_t owner = owner_of(flow::address_pair_hash(source, target, v6), time_us);
-        if (owner == 0) {
-            pipelines_.front()->process_frame(linktype, frame, wire_length, time_us,
-                                              Pipeline::Part::kWhole, frames_);
-        } else {
-            enqueue(*workers_[owner - 1], linktype, frame, wire_length, time_us,
-                    Pipeline::Part::kWhole, borrowed);
-        }
+        route(owner_of(flow::address_pair_hash(source, target, v6), time_us), linktype, frame,
+              wire_length, time_us, Pipeline::Part::kWhole, borrowed);
         return;
     }
     process_other_frame(linktype, frame, wire_length, time_us, borrowed);
@@ -328,7 +322,7 @@ size_t ShardedPipeline::owner_of_fragment(const decode::FragmentPlace& fragment,
             place = {fragment.source, fragment.target, fragment.id, fragment.protocol,
                      static_cast<uint32_t>(owner + 1)};
         } else if (same_datagram) {
-            place.owner = 0;  // an older datagram's, whose last fragment never came
+            place.owner = 0;  // the slot had an older datagram, whose last fragment never came
         }
         return owner;
     }
@@ -372,11 +366,8 @@ void ShardedPipeline::enqueue(Worker& worker, int linktype, std::span<const uint
     const uint8_t* bytes = frame.data();
     if (borrowed) {
         if (batch.first_borrowed == 0) {
-            const auto first = reinterpret_cast<uintptr_t>(bytes);
-            batch.first_borrowed = first;
-            borrow_check_low_ = std::max(borrow_check_low_,
-                                         first > kBorrowSpanBytes ? first - kBorrowSpanBytes : 0);
-            borrow_check_high_ = std::min(borrow_check_high_, first + kBorrowSpanBytes);
+            batch.first_borrowed = reinterpret_cast<uintptr_t>(bytes);
+            narrow_borrow_check(batch.first_borrowed);
         }
     } else {
         // Made at the first copied frame, for every batch: the pages of a part become
@@ -414,12 +405,15 @@ void ShardedPipeline::plan_borrow_check() {
     borrow_check_low_ = 0;
     borrow_check_high_ = UINTPTR_MAX;
     for (auto& worker : workers_) {
-        uintptr_t first = worker->filling->first_borrowed;
-        if (first == 0) continue;
-        borrow_check_low_ =
-            std::max(borrow_check_low_, first > kBorrowSpanBytes ? first - kBorrowSpanBytes : 0);
-        borrow_check_high_ = std::min(borrow_check_high_, first + kBorrowSpanBytes);
+        if (worker->filling->first_borrowed != 0)
+            narrow_borrow_check(worker->filling->first_borrowed);
     }
+}
+
+void ShardedPipeline::narrow_borrow_check(uintptr_t first) {
+    borrow_check_low_ =
+        std::max(borrow_check_low_, first > kBorrowSpanBytes ? first - kBorrowSpanBytes : 0);
+    borrow_check_high_ = std::min(borrow_check_high_, first + kBorrowSpanBytes);
 }
 
 void ShardedPipeline::hand_over(Worker& worker) {

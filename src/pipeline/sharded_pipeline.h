@@ -187,13 +187,13 @@ class ShardedPipeline {
         std::atomic<size_t> queued{0};
         std::exception_ptr error;
         std::thread thread;
-        // Moved away from the caller's CPU at its start (steer_workers()), until its first
-        // batch; written before any batch is queued, read under the lock.
+        // True while the worker is kept off the caller's CPU (steer_workers()), until its first
+        // batch. It is written before any batch is queued and read under the lock.
         bool steered = false;
     };
 
     static std::unique_ptr<Batch> make_batch(size_t index);
-    // The pipeline that owns the address pair of hash `pair_hash` (flow::address_pair_hash),
+    // Returns the pipeline that owns the address pair of hash `pair_hash` (address_pair_hash),
     // which a frame at `time_us` reaches now.
     size_t owner_of(uint64_t pair_hash, int64_t time_us) {
         const size_t index = pair_hash >> (64 - kBucketBits);  // the hash's best-mixed bits
@@ -208,17 +208,17 @@ class ShardedPipeline {
     size_t owner_of(const decode::IpAddress& a, const decode::IpAddress& b, int64_t time_us) {
         return owner_of(flow::address_pair_hash(a, b), time_us);
     }
-    // owner_of() for bucket `index` at time unit `now`, from the bucket itself.
+    // Returns owner_of() for bucket `index` at time unit `now`, read from the bucket itself.
     size_t owner_of_bucket(size_t index, uint32_t now);
     // Returns the owner of a frame that contains an IP fragment, for which
     // Decoder::addresses() gave `fragment` and `addresses`.
     size_t owner_of_fragment(const decode::FragmentPlace& fragment, const decode::Packet& addresses,
                              int64_t time_us);
     size_t fragment_slot(const decode::FragmentPlace& fragment) const;
-    // The worker with the shortest queue if that is under kAssignDepth, else 0.
+    // Returns the worker with the shortest queue if that is under kAssignDepth, else 0.
     size_t least_loaded() const;
-    // `time_us` in the units of a bucket's time: 2^24 us (about 17 s) since the first frame,
-    // at most kLatestUnit (about 4.5 years).
+    // Converts `time_us` to the units of a bucket's time: 2^24 us (about 17 s) since the first
+    // frame, at most kLatestUnit (about 4.5 years).
     uint32_t time_units(int64_t time_us) {
         if (!seen_frame_) {
             first_time_us_ = time_us;
@@ -229,7 +229,7 @@ class ShardedPipeline {
         const int64_t since = time_us > first_time_us_ ? (time_us - first_time_us_) >> 24 : 0;
         return static_cast<uint32_t>(std::min<int64_t>(since, kLatestUnit));
     }
-    // The frames process_frame() does not route by their own addresses at once: tunnels,
+    // Routes the frames that process_frame() does not route by their own addresses: tunnels,
     // fragments, frames of other shapes and the frame that starts a look for idle flows.
     void process_other_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                              int64_t time_us, bool borrowed);
@@ -241,6 +241,9 @@ class ShardedPipeline {
     void hand_over_old_borrowed(uintptr_t position);
     // Recomputes borrow_check_low_ and borrow_check_high_ from every worker's batch.
     void plan_borrow_check();
+    // Narrows borrow_check_low_ and borrow_check_high_ to the span that a batch whose first
+    // borrowed frame is at `first` may grow to.
+    void narrow_borrow_check(uintptr_t first);
     void hand_over(Worker& worker);
     void steer_workers();
     // The loop of the worker thread of pipeline `index`.
@@ -254,7 +257,7 @@ class ShardedPipeline {
     std::vector<std::unique_ptr<Worker>> workers_;
     // Each bucket's owner plus one in the low kOwnerBits (0 for none) and the time of its
     // latest frame in the rest (in time_units()): one word, so that routing a frame reads
-    // and writes one place. 9 bits hold the 256 pipelines --threads allows.
+    // and writes one place. 9 bits fit the 256 pipelines that --threads allows.
     static constexpr unsigned kOwnerBits = 9;
     static constexpr uint32_t kOwnerMask = (uint32_t{1} << kOwnerBits) - 1;
     static constexpr uint32_t kLatestUnit = (uint32_t{1} << (32 - kOwnerBits)) - 1;
