@@ -30,7 +30,7 @@ struct PcapCloser {
 constexpr size_t kReadBufferBytes = 1 << 20;
 
 // Opens `path` ("-" for standard input) for libpcap, with a large stdio buffer when
-// `large_buffer`. pcap_close closes the stream; `buffer` must outlive the handle.
+// `large_buffer`. pcap_close closes the stream, and `buffer` must outlive the handle.
 pcap_t* open_capture(const std::string& path, bool large_buffer, std::unique_ptr<char[]>& buffer,
                      char* errbuf) {
     FILE* stream = path == "-" ? stdin : std::fopen(path.c_str(), "rb");

@@ -89,8 +89,8 @@ class Decoder {
     // it: a frame cut short by the snapshot length gets the result decode() gives it.
     //
     // A frame that contains an IP fragment also fills `fragment` (when given). A fragment at
-    // offset 0 holds the headers of what its datagram carries, so the addresses are the
-    // innermost ones read there, as if the datagram were whole; a later fragment's are
+    // offset 0 contains the headers of what its datagram carries, so its addresses are the
+    // innermost ones read there, as if the datagram were whole. A later fragment's are
     // those of its own IP header. The sharded pipeline calls it to pick the worker of a
     // frame before the worker decodes it.
     DecodeResult addresses(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,

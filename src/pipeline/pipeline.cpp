@@ -178,7 +178,7 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
     }
 
     // A stable id: the same capture gives the same ids, whatever the threads, which keeps
-    // golden files stable. The frame's number tells apart connections of one flow key that
+    // golden files stable. The frame's number separates connections of one flow key that
     // start at the same time.
     size_t hash = key.hash() ^ (static_cast<size_t>(packet.time_us) * 0x9E3779B97F4A7C15ull) ^
                   (frame_number_ << 1);

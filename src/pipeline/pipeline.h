@@ -91,8 +91,8 @@ class Pipeline {
     enum class Part : uint8_t { kWhole, kOuter, kInner };
 
     // `number` is the frame's place in the input, from 1, which goes into the id of a
-    // connection that the frame starts; 0 counts the frames this pipeline was given. A
-    // sharded pipeline numbers every frame of the input, so that ids do not depend on
+    // connection that the frame starts. With 0 the pipeline counts the frames it was given.
+    // A sharded pipeline numbers every frame of the input, so that ids do not depend on
     // which worker analyzed a frame.
     void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                        int64_t time_us, Part part = Part::kWhole, uint64_t number = 0);

@@ -52,8 +52,8 @@ std::string format_size(uint64_t bytes) {
         if (bytes % unit.factor == 0)
             return toml_string(fmt::format("{}{}", bytes / unit.factor, unit.suffix));
     }
-    // A TOML integer holds at most INT64_MAX: a larger count is written as a string of
-    // digits, which the parser reads as bytes too.
+    // A TOML integer is at most INT64_MAX, so a larger count is written as a string of
+    // digits, which the parser also reads as bytes.
     if (bytes > static_cast<uint64_t>(INT64_MAX)) return toml_string(std::to_string(bytes));
     return std::to_string(bytes);
 }

@@ -43,7 +43,7 @@ TEST(DecoderAddresses, GivesTheInnermostAddressesOfATunnel) {
 // A GTP-U packet in two IP fragments: the first shows the inner addresses, which the whole
 // packet has too, although the lengths in its UDP and GTP headers count bytes that only the
 // second brings. The second has only its own addresses; both tell their datagram.
-TEST(DecoderAddresses, ReadTheInnerAddressesInAFirstFragment) {
+TEST(DecoderAddresses, FirstFragmentShowsInnerPair) {
     Frame inner = ipv4(6, tcp(40000, 80, filler(200)));
     Frame gtp = bytes({0x30, 0xFF});                  // version 1, a G-PDU
     put16(gtp, static_cast<uint16_t>(inner.size()));  // the length of what follows 8 bytes
@@ -159,7 +159,7 @@ TEST(DecoderAddresses, AgreeWithDecodeOnPlainShapes) {
 // A frame cut short by the snapshot length inside its transport header still gives a
 // packet in decode(). The address pass must give the same, or the frame could reach
 // another worker than the rest of its flow.
-TEST(DecoderAddresses, AgreeWithDecodeOnFramesCutBySnaplen) {
+TEST(DecoderAddresses, AgreeOnSnaplenCutFrames) {
     Frame echo = ethernet(0x0800, ipv4(1, icmp(8, 0, bytes({0, 1, 0, 1}) + filler(56))));
     Frame tcp4 = ethernet(0x0800, ipv4(6, tcp(40000, 80, filler(40))));
     Frame udp4 = ethernet(0x0800, ipv4(17, udp(50000, 53, filler(40))));
@@ -246,7 +246,7 @@ pipeline::Summary summary_of(const std::vector<std::pair<Frame, int64_t>>& frame
 // what one pipeline counts. Here pairs fall idle past every timeout and come back, which
 // lets their buckets change owner. Half the pairs start late in each round, when a
 // worker's queue has grown, so that owners given then often differ from the next round's.
-TEST(ShardedPipeline, CountsAsOnePipelineWhileOwnersChange) {
+TEST(ShardedPipeline, CountsSameWhileOwnersChange) {
     pipeline::Settings settings;
     settings.tcp_idle_timeout_s = 20;
     settings.udp_idle_timeout_s = 20;
@@ -270,16 +270,16 @@ TEST(ShardedPipeline, CountsAsOnePipelineWhileOwnersChange) {
     }
 
     auto run = [&](unsigned threads) { return summary_of(frames, settings, threads); };
-    pipeline::Summary one = run(1);
-    EXPECT_EQ(one.flows, size_t{kRounds} * kPairs);
+    pipeline::Summary one_thread = run(1);
+    EXPECT_EQ(one_thread.flows, size_t{kRounds} * kPairs);
     for (unsigned threads : {2u, 3u}) {
         SCOPED_TRACE(threads);
         for (int attempt = 0; attempt < 5; ++attempt) {
             pipeline::Summary many = run(threads);
-            EXPECT_EQ(many.frames, one.frames);
-            EXPECT_EQ(many.flows, one.flows);
-            EXPECT_EQ(many.flows_timed_out, one.flows_timed_out);
-            EXPECT_EQ(many.events, one.events);
+            EXPECT_EQ(many.frames, one_thread.frames);
+            EXPECT_EQ(many.flows, one_thread.flows);
+            EXPECT_EQ(many.flows_timed_out, one_thread.flows_timed_out);
+            EXPECT_EQ(many.events, one_thread.events);
         }
     }
 }
@@ -287,7 +287,7 @@ TEST(ShardedPipeline, CountsAsOnePipelineWhileOwnersChange) {
 // A VXLAN tunnel whose outer packets come now whole, now in two IP fragments, among the
 // frames of other pairs: the inner flow is one flow whatever the threads, since the
 // fragments and the whole packets reach one worker.
-TEST(ShardedPipeline, KeepsATunnelsFragmentsWithItsWholePackets) {
+TEST(ShardedPipeline, TunnelFragmentsStayWithFlow) {
     std::vector<std::pair<Frame, int64_t>> frames;
     int64_t now = 1'700'000'000'000'000;
     for (int i = 0; i < 300; ++i) {
@@ -317,14 +317,14 @@ TEST(ShardedPipeline, KeepsATunnelsFragmentsWithItsWholePackets) {
         }
     }
     auto run = [&](unsigned threads) { return summary_of(frames, pipeline::Settings{}, threads); };
-    pipeline::Summary one = run(1);
-    EXPECT_EQ(one.flows, 1u + 8u);
+    pipeline::Summary one_thread = run(1);
+    EXPECT_EQ(one_thread.flows, 1u + 8u);
     for (unsigned threads : {2u, 3u}) {
         SCOPED_TRACE(threads);
         pipeline::Summary many = run(threads);
-        EXPECT_EQ(many.flows, one.flows);
-        EXPECT_EQ(many.packets, one.packets);
-        EXPECT_EQ(many.events, one.events);
+        EXPECT_EQ(many.flows, one_thread.flows);
+        EXPECT_EQ(many.packets, one_thread.packets);
+        EXPECT_EQ(many.events, one_thread.events);
     }
 }
 
