@@ -66,6 +66,9 @@ struct FragmentPlace {
     uint8_t protocol = 0;  // IPv4's; 0 for IPv6
     bool first = false;    // at offset 0
     bool last = false;     // no more fragments follow
+    // What the datagram carries: IPv4's protocol, or the next header of IPv6's fragment
+    // header. Every fragment shows it.
+    uint8_t carried = 0;
 };
 
 class Decoder {

@@ -45,6 +45,21 @@ inline void cpu_relax() {
 #endif
 }
 
+// Whether a datagram that carries `protocol` (FragmentPlace::carried) may be a tunnel's,
+// whose later fragments go where the first one's inner pair is owned. TCP and ICMP are
+// never unwrapped.
+bool may_be_tunnel(uint8_t protocol) {
+    switch (protocol) {
+        case decode::ip_protocol::kTcp:
+        case decode::ip_protocol::kIcmp:
+        case decode::ip_protocol::kIgmp:
+        case decode::ip_protocol::kIcmpv6:
+            return false;
+        default:
+            return true;
+    }
+}
+
 // Passes every event to the wrapped sinks under one lock.
 class LockedSink : public events::EventSink {
   public:
@@ -136,6 +151,12 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
                                        settings.other_idle_timeout_s, settings.tcp_closed_linger_s,
                                        settings.expected_flow_timeout_s,
                                        static_cast<double>(settings.fragments.timeout_us) / 1e6});
+    // A later fragment waits for its first one no longer than a pipeline would keep it,
+    // and at most two expiry checks: a first fragment that comes later than that is lost,
+    // or its slot in fragment_owners_ was taken (the later fragment then goes by its own
+    // pair, which is the datagram's unless it is a tunnel's).
+    fragment_wait_us_ =
+        std::min<int64_t>(settings.fragments.timeout_us, 2 * Pipeline::kExpiryCheckIntervalUs);
     const double hold_us = longest_s * 1e6 + 2.0 * Pipeline::kExpiryCheckIntervalUs;
     // A hold past the last unit never ends: owners then stay as first given.
     const double hold_units = hold_us / (1 << 24) + 2;
@@ -218,7 +239,8 @@ size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
     // Idle counts up to the last look for idle flows, not to this frame: the pipelines end
     // a flow only at such a look, which a capture whose time jumps may not have had yet.
     if (owner == UINT32_MAX || (checked_unit_ > seen && checked_unit_ - seen > hold_units_)) {
-        owner = static_cast<uint32_t>(least_loaded());
+        owner = static_cast<uint32_t>(in_turn_ ? next_turn_++ % pipelines_.size()
+                                               : least_loaded());
         bucket = now << kOwnerBits | (owner + 1);
     } else if (now > seen) {
         bucket = now << kOwnerBits | (owner + 1);
@@ -249,7 +271,7 @@ void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame
         decode::Decoder::shard_addresses(linktype, frame, source, target, v6)) {
         // Most frames: neither a tunnel nor a fragment, so their own addresses decide.
         route(owner_of(flow::address_pair_hash(source, target, v6), time_us), linktype, frame,
-              wire_length, time_us, Pipeline::Part::kWhole, borrowed);
+              wire_length, time_us, Pipeline::Part::kWhole, borrowed, frames_);
         return;
     }
     process_other_frame(linktype, frame, wire_length, time_us, borrowed);
@@ -262,11 +284,12 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
     decode::FragmentPlace fragment;
     const decode::DecodeResult result =
         shard_decoder_.addresses(linktype, frame, wire_length, addresses, &fragment);
-    size_t owner = 0;
+    Destination to;
+    bool held = false;
     if (fragment.found) {
-        owner = owner_of_fragment(fragment, addresses, time_us);
+        held = !destination_of_fragment(fragment, addresses, time_us, to);
     } else if (result == decode::DecodeResult::kPacket) {
-        owner = owner_of(addresses.source, addresses.target, time_us);
+        to = destination_of(addresses, time_us);
     }
     if (result == decode::DecodeResult::kPacket && expiry_due) {
         // One pipeline looks for idle flows when a packet arrives a check interval after
@@ -280,58 +303,115 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
                 nullptr, time_us, 0, 0, 0, kExpiryTick, Pipeline::Part::kWhole};
             if (batch.count >= kBatchFrames) hand_over(*worker);
         }
+        if (!held_.empty()) release_stale_fragments(time_us - fragment_wait_us_);
     }
-    // A Teredo frame's inner IPv6 flow belongs to the pipeline of the inner addresses.
-    if (result == decode::DecodeResult::kPacket) {
-        std::span<const uint8_t> inner = udp_tunnel_payload(addresses);
-        decode::Packet inner_addresses;
-        if (!inner.empty()) {
-            inner_.assign(inner.begin(), inner.end());
-            const auto inner_length = static_cast<uint32_t>(inner_.size());
-            if (shard_decoder_.addresses(DLT_IPV6, inner_, inner_length, inner_addresses) ==
-                decode::DecodeResult::kPacket) {
-                size_t inner_owner =
-                    owner_of(inner_addresses.source, inner_addresses.target, time_us);
-                if (inner_owner != owner) {
-                    route(owner, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter,
-                          borrowed);
-                    route(inner_owner, linktype, frame, wire_length, time_us,
-                          Pipeline::Part::kInner, borrowed);
-                    return;
-                }
-            }
-        }
+    if (held) {
+        hold_fragment(fragment, linktype, frame, wire_length, time_us);
+        return;
     }
-    route(owner, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole, borrowed);
+    // The fragments that came before the first go ahead of it, so that the datagram is
+    // complete at the same frame as with one pipeline.
+    if (fragment.found && fragment.first && !held_.empty() && release_fragments(fragment, to)) {
+        fragment_owners_[fragment_slot(fragment)].used = false;  // its last one came
+    }
+    deliver(to, linktype, frame, wire_length, time_us, borrowed, frames_);
 }
 
-size_t ShardedPipeline::owner_of_fragment(const decode::FragmentPlace& fragment,
-                                          const decode::Packet& addresses, int64_t time_us) {
-    // The fragments of a datagram go to the owner of the pair the datagram carries. That is
-    // the fragments' own pair, except in a tunnel, whose inner pair only the first fragment
-    // contains: its owner is kept for the later fragments.
+ShardedPipeline::Destination ShardedPipeline::destination_of(const decode::Packet& addresses,
+                                                             int64_t time_us) {
+    Destination to;
+    to.owner = owner_of(addresses.source, addresses.target, time_us);
+    // A Teredo frame's inner IPv6 flow belongs to the pipeline of the inner addresses. The
+    // start of the IPv6 packet is enough to find them, which a first fragment has.
+    uint32_t inner_length = 0;
+    std::span<const uint8_t> inner = udp_tunnel_start(addresses, inner_length);
+    if (inner.empty()) return to;
+    inner_.assign(inner.begin(), inner.end());
+    decode::Packet inner_addresses;
+    if (shard_decoder_.addresses(DLT_IPV6, inner_, inner_length, inner_addresses) ==
+        decode::DecodeResult::kPacket) {
+        const size_t inner_owner =
+            owner_of(inner_addresses.source, inner_addresses.target, time_us);
+        if (inner_owner != to.owner) to.inner_owner = inner_owner;
+    }
+    return to;
+}
+
+bool ShardedPipeline::destination_of_fragment(const decode::FragmentPlace& fragment,
+                                              const decode::Packet& addresses, int64_t time_us,
+                                              Destination& to) {
+    // The fragments of a datagram go where the pairs that the datagram carries are owned.
+    // Only the first fragment shows a tunnel's inner pair (or a Teredo datagram's inner
+    // IPv6 pair), so its destination is kept for the later fragments.
     FragmentOwner& place = fragment_owners_[fragment_slot(fragment)];
-    const bool same_datagram = place.owner != 0 && place.source == fragment.source &&
+    const bool same_datagram = place.used && place.source == fragment.source &&
                                place.target == fragment.target && place.id == fragment.id &&
                                place.protocol == fragment.protocol;
     if (fragment.first) {
-        const size_t owner = owner_of(addresses.source, addresses.target, time_us);
-        const bool tunnel =
-            addresses.source != fragment.source || addresses.target != fragment.target;
-        if (tunnel && !fragment.last) {
-            place = {fragment.source, fragment.target, fragment.id, fragment.protocol,
-                     static_cast<uint32_t>(owner + 1)};
+        to = destination_of(addresses, time_us);
+        if (!fragment.last && may_be_tunnel(fragment.carried)) {
+            place = {fragment.source, fragment.target, fragment.id, fragment.protocol, true, to};
         } else if (same_datagram) {
-            place.owner = 0;  // the slot had an older datagram, whose last fragment never came
+            place.used = false;  // the slot had an older datagram, whose last fragment never came
         }
-        return owner;
+        return true;
     }
     if (same_datagram) {
-        const size_t owner = place.owner - 1;
-        if (fragment.last) place.owner = 0;
-        return owner;
+        to = place.to;
+        if (fragment.last) place.used = false;
+        return true;
     }
-    return owner_of(fragment.source, fragment.target, time_us);
+    if (!may_be_tunnel(fragment.carried)) {
+        to.owner = owner_of(fragment.source, fragment.target, time_us);
+        return true;
+    }
+    return false;
+}
+
+void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int linktype,
+                                    std::span<const uint8_t> frame, uint32_t wire_length,
+                                    int64_t time_us) {
+    HeldFragment& held = held_.emplace_back();
+    held.place = fragment;
+    held.bytes.assign(frame.begin(), frame.end());
+    held.linktype = linktype;
+    held.wire_length = wire_length;
+    held.time_us = time_us;
+    held.number = frames_;
+    held_bytes_ += frame.size();
+    if (held_.size() > kHeldFragments || held_bytes_ > kHeldBytes) {
+        release_stale_fragments(INT64_MIN);
+    }
+}
+
+bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
+                                        const Destination& to) {
+    bool last = false;
+    for (auto it = held_.begin(); it != held_.end();) {
+        const decode::FragmentPlace& place = it->place;
+        if (place.source == fragment.source && place.target == fragment.target &&
+            place.id == fragment.id && place.protocol == fragment.protocol) {
+            deliver(to, it->linktype, it->bytes, it->wire_length, it->time_us, false, it->number);
+            last = last || place.last;
+            held_bytes_ -= it->bytes.size();
+            it = held_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return last;
+}
+
+void ShardedPipeline::release_stale_fragments(int64_t before_us) {
+    while (!held_.empty() && (held_.front().time_us < before_us || held_.size() > kHeldFragments ||
+                              held_bytes_ > kHeldBytes)) {
+        HeldFragment& held = held_.front();
+        const size_t owner = owner_of(held.place.source, held.place.target, held.time_us);
+        route(owner, held.linktype, held.bytes, held.wire_length, held.time_us,
+              Pipeline::Part::kWhole, false, held.number);
+        held_bytes_ -= held.bytes.size();
+        held_.pop_front();
+    }
 }
 
 size_t ShardedPipeline::fragment_slot(const decode::FragmentPlace& fragment) const {
@@ -342,23 +422,38 @@ size_t ShardedPipeline::fragment_slot(const decode::FragmentPlace& fragment) con
 
 void ShardedPipeline::route(size_t pipeline, int linktype, std::span<const uint8_t> frame,
                             uint32_t wire_length, int64_t time_us, Pipeline::Part part,
-                            bool borrowed) {
+                            bool borrowed, uint64_t number) {
     if (pipeline == 0) {
         // At once, while the frame's first bytes are still in the cache from finding its
         // owner. The workers' queues keep them busy meanwhile.
-        pipelines_.front()->process_frame(linktype, frame, wire_length, time_us, part, frames_);
+        pipelines_.front()->process_frame(linktype, frame, wire_length, time_us, part, number);
     } else {
-        enqueue(*workers_[pipeline - 1], linktype, frame, wire_length, time_us, part, borrowed);
+        enqueue(*workers_[pipeline - 1], linktype, frame, wire_length, time_us, part, borrowed,
+                number);
     }
+}
+
+void ShardedPipeline::deliver(const Destination& to, int linktype, std::span<const uint8_t> frame,
+                              uint32_t wire_length, int64_t time_us, bool borrowed,
+                              uint64_t number) {
+    if (to.inner_owner == SIZE_MAX) {
+        route(to.owner, linktype, frame, wire_length, time_us, Pipeline::Part::kWhole, borrowed,
+              number);
+        return;
+    }
+    route(to.owner, linktype, frame, wire_length, time_us, Pipeline::Part::kOuter, borrowed,
+          number);
+    route(to.inner_owner, linktype, frame, wire_length, time_us, Pipeline::Part::kInner, borrowed,
+          number);
 }
 
 void ShardedPipeline::enqueue(Worker& worker, int linktype, std::span<const uint8_t> frame,
                               uint32_t wire_length, int64_t time_us, Pipeline::Part part,
-                              bool borrowed) {
+                              bool borrowed, uint64_t number) {
     if (!borrowed && frame.size() > kMaxFrameBytes) {
         // Too long for a batch's part of the copy area, which only a damaged or hostile
         // capture has. The worker reads it where it is, and the caller waits for that.
-        enqueue(worker, linktype, frame, wire_length, time_us, part, true);
+        enqueue(worker, linktype, frame, wire_length, time_us, part, true, number);
         drain();
         return;
     }
@@ -382,7 +477,7 @@ void ShardedPipeline::enqueue(Worker& worker, int linktype, std::span<const uint
         bytes = copy;
     }
     batch.frames[batch.count++] = {
-        bytes, time_us, frames_, static_cast<uint32_t>(frame.size()), wire_length, linktype, part};
+        bytes, time_us, number, static_cast<uint32_t>(frame.size()), wire_length, linktype, part};
     if (batch.count >= kBatchFrames || batch.bytes_used >= kBatchBytes ||
         (batch.count >= kIdleBatchFrames && worker.idle.load(std::memory_order_relaxed))) {
         hand_over(worker);
@@ -522,6 +617,7 @@ void ShardedPipeline::finish() {
         pipelines_.front()->finish();
         return;
     }
+    release_stale_fragments(INT64_MAX);
     finishing_ = true;
     for (auto& worker : workers_) {
         if (worker->filling->count > 0) hand_over(*worker);
@@ -594,6 +690,7 @@ void ShardedPipeline::drain() {
 }
 
 void ShardedPipeline::expire_idle(int64_t now_us) {
+    if (!held_.empty()) release_stale_fragments(now_us - fragment_wait_us_);
     for_each_pipeline([now_us](Pipeline& pipeline, size_t) { pipeline.expire_idle(now_us); });
 }
 

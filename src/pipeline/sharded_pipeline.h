@@ -28,11 +28,11 @@ namespace pw::pipeline {
 // runs on the caller's thread, which analyzes its frames at once. Each of the others runs
 // on a worker thread of its own, which gets its frames in batches. Sharding by address
 // pair rather than by flow keeps IP fragments and announced data connections (FTP, TFTP)
-// with their conversation. The later fragments of a tunnel's datagram go where its first
-// one went, since only the first shows the inner pair.
-// NOTE: an FTP data connection to another address than its control connection's, and a
-// Teredo datagram in IP fragments, may still reach another pipeline than their
-// conversation (docs/benchmarks.md lists these cases).
+// with their conversation. The later fragments of a datagram go where its first one went,
+// since only the first shows the pair that a tunnel carries: a fragment that comes before
+// its first one waits on the caller's thread until the first comes.
+// NOTE: an FTP data connection to another address than its control connection's may still
+// reach another pipeline than its conversation (docs/benchmarks.md).
 //
 // A bucket gets its owner when a frame first reaches it. It gets a new one only after it
 // has had no frame for longer than any state of its pairs can live (the longest idle
@@ -84,6 +84,11 @@ class ShardedPipeline {
     uint64_t borrow_lag_bytes() const {
         return workers_.empty() ? 0 : (kQueueDepth + 2) * kBorrowSpanBytes;
     }
+
+    // Gives each new owner in turn, pipeline 0 first, instead of by the queues' lengths, so
+    // that pairs split between pipelines the same way in every run. For tests: the
+    // owners then no longer follow the load.
+    void assign_in_turn() { in_turn_ = true; }
 
     // The number of pipelines, the caller's included.
     unsigned workers() const { return static_cast<unsigned>(pipelines_.size()); }
@@ -208,12 +213,25 @@ class ShardedPipeline {
     size_t owner_of(const decode::IpAddress& a, const decode::IpAddress& b, int64_t time_us) {
         return owner_of(flow::address_pair_hash(a, b), time_us);
     }
+    // A frame's destination: `owner` for the whole frame, or, for a Teredo datagram whose
+    // inner IPv6 pair another pipeline owns, `owner` for the outer part and `inner_owner`
+    // for the inner part.
+    struct Destination {
+        size_t owner = 0;
+        size_t inner_owner = SIZE_MAX;  // SIZE_MAX when the frame goes whole
+    };
+    // The destination of a frame that is no fragment, with `addresses` from
+    // Decoder::addresses(): a packet's or the start of a datagram's.
+    Destination destination_of(const decode::Packet& addresses, int64_t time_us);
     // Returns owner_of() for bucket `index` at time unit `now`, read from the bucket itself.
     size_t owner_of_bucket(size_t index, uint32_t now);
-    // Returns the owner of a frame that contains an IP fragment, for which
-    // Decoder::addresses() gave `fragment` and `addresses`.
-    size_t owner_of_fragment(const decode::FragmentPlace& fragment, const decode::Packet& addresses,
-                             int64_t time_us);
+    // Finds the destination of a frame that contains an IP fragment, for which
+    // Decoder::addresses() gave `fragment` and `addresses`. Returns false for a later
+    // fragment of a datagram that may be a tunnel's and whose first one has not come,
+    // which then waits (hold_fragment()).
+    bool destination_of_fragment(const decode::FragmentPlace& fragment,
+                                 const decode::Packet& addresses, int64_t time_us,
+                                 Destination& to);
     size_t fragment_slot(const decode::FragmentPlace& fragment) const;
     // Returns the worker with the shortest queue if that is under kAssignDepth, else 0.
     size_t least_loaded() const;
@@ -234,10 +252,23 @@ class ShardedPipeline {
     void process_other_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                              int64_t time_us, bool borrowed);
     // Analyzes the frame on the caller's thread (pipeline 0) or queues it for its worker.
+    // `number` is the frame's place in the input.
     void route(size_t pipeline, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
-               int64_t time_us, Pipeline::Part part, bool borrowed);
+               int64_t time_us, Pipeline::Part part, bool borrowed, uint64_t number);
+    void deliver(const Destination& to, int linktype, std::span<const uint8_t> frame,
+                 uint32_t wire_length, int64_t time_us, bool borrowed, uint64_t number);
     void enqueue(Worker& worker, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
-                 int64_t time_us, Pipeline::Part part, bool borrowed);
+                 int64_t time_us, Pipeline::Part part, bool borrowed, uint64_t number);
+    // Keeps a copy of a later fragment whose first one has not come yet.
+    void hold_fragment(const decode::FragmentPlace& fragment, int linktype,
+                       std::span<const uint8_t> frame, uint32_t wire_length, int64_t time_us);
+    // Sends the waiting fragments of the datagram of `fragment` to `to`. Returns true when
+    // its last fragment was among them.
+    bool release_fragments(const decode::FragmentPlace& fragment, const Destination& to);
+    // Sends each waiting fragment that arrived before `before_us` (all for INT64_MAX), and
+    // the oldest ones while more wait than the bounds allow, by its own pair. Its first
+    // fragment is lost or went by long ago, so its own pair is the best guess.
+    void release_stale_fragments(int64_t before_us);
     void hand_over_old_borrowed(uintptr_t position);
     // Recomputes borrow_check_low_ and borrow_check_high_ from every worker's batch.
     void plan_borrow_check();
@@ -264,6 +295,8 @@ class ShardedPipeline {
     std::vector<uint32_t> buckets_;
     // A bucket idle for more than this many time units has no state in any pipeline.
     uint32_t hold_units_ = 0;
+    bool in_turn_ = false;  // see assign_in_turn()
+    size_t next_turn_ = 0;
     uint32_t checked_unit_ = 0;  // time_units() of the last look for idle flows
     // The bucket that owner_of() read last, the time unit it read it at and the bucket's
     // owner, which stay the result while frames of one pair follow each other.
@@ -276,22 +309,38 @@ class ShardedPipeline {
     // borrow_check_low_ to borrow_check_high_: as far as every worker's batch may still span.
     uintptr_t borrow_check_low_ = 0;
     uintptr_t borrow_check_high_ = UINTPTR_MAX;
-    // The owners of tunnel datagrams whose first fragment came and whose last did not yet,
-    // in a slot per hash of their IP header's addresses, id and protocol. A datagram whose
-    // slot a newer one took goes by its own pair.
-    // NOTE: a later fragment that arrives before the first one also goes by its own pair.
-    // A tunnel's datagram whose fragments come out of order can then be split between
-    // workers and not be reassembled.
+    // The destinations of datagrams that may be a tunnel's, whose first fragment came and
+    // whose last did not yet, in a slot per hash of their IP header's addresses, id and
+    // protocol. The later fragments of a datagram whose slot a newer one took wait as if
+    // their first fragment had not come.
     struct FragmentOwner {
         decode::IpAddress source;
         decode::IpAddress target;
         uint32_t id = 0;
         uint8_t protocol = 0;
-        uint32_t owner = 0;  // the pipeline plus one, 0 for none
+        bool used = false;
+        Destination to;
     };
     static constexpr unsigned kFragmentOwnerBits = 10;
     std::vector<FragmentOwner> fragment_owners_ =
         std::vector<FragmentOwner>(size_t{1} << kFragmentOwnerBits);
+    // Later fragments that came before their first one, oldest first, of datagrams that
+    // may be a tunnel's. They wait up to fragment_wait_us_ (see the constructor), and up to
+    // kHeldFragments frames and kHeldBytes bytes; beyond that the oldest go by their own
+    // pair.
+    struct HeldFragment {
+        decode::FragmentPlace place;
+        std::vector<uint8_t> bytes;
+        int linktype = 0;
+        uint32_t wire_length = 0;
+        int64_t time_us = 0;
+        uint64_t number = 0;
+    };
+    static constexpr size_t kHeldFragments = 1024;
+    static constexpr size_t kHeldBytes = 4 << 20;
+    std::deque<HeldFragment> held_;
+    size_t held_bytes_ = 0;
+    int64_t fragment_wait_us_ = 0;
     cpu_set_t allowed_cpus_{};  // where the process may run, for steer_workers()
     decode::Decoder shard_decoder_;
     std::vector<uint8_t> inner_;  // the IPv6 packet inside a Teredo frame

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "decode_frames.h"
 #include "flow/flow_key.h"
 
@@ -230,10 +232,13 @@ Frame pair_datagram(uint8_t pair, uint16_t port) {
     return ethernet(0x0800, ipv4(17, udp(port, 53, filler(400)), client, server));
 }
 
-// The summary of `threads` pipelines that analyzed `frames` (borrowed) to the end.
+// The summary of `threads` pipelines that analyzed `frames` (borrowed) to the end. With
+// `in_turn`, the pipelines own new pairs in turn (ShardedPipeline::assign_in_turn()).
 pipeline::Summary summary_of(const std::vector<std::pair<Frame, int64_t>>& frames,
-                             const pipeline::Settings& settings, unsigned threads) {
+                             const pipeline::Settings& settings, unsigned threads,
+                             bool in_turn = false) {
     pipeline::ShardedPipeline sharded(settings, {}, threads);
+    if (in_turn) sharded.assign_in_turn();
     for (const auto& [frame, time] : frames) {
         sharded.process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()), time, true);
     }
@@ -284,47 +289,111 @@ TEST(ShardedPipeline, CountsSameWhileOwnersChange) {
     }
 }
 
-// A VXLAN tunnel whose outer packets come now whole, now in two IP fragments, among the
-// frames of other pairs: the inner flow is one flow whatever the threads, since the
-// fragments and the whole packets reach one worker.
-TEST(ShardedPipeline, TunnelFragmentsStayWithFlow) {
+// Appends the IPv4 datagram of `payload` from `from` to `to` as two fragments split after
+// 64 bytes of payload, the second first when `reversed`.
+void add_fragments(std::vector<std::pair<Frame, int64_t>>& frames, int64_t& now,
+                   const Frame& payload, V4 from, V4 to, uint16_t id, bool reversed) {
+    Ipv4Options first;
+    first.id = id;
+    first.more_fragments = true;
+    Ipv4Options second;
+    second.id = id;
+    second.offset_bytes = 64;
+    Frame head(payload.begin(), payload.begin() + 64);
+    Frame rest(payload.begin() + 64, payload.end());
+    Frame one = ethernet(0x0800, ipv4(17, head, from, to, first));
+    Frame two = ethernet(0x0800, ipv4(17, rest, from, to, second));
+    if (reversed) std::swap(one, two);
+    frames.emplace_back(std::move(one), now += 100);
+    frames.emplace_back(std::move(two), now += 100);
+}
+
+// Checks that 2 and 3 pipelines, owners given by load or in turn, count the flows,
+// packets and events of one pipeline, which counts `flows` flows.
+void expect_same_as_one_thread(const std::vector<std::pair<Frame, int64_t>>& frames,
+                               size_t flows) {
+    pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
+    EXPECT_EQ(one_thread.flows, flows);
+    for (unsigned threads : {2u, 3u}) {
+        for (bool in_turn : {false, true}) {
+            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+            pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
+            EXPECT_EQ(many.flows, one_thread.flows);
+            EXPECT_EQ(many.packets, one_thread.packets);
+            EXPECT_EQ(many.events, one_thread.events);
+        }
+    }
+}
+
+// The frames of a tunnel between kOuterA and kOuterB, with the frames of 8 other pairs
+// between each two of its datagrams. `tunnel(reply)` gives a datagram's IPv4 payload. Of
+// every four datagrams one comes in two fragments in order, one in two fragments the
+// last first, and two whole.
+std::vector<std::pair<Frame, int64_t>> tunnel_frames(const std::function<Frame(bool)>& tunnel) {
     std::vector<std::pair<Frame, int64_t>> frames;
     int64_t now = 1'700'000'000'000'000;
     for (int i = 0; i < 300; ++i) {
         const bool reply = i % 2 == 1;
-        Frame inner = reply ? ipv4(17, udp(53, 5000, filler(64)), kServer4, kClient4)
-                            : ipv4(17, udp(5000, 53, filler(64)), kClient4, kServer4);
-        Frame vxlan =
-            udp(50000, 4789, bytes({0x08, 0, 0, 0, 0, 0, 1, 0}) + ethernet(0x0800, inner));
+        const Frame payload = tunnel(reply);
         const V4 from = reply ? kOuterB : kOuterA;
         const V4 to = reply ? kOuterA : kOuterB;
-        if (i % 3 == 0) {
-            Ipv4Options first;
-            first.id = static_cast<uint16_t>(i);
-            first.more_fragments = true;
-            Ipv4Options second;
-            second.id = static_cast<uint16_t>(i);
-            second.offset_bytes = 64;
-            Frame head(vxlan.begin(), vxlan.begin() + 64);
-            Frame rest(vxlan.begin() + 64, vxlan.end());
-            frames.emplace_back(ethernet(0x0800, ipv4(17, head, from, to, first)), now += 100);
-            frames.emplace_back(ethernet(0x0800, ipv4(17, rest, from, to, second)), now += 100);
+        if (i % 4 < 2) {
+            add_fragments(frames, now, payload, from, to, static_cast<uint16_t>(i), i % 4 == 1);
         } else {
-            frames.emplace_back(ethernet(0x0800, ipv4(17, vxlan, from, to)), now += 100);
+            frames.emplace_back(ethernet(0x0800, ipv4(17, payload, from, to)), now += 100);
         }
         for (uint8_t pair = 1; pair <= 8; ++pair) {
             frames.emplace_back(pair_datagram(pair, 2000), now += 100);
         }
     }
-    auto run = [&](unsigned threads) { return summary_of(frames, pipeline::Settings{}, threads); };
-    pipeline::Summary one_thread = run(1);
-    EXPECT_EQ(one_thread.flows, 1u + 8u);
-    for (unsigned threads : {2u, 3u}) {
-        SCOPED_TRACE(threads);
-        pipeline::Summary many = run(threads);
+    return frames;
+}
+
+// A VXLAN tunnel's inner flow is one flow whatever the threads, since its fragments and
+// whole packets reach one worker. A fragment that comes before its first one waits for
+// it, since only the first shows the inner pair.
+TEST(ShardedPipeline, TunnelFragmentsStayWithFlow) {
+    auto vxlan = [](bool reply) {
+        Frame inner = reply ? ipv4(17, udp(53, 5000, filler(64)), kServer4, kClient4)
+                            : ipv4(17, udp(5000, 53, filler(64)), kClient4, kServer4);
+        return udp(50000, 4789, bytes({0x08, 0, 0, 0, 0, 0, 1, 0}) + ethernet(0x0800, inner));
+    };
+    expect_same_as_one_thread(tunnel_frames(vxlan), 1 + 8);
+}
+
+// Teredo is tracked as two flows, the outer UDP one and the IPv6 one inside, which
+// different pipelines may own. A datagram in IP fragments reaches both, like a whole one,
+// so the inner flow stays one flow.
+TEST(ShardedPipeline, TeredoFragmentsReachInnerFlow) {
+    auto teredo = [](bool reply) {
+        Frame inner = reply ? ipv6(17, udp(53, 5000, filler(64)), kServer6, kClient6)
+                            : ipv6(17, udp(5000, 53, filler(64)), kClient6, kServer6);
+        return reply ? udp(3544, 50001, inner) : udp(50001, 3544, inner);
+    };
+    expect_same_as_one_thread(tunnel_frames(teredo), 2 + 8);
+}
+
+// A later fragment whose first one never comes waits only a while, then goes by its own
+// pair and is counted as one pipeline counts it.
+TEST(ShardedPipeline, LoneLaterFragmentIsNotLost) {
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    Ipv4Options later;
+    later.id = 7;
+    later.offset_bytes = 64;
+    frames.emplace_back(ethernet(0x0800, ipv4(17, filler(40), kOuterA, kOuterB, later)), now);
+    for (int second = 0; second < 40; ++second) {
+        for (uint8_t pair = 1; pair <= 4; ++pair) {
+            frames.emplace_back(pair_datagram(pair, 2000), now += 250'000);
+        }
+    }
+    pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
+    for (bool in_turn : {false, true}) {
+        SCOPED_TRACE(in_turn);
+        pipeline::Summary many = summary_of(frames, pipeline::Settings{}, 2, in_turn);
+        EXPECT_EQ(many.frames, one_thread.frames);
+        EXPECT_EQ(many.fragments_held, one_thread.fragments_held);
         EXPECT_EQ(many.flows, one_thread.flows);
-        EXPECT_EQ(many.packets, one_thread.packets);
-        EXPECT_EQ(many.events, one_thread.events);
     }
 }
 
