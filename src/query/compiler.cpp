@@ -59,8 +59,9 @@ std::optional<int64_t> parse_named(std::string_view text, std::span<const NamedV
 }
 
 bool allows_ordering(FieldType type) {
-    return type == FieldType::kInteger || type == FieldType::kBytes || type == FieldType::kTime ||
-           type == FieldType::kIpProtocol || type == FieldType::kAddress;
+    return type == FieldType::kInteger || type == FieldType::kPort || type == FieldType::kBytes ||
+           type == FieldType::kTime || type == FieldType::kIpProtocol ||
+           type == FieldType::kAddress;
 }
 
 class Compiler {
@@ -219,7 +220,13 @@ class Compiler {
                 break;
             case FieldType::kIpProtocol:
                 number = parse_named(value.text, kIpProtocols, true);
-                expected = "tcp, udp, icmp, icmpv6, sctp, or an IP protocol number";
+                if (number && (*number < 0 || *number > 255)) number.reset();
+                expected = "tcp, udp, icmp, icmpv6, sctp, or an IP protocol number (0 to 255)";
+                break;
+            case FieldType::kPort:
+                number = parse_integer(value.text);
+                if (number && (*number < 0 || *number > 65535)) number.reset();
+                expected = "a port number from 0 to 65535";
                 break;
             case FieldType::kBoolean:
                 number = parse_named(value.text, kBooleans, false);

@@ -8,6 +8,7 @@ namespace pw::query {
 // The type of a field, which decides how its values are written and compared.
 enum class FieldType {
     kInteger,     // decimal integer
+    kPort,        // decimal integer from 0 to 65535
     kBytes,       // integer with an optional size suffix (1MB, 4KiB)
     kTime,        // ISO 8601, relative (-1h) or milliseconds since the epoch
     kText,        // compared as written; ~ is a case-sensitive glob

@@ -167,6 +167,8 @@ TEST_F(QueryOperators, InNetwork) {
     EXPECT_EQ(match("target_ip = 192.168.1.0/24"), Uids{"smb2-stats"});
     EXPECT_EQ(match("target_ip in 0.0.0.0/0 and target_port = 53"), Uids{});
     EXPECT_EQ(match("target_ip in ::/0 and target_port = 53"), Uids{"dns-stats"});
+    // Bits after the prefix do not narrow the network.
+    EXPECT_EQ(match("target_ip in 10.200.3.4/8"), Uids{"smb1-stats"});
 }
 
 TEST_F(QueryOperators, NotAndOr) {

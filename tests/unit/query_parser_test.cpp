@@ -107,7 +107,11 @@ TEST(QueryParser, MalformedQueries) {
 TEST(QueryParser, InvalidFieldsAndValues) {
     const MalformedCase cases[] = {
         {"nosuch = 1", 1, 1, "unknown field 'nosuch'"},
-        {"target_port = abc", 1, 15, "expected an integer for 'target_port', found 'abc'"},
+        {"target_port = abc", 1, 15,
+         "expected a port number from 0 to 65535 for 'target_port', found 'abc'"},
+        {"target_port = -1", 1, 15, "expected a port number from 0 to 65535"},
+        {"source_port in (80, 70000)", 1, 21, "expected a port number from 0 to 65535"},
+        {"ip_protocol = 256", 1, 15, "an IP protocol number (0 to 255)"},
         {"process < x", 1, 9, "operator '<' does not apply to 'process'"},
         {"target_port ~ 4*", 1, 13, "operator '~' (glob) applies to text fields"},
         {"target_ip = 10.0.0.300", 1, 13, "expected an IP address or network"},
