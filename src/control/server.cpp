@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -224,6 +225,35 @@ void ControlServer::accept_loop() {
     }
 }
 
+namespace {
+
+// Reads and drops what the client still sends, until it closes its side, for at most
+// 2 s and 64 MiB. A client still writing a request when the server closes would get a
+// broken pipe or a reset instead of the error reply.
+void discard_input(int fd) {
+    constexpr auto kLimit = std::chrono::seconds(2);
+    constexpr size_t kMaxBytes = size_t{64} << 20;
+    shutdown(fd, SHUT_WR);  // the reply is complete
+    const auto deadline = std::chrono::steady_clock::now() + kLimit;
+    size_t discarded = 0;
+    char chunk[65536];
+    while (discarded < kMaxBytes) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return;
+        pollfd readable{fd, POLLIN, 0};
+        const int ready = poll(&readable, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return;
+        const ssize_t count = read(fd, chunk, sizeof chunk);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return;
+        discarded += static_cast<size_t>(count);
+    }
+}
+
+}  // namespace
+
 void ControlServer::serve(Connection& connection) {
     int fd = connection.fd;
     try {
@@ -239,6 +269,7 @@ void ControlServer::serve(Connection& connection) {
                                        fmt::format("request line longer than {} bytes; send "
                                                    "one JSON request per line",
                                                    kMaxLineBytes)));
+                discard_input(fd);
                 break;
             }
             if (line.empty()) continue;

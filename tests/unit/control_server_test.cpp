@@ -129,6 +129,14 @@ TEST_F(ControlServerTest, OversizedLineIsRejected) {
     EXPECT_NE(response["error"].get<std::string>().find("longer than"), std::string::npos);
 }
 
+// A client that sends far more than the socket buffers can take may send all of it,
+// and then reads the reply instead of a broken pipe.
+TEST_F(ControlServerTest, OversizedLineGetsReply) {
+    nlohmann::json response = raw_request(std::string(8 * kMaxLineBytes, 'x'));
+    EXPECT_EQ(response["ok"], false);
+    EXPECT_NE(response["error"].get<std::string>().find("longer than"), std::string::npos);
+}
+
 TEST_F(ControlServerTest, SocketModeIsGroupOnly) {
     struct stat status {};
     ASSERT_EQ(stat(server_->socket_path().c_str(), &status), 0);
