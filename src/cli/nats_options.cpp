@@ -10,8 +10,9 @@ void add_nats_options(CLI::App& command, NatsOptions& options) {
     fleet::NatsSettings& s = options.settings;
     command
         .add_option("--nats-server", s.servers,
-                    "NATS server URL (nats://HOST:PORT or tls://HOST:PORT), repeatable or "
-                    "comma-separated (default: nats://127.0.0.1:4222)")
+                    std::string("NATS server URL (nats://HOST:PORT or tls://HOST:PORT), "
+                                "repeatable or comma-separated (default: ") +
+                        fleet::kDefaultServer + ")")
         ->delimiter(',')
         // One value per occurrence, so that a capture file after it is not taken as a server.
         ->allow_extra_args(false);

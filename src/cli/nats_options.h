@@ -10,7 +10,7 @@ namespace pw::cli {
 // The --nats-* options as given; to_settings() checks and converts them.
 struct NatsOptions {
     fleet::NatsSettings settings;
-    std::string max_age = "30d";
+    std::string max_age = "30d";  // fleet::kDefaultMaxAgeMs, as the option writes it
 };
 
 // Adds --nats-server (repeatable or comma-separated), --nats-creds, --nats-nkey,

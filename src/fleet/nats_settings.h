@@ -5,11 +5,9 @@
 #include <string>
 #include <vector>
 
-namespace pw::fleet {
+#include "fleet/nats_defaults.h"
 
-// The server used when no server is configured. It stays on loopback so that an agent
-// without settings never sends events to another host.
-inline constexpr const char* kDefaultServer = "nats://127.0.0.1:4222";
+namespace pw::fleet {
 
 // How an agent reaches NATS and where its events go: the `[nats]` table of the policy and
 // the --nats-* options. Paths are read when connecting; nothing here is ever logged whole,
@@ -26,14 +24,14 @@ struct NatsSettings {
     std::string tls_cert;
     std::string tls_key;
     // The JetStream stream that events are published into, created when missing.
-    std::string stream = "PROTOWATCH_EVENTS";
+    std::string stream = kDefaultStream;
     // The first subject token: events go to <prefix>.events.<device>.<kind>, search
     // requests to <prefix>.search.
-    std::string subject_prefix = "protowatch";
+    std::string subject_prefix = kDefaultSubjectPrefix;
     // Copies of each message the cluster keeps (1 to 5) when the stream is created.
-    int replicas = 1;
+    int replicas = kDefaultReplicas;
     // Age after which JetStream deletes a message; zero keeps messages without a limit.
-    std::chrono::milliseconds max_age = std::chrono::hours(24 * 30);
+    std::chrono::milliseconds max_age{kDefaultMaxAgeMs};
     // JetStream drops a message whose Nats-Msg-Id it stored within this window. Replays
     // after an outage longer than this window can be stored twice.
     std::chrono::milliseconds duplicate_window = std::chrono::minutes(2);

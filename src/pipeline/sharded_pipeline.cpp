@@ -239,8 +239,7 @@ size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
     // Idle counts up to the last look for idle flows, not to this frame: the pipelines end
     // a flow only at such a look, which a capture whose time jumps may not have had yet.
     if (owner == UINT32_MAX || (checked_unit_ > seen && checked_unit_ - seen > hold_units_)) {
-        owner = static_cast<uint32_t>(in_turn_ ? next_turn_++ % pipelines_.size()
-                                               : least_loaded());
+        owner = static_cast<uint32_t>(in_turn_ ? next_turn_++ % pipelines_.size() : least_loaded());
         bucket = now << kOwnerBits | (owner + 1);
     } else if (now > seen) {
         bucket = now << kOwnerBits | (owner + 1);

@@ -230,8 +230,7 @@ class ShardedPipeline {
     // fragment of a datagram that may be a tunnel's and whose first one has not come,
     // which then waits (hold_fragment()).
     bool destination_of_fragment(const decode::FragmentPlace& fragment,
-                                 const decode::Packet& addresses, int64_t time_us,
-                                 Destination& to);
+                                 const decode::Packet& addresses, int64_t time_us, Destination& to);
     size_t fragment_slot(const decode::FragmentPlace& fragment) const;
     // Returns the worker with the shortest queue if that is under kAssignDepth, else 0.
     size_t least_loaded() const;

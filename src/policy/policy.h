@@ -9,6 +9,7 @@
 
 #include "detect/protocols.h"
 #include "events/audit_event.h"
+#include "fleet/nats_defaults.h"
 #include "store/retention.h"
 
 namespace pw::policy {
@@ -23,12 +24,11 @@ struct NatsSettings {
     std::string tls_ca;          // absolute paths, or empty; tls_cert and tls_key go together
     std::string tls_cert;
     std::string tls_key;
-    // The defaults are those of the command line's --nats-* options (fleet/nats_settings.h),
-    // so that the agent and `analyze --publish` share one stream.
-    std::string stream = "PROTOWATCH_EVENTS";
-    std::string subject_prefix = "protowatch";
-    int replicas = 1;        // JetStream allows 1 to 5
-    int64_t max_age_ms = 30 * 86'400'000LL;  // how long the stream keeps a message; 0: no limit
+    std::string stream = fleet::kDefaultStream;
+    std::string subject_prefix = fleet::kDefaultSubjectPrefix;
+    int replicas = fleet::kDefaultReplicas;  // JetStream allows 1 to 5
+    // How long the stream keeps a message; 0: no limit.
+    int64_t max_age_ms = fleet::kDefaultMaxAgeMs;
 
     bool operator==(const NatsSettings&) const = default;
 };

@@ -310,8 +310,7 @@ void add_fragments(std::vector<std::pair<Frame, int64_t>>& frames, int64_t& now,
 
 // Checks that 2 and 3 pipelines, owners given by load or in turn, count the flows,
 // packets and events of one pipeline, which counts `flows` flows.
-void expect_same_as_one_thread(const std::vector<std::pair<Frame, int64_t>>& frames,
-                               size_t flows) {
+void expect_same_as_one_thread(const std::vector<std::pair<Frame, int64_t>>& frames, size_t flows) {
     pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
     EXPECT_EQ(one_thread.flows, flows);
     for (unsigned threads : {2u, 3u}) {
