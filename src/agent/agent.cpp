@@ -38,16 +38,6 @@ class SerializedSink : public events::EventSink {
     events::EventSink& next_;
 };
 
-// The settings of one worker's pipeline: the flow table and memory bounds hold for all
-// workers together.
-pipeline::Settings worker_settings(pipeline::Settings settings, unsigned workers) {
-    settings.max_flows = std::max<size_t>(1, settings.max_flows / workers);
-    if (settings.max_memory_bytes > 0) {
-        settings.max_memory_bytes = std::max<size_t>(1, settings.max_memory_bytes / workers);
-    }
-    return settings;
-}
-
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {
@@ -88,10 +78,14 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     if (config_.attribute_processes) {
         attributor_ = std::make_unique<process::ProcessAttributor>(config_.attribution);
     }
-    pipeline::Settings settings = worker_settings(config_.settings, workers);
+    // The flow table and memory bounds hold for all workers together.
+    if (workers > 1) {
+        bounds_ = std::make_unique<pipeline::SharedBounds>(config_.settings.max_flows,
+                                                           config_.settings.max_memory_bytes);
+    }
     for (unsigned i = 0; i < workers; ++i) {
-        workers_.push_back(
-            std::make_unique<CaptureWorker>(i, settings, outputs, attributor_.get(), *capture_));
+        workers_.push_back(std::make_unique<CaptureWorker>(
+            i, config_.settings, outputs, attributor_.get(), *capture_, bounds_.get()));
     }
     hand_out(std::move(opened));
     take_snapshot();  // `status` has a reply before run() starts

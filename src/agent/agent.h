@@ -63,6 +63,7 @@ class Agent {
     std::unique_ptr<policy::RecordingFilter> recording_;  // in front of store_, with a policy
     std::unique_ptr<events::JsonLinesSink> json_;
     std::unique_ptr<events::EventSink> json_serialized_;  // json_, one writer at a time
+    std::unique_ptr<pipeline::SharedBounds> bounds_;      // of the workers, with more than one
     std::vector<std::unique_ptr<CaptureWorker>> workers_;
     uint64_t drop_intervals_ = 0;  // snapshots in which a drop counter grew
     uint64_t drops_seen_ = 0;

@@ -31,7 +31,8 @@ int64_t thread_cpu_us() {
 
 CaptureWorker::CaptureWorker(unsigned index, pipeline::Settings settings,
                              std::vector<events::EventSink*> outputs,
-                             process::ProcessAttributor* attributor, capture::LiveCapture& capture)
+                             process::ProcessAttributor* attributor, capture::LiveCapture& capture,
+                             pipeline::SharedBounds* bounds)
     : index_(index), capture_(capture) {
     std::vector<events::EventSink*> sinks = outputs;
     if (attributor != nullptr) {
@@ -41,6 +42,7 @@ CaptureWorker::CaptureWorker(unsigned index, pipeline::Settings settings,
         sinks = {attributing_.get()};
     }
     pipeline_ = std::make_unique<pipeline::Pipeline>(std::move(settings), sinks);
+    if (bounds != nullptr) pipeline_->share_bounds(*bounds);
     // Each worker numbers its flows in its own residue, so that connection ids stay unique.
     pipeline_->number_flows_from(index + 1, capture.workers());
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

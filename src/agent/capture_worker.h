@@ -32,9 +32,11 @@ class CaptureWorker {
   public:
     // `outputs` must accept events from several threads at once. Attribution is skipped when
     // `attributor` is null.
+    // With `bounds`, which must outlive the worker, the pipeline's flows and memory count
+    // against the bounds that every worker shares.
     CaptureWorker(unsigned index, pipeline::Settings settings,
                   std::vector<events::EventSink*> outputs, process::ProcessAttributor* attributor,
-                  capture::LiveCapture& capture);
+                  capture::LiveCapture& capture, pipeline::SharedBounds* bounds = nullptr);
     ~CaptureWorker();  // stop()
     CaptureWorker(const CaptureWorker&) = delete;
     CaptureWorker& operator=(const CaptureWorker&) = delete;

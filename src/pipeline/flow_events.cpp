@@ -25,6 +25,7 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
     emit(*flow, events::Activity::kDisconnect, flow->last_us, reason);
     for (ProtocolId id : flow->protocol_list()) ++summary_.flows_by_protocol[id];
     table_.remove(flow);
+    if (shared_ != nullptr) shared_->flows.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Pipeline::emit(const Flow& flow, events::Activity activity, int64_t time_us,

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "pipeline/inspection.h"
 #include "pipeline/pipeline.h"
 
@@ -58,11 +60,30 @@ size_t Pipeline::memory_in_use() const {
     return table_.size() * kFlowBytes + decoder_.memory_bytes() + memory_.reassembly().bytes();
 }
 
+size_t Pipeline::memory_in_use_by_all(size_t own) const {
+    if (shared_ == nullptr || shared_->max_memory_bytes == 0) return own;
+    const int64_t others =
+        shared_->memory_bytes.load(std::memory_order_relaxed) - published_memory_;
+    return own + static_cast<size_t>(std::max<int64_t>(others, 0));
+}
+
+void Pipeline::publish_memory(size_t own, bool always) {
+    if (shared_ == nullptr || shared_->max_memory_bytes == 0) return;
+    const int64_t change = static_cast<int64_t>(own) - published_memory_;
+    if (!always && change < SharedBounds::kMemoryStep && change > -SharedBounds::kMemoryStep) {
+        return;
+    }
+    shared_->memory_bytes.fetch_add(change, std::memory_order_relaxed);
+    published_memory_ = static_cast<int64_t>(own);
+}
+
 void Pipeline::enforce_memory_bound(int64_t now_us) {
     // Evict in order of what loses the least. Idle flows go first, because their events
     // are written as they end. Then incomplete IP datagrams, then out-of-order TCP data,
     // which costs a gap in an active stream, and last the active flows, the oldest first.
-    while (memory_.over(memory_in_use())) {
+    // With shared bounds the pipeline evicts only its own flows and data. Once it has none
+    // left, another pipeline over the bound evicts its own.
+    while (memory_.over(memory_in_use_by_all(memory_in_use()))) {
         Flow* oldest = table_.oldest_overall();
         if (oldest != nullptr && now_us - oldest->last_us >= kIdleUs) {
             evict_for_memory(oldest);
@@ -76,7 +97,9 @@ void Pipeline::enforce_memory_bound(int64_t now_us) {
             break;
         }
     }
-    memory_.record(memory_in_use());
+    const size_t own = memory_in_use();
+    memory_.record(own);
+    publish_memory(own, false);
     memory_.log_evictions();
 }
 

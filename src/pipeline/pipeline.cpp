@@ -155,14 +155,29 @@ void Pipeline::process_packet(const Packet& packet) {
     }
 }
 
+bool Pipeline::take_flow_place() {
+    if (shared_ == nullptr) return !table_.full();
+    size_t flows = shared_->flows.load(std::memory_order_relaxed);
+    do {
+        if (flows >= shared_->max_flows) return false;
+    } while (!shared_->flows.compare_exchange_weak(flows, flows + 1, std::memory_order_relaxed));
+    return true;
+}
+
 Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const Packet& packet) {
-    if (table_.full()) {
+    // When the table is full the flow idle the longest ends. With shared bounds another
+    // pipeline may take the place it frees, so this one ends its flows until it gets a
+    // place or has none left, and then goes over the bound by this flow.
+    while (!take_flow_place()) {
         Flow* oldest = table_.oldest_overall();
-        if (oldest != nullptr) {
-            summary_.anomalies.add(decode::Anomaly::kFlowTableFull);
-            ++summary_.flows_evicted;
-            end_flow(oldest, events::EndReason::kEvicted);
+        if (oldest == nullptr) {
+            if (shared_ != nullptr) shared_->flows.fetch_add(1, std::memory_order_relaxed);
+            break;
         }
+        summary_.anomalies.add(decode::Anomaly::kFlowTableFull);
+        ++summary_.flows_evicted;
+        end_flow(oldest, events::EndReason::kEvicted);
+        if (shared_ == nullptr) break;
     }
     Flow* flow = table_.insert(key);
     flow->number = next_flow_number_;
@@ -277,6 +292,7 @@ void Pipeline::finish() {
         }
         end_flow(flow, reason);
     }
+    publish_memory(memory_in_use(), true);
     for (events::EventSink* sink : sinks_) sink->flush();
 }
 

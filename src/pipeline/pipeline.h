@@ -15,6 +15,7 @@
 #include "pipeline/detector_set.h"
 #include "pipeline/memory_bound.h"
 #include "pipeline/settings.h"
+#include "pipeline/shared_bounds.h"
 
 namespace pw::pipeline {
 
@@ -125,6 +126,11 @@ class Pipeline {
         flow_number_step_ = step;
     }
 
+    // Makes the pipeline hold its flows and memory against `bounds`, which other pipelines
+    // share, instead of against its own settings' max_flows and max_memory_bytes. Call
+    // before the first frame; `bounds` must outlive the pipeline.
+    void share_bounds(SharedBounds& bounds) { shared_ = &bounds; }
+
     // For live capture (live_flows.cpp). Marks every open flow partial, after the capture dropped
     // packets.
     void mark_open_flows_partial();
@@ -166,6 +172,14 @@ class Pipeline {
               events::EndReason reason = events::EndReason::kNone);
     bool is_local(const decode::IpAddress& address) const;
     size_t memory_in_use() const;
+    // The memory in use by every pipeline that shares the bounds, this one's counted at
+    // `own` bytes: memory_in_use() when the bounds are not shared.
+    size_t memory_in_use_by_all(size_t own) const;
+    // Adds this pipeline's memory in use to the shared total; with `always`, even when it
+    // changed by less than SharedBounds::kMemoryStep.
+    void publish_memory(size_t own, bool always);
+    // Returns true when a new flow fits in the flow table, counting it in the shared bounds.
+    bool take_flow_place();
     void enforce_memory_bound(int64_t now_us);
     void evict_for_memory(flow::Flow* flow);
 
@@ -195,6 +209,8 @@ class Pipeline {
     uint64_t next_flow_number_ = 1;
     uint64_t frame_number_ = 0;  // of the frame being analyzed (process_frame())
     uint64_t flow_number_step_ = 1;
+    SharedBounds* shared_ = nullptr;  // see share_bounds()
+    int64_t published_memory_ = 0;    // this pipeline's part of shared_->memory_bytes
 };
 
 }  // namespace pw::pipeline

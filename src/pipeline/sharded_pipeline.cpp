@@ -104,9 +104,9 @@ void add(Summary& total, const Summary& part) {
     total.events += part.events;
     for (const auto& [id, count] : part.flows_by_protocol) total.flows_by_protocol[id] += count;
     total.anomalies.merge(part.anomalies);
-    // Each worker has its share of the bound; their peaks may fall at different times, so
-    // the sum is an upper bound of the whole's peak.
-    total.memory.limit_bytes += part.memory.limit_bytes;
+    // The pipelines share one bound, which each reports. Their peaks may fall at different
+    // times, so the sum is an upper bound of the whole's peak.
+    total.memory.limit_bytes = std::max(total.memory.limit_bytes, part.memory.limit_bytes);
     total.memory.peak_bytes += part.memory.peak_bytes;
     total.memory.flows_evicted += part.memory.flows_evicted;
     total.memory.fragment_sets_evicted += part.memory.fragment_sets_evicted;
@@ -129,18 +129,11 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         locked_sink_ = std::make_unique<LockedSink>(std::move(sinks));
         pipeline_sinks.push_back(locked_sink_.get());
     }
-    // The flow table and memory bounds hold for all pipelines together, shared out as the
-    // traffic is expected to be.
-    const double total_share = kReaderShare + (threads - 1);
+    // The flow table and memory bounds hold for all pipelines together.
+    bounds_ = std::make_unique<SharedBounds>(settings.max_flows, settings.max_memory_bytes);
     for (unsigned i = 0; i < threads; ++i) {
-        const double fraction = (i == 0 ? kReaderShare : 1.0) / total_share;
-        auto share = [fraction](size_t total) {
-            return std::max<size_t>(1, static_cast<size_t>(static_cast<double>(total) * fraction));
-        };
-        Settings own = settings;
-        own.max_flows = share(settings.max_flows);
-        if (settings.max_memory_bytes > 0) own.max_memory_bytes = share(settings.max_memory_bytes);
-        pipelines_.push_back(std::make_unique<Pipeline>(std::move(own), pipeline_sinks));
+        pipelines_.push_back(std::make_unique<Pipeline>(settings, pipeline_sinks));
+        pipelines_.back()->share_bounds(*bounds_);
         pipelines_.back()->number_flows_from(i + 1, threads);
     }
     // A bucket may change owner once idle past every timeout of what a pipeline keeps per

@@ -19,6 +19,7 @@
 #include "events/event.h"
 #include "flow/flow_key.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/shared_bounds.h"
 
 namespace pw::pipeline {
 
@@ -98,11 +99,6 @@ class ShardedPipeline {
     // bucket free to go to whichever thread has time.
     static constexpr unsigned kBucketBits = 14;
     static constexpr size_t kShardBuckets = size_t{1} << kBucketBits;
-    // The share of the traffic that the caller's thread is expected to analyze, against 1
-    // for each worker thread: the flow table and memory bounds are shared out so. NOTE: an
-    // estimate from bench/compare's capture on a 2-core x86_64 machine, where reading the
-    // frames and handing them over took about 40% as long as analyzing them.
-    static constexpr double kReaderShare = 0.4;
     // Bytes of the input a worker's batch may span before it is handed over: with
     // kQueueDepth batches queued, one analyzed and one filling, a worker reads frames at
     // most about (kQueueDepth + 2) * kBorrowSpanBytes behind the caller. A mapped file
@@ -282,6 +278,7 @@ class ShardedPipeline {
     void for_each_pipeline(const std::function<void(Pipeline&, size_t)>& task);
 
     std::unique_ptr<events::EventSink> locked_sink_;
+    std::unique_ptr<SharedBounds> bounds_;  // of every pipeline, with more than one
     std::vector<std::unique_ptr<Pipeline>> pipelines_;
     // The thread of pipeline i + 1 for each i; pipeline 0 runs on the caller's thread.
     std::vector<std::unique_ptr<Worker>> workers_;

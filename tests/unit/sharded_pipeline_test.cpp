@@ -372,6 +372,57 @@ TEST(ShardedPipeline, TeredoFragmentsReachInnerFlow) {
     expect_same_as_one_thread(tunnel_frames(teredo), 2 + 8);
 }
 
+// `count` UDP flows of different pairs, 100 us apart, that stay open to the end.
+std::vector<std::pair<Frame, int64_t>> open_flows(int count) {
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    for (int flow = 0; flow < count; ++flow) {
+        V4 client = {10, 9, static_cast<uint8_t>(flow >> 8), static_cast<uint8_t>(flow)};
+        V4 server = {192, 0, 2, 1};
+        frames.emplace_back(ethernet(0x0800, ipv4(17, udp(5000, 53, filler(64)), client, server)),
+                            now += 100);
+    }
+    return frames;
+}
+
+// The flow table bound holds for all pipelines together: of 100 flows that stay open, a
+// table of 60 ends 40 early. With more threads the pipelines hold flows at different
+// moments: one may end its flows at the end of the input before another starts the flows
+// of earlier frames. So fewer may end early, never more, however the pairs are owned.
+TEST(ShardedPipeline, FlowBoundIsShared) {
+    const auto frames = open_flows(100);
+    pipeline::Settings settings;
+    settings.max_flows = 60;
+    EXPECT_EQ(summary_of(frames, settings, 1).flows_evicted, 40u);
+    for (unsigned threads : {2u, 3u}) {
+        for (bool in_turn : {false, true}) {
+            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+            EXPECT_LE(summary_of(frames, settings, threads, in_turn).flows_evicted, 40u);
+        }
+    }
+}
+
+// So does the memory bound. A pipeline adds its memory to the shared total in steps, so
+// more flows may end early than with one pipeline, by at most what those steps hold.
+TEST(ShardedPipeline, MemoryBoundIsShared) {
+    const auto frames = open_flows(400);
+    pipeline::Settings settings;
+    settings.max_memory_bytes = 400'000;
+    const pipeline::Summary one_thread = summary_of(frames, settings, 1);
+    ASSERT_GT(one_thread.memory.flows_evicted, 0u);
+    // One flow accounts for more than 2 KiB (memory_bound.cpp).
+    const uint64_t per_step = pipeline::SharedBounds::kMemoryStep / 2048;
+    for (unsigned threads : {2u, 3u}) {
+        for (bool in_turn : {false, true}) {
+            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+            const pipeline::Summary many = summary_of(frames, settings, threads, in_turn);
+            EXPECT_LE(many.memory.flows_evicted,
+                      one_thread.memory.flows_evicted + threads * per_step);
+            EXPECT_EQ(many.memory.limit_bytes, settings.max_memory_bytes);
+        }
+    }
+}
+
 // A later fragment whose first one never comes waits only a while, then goes by its own
 // pair and is counted as one pipeline counts it.
 TEST(ShardedPipeline, LoneLaterFragmentIsNotLost) {
