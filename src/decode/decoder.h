@@ -69,6 +69,7 @@ struct FragmentPlace {
     // What the datagram carries: IPv4's protocol, or the next header of IPv6's fragment
     // header. Every fragment shows it.
     uint8_t carried = 0;
+    uint32_t length = 0;  // the bytes of the datagram's payload it holds, as captured
 };
 
 class Decoder {

@@ -117,7 +117,8 @@ void add(Summary& total, const Summary& part) {
 }  // namespace
 
 ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSink*> sinks,
-                                 unsigned threads) {
+                                 unsigned threads)
+    : shard_decoder_(settings.fragments) {
     threads = std::max(threads, 1u);
     if (threads == 1) {
         pipelines_.push_back(std::make_unique<Pipeline>(std::move(settings), std::move(sinks)));
@@ -144,12 +145,11 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
                                        settings.other_idle_timeout_s, settings.tcp_closed_linger_s,
                                        settings.expected_flow_timeout_s,
                                        static_cast<double>(settings.fragments.timeout_us) / 1e6});
-    // A later fragment waits for its first one no longer than a pipeline would keep it,
-    // and at most two expiry checks: a first fragment that comes later than that is lost,
-    // or its slot in fragment_owners_ was taken (the later fragment then goes by its own
-    // pair, which is the datagram's unless it is a tunnel's).
-    fragment_wait_us_ =
-        std::min<int64_t>(settings.fragments.timeout_us, 2 * Pipeline::kExpiryCheckIntervalUs);
+    // A later fragment waits for its first one as long as a pipeline would keep it, and a
+    // first fragment's destination is kept as long.
+    fragment_wait_us_ = settings.fragments.timeout_us;
+    max_held_fragments_ = settings.fragments.max_datagrams * kHeldFragmentsPerDatagram;
+    max_held_bytes_ = settings.fragments.max_bytes;
     const double hold_us = longest_s * 1e6 + 2.0 * Pipeline::kExpiryCheckIntervalUs;
     // A hold past the last unit never ends: owners then stay as first given.
     const double hold_units = hold_us / (1 << 24) + 2;
@@ -299,12 +299,16 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
     }
     if (held) {
         hold_fragment(fragment, linktype, frame, wire_length, time_us);
+        resolve_held(fragment, linktype, frame, wire_length, time_us);
         return;
     }
     // The fragments that came before the first go ahead of it, so that the datagram is
     // complete at the same frame as with one pipeline.
     if (fragment.found && fragment.first && !held_.empty() && release_fragments(fragment, to)) {
-        fragment_owners_[fragment_slot(fragment)].used = false;  // its last one came
+        // The datagram's other fragments are in the caller's decoder (resolve_held()). This
+        // one completes or extends the set there, so that it does not wait for its timeout.
+        decode::Packet ignored;
+        shard_decoder_.decode(linktype, frame, wire_length, time_us, ignored);
     }
     deliver(to, linktype, frame, wire_length, time_us, borrowed, frames_);
 }
@@ -334,30 +338,89 @@ bool ShardedPipeline::destination_of_fragment(const decode::FragmentPlace& fragm
                                               Destination& to) {
     // The fragments of a datagram go where the pairs that the datagram carries are owned.
     // Only the first fragment shows a tunnel's inner pair (or a Teredo datagram's inner
-    // IPv6 pair), so its destination is kept for the later fragments.
-    FragmentOwner& place = fragment_owners_[fragment_slot(fragment)];
-    const bool same_datagram = place.used && place.source == fragment.source &&
-                               place.target == fragment.target && place.id == fragment.id &&
-                               place.protocol == fragment.protocol;
-    if (fragment.first) {
+    // IPv6 pair), so its destination is kept for the later fragments, in whatever order
+    // they come.
+    const bool tunnel = may_be_tunnel(fragment.carried);
+    if (fragment.first && (!tunnel || fragment.length >= kShowingBytes)) {
         to = destination_of(addresses, time_us);
-        if (!fragment.last && may_be_tunnel(fragment.carried)) {
-            place = {fragment.source, fragment.target, fragment.id, fragment.protocol, true, to};
-        } else if (same_datagram) {
-            place.used = false;  // the slot had an older datagram, whose last fragment never came
-        }
+        if (tunnel && !fragment.last) keep_destination(fragment, to, time_us);
         return true;
     }
-    if (same_datagram) {
-        to = place.to;
-        if (fragment.last) place.used = false;
+    if (const Destination* kept = kept_destination(fragment, time_us)) {
+        to = *kept;
         return true;
     }
-    if (!may_be_tunnel(fragment.carried)) {
+    if (!tunnel) {
         to.owner = owner_of(fragment.source, fragment.target, time_us);
         return true;
     }
     return false;
+}
+
+void ShardedPipeline::resolve_held(const decode::FragmentPlace& fragment, int linktype,
+                                   std::span<const uint8_t> frame, uint32_t wire_length,
+                                   int64_t time_us) {
+    // The caller's decoder reassembles the datagram as a pipeline would. Once it is whole,
+    // it shows every pair the datagram carries.
+    decode::Packet whole;
+    if (shard_decoder_.decode(linktype, frame, wire_length, time_us, whole) !=
+        decode::DecodeResult::kPacket) {
+        return;
+    }
+    const Destination to = destination_of(whole, time_us);
+    keep_destination(fragment, to, time_us);  // for copies of fragments sent again
+    release_fragments(fragment, to);
+}
+
+ShardedPipeline::FragmentOwner* ShardedPipeline::fragment_set(
+    const decode::FragmentPlace& fragment) {
+    if (fragment_owners_.empty()) fragment_owners_.resize(kFragmentWays << kFragmentSetBits);
+    const uint64_t hash = flow::address_pair_hash(fragment.source, fragment.target) ^
+                          (uint64_t{fragment.id} << 8 | fragment.protocol) * 0x9e3779b97f4a7c15ull;
+    return &fragment_owners_[(hash >> (64 - kFragmentSetBits)) * kFragmentWays];
+}
+
+namespace {
+
+template <typename Entry>
+bool same_datagram(const Entry& entry, const decode::FragmentPlace& fragment) {
+    return entry.used && entry.source == fragment.source && entry.target == fragment.target &&
+           entry.id == fragment.id && entry.protocol == fragment.protocol;
+}
+
+}  // namespace
+
+const ShardedPipeline::Destination* ShardedPipeline::kept_destination(
+    const decode::FragmentPlace& fragment, int64_t time_us) {
+    if (fragment_owners_.empty()) return nullptr;
+    FragmentOwner* set = fragment_set(fragment);
+    for (size_t way = 0; way < kFragmentWays; ++way) {
+        const FragmentOwner& entry = set[way];
+        if (same_datagram(entry, fragment) && time_us - entry.time_us <= fragment_wait_us_) {
+            return &entry.to;
+        }
+    }
+    return nullptr;
+}
+
+void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, const Destination& to,
+                                       int64_t time_us) {
+    FragmentOwner* set = fragment_set(fragment);
+    // The datagram's own entry (a first fragment sent again), else a free or outdated one,
+    // else the oldest.
+    FragmentOwner* place = nullptr;
+    for (size_t way = 0; way < kFragmentWays && place == nullptr; ++way) {
+        if (same_datagram(set[way], fragment)) place = &set[way];
+    }
+    for (size_t way = 0; way < kFragmentWays && place == nullptr; ++way) {
+        if (!set[way].used || time_us - set[way].time_us > fragment_wait_us_) place = &set[way];
+    }
+    if (place == nullptr) {
+        place = std::min_element(
+            set, set + kFragmentWays,
+            [](const FragmentOwner& a, const FragmentOwner& b) { return a.time_us < b.time_us; });
+    }
+    *place = {fragment.source, fragment.target, fragment.id, fragment.protocol, true, time_us, to};
 }
 
 void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int linktype,
@@ -371,32 +434,33 @@ void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int l
     held.time_us = time_us;
     held.number = frames_;
     held_bytes_ += frame.size();
-    if (held_.size() > kHeldFragments || held_bytes_ > kHeldBytes) {
+    if (held_.size() > max_held_fragments_ || held_bytes_ > max_held_bytes_) {
         release_stale_fragments(INT64_MIN);
     }
 }
 
 bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
                                         const Destination& to) {
-    bool last = false;
+    bool released = false;
     for (auto it = held_.begin(); it != held_.end();) {
         const decode::FragmentPlace& place = it->place;
         if (place.source == fragment.source && place.target == fragment.target &&
             place.id == fragment.id && place.protocol == fragment.protocol) {
             deliver(to, it->linktype, it->bytes, it->wire_length, it->time_us, false, it->number);
-            last = last || place.last;
+            released = true;
             held_bytes_ -= it->bytes.size();
             it = held_.erase(it);
         } else {
             ++it;
         }
     }
-    return last;
+    return released;
 }
 
 void ShardedPipeline::release_stale_fragments(int64_t before_us) {
-    while (!held_.empty() && (held_.front().time_us < before_us || held_.size() > kHeldFragments ||
-                              held_bytes_ > kHeldBytes)) {
+    while (!held_.empty() &&
+           (held_.front().time_us < before_us || held_.size() > max_held_fragments_ ||
+            held_bytes_ > max_held_bytes_)) {
         HeldFragment& held = held_.front();
         const size_t owner = owner_of(held.place.source, held.place.target, held.time_us);
         route(owner, held.linktype, held.bytes, held.wire_length, held.time_us,
@@ -404,12 +468,6 @@ void ShardedPipeline::release_stale_fragments(int64_t before_us) {
         held_bytes_ -= held.bytes.size();
         held_.pop_front();
     }
-}
-
-size_t ShardedPipeline::fragment_slot(const decode::FragmentPlace& fragment) const {
-    const uint64_t hash = flow::address_pair_hash(fragment.source, fragment.target) ^
-                          (uint64_t{fragment.id} << 8 | fragment.protocol) * 0x9e3779b97f4a7c15ull;
-    return hash >> (64 - kFragmentOwnerBits);
 }
 
 void ShardedPipeline::route(size_t pipeline, int linktype, std::span<const uint8_t> frame,

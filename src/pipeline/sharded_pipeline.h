@@ -30,8 +30,9 @@ namespace pw::pipeline {
 // on a worker thread of its own, which gets its frames in batches. Sharding by address
 // pair rather than by flow keeps IP fragments and announced data connections (FTP, TFTP)
 // with their conversation. The later fragments of a datagram go where its first one went,
-// since only the first shows the pair that a tunnel carries: a fragment that comes before
-// its first one waits on the caller's thread until the first comes.
+// since only the first shows the pair that a tunnel carries. A fragment that comes before
+// its first one, or a first fragment too short to show that pair, waits on the caller's
+// thread until the datagram shows it.
 // NOTE: an FTP data connection to another address than its control connection's may still
 // reach another pipeline than its conversation (docs/benchmarks.md).
 //
@@ -222,12 +223,19 @@ class ShardedPipeline {
     // Returns owner_of() for bucket `index` at time unit `now`, read from the bucket itself.
     size_t owner_of_bucket(size_t index, uint32_t now);
     // Finds the destination of a frame that contains an IP fragment, for which
-    // Decoder::addresses() gave `fragment` and `addresses`. Returns false for a later
-    // fragment of a datagram that may be a tunnel's and whose first one has not come,
-    // which then waits (hold_fragment()).
+    // Decoder::addresses() gave `fragment` and `addresses`. Returns false for a fragment of
+    // a datagram that may be a tunnel's whose first kShowingBytes have not come, which then
+    // waits (hold_fragment()).
     bool destination_of_fragment(const decode::FragmentPlace& fragment,
                                  const decode::Packet& addresses, int64_t time_us, Destination& to);
-    size_t fragment_slot(const decode::FragmentPlace& fragment) const;
+    struct FragmentOwner;  // see fragment_owners_
+    // The set of fragment_owners_ that the datagram of `fragment` goes in.
+    FragmentOwner* fragment_set(const decode::FragmentPlace& fragment);
+    // Returns the kept destination of the datagram of `fragment` at `time_us`, or nullptr.
+    const Destination* kept_destination(const decode::FragmentPlace& fragment, int64_t time_us);
+    // Keeps `to` as the destination of the datagram whose first fragment is `fragment`.
+    void keep_destination(const decode::FragmentPlace& fragment, const Destination& to,
+                          int64_t time_us);
     // Returns the worker with the shortest queue if that is under kAssignDepth, else 0.
     size_t least_loaded() const;
     // Converts `time_us` to the units of a bucket's time: 2^24 us (about 17 s) since the first
@@ -254,11 +262,15 @@ class ShardedPipeline {
                  uint32_t wire_length, int64_t time_us, bool borrowed, uint64_t number);
     void enqueue(Worker& worker, int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                  int64_t time_us, Pipeline::Part part, bool borrowed, uint64_t number);
-    // Keeps a copy of a later fragment whose first one has not come yet.
+    // Adds a waiting fragment to the caller's decoder, and once that completes the
+    // datagram, sends all its fragments where the pairs it carries are owned.
+    void resolve_held(const decode::FragmentPlace& fragment, int linktype,
+                      std::span<const uint8_t> frame, uint32_t wire_length, int64_t time_us);
+    // Keeps a copy of a fragment whose datagram's destination is not known yet.
     void hold_fragment(const decode::FragmentPlace& fragment, int linktype,
                        std::span<const uint8_t> frame, uint32_t wire_length, int64_t time_us);
-    // Sends the waiting fragments of the datagram of `fragment` to `to`. Returns true when
-    // its last fragment was among them.
+    // Sends the waiting fragments of the datagram of `fragment` to `to`. Returns false when
+    // none waited.
     bool release_fragments(const decode::FragmentPlace& fragment, const Destination& to);
     // Sends each waiting fragment that arrived before `before_us` (all for INT64_MAX), and
     // the oldest ones while more wait than the bounds allow, by its own pair. Its first
@@ -305,25 +317,28 @@ class ShardedPipeline {
     // borrow_check_low_ to borrow_check_high_: as far as every worker's batch may still span.
     uintptr_t borrow_check_low_ = 0;
     uintptr_t borrow_check_high_ = UINTPTR_MAX;
-    // The destinations of datagrams that may be a tunnel's, whose first fragment came and
-    // whose last did not yet, in a slot per hash of their IP header's addresses, id and
-    // protocol. The later fragments of a datagram whose slot a newer one took wait as if
-    // their first fragment had not come.
+    // The destinations of datagrams that may be a tunnel's and whose first fragment came,
+    // kept as long as a pipeline keeps a datagram's fragments (fragment_wait_us_). A hash
+    // of the IP header's addresses, id and protocol picks a set of kFragmentWays entries.
+    // A set that is full gives up its oldest entry, whose later fragments then wait as if
+    // their first one had not come. The table is made at the first fragment that needs it.
     struct FragmentOwner {
         decode::IpAddress source;
         decode::IpAddress target;
         uint32_t id = 0;
         uint8_t protocol = 0;
         bool used = false;
+        int64_t time_us = 0;  // of the first fragment
         Destination to;
     };
-    static constexpr unsigned kFragmentOwnerBits = 10;
-    std::vector<FragmentOwner> fragment_owners_ =
-        std::vector<FragmentOwner>(size_t{1} << kFragmentOwnerBits);
+    static constexpr unsigned kFragmentSetBits = 9;
+    static constexpr size_t kFragmentWays = 8;
+    std::vector<FragmentOwner> fragment_owners_;
     // Later fragments that came before their first one, oldest first, of datagrams that
-    // may be a tunnel's. They wait up to fragment_wait_us_ (see the constructor), and up to
-    // kHeldFragments frames and kHeldBytes bytes; beyond that the oldest go by their own
-    // pair.
+    // may be a tunnel's. They wait as long as a pipeline keeps a datagram's fragments
+    // (fragment_wait_us_), and up to as many frames as kHeldFragmentsPerDatagram times the
+    // datagrams and as many bytes as a pipeline holds (FragmentLimits). Beyond that the
+    // oldest go by their own pair.
     struct HeldFragment {
         decode::FragmentPlace place;
         std::vector<uint8_t> bytes;
@@ -332,8 +347,14 @@ class ShardedPipeline {
         int64_t time_us = 0;
         uint64_t number = 0;
     };
-    static constexpr size_t kHeldFragments = 1024;
-    static constexpr size_t kHeldBytes = 4 << 20;
+    // A first fragment with this many bytes of its datagram's payload shows the pairs of
+    // any tunnel the decoder unwraps, whose headers take about a hundred bytes at most.
+    // Real first fragments fill a link's MTU (at least 576 bytes for IPv4). A shorter one
+    // waits for the datagram to be whole, as an evasion tool's tiny fragments do.
+    static constexpr uint32_t kShowingBytes = 512;
+    static constexpr size_t kHeldFragmentsPerDatagram = 4;
+    size_t max_held_fragments_ = 0;
+    size_t max_held_bytes_ = 0;
     std::deque<HeldFragment> held_;
     size_t held_bytes_ = 0;
     int64_t fragment_wait_us_ = 0;

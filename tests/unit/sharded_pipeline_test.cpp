@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "decode_frames.h"
@@ -289,23 +290,28 @@ TEST(ShardedPipeline, CountsSameWhileOwnersChange) {
     }
 }
 
-// Appends the IPv4 datagram of `payload` from `from` to `to` as two fragments split after
-// 64 bytes of payload, the second first when `reversed`.
+// The orders in which add_fragments() sends a datagram's fragments.
+enum class Order { kInOrder, kLastFirst, kFirstLastMiddle };
+
+// Appends the IPv4 datagram of `payload` from `from` to `to` as fragments of `piece` bytes
+// of payload (a multiple of 8), in `order`.
 void add_fragments(std::vector<std::pair<Frame, int64_t>>& frames, int64_t& now,
-                   const Frame& payload, V4 from, V4 to, uint16_t id, bool reversed) {
-    Ipv4Options first;
-    first.id = id;
-    first.more_fragments = true;
-    Ipv4Options second;
-    second.id = id;
-    second.offset_bytes = 64;
-    Frame head(payload.begin(), payload.begin() + 64);
-    Frame rest(payload.begin() + 64, payload.end());
-    Frame one = ethernet(0x0800, ipv4(17, head, from, to, first));
-    Frame two = ethernet(0x0800, ipv4(17, rest, from, to, second));
-    if (reversed) std::swap(one, two);
-    frames.emplace_back(std::move(one), now += 100);
-    frames.emplace_back(std::move(two), now += 100);
+                   const Frame& payload, V4 from, V4 to, uint16_t id, size_t piece, Order order) {
+    std::vector<Frame> parts;
+    for (size_t offset = 0; offset < payload.size(); offset += piece) {
+        Ipv4Options options;
+        options.id = id;
+        options.offset_bytes = static_cast<uint16_t>(offset);
+        options.more_fragments = offset + piece < payload.size();
+        const auto begin = payload.begin() + static_cast<std::ptrdiff_t>(offset);
+        const auto end =
+            payload.begin() + static_cast<std::ptrdiff_t>(std::min(offset + piece, payload.size()));
+        parts.push_back(ethernet(0x0800, ipv4(17, Frame(begin, end), from, to, options)));
+    }
+    if (order == Order::kLastFirst) std::reverse(parts.begin(), parts.end());
+    if (order == Order::kFirstLastMiddle)
+        std::rotate(parts.begin() + 1, parts.end() - 1, parts.end());
+    for (Frame& part : parts) frames.emplace_back(std::move(part), now += 100);
 }
 
 // Checks that 2 and 3 pipelines, owners given by load or in turn, count the flows,
@@ -324,22 +330,39 @@ void expect_same_as_one_thread(const std::vector<std::pair<Frame, int64_t>>& fra
     }
 }
 
-// The frames of a tunnel between kOuterA and kOuterB, with the frames of 8 other pairs
-// between each two of its datagrams. `tunnel(reply)` gives a datagram's IPv4 payload. Of
-// every four datagrams one comes in two fragments in order, one in two fragments the
-// last first, and two whole.
-std::vector<std::pair<Frame, int64_t>> tunnel_frames(const std::function<Frame(bool)>& tunnel) {
+// A tunnel's datagram: `tunnel(reply, data)` gives the IPv4 payload of a datagram whose
+// innermost packet carries `data` bytes.
+using Tunnel = std::function<Frame(bool, size_t)>;
+
+// How tunnel_frames() sends a datagram: whole (piece 0) or in fragments of `piece` bytes in
+// `order`, with `data` bytes in its innermost packet.
+struct Shape {
+    size_t data;
+    size_t piece;
+    Order order;
+};
+// Fragments whose first one shows the inner pair, in three orders; 16-byte fragments whose
+// first one shows nothing, in two orders; and whole.
+constexpr Shape kShapes[] = {{1200, 600, Order::kInOrder},         {1200, 600, Order::kLastFirst},
+                             {1200, 600, Order::kFirstLastMiddle}, {64, 16, Order::kInOrder},
+                             {64, 16, Order::kFirstLastMiddle},    {64, 0, Order::kInOrder}};
+
+// The frames of a tunnel between kOuterA and kOuterB, its datagrams in each of kShapes in
+// turn, with the frames of 8 other pairs between each two of its datagrams.
+std::vector<std::pair<Frame, int64_t>> tunnel_frames(const Tunnel& tunnel) {
     std::vector<std::pair<Frame, int64_t>> frames;
     int64_t now = 1'700'000'000'000'000;
     for (int i = 0; i < 300; ++i) {
         const bool reply = i % 2 == 1;
-        const Frame payload = tunnel(reply);
         const V4 from = reply ? kOuterB : kOuterA;
         const V4 to = reply ? kOuterA : kOuterB;
-        if (i % 4 < 2) {
-            add_fragments(frames, now, payload, from, to, static_cast<uint16_t>(i), i % 4 == 1);
-        } else {
+        const Shape& shape = kShapes[i % std::size(kShapes)];
+        const Frame payload = tunnel(reply, shape.data);
+        if (shape.piece == 0) {
             frames.emplace_back(ethernet(0x0800, ipv4(17, payload, from, to)), now += 100);
+        } else {
+            add_fragments(frames, now, payload, from, to, static_cast<uint16_t>(i), shape.piece,
+                          shape.order);
         }
         for (uint8_t pair = 1; pair <= 8; ++pair) {
             frames.emplace_back(pair_datagram(pair, 2000), now += 100);
@@ -348,15 +371,22 @@ std::vector<std::pair<Frame, int64_t>> tunnel_frames(const std::function<Frame(b
     return frames;
 }
 
+Frame vxlan(bool reply, size_t data) {
+    Frame inner = reply ? ipv4(17, udp(53, 5000, filler(data)), kServer4, kClient4)
+                        : ipv4(17, udp(5000, 53, filler(data)), kClient4, kServer4);
+    return udp(50000, 4789, bytes({0x08, 0, 0, 0, 0, 0, 1, 0}) + ethernet(0x0800, inner));
+}
+
+Frame teredo(bool reply, size_t data) {
+    Frame inner = reply ? ipv6(17, udp(53, 5000, filler(data)), kServer6, kClient6)
+                        : ipv6(17, udp(5000, 53, filler(data)), kClient6, kServer6);
+    return reply ? udp(3544, 50001, inner) : udp(50001, 3544, inner);
+}
+
 // A VXLAN tunnel's inner flow is one flow whatever the threads, since its fragments and
-// whole packets reach one worker. A fragment that comes before its first one waits for
-// it, since only the first shows the inner pair.
+// whole packets reach one worker. A fragment that comes before the first one, or a first
+// fragment too short to show the inner pair, waits until the datagram shows it.
 TEST(ShardedPipeline, TunnelFragmentsStayWithFlow) {
-    auto vxlan = [](bool reply) {
-        Frame inner = reply ? ipv4(17, udp(53, 5000, filler(64)), kServer4, kClient4)
-                            : ipv4(17, udp(5000, 53, filler(64)), kClient4, kServer4);
-        return udp(50000, 4789, bytes({0x08, 0, 0, 0, 0, 0, 1, 0}) + ethernet(0x0800, inner));
-    };
     expect_same_as_one_thread(tunnel_frames(vxlan), 1 + 8);
 }
 
@@ -364,12 +394,41 @@ TEST(ShardedPipeline, TunnelFragmentsStayWithFlow) {
 // different pipelines may own. A datagram in IP fragments reaches both, like a whole one,
 // so the inner flow stays one flow.
 TEST(ShardedPipeline, TeredoFragmentsReachInnerFlow) {
-    auto teredo = [](bool reply) {
-        Frame inner = reply ? ipv6(17, udp(53, 5000, filler(64)), kServer6, kClient6)
-                            : ipv6(17, udp(5000, 53, filler(64)), kClient6, kServer6);
-        return reply ? udp(3544, 50001, inner) : udp(50001, 3544, inner);
-    };
     expect_same_as_one_thread(tunnel_frames(teredo), 2 + 8);
+}
+
+// Hundreds of fragmented datagrams in flight at once, each of another inner pair: all
+// first fragments, then all second ones and so on, then a whole reply each. Half of them
+// come in 16-byte fragments, whose first one does not show the inner pair.
+TEST(ShardedPipeline, ManyDatagramsInFlight) {
+    constexpr int kDatagrams = 400;
+    auto datagram = [](int i, bool reply, size_t data) {
+        const V4 client = {10, 9, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+        Frame inner = reply ? ipv4(17, udp(53, 5000, filler(data)), kServer4, client)
+                            : ipv4(17, udp(5000, 53, filler(data)), client, kServer4);
+        return udp(50000, 4789, bytes({0x08, 0, 0, 0, 0, 0, 1, 0}) + ethernet(0x0800, inner));
+    };
+    std::vector<std::vector<std::pair<Frame, int64_t>>> parts(kDatagrams);
+    size_t most_parts = 0;
+    for (int i = 0; i < kDatagrams; ++i) {
+        const bool tiny = i % 2 == 1;
+        int64_t unused = 0;
+        add_fragments(parts[i], unused, datagram(i, false, tiny ? 64 : 1200), kOuterA, kOuterB,
+                      static_cast<uint16_t>(i), tiny ? 16 : 600, Order::kInOrder);
+        most_parts = std::max(most_parts, parts[i].size());
+    }
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    for (size_t place = 0; place < most_parts; ++place) {
+        for (auto& part : parts) {
+            if (place < part.size()) frames.emplace_back(std::move(part[place].first), now += 100);
+        }
+    }
+    for (int i = 0; i < kDatagrams; ++i) {
+        frames.emplace_back(ethernet(0x0800, ipv4(17, datagram(i, true, 64), kOuterB, kOuterA)),
+                            now += 100);
+    }
+    expect_same_as_one_thread(frames, kDatagrams);
 }
 
 // `count` UDP flows of different pairs, 100 us apart, that stay open to the end.
