@@ -68,6 +68,8 @@ ControlClient::ControlClient(const std::string& path) : path_(path) {
     fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw ClientError(fmt::format("socket failed: {}", std::strerror(errno)));
     if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+        const timeval timeout{static_cast<time_t>(kReplyTimeout.count()), 0};
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         reader_ = std::make_unique<LineReader>(fd_);
         return;
     }
@@ -128,6 +130,12 @@ nlohmann::json ControlClient::call(const std::string& command, const nlohmann::j
                               response.value("code", std::string(kCodeFailed)));
         }
     } catch (const std::system_error& error) {
+        if (error.code().value() == EAGAIN || error.code().value() == EWOULDBLOCK) {
+            throw ClientError(fmt::format(
+                "the agent did not answer '{}' within {} s; see the agent's log (`journalctl "
+                "-u protowatch`)",
+                command, kReplyTimeout.count()));
+        }
         throw ClientError(fmt::format("control socket {}: {}", path_, error.what()));
     }
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -38,10 +40,14 @@ class ControlClient {
     using ItemCallback = std::function<void(const nlohmann::json& item)>;
 
     // Sends a request and returns its result; items that precede it go to `on_item`. Throws
-    // ClientError with the agent's message when it returns an error.
+    // ClientError with the agent's message when it returns an error, and when the agent
+    // sends nothing for kReplyTimeout.
     nlohmann::json call(const std::string& command,
                         const nlohmann::json& args = nlohmann::json::object(),
                         const ItemCallback& on_item = {});
+
+    // How long a call waits for each line of the agent's reply.
+    static constexpr std::chrono::seconds kReplyTimeout{60};
 
   private:
     int fd_ = -1;

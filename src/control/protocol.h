@@ -29,6 +29,7 @@ inline constexpr const char* kCodeDenied = "denied";            // the caller's 
 inline constexpr const char* kCodeInvalid = "invalid_request";  // malformed line or arguments
 inline constexpr const char* kCodeUnknown = "unknown_command";
 inline constexpr const char* kCodeFailed = "failed";  // the command ran and failed
+inline constexpr const char* kCodeBusy = "busy";      // every connection slot is taken
 
 // An error a command handler throws; its message goes to the client with `code`.
 class CommandError : public std::runtime_error {

@@ -192,15 +192,7 @@ void ControlServer::reap_finished_locked() {
 void ControlServer::accept_loop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     while (true) {
-        {
-            std::lock_guard lock(mutex_);
-            reap_finished_locked();
-            // At the limit, leave new clients in the backlog until a connection ends.
-            fds[0].events = connections_.size() < settings_.max_connections ? POLLIN : 0;
-        }
-        // The timeout only bounds how long a finished connection waits to be reaped while
-        // the limit holds back accepting.
-        int ready = poll(fds, 2, fds[0].events == 0 ? 100 : -1);
+        int ready = poll(fds, 2, -1);
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) {
             spdlog::error("control socket {}: poll failed: {}", settings_.socket_path,
@@ -219,6 +211,21 @@ void ControlServer::accept_loop() {
             continue;
         }
         std::lock_guard lock(mutex_);
+        reap_finished_locked();
+        if (connections_.size() >= settings_.max_connections) {
+            // The line is short and the new socket's buffer empty, so this does not block.
+            try {
+                write_line(fd, failure(nullptr, kCodeBusy,
+                                       fmt::format("the agent already serves {} control "
+                                                   "connections, as many as it allows; try "
+                                                   "again in a moment",
+                                                   settings_.max_connections)));
+            } catch (const std::system_error&) {
+                // The client is gone already.
+            }
+            close(fd);
+            continue;
+        }
         Connection& connection = connections_.emplace_back();
         connection.fd = fd;
         connection.thread = std::thread([this, &connection] { serve(connection); });
@@ -256,6 +263,10 @@ void discard_input(int fd) {
 
 void ControlServer::serve(Connection& connection) {
     int fd = connection.fd;
+    const auto idle = settings_.idle_timeout;
+    const timeval timeout{static_cast<time_t>(idle.count() / 1000),
+                          static_cast<suseconds_t>(idle.count() % 1000 * 1000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     try {
         Caller caller;
         caller.peer = read_peer_credentials(fd);
@@ -276,8 +287,20 @@ void ControlServer::serve(Connection& connection) {
             write_line(fd, run_request(line, caller, fd));
         }
     } catch (const std::system_error& error) {
-        // The client hung up or the server is stopping.
-        spdlog::debug("control connection ended: {}", error.what());
+        if (error.code().value() == EAGAIN || error.code().value() == EWOULDBLOCK) {
+            spdlog::debug("control connection idle for {} ms: closing it", idle.count());
+            try {
+                write_line(fd, failure(nullptr, kCodeInvalid,
+                                       fmt::format("no request for {} s: the agent closed the "
+                                                   "connection; connect again to send one",
+                                                   idle.count() / 1000)));
+            } catch (const std::system_error&) {
+                // The client is gone already.
+            }
+        } else {
+            // The client hung up or the server is stopping.
+            spdlog::debug("control connection ended: {}", error.what());
+        }
     }
     std::lock_guard lock(mutex_);
     close(fd);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+
 #include <sys/stat.h>
 
 #include <functional>
@@ -50,8 +52,11 @@ struct ServerSettings {
     // rejects a connect() from anyone outside it (and from admins not in the reader group,
     // unless they are root).
     mode_t socket_mode = 0660;
-    // Connections served at once; a further client waits in the listen backlog.
+    // Connections served at once. A further client gets a "busy" reply and is closed.
     size_t max_connections = 16;
+    // A connection that sends nothing for this long is closed, so that idle or stalled
+    // clients do not keep the connection slots.
+    std::chrono::milliseconds idle_timeout{30'000};
 };
 
 // The agent's control socket: accepts connections on a Unix stream socket, checks each

@@ -18,9 +18,11 @@ using store::testing::TempDir;
 // A server with an echo command for readers, a listing and an admin-only command.
 class ControlServerTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        ServerSettings settings;
+    void SetUp() override { start_server(ServerSettings{}); }
+
+    void start_server(ServerSettings settings) {
         settings.socket_path = dir_.file("control.sock");
+        server_.reset();
         server_ = std::make_unique<ControlServer>(settings);
         server_->register_command("echo", Role::kReader,
                                   [](const nlohmann::json& args, const Caller& caller, Reply&) {
@@ -40,12 +42,26 @@ class ControlServerTest : public ::testing::Test {
     }
 
     // Sends raw bytes and returns the first response line.
-    nlohmann::json raw_request(const std::string& bytes) {
+    // A new connection to the server, which the caller closes.
+    int connect_raw() {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
         std::strcpy(address.sun_path, server_->socket_path().c_str());
         EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        return fd;
+    }
+
+    // The first line the server sends on `fd`, as JSON.
+    static nlohmann::json first_line(int fd) {
+        LineReader reader(fd);
+        std::string line;
+        EXPECT_EQ(reader.next(line), LineReader::Status::kLine);
+        return nlohmann::json::parse(line, nullptr, false);
+    }
+
+    nlohmann::json raw_request(const std::string& bytes) {
+        int fd = connect_raw();
         EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
                   static_cast<ssize_t>(bytes.size()));
         LineReader reader(fd);
@@ -135,6 +151,31 @@ TEST_F(ControlServerTest, OversizedLineGetsReply) {
     nlohmann::json response = raw_request(std::string(8 * kMaxLineBytes, 'x'));
     EXPECT_EQ(response["ok"], false);
     EXPECT_NE(response["error"].get<std::string>().find("longer than"), std::string::npos);
+}
+
+// Connections beyond the limit get a "busy" reply at once instead of waiting unanswered,
+// and a connection that sends nothing is closed, so idle clients cannot keep the slots.
+TEST_F(ControlServerTest, BusyBeyondTheLimit) {
+    ServerSettings settings;
+    settings.max_connections = 2;
+    settings.idle_timeout = std::chrono::milliseconds(300);
+    start_server(settings);
+    int first = connect_raw();
+    int second = connect_raw();
+    int third = connect_raw();
+    nlohmann::json response = first_line(third);
+    EXPECT_EQ(response["ok"], false);
+    EXPECT_EQ(response["code"], kCodeBusy);
+    close(third);
+    // Idle past the timeout: the first two get the reason and are closed.
+    response = first_line(first);
+    EXPECT_EQ(response["code"], kCodeInvalid);
+    EXPECT_NE(response["error"].get<std::string>().find("no request"), std::string::npos);
+    first_line(second);
+    close(first);
+    close(second);
+    ControlClient client(server_->socket_path());
+    EXPECT_EQ(client.call("echo", {{"x", 2}})["args"]["x"], 2);
 }
 
 TEST_F(ControlServerTest, SocketModeIsGroupOnly) {
