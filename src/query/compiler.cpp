@@ -59,7 +59,8 @@ std::optional<int64_t> parse_named(std::string_view text, std::span<const NamedV
 }
 
 bool allows_ordering(FieldType type) {
-    return type == FieldType::kInteger || type == FieldType::kPort || type == FieldType::kBytes ||
+    return type == FieldType::kInteger || type == FieldType::kPort || type == FieldType::kCount ||
+           type == FieldType::kBytes ||
            type == FieldType::kTime || type == FieldType::kIpProtocol ||
            type == FieldType::kAddress;
 }
@@ -212,16 +213,23 @@ class Compiler {
                 break;
             case FieldType::kDirection:
                 number = parse_named(value.text, kDirections, true);
-                expected = "inbound, outbound or unknown";
+                if (number && (*number < 0 || *number > 2)) number.reset();
+                expected = "inbound, outbound or unknown (or 1, 2, 0)";
                 break;
             case FieldType::kActivity:
                 number = parse_named(value.text, kActivities, true);
+                if (number && (*number < 1 || *number > 3)) number.reset();
                 expected = "connect, disconnect, statistics, or 1, 2, 3";
                 break;
             case FieldType::kIpProtocol:
                 number = parse_named(value.text, kIpProtocols, true);
                 if (number && (*number < 0 || *number > 255)) number.reset();
                 expected = "tcp, udp, icmp, icmpv6, sctp, or an IP protocol number (0 to 255)";
+                break;
+            case FieldType::kCount:
+                number = parse_integer(value.text);
+                if (number && *number < 0) number.reset();
+                expected = "an integer from 0";
                 break;
             case FieldType::kPort:
                 number = parse_integer(value.text);

@@ -9,6 +9,7 @@ namespace pw::query {
 enum class FieldType {
     kInteger,     // decimal integer
     kPort,        // decimal integer from 0 to 65535
+    kCount,       // decimal integer from 0 (a count, a pid or a uid)
     kBytes,       // integer with an optional size suffix (1MB, 4KiB)
     kTime,        // ISO 8601, relative (-1h) or milliseconds since the epoch
     kText,        // compared as written; ~ is a case-sensitive glob
