@@ -296,10 +296,14 @@ void register_analyze(CLI::App& app, int& exit_code) {
     command->add_option("--device", s.device, "Device name written into every event");
     command->add_flag("!--no-progress", options->progress,
                       "Do not draw a progress bar (drawn only when stderr is a terminal)");
-    command->add_flag("-q,--quiet", options->quiet, "Do not print the summary");
+    command->add_flag("-q,--quiet", options->quiet,
+                      "Do not print the summary, nor log below warnings unless --log-level asks");
     store::add_store_options(*command, options->store);
     add_publish_options(*command, options->publish);
-    command->callback([options, &exit_code] {
+    command->callback([command, options, &exit_code] {
+        if (options->quiet && command->get_parent()->count("--log-level") == 0) {
+            spdlog::set_level(spdlog::level::warn);
+        }
         try {
             exit_code = run_analyze(*options);
         } catch (const std::exception& error) {
