@@ -426,47 +426,68 @@ void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, co
 void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int linktype,
                                     std::span<const uint8_t> frame, uint32_t wire_length,
                                     int64_t time_us) {
-    HeldFragment& held = held_.emplace_back();
-    held.place = fragment;
+    const DatagramKey key = key_of(fragment);
+    auto [datagram, added] = held_.try_emplace(key);
+    if (added) {
+        datagram->second.serial = next_held_serial_++;
+        held_order_.push_back({key, datagram->second.serial, time_us});
+        // Entries of released datagrams stay until they reach the front. Behind a datagram
+        // that waits long they would pile up, so they go once they outnumber the rest.
+        if (held_order_.size() > 2 * held_.size() + 1024) {
+            std::erase_if(held_order_, [this](const HeldOrder& entry) {
+                auto found = held_.find(entry.key);
+                return found == held_.end() || found->second.serial != entry.serial;
+            });
+        }
+    }
+    HeldFragment& held = datagram->second.fragments.emplace_back();
     held.bytes.assign(frame.begin(), frame.end());
     held.linktype = linktype;
     held.wire_length = wire_length;
     held.time_us = time_us;
     held.number = frames_;
+    ++held_frames_;
     held_bytes_ += frame.size();
-    if (held_.size() > max_held_fragments_ || held_bytes_ > max_held_bytes_) {
+    if (held_frames_ > max_held_fragments_ || held_bytes_ > max_held_bytes_) {
         release_stale_fragments(INT64_MIN);
     }
 }
 
 bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
                                         const Destination& to) {
-    bool released = false;
-    for (auto it = held_.begin(); it != held_.end();) {
-        const decode::FragmentPlace& place = it->place;
-        if (place.source == fragment.source && place.target == fragment.target &&
-            place.id == fragment.id && place.protocol == fragment.protocol) {
-            deliver(to, it->linktype, it->bytes, it->wire_length, it->time_us, false, it->number);
-            released = true;
-            held_bytes_ -= it->bytes.size();
-            it = held_.erase(it);
-        } else {
-            ++it;
-        }
+    auto datagram = held_.find(key_of(fragment));
+    if (datagram == held_.end()) return false;
+    release_datagram(datagram, to);
+    return true;
+}
+
+void ShardedPipeline::release_datagram(
+    std::unordered_map<DatagramKey, HeldDatagram, DatagramKeyHash>::iterator datagram,
+    const Destination& to) {
+    for (const HeldFragment& held : datagram->second.fragments) {
+        deliver(to, held.linktype, held.bytes, held.wire_length, held.time_us, false, held.number);
+        --held_frames_;
+        held_bytes_ -= held.bytes.size();
     }
-    return released;
+    held_.erase(datagram);
 }
 
 void ShardedPipeline::release_stale_fragments(int64_t before_us) {
-    while (!held_.empty() &&
-           (held_.front().time_us < before_us || held_.size() > max_held_fragments_ ||
-            held_bytes_ > max_held_bytes_)) {
-        HeldFragment& held = held_.front();
-        const size_t owner = owner_of(held.place.source, held.place.target, held.time_us);
-        route(owner, held.linktype, held.bytes, held.wire_length, held.time_us,
-              Pipeline::Part::kWhole, false, held.number);
-        held_bytes_ -= held.bytes.size();
-        held_.pop_front();
+    while (!held_order_.empty()) {
+        const HeldOrder oldest = held_order_.front();
+        auto datagram = held_.find(oldest.key);
+        if (datagram == held_.end() || datagram->second.serial != oldest.serial) {
+            held_order_.pop_front();  // released already
+            continue;
+        }
+        if (oldest.time_us >= before_us && held_frames_ <= max_held_fragments_ &&
+            held_bytes_ <= max_held_bytes_) {
+            return;
+        }
+        Destination own;
+        own.owner = owner_of(oldest.key.source, oldest.key.target, oldest.time_us);
+        release_datagram(datagram, own);
+        held_order_.pop_front();
     }
 }
 

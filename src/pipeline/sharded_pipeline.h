@@ -13,6 +13,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "decode/decoder.h"
@@ -272,9 +273,10 @@ class ShardedPipeline {
     // Sends the waiting fragments of the datagram of `fragment` to `to`. Returns false when
     // none waited.
     bool release_fragments(const decode::FragmentPlace& fragment, const Destination& to);
-    // Sends each waiting fragment that arrived before `before_us` (all for INT64_MAX), and
-    // the oldest ones while more wait than the bounds allow, by its own pair. Its first
-    // fragment is lost or went by long ago, so its own pair is the best guess.
+    // Sends the waiting datagrams whose first fragment arrived before `before_us` (all for
+    // INT64_MAX), and the oldest ones while more wait than the bounds allow, by their own
+    // pair. Their first fragment is lost or went by long ago, so their own pair is the
+    // best guess.
     void release_stale_fragments(int64_t before_us);
     void hand_over_old_borrowed(uintptr_t position);
     // Recomputes borrow_check_low_ and borrow_check_high_ from every worker's batch.
@@ -334,19 +336,43 @@ class ShardedPipeline {
     static constexpr unsigned kFragmentSetBits = 9;
     static constexpr size_t kFragmentWays = 8;
     std::vector<FragmentOwner> fragment_owners_;
-    // Later fragments that came before their first one, oldest first, of datagrams that
-    // may be a tunnel's. They wait as long as a pipeline keeps a datagram's fragments
-    // (fragment_wait_us_), and up to as many frames as kHeldFragmentsPerDatagram times the
-    // datagrams and as many bytes as a pipeline holds (FragmentLimits). Beyond that the
-    // oldest go by their own pair.
+    // The fragments that wait for their datagram's destination, of datagrams that may be a
+    // tunnel's, by datagram. A datagram's fragments wait as long as a pipeline keeps them
+    // (fragment_wait_us_), and all waiting fragments together up to as many frames as
+    // kHeldFragmentsPerDatagram times FragmentLimits' datagrams and as many bytes as
+    // FragmentLimits allows. Beyond that the datagram that waited longest goes by its own
+    // pair.
+    struct DatagramKey {
+        decode::IpAddress source;
+        decode::IpAddress target;
+        uint32_t id = 0;
+        uint8_t protocol = 0;
+        bool operator==(const DatagramKey&) const = default;
+    };
+    struct DatagramKeyHash {
+        size_t operator()(const DatagramKey& key) const {
+            return flow::address_pair_hash(key.source, key.target) ^
+                   (uint64_t{key.id} << 8 | key.protocol) * 0x9e3779b97f4a7c15ull;
+        }
+    };
     struct HeldFragment {
-        decode::FragmentPlace place;
         std::vector<uint8_t> bytes;
         int linktype = 0;
         uint32_t wire_length = 0;
         int64_t time_us = 0;
         uint64_t number = 0;
     };
+    struct HeldDatagram {
+        std::vector<HeldFragment> fragments;  // in the order they came
+        uint64_t serial = 0;                  // its entry in held_order_
+    };
+    static DatagramKey key_of(const decode::FragmentPlace& fragment) {
+        return {fragment.source, fragment.target, fragment.id, fragment.protocol};
+    }
+    // Sends the waiting fragments of `datagram` to `to` and removes the datagram.
+    void release_datagram(
+        std::unordered_map<DatagramKey, HeldDatagram, DatagramKeyHash>::iterator datagram,
+        const Destination& to);
     // A first fragment with this many bytes of its datagram's payload shows the pairs of
     // any tunnel the decoder unwraps, whose headers take about a hundred bytes at most.
     // Real first fragments fill a link's MTU (at least 576 bytes for IPv4). A shorter one
@@ -355,7 +381,17 @@ class ShardedPipeline {
     static constexpr size_t kHeldFragmentsPerDatagram = 4;
     size_t max_held_fragments_ = 0;
     size_t max_held_bytes_ = 0;
-    std::deque<HeldFragment> held_;
+    std::unordered_map<DatagramKey, HeldDatagram, DatagramKeyHash> held_;
+    // The waiting datagrams in the order their first waiting fragment came. An entry whose
+    // serial no longer matches its datagram's is left over from a released datagram.
+    struct HeldOrder {
+        DatagramKey key;
+        uint64_t serial;
+        int64_t time_us;
+    };
+    std::deque<HeldOrder> held_order_;
+    uint64_t next_held_serial_ = 0;
+    size_t held_frames_ = 0;
     size_t held_bytes_ = 0;
     int64_t fragment_wait_us_ = 0;
     cpu_set_t allowed_cpus_{};  // where the process may run, for steer_workers()
