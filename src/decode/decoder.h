@@ -70,6 +70,7 @@ struct FragmentPlace {
     // header. Every fragment shows it.
     uint8_t carried = 0;
     uint32_t length = 0;  // the bytes of the datagram's payload it holds, as captured
+    uint32_t offset = 0;  // where they start in that payload
 };
 
 class Decoder {

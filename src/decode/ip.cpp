@@ -46,7 +46,8 @@ DecodeResult reassemble(Context& ctx, const Fragment& fragment, PayloadDecoder p
                      fragment.offset == 0,
                      !fragment.more,
                      fragment.next_header,
-                     static_cast<uint32_t>(fragment.data.size())};
+                     static_cast<uint32_t>(fragment.data.size()),
+                     fragment.offset};
             if (place.first) {
                 // The datagram is longer than this fragment by as much as later ones bring:
                 // read the fragment as the captured start of a datagram of the longest size.

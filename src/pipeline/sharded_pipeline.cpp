@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <iterator>
 #include <string>
 
@@ -346,8 +347,15 @@ bool ShardedPipeline::destination_of_fragment(const decode::FragmentPlace& fragm
         if (tunnel && !fragment.last) keep_destination(fragment, to, time_us);
         return true;
     }
-    if (const Destination* kept = kept_destination(fragment, time_us)) {
-        to = *kept;
+    if (fragment.first) {
+        // Too short to show the pairs: the datagram waits to be reassembled. An entry of its
+        // key belongs to an earlier datagram with the same id.
+        if (FragmentOwner* stale = kept_destination(fragment, time_us)) stale->used = false;
+        return false;
+    }
+    if (FragmentOwner* kept = kept_destination(fragment, time_us)) {
+        to = kept->to;
+        count_fragment(*kept, fragment);
         return true;
     }
     if (!tunnel) {
@@ -367,17 +375,31 @@ void ShardedPipeline::resolve_held(const decode::FragmentPlace& fragment, int li
         decode::DecodeResult::kPacket) {
         return;
     }
-    const Destination to = destination_of(whole, time_us);
-    keep_destination(fragment, to, time_us);  // for copies of fragments sent again
-    release_fragments(fragment, to);
+    release_fragments(fragment, destination_of(whole, time_us));
 }
 
 ShardedPipeline::FragmentOwner* ShardedPipeline::fragment_set(
     const decode::FragmentPlace& fragment) {
     if (fragment_owners_.empty()) fragment_owners_.resize(kFragmentWays << kFragmentSetBits);
-    const uint64_t hash = flow::address_pair_hash(fragment.source, fragment.target) ^
-                          (uint64_t{fragment.id} << 8 | fragment.protocol) * 0x9e3779b97f4a7c15ull;
+    const uint64_t hash =
+        datagram_hash(fragment.source, fragment.target, fragment.id, fragment.protocol);
     return &fragment_owners_[(hash >> (64 - kFragmentSetBits)) * kFragmentWays];
+}
+
+uint64_t ShardedPipeline::datagram_hash(const decode::IpAddress& source,
+                                        const decode::IpAddress& target, uint32_t id,
+                                        uint8_t protocol) {
+    // Each 8-byte half of each address gets its own odd multiplier, and mix64() mixes the
+    // sum into every bit.
+    auto half = [](const decode::IpAddress& address, size_t at) {
+        uint64_t word = 0;
+        std::memcpy(&word, address.bytes.data() + at, sizeof word);
+        return word;
+    };
+    return flow::detail::mix64(
+        half(source, 0) * 0x9e3779b97f4a7c15ull + half(source, 8) * 0xc2b2ae3d27d4eb4full +
+        half(target, 0) * 0x165667b19e3779f9ull + half(target, 8) * 0x27d4eb2f165667c5ull +
+        (uint64_t{id} << 8 | protocol));
 }
 
 namespace {
@@ -390,14 +412,16 @@ bool same_datagram(const Entry& entry, const decode::FragmentPlace& fragment) {
 
 }  // namespace
 
-const ShardedPipeline::Destination* ShardedPipeline::kept_destination(
+ShardedPipeline::FragmentOwner* ShardedPipeline::kept_destination(
     const decode::FragmentPlace& fragment, int64_t time_us) {
     if (fragment_owners_.empty()) return nullptr;
     FragmentOwner* set = fragment_set(fragment);
     for (size_t way = 0; way < kFragmentWays; ++way) {
-        const FragmentOwner& entry = set[way];
-        if (same_datagram(entry, fragment) && time_us - entry.time_us <= fragment_wait_us_) {
-            return &entry.to;
+        FragmentOwner& entry = set[way];
+        // With time_us INT64_MAX, any age: the caller only counts fragments in the entry.
+        if (same_datagram(entry, fragment) &&
+            (time_us == INT64_MAX || time_us - entry.time_us <= fragment_wait_us_)) {
+            return &entry;
         }
     }
     return nullptr;
@@ -421,6 +445,15 @@ void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, co
             [](const FragmentOwner& a, const FragmentOwner& b) { return a.time_us < b.time_us; });
     }
     *place = {fragment.source, fragment.target, fragment.id, fragment.protocol, true, time_us, to};
+    count_fragment(*place, fragment);
+}
+
+void ShardedPipeline::count_fragment(FragmentOwner& entry, const decode::FragmentPlace& fragment) {
+    entry.seen += fragment.length;
+    if (fragment.last) entry.total = fragment.offset + fragment.length;
+    // Copies of a fragment count twice, so an entry may go early. A copy that comes later
+    // then waits as if its first fragment had not come.
+    if (entry.total != 0 && entry.seen >= entry.total) entry.used = false;
 }
 
 void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int linktype,
@@ -441,6 +474,7 @@ void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int l
         }
     }
     HeldFragment& held = datagram->second.fragments.emplace_back();
+    held.place = fragment;
     held.bytes.assign(frame.begin(), frame.end());
     held.linktype = linktype;
     held.wire_length = wire_length;
@@ -457,6 +491,11 @@ bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
                                         const Destination& to) {
     auto datagram = held_.find(key_of(fragment));
     if (datagram == held_.end()) return false;
+    // The first fragment's entry, if kept, counts the fragments that waited for it.
+    if (FragmentOwner* entry = kept_destination(fragment, INT64_MAX)) {
+        for (const HeldFragment& held : datagram->second.fragments)
+            count_fragment(*entry, held.place);
+    }
     release_datagram(datagram, to);
     return true;
 }

@@ -232,8 +232,11 @@ class ShardedPipeline {
     struct FragmentOwner;  // see fragment_owners_
     // The set of fragment_owners_ that the datagram of `fragment` goes in.
     FragmentOwner* fragment_set(const decode::FragmentPlace& fragment);
-    // Returns the kept destination of the datagram of `fragment` at `time_us`, or nullptr.
-    const Destination* kept_destination(const decode::FragmentPlace& fragment, int64_t time_us);
+    // Returns the entry of the datagram of `fragment` that is still kept at `time_us` (any
+    // entry for INT64_MAX), or nullptr.
+    FragmentOwner* kept_destination(const decode::FragmentPlace& fragment, int64_t time_us);
+    // Counts `fragment` in `entry`, and frees the entry once every byte of the datagram came.
+    static void count_fragment(FragmentOwner& entry, const decode::FragmentPlace& fragment);
     // Keeps `to` as the destination of the datagram whose first fragment is `fragment`.
     void keep_destination(const decode::FragmentPlace& fragment, const Destination& to,
                           int64_t time_us);
@@ -332,8 +335,13 @@ class ShardedPipeline {
         bool used = false;
         int64_t time_us = 0;  // of the first fragment
         Destination to;
+        // The payload bytes of its fragments that came, and the payload's length once the
+        // last fragment came (0 before). When all came the entry is freed, so that a later
+        // datagram with the same id does not follow it.
+        uint32_t seen = 0;
+        uint32_t total = 0;
     };
-    static constexpr unsigned kFragmentSetBits = 9;
+    static constexpr unsigned kFragmentSetBits = 11;
     static constexpr size_t kFragmentWays = 8;
     std::vector<FragmentOwner> fragment_owners_;
     // The fragments that wait for their datagram's destination, of datagrams that may be a
@@ -349,13 +357,18 @@ class ShardedPipeline {
         uint8_t protocol = 0;
         bool operator==(const DatagramKey&) const = default;
     };
+    // A hash of the whole key, each address mixed on its own: unlike address_pair_hash(),
+    // pairs whose addresses add up to the same sum do not collide, so crafted fragments
+    // cannot pile up in one place.
+    static uint64_t datagram_hash(const decode::IpAddress& source, const decode::IpAddress& target,
+                                  uint32_t id, uint8_t protocol);
     struct DatagramKeyHash {
         size_t operator()(const DatagramKey& key) const {
-            return flow::address_pair_hash(key.source, key.target) ^
-                   (uint64_t{key.id} << 8 | key.protocol) * 0x9e3779b97f4a7c15ull;
+            return datagram_hash(key.source, key.target, key.id, key.protocol);
         }
     };
     struct HeldFragment {
+        decode::FragmentPlace place;
         std::vector<uint8_t> bytes;
         int linktype = 0;
         uint32_t wire_length = 0;
