@@ -104,7 +104,19 @@ nlohmann::json ControlClient::call(const std::string& command, const nlohmann::j
     int64_t id = next_id_++;
     try {
         nlohmann::json sent_args = args.is_null() ? nlohmann::json::object() : args;
-        write_line(fd_, {{"id", id}, {"command", command}, {"args", sent_args}});
+        try {
+            write_line(fd_, {{"id", id}, {"command", command}, {"args", sent_args}});
+        } catch (const std::system_error& error) {
+            // An agent that turns the connection away (busy) replies and closes before it
+            // reads the request. Its reply gives the reason, so read it before giving up.
+            if (error.code().value() != EPIPE && error.code().value() != ECONNRESET) throw;
+            std::string line;
+            if (reader_->next(line) != LineReader::Status::kLine) throw;
+            nlohmann::json response = nlohmann::json::parse(line, nullptr, false);
+            if (!response.is_object() || !response.contains("error")) throw;
+            throw ClientError(response.value("error", std::string(error.what())),
+                              response.value("code", std::string(kCodeFailed)));
+        }
         std::string line;
         while (true) {
             LineReader::Status status = reader_->next(line);

@@ -1,5 +1,6 @@
 #include "control/protocol.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,16 @@ LineReader::Status LineReader::next(std::string& line) {
             return Status::kLine;
         }
 
+        if (deadline_) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                *deadline_ - std::chrono::steady_clock::now());
+            pollfd readable{fd_, POLLIN, 0};
+            const int ready =
+                left.count() > 0 ? poll(&readable, 1, static_cast<int>(left.count())) : 0;
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready < 0) throw std::system_error(errno, std::generic_category(), "poll");
+            if (ready == 0) throw std::system_error(ETIMEDOUT, std::generic_category(), "read");
+        }
         char chunk[16384];
         ssize_t count = read(fd_, chunk, sizeof chunk);
         if (count < 0 && errno == EINTR) continue;

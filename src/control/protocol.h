@@ -1,5 +1,8 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
+
 // The control protocol: newline-delimited JSON over a Unix stream socket. A request is
 // {"id": N, "command": "NAME", "args": {...}}; the agent answers with zero or more
 // {"id": N, "item": ...} lines (rows of a listing) and then one final line, either
@@ -50,11 +53,16 @@ class LineReader {
     enum class Status { kLine, kEnd, kTooLong };
     // Reads the next line into `line` without its newline. kEnd at the end of the stream (a
     // last line without a newline is still returned first); kTooLong when a line exceeds
-    // kMaxLineBytes. Throws std::system_error when read fails.
+    // kMaxLineBytes. Throws std::system_error when read fails, with ETIMEDOUT when the
+    // deadline passes first.
     Status next(std::string& line);
+
+    // Makes next() give up at `deadline`, however the bytes trickle in.
+    void set_deadline(std::chrono::steady_clock::time_point deadline) { deadline_ = deadline; }
 
   private:
     int fd_;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
     std::string buffer_;
     size_t scanned_ = 0;
     bool ended_ = false;

@@ -264,15 +264,19 @@ void discard_input(int fd) {
 void ControlServer::serve(Connection& connection) {
     int fd = connection.fd;
     const auto idle = settings_.idle_timeout;
+    // A client that stops reading the replies blocks a send for at most as long.
     const timeval timeout{static_cast<time_t>(idle.count() / 1000),
                           static_cast<suseconds_t>(idle.count() % 1000 * 1000)};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     try {
         Caller caller;
         caller.peer = read_peer_credentials(fd);
         LineReader reader(fd);
         std::string line;
         while (true) {
+            // Each request must arrive whole within the idle timeout, however slowly it
+            // trickles in.
+            reader.set_deadline(std::chrono::steady_clock::now() + idle);
             LineReader::Status status = reader.next(line);
             if (status == LineReader::Status::kEnd) break;
             if (status == LineReader::Status::kTooLong) {
@@ -287,12 +291,14 @@ void ControlServer::serve(Connection& connection) {
             write_line(fd, run_request(line, caller, fd));
         }
     } catch (const std::system_error& error) {
-        if (error.code().value() == EAGAIN || error.code().value() == EWOULDBLOCK) {
-            spdlog::debug("control connection idle for {} ms: closing it", idle.count());
+        if (error.code().value() == ETIMEDOUT) {
+            spdlog::debug("control connection sent no whole request for {} ms: closing it",
+                          idle.count());
             try {
                 write_line(fd, failure(nullptr, kCodeInvalid,
-                                       fmt::format("no request for {} s: the agent closed the "
-                                                   "connection; connect again to send one",
+                                       fmt::format("no whole request within {} s: the agent "
+                                                   "closed the connection; connect again to "
+                                                   "send one",
                                                    idle.count() / 1000)));
             } catch (const std::system_error&) {
                 // The client is gone already.

@@ -54,8 +54,9 @@ struct ServerSettings {
     mode_t socket_mode = 0660;
     // Connections served at once. A further client gets a "busy" reply and is closed.
     size_t max_connections = 16;
-    // A connection that sends nothing for this long is closed, so that idle or stalled
-    // clients do not keep the connection slots.
+    // A connection that sends no whole request line for this long, or does not read a
+    // reply for this long, is closed, so that idle or stalled clients do not keep the
+    // connection slots.
     std::chrono::milliseconds idle_timeout{30'000};
 };
 

@@ -17,7 +17,7 @@ constexpr std::array<Field, 38> kFields{{
     {"source_port", kPort, "source_port"},
     {"target_ip", kAddress, "target_addr", "target_ip"},
     {"target_port", kPort, "target_port"},
-    {"direction_id", kInteger, "direction_id"},
+    {"direction_id", kDirection, "direction_id"},
     {"direction", kDirection, "direction_id"},
     {"connection_uid", kText, "connection_uid"},
     {"device", kText, "device"},

@@ -4,7 +4,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "control/client.h"
 #include "control/server.h"
@@ -24,12 +26,11 @@ class ControlServerTest : public ::testing::Test {
         settings.socket_path = dir_.file("control.sock");
         server_.reset();
         server_ = std::make_unique<ControlServer>(settings);
-        server_->register_command("echo", Role::kReader,
-                                  [](const nlohmann::json& args, const Caller& caller, Reply&) {
-                                      return nlohmann::json{{"args", args},
-                                                            {"uid", caller.peer.uid},
-                                                            {"role", role_name(caller.role)}};
-                                  });
+        server_->register_command(
+            "echo", Role::kReader, [](const nlohmann::json& args, const Caller& caller, Reply&) {
+                return nlohmann::json{
+                    {"args", args}, {"uid", caller.peer.uid}, {"role", role_name(caller.role)}};
+            });
         server_->register_command("count", Role::kReader,
                                   [](const nlohmann::json&, const Caller&, Reply& reply) {
                                       for (int i = 0; i < 3; ++i) reply.send_item(i);
@@ -88,9 +89,8 @@ TEST_F(ControlServerTest, ItemsPrecedeResult) {
     if (getuid() != 0) GTEST_SKIP() << "readers only; root is always admin";
     ControlClient client(server_->socket_path());
     std::vector<int> items;
-    nlohmann::json result = client.call("count", {}, [&](const nlohmann::json& item) {
-        items.push_back(item.get<int>());
-    });
+    nlohmann::json result = client.call(
+        "count", {}, [&](const nlohmann::json& item) { items.push_back(item.get<int>()); });
     EXPECT_EQ(result, 3);
     EXPECT_EQ(items, (std::vector<int>{0, 1, 2}));
     // The connection serves another call afterwards.
@@ -154,7 +154,8 @@ TEST_F(ControlServerTest, OversizedLineGetsReply) {
 }
 
 // Connections beyond the limit get a "busy" reply at once instead of waiting unanswered,
-// and a connection that sends nothing is closed, so idle clients cannot keep the slots.
+// and a connection that sends no whole request in time is closed, so idle or trickling
+// clients cannot keep the slots.
 TEST_F(ControlServerTest, BusyBeyondTheLimit) {
     ServerSettings settings;
     settings.max_connections = 2;
@@ -167,13 +168,31 @@ TEST_F(ControlServerTest, BusyBeyondTheLimit) {
     EXPECT_EQ(response["ok"], false);
     EXPECT_EQ(response["code"], kCodeBusy);
     close(third);
-    // Idle past the timeout: the first two get the reason and are closed.
+
+    // The command line shows the same reply, whether or not its request went out first.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        try {
+            ControlClient busy(server_->socket_path());
+            busy.call("echo");
+            ADD_FAILURE() << "a client beyond the limit was served";
+        } catch (const ClientError& error) {
+            EXPECT_EQ(error.code(), kCodeBusy) << error.what();
+        }
+    }
+
+    // The second trickles a request byte by byte, never ending the line.
+    for (int i = 0; i < 6; ++i) {
+        send(second, "{", 1, MSG_NOSIGNAL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    // Past the timeout both get the reason and are closed.
     response = first_line(first);
     EXPECT_EQ(response["code"], kCodeInvalid);
-    EXPECT_NE(response["error"].get<std::string>().find("no request"), std::string::npos);
-    first_line(second);
+    EXPECT_NE(response["error"].get<std::string>().find("no whole request"), std::string::npos);
+    EXPECT_EQ(first_line(second)["code"], kCodeInvalid);
     close(first);
     close(second);
+
     ControlClient client(server_->socket_path());
     EXPECT_EQ(client.call("echo", {{"x", 2}})["args"]["x"], 2);
 }

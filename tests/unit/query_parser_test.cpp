@@ -114,6 +114,7 @@ TEST(QueryParser, InvalidFieldsAndValues) {
         {"ip_protocol = 256", 1, 15, "an IP protocol number (0 to 255)"},
         {"activity = 9", 1, 12, "expected connect, disconnect, statistics"},
         {"direction = 7", 1, 13, "expected inbound, outbound or unknown"},
+        {"direction_id = -1", 1, 16, "expected inbound, outbound or unknown"},
         {"pid = -5", 1, 7, "expected an integer from 0 for 'pid'"},
         {"process < x", 1, 9, "operator '<' does not apply to 'process'"},
         {"target_port ~ 4*", 1, 13, "operator '~' (glob) applies to text fields"},
