@@ -144,8 +144,8 @@ nlohmann::json ControlClient::call(const std::string& command, const nlohmann::j
     } catch (const std::system_error& error) {
         if (error.code().value() == EAGAIN || error.code().value() == EWOULDBLOCK) {
             throw ClientError(fmt::format(
-                "the agent did not answer '{}' within {} s; see the agent's log (`journalctl "
-                "-u protowatch`)",
+                "timed out after {1} s waiting for the agent's reply to '{0}'; see the agent's "
+                "log (`journalctl -u protowatch`)",
                 command, kReplyTimeout.count()));
         }
         throw ClientError(fmt::format("control socket {}: {}", path_, error.what()));

@@ -213,6 +213,12 @@ void ControlServer::accept_loop() {
         std::lock_guard lock(mutex_);
         reap_finished_locked();
         if (connections_.size() >= settings_.max_connections) {
+            ucred peer{};
+            socklen_t peer_size = sizeof peer;
+            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size);
+            spdlog::warn("control socket {}: turned away pid {} (uid {}): all {} connections are "
+                         "in use",
+                         settings_.socket_path, peer.pid, peer.uid, settings_.max_connections);
             // The line is short and the new socket's buffer empty, so this does not block.
             try {
                 write_line(fd, failure(nullptr, kCodeBusy,

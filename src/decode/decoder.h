@@ -69,8 +69,8 @@ struct FragmentPlace {
     // What the datagram carries: IPv4's protocol, or the next header of IPv6's fragment
     // header. Every fragment shows it.
     uint8_t carried = 0;
-    uint32_t length = 0;  // the bytes of the datagram's payload it holds, as captured
-    uint32_t offset = 0;  // where they start in that payload
+    uint32_t length = 0;  // the datagram payload bytes it contains, as captured
+    uint32_t offset = 0;  // the offset of those bytes in the datagram payload
 };
 
 class Decoder {

@@ -172,8 +172,8 @@ class Pipeline {
               events::EndReason reason = events::EndReason::kNone);
     bool is_local(const decode::IpAddress& address) const;
     size_t memory_in_use() const;
-    // The memory in use by every pipeline that shares the bounds, this one's counted at
-    // `own` bytes: memory_in_use() when the bounds are not shared.
+    // Returns the memory in use by every pipeline that shares the bounds, with this one's
+    // counted at `own` bytes. Without shared bounds, returns `own`.
     size_t memory_in_use_by_all(size_t own) const;
     // Adds this pipeline's memory in use to the shared total; with `always`, even when it
     // changed by less than SharedBounds::kMemoryStep.

@@ -278,9 +278,9 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
     const decode::DecodeResult result =
         shard_decoder_.addresses(linktype, frame, wire_length, addresses, &fragment);
     Destination to;
-    bool held = false;
+    bool waits = false;
     if (fragment.found) {
-        held = !destination_of_fragment(fragment, addresses, time_us, to);
+        waits = !destination_of_fragment(fragment, addresses, time_us, to);
     } else if (result == decode::DecodeResult::kPacket) {
         to = destination_of(addresses, time_us);
     }
@@ -298,7 +298,7 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
         }
         if (!held_.empty()) release_stale_fragments(time_us - fragment_wait_us_);
     }
-    if (held) {
+    if (waits) {
         hold_fragment(fragment, linktype, frame, wire_length, time_us);
         resolve_held(fragment, linktype, frame, wire_length, time_us);
         return;
@@ -381,14 +381,11 @@ void ShardedPipeline::resolve_held(const decode::FragmentPlace& fragment, int li
 ShardedPipeline::FragmentOwner* ShardedPipeline::fragment_set(
     const decode::FragmentPlace& fragment) {
     if (fragment_owners_.empty()) fragment_owners_.resize(kFragmentWays << kFragmentSetBits);
-    const uint64_t hash =
-        datagram_hash(fragment.source, fragment.target, fragment.id, fragment.protocol);
+    const uint64_t hash = DatagramKeyHash{}(key_of(fragment));
     return &fragment_owners_[(hash >> (64 - kFragmentSetBits)) * kFragmentWays];
 }
 
-uint64_t ShardedPipeline::datagram_hash(const decode::IpAddress& source,
-                                        const decode::IpAddress& target, uint32_t id,
-                                        uint8_t protocol) {
+size_t ShardedPipeline::DatagramKeyHash::operator()(const DatagramKey& key) const {
     // Each 8-byte half of each address gets its own odd multiplier, and mix64() mixes the
     // sum into every bit.
     auto half = [](const decode::IpAddress& address, size_t at) {
@@ -397,34 +394,26 @@ uint64_t ShardedPipeline::datagram_hash(const decode::IpAddress& source,
         return word;
     };
     return flow::detail::mix64(
-        half(source, 0) * 0x9e3779b97f4a7c15ull + half(source, 8) * 0xc2b2ae3d27d4eb4full +
-        half(target, 0) * 0x165667b19e3779f9ull + half(target, 8) * 0x27d4eb2f165667c5ull +
-        (uint64_t{id} << 8 | protocol));
+        half(key.source, 0) * 0x9e3779b97f4a7c15ull + half(key.source, 8) * 0xc2b2ae3d27d4eb4full +
+        half(key.target, 0) * 0x165667b19e3779f9ull + half(key.target, 8) * 0x27d4eb2f165667c5ull +
+        (uint64_t{key.id} << 8 | key.protocol));
 }
 
-namespace {
-
-template <typename Entry>
-bool same_datagram(const Entry& entry, const decode::FragmentPlace& fragment) {
-    return entry.used && entry.source == fragment.source && entry.target == fragment.target &&
-           entry.id == fragment.id && entry.protocol == fragment.protocol;
+ShardedPipeline::FragmentOwner* ShardedPipeline::kept_entry(const decode::FragmentPlace& fragment) {
+    if (fragment_owners_.empty()) return nullptr;
+    FragmentOwner* set = fragment_set(fragment);
+    const DatagramKey key = key_of(fragment);
+    for (size_t way = 0; way < kFragmentWays; ++way) {
+        if (set[way].used && set[way].key == key) return &set[way];
+    }
+    return nullptr;
 }
-
-}  // namespace
 
 ShardedPipeline::FragmentOwner* ShardedPipeline::kept_destination(
     const decode::FragmentPlace& fragment, int64_t time_us) {
-    if (fragment_owners_.empty()) return nullptr;
-    FragmentOwner* set = fragment_set(fragment);
-    for (size_t way = 0; way < kFragmentWays; ++way) {
-        FragmentOwner& entry = set[way];
-        // With time_us INT64_MAX, any age: the caller only counts fragments in the entry.
-        if (same_datagram(entry, fragment) &&
-            (time_us == INT64_MAX || time_us - entry.time_us <= fragment_wait_us_)) {
-            return &entry;
-        }
-    }
-    return nullptr;
+    FragmentOwner* entry = kept_entry(fragment);
+    if (entry == nullptr || time_us - entry->time_us > fragment_wait_us_) return nullptr;
+    return entry;
 }
 
 void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, const Destination& to,
@@ -432,10 +421,7 @@ void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, co
     FragmentOwner* set = fragment_set(fragment);
     // The datagram's own entry (a first fragment sent again), else a free or outdated one,
     // else the oldest.
-    FragmentOwner* place = nullptr;
-    for (size_t way = 0; way < kFragmentWays && place == nullptr; ++way) {
-        if (same_datagram(set[way], fragment)) place = &set[way];
-    }
+    FragmentOwner* place = kept_entry(fragment);
     for (size_t way = 0; way < kFragmentWays && place == nullptr; ++way) {
         if (!set[way].used || time_us - set[way].time_us > fragment_wait_us_) place = &set[way];
     }
@@ -444,7 +430,7 @@ void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, co
             set, set + kFragmentWays,
             [](const FragmentOwner& a, const FragmentOwner& b) { return a.time_us < b.time_us; });
     }
-    *place = {fragment.source, fragment.target, fragment.id, fragment.protocol, true, time_us, to};
+    *place = {key_of(fragment), true, time_us, to};
     count_fragment(*place, fragment);
 }
 
@@ -492,7 +478,7 @@ bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
     auto datagram = held_.find(key_of(fragment));
     if (datagram == held_.end()) return false;
     // The first fragment's entry, if kept, counts the fragments that waited for it.
-    if (FragmentOwner* entry = kept_destination(fragment, INT64_MAX)) {
+    if (FragmentOwner* entry = kept_entry(fragment)) {
         for (const HeldFragment& held : datagram->second.fragments)
             count_fragment(*entry, held.place);
     }

@@ -232,8 +232,9 @@ class ShardedPipeline {
     struct FragmentOwner;  // see fragment_owners_
     // The set of fragment_owners_ that the datagram of `fragment` goes in.
     FragmentOwner* fragment_set(const decode::FragmentPlace& fragment);
-    // Returns the entry of the datagram of `fragment` that is still kept at `time_us` (any
-    // entry for INT64_MAX), or nullptr.
+    // Returns the entry of the datagram of `fragment`, however old, or nullptr.
+    FragmentOwner* kept_entry(const decode::FragmentPlace& fragment);
+    // Returns kept_entry() if it is still in time at `time_us`, or nullptr.
     FragmentOwner* kept_destination(const decode::FragmentPlace& fragment, int64_t time_us);
     // Counts `fragment` in `entry`, and frees the entry once every byte of the datagram came.
     static void count_fragment(FragmentOwner& entry, const decode::FragmentPlace& fragment);
@@ -322,16 +323,30 @@ class ShardedPipeline {
     // borrow_check_low_ to borrow_check_high_: as far as every worker's batch may still span.
     uintptr_t borrow_check_low_ = 0;
     uintptr_t borrow_check_high_ = UINTPTR_MAX;
+    // What identifies a datagram's fragments: its IP header's addresses, id and protocol.
+    struct DatagramKey {
+        decode::IpAddress source;
+        decode::IpAddress target;
+        uint32_t id = 0;
+        uint8_t protocol = 0;
+        bool operator==(const DatagramKey&) const = default;
+    };
+    static DatagramKey key_of(const decode::FragmentPlace& fragment) {
+        return {fragment.source, fragment.target, fragment.id, fragment.protocol};
+    }
+    // Hashes the whole key, each address mixed on its own. Unlike address_pair_hash(), pairs
+    // whose addresses add up to the same sum do not collide, so crafted fragments cannot
+    // pile up in one place.
+    struct DatagramKeyHash {
+        size_t operator()(const DatagramKey& key) const;
+    };
     // The destinations of datagrams that may be a tunnel's and whose first fragment came,
     // kept as long as a pipeline keeps a datagram's fragments (fragment_wait_us_). A hash
     // of the IP header's addresses, id and protocol picks a set of kFragmentWays entries.
     // A set that is full gives up its oldest entry, whose later fragments then wait as if
     // their first one had not come. The table is made at the first fragment that needs it.
     struct FragmentOwner {
-        decode::IpAddress source;
-        decode::IpAddress target;
-        uint32_t id = 0;
-        uint8_t protocol = 0;
+        DatagramKey key;
         bool used = false;
         int64_t time_us = 0;  // of the first fragment
         Destination to;
@@ -350,23 +365,6 @@ class ShardedPipeline {
     // kHeldFragmentsPerDatagram times FragmentLimits' datagrams and as many bytes as
     // FragmentLimits allows. Beyond that the datagram that waited longest goes by its own
     // pair.
-    struct DatagramKey {
-        decode::IpAddress source;
-        decode::IpAddress target;
-        uint32_t id = 0;
-        uint8_t protocol = 0;
-        bool operator==(const DatagramKey&) const = default;
-    };
-    // A hash of the whole key, each address mixed on its own: unlike address_pair_hash(),
-    // pairs whose addresses add up to the same sum do not collide, so crafted fragments
-    // cannot pile up in one place.
-    static uint64_t datagram_hash(const decode::IpAddress& source, const decode::IpAddress& target,
-                                  uint32_t id, uint8_t protocol);
-    struct DatagramKeyHash {
-        size_t operator()(const DatagramKey& key) const {
-            return datagram_hash(key.source, key.target, key.id, key.protocol);
-        }
-    };
     struct HeldFragment {
         decode::FragmentPlace place;
         std::vector<uint8_t> bytes;
@@ -379,9 +377,6 @@ class ShardedPipeline {
         std::vector<HeldFragment> fragments;  // in the order they came
         uint64_t serial = 0;                  // its entry in held_order_
     };
-    static DatagramKey key_of(const decode::FragmentPlace& fragment) {
-        return {fragment.source, fragment.target, fragment.id, fragment.protocol};
-    }
     // Sends the waiting fragments of `datagram` to `to` and removes the datagram.
     void release_datagram(
         std::unordered_map<DatagramKey, HeldDatagram, DatagramKeyHash>::iterator datagram,

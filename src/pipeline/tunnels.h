@@ -13,10 +13,11 @@ namespace pw::pipeline {
 // or relay, and the IPv6 packet inside is a flow of its own.
 std::span<const uint8_t> udp_tunnel_payload(const decode::Packet& packet);
 
-// Like udp_tunnel_payload(), for a datagram of which `packet` may hold only the start (the
-// first IP fragment, say): returns the captured start of the IPv6 packet, which contains
-// at least its fixed header, and sets `length` to the whole packet's length as that header
-// gives it. Returns an empty span when the start is not that of an IPv6 packet.
+// Returns the captured start of the IPv6 packet that a Teredo datagram carries, like
+// udp_tunnel_payload(), when `packet` may contain only the datagram's start (its first IP
+// fragment, say). The start contains at least the IPv6 fixed header, and `length` is set
+// to the whole packet's length as that header gives it. Returns an empty span when the
+// start is not that of an IPv6 packet.
 std::span<const uint8_t> udp_tunnel_start(const decode::Packet& packet, uint32_t& length);
 
 }  // namespace pw::pipeline

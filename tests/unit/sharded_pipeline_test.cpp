@@ -412,17 +412,17 @@ Frame client_vxlan(int i, bool reply, size_t data) {
 TEST(ShardedPipeline, ManyDatagramsInFlight) {
     constexpr int kDatagrams = 400;
     std::vector<std::vector<std::pair<Frame, int64_t>>> parts(kDatagrams);
-    size_t most_parts = 0;
+    size_t max_parts = 0;
     for (int i = 0; i < kDatagrams; ++i) {
         const bool tiny = i % 2 == 1;
         int64_t unused = 0;
         add_fragments(parts[i], unused, client_vxlan(i, false, tiny ? 64 : 1200), kOuterA, kOuterB,
                       static_cast<uint16_t>(i), tiny ? 16 : 600, Order::kInOrder);
-        most_parts = std::max(most_parts, parts[i].size());
+        max_parts = std::max(max_parts, parts[i].size());
     }
     std::vector<std::pair<Frame, int64_t>> frames;
     int64_t now = 1'700'000'000'000'000;
-    for (size_t place = 0; place < most_parts; ++place) {
+    for (size_t place = 0; place < max_parts; ++place) {
         for (auto& part : parts) {
             if (place < part.size()) frames.emplace_back(std::move(part[place].first), now += 100);
         }
