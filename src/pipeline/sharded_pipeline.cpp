@@ -459,13 +459,13 @@ void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int l
             });
         }
     }
-    HeldFragment& held = datagram->second.fragments.emplace_back();
-    held.place = fragment;
-    held.bytes.assign(frame.begin(), frame.end());
-    held.linktype = linktype;
-    held.wire_length = wire_length;
-    held.time_us = time_us;
-    held.number = frames_;
+    HeldFragment& copy = datagram->second.fragments.emplace_back();
+    copy.place = fragment;
+    copy.bytes.assign(frame.begin(), frame.end());
+    copy.linktype = linktype;
+    copy.wire_length = wire_length;
+    copy.time_us = time_us;
+    copy.number = frames_;
     ++held_frames_;
     held_bytes_ += frame.size();
     if (held_frames_ > max_held_fragments_ || held_bytes_ > max_held_bytes_) {
@@ -479,8 +479,9 @@ bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
     if (datagram == held_.end()) return false;
     // The first fragment's entry, if kept, counts the fragments that waited for it.
     if (FragmentOwner* entry = kept_entry(fragment)) {
-        for (const HeldFragment& held : datagram->second.fragments)
-            count_fragment(*entry, held.place);
+        for (const HeldFragment& waiting : datagram->second.fragments) {
+            count_fragment(*entry, waiting.place);
+        }
     }
     release_datagram(datagram, to);
     return true;
@@ -489,10 +490,11 @@ bool ShardedPipeline::release_fragments(const decode::FragmentPlace& fragment,
 void ShardedPipeline::release_datagram(
     std::unordered_map<DatagramKey, HeldDatagram, DatagramKeyHash>::iterator datagram,
     const Destination& to) {
-    for (const HeldFragment& held : datagram->second.fragments) {
-        deliver(to, held.linktype, held.bytes, held.wire_length, held.time_us, false, held.number);
+    for (const HeldFragment& waiting : datagram->second.fragments) {
+        deliver(to, waiting.linktype, waiting.bytes, waiting.wire_length, waiting.time_us, false,
+                waiting.number);
         --held_frames_;
-        held_bytes_ -= held.bytes.size();
+        held_bytes_ -= waiting.bytes.size();
     }
     held_.erase(datagram);
 }

@@ -323,7 +323,7 @@ class ShardedPipeline {
     // borrow_check_low_ to borrow_check_high_: as far as every worker's batch may still span.
     uintptr_t borrow_check_low_ = 0;
     uintptr_t borrow_check_high_ = UINTPTR_MAX;
-    // What identifies a datagram's fragments: its IP header's addresses, id and protocol.
+    // The identity of a datagram's fragments: its IP header's addresses, id and protocol.
     struct DatagramKey {
         decode::IpAddress source;
         decode::IpAddress target;
