@@ -80,8 +80,8 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     }
     // The flow table and memory bounds hold for all workers together.
     if (workers > 1) {
-        bounds_ = std::make_unique<pipeline::SharedBounds>(config_.settings.max_flows,
-                                                           config_.settings.max_memory_bytes);
+        bounds_ = std::make_unique<pipeline::SharedBounds>(
+            config_.settings.max_flows, config_.settings.max_memory_bytes, workers);
     }
     for (unsigned i = 0; i < workers; ++i) {
         workers_.push_back(std::make_unique<CaptureWorker>(

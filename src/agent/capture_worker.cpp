@@ -42,7 +42,7 @@ CaptureWorker::CaptureWorker(unsigned index, pipeline::Settings settings,
         sinks = {attributing_.get()};
     }
     pipeline_ = std::make_unique<pipeline::Pipeline>(std::move(settings), sinks);
-    if (bounds != nullptr) pipeline_->share_bounds(*bounds);
+    if (bounds != nullptr) pipeline_->share_bounds(*bounds, index);
     // Each worker numbers its flows in its own residue, so that connection ids stay unique.
     pipeline_->number_flows_from(index + 1, capture.workers());
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

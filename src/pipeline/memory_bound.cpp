@@ -81,17 +81,30 @@ void Pipeline::enforce_memory_bound(int64_t now_us) {
     // Evict in order of what loses the least. Idle flows go first, because their events
     // are written as they end. Then incomplete IP datagrams, then out-of-order TCP data,
     // which costs a gap in an active stream, and last the active flows, the oldest first.
-    // With shared bounds the pipeline evicts only its own flows and data. Once it has none
-    // left, another pipeline over the bound evicts its own.
-    while (memory_.over(memory_in_use_by_all(memory_in_use()))) {
+    // With shared bounds the pipeline evicts only its own flows and data, and leaves a flow
+    // to the pipeline whose oldest one is older (shared_bounds.h).
+    const bool sharing = shared_ != nullptr && shared_->max_memory_bytes > 0;
+    while (true) {
+        const size_t used = memory_in_use_by_all(memory_in_use());
+        if (!memory_.over(used)) break;
         Flow* oldest = table_.oldest_overall();
-        if (oldest != nullptr && now_us - oldest->last_us >= kIdleUs) {
+        const int64_t idle = oldest != nullptr ? now_us - oldest->last_us : -1;
+        int64_t idle_elsewhere = -1;
+        bool may_wait = false;
+        if (sharing) {
+            idle_elsewhere = shared_->max_idle_elsewhere(shared_index_);
+            const size_t slack = shared_->pipelines * SharedBounds::kWaitSlack;
+            may_wait = idle_elsewhere > idle && used <= shared_->max_memory_bytes + slack;
+        }
+        if (oldest != nullptr && idle >= kIdleUs && idle >= idle_elsewhere) {
             evict_for_memory(oldest);
+        } else if (may_wait && idle_elsewhere >= kIdleUs) {
+            break;  // the pipeline with the older idle flow ends it first
         } else if (decoder_.evict_oldest_fragments()) {
             memory_.count_fragment_set();
         } else if (size_t freed = memory_.reassembly().evict_oldest(); freed > 0) {
             memory_.count_reassembly(freed);
-        } else if (oldest != nullptr) {
+        } else if (oldest != nullptr && !may_wait) {
             evict_for_memory(oldest);
         } else {
             break;
@@ -100,7 +113,15 @@ void Pipeline::enforce_memory_bound(int64_t now_us) {
     const size_t own = memory_in_use();
     memory_.record(own);
     publish_memory(own, false);
+    if (sharing) publish_oldest_idle(now_us);
     memory_.log_evictions();
+}
+
+void Pipeline::publish_oldest_idle(int64_t now_us) {
+    const Flow* oldest = table_.oldest_overall();
+    const int64_t idle = oldest != nullptr ? std::max<int64_t>(now_us - oldest->last_us, 0) : -1;
+    std::atomic<int64_t>& slot = shared_->oldest_idle_us[shared_index_].us;
+    if (slot.load(std::memory_order_relaxed) != idle) slot.store(idle, std::memory_order_relaxed);
 }
 
 void Pipeline::evict_for_memory(Flow* flow) {

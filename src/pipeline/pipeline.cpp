@@ -293,6 +293,7 @@ void Pipeline::finish() {
         end_flow(flow, reason);
     }
     publish_memory(memory_in_use(), true);
+    if (shared_ != nullptr && shared_->max_memory_bytes > 0) publish_oldest_idle(0);
     for (events::EventSink* sink : sinks_) sink->flush();
 }
 

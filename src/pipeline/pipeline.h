@@ -127,9 +127,18 @@ class Pipeline {
     }
 
     // Makes the pipeline hold its flows and memory against `bounds`, which other pipelines
-    // share, instead of against its own settings' max_flows and max_memory_bytes. Call
-    // before the first frame; `bounds` must outlive the pipeline.
-    void share_bounds(SharedBounds& bounds) { shared_ = &bounds; }
+    // share, instead of against its own settings' max_flows and max_memory_bytes. `index`
+    // is the pipeline's place among them, below bounds.pipelines. Call before the first
+    // frame; `bounds` must outlive the pipeline.
+    void share_bounds(SharedBounds& bounds, size_t index) {
+        shared_ = &bounds;
+        shared_index_ = index;
+    }
+
+    // Ends flows or drops held data while the memory shared with other pipelines is over
+    // the bound, as after a frame at `now_us`. A pipeline whose thread waits for another
+    // calls it, because the others leave the ending of its older flows to it.
+    void keep_memory_bound(int64_t now_us) { enforce_memory_bound(now_us); }
 
     // For live capture (live_flows.cpp). Marks every open flow partial, after the capture dropped
     // packets.
@@ -181,6 +190,8 @@ class Pipeline {
     // Returns true when a new flow fits in the flow table, counting it in the shared bounds.
     bool take_flow_place();
     void enforce_memory_bound(int64_t now_us);
+    // Publishes how long the oldest flow has been idle at `now_us`, -1 for none.
+    void publish_oldest_idle(int64_t now_us);
     void evict_for_memory(flow::Flow* flow);
 
     Settings settings_;
@@ -210,7 +221,8 @@ class Pipeline {
     uint64_t frame_number_ = 0;  // of the frame being analyzed (process_frame())
     uint64_t flow_number_step_ = 1;
     SharedBounds* shared_ = nullptr;  // see share_bounds()
-    int64_t published_memory_ = 0;    // this pipeline's part of shared_->memory_bytes
+    size_t shared_index_ = 0;
+    int64_t published_memory_ = 0;  // this pipeline's part of shared_->memory_bytes
 };
 
 }  // namespace pw::pipeline

@@ -31,6 +31,8 @@ constexpr size_t kRefillDepth = ShardedPipeline::kQueueDepth - 4;
 constexpr size_t kIdleBatchFrames = 128;
 // Frames ahead whose first bytes a worker prefetches while it analyzes one.
 constexpr size_t kPrefetchFrames = 2;
+// How often a caller that waits for room in a worker's queue looks at the memory bound.
+constexpr auto kBoundWait = std::chrono::microseconds(200);
 // How long a worker out of work watches its queue before it sleeps. Waking a sleeping
 // thread costs the caller a system call, and on a virtual machine the sleeping CPU a
 // round trip through the hypervisor. A worker that slept after each batch made the caller
@@ -132,10 +134,11 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
         pipeline_sinks.push_back(locked_sink_.get());
     }
     // The flow table and memory bounds hold for all pipelines together.
-    bounds_ = std::make_unique<SharedBounds>(settings.max_flows, settings.max_memory_bytes);
+    bounds_ =
+        std::make_unique<SharedBounds>(settings.max_flows, settings.max_memory_bytes, threads);
     for (unsigned i = 0; i < threads; ++i) {
         pipelines_.push_back(std::make_unique<Pipeline>(settings, pipeline_sinks));
-        pipelines_.back()->share_bounds(*bounds_);
+        pipelines_.back()->share_bounds(*bounds_, i);
         pipelines_.back()->number_flows_from(i + 1, threads);
     }
     // A bucket may change owner once idle past every timeout of what a pipeline keeps per
@@ -247,6 +250,7 @@ size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
 void ShardedPipeline::process_frame(int linktype, std::span<const uint8_t> frame,
                                     uint32_t wire_length, int64_t time_us, bool borrowed) {
     ++frames_;
+    latest_time_us_ = time_us;
     if (workers_.empty()) {
         pipelines_.front()->process_frame(linktype, frame, wire_length, time_us);
         return;
@@ -611,8 +615,18 @@ void ShardedPipeline::narrow_borrow_check(uintptr_t first) {
 
 void ShardedPipeline::hand_over(Worker& worker) {
     std::unique_lock lock(worker.mutex);
+    const auto has_room = [&] { return worker.full.size() <= kRefillDepth; };
     if (worker.full.size() >= kQueueDepth) {
-        worker.room.wait(lock, [&] { return worker.full.size() <= kRefillDepth; });
+        if (bounds_->max_memory_bytes == 0) {
+            worker.room.wait(lock, has_room);
+        } else {
+            // The caller's pipeline keeps to the shared memory bound while it waits.
+            while (!worker.room.wait_for(lock, kBoundWait, has_room)) {
+                lock.unlock();
+                pipelines_.front()->keep_memory_bound(latest_time_us_);
+                lock.lock();
+            }
+        }
     }
     worker.full.push_back(std::move(worker.filling));
     worker.queued.store(worker.full.size(), std::memory_order_release);

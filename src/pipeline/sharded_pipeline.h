@@ -318,6 +318,7 @@ class ShardedPipeline {
     uint32_t last_unit_ = 0;
     uint32_t last_owner_ = 0;
     int64_t first_time_us_ = 0;
+    int64_t latest_time_us_ = 0;  // of the frame given last
     bool seen_frame_ = false;
     // hand_over_old_borrowed() has nothing to do while borrowed frames lie from
     // borrow_check_low_ to borrow_check_high_: as far as every worker's batch may still span.

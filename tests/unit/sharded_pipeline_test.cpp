@@ -508,6 +508,43 @@ TEST(ShardedPipeline, MemoryBoundIsShared) {
     }
 }
 
+// Over the memory bound, the flows idle the longest end first, in whichever pipeline they
+// are. Here one address pair, and so one pipeline, has 200 flows idle for a minute, while
+// the flows of 200 other pairs, spread over every pipeline, keep sending. One pipeline
+// ends only idle flows, so no active flow ends early and is counted twice. With several,
+// a pipeline without idle flows must leave the ending to the one that has them.
+TEST(ShardedPipeline, IdleFlowsEndFirstWhereverTheyAre) {
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    const V4 idle_client = {10, 8, 0, 1};
+    const V4 server = {192, 0, 2, 1};
+    for (uint16_t flow = 0; flow < 200; ++flow) {
+        frames.emplace_back(
+            ethernet(0x0800, ipv4(17, udp(static_cast<uint16_t>(2000 + flow), 53, filler(64)),
+                                  idle_client, server)),
+            now += 100);
+    }
+    now += 60'000'000;
+    for (int round = 0; round < 20; ++round) {
+        for (int flow = 0; flow < 200; ++flow) {
+            const V4 client = {10, 9, static_cast<uint8_t>(flow >> 8), static_cast<uint8_t>(flow)};
+            frames.emplace_back(
+                ethernet(0x0800, ipv4(17, udp(5000, 53, filler(64)), client, server)), now += 100);
+        }
+    }
+    pipeline::Settings settings;
+    settings.max_memory_bytes = 800'000;  // about 300 flows: not every idle one fits
+    const pipeline::Summary one_thread = summary_of(frames, settings, 1);
+    ASSERT_GT(one_thread.memory.flows_evicted, 0u);
+    ASSERT_EQ(one_thread.flows, 400u);
+    for (unsigned threads : {2u, 3u}) {
+        SCOPED_TRACE(testing::Message() << threads << " threads");
+        const pipeline::Summary many = summary_of(frames, settings, threads, true);
+        EXPECT_EQ(many.flows, 400u);
+        EXPECT_LE(many.memory.flows_evicted, one_thread.memory.flows_evicted);
+    }
+}
+
 // A later fragment whose first one never comes waits only a while, then goes by its own
 // pair and is counted as one pipeline counts it.
 TEST(ShardedPipeline, LoneLaterFragmentIsNotLost) {
