@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,11 +30,11 @@ struct PcapCloser {
 // default 4 KiB buffer turns a large capture into a read system call every few packets.
 constexpr size_t kReadBufferBytes = 1 << 20;
 
-// Opens `path` ("-" for standard input) for libpcap, with a large stdio buffer when
-// `large_buffer`. pcap_close closes the stream, and `buffer` must outlive the handle.
+// Opens `path` for libpcap, with a large stdio buffer when `large_buffer`. pcap_close
+// closes the stream, and `buffer` must outlive the handle.
 pcap_t* open_capture(const std::string& path, bool large_buffer, std::unique_ptr<char[]>& buffer,
                      char* errbuf) {
-    FILE* stream = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+    FILE* stream = std::fopen(path.c_str(), "rb");
     if (stream == nullptr) {
         std::snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", std::strerror(errno));
         return nullptr;
@@ -45,9 +46,56 @@ pcap_t* open_capture(const std::string& path, bool large_buffer, std::unique_ptr
     }
     pcap_t* handle =
         pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-    if (handle == nullptr && stream != stdin) std::fclose(stream);
+    if (handle == nullptr) std::fclose(stream);
     return handle;
 }
+
+// A stream read once (standard input, a pipe) whose first bytes were already read to
+// choose its reader: a stdio stream over it gives those bytes first, then the rest. It
+// reads the descriptor with one read(2) per request, so that frames are analyzed as they
+// arrive rather than once a whole buffer filled.
+struct ReplayedStream {
+    int descriptor = -1;
+    const volatile std::sig_atomic_t* stop = nullptr;  // see FileReader::set_stop_flag()
+    uint8_t start[4] = {};
+    size_t start_size = 0;
+    size_t start_read = 0;
+
+    // Reads up to `size` bytes with one read(2), going on after a signal unless it stops the
+    // run. Returns what read(2) returns.
+    ssize_t read_some(void* out, size_t size) const {
+        while (true) {
+            ssize_t got = ::read(descriptor, out, size);
+            if (got >= 0 || errno != EINTR || (stop != nullptr && *stop != 0)) return got;
+        }
+    }
+
+    // Reads the first bytes: as many as `start` has room for, unless the stream ends first.
+    void read_start() {
+        while (start_size < sizeof start) {
+            ssize_t got = read_some(start + start_size, sizeof start - start_size);
+            if (got <= 0) return;
+            start_size += static_cast<size_t>(got);
+        }
+    }
+
+    static ssize_t read(void* cookie, char* out, size_t size) {
+        auto& stream = *static_cast<ReplayedStream*>(cookie);
+        if (stream.start_read < stream.start_size) {
+            size_t done = std::min(size, stream.start_size - stream.start_read);
+            std::memcpy(out, stream.start + stream.start_read, done);
+            stream.start_read += done;
+            return static_cast<ssize_t>(done);
+        }
+        return stream.read_some(out, size);
+    }
+    // The descriptor stays open: its owner closes it.
+    static int close(void*) { return 0; }
+};
+
+struct FileCloser {
+    void operator()(FILE* file) const { std::fclose(file); }
+};
 
 std::string damage_message(const std::string& path, uint64_t frames, const std::string& reason) {
     return "reading '" + path + "' stopped after frame " + std::to_string(frames) + ": " + reason +
@@ -66,14 +114,30 @@ uint32_t magic_of_regular_file(const std::string& path) {
     return uint32_t{magic[0]} << 24 | uint32_t{magic[1]} << 16 | uint32_t{magic[2]} << 8 | magic[3];
 }
 
+// The magic numbers of classic pcap files: either byte order, micro- or nanosecond times.
+bool is_classic_pcap_magic(uint32_t magic) {
+    return magic == 0xA1B2C3D4 || magic == 0xD4C3B2A1 || magic == 0xA1B23C4D || magic == 0x4D3CB2A1;
+}
+
+// The block type of a pcapng section header, the same in either byte order.
+constexpr uint32_t kPcapngSectionHeader = 0x0A0D0D0A;
+
 // True when `path` is a regular file that starts with a pcapng section header block.
-bool is_pcapng_file(const std::string& path) { return magic_of_regular_file(path) == 0x0A0D0D0A; }
+bool is_pcapng_file(const std::string& path) {
+    return magic_of_regular_file(path) == kPcapngSectionHeader;
+}
 
 // True when `path` is a regular file that starts with a classic pcap file header (either
 // byte order, micro- or nanosecond times), which read() maps rather than reads.
 bool is_classic_pcap_file(const std::string& path) {
-    const uint32_t magic = magic_of_regular_file(path);
-    return magic == 0xA1B2C3D4 || magic == 0xD4C3B2A1 || magic == 0xA1B23C4D || magic == 0x4D3CB2A1;
+    return is_classic_pcap_magic(magic_of_regular_file(path));
+}
+
+// True for standard input and for paths that are not regular files (a pipe, say): their
+// bytes can be read only once, in order.
+bool is_stream(const std::string& path) {
+    struct stat info {};
+    return path == "-" || (stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode));
 }
 
 uint64_t file_size(const std::string& path) {
@@ -85,37 +149,29 @@ uint64_t file_size(const std::string& path) {
 
 ReadResult FileReader::read(const std::string& path, const std::function<bool(int)>& supports_link,
                             const Visit& visit, const Progress& progress) {
+    if (is_stream(path)) return read_stream(path, supports_link, visit, progress);
     ReadResult result;
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     std::unique_ptr<char[]> buffer;
     // A file that will likely be mapped needs no large buffer: libpcap only reads its header.
-    const bool mappable = path != "-" && is_classic_pcap_file(path);
+    const bool mappable = is_classic_pcap_file(path);
     std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, !mappable, buffer, errbuf));
     if (!handle) {
         struct stat info {};
-        bool empty = path != "-" && stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
-                     info.st_size == 0;
+        bool empty = stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && info.st_size == 0;
         result.error = empty ? "cannot read '" + path +
                                    "' as a pcap or pcapng capture: the file is empty (0 bytes)"
                              : "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
         return result;
     }
     result.opened = true;
-
     CompiledFilter filter;
-    if (!filter_.empty()) {
-        if (pcap_compile(handle.get(), &filter.program, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) !=
-            0) {
-            throw std::invalid_argument("invalid BPF filter '" + filter_ +
-                                        "': " + pcap_geterr(handle.get()));
-        }
-        filter.valid = true;
-    }
+    compile_filter(handle.get(), filter);
 
     // Classic pcap files of a link type the pipeline decodes are read from a mapping;
-    // pcapng, standard input and the rest go through libpcap.
+    // pcapng and the rest go through libpcap.
     int linktype = pcap_datalink(handle.get());
-    if (path != "-" && supports_link(linktype) &&
+    if (supports_link(linktype) &&
         mapped_.open(path, linktype, static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
         handle.reset();
         result = read_mapped(path, filter, supports_link, visit, progress);
@@ -132,50 +188,147 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
             return result;
         }
     }
-
-    if (filter.valid && pcap_setfilter(handle.get(), &filter.program) != 0) {
-        throw std::invalid_argument("cannot apply BPF filter '" + filter_ +
-                                    "': " + pcap_geterr(handle.get()));
+    uint64_t records = 0;
+    result = read_with_libpcap(path, handle.get(), filter, mappable, supports_link, visit, progress,
+                               file_size(path), records);
+    if (!result.complete && is_pcapng_file(path) && !stopping()) {
+        // libpcap 1.10 stops at an interface whose link type or snapshot length differs from
+        // the first one's, and at a section in the other byte order (it reads the new
+        // section's length in the old order), which pcapng allows. The fallback reader reads
+        // the rest of such a file; it reports real damage as libpcap would.
+        handle.reset();
+        PcapngReader reader;
+        std::string error;
+        if (!reader.open(path, error)) {
+            result.error = "reading '" + path + "' failed: " + error;
+            return result;
+        }
+        result.error.clear();
+        return read_pcapng(path, reader, records, result, supports_link, visit);
     }
-    uint64_t total = file_size(path);
-    FILE* stream = pcap_file(handle.get());
+    return result;
+}
+
+ReadResult FileReader::read_stream(const std::string& path,
+                                   const std::function<bool(int)>& supports_link,
+                                   const Visit& visit, const Progress& progress) {
+    ReadResult result;
+    FILE* source = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+    if (source == nullptr) {
+        result.error =
+            "cannot read '" + path + "' as a pcap or pcapng capture: " + std::strerror(errno);
+        return result;
+    }
+    std::unique_ptr<FILE, FileCloser> owned(source == stdin ? nullptr : source);
+    // The first 4 bytes choose the reader, which reads the stream from its start again.
+    // Only the descriptor is read, so that no bytes wait in `source`'s stdio buffer.
+    ReplayedStream replayed;
+    replayed.descriptor = fileno(source);
+    replayed.stop = stop_;
+    replayed.read_start();
+    const uint32_t magic = uint32_t{replayed.start[0]} << 24 | uint32_t{replayed.start[1]} << 16 |
+                           uint32_t{replayed.start[2]} << 8 | replayed.start[3];
+    // Not zeroed: stdio writes the buffer before it reads from it. It outlives `stream`.
+    auto buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
+    FILE* stream = fopencookie(&replayed, "rb",
+                               {&ReplayedStream::read, nullptr, nullptr, &ReplayedStream::close});
+    if (stream == nullptr) {
+        result.error = "cannot read '" + path + "': " + std::strerror(errno);
+        return result;
+    }
+    std::setvbuf(stream, buffer.get(), _IOFBF, kReadBufferBytes);
+
+    if (replayed.start_size == sizeof replayed.start && magic == kPcapngSectionHeader) {
+        // libpcap 1.10 stops at the pcapng files whose interfaces or sections differ, and a
+        // stream cannot be read again from there: the project's reader reads all of it.
+        std::unique_ptr<FILE, FileCloser> closing(stream);
+        PcapngReader reader;
+        std::string error;
+        if (!reader.open_stream(stream, error)) {
+            result.error = "cannot read '" + path + "' as a pcap or pcapng capture: " + error;
+            return result;
+        }
+        result.opened = true;
+        return read_pcapng(path, reader, 0, result, supports_link, visit);
+    }
+    char errbuf[PCAP_ERRBUF_SIZE] = {};
+    std::unique_ptr<pcap_t, PcapCloser> handle(
+        pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf));
+    if (!handle) {
+        std::fclose(stream);
+        result.error = replayed.start_size == 0
+                           ? "cannot read '" + path +
+                                 "' as a pcap or pcapng capture: the input is empty (0 bytes)"
+                           : "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
+        return result;
+    }
+    result.opened = true;
+    CompiledFilter filter;
+    compile_filter(handle.get(), filter);
+    uint64_t records = 0;
+    return read_with_libpcap(path, handle.get(), filter, is_classic_pcap_magic(magic),
+                             supports_link, visit, progress, 0, records);
+}
+
+void FileReader::compile_filter(pcap_t* handle, CompiledFilter& filter) const {
+    if (filter_.empty()) return;
+    if (pcap_compile(handle, &filter.program, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        throw std::invalid_argument("invalid BPF filter '" + filter_ + "': " + pcap_geterr(handle));
+    }
+    filter.valid = true;
+}
+
+ReadResult FileReader::read_with_libpcap(const std::string& path, pcap_t* handle,
+                                         const CompiledFilter& filter, bool classic,
+                                         const std::function<bool(int)>& supports_link,
+                                         const Visit& visit, const Progress& progress,
+                                         uint64_t total, uint64_t& records) {
+    ReadResult result;
+    result.opened = true;
+    const int linktype = pcap_datalink(handle);
+    FILE* stream = pcap_file(handle);
     while (!stopping()) {
         pcap_pkthdr* header = nullptr;
         const u_char* bytes = nullptr;
-        int status = pcap_next_ex(handle.get(), &header, &bytes);
+        int status = pcap_next_ex(handle, &header, &bytes);
         if (status == PCAP_ERROR_BREAK) break;  // end of file
         if (status == PCAP_ERROR) {
-            std::string reason = pcap_geterr(handle.get());
-            // libpcap 1.10 stops at an interface whose link type or snapshot length differs
-            // from the first one's, and at a section in the other byte order (it reads the
-            // new section's length in the old order), which pcapng allows. The fallback
-            // reader reads the rest of such a file; it reports real damage as libpcap would.
-            if (reason.find("of the first interface") != std::string::npos ||
-                (path != "-" && is_pcapng_file(path))) {
-                handle.reset();
-                return read_rest_as_pcapng(path, result, supports_link, visit);
-            }
-            result.error = damage_message(path, result.frames, reason);
+            // A signal that stops the run may interrupt a read of a pipe: not damage.
+            if (stopping()) break;
+            result.error = damage_message(path, result.frames, pcap_geterr(handle));
             return result;
         }
         if (status != 1) continue;  // 0 does not happen for files; skip defensively
+        // Every record counts, so that a fallback reader knows how many to skip. The filter
+        // is applied here rather than in libpcap for that reason.
+        ++records;
+        if (filter.valid && pcap_offline_filter(&filter.program, header, bytes) == 0) continue;
         ++result.frames;
         Frame frame;
         frame.linktype = linktype;
         frame.data = {bytes, header->caplen};
         frame.wire_length = std::max(header->len, header->caplen);
-        // A damaged pcapng timestamp can exceed what int64 microseconds hold; clamp its seconds
-        // so that the conversion cannot overflow.
-        constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000 - 1'000;
-        int64_t seconds = std::clamp<int64_t>(header->ts.tv_sec, -kMaxSeconds, kMaxSeconds);
+        int64_t seconds = header->ts.tv_sec;
+        if (classic) {
+            // A classic pcap record's seconds are an unsigned 32-bit count, which libpcap
+            // 1.10 sign-extends in a file of the host's byte order: times after January 2038
+            // would become times before 1970.
+            seconds = static_cast<uint32_t>(seconds);
+        } else {
+            // A damaged pcapng timestamp can exceed what int64 microseconds hold; clamp its
+            // seconds so that the conversion cannot overflow.
+            constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000 - 1'000;
+            seconds = std::clamp<int64_t>(seconds, -kMaxSeconds, kMaxSeconds);
+        }
         frame.time_us = seconds * 1'000'000 + header->ts.tv_usec;
         deliver(path, frame, supports_link, visit);
-        if (progress && stream != nullptr && result.frames % kProgressEveryFrames == 0) {
+        if (progress && total > 0 && stream != nullptr &&
+            result.frames % kProgressEveryFrames == 0) {
             long position = std::ftell(stream);
             if (position >= 0) progress(static_cast<uint64_t>(position), total);
         }
     }
-    if (progress) progress(total, total);
+    if (progress && total > 0) progress(total, total);
     result.complete = true;
     return result;
 }
@@ -254,31 +407,27 @@ FileReader::CompiledFilter::~CompiledFilter() {
     if (valid) pcap_freecode(&program);
 }
 
-ReadResult FileReader::read_rest_as_pcapng(const std::string& path, ReadResult result,
-                                           const std::function<bool(int)>& supports_link,
-                                           const Visit& visit) {
-    PcapngReader reader;
-    std::string error;
-    if (!reader.open(path, error)) {
-        result.error = "reading '" + path + "' failed: " + error;
-        return result;
-    }
-    // Skip the frames libpcap already delivered, then go on from there.
+ReadResult FileReader::read_pcapng(const std::string& path, PcapngReader& reader, uint64_t skip,
+                                   ReadResult result, const std::function<bool(int)>& supports_link,
+                                   const Visit& visit) {
+    // Skip the packets an earlier reader already delivered, then go on from there.
     uint64_t index = 0;
     PcapngReader::Packet packet;
+    std::string error;
     int status = 0;
     while (!stopping() && (status = reader.next(packet, error)) == 1) {
-        if (index++ < result.frames) continue;
-        ++result.frames;
+        if (index++ < skip) continue;
         Frame frame;
         frame.linktype = packet.linktype;
         frame.data = {packet.data, packet.captured};
         frame.wire_length = std::max(packet.wire_length, packet.captured);
         frame.time_us = packet.time_us;
         if (!filter_.empty() && !filter_matches(frame)) continue;
+        ++result.frames;
         deliver(path, frame, supports_link, visit);
     }
-    if (status < 0) {
+    // A signal that stops the run may interrupt a read of a pipe: not damage.
+    if (status < 0 && !stopping()) {
         result.error = damage_message(path, result.frames, error);
         return result;
     }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "capture/pcap_reader.h"
+#include "capture/pcapng_reader.h"
 
 namespace pw::capture {
 
@@ -76,9 +77,23 @@ class FileReader {
                            const Progress& progress);
     void deliver(const std::string& path, const Frame& frame,
                  const std::function<bool(int)>& supports_link, const Visit& visit);
-    ReadResult read_rest_as_pcapng(const std::string& path, ReadResult result,
-                                   const std::function<bool(int)>& supports_link,
-                                   const Visit& visit);
+    // Reads standard input or a pipe, once, from its start.
+    ReadResult read_stream(const std::string& path, const std::function<bool(int)>& supports_link,
+                           const Visit& visit, const Progress& progress);
+    // Compiles the filter for `handle`'s link type, if there is one. Throws
+    // std::invalid_argument for an invalid filter.
+    void compile_filter(pcap_t* handle, CompiledFilter& filter) const;
+    // Reads the frames of `handle`, applying `filter`. `classic`: a classic pcap file, whose
+    // record times are unsigned. `total` is the input's size for progress, 0 for unknown.
+    // `records` counts every record read, filtered out or not.
+    ReadResult read_with_libpcap(const std::string& path, pcap_t* handle,
+                                 const CompiledFilter& filter, bool classic,
+                                 const std::function<bool(int)>& supports_link, const Visit& visit,
+                                 const Progress& progress, uint64_t total, uint64_t& records);
+    // Reads the packets of `reader` after the first `skip`, adding to `result`.
+    ReadResult read_pcapng(const std::string& path, PcapngReader& reader, uint64_t skip,
+                           ReadResult result, const std::function<bool(int)>& supports_link,
+                           const Visit& visit);
     bool filter_matches(const Frame& frame);
 
     bool stopping() const { return stop_ != nullptr && *stop_ != 0; }

@@ -211,14 +211,13 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
         __builtin_prefetch(base_ + prefetched_);
     }
     // The record header: seconds, microseconds (or nanoseconds), captured and original
-    // length, each 32 bits in the file's byte order. libpcap 1.10 takes the two times as
-    // signed in a file of the host's byte order, and as unsigned once it swapped them.
+    // length, each 32 bits in the file's byte order. The seconds are unsigned, so that
+    // times go on to 2106. libpcap 1.10 takes the two times as signed in a file of the
+    // host's byte order, and as unsigned once it swapped them. The fraction is read as
+    // libpcap reads it.
     int64_t seconds = load<uint32_t>(header, swapped_);
     int64_t fraction = load<uint32_t>(header + 4, swapped_);
-    if (!swapped_) {
-        seconds = static_cast<int32_t>(seconds);
-        fraction = static_cast<int32_t>(fraction);
-    }
+    if (!swapped_) fraction = static_cast<int32_t>(fraction);
     uint32_t captured = load<uint32_t>(header + 8, swapped_);
     uint32_t original = load<uint32_t>(header + 12, swapped_);
     if (captured > kMaxCapturedLength) {

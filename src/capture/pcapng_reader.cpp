@@ -1,5 +1,7 @@
 #include "capture/pcapng_reader.h"
 
+#include <pcap/dlt.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -20,25 +22,64 @@ constexpr uint16_t kOptionTimestampOffset = 14;
 // Larger blocks are damage, not packets: libpcap's own bound for a block is of this order.
 constexpr uint32_t kMaxBlockLength = 16 * 1024 * 1024;
 
+// The DLT_ value that libpcap gives for a file's LINKTYPE_ value, so that frames of this
+// reader and of libpcap carry the same link type. Most are equal. The ones that differ
+// are those of the table at https://www.tcpdump.org/linktypes.html whose DLT_ values
+// vary between systems, which libpcap maps in linktype_to_dlt() (pcap-common.c).
+int dlt_of_linktype(int linktype) {
+    switch (linktype) {
+        case 100:
+            return DLT_ATM_RFC1483;
+        case 101:
+            return DLT_RAW;
+        case 102:
+            return DLT_SLIP_BSDOS;
+        case 103:
+            return DLT_PPP_BSDOS;
+        default:
+            return linktype;
+    }
+}
+
 }  // namespace
 
 PcapngReader::~PcapngReader() {
-    if (file_ != nullptr) std::fclose(file_);
+    if (owns_file_) std::fclose(file_);
 }
 
 bool PcapngReader::open(const std::string& path, std::string& error) {
-    file_ = std::fopen(path.c_str(), "rb");
-    if (file_ == nullptr) {
+    FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
         error = std::string("cannot open: ") + std::strerror(errno);
         return false;
     }
+    file_ = file;
+    owns_file_ = true;
+    return open_stream(file, error);
+}
+
+bool PcapngReader::open_stream(FILE* stream, std::string& error) {
+    file_ = stream;
+    pending_.clear();
+    pending_at_ = 0;
+    // The first block is a section header: its type, its length and then the byte-order
+    // magic. The bytes read to check them are read again as that block.
     uint8_t head[12];
-    if (std::fread(head, 1, sizeof head, file_) != sizeof head) {
+    const size_t got = read_bytes(head, sizeof head);
+    pending_.assign(head, head + got);
+    pending_at_ = 0;
+    if (got != sizeof head) {
         error = "too short for a pcapng section header";
         return false;
     }
+    uint32_t type;
+    std::memcpy(&type, head, 4);
     uint32_t magic;
     std::memcpy(&magic, head + 8, 4);
+    if (type != kSectionHeader) {
+        error = "not a pcapng file (no section header)";
+        return false;
+    }
     if (magic == kByteOrderMagic) {
         swapped_ = false;
     } else if (__builtin_bswap32(magic) == kByteOrderMagic) {
@@ -47,8 +88,18 @@ bool PcapngReader::open(const std::string& path, std::string& error) {
         error = "not a pcapng file (no byte-order magic)";
         return false;
     }
-    std::rewind(file_);
     return true;
+}
+
+size_t PcapngReader::read_bytes(uint8_t* out, size_t size) {
+    size_t done = 0;
+    if (pending_at_ < pending_.size()) {
+        done = std::min(size, pending_.size() - pending_at_);
+        std::memcpy(out, pending_.data() + pending_at_, done);
+        pending_at_ += done;
+    }
+    if (done < size) done += std::fread(out + done, 1, size - done, file_);
+    return done;
 }
 
 uint32_t PcapngReader::u32(const uint8_t* p) const {
@@ -67,7 +118,7 @@ long PcapngReader::position() const { return file_ != nullptr ? std::ftell(file_
 
 bool PcapngReader::read_block(uint32_t& type, std::string& error) {
     uint8_t head[8];
-    size_t got = std::fread(head, 1, sizeof head, file_);
+    size_t got = read_bytes(head, sizeof head);
     if (got == 0) {
         type = 0;
         return true;  // end of file
@@ -77,18 +128,20 @@ bool PcapngReader::read_block(uint32_t& type, std::string& error) {
         return false;
     }
     std::memcpy(&type, head, 4);
+    // A new section may change the byte order: its magic follows the length, and starts
+    // the block's body.
+    uint8_t magic_bytes[4];
+    size_t body_read = 0;
     if (type == kSectionHeader) {
-        // A new section may change the byte order: its magic follows the length.
-        uint8_t magic_bytes[4];
-        if (std::fread(magic_bytes, 1, 4, file_) != 4) {
+        if (read_bytes(magic_bytes, 4) != 4) {
             error = "truncated section header";
             return false;
         }
         uint32_t magic;
         std::memcpy(&magic, magic_bytes, 4);
         swapped_ = magic != kByteOrderMagic;
-        std::fseek(file_, -4, SEEK_CUR);
         interfaces_.clear();
+        body_read = 4;
     } else {
         type = u32(head);
     }
@@ -97,8 +150,10 @@ bool PcapngReader::read_block(uint32_t& type, std::string& error) {
         error = "invalid block length " + std::to_string(length);
         return false;
     }
-    block_.resize(length - 8);
-    if (std::fread(block_.data(), 1, block_.size(), file_) != block_.size()) {
+    block_.resize(length - 8);  // at least 4 bytes, so the magic fits
+    std::memcpy(block_.data(), magic_bytes, body_read);
+    const size_t rest = block_.size() - body_read;
+    if (read_bytes(block_.data() + body_read, rest) != rest) {
         error = "truncated block";
         return false;
     }
@@ -112,7 +167,7 @@ void PcapngReader::parse_interface(const std::vector<uint8_t>& body) {
         interfaces_.push_back(interface);
         return;
     }
-    interface.linktype = u16(body.data());
+    interface.linktype = dlt_of_linktype(u16(body.data()));
     size_t at = 8;
     while (at + 4 <= body.size()) {
         uint16_t code = u16(&body[at]);
@@ -143,8 +198,8 @@ int64_t PcapngReader::to_micros(const Interface& interface, uint64_t timestamp) 
     uint64_t ticks = interface.ticks_per_second;
     uint64_t seconds = timestamp / ticks;
     uint64_t fraction = timestamp % ticks;
-    auto micros = static_cast<int64_t>(
-        static_cast<unsigned __int128>(fraction) * 1'000'000 / ticks);
+    auto micros =
+        static_cast<int64_t>(static_cast<unsigned __int128>(fraction) * 1'000'000 / ticks);
     // A damaged timestamp or offset can exceed what int64 microseconds hold: the seconds
     // are clamped, in 128 bits, so that the sum and the product cannot overflow.
     constexpr __int128 kMaxSeconds = std::numeric_limits<int64_t>::max() / 1'000'000 - 1'000;
@@ -168,8 +223,7 @@ int PcapngReader::next(Packet& packet, std::string& error) {
                 error = "truncated packet block";
                 return -1;
             }
-            uint32_t interface_id =
-                type == kEnhancedPacket ? u32(body.data()) : u16(body.data());
+            uint32_t interface_id = type == kEnhancedPacket ? u32(body.data()) : u16(body.data());
             if (interface_id >= interfaces_.size()) {
                 error = "packet of undescribed interface " + std::to_string(interface_id);
                 return -1;

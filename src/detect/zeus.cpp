@@ -51,6 +51,7 @@ bool valid_udp_reply_payload(const ZeusHeader& header) {
 // Decodes `count` plain bytes of `message` from `offset` on.
 std::string decode_bytes(std::span<const uint8_t> message, size_t offset, size_t count) {
     std::string plain;
+    plain.reserve(count);
     for (size_t i = offset; i < message.size() && i < offset + count; ++i) {
         plain.push_back(static_cast<char>(i == 0 ? message[0] : message[i] ^ message[i - 1]));
     }

@@ -133,7 +133,10 @@ Read read_with_libpcap(const fs::path& path) {
             {pcap_datalink(handle),
              {bytes, bytes + header->caplen},
              std::max(header->len, header->caplen),
-             static_cast<int64_t>(header->ts.tv_sec) * 1'000'000 + header->ts.tv_usec});
+             // The seconds of a classic pcap record are unsigned, which libpcap sign-extends
+             // in a file of the host's byte order.
+             static_cast<int64_t>(static_cast<uint32_t>(header->ts.tv_sec)) * 1'000'000 +
+                 header->ts.tv_usec});
     }
     read.failed = status == PCAP_ERROR;
     if (read.failed) read.error = pcap_geterr(handle);

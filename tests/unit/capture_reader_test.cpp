@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <pcap/dlt.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "capture/file_reader.h"
@@ -78,8 +80,8 @@ struct TempFile {
 std::vector<Frame> read_all(const std::string& path, ReadResult& result) {
     std::vector<Frame> frames;
     FileReader reader;
-    result = reader.read(path, [](int) { return true; },
-                         [&](const Frame& frame) { frames.push_back(frame); });
+    result = reader.read(
+        path, [](int) { return true; }, [&](const Frame& frame) { frames.push_back(frame); });
     return frames;
 }
 
@@ -97,9 +99,9 @@ TEST(CaptureReader, PcapngInterfacesOfTwoLinkTypes) {
     std::vector<Frame> frames = read_all(capture.path, result);
     EXPECT_TRUE(result.complete) << result.error;
     ASSERT_EQ(frames.size(), 3u);
-    EXPECT_EQ(frames[0].linktype, 1);
-    EXPECT_EQ(frames[1].linktype, 101);
-    EXPECT_EQ(frames[2].linktype, 1);
+    EXPECT_EQ(frames[0].linktype, DLT_EN10MB);
+    EXPECT_EQ(frames[1].linktype, DLT_RAW);  // LINKTYPE_RAW in the file, as libpcap gives it
+    EXPECT_EQ(frames[2].linktype, DLT_EN10MB);
     EXPECT_EQ(frames[1].time_us, 2'000'000);
     EXPECT_EQ(result.frames, 3u);
 }
@@ -136,18 +138,168 @@ TEST(CaptureReader, PcapngSectionsOfBothByteOrders) {
     block(file, 6, packet(0, 1'000'000, std::vector<uint8_t>(60, 0xAA)));
     big_endian_block(file, 0x0A0D0D0A, big_endian(section_header(), {4, 2, 2, 4, 4}));
     big_endian_block(file, 1, big_endian(interface(101, 65535), {2, 2, 4}));
-    big_endian_block(file, 6, big_endian(packet(0, 2'000'000, std::vector<uint8_t>(40, 0x45)),
-                                         {4, 4, 4, 4, 4}));
+    big_endian_block(
+        file, 6, big_endian(packet(0, 2'000'000, std::vector<uint8_t>(40, 0x45)), {4, 4, 4, 4, 4}));
     TempFile capture(file);
 
     ReadResult result;
     std::vector<Frame> frames = read_all(capture.path, result);
     EXPECT_TRUE(result.complete) << result.error;
     ASSERT_EQ(frames.size(), 2u);
-    EXPECT_EQ(frames[0].linktype, 1);
-    EXPECT_EQ(frames[1].linktype, 101);
+    EXPECT_EQ(frames[0].linktype, DLT_EN10MB);
+    EXPECT_EQ(frames[1].linktype, DLT_RAW);
     EXPECT_EQ(frames[1].time_us, 2'000'000);
     EXPECT_EQ(frames[1].data.size(), 40u);
+}
+
+// An IPv4 TCP packet from 10.0.0.`source` to 10.0.0.9, with `link_header` before it.
+std::vector<uint8_t> tcp_packet(uint8_t source, std::vector<uint8_t> link_header = {}) {
+    std::vector<uint8_t> bytes = std::move(link_header);
+    const uint8_t ip[20] = {0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, source, 10, 0, 0, 9};
+    const uint8_t tcp[20] = {0x9C, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xFF, 0xFF};
+    bytes.insert(bytes.end(), ip, ip + sizeof ip);
+    bytes.insert(bytes.end(), tcp, tcp + sizeof tcp);
+    return bytes;
+}
+
+std::vector<uint8_t> ethernet_header() {
+    std::vector<uint8_t> header(12, 0x02);
+    header.push_back(0x08);
+    header.push_back(0x00);
+    return header;
+}
+
+// The frames read from `bytes` written into a pipe, as from standard input or `<(...)`,
+// without their bytes: those live in a buffer that the next frame reuses.
+std::vector<Frame> read_from_pipe(const std::vector<uint8_t>& bytes, ReadResult& result) {
+    int ends[2];
+    EXPECT_EQ(pipe(ends), 0);
+    std::thread writer([&] {
+        size_t done = 0;
+        while (done < bytes.size()) {
+            ssize_t wrote = write(ends[1], bytes.data() + done, bytes.size() - done);
+            if (wrote <= 0) break;
+            done += static_cast<size_t>(wrote);
+        }
+        close(ends[1]);
+    });
+    std::vector<Frame> frames;
+    FileReader reader;
+    result = reader.read(
+        "/proc/self/fd/" + std::to_string(ends[0]), [](int) { return true; },
+        [&](const Frame& frame) {
+            frames.push_back(frame);
+            frames.back().data = {};
+        });
+    writer.join();
+    close(ends[0]);
+    return frames;
+}
+
+// A pipe can be read only once: a pcapng file whose interfaces differ, which libpcap stops
+// at, is read whole from it all the same.
+TEST(CaptureReader, PcapngFromPipeReadWhole) {
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    block(file, 1, interface(1, 65535));
+    block(file, 1, interface(101, 65535));
+    block(file, 6, packet(0, 1'000'000, std::vector<uint8_t>(60, 0xAA)));
+    block(file, 6, packet(1, 2'000'000, std::vector<uint8_t>(40, 0x45)));
+    big_endian_block(file, 0x0A0D0D0A, big_endian(section_header(), {4, 2, 2, 4, 4}));
+    big_endian_block(file, 1, big_endian(interface(1, 65535), {2, 2, 4}));
+    big_endian_block(
+        file, 6, big_endian(packet(0, 3'000'000, std::vector<uint8_t>(50, 0xBB)), {4, 4, 4, 4, 4}));
+
+    ReadResult result;
+    std::vector<Frame> frames = read_from_pipe(file, result);
+    EXPECT_TRUE(result.complete) << result.error;
+    ASSERT_EQ(frames.size(), 3u);
+    EXPECT_EQ(frames[1].linktype, DLT_RAW);
+    EXPECT_EQ(frames[2].time_us, 3'000'000);
+    EXPECT_EQ(frames[2].wire_length, 50u);
+}
+
+// A filter applies to each interface in its own link type, raw IP included.
+TEST(CaptureReader, FilterMatchesEveryInterface) {
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    block(file, 1, interface(1, 65535));
+    block(file, 1, interface(101, 65535));
+    block(file, 6, packet(0, 1'000'000, tcp_packet(1, ethernet_header())));
+    block(file, 6, packet(1, 2'000'000, tcp_packet(1)));
+    TempFile capture(file);
+
+    std::vector<Frame> frames;
+    FileReader reader("tcp");
+    ReadResult result = reader.read(
+        capture.path, [](int) { return true; },
+        [&](const Frame& frame) { frames.push_back(frame); });
+    EXPECT_TRUE(result.complete) << result.error;
+    ASSERT_EQ(frames.size(), 2u);
+    EXPECT_EQ(frames[1].linktype, DLT_RAW);
+}
+
+// When libpcap stops at a section of the other byte order, the reader that goes on skips
+// every record libpcap read, the ones the filter left out included, so none comes twice.
+TEST(CaptureReader, FilterRepeatsNoFrame) {
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    block(file, 1, interface(1, 65535));
+    block(file, 6, packet(0, 1'000'000, tcp_packet(1, ethernet_header())));
+    block(file, 6, packet(0, 2'000'000, tcp_packet(2, ethernet_header())));
+    big_endian_block(file, 0x0A0D0D0A, big_endian(section_header(), {4, 2, 2, 4, 4}));
+    big_endian_block(file, 1, big_endian(interface(1, 65535), {2, 2, 4}));
+    big_endian_block(
+        file, 6,
+        big_endian(packet(0, 3'000'000, tcp_packet(2, ethernet_header())), {4, 4, 4, 4, 4}));
+    TempFile capture(file);
+
+    std::vector<int64_t> times;
+    FileReader reader("src host 10.0.0.2");
+    ReadResult result = reader.read(
+        capture.path, [](int) { return true; },
+        [&](const Frame& frame) { times.push_back(frame.time_us); });
+    EXPECT_TRUE(result.complete) << result.error;
+    EXPECT_EQ(times, (std::vector<int64_t>{2'000'000, 3'000'000}));
+}
+
+// A classic pcap file with one record at `seconds`, in little-endian byte order.
+std::vector<uint8_t> classic_pcap(uint32_t seconds) {
+    std::vector<uint8_t> file;
+    put32(file, 0xA1B2C3D4);
+    put16(file, 2);
+    put16(file, 4);
+    put32(file, 0);
+    put32(file, 0);
+    put32(file, 65535);
+    put32(file, 1);  // Ethernet
+    const std::vector<uint8_t> frame = tcp_packet(1, ethernet_header());
+    put32(file, seconds);
+    put32(file, 500);
+    put32(file, static_cast<uint32_t>(frame.size()));
+    put32(file, static_cast<uint32_t>(frame.size()));
+    file.insert(file.end(), frame.begin(), frame.end());
+    return file;
+}
+
+// Record seconds are unsigned: 2040 stays 2040 whether the file is mapped or read through
+// libpcap from a pipe.
+TEST(CaptureReader, TimesAfter2038StayUnsigned) {
+    constexpr uint32_t kYear2040 = 2'216'000'000;
+    const std::vector<uint8_t> file = classic_pcap(kYear2040);
+    constexpr int64_t kExpected = int64_t{kYear2040} * 1'000'000 + 500;
+
+    TempFile capture(file);
+    ReadResult mapped_result;
+    std::vector<Frame> mapped = read_all(capture.path, mapped_result);
+    ASSERT_EQ(mapped.size(), 1u);
+    EXPECT_EQ(mapped[0].time_us, kExpected);
+
+    ReadResult piped_result;
+    std::vector<Frame> piped = read_from_pipe(file, piped_result);
+    EXPECT_TRUE(piped_result.complete) << piped_result.error;
+    ASSERT_EQ(piped.size(), 1u);
+    EXPECT_EQ(piped[0].time_us, kExpected);
 }
 
 TEST(CaptureReader, TruncatedFileKeepsEarlierFrames) {
@@ -182,7 +334,8 @@ TEST(CaptureReader, InvalidFilterRejected) {
     block(file, 1, interface(1, 65535));
     TempFile capture(file);
     FileReader reader("tcp port and nonsense ((");
-    EXPECT_THROW(reader.read(capture.path, [](int) { return true; }, [](const Frame&) {}),
+    EXPECT_THROW(reader.read(
+                     capture.path, [](int) { return true; }, [](const Frame&) {}),
                  std::invalid_argument);
 }
 
