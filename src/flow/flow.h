@@ -25,7 +25,11 @@ enum Side : uint8_t { kInitiator = 0, kResponder = 1 };
 struct TcpState {
     bool fin_seen[2] = {false, false};
     bool rst_seen = false;
+    // Whether a segment of each side came, and the sequence number after the last byte that
+    // side sent. A reset counts only near it, as a receiver takes one only in its window.
+    bool sequence_known[2] = {false, false};
     uint32_t syn_sequence = 0;  // the initiator's ISN, to tell a reused port from a retry
+    uint32_t next_sequence[2] = {0, 0};
 
     bool closed() const { return rst_seen || (fin_seen[0] && fin_seen[1]); }
 };

@@ -3,8 +3,9 @@
 namespace pw::flow {
 namespace {
 
-// A segment this far ahead of the expected sequence number is not a reordering but a
-// jump (capture loss or a stream picked up again): the stream resumes there.
+// A segment this far ahead of the expected sequence number is not a reordering. It is a
+// jump (capture loss or a stream picked up again) when the next such segment continues
+// it, and otherwise forged or damaged (StreamReassembler::add()).
 constexpr int64_t kMaxJump = 8 * 1024 * 1024;
 
 // Bookkeeping of one buffered segment, an estimate for 64-bit glibc: the map node (tree
@@ -81,10 +82,22 @@ void StreamReassembler::add(uint32_t seq, std::span<const uint8_t> data,
         ahead = 0;
     }
     if (ahead > kMaxJump) {
+        // The receiver would drop a segment this far outside its window, so one alone must
+        // not hide the rest of the stream. After capture loss, the next far segment starts
+        // where this one ended: the stream resumes there, and this one is lost with the gap.
+        const uint32_t end = seq + static_cast<uint32_t>(data.size());
+        if (!has_jump_ || seq != jump_end_) {
+            has_jump_ = true;
+            jump_end_ = end;
+            return;
+        }
+        has_jump_ = false;
         ++gaps_;
         clear_pending();
         next_seq_ = seq;
         ahead = 0;
+    } else {
+        has_jump_ = false;
     }
 
     if (ahead == 0) {

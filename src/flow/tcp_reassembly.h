@@ -22,7 +22,8 @@ struct ReassemblyLimits {
 // delivered is trimmed from retransmissions and overlaps, and of two overlapping buffered
 // copies the first wins. Out-of-order segments wait within the limits, and without a
 // handshake the first data seen sets the start. When the buffer exceeds
-// its limits the gap is skipped and counted, so memory stays bounded.
+// its limits the gap is skipped and counted, so memory stays bounded. A segment more than
+// 8 MiB ahead is dropped unless the next such segment continues it.
 class StreamReassembler {
   public:
     using Deliver = std::function<void(std::span<const uint8_t> data, uint64_t offset)>;
@@ -86,9 +87,11 @@ class StreamReassembler {
 
     bool started_ = false;
     bool stopped_ = false;
+    bool has_jump_ = false;   // a segment far ahead came last, ending at jump_end_
     uint32_t next_seq_ = 0;   // sequence number of the next byte to deliver
     uint64_t delivered_ = 0;  // bytes delivered so far (the stream offset of next_seq_)
-    uint64_t gaps_ = 0;
+    uint32_t gaps_ = 0;
+    uint32_t jump_end_ = 0;
     std::unique_ptr<Pending> pending_;
 
     friend class ReassemblyMemory;

@@ -18,6 +18,10 @@ using flow::Side;
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 
+// How far from the end of its sender's data a reset may be and still end the connection:
+// an estimate of the largest window in use, unacknowledged data included.
+constexpr int64_t kResetWindowBytes = 16 << 20;
+
 int64_t seconds_to_us(double seconds) {
     return static_cast<int64_t>(seconds * static_cast<double>(kMicrosPerSecond));
 }
@@ -232,8 +236,27 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         }
     }
     bool was_closed = flow.tcp.closed();
-    if (flags & decode::tcp_flag::kFin) flow.tcp.fin_seen[side] = true;
-    if (flags & decode::tcp_flag::kRst) flow.tcp.rst_seen = true;
+    flow::TcpState& tcp = flow.tcp;
+    if (flags & decode::tcp_flag::kRst) {
+        // A reset far from where its sender's data ends is forged or stray: the receiver would
+        // drop it, and the connection goes on (RFC 5961, section 3).
+        const int64_t distance = static_cast<int32_t>(packet.seq - tcp.next_sequence[side]);
+        if (!tcp.sequence_known[side] ||
+            (distance >= -kResetWindowBytes && distance <= kResetWindowBytes)) {
+            tcp.rst_seen = true;
+        } else {
+            summary_.anomalies.add(decode::Anomaly::kTcpSegmentOutsideWindow);
+        }
+    } else {
+        const uint32_t end = packet.seq + static_cast<uint32_t>(packet.payload.size()) +
+                             ((flags & decode::tcp_flag::kSyn) ? 1 : 0) +
+                             ((flags & decode::tcp_flag::kFin) ? 1 : 0);
+        if (!tcp.sequence_known[side] || static_cast<int32_t>(end - tcp.next_sequence[side]) > 0) {
+            tcp.next_sequence[side] = end;
+        }
+        tcp.sequence_known[side] = true;
+    }
+    if (flags & decode::tcp_flag::kFin) tcp.fin_seen[side] = true;
     if (!was_closed && flow.tcp.closed()) table_.move_to(&flow, FlowTable::kClosed);
 }
 

@@ -139,6 +139,35 @@ TEST(Reassembly, LargeSegmentKeepsByteLimit) {
     EXPECT_EQ(stream.gaps(), 2u);
 }
 
+// One segment far ahead of the stream, forged or damaged, is dropped: the data in order
+// after it still arrives.
+TEST(Reassembly, LoneFarSegmentIsDropped) {
+    StreamReassembler stream;
+    Collector out;
+    stream.set_initial_sequence(999);
+    stream.add(1000, bytes("GET / "), {}, out.deliver());
+    stream.add(1000 + 16 * 1024 * 1024, bytes("junk"), {}, out.deliver());
+    stream.add(1006, bytes("HTTP/1.1"), {}, out.deliver());
+    EXPECT_EQ(out.stream, "GET / HTTP/1.1");
+    EXPECT_EQ(stream.gaps(), 0u);
+}
+
+// After capture loss the stream goes on far ahead: it resumes there once a second segment
+// continues the first far one.
+TEST(Reassembly, StreamResumesAfterLongGap) {
+    StreamReassembler stream;
+    Collector out;
+    stream.set_initial_sequence(999);
+    stream.add(1000, bytes("start "), {}, out.deliver());
+    const uint32_t far = 1000 + 16 * 1024 * 1024;
+    stream.add(far, bytes("lost "), {}, out.deliver());
+    stream.add(far + 5, bytes("resumed "), {}, out.deliver());
+    stream.add(far + 13, bytes("on"), {}, out.deliver());
+    EXPECT_EQ(out.stream, "start resumed on");
+    EXPECT_EQ(stream.gaps(), 1u);
+    EXPECT_TRUE(out.offsets_contiguous);
+}
+
 TEST(Reassembly, FlushDeliversBufferedData) {
     StreamReassembler stream;
     Collector out;

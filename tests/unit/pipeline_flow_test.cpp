@@ -131,6 +131,22 @@ TEST(PipelineFlow, RstEndsConnection) {
     EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kRst);
 }
 
+// A reset far outside its sender's sequence space does not end the connection: the
+// receiver would drop it, and the exchange goes on to a close by FIN.
+TEST(PipelineFlow, ResetOutsideWindowIgnored) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 1000), kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 5000), kSecond + 1);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "GET", kAck | kPsh, 1001), kSecond + 2);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kRst, 100'001'004), kSecond + 3);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kFin | kAck, 5001), kSecond + 4);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kFin | kAck, 1004), kSecond + 5);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.of(Activity::kDisconnect).size(), 1u);
+    EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kFin);
+    EXPECT_EQ(h.pipeline.summary().anomalies.get(decode::Anomaly::kTcpSegmentOutsideWindow), 1u);
+}
+
 TEST(PipelineFlow, ClosedConnectionLingersThenEnds) {
     Settings settings;
     settings.tcp_closed_linger_s = 5;
