@@ -307,7 +307,10 @@ void FtpDetector::server_line(FtpState& state, std::string_view line, Session& s
     int code = reply_code(line);
     if (state.stage == Stage::kDetecting) {
         if (first) {
-            if (code == 0) {
+            // An FTP server's first reply is its greeting: 220, 120 or 421 (RFC 959, section
+            // 5.4). Other servers that write numbered replies (NNTP's 200) start otherwise.
+            const bool may_greet = code == 220 || code == 120 || code == 421;
+            if (code == 0 || (!session.mid_stream() && !may_greet)) {
                 state.rejected = true;
                 return;
             }
@@ -379,7 +382,8 @@ Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
         // the client's side missing, replies that only FTP servers send.
         bool server_silent = state.line_count[1] == 0;
         bool client_silent = state.line_count[0] == 0;
-        if (!state.greeting && state.commands > 0 && state.replies > 0) label = true;
+        if (!state.greeting && session.mid_stream() && state.commands > 0 && state.replies > 0)
+            label = true;
         if (server_silent && state.commands >= 2 && state.ftp_only > 0) label = true;
         if (server_silent && state.distinct_command) label = true;
         if (client_silent && state.ftp_only_replies > 0) label = true;

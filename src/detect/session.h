@@ -61,6 +61,11 @@ class Session {
     // True once an application protocol (not a content type) has been recorded.
     bool classified() const { return classified_; }
 
+    // True when the flow was first seen without its start (a TCP connection without its
+    // handshake): its first bytes need not be the first message of its protocol.
+    bool mid_stream() const { return mid_stream_; }
+    void set_mid_stream(bool mid_stream) { mid_stream_ = mid_stream; }
+
     // Declares that the bytes after the current segment carry another protocol (a SOCKS
     // proxy's tunnel, an HTTP CONNECT): every detector inspects the flow again from the
     // next segment, and the flow counts as unclassified until one of them recognizes it.
@@ -115,6 +120,7 @@ class Session {
     uint16_t initiator_port_;
     uint16_t responder_port_;
     bool classified_ = false;
+    bool mid_stream_ = false;
     bool inner_layer_opened_ = false;
     bool inner_layer_here_ = false;
     uint8_t count_ = 0;
@@ -125,7 +131,7 @@ class Session {
         bool from_initiator;
         uint64_t until;
     };
-    std::vector<Skip> skips_;  // at most one per detector and direction
+    std::vector<Skip> skips_;                          // at most one per detector and direction
     static constexpr size_t kStateSlotsReserved = 40;  // more than the detectors registered
     std::vector<std::unique_ptr<DetectorState>> states_;
 };

@@ -35,6 +35,7 @@ void Pipeline::start_inspection(Flow& flow) {
     Inspection& inspection = *flow.inspection;
     for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
     inspection.finished = unwanted_[static_cast<size_t>(inspection.session.transport())];
+    inspection.session.set_mid_stream(flow.mid_stream);
     if (flow.expected_protocol != ProtocolId::kNone) {
         inspection.session.add(flow.expected_protocol);
     }

@@ -38,6 +38,13 @@ struct Flow {
     explicit Flow(uint16_t client_port = 50000, uint16_t server_port = 21)
         : session(Transport::kTcp, kClient, client_port, kServer, server_port) {}
 
+    // A connection whose capture began after its start, so after the greeting.
+    static Flow mid_stream() {
+        Flow flow;
+        flow.session.set_mid_stream(true);
+        return flow;
+    }
+
     Verdict send(bool from_client, const std::string& data) {
         if (last != Verdict::kContinue) return last;
         decode::Packet packet;
@@ -73,7 +80,7 @@ TEST(FtpDetector, PlainGreetingThenCommand) {
 }
 
 TEST(FtpDetector, SessionSeenAfterGreeting) {
-    Flow flow;
+    Flow flow = Flow::mid_stream();
     flow.send(true, "NOOP\r\n");
     EXPECT_FALSE(flow.has(ProtocolId::FTP));
     flow.send(true, "PASV\r\n");
@@ -84,7 +91,7 @@ TEST(FtpDetector, SessionSeenAfterGreeting) {
 TEST(FtpDetector, OneDistinctCommandMidStream) {
     for (std::string line : {"PASV\r\n"s, "TYPE I\r\n"s, "CWD /pub\r\n"s, "RETR notes.txt\r\n"s,
                              "PORT 192,0,2,10,195,80\r\n"s, "RETR a\0b.xml\r\n"s}) {
-        Flow flow;
+        Flow flow = Flow::mid_stream();
         flow.send(true, line);
         EXPECT_TRUE(flow.has(ProtocolId::FTP)) << line;
     }
@@ -101,20 +108,20 @@ TEST(FtpDetector, OneSharedCommandIsNotEnough) {
 }
 
 TEST(FtpDetector, LoneLoginReplyMidStream) {
-    Flow flow;
+    Flow flow = Flow::mid_stream();
     flow.send(false, "230 Guest access granted for anonymous.\r\n");
     EXPECT_FALSE(flow.has(ProtocolId::FTP));
     flow.detector->finish(flow.session);
     EXPECT_TRUE(flow.has(ProtocolId::FTP));
 
     // NNTP's 230 is followed by the list it announces.
-    Flow nntp;
+    Flow nntp = Flow::mid_stream();
     nntp.send(false, "230 list of new articles by message-id follows\r\n<a1@example.com>\r\n");
     nntp.detector->finish(nntp.session);
     EXPECT_FALSE(nntp.has(ProtocolId::FTP));
 
     // A reply that the client's side answered is judged by the rules of a whole session.
-    Flow answered;
+    Flow answered = Flow::mid_stream();
     answered.send(false, "230 Login successful.\r\n");
     answered.send(true, "HELP\r\n");
     answered.detector->finish(answered.session);
@@ -122,7 +129,7 @@ TEST(FtpDetector, LoneLoginReplyMidStream) {
 }
 
 TEST(FtpDetector, ClientSideOnly) {
-    Flow flow;
+    Flow flow = Flow::mid_stream();
     flow.send(true, "USER anonymous\r\n");
     flow.send(true, "PASS guest@example.org\r\n");
     EXPECT_FALSE(flow.has(ProtocolId::FTP));  // POP3 clients send the same two
@@ -131,11 +138,24 @@ TEST(FtpDetector, ClientSideOnly) {
 }
 
 TEST(FtpDetector, ServerSideOnly) {
-    Flow flow;
+    Flow flow = Flow::mid_stream();
     flow.send(false, "250 CWD command successful.\r\n");  // SMTP servers send 250 too
     EXPECT_FALSE(flow.has(ProtocolId::FTP));
     flow.send(false, "331 Anonymous login ok, send your email address as your password.\r\n");
     EXPECT_TRUE(flow.has(ProtocolId::FTP));
+}
+
+// A news server greets with 200 or 201 and takes commands that FTP has too (MODE, LIST).
+// With its start seen, a session whose first reply is no FTP greeting is not FTP.
+TEST(FtpDetector, NntpSessionIsNotFtp) {
+    Flow flow;
+    flow.send(false, "200 news.example.com InterNetNews NNRP server INN 2.7 ready\r\n");
+    flow.send(true, "MODE READER\r\n");
+    flow.send(false, "200 Posting allowed\r\n");
+    flow.send(true, "LIST ACTIVE\r\n");
+    flow.send(false, "215 Newsgroups in form \"group high low status\"\r\n");
+    EXPECT_FALSE(flow.has(ProtocolId::FTP));
+    EXPECT_EQ(flow.last, Verdict::kNotMine);
 }
 
 TEST(FtpDetector, SmtpRepliesWithoutAGreetingAreNotFtp) {
