@@ -1,11 +1,14 @@
 #include "control/peer.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <system_error>
 
 namespace pw::control {
@@ -72,6 +75,28 @@ std::optional<gid_t> find_group(const std::string& name) {
     }
     if (found == nullptr) return std::nullopt;
     return found->gr_gid;
+}
+
+bool peer_can_read(const PeerCredentials& peer, const std::string& path) {
+    if (peer.uid == geteuid()) return access(path.c_str(), R_OK) == 0;
+    // Set up before fork(): the child calls only system calls.
+    const std::vector<gid_t>& groups = peer.groups;
+    pid_t child = fork();
+    if (child == 0) {
+        if (setgroups(groups.size(), groups.data()) != 0 || setgid(peer.gid) != 0 ||
+            setuid(peer.uid) != 0) {
+            _exit(2);
+        }
+        // Non-blocking, so that a FIFO does not hold the child.
+        int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    if (child < 0) return false;
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 }  // namespace pw::control

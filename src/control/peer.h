@@ -28,6 +28,12 @@ PeerCredentials read_peer_credentials(int fd);
 // entry.
 PeerCredentials resolve_user(uid_t uid, gid_t gid);
 
+// Returns true when `peer`'s user and groups may open `path` for reading. A child process
+// takes on those credentials and tries, so that the kernel decides as for the peer itself
+// (ACLs included). A caller running as root (the agent) uses it before it reads a file for
+// a peer, so that it reads only what the peer could read itself.
+bool peer_can_read(const PeerCredentials& peer, const std::string& path);
+
 // The gid of group `name`, or nothing when the group does not exist.
 std::optional<gid_t> find_group(const std::string& name);
 

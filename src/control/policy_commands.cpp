@@ -27,9 +27,9 @@ T required_arg(const nlohmann::json& args, const char* name, const char* expecte
     try {
         return it->get<T>();
     } catch (const nlohmann::json::exception&) {
-        throw CommandError(fmt::format("argument \"{}\" must be {}, not {}", name, expected,
-                                       it->dump()),
-                           kCodeInvalid);
+        throw CommandError(
+            fmt::format("argument \"{}\" must be {}, not {}", name, expected, it->dump()),
+            kCodeInvalid);
     }
 }
 
@@ -60,6 +60,17 @@ void edit_protocols(policy::Policy& policy, const std::vector<ProtocolId>& ids, 
     }
 }
 
+// Throws a CommandError unless the caller could read `path` itself. The agent reads policy
+// files as root, and a rejected file's message quotes its lines: without the check, an
+// admin could read files that only root may read.
+void check_caller_reads(const Caller& caller, const std::string& path) {
+    if (peer_can_read(caller.peer, path)) return;
+    throw CommandError(fmt::format("user {} (uid {}) cannot read the policy file '{}', or it does "
+                                   "not exist; give a file that user can read",
+                                   caller.peer.user, caller.peer.uid, path),
+                       kCodeInvalid);
+}
+
 }  // namespace
 
 policy::Actor actor_of(const Caller& caller) {
@@ -75,20 +86,22 @@ void register_policy_commands(ControlServer& server, policy::PolicyHolder& holde
                               {"toml", policy::format_policy(*policy)}};
     });
 
-    server.register_command("policy.apply", Role::kAdmin,
-                            [&holder](const nlohmann::json& args, const Caller& caller, auto&) {
-                                auto path = required_arg<std::string>(
-                                    args, "path", "the policy file's absolute path");
-                                if (path.empty() || path[0] != '/') {
-                                    throw CommandError(
-                                        fmt::format("policy path '{}' is not absolute", path),
-                                        kCodeInvalid);
-                                }
-                                return change_reply(holder.apply_file(path, actor_of(caller)));
-                            });
+    server.register_command(
+        "policy.apply", Role::kAdmin,
+        [&holder](const nlohmann::json& args, const Caller& caller, auto&) {
+            auto path = required_arg<std::string>(args, "path", "the policy file's absolute path");
+            if (path.empty() || path[0] != '/') {
+                throw CommandError(fmt::format("policy path '{}' is not absolute", path),
+                                   kCodeInvalid);
+            }
+            check_caller_reads(caller, path);
+            return change_reply(holder.apply_file(path, actor_of(caller)));
+        });
 
     server.register_command("policy.reload", Role::kAdmin,
                             [&holder](auto&, const Caller& caller, auto&) {
+                                const std::string path = holder.source_path();
+                                if (!path.empty()) check_caller_reads(caller, path);
                                 return change_reply(holder.reload(actor_of(caller)));
                             });
 
@@ -96,10 +109,9 @@ void register_policy_commands(ControlServer& server, policy::PolicyHolder& holde
         "policy.set_recording", Role::kAdmin,
         [&holder](const nlohmann::json& args, const Caller& caller, auto&) {
             bool enabled = required_arg<bool>(args, "enabled", "true or false");
-            return change_reply(holder.update(enabled ? "enable" : "disable", actor_of(caller),
-                                              [enabled](policy::Policy& policy) {
-                                                  policy.recording_enabled = enabled;
-                                              }));
+            return change_reply(holder.update(
+                enabled ? "enable" : "disable", actor_of(caller),
+                [enabled](policy::Policy& policy) { policy.recording_enabled = enabled; }));
         });
 
     server.register_command(
@@ -113,10 +125,9 @@ void register_policy_commands(ControlServer& server, policy::PolicyHolder& holde
             }
             std::vector<ProtocolId> ids = parse_protocol_args(args);
             bool add = operation == "add";
-            return change_reply(holder.update(add ? "protocols_add" : "protocols_remove",
-                                              actor_of(caller), [&](policy::Policy& policy) {
-                                                  edit_protocols(policy, ids, add);
-                                              }));
+            return change_reply(
+                holder.update(add ? "protocols_add" : "protocols_remove", actor_of(caller),
+                              [&](policy::Policy& policy) { edit_protocols(policy, ids, add); }));
         });
 
     server.set_groups({holder.current()->admin_group, holder.current()->reader_group});
