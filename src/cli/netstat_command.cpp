@@ -13,6 +13,7 @@
 
 #include "agent/agent_state.h"
 #include "cli/commands.h"
+#include "common/ascii.h"
 #include "control/client.h"
 #include "detect/protocols.h"
 #include "process/attributor.h"
@@ -90,8 +91,9 @@ std::string process_cell(const nlohmann::json& row) {
     if (!row.contains("process")) return "-";
     const nlohmann::json& process = row["process"];
     if (!process.contains("pid")) return "? (" + process.value("unattributed_reason", "") + ")";
+    // Any local user names its own processes, so the name may hold terminal control codes.
     return fmt::format("{}/{}", process["pid"].get<int64_t>(),
-                       process["name"].get<std::string>());
+                       terminal_safe(process["name"].get<std::string>()));
 }
 
 void print_table(const nlohmann::json& rows, bool from_agent) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace pw {
@@ -25,6 +27,49 @@ constexpr bool contains_ignoring_case(std::string_view text, std::string_view ne
         if (j == needle.size()) return true;
     }
     return false;
+}
+
+// `text` as a terminal may show it: control characters (C0, DEL and the C1 range), which
+// could move the cursor, erase lines or retitle the window, and bytes that are not UTF-8
+// become \xNN escapes, as a backslash does (\x5c). Tables print process names and command
+// lines that any local user chooses.
+inline std::string terminal_safe(std::string_view text) {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    auto escape = [&](uint8_t byte) {
+        out += "\\x";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 0xF];
+    };
+    size_t i = 0;
+    while (i < text.size()) {
+        const auto byte = static_cast<uint8_t>(text[i]);
+        if (byte >= 0x20 && byte < 0x7F && byte != '\\') {
+            out += static_cast<char>(byte);
+            ++i;
+            continue;
+        }
+        // The length of a well-formed UTF-8 sequence that starts here, 0 for none.
+        size_t length = 0;
+        if (byte >= 0xC2 && byte <= 0xDF) length = 2;
+        if (byte >= 0xE0 && byte <= 0xEF) length = 3;
+        if (byte >= 0xF0 && byte <= 0xF4) length = 4;
+        bool valid = length > 0 && i + length <= text.size();
+        for (size_t j = 1; valid && j < length; ++j) {
+            valid = (static_cast<uint8_t>(text[i + j]) & 0xC0) == 0x80;
+        }
+        // C1 controls are U+0080 to U+009F: C2 80 to C2 9F.
+        if (valid && byte == 0xC2 && static_cast<uint8_t>(text[i + 1]) < 0xA0) valid = false;
+        if (!valid) {
+            escape(byte);
+            ++i;
+            continue;
+        }
+        out.append(text.substr(i, length));
+        i += length;
+    }
+    return out;
 }
 
 }  // namespace pw

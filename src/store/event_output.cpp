@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ostream>
 
+#include "common/ascii.h"
 #include "events/json.h"
 #include "query/literals.h"
 
@@ -240,6 +241,7 @@ class TableWriter : public RecordWriter {
 
   private:
     void add(Row row) {
+        for (std::string& cell : row) cell = terminal_safe(cell);
         if (sized_) {
             print(row);
             return;

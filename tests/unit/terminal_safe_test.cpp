@@ -1,0 +1,35 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/ascii.h"
+
+namespace pw {
+namespace {
+
+TEST(TerminalSafe, PlainTextUnchanged) {
+    EXPECT_EQ(terminal_safe("python3 -m http.server 8000"), "python3 -m http.server 8000");
+    EXPECT_EQ(terminal_safe("café ☕ 𝄞"), "café ☕ 𝄞");
+}
+
+// A process named to move the cursor up and erase a line of the table.
+TEST(TerminalSafe, ControlCodesEscaped) {
+    EXPECT_EQ(terminal_safe("\x1b[1A\x1b[2Khidden"), "\\x1b[1A\\x1b[2Khidden");
+    EXPECT_EQ(terminal_safe("a\rb\nc\x7f"), "a\\x0db\\x0ac\\x7f");
+    EXPECT_EQ(terminal_safe(std::string("a\0b", 3)), "a\\x00b");
+}
+
+// C1 controls (8-bit CSI is U+009B), bytes that are not UTF-8 and the backslash itself.
+TEST(TerminalSafe, C1InvalidAndBackslashEscaped) {
+    EXPECT_EQ(terminal_safe("\xc2\x9b"
+                            "2J"),
+              "\\xc2\\x9b2J");
+    EXPECT_EQ(terminal_safe("\x9b"
+                            "2J"),
+              "\\x9b2J");
+    EXPECT_EQ(terminal_safe("\xe2\x82"), "\\xe2\\x82");
+    EXPECT_EQ(terminal_safe("a\\x1b"), "a\\x5cx1b");
+}
+
+}  // namespace
+}  // namespace pw
