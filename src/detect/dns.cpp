@@ -232,8 +232,12 @@ Strictness strictness_of(const Session& session) {
 
 Verdict DnsDetector::inspect(Session& session, const Segment& segment) {
     if (session.classified()) return Verdict::kNotMine;
-    if (uses_port(session, kNetbiosNamePort) || uses_port(session, kLlmnrPort))
+    // A client may send DNS from any port, 137 and 5355 included: only a flow that does not
+    // use the DNS port is taken for NetBIOS or LLMNR.
+    if ((uses_port(session, kNetbiosNamePort) || uses_port(session, kLlmnrPort)) &&
+        !uses_port(session, kDnsPort)) {
         return Verdict::kNotMine;
+    }
     return session.transport() == Transport::kUdp ? inspect_udp(session, segment)
                                                   : inspect_tcp(session, segment);
 }
@@ -261,9 +265,10 @@ Verdict DnsDetector::inspect_udp(Session& session, const Segment& segment) {
         bool retry = strictness == Strictness::kDnsPort && segment.offset + 1 < kMaxDatagrams;
         return retry ? Verdict::kContinue : Verdict::kNotMine;
     }
-    // Multicast DNS: sent to its group, or from or to its port (RFC 6762 sections 3 and 6).
-    bool mdns = uses_port(session, kMdnsPort) || is_mdns_group(session.responder()) ||
-                is_mdns_group(session.initiator());
+    // Multicast DNS: sent to its group, or from or to its port (RFC 6762 sections 3 and 6),
+    // unless the other port is the DNS port: a query from port 5353 to a DNS server is DNS.
+    bool mdns = (uses_port(session, kMdnsPort) && !uses_port(session, kDnsPort)) ||
+                is_mdns_group(session.responder()) || is_mdns_group(session.initiator());
     session.add(mdns ? ProtocolId::MDNS : ProtocolId::DNS);
     return Verdict::kDone;
 }

@@ -82,8 +82,8 @@ struct Flow {
     uint64_t counts[2] = {0, 0};
 
     explicit Flow(Transport transport = Transport::kUdp, uint16_t server_port = 53,
-                  decode::IpAddress server = v4(192, 0, 2, 53))
-        : session(transport, v4(192, 0, 2, 1), 40000, server, server_port) {}
+                  decode::IpAddress server = v4(192, 0, 2, 53), uint16_t client_port = 40000)
+        : session(transport, v4(192, 0, 2, 1), client_port, server, server_port) {}
 
     Verdict send(bool from_client, const Bytes& data, uint32_t wire_length = 0) {
         if (last != Verdict::kContinue) return last;
@@ -183,6 +183,18 @@ TEST(DnsDetector, NetbiosAndLlmnrPortsAreNotDns) {
     EXPECT_EQ(netbios.send(true, query("FHEPFCELEHFCEPFFFACACACACACACAAA")), Verdict::kNotMine);
     Flow llmnr(Transport::kUdp, 5355);
     EXPECT_EQ(llmnr.send(true, query("host")), Verdict::kNotMine);
+}
+
+// A client may send DNS to port 53 from any port. Only the DNS port decides: a query
+// from port 137 or 5355 is DNS, and one from port 5353 is not multicast DNS.
+TEST(DnsDetector, ClientPortDoesNotHideDns) {
+    for (uint16_t client_port : {137, 5353, 5355}) {
+        SCOPED_TRACE(client_port);
+        Flow flow(Transport::kUdp, 53, v4(192, 0, 2, 53), client_port);
+        EXPECT_EQ(flow.send(true, query("www.example.com")), Verdict::kDone);
+        EXPECT_TRUE(flow.has(ProtocolId::DNS));
+        EXPECT_FALSE(flow.has(ProtocolId::MDNS));
+    }
 }
 
 TEST(DnsDetector, PointerLoopsAndForwardPointers) {
