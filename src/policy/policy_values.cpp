@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "fleet/nats_settings.h"
 #include "policy/policy.h"
 #include "query/literals.h"
 
@@ -189,20 +190,22 @@ std::string ValueReader::bpf_filter() const {
 
 std::string ValueReader::nats_url() const {
     std::string url = string();
+    // Messages show the URL with its password as "***", as every fleet message does.
+    const std::string shown = single_quoted(fleet::redact_url(url));
     size_t scheme_end = url.find("://");
     std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
     if (scheme != "nats" && scheme != "tls") {
         fail(fmt::format("invalid server URL {}; use nats://HOST:PORT or tls://HOST:PORT",
-                         single_quoted(url)));
+                         shown));
     }
     std::string authority = url.substr(scheme_end + 3);
     if (authority.find('@') != std::string::npos) {
         fail(fmt::format("server URL {} contains credentials; put them in creds_file or "
                          "nkey_seed_file instead",
-                         single_quoted(url)));
+                         shown));
     }
     if (authority.empty() || authority[0] == ':' || authority[0] == '/') {
-        fail(fmt::format("server URL {} has no host; use nats://HOST:PORT", single_quoted(url)));
+        fail(fmt::format("server URL {} has no host; use nats://HOST:PORT", shown));
     }
     return url;
 }

@@ -97,6 +97,17 @@ max_age = "7d"
     EXPECT_EQ(policy.nats.max_age_ms, 7 * 86'400'000LL);
 }
 
+// Messages show a server URL's password as "***", as every fleet message does.
+TEST(PolicyParser, RejectedUrlHidesPassword) {
+    for (const char* text : {"[nats]\nservers = [\"nats://agent:S3cret@127.0.0.1\"]\n",
+                             "[nats]\nservers = [\"http://agent:S3cret@127.0.0.1\"]\n"}) {
+        SCOPED_TRACE(text);
+        std::string message = parse_error(text).what();
+        EXPECT_EQ(message.find("S3cret"), std::string::npos) << message;
+        EXPECT_NE(message.find("agent:***@"), std::string::npos) << message;
+    }
+}
+
 TEST(PolicyParser, ZeroMemoryBoundMeansNoBound) {
     Policy policy = parse_policy("[flows]\nmax_memory = 0\n", "test.toml");
     EXPECT_EQ(policy.max_memory_bytes, 0u);
