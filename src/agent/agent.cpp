@@ -125,6 +125,9 @@ int Agent::run(const std::function<bool()>& should_stop) {
         if (std::chrono::steady_clock::now() < next_snapshot) continue;
         next_snapshot += kSnapshotInterval;
         take_snapshot();
+        // Whole lines reach a reader of --json within a snapshot interval, rather than when
+        // stdio's buffer fills.
+        if (json_serialized_ != nullptr) json_serialized_->flush();
     }
 
     spdlog::info("stopping: ending every open connection and flushing the store");
