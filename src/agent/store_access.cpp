@@ -49,8 +49,11 @@ void restrict_store_access(const std::string& store_path, const std::string& rea
     std::filesystem::path parent = std::filesystem::path(store_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, error);
     restrict_file(store_path, group, true);
-    restrict_file(store_path + "-wal", group, false);
-    restrict_file(store_path + "-shm", group, false);
+    // SQLite gives the -wal and -shm files it creates the store's group only while the
+    // process may change a file's group, which the agent gives up with its capabilities.
+    // Made here, empty, they keep the group: SQLite reuses both.
+    restrict_file(store_path + "-wal", group, true);
+    restrict_file(store_path + "-shm", group, true);
 }
 
 }  // namespace pw::agent
