@@ -65,10 +65,10 @@ void edit_protocols(policy::Policy& policy, const std::vector<ProtocolId>& ids, 
 // admin could read files that only root may read.
 void check_caller_reads(const Caller& caller, const std::string& path) {
     if (peer_can_read(caller.peer, path)) return;
-    throw CommandError(fmt::format("user {} (uid {}) cannot read the policy file '{}', or it does "
-                                   "not exist; give a file that user can read",
-                                   caller.peer.user, caller.peer.uid, path),
-                       kCodeInvalid);
+    throw CommandError(
+        fmt::format("user {} (uid {}) cannot read the policy file '{}', or it does "
+                    "not exist; give a file that user can read",
+                    caller.peer.user, caller.peer.uid, path));
 }
 
 }  // namespace
