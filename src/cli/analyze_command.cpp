@@ -98,18 +98,23 @@ int run_analyze(AnalyzeOptions& options) {
     }
     options.settings.max_memory_bytes = query::parse_size(options.max_memory).value_or(0);
 
+    // Sinks, in the order events reach them. An output that cannot be written exits 3, as a
+    // write that fails later does.
     std::unique_ptr<AnalysisReport> report;
-    if (!options.report_path.empty()) {
-        report = std::make_unique<AnalysisReport>(options.report_path, options.store);
-    }
-
-    // Sinks, in the order events reach them.
     std::vector<std::unique_ptr<events::EventSink>> sinks;
     events::JsonLinesSink* json = nullptr;
-    if (!options.json_path.empty()) {
-        auto sink = std::make_unique<events::JsonLinesSink>(options.json_path);
-        json = sink.get();
-        sinks.push_back(std::move(sink));
+    try {
+        if (!options.report_path.empty()) {
+            report = std::make_unique<AnalysisReport>(options.report_path, options.store);
+        }
+        if (!options.json_path.empty()) {
+            auto sink = std::make_unique<events::JsonLinesSink>(options.json_path);
+            json = sink.get();
+            sinks.push_back(std::move(sink));
+        }
+    } catch (const std::exception& error) {
+        spdlog::error("{}", error.what());
+        return kExitOutputFailed;
     }
     store::StoreSink* store_sink = nullptr;
     if (auto store = store::open_store_sink(options.store)) {
@@ -230,9 +235,7 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "Capture files (pcap or pcapng), read in order ('-' for standard input)")
         ->required()
         ->check(CLI::Validator(
-            [](std::string& path) {
-                return path == "-" ? std::string() : CLI::ExistingFile(path);
-            },
+            [](std::string& path) { return path == "-" ? std::string() : CLI::ExistingFile(path); },
             "FILE", "ExistingFile"));
     command->add_option("--json", options->json_path,
                         "Write events as JSON Lines to this file ('-' for stdout)");

@@ -41,7 +41,7 @@ nlohmann::json analysis_counts(const pipeline::Summary& summary, uint64_t unsupp
 
 AnalysisReport::AnalysisReport(std::string output_path, store::StoreOptions& store)
     : output_path_(std::move(output_path)) {
-    report::check_output_path(output_path_);
+    report::check_output_path(output_path_, "--report");
     if (store.disabled) {
         std::string pattern =
             (std::filesystem::temp_directory_path() / "protowatch-report-XXXXXX").string();

@@ -78,7 +78,7 @@ int run_report(const ReportOptions& options) {
     }
     for (const std::string& warning : job.filter.warnings) spdlog::warn("{}", warning);
 
-    report::check_output_path(options.output_path);
+    report::check_output_path(options.output_path, "-o");
     job.store_path = options.store_path.empty() ? store::default_store_path() : options.store_path;
     job.output_path = options.output_path;
     job.query_text = query_text;

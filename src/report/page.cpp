@@ -1,7 +1,7 @@
 #include "report/page.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,24 +58,24 @@ std::string render_page(const nlohmann::json& data) {
     return page;
 }
 
-void check_output_path(const std::string& path) {
+void check_output_path(const std::string& path, std::string_view option) {
     std::filesystem::path directory = directory_of(path);
     std::error_code error;
     if (!std::filesystem::is_directory(directory, error)) {
         throw std::invalid_argument(
             fmt::format("invalid output path '{}': the directory {} does not exist; create it or "
-                        "choose another path with -o",
-                        path, directory.string()));
+                        "choose another path with {}",
+                        path, directory.string(), option));
     }
     if (std::filesystem::is_directory(path, error)) {
         throw std::invalid_argument(fmt::format(
-            "invalid output path '{}': it is a directory; give a file name with -o", path));
+            "invalid output path '{}': it is a directory; give a file name with {}", path, option));
     }
     if (access(directory.c_str(), W_OK) != 0) {
         throw std::invalid_argument(
             fmt::format("invalid output path '{}': the directory {} is not writable ({}); choose "
-                        "another path with -o",
-                        path, directory.string(), std::strerror(errno)));
+                        "another path with {}",
+                        path, directory.string(), std::strerror(errno), option));
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace pw::report {
 
@@ -11,7 +12,7 @@ std::string render_page(const nlohmann::json& data);
 
 // Throws std::invalid_argument naming `path` when its directory is missing or not writable,
 // so a command fails before it does the work.
-void check_output_path(const std::string& path);
+void check_output_path(const std::string& path, std::string_view option);
 
 // Writes `html` to `path` through a temporary file in the same directory, so a reader never
 // sees half a report. Throws std::runtime_error naming the path.

@@ -34,9 +34,17 @@ TEST(ReportPage, InvalidUtf8IsReplaced) {
 
 TEST(ReportPage, RejectsMissingDirectory) {
     TempDir dir;
-    EXPECT_THROW(check_output_path(dir.file("missing/report.html")), std::invalid_argument);
-    EXPECT_THROW(check_output_path(dir.path().string()), std::invalid_argument);
-    EXPECT_NO_THROW(check_output_path(dir.file("report.html")));
+    EXPECT_THROW(check_output_path(dir.file("missing/report.html"), "-o"), std::invalid_argument);
+    EXPECT_THROW(check_output_path(dir.path().string(), "-o"), std::invalid_argument);
+    EXPECT_NO_THROW(check_output_path(dir.file("report.html"), "-o"));
+    // The message names the option that gave the path.
+    try {
+        check_output_path(dir.file("missing/report.html"), "--report");
+        ADD_FAILURE() << "no exception";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("with --report"), std::string::npos)
+            << error.what();
+    }
 }
 
 TEST(ReportPage, WritesWholeFile) {
