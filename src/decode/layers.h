@@ -17,8 +17,11 @@ class FragmentReassembler;
 
 namespace pw::decode::detail {
 
-// How deep tunnels may nest (GRE in GRE in ...); one more is counted as tunnel_too_deep.
-inline constexpr int kMaxTunnelDepth = 4;
+// How deep tunnels may nest (GRE in GRE in ...); one more is counted as tunnel_too_deep,
+// and the frame is not tracked. Real networks nest a few (VXLAN in GRE in an IPsec
+// tunnel's IP-in-IP). A low bound would let a sender hide a connection behind a few more
+// headers, and each level costs one header's bytes of the frame to decode.
+inline constexpr int kMaxTunnelDepth = 16;
 // How many link headers (VLAN tags, MPLS labels, capture pseudo-headers) one frame may
 // have; a stack deeper than this is hostile, not real.
 inline constexpr int kMaxLinkHeaders = 16;

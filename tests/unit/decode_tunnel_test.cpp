@@ -128,9 +128,9 @@ TEST(DecodeTunnel, IpInIp) {
 
 TEST(DecodeTunnel, NestingIsBounded) {
     Frame packet = inner4();
-    for (int i = 0; i < 4; ++i) packet = ipv4(4, packet, kTunnelA, kTunnelB);
+    for (int i = 0; i < 16; ++i) packet = ipv4(4, packet, kTunnelA, kTunnelB);
     Decoded decoded;
-    decoded.run(DLT_RAW, packet);  // the outer header and 4 tunnels
+    decoded.run(DLT_RAW, packet);  // the outer header and 16 tunnels
     expect_inner4(decoded);
     EXPECT_EQ(decoded.run(DLT_RAW, ipv4(4, packet, kTunnelA, kTunnelB)), DecodeResult::kMalformed);
     EXPECT_EQ(decoded.count(Anomaly::kTunnelTooDeep), 1u);
