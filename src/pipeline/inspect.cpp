@@ -14,6 +14,9 @@ using flow::Flow;
 
 namespace {
 
+// A TCP segment shorter than this counts toward the inspection bound by its bytes.
+constexpr size_t kSmallSegmentBytes = 64;
+
 TransportClass transport_class(uint8_t ip_protocol) {
     if (ip_protocol == decode::ip_protocol::kTcp) return TransportClass::kTcp;
     if (ip_protocol == decode::ip_protocol::kUdp) return TransportClass::kUdp;
@@ -46,7 +49,19 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
     detect::Session& session = inspection.session;
     uint64_t end = segment.offset + segment.data.size();
     // Skipped segments count toward the bound too: it limits how long a flow is inspected.
-    ++inspection.segments;
+    // TCP segments shorter than kSmallSegmentBytes count together, one for each
+    // kSmallSegmentBytes of their data, so that a sender that splits a request into tiny
+    // segments does not end inspection before the request is whole.
+    if (session.transport() == detect::Transport::kTcp &&
+        segment.data.size() < kSmallSegmentBytes) {
+        inspection.small_bytes += static_cast<uint32_t>(segment.data.size());
+        if (inspection.small_bytes >= kSmallSegmentBytes) {
+            inspection.small_bytes -= kSmallSegmentBytes;
+            ++inspection.segments;
+        }
+    } else {
+        ++inspection.segments;
+    }
 
     // The detectors not finished, in slot order (the registry's), a word of slots at a time.
     bool any_left = false;
@@ -99,6 +114,7 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
         for (const auto& detector : detectors_) session.drop_state(detector->slot);
         inspection.finished = unwanted_[static_cast<size_t>(session.transport())];
         inspection.segments = 0;
+        inspection.small_bytes = 0;
         // At most once per segment, even when a detector opens an inner layer again in its
         // second reading: the detectors that look again start from scratch.
         if (session.take_inner_layer_here() && !again) inspect(flow, segment, true);

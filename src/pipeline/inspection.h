@@ -18,6 +18,7 @@ struct Inspection {
     detect::Session session;
     DetectorSet finished;        // detectors that returned kNotMine or kDone, or that cannot match
     uint32_t segments = 0;       // segments of this layer, handed to detectors or skipped
+    uint32_t small_bytes = 0;    // bytes of small TCP segments not yet counted in `segments`
     bool inspected_any = false;  // some segment was handed to a detector
     std::array<flow::StreamReassembler, 2> streams;  // TCP only, by flow::Side
 };

@@ -147,6 +147,30 @@ TEST(PipelineFlow, ResetOutsideWindowIgnored) {
     EXPECT_EQ(h.pipeline.summary().anomalies.get(decode::Anomaly::kTcpSegmentOutsideWindow), 1u);
 }
 
+// A request split into one-byte segments, more of them than the inspection bound, is still
+// identified: small segments count toward the bound by their bytes.
+TEST(PipelineFlow, TinySegmentsStillIdentified) {
+    Harness h;
+    int64_t t = kSecond;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), t++);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500), t++);
+    // The request line alone is longer than the bound counts segments.
+    const std::string request =
+        "GET /downloads/releases/2026/archive-of-the-month.html HTTP/1.1\r\n"
+        "Host: www.example.com\r\n\r\n";
+    ASSERT_GT(request.find("\r\n"), detect::kMaxSegmentsUnclassified);
+    for (size_t i = 0; i < request.size(); ++i) {
+        h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, request.substr(i, 1), kAck | kPsh,
+                    static_cast<uint32_t>(101 + i)),
+               t++);
+    }
+    h.pipeline.finish();
+    const std::vector<Event> stats = h.sink.of(Activity::kStatistics);
+    ASSERT_EQ(stats.size(), 1u);
+    const std::vector<ProtocolId>& protocols = stats[0].protocols;
+    EXPECT_NE(std::find(protocols.begin(), protocols.end(), ProtocolId::HTTP), protocols.end());
+}
+
 TEST(PipelineFlow, ClosedConnectionLingersThenEnds) {
     Settings settings;
     settings.tcp_closed_linger_s = 5;
