@@ -142,7 +142,9 @@ Row event_csv_row(const StoredEvent& stored) {
             p ? p->executable : "",
             p ? p->command_line : "",
             p ? std::to_string(p->uid) : "",
-            p ? p->user : ""};
+            p ? p->user : "",
+            std::to_string(events::kNetworkEventTypeId),
+            p ? p->unattributed_reason : ""};
 }
 
 const Row kEventCsvHeader = {
@@ -151,7 +153,7 @@ const Row kEventCsvHeader = {
     "device",      "reason",      "protocols",    "bytes_in",           "bytes_out",
     "packets_in",  "packets_out", "start_time",   "end_time",           "duration_ms",
     "partial",     "process.pid", "process.name", "process.executable", "process.command_line",
-    "process.uid", "process.user"};
+    "process.uid", "process.user", "type_id", "process.unattributed_reason"};
 
 Row session_csv_row(const SessionRecord& session) {
     Row row = event_csv_row(session.statistics);
