@@ -24,6 +24,7 @@
 #include "events/json_sink.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/sharded_pipeline.h"
+#include "policy/policy_values.h"
 #include "query/literals.h"
 #include "store/store_options.h"
 
@@ -295,6 +296,16 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "fragments and out-of-order data are dropped (KB/MB/GB are powers of "
                      "1000, KiB/MiB/GiB of 1024; 0: no bound)")
         ->check(store::size_validator())
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                // As the agent and the policy: below 1MiB no flow fits.
+                std::optional<uint64_t> size = query::parse_size(text);
+                if (!size || *size == 0 || *size >= policy::kMinFlowMemory) return {};
+                return "'" + text +
+                       "' leaves no room for a flow; use 0 for no bound or at least 1MiB, "
+                       "such as 256MiB";
+            },
+            "SIZE"))
         ->capture_default_str();
     command->add_option("--device", s.device, "Device name written into every event");
     command->add_flag("!--no-progress", options->progress,
