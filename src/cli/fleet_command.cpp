@@ -148,7 +148,12 @@ int run_fleet_search(FleetSearchOptions& options) {
                                  options.timeout_s, missing.size(), fmt::join(missing, ", "));
     }
     if (result.agents.empty()) {
-        std::cerr << fmt::format("no agent answered within {} s\n", options.timeout_s);
+        if (result.no_listener) {
+            std::cerr << "no agent answered: none listens on the search subject; agents join "
+                         "with a [nats] policy section (docs/fleet.md)\n";
+        } else {
+            std::cerr << fmt::format("no agent answered within {} s\n", options.timeout_s);
+        }
         return kExitAgentsMissing;
     }
     return missing.empty() && failed.empty() ? 0 : kExitAgentsMissing;

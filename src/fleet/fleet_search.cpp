@@ -62,6 +62,7 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
     check_nats(status, fmt::format("failed to publish the search request on {}", subject));
 
     // 3. Gather until every known agent finished or the time is up.
+    bool no_listener = false;
     while (!gathering.finished() && std::chrono::steady_clock::now() < deadline) {
         std::string rejected = connection.take_async_error();
         if (!rejected.empty()) {
@@ -78,6 +79,11 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
         status = natsSubscription_NextMsg(&message, replies,
                                           std::clamp<int64_t>(left.count(), 1, kPollMs));
         if (status == NATS_TIMEOUT) continue;
+        // No agent listens on the search subject: none will answer.
+        if (status == NATS_NO_RESPONDERS) {
+            no_listener = true;
+            break;
+        }
         if (status != NATS_OK) {
             natsSubscription_Destroy(replies);
             check_nats(status, "failed to receive search replies");
@@ -94,7 +100,7 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
     }
     natsConnection_FlushTimeout(nc, kPollMs);
     natsSubscription_Destroy(replies);
-    return FleetSearchResult{gathering.answers()};
+    return FleetSearchResult{gathering.answers(), no_listener};
 }
 
 }  // namespace pw::fleet

@@ -14,6 +14,8 @@ namespace pw::fleet {
 
 struct FleetSearchResult {
     std::vector<AgentAnswer> agents;  // sorted by device
+    // The server reported that no one subscribes to the search subject: no agent runs.
+    bool no_listener = false;
     // Agents known from the presence bucket or from their "accepted" reply that neither
     // finished nor reported an error before the timeout.
     std::vector<std::string> missing() const;
