@@ -46,7 +46,7 @@ struct AgentOptions {
     std::string socket_path = control::default_socket_path();
     bool keep_privileges = false;
     std::vector<std::string> local_networks;
-    std::string buffer_size = "8MiB";
+    std::string buffer_size = "32MiB";  // the policy's capture.buffer_size default
     std::string max_memory = "256MiB";
     int64_t attribution_poll_ms = 100;
     bool no_attribution = false;
