@@ -151,8 +151,10 @@ bool MappedPcapReader::open(const std::string& path, int linktype, uint32_t snap
     }
     auto size = static_cast<uint64_t>(info.st_size);
     void* mapping = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);  // the mapping keeps the file
-    if (mapping == MAP_FAILED) return false;
+    if (mapping == MAP_FAILED) {
+        ::close(fd);
+        return false;
+    }
     const auto* base = static_cast<const uint8_t*>(mapping);
 
     uint32_t magic = load<uint32_t>(base, false);
@@ -165,11 +167,15 @@ bool MappedPcapReader::open(const std::string& path, int linktype, uint32_t snap
     int guard = readable ? register_guard(base, size) : -1;
     if (guard < 0) {
         munmap(mapping, size);
+        ::close(fd);
         return false;
     }
     madvise(mapping, size, MADV_SEQUENTIAL);
     base_ = base;
     size_ = size;
+    end_ = size;
+    shortened_ = false;
+    fd_ = fd;
     position_ = kFileHeaderBytes;
     released_ = 0;
     populated_ = 0;
@@ -186,8 +192,11 @@ void MappedPcapReader::close() {
     if (base_ == nullptr) return;
     munmap(const_cast<uint8_t*>(base_), size_);
     unregister_guard(guard_);
+    ::close(fd_);
+    fd_ = -1;
     base_ = nullptr;
-    size_ = position_ = released_ = populated_ = prefetched_ = 0;
+    size_ = end_ = position_ = released_ = populated_ = prefetched_ = 0;
+    shortened_ = false;
     guard_ = -1;
 }
 
@@ -196,8 +205,12 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
         error = "the file became shorter while it was read (another program truncated it)";
         return -1;
     }
-    uint64_t left = size_ - position_;
-    if (left == 0) return 0;
+    uint64_t left = end_ > position_ ? end_ - position_ : 0;
+    if (left == 0 && !shortened_) return 0;
+    if (shortened_ && left < kRecordHeaderBytes) {
+        error = "the file became shorter while it was read (another program truncated it)";
+        return -1;
+    }
     if (left < kRecordHeaderBytes) {
         error =
             "truncated dump file; tried to read 16 header bytes, only got " + std::to_string(left);
@@ -220,6 +233,12 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     if (!swapped_) fraction = static_cast<int32_t>(fraction);
     uint32_t captured = load<uint32_t>(header + 8, swapped_);
     uint32_t original = load<uint32_t>(header + 12, swapped_);
+    // A record of zeros is what a page reads as beyond the end of a file made shorter since
+    // the last look at its size.
+    if ((seconds | fraction | captured | original) == 0 && became_shorter()) {
+        error = "the file became shorter while it was read (another program truncated it)";
+        return -1;
+    }
     if (captured > kMaxCapturedLength) {
         error = "invalid packet capture length " + std::to_string(captured) + ", bigger than " +
                 (captured > snapshot_ ? "snaplen of " + std::to_string(snapshot_)
@@ -227,6 +246,10 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
         return -1;
     }
     left -= kRecordHeaderBytes;
+    if (captured > left && shortened_) {
+        error = "the file became shorter while it was read (another program truncated it)";
+        return -1;
+    }
     if (captured > left) {
         error = "truncated dump file; tried to read " + std::to_string(captured) +
                 " captured bytes, only got " + std::to_string(left);
@@ -253,6 +276,18 @@ void MappedPcapReader::populate_ahead() {
     // pages to be faulted in as they are read, as without the call.
     madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_POPULATE_READ);
     populated_ = end;
+    became_shorter();
+}
+
+bool MappedPcapReader::became_shorter() {
+    // Beyond a shortened file's end the mapping reads as zeros up to the page's end, and
+    // then faults: records stop at the new end.
+    struct stat info {};
+    if (fstat(fd_, &info) == 0 && static_cast<uint64_t>(info.st_size) < end_) {
+        end_ = static_cast<uint64_t>(info.st_size);
+        shortened_ = true;
+    }
+    return shortened_ && position_ + kRecordHeaderBytes > end_;
 }
 
 void MappedPcapReader::release_read_pages() {

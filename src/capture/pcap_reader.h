@@ -63,9 +63,17 @@ class MappedPcapReader {
   private:
     void release_read_pages();
     void populate_ahead();
+    // Looks at the file's size, and returns true when it ends before the record at the
+    // reading position.
+    bool became_shorter();
 
     const uint8_t* base_ = nullptr;
-    uint64_t size_ = 0;
+    uint64_t size_ = 0;  // of the mapping
+    // Where records may be read up to: the file's size, lower once another program made the
+    // file shorter. The last page before such an end reads as zeros beyond it.
+    uint64_t end_ = 0;
+    bool shortened_ = false;
+    int fd_ = -1;  // kept open to see the file's size change
     uint64_t position_ = 0;
     uint64_t released_ = 0;    // pages before this offset were dropped from memory
     uint64_t populated_ = 0;   // pages before this offset were mapped ahead of reading
