@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -31,6 +32,7 @@ struct NetstatOptions {
     bool watch = false;
     double interval_s = 2;
     bool json = false;
+    bool all_namespaces = false;  // without the agent: the sockets of every network namespace
 };
 
 volatile std::sig_atomic_t stop_watching = 0;
@@ -65,6 +67,12 @@ nlohmann::json socket_rows() {
     return rows;
 }
 
+// The inode of this process's network namespace, 0 when it cannot be read.
+uint64_t own_network_namespace() {
+    struct stat status {};
+    return stat("/proc/self/ns/net", &status) == 0 ? static_cast<uint64_t>(status.st_ino) : 0;
+}
+
 bool matches(const nlohmann::json& row, const NetstatOptions& options) {
     if (options.port != 0 && row.value("local_port", 0) != options.port &&
         row.value("remote_port", 0) != options.port) {
@@ -96,19 +104,24 @@ std::string process_cell(const nlohmann::json& row) {
                        terminal_safe(process["name"].get<std::string>()));
 }
 
-void print_table(const nlohmann::json& rows, bool from_agent) {
+// With `namespaces`, a NETNS column gives each socket's network namespace (its inode, as
+// `ls -L -i /proc/PID/ns/net` shows it).
+void print_table(const nlohmann::json& rows, bool from_agent, bool namespaces) {
     if (from_agent) {
         fmt::print("{:<6} {:<28} {:<28} {:<7} {:<22} {:<24} {:>10} {:>10} {:>8}\n", "PROTO",
                    "LOCAL", "REMOTE", "STATE", "PROCESS", "PROTOCOLS", "IN", "OUT", "AGE");
     } else {
-        fmt::print("{:<6} {:<28} {:<28} {:<11} {}\n", "PROTO", "LOCAL", "REMOTE", "STATE",
-                   "PROCESS");
+        fmt::print("{:<6} {:<28} {:<28} {:<11} {}{}\n", "PROTO", "LOCAL", "REMOTE", "STATE",
+                   namespaces ? fmt::format("{:<11} ", "NETNS") : "", "PROCESS");
     }
     for (const nlohmann::json& row : rows) {
         std::string local = row["local"], remote = row["remote"], state = row["state"];
         if (!from_agent) {
-            fmt::print("{:<6} {:<28} {:<28} {:<11} {}\n", row["transport"].get<std::string>(),
-                       local, remote, state, process_cell(row));
+            std::string network_namespace =
+                namespaces ? fmt::format("{:<11} ", row.value("network_namespace", uint64_t{0}))
+                           : "";
+            fmt::print("{:<6} {:<28} {:<28} {:<11} {}{}\n", row["transport"].get<std::string>(),
+                       local, remote, state, network_namespace, process_cell(row));
             continue;
         }
         std::string protocols;
@@ -146,18 +159,27 @@ int show(const NetstatOptions& options) {
         return 1;
     }
     nlohmann::json rows = connections ? *connections : socket_rows();
+    // Like ss, sock_diag's listing shows this network namespace's sockets, unless asked for all.
+    const uint64_t own_namespace =
+        connections || options.all_namespaces ? 0 : own_network_namespace();
     nlohmann::json shown = nlohmann::json::array();
     for (const nlohmann::json& row : rows) {
+        if (own_namespace != 0 && row.value("network_namespace", uint64_t{0}) != own_namespace) {
+            continue;
+        }
         if (matches(row, options)) shown.push_back(row);
     }
     if (options.json) {
-        for (const nlohmann::json& row : shown) fmt::print("{}\n", row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        for (const nlohmann::json& row : shown)
+            fmt::print("{}\n", row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
-        print_table(shown, connections.has_value());
+        print_table(shown, connections.has_value(), options.all_namespaces);
     }
     if (!connections) {
-        fmt::print(stderr, "sockets from sock_diag only: protocols and bytes need the running "
-                           "agent ({})\n", why_not);
+        fmt::print(stderr,
+                   "sockets from sock_diag only: protocols and bytes need the running "
+                   "agent ({})\n",
+                   why_not);
     }
     std::fflush(stdout);
     return 0;
@@ -180,8 +202,8 @@ int run_netstat(const NetstatOptions& options) {
         if (terminal) fmt::print("\x1b[H\x1b[2J");
         status = show(options);
         if (status != 0) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(
-            static_cast<int64_t>(options.interval_s * 1000)));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(static_cast<int64_t>(options.interval_s * 1000)));
     }
     return status;
 }
@@ -205,6 +227,9 @@ void register_netstat(CLI::App& app, int& exit_code) {
         ->capture_default_str()
         ->check(seconds_validator(false));
     command->add_flag("--json", options->json, "Print one JSON object per connection");
+    command->add_flag("--all-namespaces", options->all_namespaces,
+                      "Without the agent, list the sockets of every network namespace, with a "
+                      "NETNS column, rather than of this one");
     command->callback([options, &exit_code] {
         try {
             exit_code = run_netstat(*options);
