@@ -40,10 +40,17 @@ void check_server_url(const std::string& url) {
 }  // namespace
 
 std::string redact_url(const std::string& url) {
+    // nats.c takes several servers in one string, separated by commas.
+    if (size_t comma = url.find(','); comma != std::string::npos) {
+        return redact_url(url.substr(0, comma)) + "," + redact_url(url.substr(comma + 1));
+    }
     size_t scheme_end = url.find("://");
     size_t start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-    size_t at = url.find('@', start);
-    if (at == std::string::npos) return url;
+    // The user part ends at the authority's last '@': a password may hold '@' too.
+    size_t authority_end = url.find_first_of("/?#", start);
+    size_t at =
+        url.rfind('@', authority_end == std::string::npos ? std::string::npos : authority_end - 1);
+    if (at == std::string::npos || at < start) return url;
     size_t colon = url.find(':', start);
     if (colon == std::string::npos || colon > at)
         return url.substr(0, start) + "***" + url.substr(at);
