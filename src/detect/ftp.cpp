@@ -163,7 +163,7 @@ struct FtpState : DetectorState {
     bool names_ftp = false;         // the greeting names FTP
     bool names_smtp = false;        // the greeting names SMTP: a mail server
     uint32_t commands = 0;          // FTP commands from the client, while detecting
-    uint32_t ftp_only = 0;          // of them, commands that POP3 clients do not send
+    uint32_t ftp_only = 0;          // of them, commands that POP3 and NNTP clients do not send
     uint32_t replies = 0;           // numbered replies from the server, while detecting
     uint32_t ftp_only_replies = 0;  // of them, replies with a code only FTP uses
     bool distinct_command = false;  // a command only FTP clients send, while detecting
@@ -266,6 +266,15 @@ bool is_distinct_command(std::string_view line, std::string_view verb) {
     return !argument.empty();
 }
 
+// True for a line that an NNTP client (RFC 3977) may send too: LIST, and MODE with another
+// argument than FTP's S, B or C (NNTP's MODE READER).
+bool is_nntp_command(std::string_view line, std::string_view verb) {
+    if (verb == "LIST") return true;
+    if (verb != "MODE") return false;
+    return !(line.size() == 6 && line[4] == ' ' &&
+             std::string_view("SBC").find(line[5]) != std::string_view::npos);
+}
+
 // A reply that shows an FTP server when it is all a connection seen mid-stream carries:
 // 230, user logged in (RFC 959). NNTP's 230 (RFC 3977, NEWNEWS) always comes with a list
 // after it.
@@ -282,7 +291,7 @@ void FtpDetector::client_line(FtpState& state, std::string_view line, Session& s
                         (verb != "AUTH" || tls);
         if (specific) {
             ++state.commands;
-            if (!is_pop3_command(verb)) ++state.ftp_only;
+            if (!is_pop3_command(verb) && !is_nntp_command(line, verb)) ++state.ftp_only;
             if (is_distinct_command(line, verb)) state.distinct_command = true;
         }
         if (state.greeting && specific && !state.names_smtp) label = true;
@@ -382,7 +391,7 @@ Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
         // the client's side missing, replies that only FTP servers send.
         bool server_silent = state.line_count[1] == 0;
         bool client_silent = state.line_count[0] == 0;
-        if (!state.greeting && session.mid_stream() && state.commands > 0 && state.replies > 0)
+        if (!state.greeting && session.mid_stream() && state.ftp_only > 0 && state.replies > 0)
             label = true;
         if (server_silent && state.commands >= 2 && state.ftp_only > 0) label = true;
         if (server_silent && state.distinct_command) label = true;

@@ -158,6 +158,21 @@ TEST(FtpDetector, NntpSessionIsNotFtp) {
     EXPECT_EQ(flow.last, Verdict::kNotMine);
 }
 
+// Seen mid-stream, NNTP's MODE READER and LIST with their replies are no FTP session.
+TEST(FtpDetector, NntpMidStreamIsNotFtp) {
+    Flow flow = Flow::mid_stream();
+    flow.send(true, "MODE READER\r\n");
+    flow.send(false, "200 Posting allowed\r\n");
+    flow.send(true, "LIST\r\n");
+    flow.send(false, "215 list of newsgroups follows\r\n");
+    EXPECT_FALSE(flow.has(ProtocolId::FTP));
+    // FTP's own MODE argument still shows FTP.
+    Flow ftp = Flow::mid_stream();
+    ftp.send(true, "MODE S\r\n");
+    ftp.send(false, "200 Mode set to S.\r\n");
+    EXPECT_TRUE(ftp.has(ProtocolId::FTP));
+}
+
 TEST(FtpDetector, SmtpRepliesWithoutAGreetingAreNotFtp) {
     Flow flow;
     flow.send(false, "250 2.1.0 Ok\r\n");
