@@ -18,9 +18,12 @@ using flow::Side;
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 
-// How far from the end of its sender's data a reset may be and still end the connection:
-// an estimate of the largest window in use, unacknowledged data included.
-constexpr int64_t kResetWindowBytes = 16 << 20;
+// How far from the end of its sender's data a reset may be and still end the connection.
+// Behind it by up to the data the receiver may not have acknowledged yet (an estimate of
+// a large window), and ahead by a little data the capture may have missed. A reset's
+// sequence number is normally that end exactly (RFC 5961, section 3.2).
+constexpr int64_t kResetBehindBytes = 1 << 20;
+constexpr int64_t kResetAheadBytes = 64 << 10;
 
 int64_t seconds_to_us(double seconds) {
     return static_cast<int64_t>(seconds * static_cast<double>(kMicrosPerSecond));
@@ -242,7 +245,7 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         // drop it, and the connection goes on (RFC 5961, section 3).
         const int64_t distance = static_cast<int32_t>(packet.seq - tcp.next_sequence[side]);
         if (!tcp.sequence_known[side] ||
-            (distance >= -kResetWindowBytes && distance <= kResetWindowBytes)) {
+            (distance >= -kResetBehindBytes && distance <= kResetAheadBytes)) {
             tcp.rst_seen = true;
         } else {
             summary_.anomalies.add(decode::Anomaly::kTcpSegmentOutsideWindow);

@@ -138,7 +138,7 @@ TEST(PipelineFlow, ResetOutsideWindowIgnored) {
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 1000), kSecond);
     h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 5000), kSecond + 1);
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "GET", kAck | kPsh, 1001), kSecond + 2);
-    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kRst, 100'001'004), kSecond + 3);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kRst, 1004 + 200'000), kSecond + 3);
     h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kFin | kAck, 5001), kSecond + 4);
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kFin | kAck, 1004), kSecond + 5);
     h.pipeline.finish();
