@@ -30,8 +30,9 @@ constexpr bool contains_ignoring_case(std::string_view text, std::string_view ne
 }
 
 // `text` as a terminal may show it: control characters (C0, DEL and the C1 range), which
-// could move the cursor, erase lines or retitle the window, and bytes that are not UTF-8
-// become \xNN escapes, as a backslash does (\x5c). Tables print process names and command
+// could move the cursor, erase lines or retitle the window, bidirectional controls, which
+// reorder the line, and bytes that are not UTF-8 become \xNN escapes, as a backslash does
+// (\x5c). Tables print process names and command
 // lines that any local user chooses.
 inline std::string terminal_safe(std::string_view text) {
     constexpr char kHex[] = "0123456789abcdef";
@@ -61,6 +62,18 @@ inline std::string terminal_safe(std::string_view text) {
         }
         // C1 controls are U+0080 to U+009F: C2 80 to C2 9F.
         if (valid && byte == 0xC2 && static_cast<uint8_t>(text[i + 1]) < 0xA0) valid = false;
+        // Bidirectional controls, which reorder what follows them on the line: U+200E,
+        // U+200F, U+202A to U+202E (E2 80 8E, 8F, AA to AE) and U+2066 to U+2069
+        // (E2 81 A6 to A9).
+        if (valid && byte == 0xE2) {
+            const auto second = static_cast<uint8_t>(text[i + 1]);
+            const auto third = static_cast<uint8_t>(text[i + 2]);
+            if ((second == 0x80 &&
+                 (third == 0x8E || third == 0x8F || (third >= 0xAA && third <= 0xAE))) ||
+                (second == 0x81 && third >= 0xA6 && third <= 0xA9)) {
+                valid = false;
+            }
+        }
         if (!valid) {
             escape(byte);
             ++i;

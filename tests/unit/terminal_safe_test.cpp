@@ -31,5 +31,14 @@ TEST(TerminalSafe, C1InvalidAndBackslashEscaped) {
     EXPECT_EQ(terminal_safe("a\\x1b"), "a\\x5cx1b");
 }
 
+// U+202E (right-to-left override) would show "evil" reversed, and the rest of the row too.
+TEST(TerminalSafe, BidiControlsEscaped) {
+    EXPECT_EQ(terminal_safe("a\xe2\x80\xae"
+                            "evil"),
+              "a\\xe2\\x80\\xaeevil");
+    EXPECT_EQ(terminal_safe("\xe2\x81\xa6x"), "\\xe2\\x81\\xa6x");
+    EXPECT_EQ(terminal_safe("\xe2\x80\x94"), "\xe2\x80\x94");  // an em dash stays
+}
+
 }  // namespace
 }  // namespace pw
