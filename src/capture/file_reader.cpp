@@ -395,8 +395,17 @@ bool FileReader::filter_matches(const Frame& frame) {
         it = fallback_filters_.emplace(frame.linktype, std::move(compiled)).first;
     }
     // A filter that does not compile for this link type matches none of its frames, as
-    // libpcap would not apply it to them either.
-    if (!it->second->valid) return false;
+    // libpcap would not apply it to them either. Once per link type, the user is told.
+    if (!it->second->valid) {
+        if (it->second->warned) return false;
+        it->second->warned = true;
+        const char* name = pcap_datalink_val_to_name(frame.linktype);
+        spdlog::warn(
+            "the filter '{}' does not apply to frames of link type {} ({}), so they "
+            "are skipped; give a filter that every interface's link type accepts",
+            filter_, frame.linktype, name != nullptr ? name : "unknown");
+        return false;
+    }
     pcap_pkthdr header{};
     header.caplen = static_cast<bpf_u_int32>(frame.data.size());
     header.len = frame.wire_length;

@@ -69,6 +69,7 @@ class FileReader {
     struct CompiledFilter {
         bpf_program program{};
         bool valid = false;
+        bool warned = false;  // the user was told that the filter does not apply
         ~CompiledFilter();
     };
 

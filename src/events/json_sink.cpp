@@ -17,8 +17,8 @@ JsonLinesSink::JsonLinesSink(const std::string& path) : path_(path) {
     }
     file_ = std::fopen(path.c_str(), "w");
     if (file_ == nullptr) {
-        throw std::runtime_error("cannot open '" + path + "' for writing events: " +
-                                 std::strerror(errno));
+        throw std::runtime_error("cannot open the --json file '" + path + "' for writing events: " +
+                                 std::strerror(errno) + "; choose another path with --json");
     }
     owned_ = true;
 }
