@@ -46,7 +46,10 @@ std::vector<FrameCopy> read_with_libpcap(const std::string& path, bool& failed) 
         frame.linktype = pcap_datalink(handle);
         frame.data = {bytes, header->caplen};
         frame.wire_length = std::max(header->len, header->caplen);
-        frame.time_us = static_cast<int64_t>(header->ts.tv_sec) * 1'000'000 + header->ts.tv_usec;
+        // A classic pcap record's seconds are unsigned, which libpcap sign-extends in a file
+        // of the host's byte order; FileReader reads them unsigned.
+        frame.time_us = static_cast<int64_t>(static_cast<uint32_t>(header->ts.tv_sec)) * 1'000'000 +
+                        header->ts.tv_usec;
         frames.push_back(copy_of(frame));
     }
     failed = status == PCAP_ERROR;
