@@ -97,6 +97,11 @@ struct FileCloser {
     void operator()(FILE* file) const { std::fclose(file); }
 };
 
+// Returns the message for an input that cannot be read as a capture at all.
+std::string open_error(const std::string& path, const std::string& reason) {
+    return "cannot read '" + path + "' as a pcap or pcapng capture: " + reason;
+}
+
 std::string damage_message(const std::string& path, uint64_t frames, const std::string& reason) {
     return "reading '" + path + "' stopped after frame " + std::to_string(frames) + ": " + reason +
            "; the file is damaged or truncated, and the flows before the damage are reported";
@@ -159,9 +164,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     if (!handle) {
         struct stat info {};
         bool empty = stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && info.st_size == 0;
-        result.error = empty ? "cannot read '" + path +
-                                   "' as a pcap or pcapng capture: the file is empty (0 bytes)"
-                             : "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
+        result.error = open_error(path, empty ? "the file is empty (0 bytes)" : errbuf);
         return result;
     }
     result.opened = true;
@@ -184,7 +187,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         // it, with the large buffer this time.
         handle.reset(open_capture(path, true, buffer, errbuf));
         if (!handle) {
-            result.error = "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
+            result.error = open_error(path, errbuf);
             return result;
         }
     }
@@ -215,8 +218,7 @@ ReadResult FileReader::read_stream(const std::string& path,
     ReadResult result;
     FILE* source = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
     if (source == nullptr) {
-        result.error =
-            "cannot read '" + path + "' as a pcap or pcapng capture: " + std::strerror(errno);
+        result.error = open_error(path, std::strerror(errno));
         return result;
     }
     std::unique_ptr<FILE, FileCloser> owned(source == stdin ? nullptr : source);
@@ -245,7 +247,7 @@ ReadResult FileReader::read_stream(const std::string& path,
         PcapngReader reader;
         std::string error;
         if (!reader.open_stream(stream, error)) {
-            result.error = "cannot read '" + path + "' as a pcap or pcapng capture: " + error;
+            result.error = open_error(path, error);
             return result;
         }
         result.opened = true;
@@ -256,10 +258,8 @@ ReadResult FileReader::read_stream(const std::string& path,
         pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf));
     if (!handle) {
         std::fclose(stream);
-        result.error = replayed.start_size == 0
-                           ? "cannot read '" + path +
-                                 "' as a pcap or pcapng capture: the input is empty (0 bytes)"
-                           : "cannot read '" + path + "' as a pcap or pcapng capture: " + errbuf;
+        result.error =
+            open_error(path, replayed.start_size == 0 ? "the input is empty (0 bytes)" : errbuf);
         return result;
     }
     result.opened = true;
@@ -395,7 +395,7 @@ bool FileReader::filter_matches(const Frame& frame) {
         it = fallback_filters_.emplace(frame.linktype, std::move(compiled)).first;
     }
     // A filter that does not compile for this link type matches none of its frames, as
-    // libpcap would not apply it to them either. Once per link type, the user is told.
+    // libpcap would not apply it to them either. A warning is logged once per link type.
     if (!it->second->valid) {
         if (it->second->warned) return false;
         it->second->warned = true;

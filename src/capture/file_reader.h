@@ -69,7 +69,7 @@ class FileReader {
     struct CompiledFilter {
         bpf_program program{};
         bool valid = false;
-        bool warned = false;  // the user was told that the filter does not apply
+        bool warned = false;  // the warning that the filter does not apply was logged
         ~CompiledFilter();
     };
 

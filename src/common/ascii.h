@@ -29,11 +29,10 @@ constexpr bool contains_ignoring_case(std::string_view text, std::string_view ne
     return false;
 }
 
-// `text` as a terminal may show it: control characters (C0, DEL and the C1 range), which
-// could move the cursor, erase lines or retitle the window, bidirectional controls, which
-// reorder the line, and bytes that are not UTF-8 become \xNN escapes, as a backslash does
-// (\x5c). Tables print process names and command
-// lines that any local user chooses.
+// Returns `text` with \xNN escapes for what a terminal would act on rather than show. Those
+// are control characters (C0, DEL, C1), which move the cursor or erase lines, and
+// bidirectional controls, which reorder the line. Bytes that are not UTF-8 and the
+// backslash (\x5c) are escaped too. Tables print process names that any local user chooses.
 inline std::string terminal_safe(std::string_view text) {
     constexpr char kHex[] = "0123456789abcdef";
     std::string out;

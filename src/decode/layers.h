@@ -17,10 +17,10 @@ class FragmentReassembler;
 
 namespace pw::decode::detail {
 
-// How deep tunnels may nest (GRE in GRE in ...); one more is counted as tunnel_too_deep,
-// and the frame is not tracked. Real networks nest a few (VXLAN in GRE in an IPsec
-// tunnel's IP-in-IP). A low bound would let a sender hide a connection behind a few more
-// headers, and each level costs one header's bytes of the frame to decode.
+// The deepest that tunnels may nest (GRE in GRE in ...). One more is counted as
+// tunnel_nesting_too_deep, and the frame is not tracked. Real networks nest a few, and a
+// low bound would let a sender hide a connection behind one more header. Each level costs
+// a header's bytes of the frame, so the decoding work stays bounded by the frame's size.
 inline constexpr int kMaxTunnelDepth = 16;
 // How many link headers (VLAN tags, MPLS labels, capture pseudo-headers) one frame may
 // have; a stack deeper than this is hostile, not real.

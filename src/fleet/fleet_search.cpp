@@ -79,7 +79,7 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
         status = natsSubscription_NextMsg(&message, replies,
                                           std::clamp<int64_t>(left.count(), 1, kPollMs));
         if (status == NATS_TIMEOUT) continue;
-        // No agent listens on the search subject: none will answer.
+        // No agent subscribes to the search subject, so no reply will come.
         if (status == NATS_NO_RESPONDERS) {
             no_listener = true;
             break;

@@ -37,7 +37,7 @@ TEST(FleetSettings, RedactsPasswords) {
     EXPECT_EQ(redact_url("nats://agent:secret@127.0.0.1:4222"), "nats://agent:***@127.0.0.1:4222");
     EXPECT_EQ(redact_url("nats://token@127.0.0.1:4222"), "nats://***@127.0.0.1:4222");
     EXPECT_EQ(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
-    // A password that holds '@', and several servers in one string.
+    // A password that contains '@', and several servers in one string.
     EXPECT_EQ(redact_url("tls://agent:S3c@ret@127.0.0.1:4222"), "tls://agent:***@127.0.0.1:4222");
     EXPECT_EQ(redact_url("nats://a:one@127.0.0.1:4222,nats://b:two@127.0.0.1:4223"),
               "nats://a:***@127.0.0.1:4222,nats://b:***@127.0.0.1:4223");
