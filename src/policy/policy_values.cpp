@@ -14,8 +14,8 @@ namespace pw::policy {
 namespace {
 
 bool is_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
 }
 
 bool all_name_chars(std::string_view text) {
@@ -28,26 +28,16 @@ std::string single_quoted(std::string_view text) { return fmt::format("'{}'", te
 
 std::string describe_type(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::table:
-            return "table";
-        case toml::node_type::array:
-            return "array";
-        case toml::node_type::string:
-            return "string";
-        case toml::node_type::integer:
-            return "integer";
-        case toml::node_type::floating_point:
-            return "floating-point number";
-        case toml::node_type::boolean:
-            return "boolean";
-        case toml::node_type::date:
-            return "date";
-        case toml::node_type::time:
-            return "time";
-        case toml::node_type::date_time:
-            return "date-time";
-        default:
-            return "value";
+        case toml::node_type::table: return "table";
+        case toml::node_type::array: return "array";
+        case toml::node_type::string: return "string";
+        case toml::node_type::integer: return "integer";
+        case toml::node_type::floating_point: return "floating-point number";
+        case toml::node_type::boolean: return "boolean";
+        case toml::node_type::date: return "date";
+        case toml::node_type::time: return "time";
+        case toml::node_type::date_time: return "date-time";
+        default: return "value";
     }
 }
 
@@ -62,8 +52,7 @@ bool ValueReader::boolean() const {
 
 int64_t ValueReader::integer(int64_t min, int64_t max) const {
     const auto* value = node_.as_integer();
-    if (value == nullptr)
-        fail(fmt::format("expected an integer, found a {}", describe_type(node_)));
+    if (value == nullptr) fail(fmt::format("expected an integer, found a {}", describe_type(node_)));
     if (value->get() < min || value->get() > max) {
         fail(fmt::format("{} is out of range; use an integer from {} to {}", value->get(), min,
                          max));
@@ -95,9 +84,8 @@ uint64_t ValueReader::size_bytes(uint64_t min, uint64_t max) const {
         bytes = query::parse_size(text->get());
     }
     if (!bytes) {
-        fail(
-            "invalid size; use a count of bytes or a string with a suffix: \"500MB\", "
-            "\"1GiB\" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)");
+        fail("invalid size; use a count of bytes or a string with a suffix: \"500MB\", "
+             "\"1GiB\" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)");
     }
     if (*bytes < min || *bytes > max) {
         fail(fmt::format("{} bytes is out of range; use a size from {} to {} bytes", *bytes, min,
@@ -115,12 +103,12 @@ int64_t ValueReader::duration_ms(int64_t min, int64_t max) const {
         ms = query::parse_duration(text->get());
     }
     if (!ms || *ms < 0) {
-        fail(
-            "invalid duration; use a count of seconds or a string with units: \"90s\", "
-            "\"30m\", \"12h\", \"30d\", \"2w\" (0 for none)");
+        fail("invalid duration; use a count of seconds or a string with units: \"90s\", "
+             "\"30m\", \"12h\", \"30d\", \"2w\" (0 for none)");
     }
     if (*ms < min || *ms > max) {
-        fail(fmt::format("{} ms is out of range; use a duration from {} to {} ms", *ms, min, max));
+        fail(fmt::format("{} ms is out of range; use a duration from {} to {} ms", *ms, min,
+                         max));
     }
     return *ms;
 }
@@ -136,10 +124,9 @@ ProtocolId ValueReader::protocol() const {
     }
     std::optional<ProtocolId> id = parse_protocol(text);
     if (!id || find_protocol(*id) == nullptr) {
-        fail(
-            fmt::format("unknown protocol {}; use a name or id that `protowatch protocols` "
-                        "lists",
-                        single_quoted(text)));
+        fail(fmt::format("unknown protocol {}; use a name or id that `protowatch protocols` "
+                         "lists",
+                         single_quoted(text)));
     }
     return *id;
 }
@@ -147,8 +134,7 @@ ProtocolId ValueReader::protocol() const {
 std::string ValueReader::absolute_path() const {
     std::string path = string();
     if (path.empty() || path[0] != '/') {
-        fail(
-            fmt::format("path {} is not absolute; give the full path from /", single_quoted(path)));
+        fail(fmt::format("path {} is not absolute; give the full path from /", single_quoted(path)));
     }
     if (path.find('\0') != std::string::npos) fail("the path contains a NUL character");
     return path;
@@ -158,16 +144,15 @@ std::string ValueReader::interface_name() const {
     std::string name = string();
     // The kernel's rule for a device name (dev_valid_name in net/core/dev.c): 1 to 15 bytes,
     // not "." or "..", without '/', ':' or white space.
-    bool valid =
-        !name.empty() && name.size() <= 15 && name != "." && name != ".." &&
-        std::none_of(name.begin(), name.end(), [](char c) {
-            return c == '/' || c == ':' || c == '\0' || std::isspace(static_cast<unsigned char>(c));
-        });
+    bool valid = !name.empty() && name.size() <= 15 && name != "." && name != ".." &&
+                 std::none_of(name.begin(), name.end(), [](char c) {
+                     return c == '/' || c == ':' || c == '\0' ||
+                            std::isspace(static_cast<unsigned char>(c));
+                 });
     if (!valid) {
-        fail(
-            fmt::format("invalid interface name {}; use a name that `ip link` lists, such as "
-                        "\"eth0\"",
-                        single_quoted(name)));
+        fail(fmt::format("invalid interface name {}; use a name that `ip link` lists, such as "
+                         "\"eth0\"",
+                         single_quoted(name)));
     }
     return name;
 }
@@ -175,14 +160,13 @@ std::string ValueReader::interface_name() const {
 std::string ValueReader::group_name() const {
     std::string name = string();
     // The portable user and group name set of POSIX, at most 32 bytes as useradd allows.
-    bool valid =
-        !name.empty() && name.size() <= 32 && name[0] != '-' &&
-        std::all_of(name.begin(), name.end(), [](char c) { return is_name_char(c) || c == '.'; });
+    bool valid = !name.empty() && name.size() <= 32 && name[0] != '-' &&
+                 std::all_of(name.begin(), name.end(),
+                             [](char c) { return is_name_char(c) || c == '.'; });
     if (!valid) {
-        fail(
-            fmt::format("invalid group name {}; use letters, digits, '.', '_' and '-' (at "
-                        "most 32, not starting with '-')",
-                        single_quoted(name)));
+        fail(fmt::format("invalid group name {}; use letters, digits, '.', '_' and '-' (at "
+                         "most 32, not starting with '-')",
+                         single_quoted(name)));
     }
     return name;
 }
@@ -216,10 +200,9 @@ std::string ValueReader::nats_url() const {
     }
     std::string authority = url.substr(scheme_end + 3);
     if (authority.find('@') != std::string::npos) {
-        fail(
-            fmt::format("server URL {} contains credentials; put them in creds_file or "
-                        "nkey_seed_file instead",
-                        redacted));
+        fail(fmt::format("server URL {} contains credentials; put them in creds_file or "
+                         "nkey_seed_file instead",
+                         redacted));
     }
     if (authority.empty() || authority[0] == ':' || authority[0] == '/') {
         fail(fmt::format("server URL {} has no host; use nats://HOST:PORT", redacted));
@@ -245,10 +228,9 @@ std::string ValueReader::subject_prefix() const {
                  std::all_of(prefix.begin(), prefix.end(),
                              [](char c) { return is_name_char(c) || c == '.'; });
     if (!valid) {
-        fail(
-            fmt::format("invalid subject prefix {}; use tokens of letters, digits, '_' and '-' "
-                        "joined by '.', without wildcards (\"protowatch.events\")",
-                        single_quoted(prefix)));
+        fail(fmt::format("invalid subject prefix {}; use tokens of letters, digits, '_' and '-' "
+                         "joined by '.', without wildcards (\"protowatch.events\")",
+                         single_quoted(prefix)));
     }
     return prefix;
 }
