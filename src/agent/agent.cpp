@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <future>
 #include <thread>
 
 #include "agent/agent_state.h"
@@ -15,8 +16,11 @@ namespace {
 constexpr int kExitOutputFailed = 3;
 // How often the agent's thread checks for a stop and opens interfaces that are due.
 constexpr std::chrono::milliseconds kLoopInterval{200};
-// How often the status and the connections are assembled from the workers' snapshots.
+// How often the status is assembled from the workers' snapshots.
 constexpr std::chrono::milliseconds kSnapshotInterval{1000};
+// How long `netstat` waits for a worker to list its connections. A worker answers after the
+// packets it is reading, normally within milliseconds.
+constexpr std::chrono::milliseconds kConnectionsWait{2000};
 
 int64_t now_ms() { return wall_clock_us() / 1000; }
 
@@ -49,6 +53,16 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     // the address list, the attributor and the workers start must run with the reduced set.
     capture_ = std::make_unique<capture::LiveCapture>(config_.interfaces, config_.capture, workers);
     std::vector<std::vector<capture::WorkerHandle>> opened = capture_->open_due();
+    if (config_.attribute_processes) {
+        try {
+            connection_starts_ = std::make_unique<ConnectionStarts>();
+        } catch (const std::exception& error) {
+            spdlog::warn("the capture of connection starts cannot be opened ({}): processes are "
+                         "looked up at each connection's first block of packets only, which "
+                         "misses more clients that end within milliseconds",
+                         error.what());
+        }
+    }
     if (config_.after_capture_open) config_.after_capture_open();
 
     local_addresses_ = std::make_unique<host::LocalAddresses>();
@@ -92,6 +106,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
 }
 
 Agent::~Agent() {
+    if (connection_starts_ != nullptr) connection_starts_->stop();
     for (auto& worker : workers_) worker->stop();
 }
 
@@ -115,6 +130,7 @@ void Agent::hand_out(std::vector<std::vector<capture::WorkerHandle>> opened) {
 
 int Agent::run(const std::function<bool()>& should_stop) {
     spdlog::info("agent started with {} capture workers", workers_.size());
+    if (connection_starts_ != nullptr) connection_starts_->start(*attributor_);
     for (auto& worker : workers_) worker->start();
     take_snapshot();
     auto next_snapshot = std::chrono::steady_clock::now() + kSnapshotInterval;
@@ -132,6 +148,7 @@ int Agent::run(const std::function<bool()>& should_stop) {
 
     spdlog::info("stopping: ending every open connection and flushing the store");
     // Each worker ends its flows and flushes the sinks on its own thread.
+    if (connection_starts_ != nullptr) connection_starts_->stop();
     for (auto& worker : workers_) worker->stop();
     if (store_ != nullptr) store_->close();
     take_snapshot();
@@ -144,14 +161,7 @@ void Agent::take_snapshot() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     StatusInputs inputs;
-    nlohmann::json connections = nlohmann::json::array();
-    for (const auto& worker : workers_) {
-        WorkerSnapshot snapshot = worker->snapshot();
-        inputs.workers.push_back(std::move(snapshot.status));
-        for (nlohmann::json& connection : snapshot.connections) {
-            connections.push_back(std::move(connection));
-        }
-    }
+    for (const auto& worker : workers_) inputs.workers.push_back(worker->snapshot().status);
     inputs.interfaces = capture_->counters();
     uint64_t drops = 0;
     for (const capture::InterfaceCounters& counters : inputs.interfaces) {
@@ -173,7 +183,6 @@ void Agent::take_snapshot() {
     nlohmann::json status = status_json(inputs);
     std::lock_guard lock(snapshot_mutex_);
     status_ = std::move(status);
-    connections_ = std::move(connections);
 }
 
 nlohmann::json Agent::status() const {
@@ -182,8 +191,18 @@ nlohmann::json Agent::status() const {
 }
 
 nlohmann::json Agent::connections() const {
-    std::lock_guard lock(snapshot_mutex_);
-    return connections_;
+    // Each worker lists its own; they answer in parallel, each within a poll interval.
+    std::vector<std::future<nlohmann::json>> listings;
+    for (const auto& worker : workers_) {
+        listings.push_back(std::async(std::launch::async, [&worker] {
+            return worker->connections(kConnectionsWait);
+        }));
+    }
+    nlohmann::json connections = nlohmann::json::array();
+    for (auto& listing : listings) {
+        for (nlohmann::json& connection : listing.get()) connections.push_back(std::move(connection));
+    }
+    return connections;
 }
 
 }  // namespace pw::agent

@@ -9,6 +9,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/capture_worker.h"
+#include "agent/connection_starts.h"
 #include "agent/store_writer.h"
 #include "capture/live_capture.h"
 #include "events/json_sink.h"
@@ -46,7 +47,8 @@ class Agent {
     // The `status` reply: capture counters per interface and worker, flows, events, CPU use
     // and uptime. Thread-safe: it returns the snapshot taken last, at most a second old.
     nlohmann::json status() const;
-    // The `netstat` reply: the open connections with process, protocols and bytes.
+    // The `netstat` reply: the open connections with process, protocols and bytes, as each
+    // capture thread lists them when asked. Thread-safe.
     nlohmann::json connections() const;
 
   private:
@@ -59,6 +61,7 @@ class Agent {
     std::unique_ptr<capture::LiveCapture> capture_;
     std::unique_ptr<host::LocalAddresses> local_addresses_;
     std::unique_ptr<process::ProcessAttributor> attributor_;
+    std::unique_ptr<ConnectionStarts> connection_starts_;  // with attributor_, when it opened
     std::unique_ptr<StoreWriter> store_;
     std::unique_ptr<policy::RecordingFilter> recording_;  // in front of store_, with a policy
     std::unique_ptr<events::JsonLinesSink> json_;
@@ -70,7 +73,6 @@ class Agent {
 
     mutable std::mutex snapshot_mutex_;
     nlohmann::json status_;
-    nlohmann::json connections_;
 };
 
 }  // namespace pw::agent

@@ -138,6 +138,7 @@ nlohmann::json status_json(const StatusInputs& inputs) {
         const process::AttributionStats& a = *inputs.attribution;
         status["attribution"] = {{"lookups", a.lookups},
                                  {"attributed", a.attributed},
+                                 {"early_lookups", a.early_lookups},
                                  {"socket_listings", a.refreshes},
                                  {"proc_scans", a.proc_scans},
                                  {"known_sockets", a.known_sockets},

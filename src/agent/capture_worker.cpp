@@ -83,8 +83,47 @@ WorkerSnapshot CaptureWorker::snapshot() const {
     return snapshot_;
 }
 
+nlohmann::json CaptureWorker::connections(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (running_) {
+        const uint64_t asked_at = connections_listed_;
+        connections_wanted_ = true;
+        uint64_t one = 1;
+        if (write(wake_fd_, &one, sizeof one) < 0) {
+            spdlog::debug("worker {}: wake-up failed", index_);
+        }
+        connections_ready_.wait_for(lock, timeout, [&] {
+            return connections_listed_ != asked_at || !running_;
+        });
+    }
+    return connections_;
+}
+
+void CaptureWorker::answer_connections() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!connections_wanted_) return;
+    }
+    nlohmann::json listing = connections_json(
+        pipeline_->open_flows(), wall_clock_us(),
+        [this](const std::string& uid) -> const events::Process* {
+            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
+        });
+    {
+        std::lock_guard lock(mutex_);
+        connections_ = std::move(listing);
+        connections_wanted_ = false;
+        ++connections_listed_;
+    }
+    connections_ready_.notify_all();
+}
+
 void CaptureWorker::run() {
     next_tick_ = std::chrono::steady_clock::now() + kTickInterval;
+    {
+        std::lock_guard lock(mutex_);
+        running_ = true;
+    }
     std::vector<pollfd> descriptors;
     while (true) {
         {
@@ -117,7 +156,18 @@ void CaptureWorker::run() {
             read_ready(ready_handles, events);
         }
         if (std::chrono::steady_clock::now() >= next_tick_) tick();
+        try {
+            answer_connections();
+        } catch (const std::exception& error) {
+            spdlog::error("worker {}: listing the connections failed: {}", index_, error.what());
+        }
     }
+    {
+        std::lock_guard lock(mutex_);
+        running_ = false;
+        connections_ = nlohmann::json::array();
+    }
+    connections_ready_.notify_all();
 
     // Stopping: the last counters, then every flow ends and the sinks flush.
     for (capture::WorkerHandle& handle : handles_) capture_.release(handle);
@@ -219,11 +269,6 @@ void CaptureWorker::tick() {
 void CaptureWorker::take_snapshot() {
     WorkerSnapshot snapshot;
     snapshot.status.summary = pipeline_->summary();
-    snapshot.connections = connections_json(
-        pipeline_->open_flows(), wall_clock_us(),
-        [this](const std::string& uid) -> const events::Process* {
-            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
-        });
     snapshot.status.cpu_us = thread_cpu_us();
     snapshot.status.unsupported_frames = unsupported_frames_;
     snapshot.status.pipeline_errors = pipeline_errors_;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,16 +19,17 @@
 
 namespace pw::agent {
 
-// A worker's report at its last tick, for `status` and `netstat`.
+// A worker's report at its last tick, for `status`.
 struct WorkerSnapshot {
     WorkerStatus status;
-    nlohmann::json connections = nlohmann::json::array();  // connections_json() of its flows
 };
 
 // One capture thread of the live agent. It reads its own member of every interface's fanout
 // group (capture::LiveCapture) and runs the frames through a Pipeline of its own, straight
 // from the capture ring. Once a second it reads its handles' drop counters, ends idle flows
-// and publishes a snapshot.
+// and publishes a snapshot. It lists its open connections only when asked (connections()):
+// listing tens of thousands of them each second would cost the capture thread more than the
+// packets do on a quiet server.
 class CaptureWorker {
   public:
     // `outputs` must accept events from several threads at once. Attribution is skipped when
@@ -48,6 +50,10 @@ class CaptureWorker {
     void stop();
 
     WorkerSnapshot snapshot() const;
+    // The worker's open connections (connections_json()), listed by its thread now. Waits up
+    // to `timeout` for that, and returns the last listing when the thread does not answer in
+    // time or is not running. Thread-safe.
+    nlohmann::json connections(std::chrono::milliseconds timeout);
     unsigned index() const { return index_; }
 
   private:
@@ -57,6 +63,8 @@ class CaptureWorker {
     void drop_handle(size_t position, const std::string& error);
     void tick();
     void take_snapshot();
+    // Lists the connections when connections() asks for them.
+    void answer_connections();
     void process_frame(const capture::Frame& frame);
 
     unsigned index_;
@@ -70,10 +78,16 @@ class CaptureWorker {
     std::chrono::steady_clock::time_point next_tick_{};
 
     int wake_fd_ = -1;          // an eventfd that add_handles() and stop() signal
-    mutable std::mutex mutex_;  // guards incoming_, stopping_ and snapshot_
+    // Guards incoming_, stopping_, snapshot_ and the connection listing's members.
+    mutable std::mutex mutex_;
     std::vector<capture::WorkerHandle> incoming_;
     bool stopping_ = false;
     WorkerSnapshot snapshot_;
+    bool running_ = false;              // the thread reads packets and answers requests
+    bool connections_wanted_ = false;   // connections() waits for a listing
+    uint64_t connections_listed_ = 0;   // listings made so far
+    nlohmann::json connections_ = nlohmann::json::array();  // the last listing
+    std::condition_variable connections_ready_;
     std::thread thread_;
 };
 

@@ -50,10 +50,10 @@ LiveInterface::LiveInterface(const std::string& name, const LiveOptions& options
     pcap_set_buffer_size(handle_, options.buffer_size);
     pcap_set_snaplen(handle_, options.snapshot_length);
     pcap_set_promisc(handle_, 0);
-    if (options.immediate) {
+    if (options.per_packet) {
         pcap_set_immediate_mode(handle_, 1);
     } else {
-        pcap_set_timeout(handle_, options.timeout_ms);
+        pcap_set_timeout(handle_, options.block_timeout_ms());
     }
     int status = pcap_activate(handle_);
     if (status < 0) {
@@ -147,11 +147,9 @@ std::vector<std::unique_ptr<LiveInterface>> open_fanout_handles(const std::strin
     } catch (const std::system_error& error) {
         throw CaptureError(fmt::format("interface '{}': {}", name, error.what()));
     }
-    if (!options.immediate) {
-        // With a batching ring (TPACKET_V3) the block being filled is not readable until the
-        // kernel hands it over after the block timeout, so wait for that before discarding.
-        std::this_thread::sleep_for(std::chrono::milliseconds(2 * options.timeout_ms));
-    }
+    // The block being filled is not readable until the kernel hands it over after the block
+    // timeout, so wait for that before discarding.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 * options.block_timeout_ms()));
     for (auto& handle : handles) handle->release();
     return handles;
 }

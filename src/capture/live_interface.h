@@ -17,10 +17,22 @@ namespace pw::capture {
 struct LiveOptions {
     int buffer_size = 8 << 20;  // bytes of the kernel's memory-mapped ring (TPACKET_V3)
     int snapshot_length = 262144;
-    // Deliver each packet at once instead of waiting for a ring block to fill, so that the
-    // first packet of a connection reaches process attribution while its socket still exists.
+    // Hand over each ring block within kImmediateBlockMs of its first packet instead of
+    // timeout_ms, so that the first packet of a connection reaches process attribution
+    // while its socket still exists.
     bool immediate = true;
     int timeout_ms = 100;  // used when not immediate
+    // How long the kernel may hold a block that is not full while immediate. libpcap's own
+    // immediate mode is not used: it switches to TPACKET_V2, whose ring has one slot per
+    // packet of the interface's largest size. A 32 MiB ring on loopback (MTU 65536) then
+    // held 500 packets, and a burst of short connections overflowed it. TPACKET_V3 packs
+    // packets by their length.
+    static constexpr int kImmediateBlockMs = 1;
+    int block_timeout_ms() const { return immediate ? kImmediateBlockMs : timeout_ms; }
+    // Deliver each packet at once through libpcap's immediate mode (TPACKET_V2), for a
+    // capture of headers only, whose slots are then small: a short snapshot length sets
+    // their size.
+    bool per_packet = false;
     std::string filter;    // BPF filter expression (tcpdump syntax), empty for none
 };
 

@@ -24,6 +24,8 @@ constexpr const char* kProcessGone =
 
 // How old the namespace list may be when a lookup found no socket.
 constexpr std::chrono::milliseconds kMissNamespaceRefresh{200};
+// How old the socket listing may be when a lookup found no socket.
+constexpr std::chrono::milliseconds kMissListingInterval{10};
 
 bool is_unspecified(const decode::IpAddress& address) {
     return std::all_of(address.bytes.begin(), address.bytes.end(),
@@ -44,7 +46,7 @@ ProcessAttributor::ProcessAttributor(AttributorOptions options) : options_(optio
     {
         std::lock_guard lock(mutex_);
         refresh_namespaces_locked(options_.namespace_refresh);
-        refresh_locked();
+        refresh_locked(0, true, Listing::kHeld);
     }
     if (options_.poll_interval.count() > 0) poller_ = std::thread([this] { poll_loop(); });
 }
@@ -137,14 +139,14 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         namespaces_.begin(), namespaces_.end(), [](const Namespace& ns) { return !ns.socket; }));
 }
 
-void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve) {
+void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve, Listing which) {
     std::vector<NamespaceListing> listings;
     for (Namespace& ns : namespaces_) {
         if (!ns.socket) continue;
         NamespaceListing& listing = listings.emplace_back();
         listing.inode = ns.inode;
         try {
-            listing.sockets = list_sockets(*ns.socket, ip_protocol);
+            listing.sockets = list_sockets(*ns.socket, ip_protocol, which);
         } catch (const std::system_error& error) {
             listing.error = error.what();
         }
@@ -171,7 +173,7 @@ std::vector<ProcessAttributor::NamespaceListing> ProcessAttributor::list_for_pol
                                                           : open_sock_diag_in(path))
                              .first;
             }
-            listing.sockets = list_sockets(socket->second, 0);
+            listing.sockets = list_sockets(socket->second, 0, Listing::kHeld);
         } catch (const std::system_error& error) {
             listing.error = error.what();
             poller_sockets_.erase(inode);
@@ -300,6 +302,37 @@ void ProcessAttributor::apply_owners_locked(const std::vector<OwnerQuery>& queri
     }
 }
 
+const ProcessAttributor::Known* ProcessAttributor::confirm_locked(const Known& remembered) {
+    const SocketEntry& socket = remembered.socket;
+    auto ns = std::find_if(namespaces_.begin(), namespaces_.end(), [&](const Namespace& each) {
+        return each.inode == remembered.network_namespace;
+    });
+    if (ns == namespaces_.end() || !ns->socket) return &remembered;
+    std::optional<SocketEntry> current;
+    try {
+        current = find_socket(*ns->socket, socket.ip_protocol, socket.local, socket.local_port,
+                              socket.remote, socket.remote_port);
+    } catch (const std::system_error& error) {
+        spdlog::debug("socket lookup in network namespace {} failed: {}", ns->inode,
+                      error.what());
+    }
+    // The same socket, one that no process holds any more (TIME-WAIT, whose owner was the
+    // remembered one), or none: the remembered owner stands.
+    if (!current || current->inode == 0 || current->inode == socket.inode ||
+        current->local_port != socket.local_port || current->remote_port != socket.remote_port) {
+        return &remembered;
+    }
+    Known& known = known_[{current->ip_protocol, current->local, current->local_port,
+                           current->remote, current->remote_port}];
+    known.process.reset();
+    known.owner_missing = false;
+    known.socket = *current;
+    known.network_namespace = ns->inode;
+    known.seen = std::chrono::steady_clock::now();
+    resolve_inode_locked(known.socket.inode);
+    return &known;
+}
+
 const ProcessAttributor::Known* ProcessAttributor::match_connected_locked(
     const Connection& c) const {
     // The initiator's own socket first, then the responder's.
@@ -391,24 +424,7 @@ events::Process ProcessAttributor::attribute(const Connection& connection) {
         result.unattributed_reason = kNotSocketTransport;
         return result;
     }
-    const Known* known = match_connected_locked(connection);
-    if (known == nullptr || !known->process) known = find_exact_locked(connection);
-    if (known == nullptr || !known->process) {
-        // A miss: the socket may be newer than the last listing, or its owner unknown.
-        // Listeners are matched only after that, since a local initiator's socket is the
-        // better answer when both ends are on this machine. A namespace whose only process
-        // is the connection's may be newer than the last enumeration.
-        refresh_namespaces_locked(kMissNamespaceRefresh);
-        // Only the matching socket's owner is looked for: resolving every new socket of the
-        // listing would take a full walk of /proc while the lock holds up other lookups.
-        refresh_locked(connection.ip_protocol, false);
-        known = match_connected_locked(connection);
-        if (known == nullptr) known = match_unconnected_locked(connection);
-        if (known != nullptr && !known->process && !known->owner_missing &&
-            known->socket.inode != 0) {
-            resolve_inode_locked(known->socket.inode);
-        }
-    }
+    const Known* known = find_locked(connection);
     if (known != nullptr && known->process) {
         ++stats_.attributed;
         return *known->process;
@@ -422,10 +438,44 @@ events::Process ProcessAttributor::attribute(const Connection& connection) {
     return result;
 }
 
+void ProcessAttributor::look_ahead(const Connection& connection) {
+    if (connection.ip_protocol != IPPROTO_TCP && connection.ip_protocol != IPPROTO_UDP) return;
+    std::lock_guard lock(mutex_);
+    ++stats_.early_lookups;
+    find_locked(connection);
+}
+
+const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection& connection) {
+    const Known* known = match_connected_locked(connection);
+    if (known != nullptr && known->process) known = confirm_locked(*known);
+    if (known == nullptr || !known->process) known = find_exact_locked(connection);
+    if (known == nullptr || !known->process) {
+        // A miss: the socket may be newer than the last listing, or its owner unknown.
+        // Listeners are matched only after that, since a local initiator's socket is the
+        // better answer when both ends are on this machine. A namespace whose only process
+        // is the connection's may be newer than the last enumeration.
+        refresh_namespaces_locked(kMissNamespaceRefresh);
+        // Only the matching socket's owner is looked for: resolving every new socket of the
+        // listing would take a full walk of /proc while the lock holds up other lookups.
+        // Misses list at most once per kMissListingInterval, since in a burst of short
+        // connections each of many lookups in a row would list the same sockets.
+        if (std::chrono::steady_clock::now() - last_refresh_ >= kMissListingInterval) {
+            refresh_locked(connection.ip_protocol, false, Listing::kHeld);
+        }
+        known = match_connected_locked(connection);
+        if (known == nullptr) known = match_unconnected_locked(connection);
+        if (known != nullptr && !known->process && !known->owner_missing &&
+            known->socket.inode != 0) {
+            resolve_inode_locked(known->socket.inode);
+        }
+    }
+    return known;
+}
+
 std::vector<OwnedSocket> ProcessAttributor::current_sockets() {
     std::lock_guard lock(mutex_);
     refresh_namespaces_locked(options_.namespace_refresh);
-    refresh_locked();
+    refresh_locked(0, true, Listing::kAll);
     std::vector<OwnedSocket> result;
     for (const auto& [key, known] : known_) {
         if (known.seen != last_refresh_) continue;  // listed earlier, closed since

@@ -42,6 +42,7 @@ struct AttributorOptions {
 struct AttributionStats {
     uint64_t lookups = 0;
     uint64_t attributed = 0;
+    uint64_t early_lookups = 0;  // look_ahead() calls
     uint64_t refreshes = 0;    // socket listings over every namespace
     uint64_t proc_scans = 0;   // walks of /proc/<pid>/fd
     size_t known_sockets = 0;
@@ -70,6 +71,11 @@ public:
     // responder. When neither is found, the result has pid 0 and says why in
     // unattributed_reason.
     events::Process attribute(const Connection& connection);
+
+    // Finds the sockets and owner of `connection` as attribute() does and remembers them,
+    // without counting a lookup: a later attribute() of the connection then finds its owner
+    // even when the owner closed the socket or exited in between.
+    void look_ahead(const Connection& connection);
 
     // Lists the sockets of every readable namespace now, with their owners.
     std::vector<OwnedSocket> current_sockets();
@@ -120,7 +126,7 @@ private:
     void refresh_namespaces_locked(std::chrono::milliseconds interval);
     // Lists the sockets of every namespace, of `ip_protocol` only unless it is 0, and finds
     // the owners of new ones unless `resolve` is false.
-    void refresh_locked(uint8_t ip_protocol = 0, bool resolve = true);
+    void refresh_locked(uint8_t ip_protocol, bool resolve, Listing which);
     // Takes listings into the known sockets; a failed one closes its namespace until the next
     // enumeration.
     void merge_listings_locked(const std::vector<NamespaceListing>& listings, uint8_t ip_protocol);
@@ -137,7 +143,14 @@ private:
     void apply_owners_locked(const std::vector<OwnerQuery>& queries, OwnerScan scan);
     // Asks each namespace's kernel for the connection's socket directly (no listing).
     const Known* find_exact_locked(const Connection& connection);
+    // The socket of `connection` that attribute() takes: a remembered one, else the kernel's
+    // answer, else a listener or unconnected socket. nullptr when none is found.
+    const Known* find_locked(const Connection& connection);
     const Known* match_connected_locked(const Connection& connection) const;
+    // Asks the kernel whether another socket took the endpoints of `remembered` since its
+    // owner was found, which a process of any user can do once the remembered connection
+    // closed. Returns that socket's entry, with its own owner, or else `remembered`.
+    const Known* confirm_locked(const Known& remembered);
     const Known* match_unconnected_locked(const Connection& connection) const;
     std::string reason_locked(const Known* known) const;
 

@@ -46,7 +46,7 @@ bool is_diag_reply(const nlmsghdr& message) {
 }
 
 void list_family(host::NetlinkSocket& socket, uint8_t ip_protocol, uint8_t family,
-                 std::vector<SocketEntry>& result) {
+                 uint32_t states, std::vector<SocketEntry>& result) {
     struct {
         nlmsghdr header;
         inet_diag_req_v2 body;
@@ -56,7 +56,7 @@ void list_family(host::NetlinkSocket& socket, uint8_t ip_protocol, uint8_t famil
     request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     request.body.sdiag_family = family;
     request.body.sdiag_protocol = ip_protocol;
-    request.body.idiag_states = kAllStates;
+    request.body.idiag_states = states;
     socket.dump({reinterpret_cast<uint8_t*>(&request), sizeof request},
                 [&](const nlmsghdr& message) {
                     if (is_diag_reply(message)) result.push_back(entry_of(message, ip_protocol));
@@ -65,12 +65,17 @@ void list_family(host::NetlinkSocket& socket, uint8_t ip_protocol, uint8_t famil
 
 }  // namespace
 
-std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t only) {
+std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t only, Listing which) {
     std::vector<SocketEntry> result;
     for (uint8_t ip_protocol : {uint8_t{IPPROTO_TCP}, uint8_t{IPPROTO_UDP}}) {
         if (only != 0 && only != ip_protocol) continue;
+        // UDP sockets report the states 1 (connected) and 7 (unconnected), which both keep.
+        uint32_t states = kAllStates;
+        if (which == Listing::kHeld && ip_protocol == IPPROTO_TCP) {
+            states &= ~((uint32_t{1} << kTcpTimeWait) | (uint32_t{1} << kTcpNewSynRecv));
+        }
         for (uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {
-            list_family(socket, ip_protocol, family, result);
+            list_family(socket, ip_protocol, family, states, result);
         }
     }
     return result;
