@@ -197,6 +197,17 @@ bool Publisher::publish_event(const store::StoredEvent& stored) {
     const std::string& device = stored.event.device.empty() ? options_.device : stored.event.device;
     std::string subject = event_subject(nats_.subject_prefix, device, stored.event.activity);
     std::string payload = store::stored_event_json(stored);
+    const int64_t max_payload = natsConnection_GetMaxPayload(connection_->handle());
+    if (max_payload > 0 && payload.size() > static_cast<uint64_t>(max_payload)) {
+        // The server refuses it every time, and waiting for it would hold up every later
+        // event. It stays in the store, and the cursor passes it as if acknowledged.
+        spdlog::error("event {} ({} bytes) is larger than the {} bytes a NATS message may hold "
+                      "on this server; it stays in the store and is not published",
+                      stored.event_uid, payload.size(), max_payload);
+        std::lock_guard lock(round_mutex_);
+        round_acknowledged_.push_back(stored.sequence);
+        return true;
+    }
     natsMsg* message = nullptr;
     natsStatus status = natsMsg_Create(&message, subject.c_str(), nullptr, payload.data(),
                                        static_cast<int>(payload.size()));

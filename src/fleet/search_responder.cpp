@@ -196,9 +196,16 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
         chunk_bytes = 0;
         return true;
     };
+    uint64_t oversized = 0;
     while (!stopping_ && rows.next(stored)) {
         if (stored.event.device.empty()) stored.event.device = options_.device;
-        chunk.push_back(store::stored_event_json(stored));
+        std::string json = store::stored_event_json(stored);
+        if (json.size() > chunk_bytes_max) {
+            // No message could carry it; the reply's notes count it instead.
+            ++oversized;
+            continue;
+        }
+        chunk.push_back(std::move(json));
         chunk_bytes += chunk.back().size();
         ++count;
         bool chunk_full = chunk.size() >= chunk_events || chunk_bytes >= chunk_bytes_max;
@@ -221,6 +228,12 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     reply.device = options_.device;
     reply.count = count;
     reply.notes = filter.warnings;
+    if (oversized > 0) {
+        reply.notes.push_back(fmt::format(
+            "{} matching events were left out: each is larger than half the {} bytes a NATS "
+            "message may hold on this server ('protowatch search' on the device shows them)",
+            oversized, natsConnection_GetMaxPayload(connection_->handle())));
+    }
     send(reply_subject, reply);
     spdlog::debug("sent {} events for the search '{}'", count, request.query);
 }

@@ -17,7 +17,10 @@ namespace {
 
 // Reading a /proc file of a process that exits meanwhile fails (ESRCH), and libstdc++'s
 // file streams throw then. So the file is read with read(2), keeping what came before.
-std::string read_text(const std::string& path) {
+// At most `limit` bytes are kept, and `truncated` says whether the file had more.
+std::string read_text(const std::string& path, size_t limit = SIZE_MAX,
+                      bool* truncated = nullptr) {
+    if (truncated != nullptr) *truncated = false;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return {};
     std::string text;
@@ -25,6 +28,12 @@ std::string read_text(const std::string& path) {
     while (true) {
         const ssize_t length = ::read(fd, buffer, sizeof buffer);
         if (length > 0) {
+            const size_t room = limit - text.size();
+            if (static_cast<size_t>(length) > room) {
+                text.append(buffer, room);
+                if (truncated != nullptr) *truncated = true;
+                break;
+            }
             text.append(buffer, static_cast<size_t>(length));
         } else if (length < 0 && errno == EINTR) {
             continue;
@@ -132,14 +141,19 @@ std::optional<events::Process> read_process(int64_t pid) {
     if (process.name.empty()) return std::nullopt;
     if (process.name.back() == '\n') process.name.pop_back();
     process.executable = read_link(base + "/exe");
-    // The arguments are separated by NUL bytes; a space separates them here.
-    process.command_line = read_text(base + "/cmdline");
+    // The arguments are separated by NUL bytes; a space separates them here. Any user may
+    // start a process with megabytes of arguments, which every event of its connections
+    // would carry into the store and to NATS (whose messages hold 1 MiB by default), so
+    // they are cut at kMaxCommandLineBytes.
+    bool truncated = false;
+    process.command_line = read_text(base + "/cmdline", kMaxCommandLineBytes, &truncated);
     while (!process.command_line.empty() && process.command_line.back() == '\0') {
         process.command_line.pop_back();
     }
     for (char& c : process.command_line) {
         if (c == '\0') c = ' ';
     }
+    if (truncated) process.command_line += kTruncatedMark;
     process.uid = read_uid(status);
     if (process.uid >= 0) process.user = user_name(process.uid);
     return process;

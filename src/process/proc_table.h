@@ -10,8 +10,13 @@
 
 namespace pw::process {
 
-// Reads a process's name, executable, command line, real uid and user name from
-// /proc/<pid>. Returns nothing when the process is gone.
+// The longest command line an event carries, and what ends one that was cut there.
+inline constexpr size_t kMaxCommandLineBytes = 4096;
+inline constexpr const char* kTruncatedMark = " [truncated]";
+
+// Reads a process's name, executable, command line (at most kMaxCommandLineBytes, then
+// kTruncatedMark), real uid and user name from /proc/<pid>. Returns nothing when the
+// process is gone.
 std::optional<events::Process> read_process(int64_t pid);
 
 // The name of user `uid` from the password database, empty when it has none.
