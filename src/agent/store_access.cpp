@@ -17,18 +17,25 @@ namespace {
 
 constexpr mode_t kStoreMode = 0640;
 
-void restrict_file(const std::string& path, gid_t group, bool create) {
+void restrict_file(const std::string& path, gid_t group, bool create,
+                   const char* what = "event store") {
     int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
     int fd = open(path.c_str(), flags, kStoreMode);
     if (fd < 0) {
         if (errno != ENOENT || create) {
-            spdlog::warn("event store {}: cannot restrict its access: {}", path,
+            spdlog::warn("{} {}: cannot restrict its access: {}", what, path,
                          std::strerror(errno));
         }
         return;
     }
+    // A device or pipe given as the path (/dev/stdout, say) keeps its owner and mode.
+    struct stat info {};
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+        close(fd);
+        return;
+    }
     if (fchown(fd, static_cast<uid_t>(-1), group) != 0 || fchmod(fd, kStoreMode) != 0) {
-        spdlog::warn("event store {}: cannot give it to the reader group: {}", path,
+        spdlog::warn("{} {}: cannot give it to the reader group: {}", what, path,
                      std::strerror(errno));
     }
     close(fd);
@@ -54,6 +61,12 @@ void restrict_store_access(const std::string& store_path, const std::string& rea
     // Made here, empty, they keep the group: SQLite reuses both.
     restrict_file(store_path + "-wal", group, true);
     restrict_file(store_path + "-shm", group, true);
+}
+
+void restrict_events_file_access(const std::string& path, const std::string& reader_group) {
+    if (path.empty() || path == "-") return;
+    std::optional<gid_t> gid = control::find_group(reader_group);
+    restrict_file(path, gid.value_or(static_cast<gid_t>(-1)), true, "--json file");
 }
 
 }  // namespace pw::agent

@@ -12,4 +12,8 @@ namespace pw::agent {
 // thrown, since the store still works for root.
 void restrict_store_access(const std::string& store_path, const std::string& reader_group);
 
+// Gives the agent's --json file (not standard output) to `reader_group` with mode 0640, as
+// the store, creating it empty when it is missing. Call before privileges are dropped.
+void restrict_events_file_access(const std::string& path, const std::string& reader_group);
+
 }  // namespace pw::agent

@@ -250,6 +250,8 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
         agent::restrict_store_access(store::store_settings(options.config.store).path,
                                      server_settings.groups.reader_group);
     }
+    agent::restrict_events_file_access(options.config.json_path,
+                                       server_settings.groups.reader_group);
     if (!options.keep_privileges) {
         // Attribution enters other network namespaces to find their sockets (setns).
         bool setns = options.config.attribute_processes;
@@ -331,8 +333,8 @@ void register_agent(CLI::App& app, int& exit_code) {
                      "GiB; 0: no bound)")
         ->capture_default_str();
     command->add_flag("!--no-immediate", config.capture.immediate,
-                      "Let the kernel batch packets for up to 100 ms instead of delivering each "
-                      "at once (less CPU, later attribution)");
+                      "Let the kernel hold packets for up to 100 ms instead of 1 ms (less CPU, "
+                      "later attribution)");
     command->add_option("--stats-interval", config.settings.statistics_interval_s,
                         "Seconds between cumulative statistics events of long connections "
                         "(0: only at the end)")

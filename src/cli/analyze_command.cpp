@@ -3,7 +3,9 @@
 
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -111,6 +113,14 @@ int run_analyze(AnalyzeOptions& options) {
         if (!options.json_path.empty()) {
             auto sink = std::make_unique<events::JsonLinesSink>(options.json_path);
             json = sink.get();
+            // Input from a pipe may be a live capture (tcpdump -w -), whose reader expects
+            // each event when it is final rather than a buffer's worth later.
+            const bool live_input =
+                std::any_of(options.files.begin(), options.files.end(), [](const std::string& f) {
+                    struct stat info {};
+                    return f == "-" || (stat(f.c_str(), &info) == 0 && !S_ISREG(info.st_mode));
+                });
+            if (live_input) json->write_each_line();
             sinks.push_back(std::move(sink));
         }
     } catch (const std::exception& error) {

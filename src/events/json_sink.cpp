@@ -1,6 +1,8 @@
 #include "events/json_sink.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -15,7 +17,10 @@ JsonLinesSink::JsonLinesSink(const std::string& path) : path_(path) {
         file_ = stdout;
         return;
     }
-    file_ = std::fopen(path.c_str(), "w");
+    // Not readable by every user: events carry command lines, which may hold secrets.
+    const int descriptor = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    file_ = descriptor >= 0 ? fdopen(descriptor, "w") : nullptr;
+    if (file_ == nullptr && descriptor >= 0) ::close(descriptor);
     if (file_ == nullptr) {
         throw std::runtime_error("cannot open the --json file '" + path + "' for writing events: " +
                                  std::strerror(errno) + "; choose another path with --json");
@@ -27,6 +32,8 @@ JsonLinesSink::~JsonLinesSink() {
     flush();
     if (owned_) std::fclose(file_);
 }
+
+void JsonLinesSink::write_each_line() { std::setvbuf(file_, nullptr, _IOLBF, 0); }
 
 void JsonLinesSink::write(const Event& event) {
     if (!ok_) return;

@@ -19,6 +19,10 @@ public:
     void write(const Event& event) override;
     void flush() override;
 
+    // Writes each event's line at once instead of a buffer at a time, for a reader that
+    // follows a live input. Call before the first event.
+    void write_each_line();
+
     // False once a write failed (a closed pipe, a full disk); the error is logged once.
     bool ok() const { return ok_; }
 
