@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -210,22 +211,35 @@ void ControlServer::accept_loop() {
             }
             continue;
         }
+        ucred peer{};
+        socklen_t peer_size = sizeof peer;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+            close(fd);
+            continue;
+        }
         std::lock_guard lock(mutex_);
         reap_finished_locked();
-        if (connections_.size() >= settings_.max_connections) {
-            ucred peer{};
-            socklen_t peer_size = sizeof peer;
-            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size);
-            spdlog::warn("control socket {}: turned away pid {} (uid {}): all {} connections are "
-                         "in use",
-                         settings_.socket_path, peer.pid, peer.uid, settings_.max_connections);
+        const size_t held = static_cast<size_t>(std::count_if(
+            connections_.begin(), connections_.end(),
+            [&](const Connection& c) { return !c.done && c.uid == peer.uid; }));
+        std::string refusal;
+        if (peer.uid != 0 && held >= settings_.per_user_connections) {
+            refusal = fmt::format("user {} already holds {} control connections, as many as one "
+                                  "user may; close one or try again in a moment",
+                                  peer.uid, held);
+        } else if (connections_.size() >= settings_.max_connections +
+                                              (peer.uid == 0 ? settings_.root_extra_connections
+                                                             : 0)) {
+            refusal = fmt::format("the agent already serves {} control connections, as many as "
+                                  "it allows; try again in a moment",
+                                  connections_.size());
+        }
+        if (!refusal.empty()) {
+            spdlog::warn("control socket {}: turned away pid {} (uid {}): {}",
+                         settings_.socket_path, peer.pid, peer.uid, refusal);
             // The line is short and the new socket's buffer empty, so this does not block.
             try {
-                write_line(fd, failure(nullptr, kCodeBusy,
-                                       fmt::format("the agent already serves {} control "
-                                                   "connections, as many as it allows; try "
-                                                   "again in a moment",
-                                                   settings_.max_connections)));
+                write_line(fd, failure(nullptr, kCodeBusy, refusal));
             } catch (const std::system_error&) {
                 // The client is gone already.
             }
@@ -234,6 +248,7 @@ void ControlServer::accept_loop() {
         }
         Connection& connection = connections_.emplace_back();
         connection.fd = fd;
+        connection.uid = peer.uid;
         connection.thread = std::thread([this, &connection] { serve(connection); });
     }
 }
@@ -279,10 +294,12 @@ void ControlServer::serve(Connection& connection) {
         caller.peer = read_peer_credentials(fd);
         LineReader reader(fd);
         std::string line;
+        // Each request must arrive whole within the idle timeout after the last reply,
+        // however slowly it trickles in. Empty lines do not count as requests, so that
+        // sending one now and then does not keep a connection slot.
+        auto deadline = std::chrono::steady_clock::now() + idle;
         while (true) {
-            // Each request must arrive whole within the idle timeout, however slowly it
-            // trickles in.
-            reader.set_deadline(std::chrono::steady_clock::now() + idle);
+            reader.set_deadline(deadline);
             LineReader::Status status = reader.next(line);
             if (status == LineReader::Status::kEnd) break;
             if (status == LineReader::Status::kTooLong) {
@@ -295,6 +312,7 @@ void ControlServer::serve(Connection& connection) {
             }
             if (line.empty()) continue;
             write_line(fd, run_request(line, caller, fd));
+            deadline = std::chrono::steady_clock::now() + idle;
         }
     } catch (const std::system_error& error) {
         if (error.code().value() == ETIMEDOUT) {

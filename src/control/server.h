@@ -54,6 +54,10 @@ struct ServerSettings {
     mode_t socket_mode = 0660;
     // Connections served at once. A further client gets a "busy" reply and is closed.
     size_t max_connections = 16;
+    // Of those, one user other than root may hold this many, so that one user's clients
+    // cannot take every slot, and root may hold this many beyond max_connections.
+    size_t per_user_connections = 4;
+    size_t root_extra_connections = 4;
     // A connection that sends no whole request line for this long, or does not read a
     // reply for this long, is closed, so that idle or stalled clients do not keep the
     // connection slots.
@@ -98,6 +102,7 @@ class ControlServer {
     };
     struct Connection {
         int fd = -1;
+        uid_t uid = 0;
         std::thread thread;
         bool done = false;
     };

@@ -159,6 +159,8 @@ TEST_F(ControlServerTest, OversizedLineGetsReply) {
 TEST_F(ControlServerTest, BusyBeyondTheLimit) {
     ServerSettings settings;
     settings.max_connections = 2;
+    settings.per_user_connections = 2;
+    settings.root_extra_connections = 0;
     settings.idle_timeout = std::chrono::milliseconds(300);
     start_server(settings);
     int first = connect_raw();
@@ -195,6 +197,51 @@ TEST_F(ControlServerTest, BusyBeyondTheLimit) {
 
     ControlClient client(server_->socket_path());
     EXPECT_EQ(client.call("echo", {{"x", 2}})["args"]["x"], 2);
+}
+
+// Empty lines are no requests: a client that sends one now and then is still closed once
+// the idle timeout passes without a request.
+TEST_F(ControlServerTest, EmptyLinesDoNotKeepTheSlot) {
+    ServerSettings settings;
+    settings.idle_timeout = std::chrono::milliseconds(300);
+    start_server(settings);
+    int idle = connect_raw();
+    for (int i = 0; i < 6; ++i) {
+        send(idle, "\n", 1, MSG_NOSIGNAL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    nlohmann::json response = first_line(idle);
+    EXPECT_EQ(response["code"], kCodeInvalid);
+    EXPECT_NE(response["error"].get<std::string>().find("no whole request"), std::string::npos);
+    close(idle);
+}
+
+// One user may hold only its share of the slots, and root has slots beyond the bound.
+TEST_F(ControlServerTest, SlotsPerUserAndForRoot) {
+    ServerSettings settings;
+    settings.max_connections = 1;
+    settings.per_user_connections = 1;
+    settings.root_extra_connections = 1;
+    start_server(settings);
+    int first = connect_raw();
+    int second = connect_raw();
+    if (getuid() == 0) {
+        // Root is not held to one user's share, and takes the extra slot.
+        ControlClient extra(server_->socket_path());
+        try {
+            extra.call("echo");
+            ADD_FAILURE() << "a connection beyond the extra slot was served";
+        } catch (const ClientError& error) {
+            EXPECT_EQ(error.code(), kCodeBusy) << error.what();
+        }
+    } else {
+        nlohmann::json response = first_line(second);
+        EXPECT_EQ(response["code"], kCodeBusy);
+        EXPECT_NE(response["error"].get<std::string>().find("as many as one user may"),
+                  std::string::npos);
+    }
+    close(first);
+    close(second);
 }
 
 TEST_F(ControlServerTest, SocketModeIsGroupOnly) {
