@@ -43,6 +43,8 @@ struct Policy {
     bool recording_enabled = true;
     // Statistics events are recorded for these protocols only, in the order given.
     std::vector<ProtocolId> protocols = default_protocols();
+    // Statistics events of connections whose protocol was not identified are recorded too.
+    bool record_unidentified = true;
     int64_t statistics_interval_ms = 60'000;  // 0: statistics only when a connection ends
 
     // [store]

@@ -78,6 +78,7 @@ std::vector<Entry> entries(const Policy& policy) {
     return {
         {"recording", "enabled", policy.recording_enabled ? "true" : "false"},
         {"recording", "protocols", toml_protocols(policy.protocols)},
+        {"recording", "unidentified", policy.record_unidentified ? "true" : "false"},
         {"recording", "statistics_interval", format_duration(policy.statistics_interval_ms)},
         {"store", "path", toml_string(policy.store_path)},
         {"store", "max_size", format_size(policy.store_max_bytes)},

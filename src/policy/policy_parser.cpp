@@ -59,6 +59,7 @@ const std::vector<TableSpec>& table_specs() {
          {
              {"enabled", [](auto& v, Policy& p) { p.recording_enabled = v.boolean(); }},
              {"protocols", read_protocols},
+             {"unidentified", [](auto& v, Policy& p) { p.record_unidentified = v.boolean(); }},
              {"statistics_interval",
               [](auto& v, Policy& p) {
                   p.statistics_interval_ms = v.duration_ms(0, kMaxStatisticsIntervalMs);

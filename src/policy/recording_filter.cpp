@@ -16,7 +16,10 @@ void RecordingFilter::write(const events::Event& event) {
 
     events::Event recorded;
     bool keep = rules->enabled;
-    if (keep) {
+    if (keep && event.protocols.empty()) {
+        keep = rules->unidentified;
+        if (keep) recorded = event;
+    } else if (keep) {
         recorded = event;
         std::erase_if(recorded.protocols, [&](ProtocolId id) {
             return std::find(rules->protocols.begin(), rules->protocols.end(), id) ==

@@ -13,15 +13,17 @@ namespace pw::policy {
 struct RecordingRules {
     bool enabled = true;
     std::vector<ProtocolId> protocols = default_protocols();
+    bool unidentified = true;  // statistics of connections without a protocol pass
 
     static RecordingRules from(const Policy& policy) {
-        return {policy.recording_enabled, policy.protocols};
+        return {policy.recording_enabled, policy.protocols, policy.record_unidentified};
     }
 };
 
 // An event sink in front of another that applies the recording rules: connect and
-// disconnect events always pass; a statistics event passes only while recording is enabled
-// and when one of its protocols is in the list, and then it lists only those protocols.
+// disconnect events always pass; a statistics event passes only while recording is enabled,
+// and then when one of its protocols is in the list, listing only those protocols, or when
+// it has no protocol and the rules keep such events.
 // set_rules() may run on another thread than write().
 class RecordingFilter : public events::EventSink {
   public:

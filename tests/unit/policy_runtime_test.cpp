@@ -34,12 +34,23 @@ TEST(RecordingFilter, KeepsListedProtocolsOnly) {
     filter.write(store::testing::connection_event(events::Activity::kConnect, 1, "C1"));
     filter.write(statistics_with({ProtocolId::TLS, ProtocolId::TLS_ALPN_H2}));
     filter.write(statistics_with({ProtocolId::HTTP}));
-    filter.write(statistics_with({}));
     filter.write(store::testing::connection_event(events::Activity::kDisconnect, 2, "C1"));
     ASSERT_EQ(sink.events.size(), 3u);
     EXPECT_EQ(sink.events[1].protocols, std::vector<ProtocolId>{ProtocolId::TLS});
     EXPECT_EQ(sink.events[2].activity, events::Activity::kDisconnect);
-    EXPECT_EQ(filter.dropped(), 2u);
+    EXPECT_EQ(filter.dropped(), 1u);
+}
+
+TEST(RecordingFilter, KeepsUnidentifiedConnectionsUnlessTold) {
+    CollectingSink sink;
+    RecordingFilter filter(sink, {true, {ProtocolId::TLS}});
+    filter.write(statistics_with({}));
+    ASSERT_EQ(sink.events.size(), 1u);
+    EXPECT_TRUE(sink.events[0].protocols.empty());
+    filter.set_rules({true, {ProtocolId::TLS}, false});
+    filter.write(statistics_with({}));
+    EXPECT_EQ(sink.events.size(), 1u);
+    EXPECT_EQ(filter.dropped(), 1u);
 }
 
 TEST(RecordingFilter, DisabledKeepsConnections) {
