@@ -399,7 +399,7 @@ Verdict FtpDetector::inspect(Session& session, const Segment& segment) {
         if (label) {
             session.add(ProtocolId::FTP);
             state.stage = Stage::kControl;
-        } else if (state.rejected || state.names_smtp || !is_text(state.lines[index].partial())) {
+        } else if (state.rejected || state.names_smtp || !is_text(state.lines[index].unfinished())) {
             return Verdict::kNotMine;
         }
     }

@@ -36,6 +36,13 @@ class LineReader {
     // True when bytes of an unfinished line are waiting.
     bool has_partial() const { return !partial_.empty(); }
     std::string_view partial() const { return partial_; }
+    // The unfinished line without a CR at its end, which may be the first half of its CR LF
+    // when a segment ends between the two.
+    std::string_view unfinished() const {
+        std::string_view text = partial_;
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        return text;
+    }
 
   private:
     void append(const char* bytes, size_t size) {

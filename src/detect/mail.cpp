@@ -174,7 +174,7 @@ Verdict SmtpDetector::inspect(Session& session, const Segment& segment) {
         // Binary bytes from the server before a line ends: not SMTP. A client may send
         // junk first and still meet an SMTP server, so its bytes decide nothing.
         const Lines& server = state.lines[1];
-        if (index == 1 && server.has_partial() && !is_text(server.partial()))
+        if (index == 1 && server.has_partial() && !is_text(server.unfinished()))
             return Verdict::kNotMine;
         return Verdict::kContinue;
     }
@@ -326,7 +326,7 @@ Verdict ImapDetector::inspect(Session& session, const Segment& segment) {
             return Verdict::kContinue;
         }
         if (state.rejected) return Verdict::kNotMine;
-        if (state.lines[index].has_partial() && !is_text(state.lines[index].partial()))
+        if (state.lines[index].has_partial() && !is_text(state.lines[index].unfinished()))
             return Verdict::kNotMine;
         return Verdict::kContinue;
     }

@@ -44,6 +44,8 @@ Line read_line(std::string_view text, size_t& length) {
     while (printable < text.size() && is_printable(static_cast<uint8_t>(text[printable])))
         ++printable;
     if (end == std::string_view::npos) {
+        // A CR at the end may be the first half of the line's CR LF.
+        if (printable + 1 == text.size() && text.back() == '\r') ++printable;
         if (printable < text.size()) {
             bool padding = text[printable] == '\0';
             return padding && is_identification(text.substr(0, printable)) ? Line::kIdentification

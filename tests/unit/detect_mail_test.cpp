@@ -51,6 +51,14 @@ TEST(SmtpDetector, EsmtpGreeting) {
     EXPECT_TRUE(flow.has(ProtocolId::SMTP));
 }
 
+// A segment that ends between a line's CR and LF: the CR is no binary byte.
+TEST(SmtpDetector, GreetingSplitBetweenCrAndLf) {
+    Flow flow = smtp();
+    EXPECT_EQ(flow.send(false, "220 mx.example.com ESMTP Postfix\r"), Verdict::kContinue);
+    flow.send(false, "\n");
+    EXPECT_TRUE(flow.has(ProtocolId::SMTP));
+}
+
 TEST(SmtpDetector, PlainGreetingThenEhlo) {
     Flow flow = smtp();
     flow.send(false, "220 mx.example.com ready\r\n");
@@ -121,6 +129,13 @@ TEST(SmtpDetector, RefusedStartTlsKeepsPlainText) {
 TEST(ImapDetector, Greeting) {
     Flow flow = imap();
     flow.send(false, "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] Dovecot ready.\r\n");
+    EXPECT_TRUE(flow.has(ProtocolId::IMAP));
+}
+
+TEST(ImapDetector, GreetingSplitBetweenCrAndLf) {
+    Flow flow = imap();
+    EXPECT_EQ(flow.send(false, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r"), Verdict::kContinue);
+    flow.send(false, "\n");
     EXPECT_TRUE(flow.has(ProtocolId::IMAP));
 }
 

@@ -66,6 +66,13 @@ TEST(SshDetector, StringSplitAcrossSegments) {
     EXPECT_TRUE(flow.ssh());
 }
 
+TEST(SshDetector, StringSplitBetweenCrAndLf) {
+    Flow flow;
+    EXPECT_EQ(flow.send(false, "SSH-2.0-OpenSSH_9.2p1\r"), Verdict::kContinue);
+    EXPECT_EQ(flow.send(false, "\n"), Verdict::kDone);
+    EXPECT_TRUE(flow.ssh());
+}
+
 TEST(SshDetector, ServerLinesBeforeIdentification) {
     Flow flow;
     flow.send(false, "Welcome to the lab gateway\r\nAuthorized use only\r\n");
