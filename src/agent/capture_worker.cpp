@@ -169,6 +169,20 @@ void CaptureWorker::run() {
     }
     connections_ready_.notify_all();
 
+    // A ring hands over its last block only once the block's timeout passed: that block is
+    // read now, so that the packets of the last milliseconds before the stop count. The
+    // kernel's timer rounds the timeout up to its tick (4 ms at 250 Hz).
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(2 * capture_.options().block_timeout_ms() + 8));
+    auto visit = [this](const capture::Frame& frame) { process_frame(frame); };
+    for (capture::WorkerHandle& handle : handles_) {
+        try {
+            handle.handle->dispatch(visit);
+        } catch (const capture::CaptureError& error) {
+            spdlog::debug("worker {}: last read: {}", index_, error.what());
+        }
+    }
+
     // Stopping: the last counters, then every flow ends and the sinks flush.
     for (capture::WorkerHandle& handle : handles_) capture_.release(handle);
     handles_.clear();
