@@ -149,7 +149,7 @@ std::vector<std::unique_ptr<LiveInterface>> open_fanout_handles(const std::strin
     }
     // The block being filled is not readable until the kernel hands it over after the block
     // timeout, so wait for that before discarding.
-    std::this_thread::sleep_for(std::chrono::milliseconds(2 * options.block_timeout_ms()));
+    std::this_thread::sleep_for(options.handover_wait());
     for (auto& handle : handles) handle->release();
     return handles;
 }

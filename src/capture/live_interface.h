@@ -2,6 +2,7 @@
 
 #include <pcap/pcap.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,16 +23,21 @@ struct LiveOptions {
     // while its socket still exists.
     bool immediate = true;
     int timeout_ms = 100;  // used when not immediate
-    // How long the kernel may hold a block that is not full while immediate. libpcap's own
-    // immediate mode is not used: it switches to TPACKET_V2, whose ring has one slot per
+    // The maximum time the kernel keeps a block that is not full while immediate. libpcap's
+    // own immediate mode is not used: it switches to TPACKET_V2, whose ring has one slot per
     // packet of the interface's largest size. A 32 MiB ring on loopback (MTU 65536) then
     // held 500 packets, and a burst of short connections overflowed it. TPACKET_V3 packs
     // packets by their length.
     static constexpr int kImmediateBlockMs = 1;
     int block_timeout_ms() const { return immediate ? kImmediateBlockMs : timeout_ms; }
-    // Deliver each packet at once through libpcap's immediate mode (TPACKET_V2), for a
-    // capture of headers only, whose slots are then small: a short snapshot length sets
-    // their size.
+    // The time after which every packet received so far is in a block the kernel handed
+    // over: twice the block timeout, plus a tick of the kernel's timer, which rounds the
+    // timeout up to its ticks (10 ms at 100 Hz, the slowest common setting).
+    std::chrono::milliseconds handover_wait() const {
+        return std::chrono::milliseconds(2 * block_timeout_ms() + 10);
+    }
+    // Deliver each packet at once through libpcap's immediate mode (TPACKET_V2). Only for a
+    // capture of headers: a short snapshot length then keeps the ring's slots small.
     bool per_packet = false;
     std::string filter;    // BPF filter expression (tcpdump syntax), empty for none
 };
