@@ -59,7 +59,7 @@ ConnectionStarts::ConnectionStarts() {
     try {
         handle_ = std::make_unique<capture::LiveInterface>("any", options);
     } catch (const std::invalid_argument& error) {
-        // The filter is fixed, so only a libpcap without IPv6 or 'any' rejects it.
+        // The filter is fixed, so only a libpcap without IPv6 or 'any' support rejects it.
         throw capture::CaptureError(error.what());
     }
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -79,8 +79,10 @@ void ConnectionStarts::start(process::ProcessAttributor& attributor) {
 
 void ConnectionStarts::stop() {
     stopping_ = true;
-    uint64_t one = 1;
-    if (write(wake_fd_, &one, sizeof one) < 0) spdlog::debug("connection starts: wake-up failed");
+    const uint64_t wake = 1;
+    if (write(wake_fd_, &wake, sizeof wake) < 0) {
+        spdlog::debug("connection starts: waking the thread failed: {}", std::strerror(errno));
+    }
     if (thread_.joinable()) thread_.join();
 }
 
@@ -90,7 +92,8 @@ void ConnectionStarts::run() {
     while (!stopping_) {
         const int ready = ::poll(descriptors, 2, kPollTimeoutMs);
         if (ready < 0 && errno != EINTR) {
-            spdlog::warn("connection starts: poll failed: {}; early lookups stop",
+            spdlog::warn("connection starts: poll failed: {}; processes are now looked up at "
+                         "connect events only",
                          std::strerror(errno));
             return;
         }
@@ -99,7 +102,9 @@ void ConnectionStarts::run() {
             handle_->dispatch(visit);
         } catch (const std::exception& error) {
             // The workers still look every connection up at its connect event.
-            spdlog::warn("connection starts: {}; early lookups stop", error.what());
+            spdlog::warn("connection starts: reading failed: {}; processes are now looked up at "
+                         "connect events only",
+                         error.what());
             return;
         }
     }
@@ -116,8 +121,9 @@ void ConnectionStarts::look_up(const capture::Frame& frame) {
         packet.ip_protocol != decode::ip_protocol::kUdp) {
         return;
     }
-    if (recent_.size() >= kRecentPairs) recent_.clear();
-    if (!recent_.insert(pair_hash(packet)).second) return;
+    const uint64_t pair = pair_hash(packet);
+    if (recent_.count(pair) > 0) return;
+    // A pair over the rate is not remembered, so that its next packet may still be looked up.
     const auto now = std::chrono::steady_clock::now();
     if (now - second_start_ >= std::chrono::seconds(1)) {
         second_start_ = now;
@@ -125,6 +131,8 @@ void ConnectionStarts::look_up(const capture::Frame& frame) {
     }
     if (lookups_this_second_ >= kLookupsPerSecond) return;
     ++lookups_this_second_;
+    if (recent_.size() >= kRecentPairs) recent_.clear();
+    recent_.insert(pair);
     process::Connection connection;
     connection.ip_protocol = packet.ip_protocol;
     connection.source = packet.source;

@@ -21,20 +21,21 @@ namespace pw::agent {
 // leave the owners in the attributor's memory, where the worker's lookup at the connect
 // event finds them.
 //
-// It captures every interface, whichever the workers capture: a lookup of another
-// interface's connection costs only the lookup. Each endpoint pair is looked up once
-// while it is in a table of recent pairs, and at most kLookupsPerSecond times a second,
-// so that a flood of SYNs or datagrams costs a bounded share of a core; the workers then
-// look up the rest at their connect events, as without this capture.
+// It captures every interface, whichever the workers capture, because a lookup of another
+// interface's connection costs only the lookup. Each endpoint pair is looked up once while
+// it is in a table of recent pairs, and all pairs together at most kLookupsPerSecond times
+// a second. A flood of SYNs or datagrams then costs a bounded share of a core, and the
+// workers look up the rest at their connect events, as without this capture.
 class ConnectionStarts {
   public:
-    // Opens the capture. Call before privileges are dropped. Throws capture::CaptureError.
+    // Opens the capture of every interface. Call before privileges are dropped. Throws
+    // capture::CaptureError.
     ConnectionStarts();
     ~ConnectionStarts();  // stop()
     ConnectionStarts(const ConnectionStarts&) = delete;
     ConnectionStarts& operator=(const ConnectionStarts&) = delete;
 
-    // Starts the thread that looks up through `attributor`, which must outlive it.
+    // Starts the thread that calls `attributor`, which must outlive it.
     void start(process::ProcessAttributor& attributor);
     void stop();
 
