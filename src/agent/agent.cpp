@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <future>
 #include <thread>
 
 #include "agent/agent_state.h"
@@ -18,8 +17,8 @@ constexpr int kExitOutputFailed = 3;
 constexpr std::chrono::milliseconds kLoopInterval{200};
 // How often the status is assembled from the workers' snapshots.
 constexpr std::chrono::milliseconds kSnapshotInterval{1000};
-// How long `netstat` waits for a worker to list its connections. A worker answers after the
-// packets it is reading, normally within milliseconds.
+// How long `netstat` waits for the workers to list their connections. A worker lists them
+// after the packets it is reading, normally within milliseconds.
 constexpr std::chrono::milliseconds kConnectionsWait{2000};
 
 int64_t now_ms() { return wall_clock_us() / 1000; }
@@ -57,9 +56,9 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
         try {
             connection_starts_ = std::make_unique<ConnectionStarts>();
         } catch (const std::exception& error) {
-            spdlog::warn("the capture of connection starts cannot be opened ({}): processes are "
-                         "looked up at each connection's first block of packets only, which "
-                         "misses more clients that end within milliseconds",
+            spdlog::warn("opening the capture of connection starts failed: {}; processes are "
+                         "looked up at connect events only, which misses more clients that end "
+                         "within milliseconds",
                          error.what());
         }
     }
@@ -191,16 +190,12 @@ nlohmann::json Agent::status() const {
 }
 
 nlohmann::json Agent::connections() const {
-    // Each worker lists its own; they answer in parallel, each within a poll interval.
-    std::vector<std::future<nlohmann::json>> listings;
-    for (const auto& worker : workers_) {
-        listings.push_back(std::async(std::launch::async, [&worker] {
-            return worker->connections(kConnectionsWait);
-        }));
-    }
+    const auto deadline = std::chrono::steady_clock::now() + kConnectionsWait;
     nlohmann::json connections = nlohmann::json::array();
-    for (auto& listing : listings) {
-        for (nlohmann::json& connection : listing.get()) connections.push_back(std::move(connection));
+    for (const auto& worker : workers_) {
+        for (nlohmann::json& connection : worker->connections(deadline)) {
+            connections.push_back(std::move(connection));
+        }
     }
     return connections;
 }

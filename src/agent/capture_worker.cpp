@@ -83,26 +83,26 @@ WorkerSnapshot CaptureWorker::snapshot() const {
     return snapshot_;
 }
 
-nlohmann::json CaptureWorker::connections(std::chrono::milliseconds timeout) {
+nlohmann::json CaptureWorker::connections(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
     if (running_) {
-        const uint64_t asked_at = connections_listed_;
-        connections_wanted_ = true;
-        uint64_t one = 1;
-        if (write(wake_fd_, &one, sizeof one) < 0) {
-            spdlog::debug("worker {}: wake-up failed", index_);
+        const uint64_t listings_before = connections_listed_;
+        connections_requested_ = true;
+        const uint64_t wake = 1;
+        if (write(wake_fd_, &wake, sizeof wake) < 0) {
+            spdlog::debug("worker {}: waking the thread failed: {}", index_, std::strerror(errno));
         }
-        connections_ready_.wait_for(lock, timeout, [&] {
-            return connections_listed_ != asked_at || !running_;
+        connections_ready_.wait_until(lock, deadline, [&] {
+            return connections_listed_ != listings_before || !running_;
         });
     }
     return connections_;
 }
 
-void CaptureWorker::answer_connections() {
+void CaptureWorker::list_requested_connections() {
     {
         std::lock_guard lock(mutex_);
-        if (!connections_wanted_) return;
+        if (!connections_requested_) return;
     }
     nlohmann::json listing = connections_json(
         pipeline_->open_flows(), wall_clock_us(),
@@ -112,7 +112,7 @@ void CaptureWorker::answer_connections() {
     {
         std::lock_guard lock(mutex_);
         connections_ = std::move(listing);
-        connections_wanted_ = false;
+        connections_requested_ = false;
         ++connections_listed_;
     }
     connections_ready_.notify_all();
@@ -157,7 +157,7 @@ void CaptureWorker::run() {
         }
         if (std::chrono::steady_clock::now() >= next_tick_) tick();
         try {
-            answer_connections();
+            list_requested_connections();
         } catch (const std::exception& error) {
             spdlog::error("worker {}: listing the connections failed: {}", index_, error.what());
         }
@@ -169,17 +169,16 @@ void CaptureWorker::run() {
     }
     connections_ready_.notify_all();
 
-    // A ring hands over its last block only once the block's timeout passed: that block is
-    // read now, so that the packets of the last milliseconds before the stop count. The
-    // kernel's timer rounds the timeout up to its tick (4 ms at 250 Hz).
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(2 * capture_.options().block_timeout_ms() + 8));
+    // A ring hands over its last block only once the block's timeout passed. That block is
+    // read now, so that the packets of the last milliseconds before the stop count.
+    std::this_thread::sleep_for(capture_.options().handover_wait());
     auto visit = [this](const capture::Frame& frame) { process_frame(frame); };
     for (capture::WorkerHandle& handle : handles_) {
         try {
             handle.handle->dispatch(visit);
         } catch (const capture::CaptureError& error) {
-            spdlog::debug("worker {}: last read: {}", index_, error.what());
+            spdlog::warn("worker {}: reading the last packets before the stop failed: {}",
+                         index_, error.what());
         }
     }
 

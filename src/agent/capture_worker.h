@@ -27,9 +27,9 @@ struct WorkerSnapshot {
 // One capture thread of the live agent. It reads its own member of every interface's fanout
 // group (capture::LiveCapture) and runs the frames through a Pipeline of its own, straight
 // from the capture ring. Once a second it reads its handles' drop counters, ends idle flows
-// and publishes a snapshot. It lists its open connections only when asked (connections()):
-// listing tens of thousands of them each second would cost the capture thread more than the
-// packets do on a quiet server.
+// and publishes a snapshot. It lists its open connections only on request (connections()),
+// because listing tens of thousands of them each second would cost the capture thread more
+// than the packets do on a quiet server.
 class CaptureWorker {
   public:
     // `outputs` must accept events from several threads at once. Attribution is skipped when
@@ -50,10 +50,10 @@ class CaptureWorker {
     void stop();
 
     WorkerSnapshot snapshot() const;
-    // The worker's open connections (connections_json()), listed by its thread now. Waits up
-    // to `timeout` for that, and returns the last listing when the thread does not answer in
-    // time or is not running. Thread-safe.
-    nlohmann::json connections(std::chrono::milliseconds timeout);
+    // Returns the worker's open connections (connections_json()), listed by its thread now.
+    // Returns the last listing instead when the thread is not running or has not listed them
+    // by `deadline`. Thread-safe.
+    nlohmann::json connections(std::chrono::steady_clock::time_point deadline);
     unsigned index() const { return index_; }
 
   private:
@@ -63,8 +63,8 @@ class CaptureWorker {
     void drop_handle(size_t position, const std::string& error);
     void tick();
     void take_snapshot();
-    // Lists the connections when connections() asks for them.
-    void answer_connections();
+    // Lists the connections when connections() requested a listing.
+    void list_requested_connections();
     void process_frame(const capture::Frame& frame);
 
     unsigned index_;
@@ -77,15 +77,15 @@ class CaptureWorker {
     std::chrono::steady_clock::time_point last_error_log_{};
     std::chrono::steady_clock::time_point next_tick_{};
 
-    int wake_fd_ = -1;          // an eventfd that add_handles() and stop() signal
+    int wake_fd_ = -1;  // an eventfd that add_handles(), stop() and connections() signal
     // Guards incoming_, stopping_, snapshot_ and the connection listing's members.
     mutable std::mutex mutex_;
     std::vector<capture::WorkerHandle> incoming_;
     bool stopping_ = false;
     WorkerSnapshot snapshot_;
-    bool running_ = false;              // the thread reads packets and answers requests
-    bool connections_wanted_ = false;   // connections() waits for a listing
-    uint64_t connections_listed_ = 0;   // listings made so far
+    bool running_ = false;                // the thread reads packets and lists connections
+    bool connections_requested_ = false;  // connections() waits for a listing
+    uint64_t connections_listed_ = 0;     // listings made so far
     nlohmann::json connections_ = nlohmann::json::array();  // the last listing
     std::condition_variable connections_ready_;
     std::thread thread_;

@@ -18,12 +18,12 @@ namespace {
 constexpr mode_t kStoreMode = 0640;
 
 void restrict_file(const std::string& path, gid_t group, bool create,
-                   const char* what = "event store") {
+                   const char* label = "event store") {
     int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
     int fd = open(path.c_str(), flags, kStoreMode);
     if (fd < 0) {
         if (errno != ENOENT || create) {
-            spdlog::warn("{} {}: cannot restrict its access: {}", what, path,
+            spdlog::warn("{} {}: cannot restrict its access: {}", label, path,
                          std::strerror(errno));
         }
         return;
@@ -35,7 +35,7 @@ void restrict_file(const std::string& path, gid_t group, bool create,
         return;
     }
     if (fchown(fd, static_cast<uid_t>(-1), group) != 0 || fchmod(fd, kStoreMode) != 0) {
-        spdlog::warn("{} {}: cannot give it to the reader group: {}", what, path,
+        spdlog::warn("{} {}: cannot give it to the reader group: {}", label, path,
                      std::strerror(errno));
     }
     close(fd);

@@ -115,10 +115,11 @@ int run_analyze(AnalyzeOptions& options) {
             json = sink.get();
             // Input from a pipe may be a live capture (tcpdump -w -), whose reader expects
             // each event when it is final rather than a buffer's worth later.
-            const bool live_input =
-                std::any_of(options.files.begin(), options.files.end(), [](const std::string& f) {
+            const bool live_input = std::any_of(
+                options.files.begin(), options.files.end(), [](const std::string& path) {
                     struct stat info {};
-                    return f == "-" || (stat(f.c_str(), &info) == 0 && !S_ISREG(info.st_mode));
+                    return path == "-" ||
+                           (stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode));
                 });
             if (live_input) json->write_each_line();
             sinks.push_back(std::move(sink));

@@ -214,32 +214,35 @@ void ControlServer::accept_loop() {
         ucred peer{};
         socklen_t peer_size = sizeof peer;
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+            spdlog::warn("control socket {}: reading a client's credentials failed: {}; closing "
+                         "its connection",
+                         settings_.socket_path, std::strerror(errno));
             close(fd);
             continue;
         }
         std::lock_guard lock(mutex_);
         reap_finished_locked();
-        const size_t held = static_cast<size_t>(std::count_if(
+        const size_t user_connections = static_cast<size_t>(std::count_if(
             connections_.begin(), connections_.end(),
             [&](const Connection& c) { return !c.done && c.uid == peer.uid; }));
-        std::string refusal;
-        if (peer.uid != 0 && held >= settings_.per_user_connections) {
-            refusal = fmt::format("user {} already holds {} control connections, as many as one "
-                                  "user may; close one or try again in a moment",
-                                  peer.uid, held);
+        std::string rejection;
+        if (peer.uid != 0 && user_connections >= settings_.per_user_connections) {
+            rejection = fmt::format("user {} already has {} control connections, the maximum "
+                                    "for one user; close one or try again in a moment",
+                                    peer.uid, user_connections);
         } else if (connections_.size() >= settings_.max_connections +
                                               (peer.uid == 0 ? settings_.root_extra_connections
                                                              : 0)) {
-            refusal = fmt::format("the agent already serves {} control connections, as many as "
-                                  "it allows; try again in a moment",
-                                  connections_.size());
+            rejection = fmt::format("the agent already serves {} control connections, as many "
+                                    "as it allows; try again in a moment",
+                                    connections_.size());
         }
-        if (!refusal.empty()) {
+        if (!rejection.empty()) {
             spdlog::warn("control socket {}: turned away pid {} (uid {}): {}",
-                         settings_.socket_path, peer.pid, peer.uid, refusal);
+                         settings_.socket_path, peer.pid, peer.uid, rejection);
             // The line is short and the new socket's buffer empty, so this does not block.
             try {
-                write_line(fd, failure(nullptr, kCodeBusy, refusal));
+                write_line(fd, failure(nullptr, kCodeBusy, rejection));
             } catch (const std::system_error&) {
                 // The client is gone already.
             }

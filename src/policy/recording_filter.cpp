@@ -18,7 +18,7 @@ void RecordingFilter::write(const events::Event& event) {
     bool keep = rules->enabled;
     if (keep && event.protocols.empty()) {
         keep = rules->unidentified;
-        if (keep) recorded = event;
+        recorded = event;
     } else if (keep) {
         recorded = event;
         std::erase_if(recorded.protocols, [&](ProtocolId id) {

@@ -20,10 +20,10 @@ struct RecordingRules {
     }
 };
 
-// An event sink in front of another that applies the recording rules: connect and
-// disconnect events always pass; a statistics event passes only while recording is enabled,
-// and then when one of its protocols is in the list, listing only those protocols, or when
-// it has no protocol and the rules keep such events.
+// An event sink in front of another that applies the recording rules. Connect and
+// disconnect events always pass. A statistics event passes only while recording is enabled:
+// with one of the listed protocols, and then listing only those, or with no protocol when
+// `unidentified` is set.
 // set_rules() may run on another thread than write().
 class RecordingFilter : public events::EventSink {
   public:

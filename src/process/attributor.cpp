@@ -139,14 +139,14 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         namespaces_.begin(), namespaces_.end(), [](const Namespace& ns) { return !ns.socket; }));
 }
 
-void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve, Listing which) {
+void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve, Listing scope) {
     std::vector<NamespaceListing> listings;
     for (Namespace& ns : namespaces_) {
         if (!ns.socket) continue;
         NamespaceListing& listing = listings.emplace_back();
         listing.inode = ns.inode;
         try {
-            listing.sockets = list_sockets(*ns.socket, ip_protocol, which);
+            listing.sockets = list_sockets(*ns.socket, ip_protocol, scope);
         } catch (const std::system_error& error) {
             listing.error = error.what();
         }
@@ -316,21 +316,14 @@ const ProcessAttributor::Known* ProcessAttributor::confirm_locked(const Known& r
         spdlog::debug("socket lookup in network namespace {} failed: {}", ns->inode,
                       error.what());
     }
-    // The same socket, one that no process holds any more (TIME-WAIT, whose owner was the
-    // remembered one), or none: the remembered owner stands.
+    // The remembered owner is kept when the kernel has no socket with these endpoints, the
+    // same socket, or one in TIME-WAIT, which no process has open and whose owner was the
+    // remembered one.
     if (!current || current->inode == 0 || current->inode == socket.inode ||
         current->local_port != socket.local_port || current->remote_port != socket.remote_port) {
         return &remembered;
     }
-    Known& known = known_[{current->ip_protocol, current->local, current->local_port,
-                           current->remote, current->remote_port}];
-    known.process.reset();
-    known.owner_missing = false;
-    known.socket = *current;
-    known.network_namespace = ns->inode;
-    known.seen = std::chrono::steady_clock::now();
-    resolve_inode_locked(known.socket.inode);
-    return &known;
+    return &remember_found_locked(*current, ns->inode);
 }
 
 const ProcessAttributor::Known* ProcessAttributor::match_connected_locked(
@@ -386,21 +379,25 @@ const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Conne
             }
             // A socket on another port is not this connection's, whatever the lookup found.
             if (!socket || socket->inode == 0 || socket->local_port != side.local_port) continue;
-            SocketKey key{socket->ip_protocol, socket->local, socket->local_port, socket->remote,
-                          socket->remote_port};
-            Known& known = known_[key];
-            if (known.socket.inode != socket->inode) {
-                known.process.reset();
-                known.owner_missing = false;
-            }
-            known.socket = *socket;
-            known.network_namespace = ns.inode;
-            known.seen = std::chrono::steady_clock::now();
-            if (!known.process && !known.owner_missing) resolve_inode_locked(known.socket.inode);
-            return &known;
+            return &remember_found_locked(*socket, ns.inode);
         }
     }
     return nullptr;
+}
+
+ProcessAttributor::Known& ProcessAttributor::remember_found_locked(const SocketEntry& socket,
+                                                                   uint64_t network_namespace) {
+    Known& known = known_[{socket.ip_protocol, socket.local, socket.local_port, socket.remote,
+                           socket.remote_port}];
+    if (known.socket.inode != socket.inode) {
+        known.process.reset();
+        known.owner_missing = false;
+    }
+    known.socket = socket;
+    known.network_namespace = network_namespace;
+    known.seen = std::chrono::steady_clock::now();
+    if (!known.process && !known.owner_missing) resolve_inode_locked(known.socket.inode);
+    return known;
 }
 
 std::string ProcessAttributor::reason_locked(const Known* known) const {

@@ -126,7 +126,7 @@ private:
     void refresh_namespaces_locked(std::chrono::milliseconds interval);
     // Lists the sockets of every namespace, of `ip_protocol` only unless it is 0, and finds
     // the owners of new ones unless `resolve` is false.
-    void refresh_locked(uint8_t ip_protocol, bool resolve, Listing which);
+    void refresh_locked(uint8_t ip_protocol, bool resolve, Listing scope);
     // Takes listings into the known sockets; a failed one closes its namespace until the next
     // enumeration.
     void merge_listings_locked(const std::vector<NamespaceListing>& listings, uint8_t ip_protocol);
@@ -143,8 +143,12 @@ private:
     void apply_owners_locked(const std::vector<OwnerQuery>& queries, OwnerScan scan);
     // Asks each namespace's kernel for the connection's socket directly (no listing).
     const Known* find_exact_locked(const Connection& connection);
-    // The socket of `connection` that attribute() takes: a remembered one, else the kernel's
-    // answer, else a listener or unconnected socket. nullptr when none is found.
+    // Records `socket`, which the kernel's exact lookup in `network_namespace` returned, and
+    // finds its owner unless the entry already has that socket's owner.
+    Known& remember_found_locked(const SocketEntry& socket, uint64_t network_namespace);
+    // Returns the socket of `connection` that attribute() uses. It is a remembered one, else
+    // the one the kernel's exact lookup returns, else a listener or unconnected socket. Returns
+    // nullptr when none is found.
     const Known* find_locked(const Connection& connection);
     const Known* match_connected_locked(const Connection& connection) const;
     // Asks the kernel whether another socket took the endpoints of `remembered` since its

@@ -17,7 +17,7 @@ namespace {
 
 // Reading a /proc file of a process that exits meanwhile fails (ESRCH), and libstdc++'s
 // file streams throw then. So the file is read with read(2), keeping what came before.
-// At most `limit` bytes are kept, and `truncated` says whether the file had more.
+// At most `limit` bytes are kept, and `truncated` is set when the file had more.
 std::string read_text(const std::string& path, size_t limit = SIZE_MAX,
                       bool* truncated = nullptr) {
     if (truncated != nullptr) *truncated = false;

@@ -10,7 +10,7 @@
 
 namespace pw::process {
 
-// The longest command line an event carries, and what ends one that was cut there.
+// The maximum length of a command line in an event, and the mark that ends a longer one.
 inline constexpr size_t kMaxCommandLineBytes = 4096;
 inline constexpr const char* kTruncatedMark = " [truncated]";
 

@@ -65,13 +65,13 @@ void list_family(host::NetlinkSocket& socket, uint8_t ip_protocol, uint8_t famil
 
 }  // namespace
 
-std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t only, Listing which) {
+std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t only, Listing scope) {
     std::vector<SocketEntry> result;
     for (uint8_t ip_protocol : {uint8_t{IPPROTO_TCP}, uint8_t{IPPROTO_UDP}}) {
         if (only != 0 && only != ip_protocol) continue;
-        // UDP sockets report the states 1 (connected) and 7 (unconnected), which both keep.
+        // UDP sockets report the states 1 (connected) and 7 (unconnected), and both pass.
         uint32_t states = kAllStates;
-        if (which == Listing::kHeld && ip_protocol == IPPROTO_TCP) {
+        if (scope == Listing::kHeld && ip_protocol == IPPROTO_TCP) {
             states &= ~((uint32_t{1} << kTcpTimeWait) | (uint32_t{1} << kTcpNewSynRecv));
         }
         for (uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {

@@ -40,7 +40,7 @@ enum class Listing {
 // opened in (a NETLINK_SOCK_DIAG socket); only those of `ip_protocol` unless it is 0.
 // Throws std::system_error.
 std::vector<SocketEntry> list_sockets(host::NetlinkSocket& socket, uint8_t ip_protocol = 0,
-                                      Listing which = Listing::kAll);
+                                      Listing scope = Listing::kAll);
 
 // Looks up the one socket with these local and remote endpoints, as the kernel's exact
 // lookup finds it (a connected socket first, else a bound one). Cheaper than a listing:

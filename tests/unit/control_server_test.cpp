@@ -237,7 +237,7 @@ TEST_F(ControlServerTest, SlotsPerUserAndForRoot) {
     } else {
         nlohmann::json response = first_line(second);
         EXPECT_EQ(response["code"], kCodeBusy);
-        EXPECT_NE(response["error"].get<std::string>().find("as many as one user may"),
+        EXPECT_NE(response["error"].get<std::string>().find("the maximum for one user"),
                   std::string::npos);
     }
     close(first);
