@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "decode/layers.h"
 #include "decode_frames.h"
 
 namespace pw::decode::test {
@@ -126,9 +127,18 @@ TEST(DecodeIpv6, EspAndNoNextHeaderEndTheChain) {
     EXPECT_EQ(decoded.decoder.anomalies().total(), 0u);
 }
 
+TEST(DecodeIpv6, NineExtensionHeadersTracked) {
+    Frame chain;
+    for (int i = 0; i < 8; ++i) chain = chain + ipv6_extension(60);
+    chain = chain + ipv6_extension(ip_protocol::kUdp);
+    Decoded decoded;
+    EXPECT_EQ(decoded.run(DLT_RAW, ipv6(60, chain + udp(1, 2))), DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.ip_protocol, ip_protocol::kUdp);
+}
+
 TEST(DecodeIpv6, TooManyExtensionHeaders) {
     Frame chain;
-    for (int i = 0; i < 20; ++i) chain = chain + ipv6_extension(60);
+    for (int i = 0; i < detail::kMaxIpExtensions + 1; ++i) chain = chain + ipv6_extension(60);
     Decoded decoded;
     EXPECT_EQ(decoded.run(DLT_RAW, ipv6(60, chain + udp(1, 2))), DecodeResult::kMalformed);
     EXPECT_EQ(decoded.count(Anomaly::kTooManyIpv6Extensions), 1u);
