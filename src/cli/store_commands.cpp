@@ -223,8 +223,16 @@ void register_dump(CLI::App& app, int& exit_code) {
     add_read_options(*command, options->read);
     command->add_option("--pid", options->pid, "Only events of the process with this id")
         ->check(count_validator());
-    command->add_option("--process", options->process,
-                        "Only events of processes with this name (exact match)");
+    command
+        ->add_option("--process", options->process,
+                     "Only events of processes with this name (exact match)")
+        ->check(CLI::Validator(
+            [](const std::string& name) -> std::string {
+                return name.empty() ? "an empty process name matches no event; give a name as "
+                                      "`ps -o comm` prints it"
+                                    : "";
+            },
+            "NAME"));
     auto* connection = command->add_option(
         "--connection", options->connection, "Only events of the connection with this connection_uid");
     command

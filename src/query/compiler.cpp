@@ -45,7 +45,7 @@ struct NamedValue {
 constexpr NamedValue kDirections[] = {{"unknown", 0}, {"inbound", 1}, {"outbound", 2}};
 constexpr NamedValue kActivities[] = {{"connect", 1}, {"disconnect", 2}, {"statistics", 3}};
 constexpr NamedValue kIpProtocols[] = {
-    {"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132}};
+    {"icmp", 1}, {"igmp", 2}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132}};
 constexpr NamedValue kBooleans[] = {{"false", 0}, {"true", 1}};
 
 std::optional<int64_t> parse_named(std::string_view text, std::span<const NamedValue> names,
@@ -224,7 +224,7 @@ class Compiler {
             case FieldType::kIpProtocol:
                 number = parse_named(value.text, kIpProtocols, true);
                 if (number && (*number < 0 || *number > 255)) number.reset();
-                expected = "tcp, udp, icmp, icmpv6, sctp, or an IP protocol number (0 to 255)";
+                expected = "tcp, udp, icmp, icmpv6, igmp, sctp, or an IP protocol number (0 to 255)";
                 break;
             case FieldType::kCount:
                 number = parse_integer(value.text);

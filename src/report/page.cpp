@@ -59,6 +59,12 @@ std::string render_page(const nlohmann::json& data) {
 }
 
 void check_output_path(const std::string& path, std::string_view option) {
+    if (path == "-") {
+        throw std::invalid_argument(fmt::format(
+            "invalid output path '-': the report is a file of its own, not written to standard "
+            "output; give a file name with {}",
+            option));
+    }
     std::filesystem::path directory = directory_of(path);
     std::error_code error;
     if (!std::filesystem::is_directory(directory, error)) {
