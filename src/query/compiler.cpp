@@ -94,10 +94,19 @@ class Compiler {
                 }
                 return text + ")";
             }
-            case Expression::Kind::kNot:
+            case Expression::Kind::kNot: {
                 // A comparison with a NULL column (bytes_out of a connect event) is NULL, and
                 // NOT NULL is NULL again. Counting NULL as false first makes `not` the opposite.
-                return fmt::format("NOT ifnull({}, 0)", compile(*expression.operands[0]));
+                // Pairs of `not` cancel out, since each level would take room on the stack of
+                // SQLite's parser, which holds about 20 of them.
+                const Expression* operand = expression.operands[0].get();
+                bool negated = true;
+                while (operand->kind == Expression::Kind::kNot) {
+                    negated = !negated;
+                    operand = operand->operands[0].get();
+                }
+                return fmt::format("{}ifnull({}, 0)", negated ? "NOT " : "", compile(*operand));
+            }
             case Expression::Kind::kComparison:
                 return compile_comparison(expression.comparison);
         }

@@ -213,6 +213,13 @@ TEST_F(QueryOperators, NestingBeyondSqlite) {
     EXPECT_EQ(match("not (not (not (not (pid = 200))))"), Uids{"smb2-stats"});
 }
 
+TEST_F(QueryOperators, RepeatedNotsCancel) {
+    std::string query;
+    for (int level = 0; level < 40; ++level) query += "not ";
+    EXPECT_EQ(match(query + "pid = 200"), Uids{"smb2-stats"});
+    EXPECT_EQ(match("not " + query + "pid = 200").count("smb2-stats"), 0u);
+}
+
 TEST_F(QueryOperators, Time) {
     Uids recent = match("time > -1h");
     EXPECT_EQ(recent.size(), 6u);
