@@ -94,9 +94,29 @@ NatsLine classify_publication(std::string_view verb, std::string_view args, std:
     return rest.substr(*size, 2) == "\r\n" ? NatsLine::kMessage : NatsLine::kNone;
 }
 
+// Whether `text` starts as a NATS protocol line does: with a verb, or with the first
+// letters of one when the segment ends that early.
+bool starts_like_nats(std::string_view text) {
+    constexpr std::array<std::string_view, 9> kVerbs = {
+        "INFO ", "CONNECT ", "PUB ", "HPUB ", "MSG ", "HMSG ", "PING", "PONG", "+OK"};
+    return std::any_of(kVerbs.begin(), kVerbs.end(), [&](std::string_view verb) {
+        const size_t length = std::min(text.size(), verb.size());
+        return length > 0 && text.substr(0, length) == verb.substr(0, length);
+    });
+}
+
+// Whether `text` starts with a line that decides nothing by itself (PING, PONG, +OK).
+bool is_keepalive(std::string_view text) {
+    return text.starts_with("PING\r\n") || text.starts_with("PONG\r\n") ||
+           text.starts_with("+OK\r\n");
+}
+
 class NatsState final : public DetectorState {
 public:
     uint32_t inconclusive = 0;
+    // The start of a line that a segment ended before its CRLF, by direction (0 from the
+    // initiator), so that a sender cannot hide the protocol by splitting its lines.
+    std::array<std::string, 2> unfinished;
 };
 
 class NatsDetector final : public Detector {
@@ -105,7 +125,33 @@ public:
     bool wants(Transport transport) const override { return transport == Transport::kTcp; }
 
     Verdict inspect(Session& session, const Segment& segment) override {
-        switch (classify_nats(segment.data)) {
+        std::span<const uint8_t> data = segment.data;
+        std::string* unfinished = nullptr;
+        if (auto* state = session.find_state<NatsState>(slot)) {
+            unfinished = &state->unfinished[segment.from_initiator ? 0 : 1];
+            if (!unfinished->empty()) {
+                const size_t room = kMaxLine + 2 - std::min(unfinished->size(), kMaxLine + 2);
+                unfinished->append(as_text(data.first(std::min(data.size(), room))));
+                data = {reinterpret_cast<const uint8_t*>(unfinished->data()), unfinished->size()};
+            }
+        }
+        const NatsLine line = classify_nats(data);
+        const std::string_view text = as_text(data);
+        // A line, or the payload after a publication's line, may end in a later segment of
+        // this direction.
+        const bool line_waits = line == NatsLine::kNone &&
+                                text.find("\r\n") == std::string_view::npos &&
+                                starts_like_nats(text);
+        const bool payload_waits = line == NatsLine::kInconclusive && !is_keepalive(text);
+        if ((line_waits || payload_waits) && text.size() < kMaxLine) {
+            auto& state = session.state<NatsState>(slot);
+            std::string& kept = state.unfinished[segment.from_initiator ? 0 : 1];
+            if (kept.data() != text.data()) kept.assign(text);
+            return ++state.inconclusive >= kMaxInconclusive ? Verdict::kNotMine
+                                                            : Verdict::kContinue;
+        }
+        if (unfinished != nullptr) unfinished->clear();
+        switch (line) {
             case NatsLine::kMessage:
                 session.add(ProtocolId::NATS);
                 return Verdict::kDone;

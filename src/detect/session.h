@@ -108,6 +108,12 @@ class Session {
         if (!states_[slot]) states_[slot] = std::make_unique<State>();
         return static_cast<State&>(*states_[slot]);
     }
+    // Returns the state of the detector in `slot`, or nullptr when it has made none.
+    template <class State>
+    State* find_state(size_t slot) {
+        if (slot >= states_.size() || !states_[slot]) return nullptr;
+        return static_cast<State*>(states_[slot].get());
+    }
     // Frees the state of the detector in `slot`, once it has no more use for it.
     void drop_state(size_t slot) {
         if (slot < states_.size()) states_[slot].reset();

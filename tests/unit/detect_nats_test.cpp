@@ -98,6 +98,27 @@ TEST(NatsDetector, MidStreamPublication) {
     EXPECT_TRUE(flow.session.has(ProtocolId::NATS));
 }
 
+// A sender that splits its lines, even between CR and LF, does not hide the protocol.
+TEST(NatsDetector, LineSplitAcrossSegments) {
+    Flow flow;
+    EXPECT_EQ(flow.send(false, "INFO {\"server_id\":\"NABC\",\"version\":\"2.9.11\"}\r"),
+              Verdict::kContinue);
+    EXPECT_EQ(flow.send(false, "\n"), Verdict::kDone);
+    EXPECT_TRUE(flow.session.has(ProtocolId::NATS));
+
+    Flow publication;
+    EXPECT_EQ(publication.send(true, "PU"), Verdict::kContinue);
+    EXPECT_EQ(publication.send(true, "B orders.new 4\r\nab"), Verdict::kContinue);
+    EXPECT_TRUE(publication.send(true, "cd\r\n") == Verdict::kDone);
+    EXPECT_TRUE(publication.session.has(ProtocolId::NATS));
+}
+
+// Text that no NATS line starts with is not kept waiting for its line end.
+TEST(NatsDetector, OtherTextNotKept) {
+    Flow flow;
+    EXPECT_EQ(flow.send(true, "GET / HTTP/1.1"), Verdict::kNotMine);
+}
+
 TEST(NatsDetector, KeepalivesAlone) {
     Flow flow;
     Verdict verdict = Verdict::kContinue;
