@@ -49,7 +49,7 @@ TEST(IcmpDetector, EchoWithData) {
 
 TEST(IcmpDetector, EchoWithoutData) {
     Flow flow(Transport::kIcmp);
-    EXPECT_EQ(flow.send(8), Verdict::kDone);
+    EXPECT_EQ(flow.send(8), Verdict::kContinue);
     EXPECT_TRUE(flow.has(ProtocolId::ICMP));
     EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
 }
@@ -58,17 +58,31 @@ TEST(IcmpDetector, ErrorQuotingPacketIsNotData) {
     Bytes quoted(28, 0x45);  // an IP header and 8 bytes of the datagram that failed
     for (uint8_t type : {3, 11}) {
         Flow flow(Transport::kIcmp);
-        EXPECT_EQ(flow.send(type, quoted), Verdict::kDone);
+        EXPECT_EQ(flow.send(type, quoted), Verdict::kContinue);
         EXPECT_TRUE(flow.has(ProtocolId::ICMP));
         EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
     }
 }
 
-TEST(IcmpDetector, FirstMessageDecides) {
-    // Inspection ends with the first message, so an echo after an error is not read.
+TEST(IcmpDetector, EchoDataAfterOtherMessages) {
+    // An error or an empty ping before the echo data does not hide it.
     Flow flow(Transport::kIcmp);
-    EXPECT_EQ(flow.send(3, Bytes(28, 0x45)), Verdict::kDone);
+    EXPECT_EQ(flow.send(3, Bytes(28, 0x45)), Verdict::kContinue);
+    EXPECT_EQ(flow.send(8), Verdict::kContinue);
     EXPECT_EQ(flow.send(0, Bytes(32, 0)), Verdict::kDone);
+    EXPECT_TRUE(flow.has(ProtocolId::ICMP_DATA));
+}
+
+TEST(IcmpDetector, SearchEndsAfterBound) {
+    Flow flow(Transport::kIcmp);
+    Verdict verdict = Verdict::kContinue;
+    int messages = 0;
+    while (verdict == Verdict::kContinue && messages < 1000) {
+        verdict = flow.send(8);
+        ++messages;
+    }
+    EXPECT_EQ(verdict, Verdict::kDone);
+    EXPECT_EQ(messages, 64);
     EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
 }
 
@@ -108,7 +122,7 @@ TEST(IcmpDetector, SegmentWithoutPacket) {
     Flow flow(Transport::kIcmp);
     Bytes body(8, 1);
     EXPECT_EQ(flow.detector->inspect(flow.session, Segment{body, true, 0, nullptr}),
-              Verdict::kDone);
+              Verdict::kContinue);
     EXPECT_TRUE(flow.has(ProtocolId::ICMP));
     EXPECT_FALSE(flow.has(ProtocolId::ICMP_DATA));
 }
