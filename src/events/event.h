@@ -35,6 +35,10 @@ struct Process {
     std::string user;
     // The reason the connection could not be attributed, empty when it was.
     std::string unattributed_reason;
+
+    // True when a process was found: an unattributed connection has no pid, name,
+    // executable or command line, and a uid only when its socket's owner was known.
+    bool attributed() const { return unattributed_reason.empty(); }
 };
 
 struct Event {

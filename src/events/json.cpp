@@ -115,11 +115,19 @@ nlohmann::ordered_json to_json(const Event& event) {
     }
     if (event.process) {
         const Process& p = *event.process;
-        nlohmann::ordered_json process = {{"pid", p.pid}, {"name", p.name},
-                                  {"executable", p.executable},
-                                  {"command_line", p.command_line}, {"uid", p.uid},
-                                  {"user", p.user}};
-        if (!p.unattributed_reason.empty()) process["unattributed_reason"] = p.unattributed_reason;
+        nlohmann::ordered_json process;
+        if (p.attributed()) {
+            process = {{"pid", p.pid},         {"name", p.name},
+                       {"executable", p.executable}, {"command_line", p.command_line},
+                       {"uid", p.uid},         {"user", p.user}};
+        } else {
+            // Fields of a process that was not found would read as pid 0, a real pid.
+            if (p.uid >= 0) {
+                process["uid"] = p.uid;
+                process["user"] = p.user;
+            }
+            process["unattributed_reason"] = p.unattributed_reason;
+        }
         object["process"] = std::move(process);
     }
     return object;

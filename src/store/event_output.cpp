@@ -64,7 +64,8 @@ std::string process_name(const events::Event& event) {
 }
 
 std::string process_pid(const events::Event& event) {
-    return event.process ? std::to_string(event.process->pid) : std::string();
+    if (!event.process || !event.process->attributed()) return {};
+    return std::to_string(event.process->pid);
 }
 
 bool is_statistics(const events::Event& event) {
@@ -137,11 +138,11 @@ Row event_csv_row(const StoredEvent& stored) {
             stat(e.end_time_ms),
             stat(e.end_time_ms - e.start_time_ms),
             stats ? std::string(e.partial ? "true" : "false") : std::string(),
-            p ? std::to_string(p->pid) : "",
+            process_pid(e),
             p ? p->name : "",
             p ? p->executable : "",
             p ? p->command_line : "",
-            p ? std::to_string(p->uid) : "",
+            p && p->uid >= 0 ? std::to_string(p->uid) : "",
             p ? p->user : "",
             std::to_string(events::kNetworkEventTypeId),
             p ? p->unattributed_reason : ""};

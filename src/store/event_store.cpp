@@ -55,12 +55,22 @@ void bind_statistics(Statement& statement, const events::Event& event) {
 }
 
 void bind_process(Statement& statement, const events::Process& process) {
-    statement.bind(23, process.pid);
-    statement.bind(24, process.name);
-    statement.bind(25, process.executable);
-    statement.bind(26, process.command_line);
-    statement.bind(27, process.uid);
-    statement.bind(28, process.user);
+    // An unattributed connection stores NULL where a process would be, so that `pid = 0`
+    // matches nothing.
+    if (process.attributed()) {
+        statement.bind(23, process.pid);
+        statement.bind(24, process.name);
+        statement.bind(25, process.executable);
+        statement.bind(26, process.command_line);
+    } else {
+        for (int column = 23; column <= 26; ++column) statement.bind_null(column);
+    }
+    if (process.uid >= 0) {
+        statement.bind(27, process.uid);
+    } else {
+        statement.bind_null(27);
+    }
+    bind_optional_text(statement, 28, process.user);
     bind_optional_text(statement, 29, process.unattributed_reason);
 }
 

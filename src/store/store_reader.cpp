@@ -52,13 +52,14 @@ void read_row(const Statement& row, StoredEvent& out) {
     e.start_time_ms = row.column_int(18);
     e.end_time_ms = row.column_int(19);
     e.partial = row.column_int(20) != 0;
-    if (!row.is_null(21)) {
+    // An unattributed connection has only its reason, and the uid when it was known.
+    if (!row.is_null(21) || !row.is_null(27)) {
         events::Process& p = e.process.emplace();
-        p.pid = row.column_int(21);
+        p.pid = row.is_null(21) ? 0 : row.column_int(21);
         p.name = row.column_text(22);
         p.executable = row.column_text(23);
         p.command_line = row.column_text(24);
-        p.uid = row.column_int(25);
+        p.uid = row.is_null(25) ? -1 : row.column_int(25);
         p.user = row.column_text(26);
         p.unattributed_reason = row.column_text(27);
     }
