@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <span>
 #include <unordered_set>
 
 #include "process/namespace_socket.h"
@@ -21,6 +22,18 @@ constexpr const char* kNoOwnerInode =
     "the socket no longer belongs to a process (TIME-WAIT or closing)";
 constexpr const char* kProcessGone =
     "no process holds the socket any more (process gone, or its /proc/<pid>/fd unreadable)";
+
+// A listing of every namespace's sockets may take at most 1/kListingShare of the time of the
+// thread that makes it.
+constexpr int kListingShare = 10;
+
+// Returns the time to wait after a listing that took `took`: `interval`, or longer when the
+// listing was slow.
+std::chrono::milliseconds paced_interval(std::chrono::milliseconds interval,
+                                         std::chrono::steady_clock::duration took) {
+    return std::max(interval,
+                    std::chrono::ceil<std::chrono::milliseconds>(took * kListingShare));
+}
 
 // How old the namespace list may be when a lookup found no socket.
 constexpr std::chrono::milliseconds kMissNamespaceRefresh{200};
@@ -62,7 +75,8 @@ ProcessAttributor::~ProcessAttributor() {
 
 void ProcessAttributor::poll_loop() {
     std::unique_lock wake_lock(wake_mutex_);
-    while (!wake_.wait_for(wake_lock, options_.poll_interval, [this] { return stopping_; })) {
+    std::chrono::milliseconds interval = options_.poll_interval;
+    while (!wake_.wait_for(wake_lock, interval, [this] { return stopping_; })) {
         // The listing and the walk of /proc run without the lock that every lookup takes,
         // because a lookup at a connection's first packet that waits for them finds the
         // socket of a short connection gone. Only the merges take the lock.
@@ -74,7 +88,12 @@ void ProcessAttributor::poll_loop() {
                 if (ns.socket) targets.emplace_back(ns.inode, ns.path);
             }
         }
+        const auto started = std::chrono::steady_clock::now();
         std::vector<NamespaceListing> listings = list_for_poller(targets);
+        // With many namespaces a listing is slow (see find_locked()), and the poller shares
+        // the CPUs with the capture threads.
+        interval =
+            paced_interval(options_.poll_interval, std::chrono::steady_clock::now() - started);
         std::vector<OwnerQuery> queries;
         {
             std::lock_guard lock(mutex_);
@@ -216,6 +235,7 @@ void ProcessAttributor::merge_listings_locked(const std::vector<NamespaceListing
             }
             known.network_namespace = listing.inode;
             known.seen = now;
+            note_local_address_locked(socket);
         }
     }
     // A listing of one protocol says nothing of the other's sockets.
@@ -327,17 +347,18 @@ const ProcessAttributor::Known* ProcessAttributor::confirm_locked(const Known& r
 }
 
 const ProcessAttributor::Known* ProcessAttributor::match_connected_locked(
-    const Connection& c) const {
+    const Connection& c, bool initiator_only) const {
     // The initiator's own socket first, then the responder's.
     auto found = known_.find({c.ip_protocol, c.source, c.source_port, c.target, c.target_port});
     if (found != known_.end()) return &found->second;
+    if (initiator_only) return nullptr;
     found = known_.find({c.ip_protocol, c.target, c.target_port, c.source, c.source_port});
     if (found != known_.end()) return &found->second;
     return nullptr;
 }
 
 const ProcessAttributor::Known* ProcessAttributor::match_unconnected_locked(
-    const Connection& c) const {
+    const Connection& c, bool initiator_only) const {
     // An unconnected UDP socket of the initiator, then the responder's listener or
     // unconnected UDP socket: a TCP connection's accepted socket exists only after the
     // handshake, later than its first packet.
@@ -348,14 +369,16 @@ const ProcessAttributor::Known* ProcessAttributor::match_unconnected_locked(
         if (socket.ip_protocol == IPPROTO_UDP && is_open_on(socket, c.source, c.source_port)) {
             return &known;
         }
-        if (responder == nullptr && is_open_on(socket, c.target, c.target_port)) {
+        if (!initiator_only && responder == nullptr &&
+            is_open_on(socket, c.target, c.target_port)) {
             responder = &known;
         }
     }
     return responder;
 }
 
-const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Connection& c) {
+const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Connection& c,
+                                                                    bool initiator_only) {
     // The initiator's socket in every namespace first, then the responder's (for TCP the
     // kernel's lookup also returns the listener before the handshake has completed).
     struct Endpoints {
@@ -366,7 +389,7 @@ const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Conne
     };
     const Endpoints sides[] = {{c.source, c.source_port, c.target, c.target_port},
                                {c.target, c.target_port, c.source, c.source_port}};
-    for (const Endpoints& side : sides) {
+    for (const Endpoints& side : std::span(sides).first(initiator_only ? 1 : 2)) {
         for (Namespace& ns : namespaces_) {
             if (!ns.socket) continue;
             std::optional<SocketEntry> socket;
@@ -396,6 +419,7 @@ ProcessAttributor::Known& ProcessAttributor::remember_found_locked(const SocketE
     known.socket = socket;
     known.network_namespace = network_namespace;
     known.seen = std::chrono::steady_clock::now();
+    note_local_address_locked(socket);
     if (!known.process && !known.owner_missing) resolve_inode_locked(known.socket.inode);
     return known;
 }
@@ -443,9 +467,14 @@ void ProcessAttributor::look_ahead(const Connection& connection) {
 }
 
 const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection& connection) {
-    const Known* known = match_connected_locked(connection);
+    // A connection that this machine initiated is its initiator's process's. When both ends
+    // are on the machine, the responder's socket belongs to the process at the other end
+    // (in this or another network namespace). That process did not make the connection, so
+    // it is not used even when the initiator's socket closed before it was found.
+    const bool initiator_only = is_local_address_locked(connection.source);
+    const Known* known = match_connected_locked(connection, initiator_only);
     if (known != nullptr && known->process) known = confirm_locked(*known);
-    if (known == nullptr || !known->process) known = find_exact_locked(connection);
+    if (known == nullptr || !known->process) known = find_exact_locked(connection, initiator_only);
     if (known == nullptr || !known->process) {
         // A miss: the socket may be newer than the last listing, or its owner unknown.
         // Listeners are matched only after that, since a local initiator's socket is the
@@ -455,18 +484,48 @@ const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection&
         // Only the matching socket's owner is looked for: resolving every new socket of the
         // listing would take a full walk of /proc while the lock holds up other lookups.
         // Misses list at most once per kMissListingInterval, since in a burst of short
-        // connections each of many lookups in a row would list the same sockets.
-        if (std::chrono::steady_clock::now() - last_refresh_ >= kMissListingInterval) {
+        // connections each of many lookups in a row would list the same sockets. The kernel
+        // walks its whole connection hash table for each namespace's listing, which took
+        // about 3 ms with 300 sockets on a 24 GiB virtual machine (Linux 6.18). Slow listings
+        // are therefore spaced further (paced_interval()), because this lookup runs on a
+        // capture thread, whose ring fills while it waits.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_refresh_ >= miss_listing_interval_) {
             refresh_locked(connection.ip_protocol, false, Listing::kHeld);
+            miss_listing_interval_ =
+                paced_interval(kMissListingInterval, std::chrono::steady_clock::now() - now);
         }
-        known = match_connected_locked(connection);
-        if (known == nullptr) known = match_unconnected_locked(connection);
+        known = match_connected_locked(connection, initiator_only);
+        if (known == nullptr) known = match_unconnected_locked(connection, initiator_only);
         if (known != nullptr && !known->process && !known->owner_missing &&
             known->socket.inode != 0) {
             resolve_inode_locked(known->socket.inode);
         }
     }
     return known;
+}
+
+void ProcessAttributor::note_local_address_locked(const SocketEntry& socket) {
+    if (is_unspecified(socket.local)) return;
+    // A machine has few addresses. The bound keeps a stream of odd entries from growing the
+    // set: it starts again, and fills again from the next listings.
+    constexpr size_t kMaxLocalAddresses = 4096;
+    if (local_addresses_.size() >= kMaxLocalAddresses) local_addresses_.clear();
+    std::array<uint8_t, 17> key{};
+    std::copy(socket.local.bytes.begin(), socket.local.bytes.end(), key.begin());
+    key[16] = socket.local.is_v6 ? 1 : 0;
+    local_addresses_.insert(key);
+}
+
+bool ProcessAttributor::is_local_address_locked(const decode::IpAddress& address) const {
+    if (!address.is_v6 && address.bytes[0] == 127) return true;  // 127.0.0.0/8
+    static constexpr std::array<uint8_t, 16> kLoopbackV6{0, 0, 0, 0, 0, 0, 0, 0,
+                                                         0, 0, 0, 0, 0, 0, 0, 1};
+    if (address.is_v6 && address.bytes == kLoopbackV6) return true;
+    std::array<uint8_t, 17> key{};
+    std::copy(address.bytes.begin(), address.bytes.end(), key.begin());
+    key[16] = address.is_v6 ? 1 : 0;
+    return local_addresses_.contains(key);
 }
 
 std::vector<OwnedSocket> ProcessAttributor::current_sockets() {

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -141,8 +142,9 @@ private:
     // Walks /proc for the queries' owners; needs no lock.
     static OwnerScan scan_owners(const std::vector<OwnerQuery>& queries);
     void apply_owners_locked(const std::vector<OwnerQuery>& queries, OwnerScan scan);
-    // Asks each namespace's kernel for the connection's socket directly (no listing).
-    const Known* find_exact_locked(const Connection& connection);
+    // Asks each namespace's kernel for the connection's socket directly (no listing): the
+    // initiator's, then, unless `initiator_only`, the responder's.
+    const Known* find_exact_locked(const Connection& connection, bool initiator_only);
     // Records `socket`, which the kernel's exact lookup in `network_namespace` returned, and
     // finds its owner unless the entry already has that socket's owner.
     Known& remember_found_locked(const SocketEntry& socket, uint64_t network_namespace);
@@ -150,12 +152,18 @@ private:
     // the one the kernel's exact lookup returns, else a listener or unconnected socket. Returns
     // nullptr when none is found.
     const Known* find_locked(const Connection& connection);
-    const Known* match_connected_locked(const Connection& connection) const;
+    const Known* match_connected_locked(const Connection& connection, bool initiator_only) const;
     // Asks the kernel whether another socket took the endpoints of `remembered` since its
     // owner was found, which a process of any user can do once the remembered connection
     // closed. Returns that socket's entry, with its own owner, or else `remembered`.
     const Known* confirm_locked(const Known& remembered);
-    const Known* match_unconnected_locked(const Connection& connection) const;
+    const Known* match_unconnected_locked(const Connection& connection,
+                                          bool initiator_only) const;
+    // Records the local address of a listed or found socket (see local_addresses_).
+    void note_local_address_locked(const SocketEntry& socket);
+    // Whether `address` is a loopback address or the local address of a socket seen on this
+    // machine, in any network namespace.
+    bool is_local_address_locked(const decode::IpAddress& address) const;
     std::string reason_locked(const Known* known) const;
 
     AttributorOptions options_;
@@ -163,8 +171,13 @@ private:
     std::vector<Namespace> namespaces_;
     std::chrono::steady_clock::time_point namespaces_listed_{};
     std::chrono::steady_clock::time_point last_refresh_{};
+    // How long after a listing a lookup that misses may list again (find_locked()).
+    std::chrono::milliseconds miss_listing_interval_{10};
     std::map<SocketKey, Known> known_;
     std::unordered_map<uint64_t, int64_t> owners_;  // socket inode to pid
+    // The local addresses of the sockets listed so far, in every namespace: the addresses
+    // of this machine that have carried traffic. The 16 address bytes, then 1 for IPv6.
+    std::set<std::array<uint8_t, 17>> local_addresses_;
     AttributionStats stats_;
     // The poller's own socket per namespace, so that it lists without the lock; only the
     // poller thread touches it.
