@@ -1,16 +1,17 @@
 // Feeds one direction of an HTTP/1.x connection to the message parser, whose bodies go
 // through the content decoders (chunked, gzip, deflate) to content identification. The
 // first input byte picks the mode: even values parse a stream, odd values feed the body
-// decoder directly with a Content-Encoding chosen from the input.
+// decoder directly with a list of codings chosen from the input.
 //
 // Stream input: [mode][then segments of [length][data]].
-// Body input: [mode][encoding][media type][then segments of [length][data]].
+// Body input: [mode][codings][media type][then segments of [length][data]].
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "decode/packet.h"
 #include "detect/http_body.h"
@@ -21,8 +22,10 @@ namespace {
 
 using namespace pw::detect;
 
-constexpr std::string_view kEncodings[] = {
-    "", "gzip", "deflate", "x-gzip", "gzip, deflate", "deflate, gzip", "br", "identity"};
+// Codings in the order applied, as MessageHead::applied_codings() returns them.
+const std::vector<std::string_view> kCodings[] = {
+    {}, {"gzip"}, {"deflate"}, {"x-gzip"}, {"gzip", "deflate"}, {"deflate", "gzip"}, {"br"},
+    {"identity"}, {"gzip", "identity", "deflate"}, {"gzip", "gzip", "gzip"}};
 constexpr std::string_view kMediaTypes[] = {"", "text/html", "application/javascript",
                                             "application/octet-stream", "text/plain"};
 
@@ -35,6 +38,9 @@ class Handler : public http::MessageHandler {
         Decision decision;
         if (head.chunked) {
             decision.framing = http::Framing::kChunked;
+        } else if (!head.transfer_codings.empty()) {
+            decision.framing =
+                head.line.is_request ? http::Framing::kUnframed : http::Framing::kUntilClose;
         } else if (head.content_length) {
             decision.framing = http::Framing::kLength;
             decision.length = *head.content_length;
@@ -42,7 +48,7 @@ class Handler : public http::MessageHandler {
             decision.framing = http::Framing::kUntilClose;
         }
         if (head.upgrade == "websocket") decision.framing = http::Framing::kTunnel;
-        decision.sink = std::make_unique<http::BodySink>(head.content_encoding, head.content_type);
+        decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type);
         return decision;
     }
 };
@@ -83,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         stream.finish(session);
         return 0;
     }
-    http::BodySink body(kEncodings[data[1] % std::size(kEncodings)],
+    http::BodySink body(kCodings[data[1] % std::size(kCodings)],
                         kMediaTypes[data[2] % std::size(kMediaTypes)]);
     for_each_segment(data, size, 3,
                      [&](std::span<const uint8_t> segment) { return body.feed(segment, session); });

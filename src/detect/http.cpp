@@ -99,15 +99,20 @@ MessageHandler::Decision HttpState::on_request(int direction, const MessageHead&
     pending.push_back(request);
 
     Decision decision;
-    // A request without Content-Length or chunked coding has no body (RFC 9112 6.3).
+    // A request without Content-Length or Transfer-Encoding has no body. One whose final
+    // transfer coding is not chunked has no reliable length, so a server must reject it
+    // with 400 and close (RFC 9112 section 6.3). Transfer-Encoding overrides Content-Length.
     if (head.chunked) {
         decision.framing = Framing::kChunked;
+    } else if (!head.transfer_codings.empty()) {
+        decision.framing = Framing::kUnframed;
+        return decision;
     } else if (head.content_length.value_or(0) > 0) {
         decision.framing = Framing::kLength;
         decision.length = *head.content_length;
     }
     if (decision.framing != Framing::kNone) {
-        decision.sink = std::make_unique<http::BodySink>(head.content_encoding, head.content_type);
+        decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type);
     }
     return decision;
 }
@@ -141,15 +146,17 @@ MessageHandler::Decision HttpState::on_response(int direction, const MessageHead
         return decision;
     }
     if (request.head || status == 204 || status == 304) return decision;
+    // A response whose final transfer coding is not chunked runs to the end of the
+    // connection, even with a Content-Length (RFC 9112 section 6.3).
     if (head.chunked) {
         decision.framing = Framing::kChunked;
-    } else if (head.content_length) {
+    } else if (head.content_length && head.transfer_codings.empty()) {
         decision.framing = Framing::kLength;
         decision.length = *head.content_length;
     } else {
         decision.framing = Framing::kUntilClose;
     }
-    decision.sink = std::make_unique<http::BodySink>(head.content_encoding, head.content_type);
+    decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type);
     return decision;
 }
 

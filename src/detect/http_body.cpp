@@ -6,8 +6,6 @@
 #include <array>
 #include <functional>
 
-#include "detect/http_message.h"
-
 namespace pw::detect::http {
 
 using Output = std::function<bool(std::span<const uint8_t>)>;
@@ -91,8 +89,11 @@ bool Inflater::run(std::span<const uint8_t> input, const Output& out) {
         int result = inflate(&stream_, Z_NO_FLUSH);
         size_t have = buffer.size() - stream_.avail_out;
         if (have > 0) {
+            have = static_cast<size_t>(
+                std::min<uint64_t>(have, BodySink::kMaxDecodedBytes - produced_));
             produced_ += have;
-            if (!out(std::span<const uint8_t>(buffer.data(), have))) {
+            if (!out(std::span<const uint8_t>(buffer.data(), have)) ||
+                produced_ >= BodySink::kMaxDecodedBytes) {
                 failed_ = true;
                 return false;
             }
@@ -119,36 +120,26 @@ bool Inflater::fail_or_pass_through(const Output& out) {
     return false;
 }
 
-BodySink::BodySink(std::string_view content_encoding, std::string_view media_type)
+BodySink::BodySink(const std::vector<std::string_view>& codings, std::string_view media_type)
     : scanner_(media_type) {
-    std::vector<std::string_view> codings;
-    std::string_view list = content_encoding;
-    while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view item = list.substr(0, comma);
-        size_t start = item.find_first_not_of(" \t");
-        size_t end = item.find_last_not_of(" \t");
-        if (start != std::string_view::npos) codings.push_back(item.substr(start, end - start + 1));
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-    // The codings are listed in the order they were applied: remove the last one first,
-    // and stop at one that cannot be removed.
-    for (auto it = codings.rbegin(); it != codings.rend() && layers_.size() < kMaxCodings; ++it) {
-        if (list_has_token(*it, "identity")) continue;
-        if (list_has_token(*it, "gzip") || list_has_token(*it, "x-gzip")) {
-            layers_.push_back(std::make_unique<Inflater>(Inflater::Format::kGzip));
-        } else if (list_has_token(*it, "deflate")) {
-            layers_.push_back(std::make_unique<Inflater>(Inflater::Format::kDeflate));
-        } else {
+    // Remove the last coding applied first.
+    for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
+        if (*it == "identity") continue;
+        bool gzip = *it == "gzip" || *it == "x-gzip";
+        if (layers_.size() == kMaxCodings || (!gzip && *it != "deflate")) {
+            undecodable_ = true;
+            layers_.clear();
             break;
         }
+        layers_.push_back(std::make_unique<Inflater>(gzip ? Inflater::Format::kGzip
+                                                          : Inflater::Format::kDeflate));
     }
 }
 
 BodySink::~BodySink() = default;
 
 bool BodySink::feed(std::span<const uint8_t> bytes, Session& session) {
+    if (undecodable_) done_ = true;
     if (done_ || bytes.empty()) return !done_;
     if (!deliver(0, bytes, session)) done_ = true;
     return !done_;
@@ -167,7 +158,7 @@ bool BodySink::deliver(size_t layer, std::span<const uint8_t> bytes, Session& se
 }
 
 void BodySink::finish(Session& session) {
-    scanner_.finish(session);
+    if (!undecodable_) scanner_.finish(session);
     done_ = true;
 }
 

@@ -14,18 +14,23 @@ namespace pw::detect::http {
 
 class Inflater;
 
-// The payload of one HTTP message after transfer decoding: removes its content codings
-// (gzip, x-gzip and deflate, at most kMaxCodings of them) and hands the result to a
-// content::TransferScanner with the declared media type. A coding that fails on its very
-// first bytes is taken as not applied, so its bytes pass through unchanged. Codings that
-// zlib cannot remove (br, zstd, compress) pass through too.
+// The payload of one HTTP message, once its framing (chunked or not) is removed. It
+// removes the other codings (gzip, x-gzip and deflate, transfer and content codings alike,
+// at most kMaxCodings of them). The result goes to a content::TransferScanner with the
+// declared media type. A coding that fails on its very first bytes is taken as not
+// applied, so its bytes pass through unchanged. A body with a coding that zlib cannot
+// remove (br, zstd, compress), or with more codings than kMaxCodings, is not scanned:
+// its bytes are not the content, and scanning them would type the coding's format.
 class BodySink {
   public:
-    static constexpr size_t kMaxCodings = 2;
-    // Decoded bytes per body at most: a decompression bomb stops here.
+    // Enough for two content codings under a transfer coding.
+    static constexpr size_t kMaxCodings = 3;
+    // Bytes that each coding may output per body at most, the last one included: a
+    // decompression bomb stops here, even nested in another coding.
     static constexpr uint64_t kMaxDecodedBytes = 1u << 20;
 
-    BodySink(std::string_view content_encoding, std::string_view media_type);
+    // `codings` are in the order they were applied (MessageHead::applied_codings()).
+    BodySink(const std::vector<std::string_view>& codings, std::string_view media_type);
     ~BodySink();
     BodySink(const BodySink&) = delete;
     BodySink& operator=(const BodySink&) = delete;
@@ -42,6 +47,7 @@ class BodySink {
     content::TransferScanner scanner_;
     uint64_t decoded_ = 0;
     bool done_ = false;
+    bool undecodable_ = false;  // a coding cannot be removed: the content stays unknown
 };
 
 }  // namespace pw::detect::http

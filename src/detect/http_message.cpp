@@ -149,7 +149,30 @@ std::optional<StartLine> parse_request_line(std::string_view line) {
     return start;
 }
 
+// Calls `visit` with each element of a comma-separated list, trimmed and without
+// parameters, skipping empty elements (RFC 9110 section 5.6.1).
+template <typename Visit>
+void for_each_list_element(std::string_view list, Visit visit) {
+    while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        item = trim(item.substr(0, item.find(';')));
+        if (!item.empty()) visit(item);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+}
+
 }  // namespace
+
+std::vector<std::string_view> MessageHead::applied_codings() const {
+    std::vector<std::string_view> codings;
+    for_each_list_element(content_encoding,
+                          [&codings](std::string_view coding) { codings.push_back(coding); });
+    size_t transfer = transfer_codings.size() - (chunked ? 1 : 0);
+    codings.insert(codings.end(), transfer_codings.begin(), transfer_codings.begin() + transfer);
+    return codings;
+}
 
 std::optional<StartLine> parse_start_line(std::string_view line) {
     if (line.empty() || !std::all_of(line.begin(), line.end(), is_line_char)) return std::nullopt;
@@ -230,7 +253,9 @@ std::optional<MessageHead> parse_head(std::string_view head) {
             uint64_t length = std::stoull(std::string(value));
             if (!message.content_length) message.content_length = length;
         } else if (equals_ignoring_case(name, "transfer-encoding")) {
-            message.chunked = list_has_token(value, "chunked");
+            for_each_list_element(value, [&message](std::string_view coding) {
+                message.transfer_codings.push_back(lower(coding));
+            });
         } else if (equals_ignoring_case(name, "content-type")) {
             message.content_type = lower(trim(value.substr(0, value.find(';'))));
         } else if (equals_ignoring_case(name, "content-encoding")) {
@@ -239,6 +264,8 @@ std::optional<MessageHead> parse_head(std::string_view head) {
             message.upgrade = lower(value);
         }
     }
+    message.chunked =
+        !message.transfer_codings.empty() && message.transfer_codings.back() == "chunked";
     return message;
 }
 

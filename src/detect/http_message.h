@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pw::detect::http {
 
@@ -31,18 +32,27 @@ bool could_be_start_line(std::string_view prefix);
 // method, a space and the start of a target ("/" or "http"), or "HTTP/1.x" and a status.
 bool is_partial_start_line(std::string_view prefix);
 
-// The header fields a detector acts on. For a field sent more than once the last line
-// counts (so of two Content-Encoding lines the body is decoded by the last), except for
+// The header fields a detector acts on. Transfer-Encoding lines make one list, in order
+// (RFC 9110 section 5.3). For another field sent more than once the last line counts (so
+// of two Content-Encoding lines the body is decoded by the last), except for
 // Content-Length, where the first valid line counts.
 struct MessageHead {
     StartLine line;
     std::string method;  // owned copies of line.method and line.target
     std::string target;
     std::optional<uint64_t> content_length;
-    bool chunked = false;
+    // The Transfer-Encoding codings in the order they were applied: lower-case names
+    // without parameters or empty list elements. Empty when the field is absent or lists
+    // no coding.
+    std::vector<std::string> transfer_codings;
+    bool chunked = false;          // chunked is the final transfer coding
     std::string content_type;      // the media type, lower-case, without parameters
     std::string content_encoding;  // lower-case, as sent
     std::string upgrade;           // lower-case, as sent
+
+    // Returns every coding applied to the content, in the order applied: the content
+    // codings, then the transfer codings but a final chunked, which the framing removes.
+    std::vector<std::string_view> applied_codings() const;
 };
 
 // Parses a message head: the start line and the field lines, without the empty line that

@@ -246,6 +246,9 @@ void MessageStream::start_body(MessageHandler::Decision decision, Session& sessi
         case Framing::kInnerLayer:
             restart(session);
             break;
+        case Framing::kUnframed:
+            lose_track(session);
+            break;
     }
 }
 

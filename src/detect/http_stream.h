@@ -20,6 +20,7 @@ enum class Framing : uint8_t {
     kUntilClose,  // a response without a length: everything up to the end of the stream
     kTunnel,      // the connection now carries another protocol: stop parsing
     kInnerLayer,  // as kTunnel, but the other protocol starts with the next segment
+    kUnframed,    // a request body of no determinable length: wait for the next message
 };
 
 // Receives what a MessageStream finds.

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,15 @@ std::string gzip(std::string_view data, int window_bits = 16 + MAX_WBITS) {
 std::string response(std::string_view headers, std::string_view body) {
     return "HTTP/1.1 200 OK\r\n" + std::string(headers) +
            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+// A response with the field lines `headers` and `body` sent as one chunk: `headers` must
+// name chunked as the final transfer coding.
+std::string chunked_response(std::string_view headers, std::string_view body) {
+    char size[17];
+    std::snprintf(size, sizeof size, "%zx", body.size());
+    return "HTTP/1.1 200 OK\r\n" + std::string(headers) + "\r\n" + size + "\r\n" +
+           std::string(body) + "\r\n0\r\n\r\n";
 }
 
 constexpr std::string_view kGet = "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n";
@@ -401,6 +411,155 @@ TEST(HttpDetector, DecompressionBombBounded) {
     Conversation conversation;
     conversation.send(kClient, kGet);
     conversation.send_pieces(kServer, response("Content-Encoding: gzip\r\n", bomb), 1460);
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+// Transfer codings are listed in the order they were applied, chunked last (RFC 9112
+// section 7): the content is what remains once every one of them is removed.
+TEST(HttpDetector, TransferCodingsRemoved) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer,
+                      chunked_response("Transfer-Encoding: gzip, chunked\r\n", gzip(kPage)));
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, chunked_response("Transfer-Encoding: deflate, chunked\r\n",
+                                                gzip(kPng, MAX_WBITS)));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+
+    // x-gzip is gzip (RFC 9112 section 7.2). Transfer codings were applied after the
+    // content codings, so they come off first.
+    Conversation layered;
+    layered.send(kClient, kGet);
+    layered.send(kServer, chunked_response(
+                              "Content-Encoding: deflate\r\nTransfer-Encoding: x-gzip, chunked\r\n",
+                              gzip(gzip(kPng, MAX_WBITS))));
+    EXPECT_TRUE(layered.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(layered.has(ProtocolId::FILE_GZIP));
+}
+
+TEST(HttpDetector, TransferEncodingFieldVariants) {
+    const std::string_view kFields[] = {
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "TRANSFER-ENCODING:GZIP ,\tChunked \r\n",
+        "Transfer-Encoding: , gzip,,chunked\r\n",
+        "Transfer-Encoding: gzip\r\nX-Other: 1\r\ntransfer-encoding: identity, chunked\r\n",
+    };
+    for (std::string_view fields : kFields) {
+        SCOPED_TRACE(fields);
+        Conversation conversation;
+        conversation.send(kClient, kGet);
+        conversation.send(kServer, chunked_response(fields, gzip(kPage)));
+        conversation.send(kClient, kGet);
+        conversation.send(kServer, response("", kPng));
+        EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+        EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+        EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    }
+}
+
+// Without chunked last, a response's body runs to the end of the connection, even with a
+// Content-Length (RFC 9112 section 6.3).
+TEST(HttpDetector, TransferCodingWithoutChunkedRunsToClose) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    std::string body = gzip(kPng);
+    conversation.send(kServer, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\n" +
+                                   body.substr(0, 10));
+    conversation.send(kServer, body.substr(10));
+    conversation.finish();
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+}
+
+// A coding that zlib cannot remove leaves the body untyped: its bytes are not the content.
+TEST(HttpDetector, UnknownCodingLeavesBodyUntyped) {
+    const std::string_view kFields[] = {
+        "Transfer-Encoding: br, chunked\r\n",
+        "Transfer-Encoding: gzip, compress, chunked\r\n",
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Content-Encoding: br\r\nTransfer-Encoding: chunked\r\n",
+        "Content-Encoding: zstd, gzip\r\nTransfer-Encoding: chunked\r\n",
+    };
+    for (std::string_view fields : kFields) {
+        SCOPED_TRACE(fields);
+        Conversation conversation;
+        conversation.send(kClient, kGet);
+        conversation.send(kServer, chunked_response(fields, gzip(gzip(kPng))));
+        conversation.finish();
+        EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+        EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+        EXPECT_FALSE(conversation.has(ProtocolId::IMAGE_PNG));
+    }
+
+    // More codings than BodySink removes: the ones it would remove do not reach the content.
+    Conversation many;
+    many.send(kClient, kGet);
+    many.send(kServer, chunked_response(
+                           "Content-Encoding: gzip, gzip, gzip\r\nTransfer-Encoding: gzip, chunked\r\n",
+                           gzip(gzip(gzip(gzip(kPng))))));
+    many.finish();
+    EXPECT_FALSE(many.has(ProtocolId::FILE_GZIP));
+    EXPECT_FALSE(many.has(ProtocolId::IMAGE_PNG));
+
+    // chunked before another coding is not the framing: the body runs to the end.
+    Conversation chunked_first;
+    chunked_first.send(kClient, kGet);
+    chunked_first.send(kServer,
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" + gzip(kPage));
+    chunked_first.finish();
+    EXPECT_FALSE(chunked_first.has(ProtocolId::FILE_GZIP));
+    EXPECT_FALSE(chunked_first.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, RequestTransferCodings) {
+    std::string body = gzip(kPng);
+    char size[17];
+    std::snprintf(size, sizeof size, "%zx", body.size());
+    Conversation upload;
+    upload.send(kClient, "POST /up HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" +
+                             std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n");
+    EXPECT_TRUE(upload.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(upload.has(ProtocolId::FILE_GZIP));
+
+    // Without chunked last a request's body has no length a server can rely on (RFC 9112
+    // section 6.3), so its bytes are not typed, and the next request is parsed from the
+    // next segment that starts one.
+    Conversation unframed;
+    unframed.send(kClient,
+                  "POST /up HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body);
+    unframed.send(kClient, "PUT /f.7z HTTP/1.1\r\nContent-Length: 8\r\n\r\n7z\xbc\xaf\x27\x1c\0\x04"sv);
+    EXPECT_TRUE(unframed.has(ProtocolId::HTTP));
+    EXPECT_FALSE(unframed.has(ProtocolId::FILE_GZIP));
+    EXPECT_FALSE(unframed.has(ProtocolId::IMAGE_PNG));
+    EXPECT_TRUE(unframed.has(ProtocolId::FILE_7Z));
+}
+
+// A zlib stream of `blocks` empty stored blocks, 5 bytes each, that inflates to nothing.
+std::string empty_deflate_blocks(size_t blocks) {
+    std::string out = "\x78\x01";
+    for (size_t i = 0; i < blocks; ++i) out.append("\x00\x00\x00\xff\xff"sv);
+    out.append("\x01\x00\x00\xff\xff"sv);
+    out.append("\x00\x00\x00\x01"sv);  // Adler-32 of no data
+    return out;
+}
+
+// Each layer's output is bounded, not only the last one's: an outer coding that expands
+// to a long inner stream that yields nothing must not be inflated to its end.
+TEST(HttpDetector, InnerCodingOutputBounded) {
+    std::string inner = empty_deflate_blocks(2u << 20);  // 10 MiB that inflate to nothing
+    std::string body = gzip(inner);
+    inner.clear();
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send_pieces(
+        kServer, chunked_response("Transfer-Encoding: deflate, gzip, chunked\r\n", body), 1460);
+    EXPECT_GT(conversation.skipped(), 0);
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
     conversation.send(kClient, kGet);
     conversation.send(kServer, response("", kPng));
     EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));

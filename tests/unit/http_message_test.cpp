@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 namespace pw::detect::http {
 namespace {
 
@@ -117,6 +121,32 @@ TEST(HttpMessage, IrregularFieldLines) {
     EXPECT_EQ(head->content_encoding, "");
     EXPECT_FALSE(head->content_length.has_value());
     EXPECT_EQ(head->content_type, "");
+}
+
+TEST(HttpMessage, CodingLists) {
+    auto head = parse_head(
+        "HTTP/1.1 200 OK\r\n"
+        "Transfer-Encoding: , X-GZIP ;q=1,\r\n"
+        "content-encoding:deflate, GZIP\r\n"
+        "TRANSFER-ENCODING:\tidentity,Chunked \r\n"
+        "\r\n");
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->content_encoding, "deflate, gzip");
+    EXPECT_EQ(head->transfer_codings, (std::vector<std::string>{"x-gzip", "identity", "chunked"}));
+    EXPECT_TRUE(head->chunked);
+    EXPECT_EQ(head->applied_codings(),
+              (std::vector<std::string_view>{"deflate", "gzip", "x-gzip", "identity"}));
+
+    auto chunked_first = parse_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+    ASSERT_TRUE(chunked_first.has_value());
+    EXPECT_FALSE(chunked_first->chunked);
+    EXPECT_EQ(chunked_first->applied_codings(),
+              (std::vector<std::string_view>{"chunked", "gzip"}));
+
+    auto empty = parse_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n\r\n");
+    ASSERT_TRUE(empty.has_value());
+    EXPECT_TRUE(empty->transfer_codings.empty());
+    EXPECT_FALSE(empty->chunked);
 }
 
 TEST(HttpMessage, ListTokens) {
