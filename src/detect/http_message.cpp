@@ -149,6 +149,12 @@ std::optional<StartLine> parse_request_line(std::string_view line) {
     return start;
 }
 
+// Appends the value of another line of a list field (RFC 9110 section 5.3).
+void append_list(std::string& list, std::string_view value) {
+    if (!list.empty()) list.append(", ");
+    list.append(lower(value));
+}
+
 // Calls `visit` with each element of a comma-separated list, trimmed and without
 // parameters, skipping empty elements (RFC 9110 section 5.6.1).
 template <typename Visit>
@@ -259,9 +265,9 @@ std::optional<MessageHead> parse_head(std::string_view head) {
         } else if (equals_ignoring_case(name, "content-type")) {
             message.content_type = lower(trim(value.substr(0, value.find(';'))));
         } else if (equals_ignoring_case(name, "content-encoding")) {
-            message.content_encoding = lower(value);
+            append_list(message.content_encoding, value);
         } else if (equals_ignoring_case(name, "upgrade")) {
-            message.upgrade = lower(value);
+            append_list(message.upgrade, value);
         }
     }
     message.chunked =

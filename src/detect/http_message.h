@@ -32,10 +32,10 @@ bool could_be_start_line(std::string_view prefix);
 // method, a space and the start of a target ("/" or "http"), or "HTTP/1.x" and a status.
 bool is_partial_start_line(std::string_view prefix);
 
-// The header fields a detector acts on. Transfer-Encoding lines make one list, in order
-// (RFC 9110 section 5.3). For another field sent more than once the last line counts (so
-// of two Content-Encoding lines the body is decoded by the last), except for
-// Content-Length, where the first valid line counts.
+// The header fields a detector acts on. The lines of a list field sent more than once
+// (Content-Encoding, Transfer-Encoding, Upgrade) make one list, in order (RFC 9110 section
+// 5.3). Of another field's lines the last counts, except for Content-Length, where the
+// first valid line counts.
 struct MessageHead {
     StartLine line;
     std::string method;  // owned copies of line.method and line.target

@@ -384,18 +384,27 @@ TEST(HttpDetector, CodingThatFailsPassesThrough) {
 }
 
 TEST(HttpDetector, IrregularCodingHeaders) {
-    // An obsolete line folding is not joined to the field, and of two Content-Encoding
-    // lines the last one counts: both bodies stay gzip data.
+    // An obsolete line folding is not joined to the field: the body stays gzip data.
     Conversation folded;
     folded.send(kClient, kGet);
     folded.send(kServer, response("Content-Encoding:\r\n gzip\r\n", gzip(kPage)));
     EXPECT_TRUE(folded.has(ProtocolId::FILE_GZIP));
 
+    // Field lines of one name make one list, in order (RFC 9110 section 5.3): the body is
+    // gzip-coded, and identity stands for no coding.
     Conversation twice;
     twice.send(kClient, kGet);
     twice.send(kServer,
                response("Content-Encoding: gzip\r\nContent-Encoding: identity\r\n", gzip(kPage)));
-    EXPECT_TRUE(twice.has(ProtocolId::FILE_GZIP));
+    EXPECT_TRUE(twice.has(ProtocolId::HTML));
+    EXPECT_FALSE(twice.has(ProtocolId::FILE_GZIP));
+
+    Conversation split;
+    split.send(kClient, kGet);
+    split.send(kServer, response("Content-Encoding: gzip\r\nContent-Encoding: deflate\r\n",
+                                 gzip(gzip(kPng), MAX_WBITS)));
+    EXPECT_TRUE(split.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(split.has(ProtocolId::FILE_GZIP));
 
     Conversation bare_cr;
     bare_cr.send(kClient, kGet);

@@ -126,8 +126,9 @@ TEST(HttpMessage, IrregularFieldLines) {
 TEST(HttpMessage, CodingLists) {
     auto head = parse_head(
         "HTTP/1.1 200 OK\r\n"
+        "Content-Encoding: deflate\r\n"
         "Transfer-Encoding: , X-GZIP ;q=1,\r\n"
-        "content-encoding:deflate, GZIP\r\n"
+        "content-encoding:GZIP\r\n"
         "TRANSFER-ENCODING:\tidentity,Chunked \r\n"
         "\r\n");
     ASSERT_TRUE(head.has_value());
