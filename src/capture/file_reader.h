@@ -2,6 +2,7 @@
 
 #include <pcap/pcap.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <functional>
@@ -56,6 +57,11 @@ class FileReader {
     // by a signal handler).
     void set_stop_flag(const volatile std::sig_atomic_t* flag) { stop_ = flag; }
 
+    // Makes read() return early in the same way once `*flag` is true, a flag that another
+    // thread may set (an event writer whose output closed). A read(2) of a pipe already
+    // waiting for input still waits for it.
+    void set_stop_request(const std::atomic<bool>* flag) { stop_request_ = flag; }
+
     // Sets a function that read() calls before it unmaps a file whose frames it handed out
     // mapped (Frame::mapped). The caller that kept such frames must be done with them when
     // the function returns.
@@ -97,10 +103,14 @@ class FileReader {
                            const Visit& visit);
     bool filter_matches(const Frame& frame);
 
-    bool stopping() const { return stop_ != nullptr && *stop_ != 0; }
+    bool stopping() const {
+        return (stop_ != nullptr && *stop_ != 0) ||
+               (stop_request_ != nullptr && stop_request_->load(std::memory_order_relaxed));
+    }
 
     std::string filter_;
     const volatile std::sig_atomic_t* stop_ = nullptr;
+    const std::atomic<bool>* stop_request_ = nullptr;
     uint64_t unsupported_frames_ = 0;
     int checked_linktype_ = -1;
     bool linktype_supported_ = false;

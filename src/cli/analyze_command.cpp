@@ -36,11 +36,14 @@ namespace {
 // Exit status when an input file was damaged, truncated or of an unsupported link type:
 // the events of what could be read were still written.
 constexpr int kExitDamagedInput = 2;
-// Exit status when events could not be written to --json (a full disk, a closed pipe) or
-// to the store.
+// Exit status when events could not be written to --json (a full disk) or to the store.
 constexpr int kExitOutputFailed = 3;
 // Exit status after SIGINT or SIGTERM stopped the reading early, as shells report SIGINT.
 constexpr int kExitStopped = 130;
+// Exit status after the reader of the --json pipe went away (`| head`) and the reading
+// stopped there: what shells report for a process that SIGPIPE ended, as `tcpdump | head`
+// would give.
+constexpr int kExitOutputClosed = 141;
 
 struct AnalyzeOptions {
     std::vector<std::string> files;
@@ -143,6 +146,9 @@ int run_analyze(AnalyzeOptions& options) {
     capture::FileReader reader(options.filter);
     pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
     reader.set_stop_flag(&stop_requested);
+    // Once the --json reader is gone, more input would only delay the exit. The store
+    // still gets the events of every frame read until then.
+    if (json != nullptr) reader.set_stop_request(json->closed_flag());
     reader.set_before_unmap([&pipeline] { pipeline.drain(); });
     if (pipeline.borrow_lag_bytes() > 0) reader.set_resident_lag(pipeline.borrow_lag_bytes());
     ProgressBar bar(options.progress);
@@ -150,7 +156,7 @@ int run_analyze(AnalyzeOptions& options) {
     int status = 0;
     uint64_t unreadable = 0;
     for (const std::string& path : options.files) {
-        if (stop_requested) break;
+        if (stop_requested || (json != nullptr && json->closed())) break;
         spdlog::debug("reading {}", path);
         capture::ReadResult result = reader.read(
             path, &pipeline::Pipeline::supports_link_type,
@@ -171,15 +177,17 @@ int run_analyze(AnalyzeOptions& options) {
 
     std::optional<store::StoreStats> store_stats;
     if (store_sink != nullptr) store_stats = store_sink->stats();
+    const bool output_closed = json != nullptr && json->closed();
     if (!options.quiet) {
         print_summary(pipeline.summary(), reader.unsupported_frames(),
-                      store_stats ? &*store_stats : nullptr);
+                      store_stats ? &*store_stats : nullptr, output_closed);
     }
     if (report && !report->write(pipeline.summary(), reader.unsupported_frames())) {
         return kExitOutputFailed;
     }
-    if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (store_stats && store_stats->lost > 0) return kExitOutputFailed;
+    if (output_closed) return kExitOutputClosed;
+    if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (options.publish.enabled && !stop_requested) {
         int published =
             publish_recorded(options.publish, store_sink, options.settings.device, &stop_requested);
@@ -250,7 +258,8 @@ void register_analyze(CLI::App& app, int& exit_code) {
             [](std::string& path) { return path == "-" ? std::string() : CLI::ExistingFile(path); },
             "FILE", "ExistingFile"));
     command->add_option("--json", options->json_path,
-                        "Write events as JSON Lines to this file ('-' for stdout)");
+                        "Write events as JSON Lines to this file ('-' for stdout). When the "
+                        "reader of a pipe goes away, reading stops and the exit status is 141");
     command
         ->add_option("--local-net", options->local_networks,
                      "Local networks, as CIDRs separated by commas: connections from them are "

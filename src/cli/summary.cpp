@@ -46,7 +46,12 @@ void print_inspection(const pipeline::Summary& s) {
 }  // namespace
 
 void print_summary(const pipeline::Summary& s, uint64_t unsupported_frames,
-                   const store::StoreStats* store) {
+                   const store::StoreStats* store, bool output_closed) {
+    if (output_closed) {
+        fmt::print(stderr,
+                   "output closed: the reader of the --json output went away, so reading "
+                   "stopped; the counts and the store cover the frames read until then\n");
+    }
     fmt::print(stderr, "frames {}  bytes {}  packets {}  not tracked {}  malformed {}\n", s.frames,
                s.bytes, s.packets, s.not_tracked, s.malformed);
     if (unsupported_frames > 0) {

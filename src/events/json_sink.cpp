@@ -39,19 +39,25 @@ void JsonLinesSink::write(const Event& event) {
     if (!ok_) return;
     std::string line = to_json_line(event);
     line.push_back('\n');
-    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {
-        ok_ = false;
-        spdlog::error("writing events to '{}' failed: {}; later events are not written there",
-                      path_ == "-" ? "stdout" : path_, std::strerror(errno));
-    }
+    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) fail("writing");
 }
 
 void JsonLinesSink::flush() {
-    if (ok_ && std::fflush(file_) != 0) {
-        ok_ = false;
-        spdlog::error("writing events to '{}' failed: {}", path_ == "-" ? "stdout" : path_,
-                      std::strerror(errno));
+    if (ok_ && std::fflush(file_) != 0) fail("flushing");
+}
+
+void JsonLinesSink::fail(const char* operation) {
+    const int error = errno;
+    ok_ = false;
+    const std::string target = path_ == "-" ? "stdout" : "'" + path_ + "'";
+    if (error == EPIPE) {
+        // The reader is gone (`| head`): normal for a pipe, so not an error.
+        closed_.store(true, std::memory_order_relaxed);
+        spdlog::info("the reader of {} closed it; later events are not written there", target);
+        return;
     }
+    spdlog::error("{} events to {} failed: {}; later events are not written there", operation,
+                  target, std::strerror(error));
 }
 
 }  // namespace pw::events

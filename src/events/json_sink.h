@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -26,11 +27,21 @@ public:
     // False once a write failed (a closed pipe, a full disk); the error is logged once.
     bool ok() const { return ok_; }
 
+    // True once a write failed with EPIPE: the reader of the pipe or FIFO went away. Safe
+    // to read from any thread while another writes.
+    bool closed() const { return closed_.load(std::memory_order_relaxed); }
+
+    // The flag behind closed(), for a reader that polls it once per frame.
+    const std::atomic<bool>* closed_flag() const { return &closed_; }
+
 private:
+    void fail(const char* operation);
+
     std::string path_;
     FILE* file_ = nullptr;
     bool owned_ = false;
     bool ok_ = true;
+    std::atomic<bool> closed_ = false;
 };
 
 }  // namespace pw::events
