@@ -28,8 +28,12 @@ struct TcpState {
     // Whether a segment of each side came, and the sequence number after the last byte that
     // side sent. A reset counts only near it, as a receiver takes one only in its window.
     bool sequence_known[2] = {false, false};
-    uint32_t syn_sequence = 0;  // the initiator's ISN, to tell a reused port from a retry
+    // Whether each side's SYN or SYN-ACK came, and its ISN, to tell a retransmitted SYN from
+    // one that opens a new connection on the same ports.
+    bool isn_known[2] = {false, false};
+    uint32_t isn[2] = {0, 0};
     uint32_t next_sequence[2] = {0, 0};
+    uint16_t window[2] = {0, 0};  // the window field each side sent last, unscaled
 
     bool closed() const { return rst_seen || (fin_seen[0] && fin_seen[1]); }
 };

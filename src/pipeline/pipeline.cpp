@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "flow/connection_start.h"
 #include "pipeline/inspection.h"
 #include "pipeline/tunnels.h"
 
@@ -35,6 +36,12 @@ constexpr uint16_t kServicePortLimit = 1024;
 
 bool looks_like_service(uint16_t port, uint16_t other) {
     return port != 0 && port < kServicePortLimit && other >= kServicePortLimit;
+}
+
+bool is_opening_syn(const Packet& packet) {
+    return packet.ip_protocol == decode::ip_protocol::kTcp &&
+           (packet.tcp_flags & decode::tcp_flag::kSyn) &&
+           !(packet.tcp_flags & decode::tcp_flag::kAck);
 }
 
 }  // namespace
@@ -124,12 +131,10 @@ void Pipeline::process_packet(const Packet& packet) {
     flow::FlowKey key = flow::FlowKey::of(packet, sender_is_low);
     Flow* flow = table_.find(key);
 
-    // A new SYN on a connection that already closed reuses the port pair: it is a new
-    // connection, not part of the old one.
-    if (flow != nullptr && packet.ip_protocol == decode::ip_protocol::kTcp && flow->tcp.closed() &&
-        (packet.tcp_flags & decode::tcp_flag::kSyn) &&
-        !(packet.tcp_flags & decode::tcp_flag::kAck) && packet.seq != flow->tcp.syn_sequence) {
-        end_flow(flow, flow->tcp.rst_seen ? events::EndReason::kRst : events::EndReason::kFin);
+    if (flow != nullptr && is_opening_syn(packet) &&
+        flow::syn_starts_new_connection(flow->tcp, flow->side_of(sender_is_low), packet.seq,
+                                        packet.time_us - flow->last_us)) {
+        end_replaced_connection(flow);
         flow = nullptr;
     }
     if (flow == nullptr) flow = create_flow(key, sender_is_low, packet);
@@ -212,6 +217,20 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
     return flow;
 }
 
+void Pipeline::end_replaced_connection(Flow* flow) {
+    // Zeek, too, ends a connection whose port pair a new SYN reuses, closed or not (it logs
+    // the weird active_connection_reuse). One still open ends as an idle one would, since
+    // its initiator went away without closing it: a crash, a reboot, a NAT that gave the
+    // port to another host.
+    events::EndReason reason = events::EndReason::kTimeout;
+    if (flow->tcp.closed()) {
+        reason = flow->tcp.rst_seen ? events::EndReason::kRst : events::EndReason::kFin;
+    } else {
+        ++summary_.flows_timed_out;
+    }
+    end_flow(flow, reason);
+}
+
 void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
     // The SYN sender initiates a TCP connection. For a flow picked up later, the side on a
     // service port is the responder, and otherwise the first sender is the initiator.
@@ -230,16 +249,21 @@ void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
 
 void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
     uint8_t flags = packet.tcp_flags;
+    flow::TcpState& tcp = flow.tcp;
     if (flags & decode::tcp_flag::kSyn) {
-        if (!(flags & decode::tcp_flag::kAck) && side == flow::kInitiator) {
-            flow.tcp.syn_sequence = packet.seq;
-        }
-        if (flow.inspection != nullptr) {
-            flow.inspection->streams[side].set_initial_sequence(packet.seq);
+        // The first SYN's ISN stays, because a SYN of another ISN either started a new
+        // connection (see process_packet()) or came before any reply. The SYN-ACK then
+        // acknowledges the SYN it replies to. A server may also respond to a repeated SYN
+        // with a SYN-ACK of another ISN, and the last SYN-ACK counts.
+        if (flags & decode::tcp_flag::kAck) {
+            const Side other = side == flow::kInitiator ? flow::kResponder : flow::kInitiator;
+            set_initial_sequence(flow, side, packet.seq);
+            set_initial_sequence(flow, other, packet.ack - 1);
+        } else if (!tcp.isn_known[side]) {
+            set_initial_sequence(flow, side, packet.seq);
         }
     }
-    bool was_closed = flow.tcp.closed();
-    flow::TcpState& tcp = flow.tcp;
+    bool was_closed = tcp.closed();
     if (flags & decode::tcp_flag::kRst) {
         // A reset far from where its sender's data ends is forged or stray: the receiver would
         // drop it, and the connection goes on (RFC 5961, section 3).
@@ -258,9 +282,16 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
             tcp.next_sequence[side] = end;
         }
         tcp.sequence_known[side] = true;
+        tcp.window[side] = packet.window;
     }
     if (flags & decode::tcp_flag::kFin) tcp.fin_seen[side] = true;
     if (!was_closed && flow.tcp.closed()) table_.move_to(&flow, FlowTable::kClosed);
+}
+
+void Pipeline::set_initial_sequence(Flow& flow, Side side, uint32_t isn) {
+    flow.tcp.isn_known[side] = true;
+    flow.tcp.isn[side] = isn;
+    if (flow.inspection != nullptr) flow.inspection->streams[side].set_initial_sequence(isn);
 }
 
 void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {

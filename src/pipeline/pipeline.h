@@ -156,7 +156,11 @@ class Pipeline {
     flow::Flow* create_flow(const flow::FlowKey& key, bool sender_is_low,
                             const decode::Packet& packet);
     void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
+    // Ends a TCP connection whose port pair a new connection's SYN reuses.
+    void end_replaced_connection(flow::Flow* flow);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
+    // Records `isn` as the ISN of `side`, where its stream's data starts.
+    void set_initial_sequence(flow::Flow& flow, flow::Side side, uint32_t isn);
     void feed_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
     // The origin of a TCP stream's data: its flow, its direction and the packet (for a
     // flush at the flow's end, a packet that only carries the time).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pcap/dlt.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,7 @@ void put32(std::vector<uint8_t>& b, size_t at, uint32_t v) {
 // A raw IPv4 frame (no link header) carrying TCP or UDP.
 std::vector<uint8_t> ipv4(uint8_t protocol, const char* src, uint16_t sport, const char* dst,
                           uint16_t dport, const std::string& payload, uint8_t flags = 0,
-                          uint32_t seq = 0) {
+                          uint32_t seq = 0, uint32_t ack = 0, uint16_t window = 65535) {
     size_t transport = protocol == 6 ? 20 : 8;
     std::vector<uint8_t> b(20 + transport + payload.size(), 0);
     b[0] = 0x45;
@@ -54,9 +55,10 @@ std::vector<uint8_t> ipv4(uint8_t protocol, const char* src, uint16_t sport, con
     put16(b, 22, dport);
     if (protocol == 6) {
         put32(b, 24, seq);
+        put32(b, 28, ack);
         b[32] = 0x50;
         b[33] = flags;
-        put16(b, 34, 65535);
+        put16(b, 34, window);
     } else {
         put16(b, 24, static_cast<uint16_t>(8 + payload.size()));
     }
@@ -121,6 +123,14 @@ TEST(PipelineFlow, MidStreamServicePortIsTarget) {
     EXPECT_TRUE(stats.partial);
     EXPECT_EQ(stats.bytes_in, 4u);
     EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kEndOfInput);
+}
+
+TEST(PipelineFlow, UdpServicePortIsTarget) {
+    Harness h;
+    h.feed(ipv4(17, "198.51.100.1", 53, "192.0.2.1", 50000, "answer"), kSecond);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.events[0].source_ip, "192.0.2.1");
+    EXPECT_EQ(h.sink.events[0].target_port, 53);
 }
 
 TEST(PipelineFlow, RstEndsConnection) {
@@ -195,6 +205,154 @@ TEST(PipelineFlow, PortReuseStartsNewConnection) {
     auto ends = h.sink.of(Activity::kDisconnect);
     ASSERT_EQ(ends.size(), 2u);
     EXPECT_NE(ends[0].connection_uid, ends[1].connection_uid);
+}
+
+bool has_protocol(const Event& event, ProtocolId id) {
+    return std::find(event.protocols.begin(), event.protocols.end(), id) != event.protocols.end();
+}
+
+// A client that lost its connection (a crash, a reboot, a NAT that gave its port to another
+// host) sends a SYN with a new ISN on the same ports. The old connection ends as an idle
+// one would, and the new one gets its own handshake, counts and inspection.
+TEST(PipelineFlow, SynOnOpenConnectionStartsNew) {
+    Harness h;
+    const char* client = "192.0.2.1";
+    const char* server = "198.51.100.1";
+    const std::string request = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    h.feed(ipv4(6, client, 40000, server, 80, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, server, 80, client, 40000, "", kSyn | kAck, 500, 101), kSecond + 1);
+    h.feed(ipv4(6, client, 40000, server, 80, std::string("\x01\x02\x03\x04", 4), kAck | kPsh, 101,
+                501),
+           kSecond + 2);
+    h.feed(ipv4(6, server, 80, client, 40000, "", kAck, 501, 105), kSecond + 3);
+    // The new ISN is far outside the window the server advertised.
+    h.feed(ipv4(6, client, 40000, server, 80, "", kSyn, 90'000), 31 * kSecond);
+    h.feed(ipv4(6, server, 80, client, 40000, "", kSyn | kAck, 7000, 90'001), 31 * kSecond + 1);
+    h.feed(ipv4(6, client, 40000, server, 80, request, kAck | kPsh, 90'001, 7001),
+           31 * kSecond + 2);
+    h.pipeline.finish();
+
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 2u);
+    const std::vector<Event> stats = h.sink.of(Activity::kStatistics);
+    const std::vector<Event> ends = h.sink.of(Activity::kDisconnect);
+    ASSERT_EQ(stats.size(), 2u);
+    ASSERT_EQ(ends.size(), 2u);
+    EXPECT_NE(ends[0].connection_uid, ends[1].connection_uid);
+    EXPECT_EQ(ends[0].reason, EndReason::kTimeout);
+    EXPECT_EQ(ends[0].time_ms, (kSecond + 3) / 1000);
+    EXPECT_EQ(stats[0].packets_out, 2u);
+    EXPECT_EQ(stats[0].packets_in, 2u);
+    EXPECT_EQ(stats[0].bytes_out, 4u);
+    EXPECT_FALSE(has_protocol(stats[0], ProtocolId::HTTP));
+    EXPECT_EQ(stats[1].source_ip, client);
+    EXPECT_EQ(stats[1].packets_out, 2u);
+    EXPECT_EQ(stats[1].packets_in, 1u);
+    EXPECT_EQ(stats[1].bytes_out, request.size());
+    EXPECT_FALSE(stats[1].partial);
+    EXPECT_TRUE(has_protocol(stats[1], ProtocolId::HTTP));
+    EXPECT_EQ(ends[1].reason, EndReason::kEndOfInput);
+}
+
+// The old responder connects back to the old initiator's port: the SYN's sender is the
+// initiator of a new connection.
+TEST(PipelineFlow, SynFromResponderStartsNew) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101), kSecond + 1);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
+           kSecond + 2);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn, 3'000'000), 20 * kSecond);
+    h.pipeline.finish();
+
+    const std::vector<Event> connects = h.sink.of(Activity::kConnect);
+    ASSERT_EQ(connects.size(), 2u);
+    EXPECT_EQ(connects[1].source_ip, "198.51.100.1");
+    EXPECT_EQ(connects[1].source_port, 80);
+    EXPECT_EQ(connects[1].target_port, 40000);
+    const std::vector<Event> ends = h.sink.of(Activity::kDisconnect);
+    ASSERT_EQ(ends.size(), 2u);
+    EXPECT_EQ(ends[0].reason, EndReason::kTimeout);
+    EXPECT_EQ(h.sink.of(Activity::kStatistics).at(0).packets_out, 2u);
+}
+
+// SYNs of other ISNs before any reply to an attempt (a SYN flood, or another client
+// sharing the port) stay with the attempt, and the SYN-ACK shows which SYN it acknowledges,
+// where the client's data starts.
+TEST(PipelineFlow, UnansweredSynsShareAttempt) {
+    Harness h;
+    const std::string request = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 5'000'000), kSecond);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond + 200'000);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 7'000'000), kSecond + 400'000);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101),
+           kSecond + 500'000);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, request, kAck | kPsh, 101, 501),
+           kSecond + 600'000);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    const std::vector<Event> stats = h.sink.of(Activity::kStatistics);
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_EQ(stats[0].packets_out, 4u);
+    EXPECT_EQ(stats[0].packets_in, 1u);
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::HTTP));
+}
+
+// After a minute without packets, a SYN of another ISN on an unanswered attempt is a new
+// attempt.
+TEST(PipelineFlow, IdleUnansweredSynStartsNew) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 5'000'000), 100 * kSecond);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 2u);
+    EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kTimeout);
+}
+
+TEST(PipelineFlow, RetransmittedSynStaysInConnection) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), 2 * kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101),
+           2 * kSecond + 1);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
+           2 * kSecond + 2);
+    // A retransmission of the SYN after the handshake keeps its ISN too.
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), 3 * kSecond);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    EXPECT_EQ(h.sink.of(Activity::kStatistics).at(0).packets_out, 4u);
+}
+
+// A SYN inside the receiver's window is an error within the connection, which a receiver
+// responds to with a reset or a challenge ACK (RFC 9293 section 3.10.7.4, RFC 5961 section 4),
+// not a new connection. One beyond the window is.
+TEST(PipelineFlow, SynInsideWindowStaysInConnection) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101, 1000),
+           kSecond + 1);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
+           kSecond + 2);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 105 + 500), 2 * kSecond);
+    EXPECT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 105 + 50'000), 3 * kSecond);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 2u);
+    EXPECT_EQ(h.sink.of(Activity::kStatistics).at(0).packets_out, 3u);
+}
+
+// Both ends send a SYN at once (RFC 9293 section 3.5): one connection.
+TEST(PipelineFlow, SimultaneousOpenIsOneConnection) {
+    Harness h;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 50000, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 50000, "192.0.2.1", 40000, "", kSyn, 900), kSecond + 1);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 50000, "", kSyn | kAck, 100, 901),
+           kSecond + 2);
+    h.feed(ipv4(6, "198.51.100.1", 50000, "192.0.2.1", 40000, "", kSyn | kAck, 900, 101),
+           kSecond + 3);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    EXPECT_EQ(h.sink.of(Activity::kConnect).at(0).source_ip, "192.0.2.1");
 }
 
 TEST(PipelineFlow, UdpIdleTimeout) {

@@ -1,0 +1,26 @@
+#pragma once
+
+// Where a connection starts, for the transports whose packets show it: a TCP SYN may open a
+// new connection on the ports of an open one.
+
+#include <cstdint>
+
+#include "flow/flow.h"
+
+namespace pw::flow {
+
+// How long an unanswered connection attempt stays quiet before a SYN of another ISN counts
+// as a new attempt. An estimate: stacks retransmit a SYN at intervals that double from 1 s
+// (RFC 6298, sections 2 and 5), and give up within about a minute or two.
+inline constexpr int64_t kUnansweredSynIdleUs = 60'000'000;
+
+// Returns true when a SYN without ACK from `side`, with sequence number `seq`, opens a new
+// connection on the ports of the connection that `tcp` describes, which has been idle for
+// `idle_us`, rather than belonging to it. A SYN belongs to the connection when it repeats
+// the sender's ISN, when it comes before any reply and less than kUnansweredSynIdleUs
+// after the last packet, or when it is the other end's SYN of a simultaneous open. It also
+// belongs when it falls inside the receiver's window of an established connection, since
+// the receiver handles it within the connection.
+bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int64_t idle_us);
+
+}  // namespace pw::flow
