@@ -81,6 +81,12 @@ Session::Session(Transport transport, const decode::IpAddress& initiator,
       initiator_port_(initiator_port),
       responder_port_(responder_port) {}
 
+void Session::reverse() {
+    std::swap(initiator_, responder_);
+    std::swap(initiator_port_, responder_port_);
+    for (Skip& skip : skips_) skip.from_initiator = !skip.from_initiator;
+}
+
 void Session::add(ProtocolId id) {
     if (id == ProtocolId::kNone || has(id) || count_ == protocols_.size()) return;
     protocols_[count_++] = id;

@@ -52,6 +52,10 @@ class Session {
     const decode::IpAddress& responder() const { return responder_; }
     uint16_t initiator_port() const { return initiator_port_; }
     uint16_t responder_port() const { return responder_port_; }
+    // Swaps the initiator and the responder, and the direction of each skip, when the flow
+    // turns out to have been started by the other end. Detector states are kept as they are,
+    // so a detector that stores a direction of its own would see it reversed.
+    void reverse();
 
     // Records `id` for the flow; a protocol already recorded is not added twice.
     void add(ProtocolId id);

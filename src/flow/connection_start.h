@@ -1,10 +1,12 @@
 #pragma once
 
-// Where a connection starts, for the transports whose packets show it: a TCP SYN may open a
-// new connection on the ports of an open one.
+// Where a connection starts and which end starts it, for the transports whose packets show
+// it. A TCP SYN may open a new connection on the ports of an open one, and an ICMP or
+// ICMPv6 request shows which end initiated the exchange.
 
 #include <cstdint>
 
+#include "decode/packet.h"
 #include "flow/flow.h"
 
 namespace pw::flow {
@@ -22,5 +24,18 @@ inline constexpr int64_t kUnansweredSynIdleUs = 60'000'000;
 // belongs when it falls inside the receiver's window of an established connection, since
 // the receiver handles it within the connection.
 bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int64_t idle_us);
+
+// The part an ICMP or ICMPv6 message plays in its exchange. A request's sender initiates
+// the exchange. A response (a reply, or an error about a packet the receiver sent) comes
+// from the responder. Other messages (announcements, unknown types) do not show either.
+enum class IcmpRole : uint8_t { kRequest, kResponse, kOther };
+
+// Returns the role of a message of `type` of transport `ip_protocol` (ICMP or ICMPv6), or
+// kOther for other transports.
+IcmpRole icmp_role(uint8_t ip_protocol, uint8_t type);
+
+// Returns true for an IPv4 or IPv6 multicast address and for the IPv4 limited broadcast
+// address, which receive but never send.
+bool is_group_address(const decode::IpAddress& address);
 
 }  // namespace pw::flow

@@ -43,6 +43,9 @@ struct Flow {
     bool initiator_is_low = true;  // whether the initiator is the key's low endpoint
     bool mid_stream = false;       // the flow was first seen without its start
     bool capture_loss = false;     // the capture dropped packets while the flow was open
+    // The connect event waits until an ICMP request shows which end initiated the flow
+    // (see Pipeline::orient()).
+    bool connect_pending = false;
     events::Direction direction = events::Direction::kUnknown;
     // The protocol a control connection announced for this flow (FTP_DATA...), if any.
     ProtocolId expected_protocol = ProtocolId::kNone;

@@ -21,6 +21,7 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
         stop_inspection(*flow);
         release_inspection();
     }
+    if (flow->connect_pending) emit_connect(*flow);
     emit(*flow, events::Activity::kStatistics, flow->last_us);
     emit(*flow, events::Activity::kDisconnect, flow->last_us, reason);
     for (ProtocolId id : flow->protocol_list()) ++summary_.flows_by_protocol[id];

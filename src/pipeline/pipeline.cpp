@@ -44,6 +44,10 @@ bool is_opening_syn(const Packet& packet) {
            !(packet.tcp_flags & decode::tcp_flag::kAck);
 }
 
+bool is_icmp_request(const Packet& packet) {
+    return flow::icmp_role(packet.ip_protocol, packet.icmp_type) == flow::IcmpRole::kRequest;
+}
+
 }  // namespace
 
 Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
@@ -137,7 +141,13 @@ void Pipeline::process_packet(const Packet& packet) {
         end_replaced_connection(flow);
         flow = nullptr;
     }
-    if (flow == nullptr) flow = create_flow(key, sender_is_low, packet);
+    if (flow == nullptr) {
+        flow = create_flow(key, sender_is_low, packet);
+    } else if (flow->connect_pending && is_icmp_request(packet)) {
+        // The first request decides which end initiated an ICMP flow (see orient()).
+        if (flow->side_of(sender_is_low) == flow::kResponder) reverse(*flow);
+        emit_connect(*flow);
+    }
 
     Side side = flow->side_of(sender_is_low);
     ++flow->packets[side];
@@ -163,6 +173,10 @@ void Pipeline::process_packet(const Packet& packet) {
     if (statistics_interval_us_ > 0 &&
         packet.time_us - flow->last_statistics_us >= statistics_interval_us_) {
         flow->last_statistics_us = packet.time_us;
+        // NOTE: a statistics event names the initiator, so an ICMP flow still waiting for a
+        // request takes its current orientation for good here, and a later request from
+        // the responder does not reverse it.
+        if (flow->connect_pending) emit_connect(*flow);
         emit(*flow, events::Activity::kStatistics, packet.time_us);
     }
 }
@@ -197,12 +211,7 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
     flow->first_us = flow->last_us = flow->last_statistics_us = packet.time_us;
     orient(*flow, sender_is_low, packet);
     ++summary_.flows;
-
-    if (is_local(flow->source())) {
-        flow->direction = events::Direction::kOutbound;
-    } else if (is_local(flow->target())) {
-        flow->direction = events::Direction::kInbound;
-    }
+    set_direction(*flow);
 
     // A stable id: the same capture gives the same ids, whatever the threads, which keeps
     // golden files stable. The frame's number separates connections of one flow key that
@@ -213,7 +222,7 @@ Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const 
 
     match_expectation(*flow);
     start_inspection(*flow);
-    emit(*flow, events::Activity::kConnect, packet.time_us);
+    if (!flow->connect_pending) emit_connect(*flow);
     return flow;
 }
 
@@ -231,6 +240,29 @@ void Pipeline::end_replaced_connection(Flow* flow) {
     end_flow(flow, reason);
 }
 
+void Pipeline::set_direction(Flow& flow) {
+    flow.direction = events::Direction::kUnknown;
+    if (is_local(flow.source())) {
+        flow.direction = events::Direction::kOutbound;
+    } else if (is_local(flow.target())) {
+        flow.direction = events::Direction::kInbound;
+    }
+}
+
+void Pipeline::reverse(Flow& flow) {
+    flow.initiator_is_low = !flow.initiator_is_low;
+    std::swap(flow.packets[flow::kInitiator], flow.packets[flow::kResponder]);
+    std::swap(flow.bytes[flow::kInitiator], flow.bytes[flow::kResponder]);
+    std::swap(flow.datagrams[flow::kInitiator], flow.datagrams[flow::kResponder]);
+    set_direction(flow);
+    if (flow.inspection != nullptr) flow.inspection->session.reverse();
+}
+
+void Pipeline::emit_connect(Flow& flow) {
+    flow.connect_pending = false;
+    emit(flow, events::Activity::kConnect, flow.first_us);
+}
+
 void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
     // The SYN sender initiates a TCP connection. For a flow picked up later, the side on a
     // service port is the responder, and otherwise the first sender is the initiator.
@@ -238,8 +270,21 @@ void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
     bool tcp = packet.ip_protocol == decode::ip_protocol::kTcp;
     bool syn = tcp && (packet.tcp_flags & decode::tcp_flag::kSyn);
     bool ack = tcp && (packet.tcp_flags & decode::tcp_flag::kAck);
+    bool icmp = packet.ip_protocol == decode::ip_protocol::kIcmp ||
+                packet.ip_protocol == decode::ip_protocol::kIcmpv6;
+    flow::IcmpRole role = flow::icmp_role(packet.ip_protocol, packet.icmp_type);
     if (syn) {
         sender_initiates = !ack;
+    } else if (icmp && role != flow::IcmpRole::kRequest && !flow::is_group_address(packet.target) &&
+               packet.source != packet.target) {
+        // An ICMP flow contains every message between two addresses, and the requester
+        // initiates it, as Zeek pairs an ICMP request with its reply. A response or an
+        // error comes from the responder, and another message leaves the question open.
+        // Either way the connect event waits for the first request, which decides. A
+        // message to a group address is its sender's own, since no reply comes from one,
+        // and the two ends of a host's messages to itself cannot be distinguished.
+        sender_initiates = role != flow::IcmpRole::kResponse;
+        flow.connect_pending = true;
     } else {
         flow.mid_stream = tcp;
         if (looks_like_service(packet.source_port, packet.target_port)) sender_initiates = false;

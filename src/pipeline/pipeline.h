@@ -156,6 +156,12 @@ class Pipeline {
     flow::Flow* create_flow(const flow::FlowKey& key, bool sender_is_low,
                             const decode::Packet& packet);
     void orient(flow::Flow& flow, bool sender_is_low, const decode::Packet& packet);
+    // Sets the direction from the flow's endpoints and the local networks.
+    void set_direction(flow::Flow& flow);
+    // Makes the responder the initiator, with the counts of each side.
+    void reverse(flow::Flow& flow);
+    // Emits the connect event, which carries the time of the flow's first packet.
+    void emit_connect(flow::Flow& flow);
     // Ends a TCP connection whose port pair a new connection's SYN reuses.
     void end_replaced_connection(flow::Flow* flow);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);

@@ -66,6 +66,42 @@ std::vector<uint8_t> ipv4(uint8_t protocol, const char* src, uint16_t sport, con
     return b;
 }
 
+// A raw IPv4 frame carrying an ICMP message of `type` (code 0), with `body` after the
+// message's 8-byte header.
+std::vector<uint8_t> icmp4(const char* src, const char* dst, uint8_t type,
+                           const std::string& body = "") {
+    std::vector<uint8_t> b(20 + 8 + body.size(), 0);
+    b[0] = 0x45;
+    put16(b, 2, static_cast<uint16_t>(b.size()));
+    b[8] = 64;
+    b[9] = 1;
+    inet_pton(AF_INET, src, &b[12]);
+    inet_pton(AF_INET, dst, &b[16]);
+    b[20] = type;
+    std::copy(body.begin(), body.end(), b.begin() + 28);
+    return b;
+}
+
+// A raw IPv6 frame carrying an ICMPv6 message of `type` (code 0), with `body` after the
+// message's 8-byte header.
+std::vector<uint8_t> icmp6(const char* src, const char* dst, uint8_t type,
+                           const std::string& body = "") {
+    std::vector<uint8_t> b(40 + 8 + body.size(), 0);
+    b[0] = 0x60;
+    put16(b, 4, static_cast<uint16_t>(8 + body.size()));
+    b[6] = 58;
+    b[7] = 255;
+    inet_pton(AF_INET6, src, &b[8]);
+    inet_pton(AF_INET6, dst, &b[24]);
+    b[40] = type;
+    std::copy(body.begin(), body.end(), b.begin() + 48);
+    return b;
+}
+
+// ICMP (RFC 792) and ICMPv6 (RFC 4443, RFC 4861) message types.
+constexpr uint8_t kEchoReply = 0, kUnreachable = 3, kEchoRequest = 8;
+constexpr uint8_t kEchoRequestV6 = 128, kEchoReplyV6 = 129, kNeighborAdvertisement = 136;
+
 constexpr uint8_t kSyn = 0x02, kAck = 0x10, kFin = 0x01, kRst = 0x04, kPsh = 0x08;
 constexpr int64_t kSecond = 1'000'000;
 
@@ -444,6 +480,97 @@ TEST(PipelineFlow, TeredoTracksOuterAndInner) {
     EXPECT_EQ(stats[1].ip_protocol, 58);
     EXPECT_EQ(stats[1].source_ip, "2001::1");
     EXPECT_EQ(stats[1].target_ip, "2001:db8::2");
+}
+
+// A neighbour advertisement replies to a solicitation, so its receiver is the initiator, and
+// the ping that receiver sends next comes from the source of the flow.
+TEST(PipelineFlow, IcmpAdvertisementFirstOrientsToReceiver) {
+    Harness h;
+    h.feed(icmp6("2001:db8::2", "2001:db8::1", kNeighborAdvertisement, std::string(24, 'n')),
+           kSecond);
+    h.feed(icmp6("2001:db8::1", "2001:db8::2", kEchoRequestV6, "ping"), kSecond + 1);
+    h.feed(icmp6("2001:db8::2", "2001:db8::1", kEchoReplyV6, "ping"), kSecond + 2);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    for (const Event& event : h.sink.events) {
+        EXPECT_EQ(event.source_ip, "2001:db8::1");
+        EXPECT_EQ(event.target_ip, "2001:db8::2");
+    }
+    Event stats = h.sink.of(Activity::kStatistics).at(0);  // of() returns a temporary
+    EXPECT_EQ(stats.packets_out, 1u);
+    EXPECT_EQ(stats.packets_in, 2u);
+    EXPECT_EQ(stats.bytes_out, 4u);
+    EXPECT_EQ(stats.bytes_in, 28u);
+}
+
+// An error seen first points at the host it reports to, but an echo request from the host
+// that sent the error decides: the requester initiates. The connect event waits for the
+// request, and every event of the flow names the same initiator.
+TEST(PipelineFlow, IcmpRequestAfterErrorSetsInitiator) {
+    Harness h;
+    h.feed(icmp4("198.51.100.1", "192.0.2.1", kUnreachable, std::string(28, 'q')), kSecond);
+    EXPECT_TRUE(h.sink.events.empty());
+    h.feed(icmp4("198.51.100.1", "192.0.2.1", kEchoRequest, "ping"), 2 * kSecond);
+    h.feed(icmp4("192.0.2.1", "198.51.100.1", kEchoReply, "ping"), 2 * kSecond + 1);
+    h.pipeline.finish();
+
+    ASSERT_EQ(h.sink.events.size(), 3u);
+    const Event& connect = h.sink.events[0];
+    EXPECT_EQ(connect.activity, Activity::kConnect);
+    EXPECT_EQ(connect.time_ms, kSecond / 1000);
+    for (const Event& event : h.sink.events) {
+        EXPECT_EQ(event.source_ip, "198.51.100.1");
+        EXPECT_EQ(event.target_ip, "192.0.2.1");
+    }
+    const Event& stats = h.sink.events[1];
+    EXPECT_EQ(stats.packets_out, 2u);
+    EXPECT_EQ(stats.packets_in, 1u);
+    EXPECT_EQ(stats.bytes_out, 32u);
+    EXPECT_EQ(stats.bytes_in, 4u);
+    EXPECT_TRUE(has_protocol(stats, ProtocolId::ICMP_DATA));
+}
+
+TEST(PipelineFlow, IcmpReplyOnlyOrientsToReceiver) {
+    Harness h;
+    h.feed(icmp4("198.51.100.1", "192.0.2.1", kEchoReply, "pong"), kSecond);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.events.size(), 3u);
+    for (const Event& event : h.sink.events) {
+        EXPECT_EQ(event.source_ip, "192.0.2.1");
+        EXPECT_EQ(event.target_ip, "198.51.100.1");
+    }
+    EXPECT_EQ(h.sink.events[0].activity, Activity::kConnect);
+    EXPECT_EQ(h.sink.events[1].packets_in, 1u);
+}
+
+// No one sends from a multicast address, so an advertisement to one is the sender's own.
+TEST(PipelineFlow, IcmpToMulticastKeepsSender) {
+    Harness h;
+    h.feed(icmp6("fe80::2", "ff02::1", kNeighborAdvertisement, std::string(24, 'n')), kSecond);
+    ASSERT_EQ(h.sink.events.size(), 1u);
+    EXPECT_EQ(h.sink.events[0].activity, Activity::kConnect);
+    EXPECT_EQ(h.sink.events[0].source_ip, "fe80::2");
+    h.pipeline.finish();
+}
+
+// Once a statistics event has named the initiator, a later request does not change it.
+TEST(PipelineFlow, IcmpOrientationFixedByStatistics) {
+    Settings settings;
+    settings.statistics_interval_s = 10;
+    Harness h(settings);
+    h.feed(icmp4("198.51.100.1", "192.0.2.1", kUnreachable, std::string(28, 'q')), kSecond);
+    h.feed(icmp4("198.51.100.1", "192.0.2.1", kUnreachable, std::string(28, 'q')), 12 * kSecond);
+    ASSERT_EQ(h.sink.events.size(), 2u);
+    EXPECT_EQ(h.sink.events[0].activity, Activity::kConnect);
+    EXPECT_EQ(h.sink.events[1].activity, Activity::kStatistics);
+    h.feed(icmp4("198.51.100.1", "192.0.2.1", kEchoRequest, "ping"), 13 * kSecond);
+    h.pipeline.finish();
+    ASSERT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    for (const Event& event : h.sink.events) {
+        EXPECT_EQ(event.source_ip, "192.0.2.1");
+        EXPECT_EQ(event.target_ip, "198.51.100.1");
+    }
+    EXPECT_EQ(h.sink.of(Activity::kStatistics).back().packets_in, 3u);
 }
 
 TEST(Cidr, ParsesAndMatches) {
