@@ -41,7 +41,8 @@ class FlowTable {
     bool full() const { return count_ >= max_flows_; }
     size_t size() const { return count_; }
 
-    // The flow of `list_class` idle the longest, or nullptr.
+    // The flow of `list_class` idle the longest, or nullptr. Flow::idle_next leads on to the
+    // ones idle for less time.
     Flow* oldest(int list_class) const { return lists_[list_class].head; }
     // The flow idle the longest over all classes, or nullptr.
     Flow* oldest_overall() const;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "pipeline/inspection.h"
 #include "pipeline/pipeline.h"
 
@@ -22,8 +24,10 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
         release_inspection();
     }
     if (flow->connect_pending) emit_connect(*flow);
-    emit(*flow, events::Activity::kStatistics, flow->last_us);
-    emit(*flow, events::Activity::kDisconnect, flow->last_us, reason);
+    // At the last packet, unless a statistics event of the quiet flow came later.
+    const int64_t end_us = std::max(flow->last_us, flow->last_statistics_us);
+    emit(*flow, events::Activity::kStatistics, end_us);
+    emit(*flow, events::Activity::kDisconnect, end_us, reason);
     for (ProtocolId id : flow->protocol_list()) ++summary_.flows_by_protocol[id];
     table_.remove(flow);
     if (shared_ != nullptr) shared_->flows.fetch_sub(1, std::memory_order_relaxed);

@@ -172,12 +172,43 @@ void Pipeline::process_packet(const Packet& packet) {
 
     if (statistics_interval_us_ > 0 &&
         packet.time_us - flow->last_statistics_us >= statistics_interval_us_) {
-        flow->last_statistics_us = packet.time_us;
-        // NOTE: a statistics event names the initiator, so an ICMP flow still waiting for a
-        // request takes its current orientation for good here, and a later request from
-        // the responder does not reverse it.
-        if (flow->connect_pending) emit_connect(*flow);
-        emit(*flow, events::Activity::kStatistics, packet.time_us);
+        emit_statistics(*flow, packet.time_us);
+    }
+}
+
+void Pipeline::emit_statistics(Flow& flow, int64_t now_us) {
+    flow.last_statistics_us = now_us;
+    // NOTE: a statistics event names the initiator, so an ICMP flow still waiting for a
+    // request takes its current orientation for good here, and a later request from
+    // the responder does not reverse it.
+    if (flow.connect_pending) emit_connect(flow);
+    emit(flow, events::Activity::kStatistics, now_us);
+}
+
+void Pipeline::emit_due_statistics(int64_t now_us) {
+    // A connection that sends nothing for longer than the interval still gets its
+    // statistics each interval, at the looks for idle flows, so that a long quiet
+    // connection is not left with its connect event alone. Only a flow idle for an
+    // interval can be due, and the idle lists start with those. The event carries the
+    // moment it fell due rather than that of the look, because the looks of several
+    // pipelines can fall on other frames (a malformed frame counts for the reading
+    // thread's look only). After a gap in the capture longer than the interval, one event
+    // covers it.
+    // NOTE: each look visits every flow idle for longer than the interval, which costs
+    // time in proportion to them when many connections stay open and quiet.
+    for (int list = 0; list < FlowTable::kListCount; ++list) {
+        if (list == FlowTable::kClosed) continue;  // their disconnect comes soon
+        for (Flow* flow = table_.oldest(list);
+             flow != nullptr && now_us - flow->last_us >= statistics_interval_us_;
+             flow = flow->idle_next) {
+            const int64_t due = flow->last_statistics_us + statistics_interval_us_;
+            if (now_us < due) continue;
+            emit_statistics(*flow, due);
+            // The start of the interval that contains now_us, so that the next event is due
+            // one interval on from there.
+            flow->last_statistics_us = due + (now_us - due) / statistics_interval_us_ *
+                                                 statistics_interval_us_;
+        }
     }
 }
 
@@ -378,6 +409,8 @@ void Pipeline::expire(int64_t now_us) {
             }
         }
     }
+    // After the timeouts, whose disconnect events carry the final statistics.
+    if (statistics_interval_us_ > 0) emit_due_statistics(now_us);
     std::erase_if(expectations_, [&](const Expectation& e) { return e.expires_us < now_us; });
 }
 

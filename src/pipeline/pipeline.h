@@ -162,6 +162,10 @@ class Pipeline {
     void reverse(flow::Flow& flow);
     // Emits the connect event, which carries the time of the flow's first packet.
     void emit_connect(flow::Flow& flow);
+    // Emits a statistics event of `flow` at `now_us` and restarts its interval.
+    void emit_statistics(flow::Flow& flow, int64_t now_us);
+    // Emits the statistics of every flow whose interval ran out by `now_us`.
+    void emit_due_statistics(int64_t now_us);
     // Ends a TCP connection whose port pair a new connection's SYN reuses.
     void end_replaced_connection(flow::Flow* flow);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);

@@ -436,6 +436,55 @@ TEST(PipelineFlow, PeriodicStatisticsAreCumulative) {
     EXPECT_EQ(h.sink.events.back().activity, Activity::kDisconnect);
 }
 
+TEST(PipelineFlow, QuietConnectionGetsStatistics) {
+    Settings settings;
+    settings.statistics_interval_s = 60;
+    settings.udp_idle_timeout_s = 600;
+    Harness h(settings);
+    // One flow sends at 0 s and 200 s; another's packet every 10 s moves the clock on.
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "quiet"), kSecond);
+    for (int second = 10; second < 200; second += 10) {
+        h.feed(ipv4(17, "192.0.2.2", 7000, "198.51.100.2", 8000, "tick"),
+               (1 + second) * kSecond);
+    }
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "again"), 201 * kSecond);
+    h.pipeline.finish();
+    std::vector<Event> quiet;
+    for (const Event& e : h.sink.of(Activity::kStatistics)) {
+        if (e.source_ip == "192.0.2.1") quiet.push_back(e);
+    }
+    // Due at 61, 121 and 181 s while quiet, and at the end (its packet at 201 s came 20 s
+    // after the last one).
+    ASSERT_EQ(quiet.size(), 4u);
+    EXPECT_EQ(quiet[0].time_ms, 61'000);
+    EXPECT_EQ(quiet[1].time_ms, 121'000);
+    EXPECT_EQ(quiet[2].time_ms, 181'000);
+    EXPECT_EQ(quiet[0].packets_out, 1u);
+    EXPECT_EQ(quiet[0].end_time_ms, 1'000);  // its last packet, not the moment of the event
+    EXPECT_EQ(quiet[3].packets_out, 2u);
+}
+
+TEST(PipelineFlow, QuietFlowEndsAfterItsStatistics) {
+    Settings settings;
+    settings.statistics_interval_s = 60;
+    Harness h(settings);
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "quiet"), kSecond);
+    h.feed(ipv4(17, "192.0.2.2", 7000, "198.51.100.2", 8000, "tick"), 100 * kSecond);
+    h.pipeline.finish();
+    std::vector<Event> quiet;
+    for (const Event& e : h.sink.events) {
+        if (e.source_ip == "192.0.2.1") quiet.push_back(e);
+    }
+    // Connect, the statistics due at 61 s, then the final statistics and the disconnect,
+    // which come no earlier.
+    ASSERT_EQ(quiet.size(), 4u);
+    EXPECT_EQ(quiet[1].time_ms, 61'000);
+    EXPECT_EQ(quiet[2].time_ms, 61'000);
+    EXPECT_EQ(quiet[3].activity, Activity::kDisconnect);
+    EXPECT_EQ(quiet[3].time_ms, 61'000);
+    EXPECT_EQ(quiet[3].end_time_ms, 0);  // a disconnect carries no statistics
+}
+
 TEST(PipelineFlow, LocalNetworkSetsDirection) {
     Settings settings;
     settings.local_networks.push_back(Cidr::parse("198.51.100.0/24"));
