@@ -120,6 +120,13 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
     if (tcp.isn_known[side] && seq == tcp.isn[side]) return false;  // a retransmission
     if (tcp.closed()) return true;
     const Side other = side == kInitiator ? kResponder : kInitiator;
+    // The responder of an open connection does not start another on its ports: a bare SYN
+    // from its side is forged or stray, and honoring it would let a server hide the rest of
+    // what it serves in a connection reported the wrong way round. Only where no handshake
+    // was seen, and so which end initiated is a guess, may it be the real client's SYN.
+    if (side == kResponder && (tcp.isn_known[kInitiator] || tcp.isn_known[kResponder])) {
+        return false;
+    }
     if (!tcp.sequence_known[other]) {
         // No reply to the attempt has come yet. SYNs of other ISNs that come while it is
         // still retransmitted are a flood or another client sharing the port, and the

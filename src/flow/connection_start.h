@@ -22,7 +22,8 @@ inline constexpr int64_t kUnansweredSynIdleUs = 60'000'000;
 // the sender's ISN, when it comes before any reply and less than kUnansweredSynIdleUs
 // after the last packet, or when it is the other end's SYN of a simultaneous open. It also
 // belongs when it falls inside the receiver's window of an established connection, since
-// the receiver handles it within the connection.
+// the receiver handles it within the connection, and when the responder of a connection
+// whose handshake was seen sends it.
 bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int64_t idle_us);
 
 // The part an ICMP or ICMPv6 message plays in its exchange. A request's sender initiates

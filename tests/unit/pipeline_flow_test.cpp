@@ -289,26 +289,51 @@ TEST(PipelineFlow, SynOnOpenConnectionStartsNew) {
     EXPECT_EQ(ends[1].reason, EndReason::kEndOfInput);
 }
 
-// The old responder connects back to the old initiator's port: the SYN's sender is the
-// initiator of a new connection.
-TEST(PipelineFlow, SynFromResponderStartsNew) {
+// A bare SYN from the responder of an open connection whose handshake was seen is forged
+// or stray: the connection and what it carries stay whole and the right way round.
+TEST(PipelineFlow, SynFromResponderStaysInConnection) {
     Harness h;
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
     h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101), kSecond + 1);
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
            kSecond + 2);
-    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn, 3'000'000), 20 * kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn, 3'000'000), kSecond + 3);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "efgh", kAck | kPsh, 501, 105),
+           kSecond + 4);
     h.pipeline.finish();
 
     const std::vector<Event> connects = h.sink.of(Activity::kConnect);
-    ASSERT_EQ(connects.size(), 2u);
-    EXPECT_EQ(connects[1].source_ip, "198.51.100.1");
-    EXPECT_EQ(connects[1].source_port, 80);
-    EXPECT_EQ(connects[1].target_port, 40000);
-    const std::vector<Event> ends = h.sink.of(Activity::kDisconnect);
-    ASSERT_EQ(ends.size(), 2u);
-    EXPECT_EQ(ends[0].reason, EndReason::kTimeout);
-    EXPECT_EQ(h.sink.of(Activity::kStatistics).at(0).packets_out, 2u);
+    ASSERT_EQ(connects.size(), 1u);
+    EXPECT_EQ(connects[0].source_ip, "192.0.2.1");
+    const std::vector<Event> stats = h.sink.of(Activity::kStatistics);
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_EQ(stats[0].bytes_in, 4u);
+}
+
+// A second SYN-ACK of another ISN does not move where the server's data starts: the client
+// took the first.
+TEST(PipelineFlow, LaterSynAckKeepsStream) {
+    Harness h;
+    const std::string request = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    const std::string body = "<!DOCTYPE html><html><body>hello</body></html>";
+    const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\n\r\n" + body;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101), kSecond + 1);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 900'000, 101),
+           kSecond + 2);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, request, kAck | kPsh, 101, 501),
+           kSecond + 3);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, response, kAck | kPsh, 501,
+                static_cast<uint32_t>(101 + request.size())),
+           kSecond + 4);
+    h.pipeline.finish();
+
+    const std::vector<Event> stats = h.sink.of(Activity::kStatistics);
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::HTTP));
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::HTML));
+    EXPECT_EQ(h.pipeline.summary().tcp_gaps, 0u);
 }
 
 // SYNs of other ISNs before any reply to an attempt (a SYN flood, or another client
