@@ -186,7 +186,13 @@ int run_analyze(AnalyzeOptions& options) {
         return kExitOutputFailed;
     }
     if (store_stats && store_stats->lost > 0) return kExitOutputFailed;
-    if (output_closed) return kExitOutputClosed;
+    if (output_closed) {
+        if (options.publish.enabled) {
+            spdlog::warn("events not published, because the reader of the --json output went "
+                         "away; they stay in the store for the next publish");
+        }
+        return kExitOutputClosed;
+    }
     if (json != nullptr && !json->ok()) return kExitOutputFailed;
     if (options.publish.enabled && !stop_requested) {
         int published =

@@ -39,7 +39,11 @@ void JsonLinesSink::write(const Event& event) {
     if (!ok_) return;
     std::string line = to_json_line(event);
     line.push_back('\n');
-    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) fail("writing");
+    // A line-buffered stream writes the line within fwrite() and reports a failure of that
+    // write only in its error flag.
+    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::ferror(file_)) {
+        fail("writing");
+    }
 }
 
 void JsonLinesSink::flush() {
