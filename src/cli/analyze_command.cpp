@@ -188,8 +188,9 @@ int run_analyze(AnalyzeOptions& options) {
     if (store_stats && store_stats->lost > 0) return kExitOutputFailed;
     if (output_closed) {
         if (options.publish.enabled) {
-            spdlog::warn("events not published, because the reader of the --json output went "
-                         "away; they stay in the store for the next publish");
+            spdlog::warn(
+                "events not published, because the reader of the --json output went "
+                "away; they stay in the store for the next publish");
         }
         return kExitOutputClosed;
     }

@@ -124,9 +124,13 @@ BodySink::BodySink(const std::vector<std::string_view>& codings, std::string_vie
     : scanner_(media_type) {
     // Remove the last coding applied first.
     for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
-        if (*it == "identity") continue;
-        bool gzip = *it == "gzip" || *it == "x-gzip";
-        if (layers_.size() == kMaxCodings || (!gzip && *it != "deflate")) {
+        const bool gzip = *it == "gzip" || *it == "x-gzip";
+        const bool undecodable = *it == "br" || *it == "zstd" || *it == "compress" ||
+                                 *it == "x-compress" || *it == "chunked";
+        // A browser such as Chromium passes a body of a coding it does not know through as
+        // it came, so the content is the bytes themselves.
+        if (!gzip && *it != "deflate" && !undecodable) continue;
+        if (layers_.size() == kMaxCodings || undecodable) {
             undecodable_ = true;
             layers_.clear();
             break;

@@ -18,9 +18,11 @@ class Inflater;
 // removes the other codings (gzip, x-gzip and deflate, transfer and content codings alike,
 // at most kMaxCodings of them). The result goes to a content::TransferScanner with the
 // declared media type. A coding that fails on its very first bytes is taken as not
-// applied, so its bytes pass through unchanged. A body with a coding that zlib cannot
-// remove (br, zstd, compress), or with more codings than kMaxCodings, is not scanned:
-// its bytes are not the content, and scanning them would type the coding's format.
+// applied, so its bytes pass through unchanged. A body with a known coding that zlib
+// cannot remove (br, zstd, compress), or with more codings than kMaxCodings, is not
+// scanned: its bytes are not the content, and scanning them would type the coding's
+// format. An unknown coding (identity among them) is skipped, as browsers pass such a body
+// through unchanged.
 class BodySink {
   public:
     // Enough for two content codings under a transfer coding.

@@ -206,8 +206,8 @@ void Pipeline::emit_due_statistics(int64_t now_us) {
             emit_statistics(*flow, due);
             // The start of the interval that contains now_us, so that the next event is due
             // one interval on from there.
-            flow->last_statistics_us = due + (now_us - due) / statistics_interval_us_ *
-                                                 statistics_interval_us_;
+            flow->last_statistics_us =
+                due + (now_us - due) / statistics_interval_us_ * statistics_interval_us_;
         }
     }
 }

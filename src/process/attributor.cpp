@@ -31,8 +31,7 @@ constexpr int kListingShare = 10;
 // listing was slow.
 std::chrono::milliseconds paced_interval(std::chrono::milliseconds interval,
                                          std::chrono::steady_clock::duration took) {
-    return std::max(interval,
-                    std::chrono::ceil<std::chrono::milliseconds>(took * kListingShare));
+    return std::max(interval, std::chrono::ceil<std::chrono::milliseconds>(took * kListingShare));
 }
 
 // How old the namespace list may be when a lookup found no socket.
@@ -333,8 +332,7 @@ const ProcessAttributor::Known* ProcessAttributor::confirm_locked(const Known& r
         current = find_socket(*ns->socket, socket.ip_protocol, socket.local, socket.local_port,
                               socket.remote, socket.remote_port);
     } catch (const std::system_error& error) {
-        spdlog::debug("socket lookup in network namespace {} failed: {}", ns->inode,
-                      error.what());
+        spdlog::debug("socket lookup in network namespace {} failed: {}", ns->inode, error.what());
     }
     // The remembered owner is kept when the kernel has no socket with these endpoints, the
     // same socket, or one in TIME-WAIT, which no process has open and whose owner was the
@@ -378,7 +376,7 @@ const ProcessAttributor::Known* ProcessAttributor::match_unconnected_locked(
 }
 
 const ProcessAttributor::Known* ProcessAttributor::find_exact_locked(const Connection& c,
-                                                                    bool initiator_only) {
+                                                                     bool initiator_only) {
     // The initiator's socket in every namespace first, then the responder's (for TCP the
     // kernel's lookup also returns the listener before the handshake has completed).
     struct Endpoints {

@@ -476,8 +476,9 @@ TEST(HttpDetector, TransferCodingWithoutChunkedRunsToClose) {
     Conversation conversation;
     conversation.send(kClient, kGet);
     std::string body = gzip(kPng);
-    conversation.send(kServer, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\n" +
-                                   body.substr(0, 10));
+    conversation.send(kServer,
+                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\n" +
+                          body.substr(0, 10));
     conversation.send(kServer, body.substr(10));
     conversation.finish();
     EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
@@ -507,9 +508,10 @@ TEST(HttpDetector, UnknownCodingLeavesBodyUntyped) {
     // More codings than BodySink removes: the ones it would remove do not reach the content.
     Conversation many;
     many.send(kClient, kGet);
-    many.send(kServer, chunked_response(
-                           "Content-Encoding: gzip, gzip, gzip\r\nTransfer-Encoding: gzip, chunked\r\n",
-                           gzip(gzip(gzip(gzip(kPng))))));
+    many.send(kServer,
+              chunked_response(
+                  "Content-Encoding: gzip, gzip, gzip\r\nTransfer-Encoding: gzip, chunked\r\n",
+                  gzip(gzip(gzip(gzip(kPng))))));
     many.finish();
     EXPECT_FALSE(many.has(ProtocolId::FILE_GZIP));
     EXPECT_FALSE(many.has(ProtocolId::IMAGE_PNG));
@@ -522,6 +524,21 @@ TEST(HttpDetector, UnknownCodingLeavesBodyUntyped) {
     chunked_first.finish();
     EXPECT_FALSE(chunked_first.has(ProtocolId::FILE_GZIP));
     EXPECT_FALSE(chunked_first.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, UnknownCodingPassesBodyThrough) {
+    // A browser keeps a body of a content coding it does not know as it came.
+    for (std::string_view fields :
+         {"Content-Encoding: x-foo\r\n", "Content-Encoding: identity\r\n"}) {
+        SCOPED_TRACE(fields);
+        Conversation conversation;
+        conversation.send(kClient, kGet);
+        conversation.send(
+            kServer,
+            chunked_response(std::string(fields) + "Transfer-Encoding: chunked\r\n", kPng));
+        conversation.finish();
+        EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    }
 }
 
 TEST(HttpDetector, RequestTransferCodings) {
@@ -538,10 +555,10 @@ TEST(HttpDetector, RequestTransferCodings) {
     // section 6.3), so its bytes are not typed, and the next request is parsed from the
     // next segment that starts one.
     Conversation unframed;
+    unframed.send(kClient, "POST /up HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body);
     unframed.send(kClient,
-                  "POST /up HTTP/1.1\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n" + body);
-    unframed.send(kClient, "PUT /f.7z HTTP/1.1\r\nContent-Length: 8\r\n\r\n7z\xbc\xaf\x27\x1c\0\x04"sv);
+                  "PUT /f.7z HTTP/1.1\r\nContent-Length: 8\r\n\r\n7z\xbc\xaf\x27\x1c\0\x04"sv);
     EXPECT_TRUE(unframed.has(ProtocolId::HTTP));
     EXPECT_FALSE(unframed.has(ProtocolId::FILE_GZIP));
     EXPECT_FALSE(unframed.has(ProtocolId::IMAGE_PNG));

@@ -469,8 +469,7 @@ TEST(PipelineFlow, QuietConnectionGetsStatistics) {
     // One flow sends at 0 s and 200 s; another's packet every 10 s moves the clock on.
     h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "quiet"), kSecond);
     for (int second = 10; second < 200; second += 10) {
-        h.feed(ipv4(17, "192.0.2.2", 7000, "198.51.100.2", 8000, "tick"),
-               (1 + second) * kSecond);
+        h.feed(ipv4(17, "192.0.2.2", 7000, "198.51.100.2", 8000, "tick"), (1 + second) * kSecond);
     }
     h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "again"), 201 * kSecond);
     h.pipeline.finish();
