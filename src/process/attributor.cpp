@@ -1,6 +1,7 @@
 #include "process/attributor.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -464,7 +465,19 @@ void ProcessAttributor::look_ahead(const Connection& connection) {
     find_locked(connection);
 }
 
-const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection& connection) {
+Connection ProcessAttributor::oriented_locked(const Connection& c) const {
+    // A connection seen from its middle, between two ports above 1023, gets its first
+    // sender as initiator. When that sender's port is a listener's and the other's is not,
+    // the other end connected to it.
+    if (c.ip_protocol != IPPROTO_TCP || !listening_ports_.contains(c.source_port) ||
+        listening_ports_.contains(c.target_port)) {
+        return c;
+    }
+    return {c.ip_protocol, c.target, c.target_port, c.source, c.source_port};
+}
+
+const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection& seen) {
+    const Connection connection = oriented_locked(seen);
     // A connection that this machine initiated is its initiator's process's. When both ends
     // are on the machine, the responder's socket belongs to the process at the other end
     // (in this or another network namespace). That process did not make the connection, so
@@ -504,6 +517,10 @@ const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection&
 }
 
 void ProcessAttributor::note_local_address_locked(const SocketEntry& socket) {
+    if (socket.ip_protocol == IPPROTO_TCP && socket.state == TCP_LISTEN) {
+        // Bounded by the 65,536 ports.
+        listening_ports_.insert(socket.local_port);
+    }
     if (is_unspecified(socket.local)) return;
     // A machine has few addresses. The bound keeps a stream of odd entries from growing the
     // set: it starts again, and fills again from the next listings.

@@ -159,6 +159,9 @@ private:
     const Known* confirm_locked(const Known& remembered);
     const Known* match_unconnected_locked(const Connection& connection,
                                           bool initiator_only) const;
+    // Returns `connection` with its ends swapped when the pipeline's guess of its initiator
+    // is a TCP listener's port, as when the connection was first seen mid-stream.
+    Connection oriented_locked(const Connection& connection) const;
     // Records the local address of a listed or found socket (see local_addresses_).
     void note_local_address_locked(const SocketEntry& socket);
     // Whether `address` is a loopback address or the local address of a socket seen on this
@@ -178,6 +181,8 @@ private:
     // The local addresses of the sockets listed so far, in every namespace: the addresses
     // of this machine that have carried traffic. The 16 address bytes, then 1 for IPv6.
     std::set<std::array<uint8_t, 17>> local_addresses_;
+    // The ports of the TCP listeners listed so far, in every namespace.
+    std::set<uint16_t> listening_ports_;
     AttributionStats stats_;
     // The poller's own socket per namespace, so that it lists without the lock; only the
     // poller thread touches it.
