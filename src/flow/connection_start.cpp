@@ -119,14 +119,17 @@ IcmpRole icmp6_role(uint8_t type) {
 bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int64_t idle_us) {
     if (tcp.isn_known[side] && seq == tcp.isn[side]) return false;  // a retransmission
     if (tcp.closed()) return true;
-    const Side other = side == kInitiator ? kResponder : kInitiator;
-    // The responder of an open connection does not start another on its ports: a bare SYN
-    // from its side is forged or stray, and honoring it would let a server hide the rest of
-    // what it serves in a connection reported the wrong way round. Only where no handshake
-    // was seen, and so which end initiated is a guess, may it be the real client's SYN.
+
+    // The responder of an open connection does not start another on its ports. A bare SYN
+    // from its side is forged or stray, or the second half of a simultaneous open (RFC 9293,
+    // section 3.5). Honoring a forged one would let a server hide the rest of what it serves
+    // in a connection reported the wrong way round. Only where no handshake was seen, so
+    // that which end initiated is a guess, may it be the real client's SYN.
     if (side == kResponder && (tcp.isn_known[kInitiator] || tcp.isn_known[kResponder])) {
         return false;
     }
+
+    const Side other = side == kInitiator ? kResponder : kInitiator;
     if (!tcp.sequence_known[other]) {
         // No reply to the attempt has come yet. SYNs of other ISNs that come while it is
         // still retransmitted are a flood or another client sharing the port, and the
@@ -134,22 +137,19 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
         return idle_us >= kUnansweredSynIdleUs;
     }
     if (!tcp.sequence_known[side]) {
-        // While the other end has sent nothing but its SYN, this SYN is the second half of
-        // a simultaneous open (RFC 9293, section 3.5), or the SYN that the other end's
-        // SYN-ACK acknowledged, seen late.
+        // While the other end has sent nothing but its SYN-ACK, this SYN is the one that
+        // the SYN-ACK acknowledged, seen late.
         return !(tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1);
     }
-    if (tcp.sequence_known[other]) {
-        // Inside the receiver's window the SYN is an error within the connection, which the
-        // receiver responds to with a reset or a challenge ACK (RFC 9293, section 3.10.7.4, and
-        // RFC 5961, section 4).
-        // NOTE: the window is the field's value, unscaled, because the window scale option
-        // is not decoded. A SYN beyond it but inside a scaled window, or a forged SYN
-        // outside the window, starts a new connection too.
-        const uint32_t window = std::max<uint32_t>(tcp.window[other], 1);
-        if (seq - tcp.next_sequence[side] < window) return false;
-    }
-    return true;
+
+    // Inside the receiver's window the SYN is an error within the connection, which the
+    // receiver responds to with a reset or a challenge ACK (RFC 9293, section 3.10.7.4, and
+    // RFC 5961, section 4).
+    // NOTE: the window is the field's value, unscaled, because the window scale option is
+    // not decoded. A SYN beyond it but inside a scaled window, or a forged SYN of the
+    // initiator's side outside the window, starts a new connection too.
+    const uint32_t window = std::max<uint32_t>(tcp.window[other], 1);
+    return seq - tcp.next_sequence[side] >= window;
 }
 
 IcmpRole icmp_role(uint8_t ip_protocol, uint8_t type) {

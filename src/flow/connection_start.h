@@ -19,11 +19,10 @@ inline constexpr int64_t kUnansweredSynIdleUs = 60'000'000;
 // Returns true when a SYN without ACK from `side`, with sequence number `seq`, opens a new
 // connection on the ports of the connection that `tcp` describes, which has been idle for
 // `idle_us`, rather than belonging to it. A SYN belongs to the connection when it repeats
-// the sender's ISN, when it comes before any reply and less than kUnansweredSynIdleUs
-// after the last packet, or when it is the other end's SYN of a simultaneous open. It also
-// belongs when it falls inside the receiver's window of an established connection, since
-// the receiver handles it within the connection, and when the responder of a connection
-// whose handshake was seen sends it.
+// the sender's ISN, or comes before any reply and less than kUnansweredSynIdleUs after the
+// last packet. It also belongs when the responder of a connection whose handshake was seen
+// sends it (a simultaneous open, or forged), and when it falls inside the receiver's window
+// of an established connection, which handles it within the connection.
 bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int64_t idle_us);
 
 // The part an ICMP or ICMPv6 message plays in its exchange. A request's sender initiates

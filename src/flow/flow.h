@@ -59,8 +59,8 @@ struct Flow {
     uint64_t number = 0;  // order of creation, from 1
     int64_t first_us = 0;
     int64_t last_us = 0;
-    // The time of the last statistics event, or the start of the interval that the last
-    // one emitted while the flow was quiet covered (Pipeline::emit_due_statistics()).
+    // The time of the last statistics event. After one emitted while the flow was quiet,
+    // the start of the interval in which it was emitted (Pipeline::emit_due_statistics()).
     int64_t last_statistics_us = 0;
 
     std::array<uint64_t, 2> packets{};  // by Side

@@ -326,29 +326,23 @@ void Pipeline::orient(Flow& flow, bool sender_is_low, const Packet& packet) {
 void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
     uint8_t flags = packet.tcp_flags;
     flow::TcpState& tcp = flow.tcp;
+    const Side other = side == flow::kInitiator ? flow::kResponder : flow::kInitiator;
     if (flags & decode::tcp_flag::kSyn) {
         // The first SYN's ISN stays, because a SYN of another ISN either started a new
         // connection (see process_packet()) or came before any reply. The first SYN-ACK
-        // acknowledges the SYN it replies to. The client takes that SYN-ACK and answers a
-        // later one of another ISN with a challenge ACK (RFC 5961, section 4), so a later
-        // one changes nothing here either, or a server could misalign the streams with it.
-        // The client's ACK of another SYN-ACK, whose first one was lost, corrects it below.
-        if (flags & decode::tcp_flag::kAck) {
-            if (!tcp.isn_known[side]) {
-                const Side other = side == flow::kInitiator ? flow::kResponder : flow::kInitiator;
-                set_initial_sequence(flow, side, packet.seq);
-                set_initial_sequence(flow, other, packet.ack - 1);
-            }
-        } else if (!tcp.isn_known[side]) {
+        // acknowledges the SYN it replies to. The client takes that SYN-ACK and responds to a
+        // later one of another ISN with a challenge ACK (RFC 5961, section 4). So a later one
+        // changes nothing here either, or a server could misalign the streams with it.
+        if (!tcp.isn_known[side]) {
             set_initial_sequence(flow, side, packet.seq);
+            if (flags & decode::tcp_flag::kAck) set_initial_sequence(flow, other, packet.ack - 1);
         }
-    }
-    const Side other = side == flow::kInitiator ? flow::kResponder : flow::kInitiator;
-    if (!(flags & decode::tcp_flag::kSyn) && (flags & decode::tcp_flag::kAck) &&
-        tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1 &&
-        packet.ack - 1 != tcp.isn[other] && side == flow::kInitiator) {
-        // The handshake's ACK, while the responder has sent nothing but its SYN-ACK,
-        // names the ISN that the client took.
+    } else if (side == flow::kInitiator && (flags & decode::tcp_flag::kAck) &&
+               tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1 &&
+               packet.ack - 1 != tcp.isn[other]) {
+        // The handshake's ACK of another SYN-ACK than the first one seen, which the client
+        // did not get: while the responder has sent nothing but its SYN-ACK, the ACK names
+        // the ISN that the client took.
         set_initial_sequence(flow, other, packet.ack - 1);
         tcp.next_sequence[other] = packet.ack;
     }

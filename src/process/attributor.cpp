@@ -469,6 +469,9 @@ Connection ProcessAttributor::oriented_locked(const Connection& c) const {
     // A connection seen from its middle, between two ports above 1023, gets its first
     // sender as initiator. When that sender's port is a listener's and the other's is not,
     // the other end connected to it.
+    // NOTE: the ports are those of listeners in any namespace, and a connection whose
+    // handshake was seen is checked too, since the events do not say which ones were. A
+    // client whose own port is a listener's elsewhere on the machine is taken for the server.
     if (c.ip_protocol != IPPROTO_TCP || !listening_ports_.contains(c.source_port) ||
         listening_ports_.contains(c.target_port)) {
         return c;

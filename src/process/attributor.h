@@ -164,8 +164,8 @@ private:
     Connection oriented_locked(const Connection& connection) const;
     // Records the local address of a listed or found socket (see local_addresses_).
     void note_local_address_locked(const SocketEntry& socket);
-    // Whether `address` is a loopback address or the local address of a socket seen on this
-    // machine, in any network namespace.
+    // Returns whether `address` is a loopback address or the local address of a socket seen
+    // on this machine, in any network namespace.
     bool is_local_address_locked(const decode::IpAddress& address) const;
     std::string reason_locked(const Known* known) const;
 
