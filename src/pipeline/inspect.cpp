@@ -16,6 +16,8 @@ namespace {
 
 // A TCP segment shorter than this counts toward the inspection bound by its bytes.
 constexpr size_t kSmallSegmentBytes = 64;
+// Inspection::small_bytes, 16 bits, never reaches twice this.
+static_assert(2 * kSmallSegmentBytes <= UINT16_MAX);
 
 TransportClass transport_class(uint8_t ip_protocol) {
     if (ip_protocol == decode::ip_protocol::kTcp) return TransportClass::kTcp;
@@ -54,7 +56,7 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
     // segments does not end inspection before the request is whole.
     if (session.transport() == detect::Transport::kTcp &&
         segment.data.size() < kSmallSegmentBytes) {
-        inspection.small_bytes += static_cast<uint32_t>(segment.data.size());
+        inspection.small_bytes += static_cast<uint16_t>(segment.data.size());
         if (inspection.small_bytes >= kSmallSegmentBytes) {
             inspection.small_bytes -= kSmallSegmentBytes;
             ++inspection.segments;

@@ -18,7 +18,9 @@ struct Inspection {
     detect::Session session;
     DetectorSet finished;        // detectors that returned kNotMine or kDone, or that cannot match
     uint32_t segments = 0;       // segments of this layer, handed to detectors or skipped
-    uint32_t small_bytes = 0;    // bytes of small TCP segments not yet counted in `segments`
+    // Bytes of small TCP segments not yet counted in `segments`, fewer than 64. With 16
+    // bits the struct takes 248 bytes, one heap chunk of 256 rather than 272.
+    uint16_t small_bytes = 0;
     bool inspected_any = false;  // some segment was handed to a detector
     std::array<flow::StreamReassembler, 2> streams;  // TCP only, by flow::Side
 };

@@ -4,9 +4,12 @@
 // capture file read from its mapping, and for the frames a sharded pipeline hands its
 // workers.
 //
+// It also checks the heap bytes that a tracked flow takes.
+//
 // This is its own executable because it replaces the global operator new.
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -23,18 +26,32 @@
 
 namespace {
 std::atomic<uint64_t> allocations{0};
+// Heap bytes held through operator new, as malloc holds them: each block's usable size and
+// the size word before it.
+std::atomic<int64_t> heap_bytes{0};
+
+int64_t held_bytes(void* p) { return static_cast<int64_t>(malloc_usable_size(p) + sizeof(size_t)); }
+
+void release(void* p) {
+    if (p == nullptr) return;
+    heap_bytes.fetch_sub(held_bytes(p), std::memory_order_relaxed);
+    std::free(p);
+}
 }  // namespace
 
 void* operator new(std::size_t size) {
     allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    if (void* p = std::malloc(size == 0 ? 1 : size)) {
+        heap_bytes.fetch_add(held_bytes(p), std::memory_order_relaxed);
+        return p;
+    }
     throw std::bad_alloc();
 }
 void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
 
 namespace pw::decode::test {
 namespace {
@@ -199,6 +216,31 @@ TEST(SteadyStateReading, ShardedPipelineAllocatesNothingPerFrame) {
         sharded.finish();
         EXPECT_EQ(sharded.summary().flows, 2u);
     }
+}
+
+// The heap a flow takes, table slots included, is at most 512 bytes, also while it is
+// under inspection: a TCP flow that sent only its SYN keeps its detectors' session and
+// both streams' reassembly state. 100,000 of them are opened, each from its own address.
+TEST(FlowMemory, TrackedFlowTakesAtMost512Bytes) {
+    constexpr uint32_t kFlows = 100'000;
+    std::vector<Frame> frames;
+    frames.reserve(kFlows);
+    for (uint32_t i = 0; i < kFlows; ++i) {
+        V4 source = {10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
+                     static_cast<uint8_t>(i)};
+        frames.push_back(ethernet(0x0800, ipv4(6, tcp(40000, 80, {}, 0x02), source)));
+    }
+    const int64_t before = heap_bytes.load();
+    auto pipeline = std::make_unique<pipeline::Pipeline>(pipeline::Settings{},
+                                                         std::vector<events::EventSink*>{});
+    int64_t now = kStart;
+    for (const Frame& frame : frames) {
+        pipeline->process_frame(DLT_EN10MB, frame, static_cast<uint32_t>(frame.size()), now++);
+    }
+    ASSERT_EQ(pipeline->summary().flows, kFlows);
+    const double per_flow = static_cast<double>(heap_bytes.load() - before) / kFlows;
+    RecordProperty("bytes_per_flow", std::to_string(per_flow));
+    EXPECT_LE(per_flow, 512.0);
 }
 
 }  // namespace
