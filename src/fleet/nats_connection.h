@@ -24,6 +24,12 @@ class NatsError : public std::runtime_error {
     natsStatus status_;
 };
 
+// The NATS client library could not be loaded, or lacks a function (nats_library.cpp).
+class NatsLibraryError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 // The library's text for the last failure in this thread, without its source location, or
 // the text of `status` when there is none.
 std::string last_error_text(natsStatus status);
