@@ -69,6 +69,9 @@ inline constexpr uint8_t kPsh = 0x08;
 inline constexpr uint8_t kAck = 0x10;
 }  // namespace tcp_flag
 
+// Packet::window_scale of a segment without a window scale option.
+inline constexpr uint8_t kNoWindowScale = 0xFF;
+
 // One packet decoded down to its transport payload. For a tunnelled packet (GRE, GTP-U,
 // VXLAN, IP in IP...) the addresses and ports are those of the innermost IP packet.
 //
@@ -110,6 +113,10 @@ struct Packet {
     uint32_t ack = 0;
     uint8_t tcp_flags = 0;
     uint16_t window = 0;
+    // The shift count of the window scale option (RFC 7323, section 2.2), read from SYN
+    // segments only, where the option may appear, and at most 14 as the RFC reads larger
+    // values. kNoWindowScale without the option, and for every other segment.
+    uint8_t window_scale = kNoWindowScale;
 
     // ICMP, ICMPv6 and IGMP: the message's first two bytes (for IGMP, the type and the
     // maximum response time or code)

@@ -1,6 +1,8 @@
 // The transports tracked as flows: TCP, UDP (whose payload may be a tunnel), ICMP, ICMPv6
 // and IGMP.
 
+#include <algorithm>
+
 #include "decode/layers.h"
 
 namespace pw::decode::detail {
@@ -35,6 +37,33 @@ DecodeResult decode_control(Context& ctx, Bytes bytes, uint8_t protocol, Anomaly
     return DecodeResult::kPacket;
 }
 
+// Returns the shift count of the window scale option (kind 3, length 3) among the TCP
+// options in bytes [20, header) that were captured, at most 14 (RFC 7323, section 2.3), or
+// kNoWindowScale. Reading stops at the end-of-options kind and at a malformed length.
+uint8_t window_scale(const ByteReader& reader, size_t header) {
+    constexpr uint8_t kEndOfOptions = 0;
+    constexpr uint8_t kNoOperation = 1;
+    constexpr uint8_t kWindowScale = 3;
+    constexpr uint8_t kMaxShift = 14;
+    size_t offset = kTcpMinHeader;
+    while (offset < header && reader.has(offset, 1)) {
+        const uint8_t kind = reader.u8(offset);
+        if (kind == kEndOfOptions) break;
+        if (kind == kNoOperation) {
+            ++offset;
+            continue;
+        }
+        if (!reader.has(offset, 2)) break;
+        const uint8_t length = reader.u8(offset + 1);
+        if (length < 2 || offset + length > header) break;
+        if (kind == kWindowScale && length == 3 && reader.has(offset, 3)) {
+            return std::min(reader.u8(offset + 2), kMaxShift);
+        }
+        offset += length;
+    }
+    return kNoWindowScale;
+}
+
 }  // namespace
 
 DecodeResult decode_tcp(Context& ctx, Bytes bytes) {
@@ -54,6 +83,8 @@ DecodeResult decode_tcp(Context& ctx, Bytes bytes) {
     out.ack = reader.be32(8);
     out.tcp_flags = reader.u8(13);
     out.window = reader.be16(14);
+    out.window_scale =
+        (out.tcp_flags & tcp_flag::kSyn) ? window_scale(reader, header) : kNoWindowScale;
     set_payload(out, bytes.after(header));
     return DecodeResult::kPacket;
 }

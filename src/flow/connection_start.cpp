@@ -144,11 +144,9 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
 
     // Inside the receiver's window the SYN is an error within the connection, which the
     // receiver responds to with a reset or a challenge ACK (RFC 9293, section 3.10.7.4, and
-    // RFC 5961, section 4).
-    // NOTE: the window is the field's value, unscaled, because the window scale option is
-    // not decoded. A SYN beyond it but inside a scaled window, or a forged SYN of the
-    // initiator's side outside the window, starts a new connection too.
-    const uint32_t window = std::max<uint32_t>(tcp.window[other], 1);
+    // RFC 5961, section 4). The window is scaled when both SYNs were seen with the option.
+    // NOTE: a forged SYN of the initiator's side outside the window starts a new connection.
+    const uint32_t window = std::max<uint32_t>(tcp.receive_window(other), 1);
     return seq - tcp.next_sequence[side] >= window;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -31,11 +32,36 @@ struct TcpState {
     // Whether each side's SYN or SYN-ACK came, and its ISN, to tell a retransmitted SYN from
     // one that opens a new connection on the same ports.
     bool isn_known[2] = {false, false};
+    // The shift count of each side's window scale option, a nibble each (the initiator's
+    // low), kShiftUnknown when its SYN had no option or was not seen. One byte, where the
+    // struct had padding, so that the flow record keeps its size.
+    uint8_t window_shifts = kShiftUnknown << 4 | kShiftUnknown;
     uint32_t isn[2] = {0, 0};
     uint32_t next_sequence[2] = {0, 0};
-    uint16_t window[2] = {0, 0};  // the window field each side sent last, unscaled
+    // The window field each side sent last. A SYN's field, which is never scaled, is kept
+    // divided by its sender's scale, rounded up, once both ends have announced theirs.
+    uint16_t window[2] = {0, 0};
+
+    static constexpr uint8_t kShiftUnknown = 0x0F;
 
     bool closed() const { return rst_seen || (fin_seen[0] && fin_seen[1]); }
+
+    uint8_t window_shift(Side side) const { return (window_shifts >> (4 * side)) & 0x0F; }
+    void set_window_shift(Side side, uint8_t shift) {
+        const int bits = 4 * side;
+        window_shifts = static_cast<uint8_t>((window_shifts & ~(0x0F << bits)) |
+                                             (std::min<uint8_t>(shift, kShiftUnknown) << bits));
+    }
+    // Windows are scaled only when both ends' SYNs carried the option (RFC 7323, section
+    // 2.2).
+    bool window_scaled() const {
+        return window_shift(kInitiator) != kShiftUnknown &&
+               window_shift(kResponder) != kShiftUnknown;
+    }
+    // The receive window that `side` announced last, in bytes.
+    uint32_t receive_window(Side side) const {
+        return window_scaled() ? uint32_t{window[side]} << window_shift(side) : window[side];
+    }
 };
 
 struct Flow {

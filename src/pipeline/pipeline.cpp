@@ -336,6 +336,9 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         if (!tcp.isn_known[side]) {
             set_initial_sequence(flow, side, packet.seq);
             if (flags & decode::tcp_flag::kAck) set_initial_sequence(flow, other, packet.ack - 1);
+            if (packet.window_scale != decode::kNoWindowScale) {
+                tcp.set_window_shift(side, packet.window_scale);
+            }
         }
     } else if (side == flow::kInitiator && (flags & decode::tcp_flag::kAck) &&
                tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1 &&
@@ -366,6 +369,11 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         }
         tcp.sequence_known[side] = true;
         tcp.window[side] = packet.window;
+        if ((flags & decode::tcp_flag::kSyn) && tcp.window_scaled()) {
+            // Not scaled in a SYN (RFC 7323, section 2.2); kept so that scaling gives it back.
+            const uint32_t unit = uint32_t{1} << tcp.window_shift(side);
+            tcp.window[side] = static_cast<uint16_t>((packet.window + unit - 1) / unit);
+        }
     }
     if (flags & decode::tcp_flag::kFin) tcp.fin_seen[side] = true;
     if (!was_closed && flow.tcp.closed()) table_.move_to(&flow, FlowTable::kClosed);

@@ -52,6 +52,40 @@ TEST(DecodeTcp, OptionsCutBySnapshotLength) {
     EXPECT_EQ(decoded.packet.payload_length, 10u);
 }
 
+// The window scale option (RFC 7323) is read from SYN segments, with shifts over 14 read as
+// 14, and ignored in others. Malformed options stop the reading without harm.
+TEST(DecodeTcp, WindowScaleOfSyn) {
+    auto scale_of = [](uint8_t flags, const Frame& options) {
+        Decoded decoded;
+        EXPECT_EQ(decoded.run(DLT_RAW, ipv4(ip_protocol::kTcp, tcp(1, 2, {}, flags, 5, 6, options))),
+                  DecodeResult::kPacket);
+        return decoded.packet.window_scale;
+    };
+    // MSS, SACK permitted, timestamps, NOP, window scale 7: what Linux sends.
+    Frame linux_syn = bytes({0x02, 0x04, 0x05, 0xB4, 0x04, 0x02, 0x08, 0x0A, 0, 0, 0, 1,
+                             0, 0, 0, 0, 0x01, 0x03, 0x03, 0x07});
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, linux_syn), 7);
+    EXPECT_EQ(scale_of(tcp_flag::kSyn | tcp_flag::kAck, linux_syn), 7);
+    EXPECT_EQ(scale_of(tcp_flag::kAck, linux_syn), kNoWindowScale);
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, bytes({0x03, 0x03, 0x1E, 0x00})), 14);
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, bytes({0x02, 0x04, 0x05, 0xB4})), kNoWindowScale);
+    // After the end of the options, and after a length of 0 or one past the header.
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, bytes({0x00, 0x03, 0x03, 0x07})), kNoWindowScale);
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, bytes({0x02, 0x00, 0x03, 0x03, 0x07, 0x01, 0x01, 0x01})),
+              kNoWindowScale);
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, bytes({0x01, 0x01, 0x08, 0x0A})), kNoWindowScale);
+    // A window scale option of another length is not one.
+    EXPECT_EQ(scale_of(tcp_flag::kSyn, bytes({0x03, 0x04, 0x07, 0x00})), kNoWindowScale);
+
+    // Cut by the snapshot length before the option: not read.
+    Frame frame = ipv4(ip_protocol::kTcp, tcp(1, 2, {}, tcp_flag::kSyn, 5, 6, linux_syn));
+    Frame captured(frame.begin(), frame.end() - 2);
+    Decoded decoded;
+    ASSERT_EQ(decoded.run(DLT_RAW, captured, 1, static_cast<int64_t>(frame.size())),
+              DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.window_scale, kNoWindowScale);
+}
+
 TEST(DecodeUdp, LengthChecked) {
     Decoded decoded;
     ASSERT_EQ(decoded.run(DLT_RAW, ipv4(ip_protocol::kUdp, udp(5353, 5353, filler(20)))),

@@ -402,6 +402,62 @@ TEST(PipelineFlow, SynInsideWindowStaysInConnection) {
     EXPECT_EQ(h.sink.of(Activity::kStatistics).at(0).packets_out, 3u);
 }
 
+// `frame` (from ipv4()) with a window scale option of `shift` after its TCP header.
+std::vector<uint8_t> with_window_scale(std::vector<uint8_t> frame, uint8_t shift) {
+    const uint8_t option[] = {0x01, 0x03, 0x03, shift};  // NOP, window scale
+    frame.insert(frame.begin() + 40, std::begin(option), std::end(option));
+    frame[32] = 0x60;  // a 24-byte TCP header
+    put16(frame, 2, static_cast<uint16_t>(frame.size()));
+    return frame;
+}
+
+// With both SYNs carrying the window scale option, the receiver's window is scaled (RFC
+// 7323): a SYN 50,000 bytes ahead falls inside a window field of 1,000 scaled by 2^7, and
+// one 200,000 bytes ahead does not. Without the client's option, 50,000 is already beyond.
+TEST(PipelineFlow, SynInsideScaledWindowStaysInConnection) {
+    for (bool client_scales : {true, false}) {
+        SCOPED_TRACE(client_scales ? "both scale" : "only the server scales");
+        Harness h;
+        auto syn = ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100);
+        h.feed(client_scales ? with_window_scale(syn, 7) : syn, kSecond);
+        h.feed(with_window_scale(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "",
+                                      kSyn | kAck, 500, 101, 65535),
+                                 7),
+               kSecond + 1);
+        h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
+               kSecond + 2);
+        h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kAck, 501, 105, 1000),
+               kSecond + 3);
+        h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 105 + 50'000),
+               2 * kSecond);
+        EXPECT_EQ(h.sink.of(Activity::kConnect).size(), client_scales ? 1u : 2u);
+        if (!client_scales) continue;
+        h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 105 + 200'000),
+               3 * kSecond);
+        h.pipeline.finish();
+        EXPECT_EQ(h.sink.of(Activity::kConnect).size(), 2u);
+    }
+}
+
+// The window field of a SYN-ACK is not scaled (RFC 7323 section 2.2): until the server
+// sends again, its window is the field's value, 1,000 bytes, even with scaling agreed.
+TEST(PipelineFlow, SynAckWindowIsNotScaled) {
+    Harness h;
+    h.feed(with_window_scale(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), 7),
+           kSecond);
+    h.feed(with_window_scale(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck,
+                                  500, 101, 1000),
+                             7),
+           kSecond + 1);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
+           kSecond + 2);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 105 + 900), 2 * kSecond);
+    EXPECT_EQ(h.sink.of(Activity::kConnect).size(), 1u);
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 105 + 5'000), 3 * kSecond);
+    h.pipeline.finish();
+    EXPECT_EQ(h.sink.of(Activity::kConnect).size(), 2u);
+}
+
 // Both ends send a SYN at once (RFC 9293 section 3.5): one connection.
 TEST(PipelineFlow, SimultaneousOpenIsOneConnection) {
     Harness h;
