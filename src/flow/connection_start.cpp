@@ -142,12 +142,27 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
         return !(tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1);
     }
 
-    // Inside the receiver's window the SYN is an error within the connection, which the
-    // receiver responds to with a reset or a challenge ACK (RFC 9293, section 3.10.7.4, and
-    // RFC 5961, section 4). The window is scaled when both SYNs were seen with the option.
-    // NOTE: a forged SYN of the initiator's side outside the window starts a new connection.
+    // On an established connection the SYN is an error within the connection, which the
+    // receiver answers with a challenge ACK (RFC 9293, section 3.10.7.4, and RFC 5961,
+    // section 4). A client that really connects again then resets the old connection, or
+    // gets a SYN-ACK from a responder that forgot it (syn_ack_starts_new_connection()).
+    if (idle_us < kQuietConnectionSynIdleUs) return false;
+    // NOTE: after a minute of quiet, a SYN outside the receiver's window starts a new
+    // connection without waiting for the SYN-ACK. A capture that missed the SYN-ACK then
+    // still shows the new connection, but a forged SYN splits the connection too.
     const uint32_t window = std::max<uint32_t>(tcp.receive_window(other), 1);
     return seq - tcp.next_sequence[side] >= window;
+}
+
+bool syn_ack_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, uint32_t ack) {
+    if (side != kResponder || !tcp.isn_known[kInitiator] || !tcp.isn_known[kResponder]) {
+        return false;
+    }
+    if (seq == tcp.isn[kResponder] || ack - 1 == tcp.isn[kInitiator]) return false;
+    // Established: data went past the handshake. While only the handshake was seen, a
+    // second SYN-ACK is handled within it (see Pipeline::update_tcp()).
+    return tcp.next_sequence[kInitiator] != tcp.isn[kInitiator] + 1 ||
+           tcp.next_sequence[kResponder] != tcp.isn[kResponder] + 1;
 }
 
 IcmpRole icmp_role(uint8_t ip_protocol, uint8_t type) {

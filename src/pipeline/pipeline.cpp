@@ -44,6 +44,13 @@ bool is_opening_syn(const Packet& packet) {
            !(packet.tcp_flags & decode::tcp_flag::kAck);
 }
 
+// A SYN-ACK without RST or FIN, which a stack sends only to answer a SYN.
+bool is_syn_ack(const Packet& packet) {
+    using namespace decode::tcp_flag;
+    return packet.ip_protocol == decode::ip_protocol::kTcp &&
+           (packet.tcp_flags & (kSyn | kAck | kRst | kFin)) == (kSyn | kAck);
+}
+
 bool is_icmp_request(const Packet& packet) {
     return flow::icmp_role(packet.ip_protocol, packet.icmp_type) == flow::IcmpRole::kRequest;
 }
@@ -138,6 +145,11 @@ void Pipeline::process_packet(const Packet& packet) {
     if (flow != nullptr && is_opening_syn(packet) &&
         flow::syn_starts_new_connection(flow->tcp, flow->side_of(sender_is_low), packet.seq,
                                         packet.time_us - flow->last_us)) {
+        end_replaced_connection(flow);
+        flow = nullptr;
+    } else if (flow != nullptr && is_syn_ack(packet) &&
+               flow::syn_ack_starts_new_connection(flow->tcp, flow->side_of(sender_is_low),
+                                                   packet.seq, packet.ack)) {
         end_replaced_connection(flow);
         flow = nullptr;
     }
@@ -387,6 +399,12 @@ void Pipeline::set_initial_sequence(Flow& flow, Side side, uint32_t isn) {
 
 void Pipeline::feed_tcp(Flow& flow, Side side, const Packet& packet) {
     if (flow.inspection == nullptr || packet.payload.empty()) return;
+    // The data of a SYN other than the one that opened the connection: its receiver sends
+    // a challenge ACK and drops the segment (RFC 5961, section 4), so none of it is read.
+    if ((packet.tcp_flags & decode::tcp_flag::kSyn) &&
+        (!flow.tcp.isn_known[side] || packet.seq != flow.tcp.isn[side])) {
+        return;
+    }
     uint32_t seq = packet.seq;
     if (packet.tcp_flags & decode::tcp_flag::kSyn) ++seq;  // SYN occupies one number
     const StreamSource source{&flow, side == flow::kInitiator, &packet};
