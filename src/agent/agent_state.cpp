@@ -7,23 +7,6 @@
 namespace pw::agent {
 namespace {
 
-std::string transport_name(uint8_t ip_protocol) {
-    switch (ip_protocol) {
-        case 6:
-            return "tcp";
-        case 17:
-            return "udp";
-        case 1:
-            return "icmp";
-        case 58:
-            return "icmpv6";
-        case 2:
-            return "igmp";
-        default:
-            return std::to_string(ip_protocol);
-    }
-}
-
 std::string endpoint(const decode::IpAddress& address, uint16_t port) {
     return address.is_v6 ? fmt::format("[{}]:{}", address.to_string(), port)
                          : fmt::format("{}:{}", address.to_string(), port);
@@ -162,7 +145,7 @@ nlohmann::json connections_json(
         bool inbound = flow.direction == events::Direction::kInbound;
         nlohmann::json connection;
         connection["connection_uid"] = flow.connection_uid;
-        connection["transport"] = transport_name(flow.ip_protocol);
+        connection["transport"] = decode::ip_protocol::name(flow.ip_protocol);
         connection["local"] = inbound ? endpoint(flow.target, flow.target_port)
                                       : endpoint(flow.source, flow.source_port);
         connection["remote"] = inbound ? endpoint(flow.source, flow.source_port)

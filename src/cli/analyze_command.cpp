@@ -210,8 +210,9 @@ int run_analyze(AnalyzeOptions& options) {
 
 }  // namespace
 
-// Accepts finite numbers above zero, or at zero with `allow_zero`. It rejects NaN and
-// infinity, because CLI11's range checks let NaN through and print a 300-digit bound.
+// Accepts finite numbers above zero, or at zero with `allow_zero`, up to 100 years. It
+// rejects NaN and infinity, because CLI11's range checks let NaN through and print a
+// 300-digit bound.
 CLI::Validator seconds_validator(bool allow_zero) {
     return CLI::Validator(
         [allow_zero](std::string& text) -> std::string {
@@ -226,6 +227,14 @@ CLI::Validator seconds_validator(bool allow_zero) {
             if (!std::isfinite(value) || value < 0 || (!allow_zero && value == 0)) {
                 return "'" + text + "' must be a finite number of seconds " +
                        (allow_zero ? "of at least 0" : "greater than 0");
+            }
+            // Times are kept in microseconds in 64 bits, which overflow past about 292,000
+            // years. A century outlasts any capture or agent, so it serves as "never".
+            constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+            if (value > kMaxSeconds) {
+                return "'" + text + "' is longer than 100 years (" +
+                       std::to_string(static_cast<int64_t>(kMaxSeconds)) +
+                       " s); give at most that, which never ends a flow in practice";
             }
             // Times are kept in milliseconds; a shorter one would silently become 0.
             if (value > 0 && value < 0.001) {

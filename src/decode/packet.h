@@ -59,6 +59,24 @@ inline constexpr uint8_t kIgmp = 2;
 inline constexpr uint8_t kTcp = 6;
 inline constexpr uint8_t kUdp = 17;
 inline constexpr uint8_t kIcmpv6 = 58;
+
+// The lower-case name of a transport the flow table tracks, or its number for another.
+inline std::string name(uint8_t number) {
+    switch (number) {
+        case kIcmp:
+            return "icmp";
+        case kIgmp:
+            return "igmp";
+        case kTcp:
+            return "tcp";
+        case kUdp:
+            return "udp";
+        case kIcmpv6:
+            return "icmpv6";
+        default:
+            return std::to_string(number);
+    }
+}
 }  // namespace ip_protocol
 
 namespace tcp_flag {

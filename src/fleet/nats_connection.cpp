@@ -87,8 +87,10 @@ NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
             check_nats(status, fmt::format("failed to connect to NATS at {}", servers));
         }
     } catch (...) {
-        natsConnection_Destroy(connection_);
-        natsOptions_Destroy(options_);
+        // Only what exists: when the library could not be loaded or lacks a function, a
+        // call made here would throw again and hide the first error.
+        if (connection_ != nullptr) natsConnection_Destroy(connection_);
+        if (options_ != nullptr) natsOptions_Destroy(options_);
         throw;
     }
     // A short-lived command logs its connection only at debug level.

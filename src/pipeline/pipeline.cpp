@@ -26,8 +26,13 @@ constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kResetBehindBytes = 1 << 20;
 constexpr int64_t kResetAheadBytes = 64 << 10;
 
+// Saturates at a quarter of int64_t's range, so that adding a time to it cannot overflow:
+// the command line allows at most 100 years, but Settings may come from elsewhere.
 int64_t seconds_to_us(double seconds) {
-    return static_cast<int64_t>(seconds * static_cast<double>(kMicrosPerSecond));
+    constexpr int64_t kLongest = INT64_MAX / 4;
+    const double us = seconds * static_cast<double>(kMicrosPerSecond);
+    if (!(us < static_cast<double>(kLongest))) return kLongest;  // NaN too
+    return us > 0 ? static_cast<int64_t>(us) : 0;
 }
 
 // Ports below this are the usual well-known and registered service range that marks the

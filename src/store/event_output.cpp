@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "common/ascii.h"
+#include "decode/packet.h"
 #include "events/json.h"
 #include "query/literals.h"
 
@@ -28,21 +29,6 @@ const char* direction_name(events::Direction direction) {
             break;
     }
     return "unknown";
-}
-
-std::string ip_protocol_name(uint8_t number) {
-    switch (number) {
-        case 1:
-            return "icmp";
-        case 6:
-            return "tcp";
-        case 17:
-            return "udp";
-        case 58:
-            return "icmpv6";
-        default:
-            return std::to_string(number);
-    }
 }
 
 std::string endpoint(const std::string& ip, uint16_t port) {
@@ -77,7 +63,7 @@ Row event_table_row(const StoredEvent& stored) {
     bool stats = is_statistics(e);
     return {query::format_time(e.time_ms),
             events::activity_name(e.activity),
-            ip_protocol_name(e.ip_protocol),
+            decode::ip_protocol::name(e.ip_protocol),
             endpoint(e.source_ip, e.source_port),
             endpoint(e.target_ip, e.target_port),
             direction_name(e.direction),
@@ -96,7 +82,7 @@ Row session_table_row(const SessionRecord& session) {
     const events::Event& e = session.statistics.event;
     return {query::format_time(e.start_time_ms),
             query::format_time(e.end_time_ms),
-            ip_protocol_name(e.ip_protocol),
+            decode::ip_protocol::name(e.ip_protocol),
             endpoint(e.source_ip, e.source_port),
             endpoint(e.target_ip, e.target_port),
             protocol_names(e, ","),

@@ -86,6 +86,13 @@ TEST(DecodeTcp, WindowScaleOfSyn) {
     EXPECT_EQ(decoded.packet.window_scale, kNoWindowScale);
 }
 
+// Tables and the agent's connection list name every tracked transport, IGMP included.
+TEST(IpProtocol, Names) {
+    EXPECT_EQ(ip_protocol::name(ip_protocol::kIgmp), "igmp");
+    EXPECT_EQ(ip_protocol::name(ip_protocol::kIcmpv6), "icmpv6");
+    EXPECT_EQ(ip_protocol::name(132), "132");
+}
+
 TEST(DecodeUdp, LengthChecked) {
     Decoded decoded;
     ASSERT_EQ(decoded.run(DLT_RAW, ipv4(ip_protocol::kUdp, udp(5353, 5353, filler(20)))),

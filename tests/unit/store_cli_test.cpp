@@ -370,6 +370,13 @@ TEST_F(StoreCli, BadPathsAndValuesNamed) {
                std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap"});
     EXPECT_EQ(interval.exit_code, 2);
     EXPECT_NE(interval.err.find("shorter than a millisecond"), std::string::npos) << interval.err;
+    // A timeout meant as "never" must not overflow into one that ends every flow at once.
+    CommandResult forever = protowatch(
+        dir_, {"analyze", "--no-store", "--tcp-timeout", "1e13",
+               std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap"});
+    EXPECT_EQ(forever.exit_code, 2);
+    EXPECT_NE(forever.err.find("'1e13' is longer than 100 years"), std::string::npos)
+        << forever.err;
     CommandResult limit = run({"dump", "--limit", "-1"});
     EXPECT_EQ(limit.exit_code, 2);
     EXPECT_NE(limit.err.find("at least 0"), std::string::npos) << limit.err;
