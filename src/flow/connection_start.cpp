@@ -158,7 +158,10 @@ bool syn_ack_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq,
     if (side != kResponder || !tcp.isn_known[kInitiator] || !tcp.isn_known[kResponder]) {
         return false;
     }
-    if (seq == tcp.isn[kResponder] || ack - 1 == tcp.isn[kInitiator]) return false;
+    if (seq == tcp.isn[kResponder] || tcp.other_syn == tcp.isn[kInitiator] ||
+        ack - 1 != tcp.other_syn) {
+        return false;
+    }
     // Established: data went past the handshake. While only the handshake was seen, a
     // second SYN-ACK is handled within it (see Pipeline::update_tcp()).
     return tcp.next_sequence[kInitiator] != tcp.isn[kInitiator] + 1 ||

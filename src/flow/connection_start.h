@@ -36,9 +36,10 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
 
 // Returns true when a SYN-ACK from `side`, with sequence number `seq` and acknowledgment
 // `ack`, opens a new connection on the ports of the established connection that `tcp`
-// describes: the responder acknowledges another SYN than the one that opened the
-// connection, with another ISN than its own first one. It answers a client that connects
-// again on the same ports after the responder forgot the old connection.
+// describes: the responder acknowledges the last SYN of another ISN that the initiator
+// sent (TcpState::other_syn), with another ISN than its own first one. It answers a client
+// that connects again on the same ports after the responder forgot the old connection. A
+// SYN-ACK that acknowledges no such SYN is forged or stray, and changes nothing.
 bool syn_ack_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, uint32_t ack);
 
 // The part an ICMP or ICMPv6 message plays in its exchange. A request's sender initiates

@@ -38,6 +38,10 @@ struct TcpState {
     uint8_t window_shifts = kShiftUnknown << 4 | kShiftUnknown;
     uint32_t isn[2] = {0, 0};
     uint32_t next_sequence[2] = {0, 0};
+    // The sequence number of the last SYN of another ISN that the initiator sent while the
+    // connection went on, or the initiator's ISN while none came. Only a SYN-ACK to that SYN
+    // shows a new connection (syn_ack_starts_new_connection()).
+    uint32_t other_syn = 0;
     // The window field each side sent last. A SYN's field, which is never scaled, is kept
     // divided by its sender's scale, rounded up, once both ends have announced theirs.
     uint16_t window[2] = {0, 0};

@@ -356,6 +356,9 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
             if (packet.window_scale != decode::kNoWindowScale) {
                 tcp.set_window_shift(side, packet.window_scale);
             }
+        } else if (side == flow::kInitiator && !(flags & decode::tcp_flag::kAck)) {
+            // A SYN of another ISN that stayed in the connection (see process_packet()).
+            tcp.other_syn = packet.seq;
         }
     } else if (side == flow::kInitiator && (flags & decode::tcp_flag::kAck) &&
                tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1 &&
@@ -399,6 +402,7 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
 void Pipeline::set_initial_sequence(Flow& flow, Side side, uint32_t isn) {
     flow.tcp.isn_known[side] = true;
     flow.tcp.isn[side] = isn;
+    if (side == flow::kInitiator) flow.tcp.other_syn = isn;
     if (flow.inspection != nullptr) flow.inspection->streams[side].set_initial_sequence(isn);
 }
 

@@ -335,7 +335,7 @@ TEST(PipelineFlow, ChallengeAckResetAndSynStartNewConnection) {
 }
 
 // A SYN forged into an active download, from either side, outside the window or not, and
-// with data of its own, changes nothing: a real receiver answers it with a challenge ACK
+// with data of its own, changes nothing, and so does a SYN-ACK that answers no SYN: a real receiver answers it with a challenge ACK
 // and drops it (RFC 5961 section 4), and the download goes on in the same connection. So
 // the connection stays whole, and its file type is found.
 TEST(PipelineFlow, ForgedSynDoesNotHideDownload) {
@@ -351,11 +351,13 @@ TEST(PipelineFlow, ForgedSynDoesNotHideDownload) {
         bool from_client;
         uint32_t seq_offset;  // from the forger's next sequence number
         std::string data;
+        uint8_t flags = kSyn;
     };
     const Forgery forgeries[] = {
         {"client, far ahead", true, 50'000'000, ""},
         {"client, one behind", true, 0xFFFFFFFF, ""},
         {"server, with junk at the body's place", false, 0xFFFFFFFF, std::string(30, '\0')},
+        {"server, a SYN-ACK to no SYN", false, 50'000'000, "", kSyn | kAck},
     };
     for (const Forgery& forgery : forgeries) {
         SCOPED_TRACE(forgery.name);
@@ -374,8 +376,8 @@ TEST(PipelineFlow, ForgedSynDoesNotHideDownload) {
         } else {
             // One behind, so that its data, after the SYN's own number, falls where the body's
             // bytes go.
-            h.feed(ipv4(6, server, 80, client, 40000, forgery.data, kSyn,
-                        server_next + forgery.seq_offset),
+            h.feed(ipv4(6, server, 80, client, 40000, forgery.data, forgery.flags,
+                        server_next + forgery.seq_offset, 77'777),
                    kSecond + 4);
         }
         h.feed(ipv4(6, server, 80, client, 40000, body, kAck | kPsh, server_next, client_next),
