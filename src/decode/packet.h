@@ -131,9 +131,8 @@ struct Packet {
     uint32_t ack = 0;
     uint8_t tcp_flags = 0;
     uint16_t window = 0;
-    // The shift count of the window scale option (RFC 7323, section 2.2), read from SYN
-    // segments only, where the option may appear, and at most 14 as the RFC reads larger
-    // values. kNoWindowScale without the option, and for every other segment.
+    // The shift count of a SYN's window scale option (RFC 7323, section 2.2), at most 14.
+    // kNoWindowScale without the option, and for every segment that is not a SYN.
     uint8_t window_scale = kNoWindowScale;
 
     // ICMP, ICMPv6 and IGMP: the message's first two bytes (for IGMP, the type and the

@@ -1,13 +1,13 @@
 // Loads nats.c when a command first calls it, rather than at every start of the program.
-// Linked in the usual way, nats.c and the TLS libraries it needs (libssl, libcrypto) were
-// mapped and relocated at each start: about 2 ms, a third of the start of a command that
-// never uses NATS, such as `analyze` or `query`.
+// Linked in the usual way, nats.c and the TLS libraries it brings (libssl, libcrypto) were
+// mapped and relocated at each start, also of commands that never use NATS, such as
+// `analyze` or `search`. `protowatch --version` took 7.0 ms then, and takes 5.5 ms now.
 //
 // Each nats.c function that the fleet code calls is defined here under its own name, with
 // the signature nats.h declares (the compiler checks that they match). The first call loads
 // the library (PW_NATS_SONAME, the name the build found) and then forwards to the function
 // of that name in it. If the library cannot be loaded, the call throws NatsLibraryError,
-// which names the library and the Debian package that holds it (PW_NATS_PACKAGE).
+// which names the library and the Debian package that contains it (PW_NATS_PACKAGE).
 // NOTE: a nats.c function that the fleet code starts to call must be added below, or the
 // program fails to link.
 

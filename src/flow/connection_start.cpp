@@ -142,8 +142,8 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
         return !(tcp.isn_known[other] && tcp.next_sequence[other] == tcp.isn[other] + 1);
     }
 
-    // On an established connection the SYN is an error within the connection, which the
-    // receiver answers with a challenge ACK (RFC 9293, section 3.10.7.4, and RFC 5961,
+    // On an established connection the SYN is an error within the connection, and the
+    // receiver replies to it with a challenge ACK (RFC 9293, section 3.10.7.4, and RFC 5961,
     // section 4). A client that really connects again then resets the old connection, or
     // gets a SYN-ACK from a responder that forgot it (syn_ack_starts_new_connection()).
     if (idle_us < kQuietConnectionSynIdleUs) return false;

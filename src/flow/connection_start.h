@@ -27,9 +27,9 @@ inline constexpr int64_t kQuietConnectionSynIdleUs = 60'000'000;
 // the sender's ISN, or comes before any reply and less than kUnansweredSynIdleUs after the
 // last packet. It also belongs when the responder of a connection whose handshake was seen
 // sends it (a simultaneous open, or forged), and when it comes on an established connection
-// less than kQuietConnectionSynIdleUs after the last packet: a receiver answers such a SYN
-// with a challenge ACK and keeps the connection (RFC 5961, section 4), so a forged one
-// changes nothing, and a client that really reconnects resets the old connection or gets a
+// less than kQuietConnectionSynIdleUs after the last packet. A receiver replies to such a
+// SYN with a challenge ACK and keeps the connection (RFC 5961, section 4), so a forged one
+// changes nothing. A client that really reconnects resets the old connection or gets a
 // SYN-ACK for its SYN. After that idle time a SYN still belongs when it falls inside the
 // receiver's window.
 bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int64_t idle_us);
@@ -37,9 +37,9 @@ bool syn_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, int
 // Returns true when a SYN-ACK from `side`, with sequence number `seq` and acknowledgment
 // `ack`, opens a new connection on the ports of the established connection that `tcp`
 // describes: the responder acknowledges the last SYN of another ISN that the initiator
-// sent (TcpState::other_syn), with another ISN than its own first one. It answers a client
-// that connects again on the same ports after the responder forgot the old connection. A
-// SYN-ACK that acknowledges no such SYN is forged or stray, and changes nothing.
+// sent (TcpState::other_syn), with another ISN than its own first one. A responder sends
+// it to a client that connects again on the same ports after the responder dropped the
+// old connection. A SYN-ACK that acknowledges no such SYN is forged or stray.
 bool syn_ack_starts_new_connection(const TcpState& tcp, Side side, uint32_t seq, uint32_t ack);
 
 // The part an ICMP or ICMPv6 message plays in its exchange. A request's sender initiates

@@ -32,15 +32,13 @@ struct TcpState {
     // Whether each side's SYN or SYN-ACK came, and its ISN, to tell a retransmitted SYN from
     // one that opens a new connection on the same ports.
     bool isn_known[2] = {false, false};
-    // The shift count of each side's window scale option, a nibble each (the initiator's
-    // low), kShiftUnknown when its SYN had no option or was not seen. One byte, where the
-    // struct had padding, so that the flow record keeps its size.
+    // The shift counts of both sides' window scale options, a nibble each with the
+    // initiator's low, or kShiftUnknown without one. One byte fits the struct's padding.
     uint8_t window_shifts = kShiftUnknown << 4 | kShiftUnknown;
     uint32_t isn[2] = {0, 0};
     uint32_t next_sequence[2] = {0, 0};
-    // The sequence number of the last SYN of another ISN that the initiator sent while the
-    // connection went on, or the initiator's ISN while none came. Only a SYN-ACK to that SYN
-    // shows a new connection (syn_ack_starts_new_connection()).
+    // The sequence number of the initiator's last SYN of another ISN, or its ISN when none
+    // came. A SYN-ACK to that SYN starts a new connection (syn_ack_starts_new_connection()).
     uint32_t other_syn = 0;
     // The window field each side sent last. A SYN's field, which is never scaled, is kept
     // divided by its sender's scale, rounded up, once both ends have announced theirs.

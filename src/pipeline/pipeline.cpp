@@ -49,7 +49,7 @@ bool is_opening_syn(const Packet& packet) {
            !(packet.tcp_flags & decode::tcp_flag::kAck);
 }
 
-// A SYN-ACK without RST or FIN, which a stack sends only to answer a SYN.
+// A SYN-ACK without RST or FIN. A stack sends one only in reply to a SYN.
 bool is_syn_ack(const Packet& packet) {
     using namespace decode::tcp_flag;
     return packet.ip_protocol == decode::ip_protocol::kTcp &&
@@ -390,7 +390,8 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         tcp.sequence_known[side] = true;
         tcp.window[side] = packet.window;
         if ((flags & decode::tcp_flag::kSyn) && tcp.window_scaled()) {
-            // Not scaled in a SYN (RFC 7323, section 2.2); kept so that scaling gives it back.
+            // A SYN's window is not scaled (RFC 7323, section 2.2), so it is stored divided
+            // by the shift, and receive_window() scales it back.
             const uint32_t unit = uint32_t{1} << tcp.window_shift(side);
             tcp.window[side] = static_cast<uint16_t>((packet.window + unit - 1) / unit);
         }

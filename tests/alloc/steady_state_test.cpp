@@ -26,8 +26,8 @@
 
 namespace {
 std::atomic<uint64_t> allocations{0};
-// Heap bytes held through operator new, as malloc holds them: each block's usable size and
-// the size word before it.
+// Heap bytes allocated through operator new and not yet freed, counted as malloc counts
+// them: each block's usable size and the size word before it.
 std::atomic<int64_t> heap_bytes{0};
 
 int64_t held_bytes(void* p) { return static_cast<int64_t>(malloc_usable_size(p) + sizeof(size_t)); }

@@ -126,9 +126,9 @@ void handshake_and_close(Harness& h, int64_t t, const char* client, uint16_t por
 // advertises a window of `server_window`, and 4 bytes from the client.
 void open_with_data(Harness& h, uint16_t server_window) {
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), kSecond);
-    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101,
-                server_window),
-           kSecond + 1);
+    h.feed(
+        ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101, server_window),
+        kSecond + 1);
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
            kSecond + 2);
 }
@@ -259,11 +259,11 @@ bool has_protocol(const Event& event, ProtocolId id) {
 }
 
 // A client that lost its connection (a crash, a reboot, a NAT that gave its port to another
-// host) sends a SYN with a new ISN on the same ports, and the server, which forgot the old
-// connection too, answers it with a SYN-ACK. The old connection ends as an idle one would,
+// host) sends a SYN with a new ISN on the same ports, and the server, which dropped the old
+// connection too, replies with a SYN-ACK. The old connection ends as an idle one would,
 // and the new one gets its own handshake, counts and inspection. The SYN itself, which only
 // the SYN-ACK shows to be new, counts to the old one.
-TEST(PipelineFlow, SynAckToNewSynStartsNewConnection) {
+TEST(PipelineFlow, SynAckToNewSynStartsNew) {
     Harness h;
     const char* client = "192.0.2.1";
     const char* server = "198.51.100.1";
@@ -313,10 +313,10 @@ TEST(PipelineFlow, SynOnQuietConnectionStartsNew) {
     EXPECT_EQ(h.sink.of(Activity::kDisconnect).at(0).reason, EndReason::kTimeout);
 }
 
-// A client that reconnects while the server still holds the old connection gets a
+// A client that reconnects while the server still has the old connection gets a
 // challenge ACK for its SYN, resets the old connection with it and sends its SYN again
 // (RFC 5961 section 4): the reset ends the old connection and the SYN starts the new one.
-TEST(PipelineFlow, ChallengeAckResetAndSynStartNewConnection) {
+TEST(PipelineFlow, ResetThenSynStartsNewConnection) {
     Harness h;
     const char* client = "192.0.2.1";
     const char* server = "198.51.100.1";
@@ -335,9 +335,9 @@ TEST(PipelineFlow, ChallengeAckResetAndSynStartNewConnection) {
 }
 
 // A SYN forged into an active download, from either side, outside the window or not, and
-// with data of its own, changes nothing, and so does a SYN-ACK that answers no SYN: a real receiver answers it with a challenge ACK
-// and drops it (RFC 5961 section 4), and the download goes on in the same connection. So
-// the connection stays whole, and its file type is found.
+// with data of its own, changes nothing, and so does a SYN-ACK to no SYN. A real receiver
+// replies to it with a challenge ACK and drops it (RFC 5961 section 4), and the download
+// goes on in the same connection. So the connection stays whole, and its file type is found.
 TEST(PipelineFlow, ForgedSynDoesNotHideDownload) {
     const char* client = "192.0.2.1";
     const char* server = "198.51.100.1";
@@ -518,16 +518,17 @@ std::vector<uint8_t> with_window_scale(std::vector<uint8_t> frame, uint8_t shift
 }
 
 // With both SYNs carrying the window scale option, the receiver's window is scaled (RFC
-// 7323). After a minute of quiet, a SYN 50,000 bytes ahead falls inside a window field of 1,000 scaled by 2^7, and
-// one 200,000 bytes ahead does not. Without the client's option, 50,000 is already beyond.
-TEST(PipelineFlow, SynInsideScaledWindowStaysInConnection) {
+// 7323). After a minute of quiet, a SYN 50,000 bytes ahead falls inside a window field of
+// 1,000 scaled by 2^7, and one 200,000 bytes ahead does not. Without the client's option,
+// 50,000 is already beyond.
+TEST(PipelineFlow, SynInsideScaledWindowStays) {
     for (bool client_scales : {true, false}) {
         SCOPED_TRACE(client_scales ? "both scale" : "only the server scales");
         Harness h;
         auto syn = ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100);
         h.feed(client_scales ? with_window_scale(syn, 7) : syn, kSecond);
-        h.feed(with_window_scale(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "",
-                                      kSyn | kAck, 500, 101, 65535),
+        h.feed(with_window_scale(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck,
+                                      500, 101, 65535),
                                  7),
                kSecond + 1);
         h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
@@ -551,9 +552,8 @@ TEST(PipelineFlow, SynAckWindowIsNotScaled) {
     Harness h;
     h.feed(with_window_scale(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), 7),
            kSecond);
-    h.feed(with_window_scale(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck,
-                                  500, 101, 1000),
-                             7),
+    h.feed(with_window_scale(
+               ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500, 101, 1000), 7),
            kSecond + 1);
     h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "abcd", kAck | kPsh, 101, 501),
            kSecond + 2);
