@@ -1,4 +1,4 @@
-// Micro-benchmarks of the pipeline's layers: reading a mapped capture, decoding, the
+// Micro-benchmarks of the pipeline's layers: reading a capture file, decoding, the
 // sharded pipeline's choice of worker, the flow table, TCP reassembly, the detectors, the
 // memory held per tracked flow, and the whole pipeline on the project's sample capture.
 
@@ -79,12 +79,12 @@ void BM_ShardAddresses(benchmark::State& state) {
 }
 BENCHMARK(BM_ShardAddresses);
 
-// Reading a classic pcap file of 100,000 frames of 554 bytes from its mapping (the page
-// cache keeps it after the first iteration), touching each frame's first byte.
-void BM_MappedPcapRead(benchmark::State& state) {
+// Reading a classic pcap file of 100,000 frames of 554 bytes (the page cache keeps it after
+// the first iteration), touching each frame's first byte.
+void BM_PcapFileRead(benchmark::State& state) {
     constexpr uint32_t kFrames = 100'000;
     std::vector<uint8_t> frame = tcp_frame(0xC0000201, 40000, 500);
-    std::string path = "/tmp/protowatch-bench-mapped-" + std::to_string(getpid()) + ".pcap";
+    std::string path = "/tmp/protowatch-bench-read-" + std::to_string(getpid()) + ".pcap";
     {
         std::ofstream out(path, std::ios::binary);
         const uint32_t header[] = {0xA1B2C3D4, 0x00040002, 0, 0, 65535, 1};
@@ -108,7 +108,7 @@ void BM_MappedPcapRead(benchmark::State& state) {
     std::remove(path.c_str());
     state.SetItemsProcessed(state.iterations() * kFrames);
 }
-BENCHMARK(BM_MappedPcapRead)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PcapFileRead)->Unit(benchmark::kMillisecond);
 
 void BM_FlowTableFindInsert(benchmark::State& state) {
     const auto flows = static_cast<uint32_t>(state.range(0));

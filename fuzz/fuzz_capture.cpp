@@ -1,6 +1,6 @@
 // Reads the input as a capture file (pcap or pcapng) through the reader and the pipeline.
-// When the reader maps a classic pcap file instead of reading it through libpcap, libpcap
-// reads it too, and any difference in the frames or in where reading stops is a finding.
+// When PcapFileReader reads a classic pcap file instead of libpcap, libpcap reads it too,
+// and any difference in the frames or in where reading stops is a finding.
 
 #include <pcap/pcap.h>
 #include <unistd.h>
@@ -69,21 +69,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pw::pipeline::Pipeline pipeline(pw::pipeline::Settings{}, {});
     pw::capture::FileReader reader;
     std::vector<FrameCopy> frames;
-    bool mapped = false;
     pw::capture::ReadResult result = reader.read(
         path, &pw::pipeline::Pipeline::supports_link_type, [&](const pw::capture::Frame& frame) {
-            mapped = frame.mapped;
-            if (frame.mapped) frames.push_back(copy_of(frame));
+            frames.push_back(copy_of(frame));
             pipeline.process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us);
         });
     pipeline.finish();
 
-    if (mapped) {
+    if (result.direct) {
         bool libpcap_failed = false;
         std::vector<FrameCopy> reference = read_with_libpcap(path, libpcap_failed);
         if (frames != reference || libpcap_failed == result.complete) {
             std::fprintf(stderr,
-                         "the mapped reader read %zu frames (complete: %d), libpcap %zu "
+                         "PcapFileReader read %zu frames (complete: %d), libpcap %zu "
                          "(failed: %d)\n",
                          frames.size(), result.complete, reference.size(), libpcap_failed);
             std::abort();

@@ -158,9 +158,10 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     ReadResult result;
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     std::unique_ptr<char[]> buffer;
-    // A file that will likely be mapped needs no large buffer: libpcap only reads its header.
-    const bool mappable = is_classic_pcap_file(path);
-    std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, !mappable, buffer, errbuf));
+    // A classic pcap file is likely read by PcapFileReader, so libpcap only reads its header
+    // and needs no large buffer.
+    const bool classic = is_classic_pcap_file(path);
+    std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, !classic, buffer, errbuf));
     if (!handle) {
         struct stat info {};
         bool empty = stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && info.st_size == 0;
@@ -171,20 +172,19 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     CompiledFilter filter;
     compile_filter(handle.get(), filter);
 
-    // Classic pcap files of a link type the pipeline decodes are read from a mapping;
+    // Classic pcap files of a link type the pipeline decodes are read by PcapFileReader;
     // pcapng and the rest go through libpcap.
     int linktype = pcap_datalink(handle.get());
     if (supports_link(linktype) &&
-        mapped_.open(path, linktype, static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
+        direct_.open(path, linktype, static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
         handle.reset();
-        result = read_mapped(path, filter, supports_link, visit, progress);
-        if (before_unmap_) before_unmap_();
-        mapped_.close();
+        result = read_direct(path, filter, supports_link, visit, progress);
+        direct_.close();
         return result;
     }
-    if (mappable) {
-        // Not mapped after all (a link type the pipeline does not decode, say): libpcap reads
-        // it, with the large buffer this time.
+    if (classic) {
+        // Not read by PcapFileReader after all (a link type the pipeline does not decode,
+        // say): libpcap reads it, with the large buffer this time.
         handle.reset(open_capture(path, true, buffer, errbuf));
         if (!handle) {
             result.error = open_error(path, errbuf);
@@ -192,7 +192,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         }
     }
     uint64_t records = 0;
-    result = read_with_libpcap(path, handle.get(), filter, mappable, supports_link, visit, progress,
+    result = read_with_libpcap(path, handle.get(), filter, classic, supports_link, visit, progress,
                                file_size(path), records);
     if (!result.complete && is_pcapng_file(path) && !stopping()) {
         // libpcap 1.10 stops at an interface whose link type or snapshot length differs from
@@ -333,16 +333,16 @@ ReadResult FileReader::read_with_libpcap(const std::string& path, pcap_t* handle
     return result;
 }
 
-ReadResult FileReader::read_mapped(const std::string& path, const CompiledFilter& filter,
+ReadResult FileReader::read_direct(const std::string& path, const CompiledFilter& filter,
                                    const std::function<bool(int)>& supports_link,
                                    const Visit& visit, const Progress& progress) {
     ReadResult result;
     result.opened = true;
+    result.direct = true;
     Frame frame;
-    frame.mapped = true;
     std::string error;
     int status = 0;
-    while (!stopping() && (status = mapped_.next(frame, error)) == 1) {
+    while (!stopping() && (status = direct_.next(frame, error)) == 1) {
         if (filter.valid) {
             pcap_pkthdr header{};
             header.caplen = static_cast<bpf_u_int32>(frame.data.size());
@@ -352,14 +352,14 @@ ReadResult FileReader::read_mapped(const std::string& path, const CompiledFilter
         ++result.frames;
         deliver(path, frame, supports_link, visit);
         if (progress && result.frames % kProgressEveryFrames == 0) {
-            progress(mapped_.position(), mapped_.size());
+            progress(direct_.position(), direct_.size());
         }
     }
     if (status < 0) {
         result.error = damage_message(path, result.frames, error);
         return result;
     }
-    if (progress) progress(mapped_.size(), mapped_.size());
+    if (progress) progress(direct_.size(), direct_.size());
     result.complete = true;
     return result;
 }

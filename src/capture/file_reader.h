@@ -23,9 +23,6 @@ struct Frame {
     std::span<const uint8_t> data;
     uint32_t wire_length = 0;
     int64_t time_us = 0;
-    // True when `data` points into a mapped file rather than into a buffer that the next
-    // frame reuses: it then stays valid until the reader calls its before-unmap hook.
-    bool mapped = false;
 };
 
 // The outcome of reading one capture file.
@@ -34,6 +31,7 @@ struct ReadResult {
     bool opened = false;    // false: the file could not be read as a capture at all
     bool complete = false;  // false: reading stopped early on damage (see `error`)
     std::string error;      // why, naming the file; empty when complete
+    bool direct = false;    // read by PcapFileReader rather than through libpcap
 };
 
 // Reads pcap and pcapng files through libpcap.
@@ -62,15 +60,6 @@ class FileReader {
     // waiting for input still waits for it.
     void set_stop_request(const std::atomic<bool>* flag) { stop_request_ = flag; }
 
-    // Sets a function that read() calls before it unmaps a file whose frames it handed out
-    // mapped (Frame::mapped). The caller that kept such frames must be done with them when
-    // the function returns.
-    void set_before_unmap(std::function<void()> hook) { before_unmap_ = std::move(hook); }
-
-    // Sets how many bytes behind the reading position the caller still reads frames it
-    // kept (Frame::mapped), so that a mapped file keeps them resident until then.
-    void set_resident_lag(uint64_t bytes) { mapped_.set_resident_lag(bytes); }
-
   private:
     struct CompiledFilter {
         bpf_program program{};
@@ -79,7 +68,7 @@ class FileReader {
         ~CompiledFilter();
     };
 
-    ReadResult read_mapped(const std::string& path, const CompiledFilter& filter,
+    ReadResult read_direct(const std::string& path, const CompiledFilter& filter,
                            const std::function<bool(int)>& supports_link, const Visit& visit,
                            const Progress& progress);
     void deliver(const std::string& path, const Frame& frame,
@@ -116,8 +105,7 @@ class FileReader {
     bool linktype_supported_ = false;
     std::set<int> warned_linktypes_;
     std::map<int, std::unique_ptr<CompiledFilter>> fallback_filters_;
-    MappedPcapReader mapped_;
-    std::function<void()> before_unmap_;
+    PcapFileReader direct_;
 };
 
 }  // namespace pw::capture

@@ -2,15 +2,12 @@
 
 #include <fcntl.h>
 #include <pcap/dlt.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "capture/file_reader.h"
 
@@ -26,22 +23,16 @@ constexpr uint16_t kVersionMinor = 4;
 // libpcap 1.10's largest captured length for every link type but D-Bus, EBHSCR and
 // USBPcap (MAXIMUM_SNAPLEN in pcap-int.h), which the pipeline does not decode.
 constexpr uint32_t kMaxCapturedLength = 262144;
+// Each read(2) requests this many bytes: few enough that the chunk is still in the
+// caches (L2 is 256 KiB to 2 MiB per core on current x86) when its frames are analyzed,
+// many enough that the calls cost little. 64 KiB and 256 KiB were not faster.
+constexpr uint64_t kReadBytes = 128 << 10;
+// Room for the longest record and a chunk after it.
+constexpr uint64_t kBufferBytes = 512 << 10;
+static_assert(kBufferBytes >= kRecordHeaderBytes + kMaxCapturedLength + kReadBytes);
 
-// Read pages are dropped from resident memory every kReleaseStep bytes, the caller's
-// resident lag (set_resident_lag()) behind the reading position. Each release covers that
-// lag again before its start, for pages that a caller reading behind faulted in again.
-// The lag and the step add to the peak memory.
-constexpr uint64_t kReleaseStep = 2 << 20;
-// Bytes ahead of a record header that are prefetched into the cache, a line at a time.
-// The hardware prefetchers stop at each page's end, and most frames are a few hundred bytes.
-constexpr uint64_t kPrefetchAhead = 4096;
-constexpr uint64_t kCacheLineBytes = 64;
-// The pages ahead of the reading position are mapped kPopulateStep bytes at a time, once
-// it is within kPopulateAhead of the end of those mapped so far. Mapping them in one call
-// costs less than a page fault every few pages. It also lets the prefetches in next()
-// reach those pages, since x86 drops a prefetch of a page that is not mapped.
-constexpr uint64_t kPopulateStep = 1 << 20;
-constexpr uint64_t kPopulateAhead = 512 << 10;
+constexpr const char* kShortened =
+    "the file became shorter while it was read (another program truncated it)";
 
 uint32_t byte_swap(uint32_t value) { return __builtin_bswap32(value); }
 uint16_t byte_swap(uint16_t value) { return __builtin_bswap16(value); }
@@ -53,75 +44,11 @@ T load(const uint8_t* bytes, bool swapped) {
     return swapped ? byte_swap(value) : value;
 }
 
-// The SIGBUS guard. A mapping covers the file's size at open(); if another program then
-// truncates the file, touching a page past the new end raises SIGBUS. The handler maps a
-// page of zeros over such a page of a registered mapping and flags it, so that the
-// access completes and the reader stops at its next record. A SIGBUS elsewhere goes to
-// the handler that was installed before.
-struct Guard {
-    std::atomic<uintptr_t> begin{0};
-    std::atomic<uintptr_t> end{0};
-    std::atomic<bool> faulted{false};
-};
-constexpr int kGuards = 16;
-Guard guards[kGuards];
-struct sigaction previous_action {};
-std::atomic<bool> handler_installed{false};
-std::mutex guard_mutex;
-uintptr_t page_bytes = 4096;
-
-void on_sigbus(int signal, siginfo_t* info, void* context) {
-    auto address = reinterpret_cast<uintptr_t>(info->si_addr);
-    for (Guard& guard : guards) {
-        if (address < guard.begin.load() || address >= guard.end.load()) continue;
-        void* page = reinterpret_cast<void*>(address & ~(page_bytes - 1));
-        if (mmap(page, page_bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
-            MAP_FAILED) {
-            guard.faulted.store(true);
-            return;
-        }
-    }
-    // Not a page of a mapped capture: restore the previous disposition; returning makes
-    // the faulting access run again and reach it.
-    sigaction(SIGBUS, &previous_action, nullptr);
-    if (!(info->si_code > 0)) {  // sent by kill(), not a fault: deliver it again
-        raise(signal);
-    }
-    (void)context;
-}
-
-int register_guard(const uint8_t* base, uint64_t size) {
-    std::lock_guard lock(guard_mutex);
-    if (!handler_installed.load()) {
-        page_bytes = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-        struct sigaction action {};
-        action.sa_sigaction = on_sigbus;
-        action.sa_flags = SA_SIGINFO;
-        sigemptyset(&action.sa_mask);
-        if (sigaction(SIGBUS, &action, &previous_action) != 0) return -1;
-        handler_installed.store(true);
-    }
-    for (int i = 0; i < kGuards; ++i) {
-        if (guards[i].end.load() != 0) continue;
-        guards[i].faulted.store(false);
-        guards[i].begin.store(reinterpret_cast<uintptr_t>(base));
-        guards[i].end.store(reinterpret_cast<uintptr_t>(base) + size);
-        return i;
-    }
-    return -1;
-}
-
-void unregister_guard(int slot) {
-    std::lock_guard lock(guard_mutex);
-    guards[slot].end.store(0);
-    guards[slot].begin.store(0);
-}
-
 }  // namespace
 
-MappedPcapReader::~MappedPcapReader() { close(); }
+PcapFileReader::~PcapFileReader() { close(); }
 
-bool MappedPcapReader::needs_pseudo_header_swap(int linktype) {
+bool PcapFileReader::needs_pseudo_header_swap(int linktype) {
     // The link types whose pseudo-header libpcap (1.10 and later) converts to the host's
     // byte order in files written in the other one (swap_pseudo_headers in pcap-util.c).
     switch (linktype) {
@@ -137,92 +64,88 @@ bool MappedPcapReader::needs_pseudo_header_swap(int linktype) {
     }
 }
 
-bool MappedPcapReader::open(const std::string& path, int linktype, uint32_t snapshot) {
+bool PcapFileReader::open(const std::string& path, int linktype, uint32_t snapshot) {
     close();
     // O_NONBLOCK, because opening a FIFO whose writer is gone (libpcap already read it)
     // would wait for a new writer. The regular-file check below then leaves it to libpcap.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return false;
     struct stat info {};
+    uint8_t header[kFileHeaderBytes];
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
-        static_cast<uint64_t>(info.st_size) < kFileHeaderBytes) {
+        static_cast<uint64_t>(info.st_size) < kFileHeaderBytes ||
+        pread(fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
         ::close(fd);
         return false;
     }
-    auto size = static_cast<uint64_t>(info.st_size);
-    void* mapping = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (mapping == MAP_FAILED) {
-        ::close(fd);
-        return false;
-    }
-    const auto* base = static_cast<const uint8_t*>(mapping);
-
-    uint32_t magic = load<uint32_t>(base, false);
+    uint32_t magic = load<uint32_t>(header, false);
     bool swapped = magic == byte_swap(kMicrosecondMagic) || magic == byte_swap(kNanosecondMagic);
     if (swapped) magic = byte_swap(magic);
     bool readable = (magic == kMicrosecondMagic || magic == kNanosecondMagic) &&
-                    load<uint16_t>(base + 4, swapped) == kVersionMajor &&
-                    load<uint16_t>(base + 6, swapped) == kVersionMinor &&
+                    load<uint16_t>(header + 4, swapped) == kVersionMajor &&
+                    load<uint16_t>(header + 6, swapped) == kVersionMinor &&
                     !(swapped && needs_pseudo_header_swap(linktype));
-    int guard = readable ? register_guard(base, size) : -1;
-    if (guard < 0) {
-        munmap(mapping, size);
+    if (!readable) {
         ::close(fd);
         return false;
     }
-    madvise(mapping, size, MADV_SEQUENTIAL);
-    base_ = base;
-    size_ = size;
-    end_ = size;
-    shortened_ = false;
+    // Sequential reading: the kernel reads ahead further, and drops what was read sooner.
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    // Not zeroed: only bytes read from the file are ever looked at.
+    if (buffer_ == nullptr) buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kBufferBytes);
+    buffered_from_ = buffered_to_ = kFileHeaderBytes;
+    size_ = static_cast<uint64_t>(info.st_size);
     fd_ = fd;
     position_ = kFileHeaderBytes;
-    released_ = 0;
-    populated_ = 0;
-    prefetched_ = kFileHeaderBytes;
     linktype_ = linktype;
     snapshot_ = snapshot;
     swapped_ = swapped;
     nanoseconds_ = magic == kNanosecondMagic;
-    guard_ = guard;
     return true;
 }
 
-void MappedPcapReader::close() {
-    if (base_ == nullptr) return;
-    munmap(const_cast<uint8_t*>(base_), size_);
-    unregister_guard(guard_);
+void PcapFileReader::close() {
+    if (fd_ < 0) return;
     ::close(fd_);
     fd_ = -1;
-    base_ = nullptr;
-    size_ = end_ = position_ = released_ = populated_ = prefetched_ = 0;
-    shortened_ = false;
-    guard_ = -1;
+    size_ = position_ = buffered_from_ = buffered_to_ = 0;
 }
 
-int MappedPcapReader::next(Frame& frame, std::string& error) {
-    if (guards[guard_].faulted.load(std::memory_order_relaxed)) {
-        error = "the file became shorter while it was read (another program truncated it)";
-        return -1;
+const uint8_t* PcapFileReader::bytes_at(uint64_t offset, uint64_t bytes, std::string& error) {
+    if (offset + bytes <= buffered_to_) return buffer_.get() + (offset - buffered_from_);
+    // The part already read moves to the buffer's start, and chunks follow it.
+    const uint64_t unread = buffered_to_ - offset;
+    std::memmove(buffer_.get(), buffer_.get() + (offset - buffered_from_), unread);
+    buffered_from_ = offset;
+    while (buffered_to_ < offset + bytes) {
+        const uint64_t room = kBufferBytes - (buffered_to_ - buffered_from_);
+        const uint64_t request = std::min({kReadBytes, room, size_ - buffered_to_});
+        ssize_t got = pread(fd_, buffer_.get() + (buffered_to_ - buffered_from_), request,
+                            static_cast<off_t>(buffered_to_));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            error = std::string("reading the file failed: ") + std::strerror(errno);
+            return nullptr;
+        }
+        if (got == 0) {
+            error = kShortened;
+            return nullptr;
+        }
+        buffered_to_ += static_cast<uint64_t>(got);
     }
-    uint64_t left = end_ > position_ ? end_ - position_ : 0;
-    if (left == 0 && !shortened_) return 0;
-    if (shortened_ && left < kRecordHeaderBytes) {
-        error = "the file became shorter while it was read (another program truncated it)";
-        return -1;
-    }
+    return buffer_.get() + (offset - buffered_from_);
+}
+
+int PcapFileReader::next(Frame& frame, std::string& error) {
+    uint64_t left = size_ > position_ ? size_ - position_ : 0;
+    if (left == 0) return 0;
     if (left < kRecordHeaderBytes) {
         error =
             "truncated dump file; tried to read 16 header bytes, only got " + std::to_string(left);
         return -1;
     }
-    const uint8_t* header = base_ + position_;
-    // Ask for every cache line up to kPrefetchAhead bytes ahead, so that the wait for the
-    // records after this one overlaps with the work on this frame.
-    const uint64_t prefetch_end = std::min(size_, position_ + kPrefetchAhead);
-    for (; prefetched_ < prefetch_end; prefetched_ += kCacheLineBytes) {
-        __builtin_prefetch(base_ + prefetched_);
-    }
+    const uint8_t* header = bytes_at(position_, kRecordHeaderBytes, error);
+    if (header == nullptr) return -1;
     // The record header: seconds, microseconds (or nanoseconds), captured and original
     // length, each 32 bits in the file's byte order. The seconds are unsigned, so that
     // times go on to 2106. libpcap 1.10 takes the two times as signed in a file of the
@@ -233,12 +156,6 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     if (!swapped_) fraction = static_cast<int32_t>(fraction);
     uint32_t captured = load<uint32_t>(header + 8, swapped_);
     uint32_t original = load<uint32_t>(header + 12, swapped_);
-    // A record of zeros is what a page reads as beyond the end of a file made shorter since
-    // the last look at its size.
-    if ((seconds | fraction | captured | original) == 0 && became_shorter()) {
-        error = "the file became shorter while it was read (another program truncated it)";
-        return -1;
-    }
     if (captured > kMaxCapturedLength) {
         error = "invalid packet capture length " + std::to_string(captured) + ", bigger than " +
                 (captured > snapshot_ ? "snaplen of " + std::to_string(snapshot_)
@@ -246,15 +163,13 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
         return -1;
     }
     left -= kRecordHeaderBytes;
-    if (captured > left && shortened_) {
-        error = "the file became shorter while it was read (another program truncated it)";
-        return -1;
-    }
     if (captured > left) {
         error = "truncated dump file; tried to read " + std::to_string(captured) +
                 " captured bytes, only got " + std::to_string(left);
         return -1;
     }
+    header = bytes_at(position_, kRecordHeaderBytes + captured, error);
+    if (header == nullptr) return -1;
     if (nanoseconds_) fraction /= 1000;
     frame.linktype = linktype_;
     // As libpcap does, a record longer than the file's snapshot length is cut to it.
@@ -262,43 +177,7 @@ int MappedPcapReader::next(Frame& frame, std::string& error) {
     frame.wire_length = std::max(original, static_cast<uint32_t>(frame.data.size()));
     frame.time_us = seconds * 1'000'000 + fraction;
     position_ += kRecordHeaderBytes + captured;
-    if (position_ - released_ >= resident_lag_ + kReleaseStep) release_read_pages();
-    if (populated_ < size_ && populated_ - std::min(populated_, position_) < kPopulateAhead) {
-        populate_ahead();
-    }
     return 1;
-}
-
-void MappedPcapReader::populate_ahead() {
-    const uint64_t start = std::max(populated_, position_ & ~(uint64_t{page_bytes} - 1));
-    const uint64_t end = std::min(size_, start + kPopulateStep);
-    // A failure (a file truncated meanwhile, or a kernel before Linux 5.14) leaves the
-    // pages to be faulted in as they are read, as without the call.
-    madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_POPULATE_READ);
-    populated_ = end;
-    became_shorter();
-}
-
-bool MappedPcapReader::became_shorter() {
-    // Beyond a shortened file's end the mapping reads as zeros up to the page's end, and
-    // then faults: records stop at the new end.
-    struct stat info {};
-    if (fstat(fd_, &info) == 0 && static_cast<uint64_t>(info.st_size) < end_) {
-        end_ = static_cast<uint64_t>(info.st_size);
-        shortened_ = true;
-    }
-    return shortened_ && position_ + kRecordHeaderBytes > end_;
-}
-
-void MappedPcapReader::release_read_pages() {
-    uint64_t end = (position_ - resident_lag_) & ~(uint64_t{page_bytes} - 1);
-    if (end <= released_) return;
-    uint64_t start =
-        released_ > resident_lag_ ? (released_ - resident_lag_) & ~(uint64_t{page_bytes} - 1) : 0;
-    // Only the process's page table entries go: the page cache keeps the data, and a
-    // frame that still points there faults its page back in.
-    madvise(const_cast<uint8_t*>(base_) + start, end - start, MADV_DONTNEED);
-    released_ = end;
 }
 
 }  // namespace pw::capture

@@ -140,17 +140,12 @@ int run_analyze(AnalyzeOptions& options) {
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
-    // The reader outlives the pipeline: the workers read the frames of a mapped file in
-    // place, so the file stays mapped until they are done (drain(), or their end when an
-    // exception unwinds).
     capture::FileReader reader(options.filter);
     pipeline::ShardedPipeline pipeline(options.settings, sink_pointers, options.threads);
     reader.set_stop_flag(&stop_requested);
     // Once the --json reader is gone, more input would only delay the exit. The store
     // still gets the events of every frame read until then.
     if (json != nullptr) reader.set_stop_request(json->closed_flag());
-    reader.set_before_unmap([&pipeline] { pipeline.drain(); });
-    if (pipeline.borrow_lag_bytes() > 0) reader.set_resident_lag(pipeline.borrow_lag_bytes());
     ProgressBar bar(options.progress);
 
     int status = 0;
@@ -161,8 +156,8 @@ int run_analyze(AnalyzeOptions& options) {
         capture::ReadResult result = reader.read(
             path, &pipeline::Pipeline::supports_link_type,
             [&](const capture::Frame& frame) {
-                pipeline.process_frame(frame.linktype, frame.data, frame.wire_length, frame.time_us,
-                                       frame.mapped);
+                pipeline.process_frame(frame.linktype, frame.data, frame.wire_length,
+                                       frame.time_us);
             },
             [&](uint64_t done, uint64_t total) { bar.update(path, done, total); });
         bar.clear();

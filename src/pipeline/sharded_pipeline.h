@@ -56,7 +56,7 @@ class ShardedPipeline {
 
     // Analyzes one frame. With `borrowed`, the workers read the frame's bytes where they
     // are instead of a copy: the caller keeps them valid until drain() or finish() returns
-    // (a frame of a mapped file, say). A worker gets its borrowed frames at the latest once
+    // (frames of a capture held in memory whole, say). A worker gets its borrowed frames at the latest once
     // the caller has passed kBorrowSpanBytes of later bytes (see the constant).
     void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                        int64_t time_us, bool borrowed = false);
@@ -82,12 +82,6 @@ class ShardedPipeline {
     // Runs `task` while no worker writes to the sinks, so that it may read a sink's state.
     void with_sinks_locked(const std::function<void()>& task);
 
-    // How far behind the frame given last the workers may still read borrowed frames, in
-    // bytes of the input: 0 with one thread.
-    uint64_t borrow_lag_bytes() const {
-        return workers_.empty() ? 0 : (kQueueDepth + 2) * kBorrowSpanBytes;
-    }
-
     // Gives each new owner in turn, pipeline 0 first, instead of by the queues' lengths, so
     // that pairs split between pipelines the same way in every run. For tests: the
     // owners then no longer follow the load.
@@ -103,8 +97,7 @@ class ShardedPipeline {
     static constexpr size_t kShardBuckets = size_t{1} << kBucketBits;
     // Bytes of the input a worker's batch may span before it is handed over: with
     // kQueueDepth batches queued, one analyzed and one filling, a worker reads frames at
-    // most about (kQueueDepth + 2) * kBorrowSpanBytes behind the caller. A mapped file
-    // keeps that many bytes resident behind its reading position (capture/pcap_reader.cpp).
+    // most about (kQueueDepth + 2) * kBorrowSpanBytes behind the caller.
     static constexpr size_t kBorrowSpanBytes = 512 << 10;
     static constexpr size_t kQueueDepth = 24;
     // A worker gets new address pairs while fewer batches than this wait in its queue, and
@@ -178,7 +171,7 @@ class ShardedPipeline {
         std::vector<std::unique_ptr<Batch>> empty;  // done with, for the reader to reuse
         std::unique_ptr<Batch> filling;             // the reader's current batch
         // The copies of frames that are not borrowed, a part for each batch. It is made at
-        // the first such frame, since a mapped file has none.
+        // the first such frame, since a caller that lends every frame needs none.
         std::unique_ptr<uint8_t[]> copies;
         std::deque<std::function<void()>> tasks;  // run after the batches before them
         bool closing = false;
