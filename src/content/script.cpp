@@ -45,6 +45,40 @@ bool starts_with_identifier(std::string_view text) {
     return !text.empty() && (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_');
 }
 
+// Characters that the searched constructs contain (punctuation, and the x of msgbox), one
+// bit each. A line is searched for a construct only when it contains the construct's
+// character, which most lines of prose lack. Testing a bit costs less than a search.
+enum Mark : uint32_t {
+    kDot = 1,       // .
+    kParen = 2,     // (
+    kEquals = 4,    // =
+    kGreater = 8,   // >
+    kBrace = 16,    // }
+    kDollar = 32,   // $
+    kAt = 64,       // @
+    kLetterX = 128  // x or X (msgbox)
+};
+
+constexpr std::array<uint8_t, 256> kMarks = [] {
+    std::array<uint8_t, 256> marks{};
+    marks['.'] = kDot;
+    marks['('] = kParen;
+    marks['='] = kEquals;
+    marks['>'] = kGreater;
+    marks['}'] = kBrace;
+    marks['$'] = kDollar;
+    marks['@'] = kAt;
+    marks['x'] = kLetterX;
+    marks['X'] = kLetterX;
+    return marks;
+}();
+
+uint32_t marks_of(std::string_view line) {
+    uint32_t marks = 0;
+    for (char c : line) marks |= kMarks[static_cast<unsigned char>(c)];
+    return marks;
+}
+
 // The kinds of constructs, each scored once per head, so that a line is searched only for
 // the kinds not seen yet.
 enum Construct {
@@ -87,7 +121,8 @@ enum Construct {
     kConstructCount
 };
 
-void score_python_line(std::string_view line, bool indented, std::bitset<kConstructCount>& seen) {
+void score_python_line(std::string_view line, uint32_t marks, bool indented,
+                       std::bitset<kConstructCount>& seen) {
     if (!indented && starts_with_word(line, "import") &&
         starts_with_identifier(after_word(line, 6)) && line.find_first_of("{;'\"(") == line.npos)
         seen.set(kPyImport);
@@ -106,26 +141,30 @@ void score_python_line(std::string_view line, bool indented, std::bitset<kConstr
         if (starts_with_word(line, word) && line.ends_with(":")) seen.set(kPyBlock);
     }
     if (line.starts_with("\"\"\"") || line.starts_with("'''")) seen.set(kPyDocstring);
-    if (!seen.test(kPySelf) && line.find("self.") != line.npos) seen.set(kPySelf);
+    if (!seen.test(kPySelf) && (marks & kDot) != 0 && line.find("self.") != line.npos)
+        seen.set(kPySelf);
 }
 
-void score_javascript_line(std::string_view line, std::bitset<kConstructCount>& seen) {
+void score_javascript_line(std::string_view line, uint32_t marks,
+                           std::bitset<kConstructCount>& seen) {
     if (line.starts_with("\"use strict\"") || line.starts_with("'use strict'")) seen.set(kJsStrict);
     for (std::string_view word : {"const", "let", "var"}) {
         std::string_view rest = after_word(line, word.size());
-        if (starts_with_word(line, word) && line.find('=') != line.npos &&
+        if (starts_with_word(line, word) && (marks & kEquals) != 0 &&
             (starts_with_identifier(rest) || rest.starts_with('{') || rest.starts_with('[') ||
              rest.starts_with('$')))
             seen.set(kJsDeclaration);
     }
-    if (!seen.test(kJsFunction)) {
+    if (!seen.test(kJsFunction) && (marks & kParen) != 0) {
         size_t function = line.find("function");
         if (function != line.npos && line.find('(', function) != line.npos &&
             (function == 0 || !is_word_char(line[function - 1])))
             seen.set(kJsFunction);
     }
-    if (!seen.test(kJsArrow) && line.find("=>") != line.npos) seen.set(kJsArrow);
-    if (!seen.test(kJsRequire) && line.find("require(") != line.npos) seen.set(kJsRequire);
+    if (!seen.test(kJsArrow) && (marks & kGreater) != 0 && line.find("=>") != line.npos)
+        seen.set(kJsArrow);
+    if (!seen.test(kJsRequire) && (marks & kParen) != 0 && line.find("require(") != line.npos)
+        seen.set(kJsRequire);
     if (line.starts_with("module.exports") || line.starts_with("exports.") ||
         line.starts_with("export default") || line.starts_with("export function") ||
         line.starts_with("export const"))
@@ -133,34 +172,41 @@ void score_javascript_line(std::string_view line, std::bitset<kConstructCount>& 
     if (starts_with_word(line, "import") &&
         (line.find(" from '") != line.npos || line.find(" from \"") != line.npos))
         seen.set(kJsImport);
-    if (!seen.test(kJsDom) &&
+    if (!seen.test(kJsDom) && (marks & kDot) != 0 &&
         (line.find("document.") != line.npos || line.find("window.") != line.npos))
         seen.set(kJsDom);
-    if (!seen.test(kJsStrictEquality) &&
+    if (!seen.test(kJsStrictEquality) && (marks & kEquals) != 0 &&
         (line.find("===") != line.npos || line.find("!==") != line.npos))
         seen.set(kJsStrictEquality);
-    if (!seen.test(kJsConsole) && line.find("console.") != line.npos) seen.set(kJsConsole);
-    if (!seen.test(kJsClosure) &&
+    if (!seen.test(kJsConsole) && (marks & kDot) != 0 && line.find("console.") != line.npos)
+        seen.set(kJsConsole);
+    if (!seen.test(kJsClosure) && (marks & kBrace) != 0 &&
         (line.find("})(") != line.npos || line.find("}());") != line.npos))
         seen.set(kJsClosure);
 }
 
 // Idioms of browser scripts and their libraries.
-void score_javascript_idioms(std::string_view line, std::bitset<kConstructCount>& seen) {
-    if (!seen.test(kJsLibrary) && (line.find("$(") != line.npos || line.find("$.") != line.npos ||
-                                   line.find("jQuery") != line.npos))
+void score_javascript_idioms(std::string_view line, uint32_t marks,
+                             std::bitset<kConstructCount>& seen) {
+    if (!seen.test(kJsLibrary) &&
+        (((marks & kDollar) != 0 && (line.find("$(") != line.npos || line.find("$.") != line.npos)) ||
+         line.find("jQuery") != line.npos))
         seen.set(kJsLibrary);
-    if (!seen.test(kJsPrototype) && line.find(".prototype") != line.npos) seen.set(kJsPrototype);
+    if (!seen.test(kJsPrototype) && (marks & kDot) != 0 && line.find(".prototype") != line.npos)
+        seen.set(kJsPrototype);
     if (!seen.test(kJsTypeof) && line.find("typeof ") != line.npos) seen.set(kJsTypeof);
     if (!seen.test(kJsUndefined) && line.find("undefined") != line.npos) seen.set(kJsUndefined);
     if (line.ends_with("});")) seen.set(kJsCallbackEnd);
     // JSDoc type annotations: "@param {Object} name".
-    for (std::string_view tag : {"@param {", "@returns {", "@return {", "@type {"}) {
-        if (!seen.test(kJsDocType) && line.find(tag) != line.npos) seen.set(kJsDocType);
+    if ((marks & kAt) != 0) {
+        for (std::string_view tag : {"@param {", "@returns {", "@return {", "@type {"}) {
+            if (!seen.test(kJsDocType) && line.find(tag) != line.npos) seen.set(kJsDocType);
+        }
     }
 }
 
-void score_vbscript_line(std::string_view line, std::bitset<kConstructCount>& seen) {
+void score_vbscript_line(std::string_view line, uint32_t marks,
+                         std::bitset<kConstructCount>& seen) {
     if (starts_with_word_ci(line, "dim") && starts_with_identifier(after_word(line, 3)))
         seen.set(kVbDim);
     if (starts_with_word_ci(line, "set")) {
@@ -169,12 +215,15 @@ void score_vbscript_line(std::string_view line, std::bitset<kConstructCount>& se
         while (name < rest.size() && (is_word_char(rest[name]) || rest[name] == '.')) ++name;
         if (name > 0 && trim(rest.substr(name)).starts_with('=')) seen.set(kVbSet);
     }
-    if (!seen.test(kVbCreateObject) && contains_ignoring_case(line, "createobject("))
+    if (!seen.test(kVbCreateObject) && (marks & kParen) != 0 &&
+        contains_ignoring_case(line, "createobject("))
         seen.set(kVbCreateObject);
-    if (!seen.test(kVbWScript) && contains_ignoring_case(line, "wscript.")) seen.set(kVbWScript);
+    if (!seen.test(kVbWScript) && (marks & kDot) != 0 && contains_ignoring_case(line, "wscript."))
+        seen.set(kVbWScript);
     if (starts_with_word_ci(line, "on error")) seen.set(kVbOnError);
     if (starts_with_word_ci(line, "option explicit")) seen.set(kVbOption);
-    if (!seen.test(kVbMsgBox) && contains_ignoring_case(line, "msgbox")) seen.set(kVbMsgBox);
+    if (!seen.test(kVbMsgBox) && (marks & kLetterX) != 0 && contains_ignoring_case(line, "msgbox"))
+        seen.set(kVbMsgBox);
     if (line.starts_with('\'') || starts_with_word_ci(line, "rem")) seen.set(kVbComment);
 }
 
@@ -220,10 +269,11 @@ ProtocolId identify_script(std::string_view text) {
         std::string_view line = trim(raw);
         if (line.empty()) continue;
         bool indented = raw.front() == ' ' || raw.front() == '\t';
-        score_python_line(line, indented, seen);
-        score_javascript_line(line, seen);
-        score_javascript_idioms(line, seen);
-        score_vbscript_line(line, seen);
+        const uint32_t marks = marks_of(line);
+        score_python_line(line, marks, indented, seen);
+        score_javascript_line(line, marks, seen);
+        score_javascript_idioms(line, marks, seen);
+        score_vbscript_line(line, marks, seen);
         score_vbscript_block(line, seen);
     }
     // The strong constructs count twice: they are next to unique to their language.
