@@ -1,6 +1,7 @@
 #include "capture/file_reader.h"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,7 +134,7 @@ bool is_pcapng_file(const std::string& path) {
 }
 
 // True when `path` is a regular file that starts with a classic pcap file header (either
-// byte order, micro- or nanosecond times), which read() maps rather than reads.
+// byte order, micro- or nanosecond times), which read() reads with PcapFileReader.
 bool is_classic_pcap_file(const std::string& path) {
     return is_classic_pcap_magic(magic_of_regular_file(path));
 }
@@ -174,9 +175,12 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
 
     // Classic pcap files of a link type the pipeline decodes are read by PcapFileReader;
     // pcapng and the rest go through libpcap.
+    // PcapFileReader reads the file that libpcap opened, through a descriptor of its own:
+    // opening the path again could open another file that replaced it meanwhile.
     int linktype = pcap_datalink(handle.get());
     if (supports_link(linktype) &&
-        direct_.open(path, linktype, static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
+        direct_.open(fcntl(fileno(pcap_file(handle.get())), F_DUPFD_CLOEXEC, 0), linktype,
+                      static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
         handle.reset();
         result = read_direct(path, filter, supports_link, visit, progress);
         direct_.close();
@@ -344,9 +348,10 @@ ReadResult FileReader::read_direct(const std::string& path, const CompiledFilter
     int status = 0;
     while (!stopping() && (status = direct_.next(frame, error)) == 1) {
         if (filter.valid) {
+            // The record's own lengths, as libpcap gives the filter.
             pcap_pkthdr header{};
             header.caplen = static_cast<bpf_u_int32>(frame.data.size());
-            header.len = frame.wire_length;
+            header.len = direct_.original_length();
             if (pcap_offline_filter(&filter.program, &header, frame.data.data()) == 0) continue;
         }
         ++result.frames;
@@ -384,7 +389,7 @@ void FileReader::deliver(const std::string& path, const Frame& frame,
     visit(frame);
 }
 
-bool FileReader::filter_matches(const Frame& frame) {
+bool FileReader::filter_matches(const Frame& frame, uint32_t original_length) {
     auto it = fallback_filters_.find(frame.linktype);
     if (it == fallback_filters_.end()) {
         auto compiled = std::make_unique<CompiledFilter>();
@@ -408,7 +413,7 @@ bool FileReader::filter_matches(const Frame& frame) {
     }
     pcap_pkthdr header{};
     header.caplen = static_cast<bpf_u_int32>(frame.data.size());
-    header.len = frame.wire_length;
+    header.len = original_length;
     return pcap_offline_filter(&it->second->program, &header, frame.data.data()) != 0;
 }
 
@@ -431,7 +436,7 @@ ReadResult FileReader::read_pcapng(const std::string& path, PcapngReader& reader
         frame.data = {packet.data, packet.captured};
         frame.wire_length = std::max(packet.wire_length, packet.captured);
         frame.time_us = packet.time_us;
-        if (!filter_.empty() && !filter_matches(frame)) continue;
+        if (!filter_.empty() && !filter_matches(frame, packet.wire_length)) continue;
         ++result.frames;
         deliver(path, frame, supports_link, visit);
     }

@@ -90,7 +90,9 @@ class FileReader {
     ReadResult read_pcapng(const std::string& path, PcapngReader& reader, uint64_t skip,
                            ReadResult result, const std::function<bool(int)>& supports_link,
                            const Visit& visit);
-    bool filter_matches(const Frame& frame);
+    // Applies the filter to `frame`, whose record gives `original_length` as its length on
+    // the wire (libpcap gives the filter that, not Frame::wire_length).
+    bool filter_matches(const Frame& frame, uint32_t original_length);
 
     bool stopping() const {
         return (stop_ != nullptr && *stop_ != 0) ||

@@ -64,18 +64,13 @@ bool PcapFileReader::needs_pseudo_header_swap(int linktype) {
     }
 }
 
-bool PcapFileReader::open(const std::string& path, int linktype, uint32_t snapshot) {
+bool PcapFileReader::open(int descriptor, int linktype, uint32_t snapshot) {
     close();
-    // O_NONBLOCK, because opening a FIFO whose writer is gone (libpcap already read it)
-    // would wait for a new writer. The regular-file check below then leaves it to libpcap.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return false;
     struct stat info {};
     uint8_t header[kFileHeaderBytes];
-    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
-        static_cast<uint64_t>(info.st_size) < kFileHeaderBytes ||
-        pread(fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
-        ::close(fd);
+    if (fstat(descriptor, &info) != 0 || !S_ISREG(info.st_mode) ||
+        pread(descriptor, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) {
+        ::close(descriptor);
         return false;
     }
     uint32_t magic = load<uint32_t>(header, false);
@@ -86,16 +81,16 @@ bool PcapFileReader::open(const std::string& path, int linktype, uint32_t snapsh
                     load<uint16_t>(header + 6, swapped) == kVersionMinor &&
                     !(swapped && needs_pseudo_header_swap(linktype));
     if (!readable) {
-        ::close(fd);
+        ::close(descriptor);
         return false;
     }
     // Sequential reading: the kernel reads ahead further, and drops what was read sooner.
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL);
     // Not zeroed: only bytes read from the file are ever looked at.
     if (buffer_ == nullptr) buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kBufferBytes);
     buffered_from_ = buffered_to_ = kFileHeaderBytes;
     size_ = static_cast<uint64_t>(info.st_size);
-    fd_ = fd;
+    fd_ = descriptor;
     position_ = kFileHeaderBytes;
     linktype_ = linktype;
     snapshot_ = snapshot;
@@ -111,7 +106,8 @@ void PcapFileReader::close() {
     size_ = position_ = buffered_from_ = buffered_to_ = 0;
 }
 
-const uint8_t* PcapFileReader::bytes_at(uint64_t offset, uint64_t bytes, std::string& error) {
+const uint8_t* PcapFileReader::bytes_at(uint64_t offset, uint64_t bytes, uint64_t& available,
+                                        std::string& error) {
     if (offset + bytes <= buffered_to_) return buffer_.get() + (offset - buffered_from_);
     // The part already read moves to the buffer's start, and chunks follow it.
     const uint64_t unread = buffered_to_ - offset;
@@ -119,16 +115,18 @@ const uint8_t* PcapFileReader::bytes_at(uint64_t offset, uint64_t bytes, std::st
     buffered_from_ = offset;
     while (buffered_to_ < offset + bytes) {
         const uint64_t room = kBufferBytes - (buffered_to_ - buffered_from_);
-        const uint64_t request = std::min({kReadBytes, room, size_ - buffered_to_});
-        ssize_t got = pread(fd_, buffer_.get() + (buffered_to_ - buffered_from_), request,
-                            static_cast<off_t>(buffered_to_));
+        ssize_t got = pread(fd_, buffer_.get() + (buffered_to_ - buffered_from_),
+                            std::min(kReadBytes, room), static_cast<off_t>(buffered_to_));
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
-            error = std::string("reading the file failed: ") + std::strerror(errno);
+            error = std::string("error reading dump file: ") + std::strerror(errno);
             return nullptr;
         }
         if (got == 0) {
-            error = kShortened;
+            // The end of the file, as it is now: a file still being written may have grown
+            // since open(), and one that another program cut is shorter than it was.
+            available = buffered_to_ - offset;
+            if (buffered_to_ < size_) error = kShortened;
             return nullptr;
         }
         buffered_to_ += static_cast<uint64_t>(got);
@@ -137,15 +135,15 @@ const uint8_t* PcapFileReader::bytes_at(uint64_t offset, uint64_t bytes, std::st
 }
 
 int PcapFileReader::next(Frame& frame, std::string& error) {
-    uint64_t left = size_ > position_ ? size_ - position_ : 0;
-    if (left == 0) return 0;
-    if (left < kRecordHeaderBytes) {
-        error =
-            "truncated dump file; tried to read 16 header bytes, only got " + std::to_string(left);
+    uint64_t available = 0;
+    const uint8_t* header = bytes_at(position_, kRecordHeaderBytes, available, error);
+    if (header == nullptr) {
+        if (!error.empty()) return -1;
+        if (available == 0) return 0;  // the end of the file, between two records
+        error = "truncated dump file; tried to read 16 header bytes, only got " +
+                std::to_string(available);
         return -1;
     }
-    const uint8_t* header = bytes_at(position_, kRecordHeaderBytes, error);
-    if (header == nullptr) return -1;
     // The record header: seconds, microseconds (or nanoseconds), captured and original
     // length, each 32 bits in the file's byte order. The seconds are unsigned, so that
     // times go on to 2106. libpcap 1.10 takes the two times as signed in a file of the
@@ -155,26 +153,29 @@ int PcapFileReader::next(Frame& frame, std::string& error) {
     int64_t fraction = load<uint32_t>(header + 4, swapped_);
     if (!swapped_) fraction = static_cast<int32_t>(fraction);
     uint32_t captured = load<uint32_t>(header + 8, swapped_);
-    uint32_t original = load<uint32_t>(header + 12, swapped_);
+    original_length_ = load<uint32_t>(header + 12, swapped_);
     if (captured > kMaxCapturedLength) {
         error = "invalid packet capture length " + std::to_string(captured) + ", bigger than " +
                 (captured > snapshot_ ? "snaplen of " + std::to_string(snapshot_)
                                       : "maximum of " + std::to_string(kMaxCapturedLength));
         return -1;
     }
-    left -= kRecordHeaderBytes;
-    if (captured > left) {
-        error = "truncated dump file; tried to read " + std::to_string(captured) +
-                " captured bytes, only got " + std::to_string(left);
+    header = bytes_at(position_, kRecordHeaderBytes + captured, available, error);
+    if (header == nullptr) {
+        if (!error.empty()) return -1;
+        // libpcap reads a record longer than the snapshot length in two steps, the
+        // snapshot length and then the rest, and names the step that came short.
+        const uint64_t got = available - kRecordHeaderBytes;
+        const uint32_t tried = captured > snapshot_ && got < snapshot_ ? snapshot_ : captured;
+        error = "truncated dump file; tried to read " + std::to_string(tried) +
+                " captured bytes, only got " + std::to_string(got);
         return -1;
     }
-    header = bytes_at(position_, kRecordHeaderBytes + captured, error);
-    if (header == nullptr) return -1;
     if (nanoseconds_) fraction /= 1000;
     frame.linktype = linktype_;
     // As libpcap does, a record longer than the file's snapshot length is cut to it.
     frame.data = {header + kRecordHeaderBytes, std::min(captured, snapshot_)};
-    frame.wire_length = std::max(original, static_cast<uint32_t>(frame.data.size()));
+    frame.wire_length = std::max(original_length_, static_cast<uint32_t>(frame.data.size()));
     frame.time_us = seconds * 1'000'000 + fraction;
     position_ += kRecordHeaderBytes + captured;
     return 1;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,8 +24,10 @@ struct Frame;
 // kernel's work to map and unmap each page took longer than copying it.
 //
 // A frame stays valid until the next call to next(). The reader uses one buffer however
-// large the file, and reads up to the size the file had when it was opened. A file that
-// another program makes shorter meanwhile is reported as damaged where its data ends.
+// large the file. As libpcap does, it reads up to the end the file has when the reader
+// reaches it, so that it also reads the records appended to a file still being written.
+// A file that another program makes shorter meanwhile is reported as damaged where its
+// data ends.
 class PcapFileReader {
   public:
     PcapFileReader() = default;
@@ -32,10 +35,11 @@ class PcapFileReader {
     PcapFileReader(const PcapFileReader&) = delete;
     PcapFileReader& operator=(const PcapFileReader&) = delete;
 
-    // Opens `path` if it is a regular file in a format this reader reads (see above).
-    // `linktype` (a DLT_ value) and `snapshot` are libpcap's for the file. Returns false,
-    // keeping nothing open, for any other file, which the caller then reads through libpcap.
-    bool open(const std::string& path, int linktype, uint32_t snapshot);
+    // Takes `descriptor`, open for reading, if it is a regular file in a format this reader
+    // reads (see above). `linktype` (a DLT_ value) and `snapshot` are libpcap's for the file,
+    // which libpcap read from the same open file. Returns false, with `descriptor` closed,
+    // for any other file, which the caller then reads through libpcap.
+    bool open(int descriptor, int linktype, uint32_t snapshot);
 
     void close();
 
@@ -43,9 +47,14 @@ class PcapFileReader {
     // and -1 when the file is damaged or truncated, with `error` set as libpcap words it.
     int next(Frame& frame, std::string& error);
 
-    // The offset of the next record in the file, and the file's size.
+    // The offset of the next record in the file, and the file's size: when it was opened,
+    // or the reading position if that is further.
     uint64_t position() const { return position_; }
-    uint64_t size() const { return size_; }
+    uint64_t size() const { return std::max(size_, position_); }
+
+    // The original length (on the wire) that the record of the last frame gives, which
+    // Frame::wire_length raises to the captured length when it is lower.
+    uint32_t original_length() const { return original_length_; }
 
     // True when `linktype` (a DLT_ value) of a file in the swapped byte order would make
     // libpcap rewrite the frame's pseudo-header, which this reader does not do.
@@ -54,13 +63,16 @@ class PcapFileReader {
   private:
     // Makes the `bytes` from file offset `offset` (at or after buffered_from_) readable in
     // the buffer. Returns their address, or nullptr when the file ends before them, with
-    // `error` set when that was not the end the file had at open().
-    const uint8_t* bytes_at(uint64_t offset, uint64_t bytes, std::string& error);
+    // the bytes there are in `available`. `error` is then set for a read that failed or a
+    // file shorter than at open().
+    const uint8_t* bytes_at(uint64_t offset, uint64_t bytes, uint64_t& available,
+                            std::string& error);
 
     std::unique_ptr<uint8_t[]> buffer_;
     uint64_t buffered_from_ = 0;  // the file offset of buffer_[0]
     uint64_t buffered_to_ = 0;    // the file offset after the last byte read into buffer_
     uint64_t size_ = 0;           // of the file, at open()
+    uint32_t original_length_ = 0;
     int fd_ = -1;
     uint64_t position_ = 0;
     int linktype_ = 0;

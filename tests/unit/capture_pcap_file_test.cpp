@@ -227,6 +227,61 @@ TEST(PcapFile, RecordsAcrossChunks) {
     expect_same_as_libpcap(pcap_file(false, false, 262'144, 1, records));
 }
 
+// libpcap reads a record longer than the snapshot length in two steps, and its message
+// names the step where the file ended.
+TEST(PcapFile, CutRecordOverSnapshotIsDamage) {
+    for (size_t cut : {250u, 150u}) {
+        SCOPED_TRACE(testing::Message() << "cut " << cut << " bytes");
+        std::vector<uint8_t> bytes =
+            pcap_file(false, false, 100, 1, {record(1, 1, 60, 1), record(2, 1, 300, 2)});
+        bytes.resize(bytes.size() - cut);
+        expect_same_as_libpcap(bytes);
+    }
+}
+
+// The filter gets the record's own lengths, as libpcap gives them, also when the original
+// length is below the captured one.
+TEST(PcapFile, FilterSeesRecordLengths) {
+    Record odd = record(1, 1, 54, 3);
+    odd.original = 20;
+    TempFile file(pcap_file(false, false, 65535, 1, {odd, odd}));
+    for (const char* filter : {"greater 30", "less 30"}) {
+        SCOPED_TRACE(filter);
+        FileReader reader(filter);
+        uint64_t frames = 0;
+        ReadResult result = reader.read(
+            file.path, [](int) { return true; }, [&](const Frame&) { ++frames; });
+        EXPECT_TRUE(result.direct);
+        EXPECT_TRUE(result.complete) << result.error;
+        EXPECT_EQ(frames, std::string_view(filter) == "less 30" ? 2u : 0u);
+    }
+}
+
+// Records appended while the file is read are read too, as libpcap reads them, also when
+// the file ended inside a record when it was opened.
+TEST(PcapFile, RecordsAppendedWhileReadAreRead) {
+    std::vector<Record> records;
+    for (uint32_t i = 0; i < 20; ++i) records.push_back(record(i, 0, 1000, 1));
+    const std::vector<uint8_t> whole = pcap_file(false, false, 65535, 1, records);
+    const size_t first = 24 + 10 * 1016 + 500;  // ten records and half of the next
+    TempFile file({whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(first)});
+    FileReader reader;
+    uint64_t frames = 0;
+    ReadResult result = reader.read(
+        file.path, [](int) { return true; },
+        [&](const Frame&) {
+            // Another program writes the rest while the first record is analyzed.
+            if (++frames == 1) {
+                std::ofstream(file.path, std::ios::binary | std::ios::app)
+                    .write(reinterpret_cast<const char*>(whole.data() + first),
+                           static_cast<std::streamsize>(whole.size() - first));
+            }
+        });
+    EXPECT_TRUE(result.direct);
+    EXPECT_TRUE(result.complete) << result.error;
+    EXPECT_EQ(frames, 20u);
+}
+
 TEST(PcapFile, FilterApplies) {
     TempFile file(pcap_file(false, false, 65535, 1, kRecords));
     FileReader reader("len > 100");
