@@ -180,7 +180,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     int linktype = pcap_datalink(handle.get());
     if (supports_link(linktype) &&
         direct_.open(fcntl(fileno(pcap_file(handle.get())), F_DUPFD_CLOEXEC, 0), linktype,
-                      static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
+                     static_cast<uint32_t>(pcap_snapshot(handle.get())))) {
         handle.reset();
         result = read_direct(path, filter, supports_link, visit, progress);
         direct_.close();

@@ -292,7 +292,14 @@ void register_analyze(CLI::App& app, int& exit_code) {
         ->check(seconds_validator(false));
     command
         ->add_option("--other-timeout", s.other_idle_timeout_s,
-                     "Seconds without packets after which an ICMP or IGMP flow ends")
+                     "Seconds without packets after which an ICMP flow, or one of another IP "
+                     "protocol but TCP, UDP and IGMP, ends")
+        ->capture_default_str()
+        ->check(seconds_validator(false));
+    command
+        ->add_option("--igmp-timeout", s.igmp_idle_timeout_s,
+                     "Seconds without packets after which an IGMP flow ends (a multicast "
+                     "membership lasts 260 s without reports)")
         ->capture_default_str()
         ->check(seconds_validator(false));
     command

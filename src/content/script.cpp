@@ -188,9 +188,9 @@ void score_javascript_line(std::string_view line, uint32_t marks,
 // Idioms of browser scripts and their libraries.
 void score_javascript_idioms(std::string_view line, uint32_t marks,
                              std::bitset<kConstructCount>& seen) {
-    if (!seen.test(kJsLibrary) &&
-        (((marks & kDollar) != 0 && (line.find("$(") != line.npos || line.find("$.") != line.npos)) ||
-         line.find("jQuery") != line.npos))
+    if (!seen.test(kJsLibrary) && (((marks & kDollar) != 0 && (line.find("$(") != line.npos ||
+                                                               line.find("$.") != line.npos)) ||
+                                   line.find("jQuery") != line.npos))
         seen.set(kJsLibrary);
     if (!seen.test(kJsPrototype) && (marks & kDot) != 0 && line.find(".prototype") != line.npos)
         seen.set(kJsPrototype);

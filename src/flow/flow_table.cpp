@@ -34,6 +34,7 @@ FlowTable::~FlowTable() {
 int FlowTable::transport_class(uint8_t ip_protocol) {
     if (ip_protocol == decode::ip_protocol::kTcp) return kTcp;
     if (ip_protocol == decode::ip_protocol::kUdp) return kUdp;
+    if (ip_protocol == decode::ip_protocol::kIgmp) return kIgmp;
     return kOther;
 }
 

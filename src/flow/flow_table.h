@@ -54,8 +54,9 @@ class FlowTable {
     static constexpr int kTcp = 0;
     static constexpr int kUdp = 1;
     static constexpr int kOther = 2;
-    static constexpr int kClosed = 3;
-    static constexpr int kListCount = 4;
+    static constexpr int kIgmp = 3;
+    static constexpr int kClosed = 4;
+    static constexpr int kListCount = 5;
     static int transport_class(uint8_t ip_protocol);
 
   private:

@@ -72,6 +72,7 @@ Pipeline::Pipeline(Settings settings, std::vector<events::EventSink*> sinks)
     idle_timeout_us_[FlowTable::kTcp] = seconds_to_us(settings_.tcp_idle_timeout_s);
     idle_timeout_us_[FlowTable::kUdp] = seconds_to_us(settings_.udp_idle_timeout_s);
     idle_timeout_us_[FlowTable::kOther] = seconds_to_us(settings_.other_idle_timeout_s);
+    idle_timeout_us_[FlowTable::kIgmp] = seconds_to_us(settings_.igmp_idle_timeout_s);
     idle_timeout_us_[FlowTable::kClosed] = seconds_to_us(settings_.tcp_closed_linger_s);
     statistics_interval_us_ = seconds_to_us(settings_.statistics_interval_s);
     if (detectors_.size() > kMaxDetectors) {

@@ -145,10 +145,11 @@ ShardedPipeline::ShardedPipeline(Settings settings, std::vector<events::EventSin
     // address pair (flows, announced data connections, IP fragments), plus two expiry
     // checks. The pipelines look for idle flows at the same moments, at most one check
     // interval apart, so by then the old owner has ended all of it.
-    const double longest_s = std::max({settings.tcp_idle_timeout_s, settings.udp_idle_timeout_s,
-                                       settings.other_idle_timeout_s, settings.tcp_closed_linger_s,
-                                       settings.expected_flow_timeout_s,
-                                       static_cast<double>(settings.fragments.timeout_us) / 1e6});
+    const double longest_s =
+        std::max({settings.tcp_idle_timeout_s, settings.udp_idle_timeout_s,
+                  settings.other_idle_timeout_s, settings.igmp_idle_timeout_s,
+                  settings.tcp_closed_linger_s, settings.expected_flow_timeout_s,
+                  static_cast<double>(settings.fragments.timeout_us) / 1e6});
     // A later fragment waits for its first one as long as a pipeline would keep it, and a
     // first fragment's destination is kept as long.
     fragment_wait_us_ = settings.fragments.timeout_us;

@@ -5,6 +5,7 @@
 #include <pcap/dlt.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -589,6 +590,49 @@ TEST(PipelineFlow, UdpIdleTimeout) {
     ASSERT_EQ(ends.size(), 2u);
     EXPECT_EQ(ends[0].reason, EndReason::kTimeout);
     EXPECT_EQ(ends[1].reason, EndReason::kEndOfInput);
+}
+
+// An IGMPv2 membership report (RFC 2236) from `host` for `group`, sent to the group.
+std::vector<uint8_t> igmp_report(const char* host, const char* group) {
+    std::vector<uint8_t> b(20 + 8, 0);
+    b[0] = 0x45;
+    put16(b, 2, static_cast<uint16_t>(b.size()));
+    b[8] = 1;
+    b[9] = 2;
+    inet_pton(AF_INET, host, &b[12]);
+    inet_pton(AF_INET, group, &b[16]);
+    b[20] = 0x16;  // version 2 membership report
+    inet_pton(AF_INET, group, &b[24]);
+    return b;
+}
+
+// Reports that a host repeats at each query, 125 s apart by default, stay one flow while
+// the membership lasts. ICMP messages as far apart are flows of their own.
+TEST(PipelineFlow, IgmpReportsAtEachQueryStayOneFlow) {
+    Harness h;
+    for (int64_t at : {1, 126, 251, 376}) {
+        h.feed(igmp_report("192.0.2.7", "239.1.2.3"), at * kSecond);
+        h.feed(icmp4("192.0.2.7", "198.51.100.1", kEchoRequest), at * kSecond);
+    }
+    h.feed(igmp_report("192.0.2.7", "239.1.2.3"), 700 * kSecond);  // after 324 s
+    h.pipeline.finish();
+    // The packets of each IGMP flow, from its last statistics event.
+    std::map<std::string, uint64_t> igmp_packets;
+    for (const Event& statistics : h.sink.of(Activity::kStatistics)) {
+        if (statistics.ip_protocol == 2) {
+            igmp_packets[statistics.connection_uid] =
+                statistics.packets_out + statistics.packets_in;
+        }
+    }
+    std::vector<uint64_t> counts;
+    for (const auto& [uid, packets] : igmp_packets) counts.push_back(packets);
+    std::sort(counts.begin(), counts.end());
+    EXPECT_EQ(counts, (std::vector<uint64_t>{1, 4}));
+    size_t icmp_flows = 0;
+    for (const Event& end : h.sink.of(Activity::kDisconnect)) {
+        if (end.ip_protocol == 1) ++icmp_flows;
+    }
+    EXPECT_EQ(icmp_flows, 4u);
 }
 
 TEST(PipelineFlow, FullTableEvictsOldest) {
