@@ -1,7 +1,7 @@
 #include "capture/file_reader.h"
 
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,10 +173,9 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     CompiledFilter filter;
     compile_filter(handle.get(), filter);
 
-    // Classic pcap files of a link type the pipeline decodes are read by PcapFileReader;
-    // pcapng and the rest go through libpcap.
-    // PcapFileReader reads the file that libpcap opened, through a descriptor of its own:
-    // opening the path again could open another file that replaced it meanwhile.
+    // Classic pcap files of a link type the pipeline decodes are read by PcapFileReader, and
+    // pcapng files and the rest by libpcap. PcapFileReader gets a copy of libpcap's
+    // descriptor, because opening the path again could open a file that replaced it since.
     int linktype = pcap_datalink(handle.get());
     if (supports_link(linktype) &&
         direct_.open(fcntl(fileno(pcap_file(handle.get())), F_DUPFD_CLOEXEC, 0), linktype,

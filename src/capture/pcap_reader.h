@@ -41,6 +41,7 @@ class PcapFileReader {
     // for any other file, which the caller then reads through libpcap.
     bool open(int descriptor, int linktype, uint32_t snapshot);
 
+    // Closes the file, if one is open.
     void close();
 
     // Reads the next record into `frame`. Returns 1 for a frame, 0 at the end of the file

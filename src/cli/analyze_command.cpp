@@ -292,8 +292,8 @@ void register_analyze(CLI::App& app, int& exit_code) {
         ->check(seconds_validator(false));
     command
         ->add_option("--other-timeout", s.other_idle_timeout_s,
-                     "Seconds without packets after which an ICMP flow, or one of another IP "
-                     "protocol but TCP, UDP and IGMP, ends")
+                     "Seconds without packets after which a flow of ICMP, ICMPv6 or an IP "
+                     "protocol other than TCP, UDP and IGMP ends")
         ->capture_default_str()
         ->check(seconds_validator(false));
     command

@@ -27,7 +27,7 @@ struct Settings {
     // Idle timeouts: a flow without packets for this long ends with reason "timeout".
     double tcp_idle_timeout_s = 3600;
     double udp_idle_timeout_s = 180;
-    double other_idle_timeout_s = 60;  // ICMP, ICMPv6 and other IP protocols
+    double other_idle_timeout_s = 60;  // ICMP, ICMPv6 and IP protocols but TCP, UDP and IGMP
     // A host repeats its IGMP membership reports at each query of its router, 125 s apart
     // by default, and a membership lasts the Group Membership Interval, 260 s by default
     // (RFC 2236 and RFC 3376, section 8.4). So an IGMP flow ends when a membership would.

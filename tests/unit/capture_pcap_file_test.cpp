@@ -259,7 +259,7 @@ TEST(PcapFile, FilterSeesRecordLengths) {
 
 // Records appended while the file is read are read too, as libpcap reads them, also when
 // the file ended inside a record when it was opened.
-TEST(PcapFile, RecordsAppendedWhileReadAreRead) {
+TEST(PcapFile, AppendedRecordsAreRead) {
     std::vector<Record> records;
     for (uint32_t i = 0; i < 20; ++i) records.push_back(record(i, 0, 1000, 1));
     const std::vector<uint8_t> whole = pcap_file(false, false, 65535, 1, records);
