@@ -3,12 +3,10 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
 #include <system_error>
 
 namespace pw::control {
@@ -75,41 +73,6 @@ std::optional<gid_t> find_group(const std::string& name) {
     }
     if (found == nullptr) return std::nullopt;
     return found->gr_gid;
-}
-
-bool peer_can_read(const PeerCredentials& peer, const std::string& path) {
-    if (peer.uid == 0) return true;
-    // The bits of `status` that apply to the peer: the owner's, the group's or the others'.
-    auto permits = [&peer](const struct stat& status, mode_t owner, mode_t group, mode_t other) {
-        if (status.st_uid == peer.uid) return (status.st_mode & owner) != 0;
-        bool member =
-            std::find(peer.groups.begin(), peer.groups.end(), status.st_gid) != peer.groups.end();
-        return (status.st_mode & (member ? group : other)) != 0;
-    };
-
-    // Every directory on the way must let the peer search it, both those the path names and
-    // those its links lead through, and the file must let the peer read it.
-    auto searchable = [&](std::filesystem::path directory) {
-        while (true) {
-            struct stat status {};
-            if (stat(directory.c_str(), &status) != 0 ||
-                !permits(status, S_IXUSR, S_IXGRP, S_IXOTH)) {
-                return false;
-            }
-            if (directory == directory.root_path() || !directory.has_parent_path()) return true;
-            directory = directory.parent_path();
-        }
-    };
-
-    std::error_code error;
-    const std::filesystem::path named = std::filesystem::path(path).lexically_normal();
-    const std::filesystem::path resolved = std::filesystem::canonical(named, error);
-    if (error || !named.is_absolute()) return false;
-    struct stat status {};
-    if (stat(resolved.c_str(), &status) != 0 || !permits(status, S_IRUSR, S_IRGRP, S_IROTH)) {
-        return false;
-    }
-    return searchable(named.parent_path()) && searchable(resolved.parent_path());
 }
 
 }  // namespace pw::control

@@ -28,13 +28,6 @@ PeerCredentials read_peer_credentials(int fd);
 // entry.
 PeerCredentials resolve_user(uid_t uid, gid_t gid);
 
-// Returns true when `peer`'s user and groups may read the file at the absolute `path`, by
-// the permission bits of the file and of every directory on the way. The agent, which
-// reads any file (CAP_DAC_READ_SEARCH), uses it before it reads a file for a peer.
-// NOTE: access control lists are not consulted: an ACL that grants the peer more than the
-// bits is not seen, and one that denies the peer what the bits grant is not either.
-bool peer_can_read(const PeerCredentials& peer, const std::string& path);
-
 // The gid of group `name`, or nothing when the group does not exist.
 std::optional<gid_t> find_group(const std::string& name);
 

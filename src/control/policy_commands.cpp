@@ -34,16 +34,36 @@ T required_arg(const nlohmann::json& args, const char* name, const char* expecte
 }
 
 std::vector<ProtocolId> parse_protocol_args(const nlohmann::json& args) {
-    auto names = required_arg<std::vector<std::string>>(args, "protocols",
-                                                        "an array of protocol names or ids");
-    if (names.empty()) throw CommandError("no protocol given; name at least one", kCodeInvalid);
+    constexpr const char* kExpected = "an array of protocol names or ids";
+    auto it = args.find("protocols");
+    if (it == args.end()) {
+        throw CommandError(fmt::format("missing argument \"protocols\" ({})", kExpected),
+                           kCodeInvalid);
+    }
+    if (!it->is_array()) {
+        throw CommandError(
+            fmt::format("argument \"protocols\" must be {}, not {}", kExpected, it->dump()),
+            kCodeInvalid);
+    }
+    if (it->empty()) throw CommandError("no protocol given; name at least one", kCodeInvalid);
     std::vector<ProtocolId> ids;
-    for (const std::string& name : names) {
-        std::optional<ProtocolId> id = parse_protocol(name);
+    for (const nlohmann::json& item : *it) {
+        // A name or an id, the id as a number or as its decimal text.
+        std::string text;
+        if (item.is_string()) {
+            text = item.get<std::string>();
+        } else if (item.is_number_unsigned()) {
+            text = std::to_string(item.get<uint64_t>());
+        } else {
+            throw CommandError(fmt::format("argument \"protocols\" must be {}, not {}",
+                                           kExpected, item.dump()),
+                               kCodeInvalid);
+        }
+        std::optional<ProtocolId> id = parse_protocol(text);
         if (!id || find_protocol(*id) == nullptr) {
             throw CommandError(fmt::format("unknown protocol '{}'; use a name or id that "
                                            "`protowatch protocols` lists",
-                                           name),
+                                           text),
                                kCodeInvalid);
         }
         ids.push_back(*id);
@@ -60,15 +80,10 @@ void edit_protocols(policy::Policy& policy, const std::vector<ProtocolId>& ids, 
     }
 }
 
-// Throws a CommandError unless the caller could read `path` itself. The agent reads policy
-// files as root, and a rejected file's message quotes its lines: without the check, an
-// admin could read files that only root may read.
-void check_caller_reads(const Caller& caller, const std::string& path) {
-    if (peer_can_read(caller.peer, path)) return;
-    throw CommandError(
-        fmt::format("user {} (uid {}) cannot read the policy file '{}', or it does "
-                    "not exist; give a file that user can read",
-                    caller.peer.user, caller.peer.uid, path));
+// The caller, as the user a policy file it names must be readable by: the agent, as root,
+// could read any file, and a rejected file's message quotes its lines.
+policy::ReadingUser reader_of(const Caller& caller) {
+    return {caller.peer.uid, caller.peer.groups, caller.peer.user};
 }
 
 }  // namespace
@@ -90,19 +105,22 @@ void register_policy_commands(ControlServer& server, policy::PolicyHolder& holde
         "policy.apply", Role::kAdmin,
         [&holder](const nlohmann::json& args, const Caller& caller, auto&) {
             auto path = required_arg<std::string>(args, "path", "the policy file's absolute path");
+            if (path.find('\0') != std::string::npos) {
+                throw CommandError("the policy path contains a NUL character; give the file's "
+                                   "absolute path",
+                                   kCodeInvalid);
+            }
             if (path.empty() || path[0] != '/') {
                 throw CommandError(fmt::format("policy path '{}' is not absolute", path),
                                    kCodeInvalid);
             }
-            check_caller_reads(caller, path);
-            return change_reply(holder.apply_file(path, actor_of(caller)));
+            return change_reply(holder.apply_file(path, actor_of(caller), reader_of(caller)));
         });
 
     server.register_command("policy.reload", Role::kAdmin,
                             [&holder](auto&, const Caller& caller, auto&) {
-                                const std::string path = holder.source_path();
-                                if (!path.empty()) check_caller_reads(caller, path);
-                                return change_reply(holder.reload(actor_of(caller)));
+                                return change_reply(
+                                    holder.reload(actor_of(caller), reader_of(caller)));
                             });
 
     server.register_command(

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 
 #include "control/peer.h"
 #include "policy/policy.h"
@@ -20,6 +22,9 @@ namespace {
 
 // The most a policy file may hold; a real policy is a few kilobytes.
 constexpr size_t kMaxPolicyBytes = 1 << 20;
+// Symbolic links followed in one path before it counts as a loop, as Linux's own path
+// resolution allows (MAXSYMLINKS, path_resolution(7)).
+constexpr int kMaxLinks = 40;
 
 struct AdminIds {
     std::optional<gid_t> admin_gid;
@@ -35,17 +40,28 @@ struct AdminIds {
 
 std::string mode_text(mode_t mode) { return fmt::format("{:04o}", mode & 07777); }
 
+const char* kind_of(const struct stat& status) {
+    if (S_ISDIR(status.st_mode)) return "directory";
+    if (S_ISLNK(status.st_mode)) return "link";
+    return "file";
+}
+
+void check_owner(const std::string& path, const struct stat& status, const AdminIds& ids,
+                 const std::string& admin_group) {
+    if (ids.is_admin_user(status.st_uid)) return;
+    control::PeerCredentials owner = control::resolve_user(status.st_uid, status.st_gid);
+    throw PolicyError(path, 0, "",
+                      fmt::format("the policy {} is owned by user {}, who is neither root nor in "
+                                  "group {}; run `chown {}root {}`",
+                                  kind_of(status), owner.user, admin_group,
+                                  S_ISLNK(status.st_mode) ? "-h " : "", path));
+}
+
 // Throws when `status` lets a non-admin change the entry at `path`.
 void check_entry(const std::string& path, const struct stat& status, const AdminIds& ids,
                  bool allow_sticky, const std::string& admin_group) {
-    const char* what = S_ISDIR(status.st_mode) ? "directory" : "file";
-    if (!ids.is_admin_user(status.st_uid)) {
-        control::PeerCredentials owner = control::resolve_user(status.st_uid, status.st_gid);
-        throw PolicyError(path, 0, "",
-                          fmt::format("the policy {} is owned by user {}, who is neither root "
-                                      "nor in group {}; run `chown root {}`",
-                                      what, owner.user, admin_group, path));
-    }
+    check_owner(path, status, ids, admin_group);
+    const char* what = kind_of(status);
     if ((status.st_mode & S_IWGRP) != 0 && !ids.is_admin_group(status.st_gid)) {
         throw PolicyError(path, 0, "",
                           fmt::format("the policy {} is writable by group {} (mode {}), which "
@@ -62,66 +78,202 @@ void check_entry(const std::string& path, const struct stat& status, const Admin
     }
 }
 
-}  // namespace
+// True when the permission bits of `status` that apply to `reader` (the owner's, the
+// group's or the others') include `owner`, `group` and `other` respectively.
+bool permits(const ReadingUser& reader, const struct stat& status, mode_t owner, mode_t group,
+             mode_t other) {
+    if (reader.uid == 0) return true;
+    if (static_cast<int64_t>(status.st_uid) == reader.uid) return (status.st_mode & owner) != 0;
+    bool member = std::find(reader.groups.begin(), reader.groups.end(), status.st_gid) !=
+                  reader.groups.end();
+    return (status.st_mode & (member ? group : other)) != 0;
+}
 
-std::string read_trusted_policy_file(const std::string& path, const std::string& admin_group) {
-    char resolved[PATH_MAX];
-    if (realpath(path.c_str(), resolved) == nullptr) {
-        throw PolicyError(path, 0, "",
-                          fmt::format("cannot open the policy file: {}; check the path",
-                                      std::strerror(errno)));
-    }
-    AdminIds ids{control::find_group(admin_group)};
+[[noreturn]] void unreadable_for(const ReadingUser& reader, const std::string& path) {
+    throw PolicyError(path, 0, "",
+                      fmt::format("user {} (uid {}) cannot read the policy file, or it does not "
+                                  "exist; give a file that user can read",
+                                  reader.user, reader.uid));
+}
 
-    int fd = open(resolved, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        throw PolicyError(resolved, 0, "",
-                          fmt::format("cannot open the policy file: {}", std::strerror(errno)));
+class Descriptor {
+  public:
+    explicit Descriptor(int fd) : fd_(fd) {}
+    ~Descriptor() {
+        if (fd_ >= 0) close(fd_);
     }
-    // The checks and the read use the same open file, so a rename in between cannot swap it.
-    struct stat status {};
+    Descriptor(Descriptor&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    Descriptor& operator=(Descriptor&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    Descriptor(const Descriptor&) = delete;
+    Descriptor& operator=(const Descriptor&) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+// A directory reached on the way, open without read access (O_PATH).
+struct Step {
+    Descriptor fd;
+    struct stat status;
+    std::string path;  // as resolved so far, for messages
+};
+
+std::string child_path(const std::string& directory, std::string_view name) {
+    return directory == "/" ? "/" + std::string(name) : directory + "/" + std::string(name);
+}
+
+// Splits `path` into its components, in front of those already in `pending`.
+void push_components(std::string_view path, std::deque<std::string>& pending) {
+    std::deque<std::string> parts;
+    size_t at = 0;
+    while (at < path.size()) {
+        size_t end = path.find('/', at);
+        if (end == std::string_view::npos) end = path.size();
+        if (end > at) parts.emplace_back(path.substr(at, end - at));
+        at = end + 1;
+    }
+    pending.insert(pending.begin(), parts.begin(), parts.end());
+}
+
+std::string read_all(int fd, const std::string& path) {
     std::string text;
-    try {
-        if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
-            throw PolicyError(resolved, 0, "", "the policy path is not a regular file");
-        }
-        check_entry(resolved, status, ids, false, admin_group);
-        std::filesystem::path directory = std::filesystem::path(resolved).parent_path();
-        bool own_directory = true;
-        while (true) {
-            struct stat directory_status {};
-            if (stat(directory.c_str(), &directory_status) != 0) {
-                throw PolicyError(directory.string(), 0, "",
-                                  fmt::format("cannot check the policy file's directory: {}",
-                                              std::strerror(errno)));
-            }
-            check_entry(directory.string(), directory_status, ids, !own_directory, admin_group);
-            if (directory == directory.root_path()) break;
-            directory = directory.parent_path();
-            own_directory = false;
-        }
-        if (static_cast<uint64_t>(status.st_size) > kMaxPolicyBytes) {
-            throw PolicyError(resolved, 0, "",
+    char chunk[8192];
+    ssize_t count;
+    while ((count = read(fd, chunk, sizeof chunk)) > 0) {
+        text.append(chunk, static_cast<size_t>(count));
+        if (text.size() > kMaxPolicyBytes) {
+            throw PolicyError(path, 0, "",
                               fmt::format("the policy file is larger than {} bytes; a policy "
                                           "is a few keys",
                                           kMaxPolicyBytes));
         }
-        char chunk[8192];
-        ssize_t count;
-        while ((count = read(fd, chunk, sizeof chunk)) > 0) {
-            text.append(chunk, static_cast<size_t>(count));
-            if (text.size() > kMaxPolicyBytes) break;
-        }
-        if (count < 0) {
-            throw PolicyError(resolved, 0, "",
-                              fmt::format("cannot read the policy file: {}", std::strerror(errno)));
-        }
-    } catch (...) {
-        close(fd);
-        throw;
     }
-    close(fd);
+    if (count < 0) {
+        throw PolicyError(path, 0, "",
+                          fmt::format("cannot read the policy file: {}", std::strerror(errno)));
+    }
     return text;
+}
+
+}  // namespace
+
+std::string read_trusted_policy_file(const std::string& given, const std::string& admin_group,
+                                     const ReadingUser& reader) {
+    if (given.empty() || given.find('\0') != std::string::npos) {
+        std::string printable = given;  // a message ends at its first NUL
+        std::replace(printable.begin(), printable.end(), '\0', '?');
+        throw PolicyError(printable, 0, "",
+                          "the policy path is empty or contains a NUL character; give the "
+                          "file's path");
+    }
+    // A relative path (an agent's --policy) is taken from the working directory.
+    std::error_code error;
+    const std::string path =
+        given[0] == '/' ? given : std::filesystem::absolute(given, error).string();
+    if (error) {
+        throw PolicyError(given, 0, "",
+                          fmt::format("cannot find the policy file from the working directory: "
+                                      "{}; give its absolute path",
+                                      error.message()));
+    }
+    const AdminIds ids{control::find_group(admin_group)};
+    auto cannot_open = [&](const std::string& at) -> PolicyError {
+        return PolicyError(path, 0, "",
+                           fmt::format("cannot open the policy file: {} at {}; check the path",
+                                       std::strerror(errno), at));
+    };
+
+    std::vector<Step> chain;
+    {
+        Descriptor root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        struct stat status {};
+        if (root.get() < 0 || fstat(root.get(), &status) != 0) throw cannot_open("/");
+        chain.push_back({std::move(root), status, "/"});
+    }
+    // A directory is checked as it is entered. A sticky world-writable one passes then, and
+    // fails later only if it contains the file itself.
+    auto enter = [&](Step& step) {
+        if (!permits(reader, step.status, S_IXUSR, S_IXGRP, S_IXOTH)) {
+            unreadable_for(reader, step.path);
+        }
+        check_entry(step.path, step.status, ids, true, admin_group);
+    };
+    enter(chain.back());
+
+    std::deque<std::string> pending;
+    push_components(path, pending);
+    int links = 0;
+    while (!pending.empty()) {
+        const std::string name = std::move(pending.front());
+        pending.pop_front();
+        if (name == ".") continue;
+        if (name == "..") {
+            if (chain.size() > 1) chain.pop_back();
+            continue;
+        }
+        const Step& directory = chain.back();
+        const std::string entry_path = child_path(directory.path, name);
+        Descriptor entry(openat(directory.fd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        struct stat status {};
+        if (entry.get() < 0 || fstat(entry.get(), &status) != 0) {
+            if (errno == EACCES) unreadable_for(reader, entry_path);
+            throw cannot_open(entry_path);
+        }
+        if (S_ISLNK(status.st_mode)) {
+            // The link's owner can retarget it, so the owner must be an admin. Its directory
+            // was checked on the way in, and a sticky one keeps others from replacing it.
+            check_owner(entry_path, status, ids, admin_group);
+            if (++links > kMaxLinks) {
+                errno = ELOOP;
+                throw cannot_open(entry_path);
+            }
+            char target[PATH_MAX];
+            ssize_t length = readlinkat(entry.get(), "", target, sizeof target);
+            if (length <= 0 || static_cast<size_t>(length) >= sizeof target) {
+                if (length >= 0) errno = ENAMETOOLONG;
+                throw cannot_open(entry_path);
+            }
+            const std::string_view link(target, static_cast<size_t>(length));
+            if (link.front() == '/') chain.erase(chain.begin() + 1, chain.end());
+            push_components(link, pending);
+            continue;
+        }
+        if (S_ISDIR(status.st_mode) && !pending.empty()) {
+            chain.push_back({std::move(entry), status, entry_path});
+            enter(chain.back());
+            continue;
+        }
+        if (!S_ISREG(status.st_mode) || !pending.empty()) {
+            throw PolicyError(entry_path, 0, "", "the policy path is not a regular file");
+        }
+        if (!permits(reader, status, S_IRUSR, S_IRGRP, S_IROTH)) unreadable_for(reader, entry_path);
+        check_entry(entry_path, status, ids, false, admin_group);
+        // The file's own directory may not be world-writable even with the sticky bit.
+        check_entry(directory.path, directory.status, ids, false, admin_group);
+        if (static_cast<uint64_t>(status.st_size) > kMaxPolicyBytes) {
+            throw PolicyError(entry_path, 0, "",
+                              fmt::format("the policy file is larger than {} bytes; a policy "
+                                          "is a few keys",
+                                          kMaxPolicyBytes));
+        }
+        // The O_PATH descriptor cannot be read, so the file is opened again. It must be the
+        // one checked: a rename in between is rejected rather than followed.
+        Descriptor file(openat(directory.fd.get(), name.c_str(),
+                               O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        struct stat opened {};
+        if (file.get() < 0 || fstat(file.get(), &opened) != 0) throw cannot_open(entry_path);
+        if (opened.st_dev != status.st_dev || opened.st_ino != status.st_ino) {
+            throw PolicyError(entry_path, 0, "",
+                              "the policy file was replaced while it was being checked; apply "
+                              "it again once nothing renames it");
+        }
+        return read_all(file.get(), entry_path);
+    }
+    throw PolicyError(path, 0, "", "the policy path is not a regular file");
 }
 
 }  // namespace pw::policy

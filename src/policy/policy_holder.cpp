@@ -57,11 +57,12 @@ void PolicyHolder::add_listener(Listener listener) {
     listeners_.push_back(std::move(listener));
 }
 
-ChangeResult PolicyHolder::apply_file(const std::string& path, const Actor& actor) {
+ChangeResult PolicyHolder::apply_file(const std::string& path, const Actor& actor,
+                                      const ReadingUser& reader) {
     std::lock_guard lock(mutex_);
     try {
         // The running policy's admin group decides who may have written the file.
-        std::string text = read_trusted_policy_file(path, policy_->admin_group);
+        std::string text = read_trusted_policy_file(path, policy_->admin_group, reader);
         ChangeResult result = replace_locked(parse_policy(text, path), "apply", actor, path);
         source_path_ = path;
         return result;
@@ -72,7 +73,7 @@ ChangeResult PolicyHolder::apply_file(const std::string& path, const Actor& acto
     }
 }
 
-ChangeResult PolicyHolder::reload(const Actor& actor) {
+ChangeResult PolicyHolder::reload(const Actor& actor, const ReadingUser& reader) {
     std::lock_guard lock(mutex_);
     if (source_path_.empty()) {
         return {"the agent has no policy file to reload; apply one with `protowatch policy "
@@ -80,7 +81,7 @@ ChangeResult PolicyHolder::reload(const Actor& actor) {
                 {}};
     }
     try {
-        std::string text = read_trusted_policy_file(source_path_, policy_->admin_group);
+        std::string text = read_trusted_policy_file(source_path_, policy_->admin_group, reader);
         return replace_locked(parse_policy(text, source_path_), "reload", actor, source_path_);
     } catch (const PolicyError& error) {
         spdlog::error("policy reload rejected, the running policy stays in force: {}",

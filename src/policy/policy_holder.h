@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "events/audit_event.h"
+#include "policy/file_trust.h"
 #include "policy/policy.h"
 
 namespace pw::policy {
@@ -53,9 +54,12 @@ class PolicyHolder {
     void add_listener(Listener listener);
 
     // Reads, checks and applies the policy file at `path`, which becomes the source path.
-    ChangeResult apply_file(const std::string& path, const Actor& actor);
+    // `reader` is the user the file must be readable by (read_trusted_policy_file()): the
+    // caller who names the file, or root for the agent's own reads.
+    ChangeResult apply_file(const std::string& path, const Actor& actor,
+                            const ReadingUser& reader = {});
     // Reads the source path again (SIGHUP); on failure logs the error and keeps the policy.
-    ChangeResult reload(const Actor& actor);
+    ChangeResult reload(const Actor& actor, const ReadingUser& reader = {});
     // Applies `edit` to a copy of the running policy; `edit` throws PolicyError to reject.
     ChangeResult update(const std::string& action, const Actor& actor,
                         const std::function<void(Policy&)>& edit);

@@ -1,7 +1,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "agent/policy_config.h"
 #include "policy/file_trust.h"
@@ -84,6 +89,124 @@ TEST(PolicyFileTrust, RejectsWorldWritable) {
     EXPECT_EQ(read_trusted_policy_file(path, "protowatch-admin"), "[recording]\nenabled = false\n");
     chmod(dir.path().c_str(), 0777);
     EXPECT_THROW(read_trusted_policy_file(path, "protowatch-admin"), PolicyError);
+}
+
+// A user that is neither root nor in the admin group on the machines the tests run on.
+constexpr uid_t kOtherUser = 65534;
+const ReadingUser kOtherReader{kOtherUser, {65534}, "nobody"};
+
+std::string error_of(const std::function<void()>& read) {
+    try {
+        read();
+    } catch (const PolicyError& error) {
+        return error.what();
+    }
+    return "";
+}
+
+// A directory that every user may search, with a policy file everyone may read and one
+// only root may read. The tests change owners, so they need root.
+class PolicyFiles : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (getuid() != 0) GTEST_SKIP() << "needs root to give entries to another user";
+        chmod(dir.path().c_str(), 0755);
+        write_text(policy, kPolicyText, 0644);
+        write_text(secret, "[store]\npath = \"SECRET\"\n", 0600);
+    }
+
+    static constexpr const char* kPolicyText = "[recording]\nenabled = false\n";
+    TempDir dir;
+    std::string policy = dir.file("policy.toml");
+    std::string secret = dir.file("secret.toml");
+};
+
+TEST_F(PolicyFiles, FollowedLinksAreChecked) {
+    // A link in a directory another user owns: that user could point it at another file.
+    std::string theirs = dir.file("theirs");
+    mkdir(theirs.c_str(), 0755);
+    std::string link = theirs + "/link.toml";
+    symlink(policy.c_str(), link.c_str());
+    EXPECT_EQ(read_trusted_policy_file(link, "protowatch-admin"), kPolicyText);
+    ASSERT_EQ(chown(theirs.c_str(), kOtherUser, kOtherUser), 0);
+    EXPECT_NE(error_of([&] { read_trusted_policy_file(link, "protowatch-admin"); })
+                  .find("policy directory is owned by user"),
+              std::string::npos);
+
+    // A link another user owns, in a trusted directory.
+    std::string owned_link = dir.file("owned-link.toml");
+    symlink(policy.c_str(), owned_link.c_str());
+    ASSERT_EQ(lchown(owned_link.c_str(), kOtherUser, kOtherUser), 0);
+    EXPECT_NE(error_of([&] { read_trusted_policy_file(owned_link, "protowatch-admin"); })
+                  .find("policy link is owned by user"),
+              std::string::npos);
+
+    // Relative links, `..` and a loop.
+    std::string sub = dir.file("sub");
+    mkdir(sub.c_str(), 0755);
+    symlink("../policy.toml", (sub + "/up.toml").c_str());
+    EXPECT_EQ(read_trusted_policy_file(sub + "/./up.toml", "protowatch-admin"),
+              kPolicyText);
+    symlink("loop.toml", dir.file("loop.toml").c_str());
+    EXPECT_NE(error_of([&] { read_trusted_policy_file(dir.file("loop.toml"), "protowatch-admin"); })
+                  .find("cannot open the policy file"),
+              std::string::npos);
+
+    EXPECT_NE(error_of([&] {
+                  read_trusted_policy_file(policy + std::string(1, '\0') + "x", "protowatch-admin");
+              }).find("NUL"),
+              std::string::npos);
+}
+
+TEST_F(PolicyFiles, ReaderMustReadFile) {
+    EXPECT_EQ(read_trusted_policy_file(policy, "protowatch-admin", kOtherReader), kPolicyText);
+    std::string error =
+        error_of([&] { read_trusted_policy_file(secret, "protowatch-admin", kOtherReader); });
+    EXPECT_NE(error.find("user nobody (uid 65534) cannot read the policy file"), std::string::npos);
+    EXPECT_EQ(error.find("SECRET"), std::string::npos);
+
+    // Readable bits do not help behind a directory the reader cannot search.
+    std::string closed = dir.file("closed");
+    mkdir(closed.c_str(), 0700);
+    write_text(closed + "/policy.toml", kPolicyText, 0644);
+    EXPECT_NE(error_of([&] {
+                  read_trusted_policy_file(closed + "/policy.toml", "protowatch-admin",
+                                           kOtherReader);
+              }).find("cannot read the policy file"),
+              std::string::npos);
+
+    // Root reads it.
+    EXPECT_EQ(read_trusted_policy_file(closed + "/policy.toml", "protowatch-admin"),
+              kPolicyText);
+}
+
+TEST_F(PolicyFiles, RetargetedLinkNeverLeaksSecret) {
+    std::string link = dir.file("link.toml");
+    symlink(policy.c_str(), link.c_str());
+    // Another thread swaps the link between the two files while the reads go on, as an
+    // admin who owns the link's directory could.
+    std::atomic<bool> done{false};
+    std::thread swapper([&] {
+        std::string staged = dir.file("staged.toml");
+        for (bool to_secret = true; !done; to_secret = !to_secret) {
+            unlink(staged.c_str());
+            symlink((to_secret ? secret : policy).c_str(), staged.c_str());
+            rename(staged.c_str(), link.c_str());
+        }
+    });
+    int read_open = 0;
+    for (int i = 0; i < 3000; ++i) {
+        try {
+            std::string text = read_trusted_policy_file(link, "protowatch-admin", kOtherReader);
+            EXPECT_EQ(text, kPolicyText);
+            ++read_open;
+        } catch (const PolicyError& error) {
+            EXPECT_EQ(std::string(error.what()).find("SECRET"), std::string::npos);
+        }
+    }
+    done = true;
+    swapper.join();
+    EXPECT_GT(read_open, 0);
 }
 
 TEST(PolicyHolder, ChangesAreAuditedAndInvalidOnesKeepPolicy) {
