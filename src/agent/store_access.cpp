@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "control/peer.h"
+#include "store/event_store.h"
 
 namespace pw::agent {
 namespace {
@@ -44,6 +45,9 @@ void restrict_file(const std::string& path, gid_t group, bool create,
 }  // namespace
 
 void restrict_store_access(const std::string& store_path, const std::string& reader_group) {
+    // Before anything changes, so that a file that is not an event store keeps its group and
+    // mode and gains no -wal and -shm files.
+    store::check_store_file(store_path);
     std::optional<gid_t> gid = control::find_group(reader_group);
     if (!gid) {
         spdlog::warn(

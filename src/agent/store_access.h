@@ -8,8 +8,9 @@ namespace pw::agent {
 // `reader_group` with mode 0640, so that only root and the group's members can read the store
 // (`protowatch dump`, `search`). SQLite creates later -wal and -shm files
 // with the database file's mode and owner. Needs CAP_CHOWN, so the agent calls it before it
-// drops privileges. A missing group leaves the files their group; failures are logged, not
-// thrown, since the store still works for root.
+// drops privileges. Throws StoreError, and changes nothing, when the file exists and
+// store::check_store_file() rejects it. A missing group leaves the files their group. Other
+// failures are logged, not thrown, since the store still works for root.
 void restrict_store_access(const std::string& store_path, const std::string& reader_group);
 
 // Gives the agent's --json file (not standard output) to `reader_group` with mode 0640, as

@@ -6,6 +6,7 @@
 
 #include "query/literals.h"
 #include "store/event_store.h"
+#include "store/store_reader.h"
 
 namespace pw::store {
 namespace {
@@ -41,31 +42,7 @@ bool has_audit_table(Database& db) {
     return lookup.column_int(0) > 0;
 }
 
-}  // namespace
-
-void record_audit_event(const std::string& path, const events::AuditEvent& event) {
-    // Opening through EventStore creates the file and runs the migrations like any writer.
-    std::unique_ptr<EventStore> store = EventStore::open(path, RetentionPolicy{});
-    Database& db = store->database();
-    Statement insert = db.prepare(kInsertAudit);
-    insert.bind(1, random_uuid());
-    insert.bind(2, query::now_ms());
-    insert.bind(3, event.time_ms);
-    insert.bind(4, event.action);
-    insert.bind(5, event.actor_uid);
-    insert.bind(6, event.actor_user);
-    if (event.actor_pid != 0) {
-        insert.bind(7, event.actor_pid);
-    } else {
-        insert.bind_null(7);
-    }
-    bind_text_or_null(insert, 8, event.source);
-    bind_text_or_null(insert, 9, event.device);
-    insert.bind(10, events::changes_to_json(event.changes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    insert.step();
-}
-
-std::vector<StoredAuditEvent> read_audit_events(Database& db, const AuditQuery& query) {
+std::vector<StoredAuditEvent> select_audit_events(Database& db, const AuditQuery& query) {
     std::vector<StoredAuditEvent> result;
     if (!has_audit_table(db)) return result;
 
@@ -105,6 +82,38 @@ std::vector<StoredAuditEvent> read_audit_events(Database& db, const AuditQuery& 
         result.push_back(std::move(stored));
     }
     return result;
+}
+
+}  // namespace
+
+void record_audit_event(const std::string& path, const events::AuditEvent& event) {
+    // Opening through EventStore creates the file and runs the migrations like any writer.
+    std::unique_ptr<EventStore> store = EventStore::open(path, RetentionPolicy{});
+    Database& db = store->database();
+    Statement insert = db.prepare(kInsertAudit);
+    insert.bind(1, random_uuid());
+    insert.bind(2, query::now_ms());
+    insert.bind(3, event.time_ms);
+    insert.bind(4, event.action);
+    insert.bind(5, event.actor_uid);
+    insert.bind(6, event.actor_user);
+    if (event.actor_pid != 0) {
+        insert.bind(7, event.actor_pid);
+    } else {
+        insert.bind_null(7);
+    }
+    bind_text_or_null(insert, 8, event.source);
+    bind_text_or_null(insert, 9, event.device);
+    insert.bind(10, events::changes_to_json(event.changes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    insert.step();
+}
+
+std::vector<StoredAuditEvent> read_audit_events(Database& db, const AuditQuery& query) {
+    try {
+        return select_audit_events(db, query);
+    } catch (const SqliteError& error) {
+        throw describe_read_failure(db.path(), error);
+    }
 }
 
 }  // namespace pw::store

@@ -32,7 +32,7 @@ struct AuditQuery {
 void record_audit_event(const std::string& path, const events::AuditEvent& event);
 
 // Audit events that match `query`, oldest first. A store older than schema version 2 has none.
-// Throws SqliteError.
+// Throws StoreError naming the store.
 std::vector<StoredAuditEvent> read_audit_events(Database& db, const AuditQuery& query);
 
 }  // namespace pw::store

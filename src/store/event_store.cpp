@@ -1,8 +1,13 @@
 #include "store/event_store.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 #include <system_error>
 
 #include "query/literals.h"
@@ -87,15 +92,30 @@ void create_parent_directory(const std::string& path) {
     }
 }
 
+// The first 16 bytes of every SQLite database file.
+constexpr std::string_view kSqliteHeader{"SQLite format 3\0", 16};
+
+StoreError not_an_event_store(const std::string& path, std::string_view reason) {
+    return StoreError(
+        fmt::format("{} is not an event store or is damaged ({}); move it aside to start a new "
+                    "store, or pass --store with another path",
+                    path, reason));
+}
+
+bool starts_with_sqlite_header(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    std::array<char, kSqliteHeader.size()> header{};
+    file.read(header.data(), header.size());
+    return file.gcount() == static_cast<std::streamsize>(header.size()) &&
+           std::string_view(header.data(), header.size()) == kSqliteHeader;
+}
+
 // Turns a failure to open or migrate into a message that names the path and the remedy.
 StoreError describe_open_failure(const std::string& path, const SqliteError& error) {
     switch (error.primary_code()) {
         case SQLITE_NOTADB:
         case SQLITE_CORRUPT:
-            return StoreError(fmt::format(
-                "{} is not an event store or is damaged ({}); move it aside to start a new "
-                "store, or pass --store with another path",
-                path, error.what()));
+            return not_an_event_store(path, error.what());
         case SQLITE_FULL:
             return StoreError(
                 fmt::format("the disk of the event store {} is full ({}); free space, lower "
@@ -111,9 +131,45 @@ StoreError describe_open_failure(const std::string& path, const SqliteError& err
 
 }  // namespace
 
+void check_store_file(const std::string& path) {
+    // 1. A missing or empty file becomes a new store.
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0) return;
+    if (S_ISDIR(info.st_mode)) {
+        throw StoreError(fmt::format(
+            "{} is a directory, not an event store; pass --store with the path of a file", path));
+    }
+    if (!S_ISREG(info.st_mode) || info.st_size == 0) return;
+    if (access(path.c_str(), R_OK) != 0) return;
+
+    // 2. A file without the SQLite header, such as a text file.
+    if (!starts_with_sqlite_header(path)) {
+        throw not_an_event_store(path, "the file does not start with the SQLite header");
+    }
+
+    // 3. Another program's database, or a newer store. Without commits in the -wal file, an
+    //    immutable connection reads the file exactly and, unlike a plain read-only one, never
+    //    creates the -wal and -shm files.
+    // NOTE: an immutable connection takes no lock, so a checkpoint that another writer runs
+    // during the check could make the store read as damaged.
+    try {
+        Database db = wal_may_hold_commits(path) ? Database::open(path, SQLITE_OPEN_READONLY)
+                                                 : Database::open_immutable(path);
+        configure_connection(db);
+        writable_schema_version(db);
+    } catch (const SqliteError& error) {
+        int code = error.primary_code();
+        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+            throw not_an_event_store(path, error.what());
+        }
+        // Other failures (a lock, an I/O error) are left to the open, which reports them.
+    }
+}
+
 std::unique_ptr<EventStore> EventStore::open(const std::string& path, RetentionPolicy retention,
                                              Clock clock) {
     create_parent_directory(path);
+    check_store_file(path);
     try {
         Database db = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
         configure_connection(db);

@@ -13,15 +13,21 @@
 
 namespace pw::store {
 
+// Checks that `path` is missing, empty, or an SQLite database that EventStore::open accepts,
+// without changing the file or creating any file beside it, so that a caller can check a
+// store before it changes the file's owner or mode. Throws StoreError naming the path and
+// what to do. A file it cannot read passes, because the open then reports why.
+void check_store_file(const std::string& path);
+
 // Writes events to a store file. Not thread-safe: StoreSink adds the locking and the timer.
 class EventStore {
   public:
     using Clock = std::function<int64_t()>;
 
     // Opens or creates the store at `path`, creating missing parent directories, and
-    // migrates it. `clock` returns milliseconds since the epoch (the system clock when
-    // empty) and stamps stored_at. Throws StoreError with a message that names the path and
-    // what to do.
+    // migrates it. A file that check_store_file() rejects is left unchanged. `clock` returns
+    // milliseconds since the epoch (the system clock when empty) and stamps stored_at. Throws
+    // StoreError with a message that names the path and what to do.
     static std::unique_ptr<EventStore> open(const std::string& path, RetentionPolicy retention,
                                             Clock clock = {});
 

@@ -124,7 +124,16 @@ void configure_connection(Database& db) {
           "failed to set the busy timeout");
 }
 
+int64_t writable_schema_version(Database& db) {
+    int64_t version = db.query_int("PRAGMA user_version");
+    reject_foreign_database(db, version);
+    return version;
+}
+
 void migrate(Database& db) {
+    // Checked before the settings below, since the switch to WAL rewrites the file's header
+    // and creates the -wal and -shm files.
+    int64_t version = writable_schema_version(db);
     // auto_vacuum can only change before the first table exists; incremental mode lets
     // retention hand freed pages back to the file system.
     if (db.query_int("PRAGMA page_count") == 0) db.execute("PRAGMA auto_vacuum = INCREMENTAL");
@@ -141,8 +150,6 @@ void migrate(Database& db) {
     // After a checkpoint, shrink a WAL that a long reader let grow back to this size.
     db.execute("PRAGMA journal_size_limit = 8388608");
 
-    int64_t version = db.query_int("PRAGMA user_version");
-    reject_foreign_database(db, version);
     for (int64_t next = version; next < kSchemaVersion; ++next) {
         db.execute("BEGIN IMMEDIATE");
         try {
@@ -165,8 +172,8 @@ void check_schema_for_reading(Database& db) {
     reject_foreign_database(db, version);
     if (version == 0) {
         throw StoreError(fmt::format(
-            "{} is not an event store yet (it has no tables); record events with `protowatch "
-            "analyze --store {}` first",
+            "{} holds no events yet (it has no tables); an agent that records to it creates "
+            "them with its first events, as does `protowatch analyze --store {}`",
             db.path(), db.path()));
     }
     if (version < kMinReadableSchemaVersion) {

@@ -20,9 +20,13 @@ class StoreError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Reads the schema version of a store about to be written; 0 for a new file. Throws
+// StoreError when the file is another program's database or is newer than this build.
+int64_t writable_schema_version(Database& db);
+
 // Brings a store opened for writing to kSchemaVersion, creating it when the file is new. Each
 // migration runs in its own transaction, so a crash leaves the store at a whole version.
-// Throws StoreError when the file is another program's database or is newer than this build.
+// Throws StoreError, before it changes the file, when writable_schema_version() rejects it.
 void migrate(Database& db);
 
 // Checks that a store opened for reading is at a version from kMinReadableSchemaVersion to

@@ -2,15 +2,44 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <utility>
 
 namespace pw::store {
+namespace {
+
+// A file: URI for `path`. Every byte but unreserved characters and '/' is percent-encoded, so
+// that '?', '#' and '%' in a file name stay part of the path. The path is made absolute and
+// follows an empty authority, because "file:" followed by "//" would start a host name.
+std::string file_uri(const std::string& path) {
+    std::string absolute = std::filesystem::absolute(path).string();
+    std::string uri = "file://";
+    for (unsigned char c : absolute) {
+        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '/' || c == '-' || c == '.' || c == '_' ||
+                          c == '~';
+        if (unreserved) {
+            uri += static_cast<char>(c);
+        } else {
+            uri += fmt::format("%{:02X}", c);
+        }
+    }
+    return uri;
+}
+
+}  // namespace
 
 void check(sqlite3* db, int code, std::string_view what) {
     if (code == SQLITE_OK) return;
     int extended = db != nullptr ? sqlite3_extended_errcode(db) : code;
     const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
     throw SqliteError(extended, fmt::format("{}: {}", what, message));
+}
+
+bool wal_may_hold_commits(const std::string& path) {
+    std::error_code error;
+    uintmax_t size = std::filesystem::file_size(path + "-wal", error);
+    return !error && size > 0;
 }
 
 Database Database::open(const std::string& path, int flags) {
@@ -22,6 +51,12 @@ Database Database::open(const std::string& path, int flags) {
         throw SqliteError(code, message);
     }
     return Database(db, path);
+}
+
+Database Database::open_immutable(const std::string& path) {
+    Database db = open(file_uri(path) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+    db.path_ = path;
+    return db;
 }
 
 Database::Database(Database&& other) noexcept

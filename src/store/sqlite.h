@@ -29,6 +29,10 @@ class Database {
   public:
     // Opens `path` with sqlite3_open_v2 `flags`. Throws SqliteError on failure.
     static Database open(const std::string& path, int flags);
+    // Opens `path` read-only with the URI parameter immutable=1: SQLite then takes no lock,
+    // ignores any -wal file and creates no file beside the database. Safe only while no other
+    // connection writes the file and the -wal file contains no commits. Throws SqliteError.
+    static Database open_immutable(const std::string& path);
 
     Database(Database&& other) noexcept;
     Database& operator=(Database&& other) noexcept;
@@ -81,6 +85,10 @@ class Statement {
     sqlite3* db_ = nullptr;
     sqlite3_stmt* statement_ = nullptr;
 };
+
+// Whether the -wal file of the database at `path` exists and is not empty. An empty or missing
+// one contains no commits, so the database file alone is the whole database.
+bool wal_may_hold_commits(const std::string& path);
 
 // Throws SqliteError for `code` unless it is SQLITE_OK, prefixing `what` to SQLite's message.
 void check(sqlite3* db, int code, std::string_view what);

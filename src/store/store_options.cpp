@@ -29,6 +29,18 @@ CLI::Validator duration_validator() {
         "DURATION");
 }
 
+// An empty --store would otherwise fall back to the default path without a word.
+CLI::Validator store_path_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            if (!value.empty()) return std::string();
+            return "the store path is empty; give the path of an event store file, or leave "
+                   "out --store for the default " +
+                   default_store_path();
+        },
+        "PATH");
+}
+
 }  // namespace
 
 CLI::Validator size_validator() {
@@ -53,13 +65,15 @@ std::string default_store_path() {
 }
 
 void add_store_path_option(CLI::App& command, std::string& path) {
-    command.add_option("--store", path, "Event store file (default: " + default_store_path() + ")");
+    command.add_option("--store", path, "Event store file (default: " + default_store_path() + ")")
+        ->check(store_path_validator());
 }
 
 void add_store_options(CLI::App& command, StoreOptions& options) {
     auto* store = command.add_option(
         "--store", options.path,
         "Event store file to record events in (default: " + default_store_path() + ")");
+    store->check(store_path_validator());
     command.add_flag("--no-store", options.disabled, "Do not record events in the event store")
         ->excludes(store);
     command

@@ -73,17 +73,65 @@ void read_protocols(Statement& protocols, StoredEvent& out) {
     }
 }
 
-StoreError describe_read_failure(const std::string& path, const SqliteError& error) {
+// SQLite reports a -wal or -shm file that a read-only connection needed and could not create
+// as one of these, at the first read.
+bool may_be_missing_wal_file(const SqliteError& error) {
+    return error.primary_code() == SQLITE_READONLY || error.primary_code() == SQLITE_CANTOPEN;
+}
+
+Database open_checked(const std::string& path, bool immutable) {
+    Database db =
+        immutable ? Database::open_immutable(path) : Database::open(path, SQLITE_OPEN_READONLY);
+    configure_connection(db);
+    check_schema_for_reading(db);
+    return db;
+}
+
+// SQLite opens a WAL database read-only only when its -wal and -shm files exist or the reader
+// may create them. Without commits in a -wal file the database file contains the whole store, so
+// an immutable connection reads it exactly. A writer keeps both files while it has the store
+// open, so a missing one also means that no writer has it open.
+// NOTE: an immutable connection takes no lock. A writer that starts during the read and
+// checkpoints into the file can make the read fail as damage, or miss rows.
+Database open_for_reading(const std::string& path) {
+    try {
+        return open_checked(path, false);
+    } catch (const SqliteError& error) {
+        if (!may_be_missing_wal_file(error) || wal_may_hold_commits(path)) throw;
+    }
+    return open_checked(path, true);
+}
+
+StoreError describe_open_failure(const std::string& path, const SqliteError& error) {
     if (error.primary_code() == SQLITE_NOTADB || error.primary_code() == SQLITE_CORRUPT) {
         return StoreError(fmt::format(
             "{} is not an event store or is damaged ({}); pass --store with the path of an "
             "event store",
             path, error.what()));
     }
-    return StoreError(fmt::format("cannot read the event store {}: {}", path, error.what()));
+    return describe_read_failure(path, error);
 }
 
 }  // namespace
+
+StoreError describe_read_failure(const std::string& path, const SqliteError& error) {
+    if (error.primary_code() == SQLITE_NOTADB || error.primary_code() == SQLITE_CORRUPT) {
+        return StoreError(fmt::format(
+            "event store {} is damaged ({}), so reading stopped there; move it aside so that "
+            "a new store starts at that path, or pass --store with the path of another event "
+            "store",
+            path, error.what()));
+    }
+    if (may_be_missing_wal_file(error)) {
+        return StoreError(fmt::format(
+            "cannot read the event store {} ({}): reading needs its -wal and -shm files, or "
+            "write access to {} to create them; ask an admin to run `protowatch dump --store "
+            "{} --limit 1` as root once, which creates them, or copy the store and its -wal "
+            "file to a directory you can write and read the copy",
+            path, error.what(), std::filesystem::path(path).parent_path().string(), path));
+    }
+    return StoreError(fmt::format("cannot read the event store {}: {}", path, error.what()));
+}
 
 int bind_parameters(Statement& statement, const query::SqlFilter& filter, int first) {
     int index = first;
@@ -102,10 +150,14 @@ int bind_parameters(Statement& statement, const query::SqlFilter& filter, int fi
 }
 
 bool EventCursor::next(StoredEvent& out) {
-    if (!rows_.step()) return false;
-    read_row(rows_, out);
-    if (out.event.activity == events::Activity::kStatistics) read_protocols(*protocols_, out);
-    return true;
+    try {
+        if (!rows_.step()) return false;
+        read_row(rows_, out);
+        if (out.event.activity == events::Activity::kStatistics) read_protocols(*protocols_, out);
+        return true;
+    } catch (const SqliteError& error) {
+        throw describe_read_failure(path_, error);
+    }
 }
 
 StoreReader StoreReader::open(const std::string& path) {
@@ -132,12 +184,9 @@ StoreReader StoreReader::open(const std::string& path) {
             path));
     }
     try {
-        Database db = Database::open(path, SQLITE_OPEN_READONLY);
-        configure_connection(db);
-        check_schema_for_reading(db);
-        return StoreReader(std::move(db));
+        return StoreReader(open_for_reading(path));
     } catch (const SqliteError& failure) {
-        throw describe_read_failure(path, failure);
+        throw describe_open_failure(path, failure);
     }
 }
 
@@ -153,7 +202,7 @@ EventCursor StoreReader::select(const query::SqlFilter& filter, uint64_t limit) 
     Statement rows = db_.prepare(sql);
     int next = bind_parameters(rows, filter);
     if (limit > 0) rows.bind(next, static_cast<int64_t>(limit));
-    return EventCursor(std::move(rows), &protocols_);
+    return EventCursor(std::move(rows), &protocols_, db_.path());
 }
 
 EventCursor StoreReader::select_after(int64_t sequence, uint64_t limit) {
@@ -163,7 +212,7 @@ EventCursor StoreReader::select_after(int64_t sequence, uint64_t limit) {
     Statement rows = db_.prepare(sql);
     rows.bind(1, sequence);
     if (limit > 0) rows.bind(2, static_cast<int64_t>(limit));
-    return EventCursor(std::move(rows), &protocols_);
+    return EventCursor(std::move(rows), &protocols_, db_.path());
 }
 
 int64_t StoreReader::last_sequence() {
@@ -189,7 +238,11 @@ std::optional<StoredEvent> StoreReader::find_session_event(const events::Event& 
     lookup.bind(7, int64_t{statistics.source_port});
     lookup.bind(8, int64_t{static_cast<int>(activity)});
     if (!statistics.device.empty()) lookup.bind(9, std::string_view(statistics.device));
-    if (!lookup.step()) return std::nullopt;
+    try {
+        if (!lookup.step()) return std::nullopt;
+    } catch (const SqliteError& error) {
+        throw describe_read_failure(path(), error);
+    }
     StoredEvent found;
     read_row(lookup, found);
     return found;

@@ -6,6 +6,7 @@
 
 #include "events/event.h"
 #include "query/compiler.h"
+#include "store/schema.h"
 #include "store/sqlite.h"
 
 namespace pw::store {
@@ -22,22 +23,26 @@ class StoreReader;
 // Rows of a query, read one at a time from sqlite3_step; the result is never held whole.
 class EventCursor {
   public:
-    // Reads the next event into `out`; false at the end. Throws SqliteError.
+    // Reads the next event into `out`; false at the end. Throws StoreError naming the store
+    // when a read fails, as it does on damage past the rows read so far.
     bool next(StoredEvent& out);
 
   private:
     friend class StoreReader;
-    EventCursor(Statement rows, Statement* protocols)
-        : rows_(std::move(rows)), protocols_(protocols) {}
+    EventCursor(Statement rows, Statement* protocols, std::string path)
+        : rows_(std::move(rows)), protocols_(protocols), path_(std::move(path)) {}
     Statement rows_;
     Statement* protocols_;
+    std::string path_;
 };
 
 // A read-only connection to a store. In WAL mode a reader does not block the writer; it
 // waits up to the busy timeout while a checkpoint or a recovery holds the file.
 class StoreReader {
   public:
-    // Throws StoreError naming the path when it is missing, not a store, or damaged.
+    // Throws StoreError naming the path when it is missing, not a store, or damaged. A store
+    // whose -wal or -shm file is missing, in a directory the reader may not write, is read as
+    // immutable when no -wal file with content remains, because SQLite cannot open it otherwise.
     static StoreReader open(const std::string& path);
 
     // Events that match `filter`, ordered by time then sequence. `limit` 0 means no limit.
@@ -51,6 +56,7 @@ class StoreReader {
     // The earliest connect or disconnect event of the session a statistics event describes:
     // the same device and endpoints, with a time inside [start_time, end_time]. The pipeline
     // stamps connect with the first packet and disconnect with the last, so both fall inside.
+    // Throws StoreError as EventCursor::next does.
     std::optional<StoredEvent> find_session_event(const events::Event& statistics,
                                                   events::Activity activity);
 
@@ -63,6 +69,10 @@ class StoreReader {
     Statement protocols_;
     std::optional<Statement> session_lookup_;
 };
+
+// A StoreError for a read of the store at `path` that failed: the path, SQLite's message and
+// what to do.
+StoreError describe_read_failure(const std::string& path, const SqliteError& error);
 
 // Binds the filter's parameters to `statement` starting at parameter `first`; returns the next
 // free index.

@@ -20,6 +20,7 @@ namespace pw::store {
 namespace {
 
 using testing::connection_event;
+using testing::read_file;
 using testing::TempDir;
 
 struct CommandResult {
@@ -27,11 +28,6 @@ struct CommandResult {
     std::string out;
     std::string err;
 };
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::string shell_quote(const std::string& text) {
     std::string quoted = "'";
@@ -173,6 +169,71 @@ TEST_F(StoreCli, MissingStore) {
     CommandResult result = run({"dump"});
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_NE(result.err.find("no event store at " + store_), std::string::npos) << result.err;
+}
+
+TEST_F(StoreCli, EmptyStorePathRejected) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    const std::vector<std::vector<std::string>> commands = {
+        {"dump", "--store", ""},
+        {"search", "--store", "", "target_port = 443"},
+        {"report", "--store", "", "-o", dir_.file("report.html")},
+        {"analyze", "--store", "", capture},
+        {"agent", "--store", ""},
+        {"fleet", "serve", "--store", ""},
+    };
+    for (const auto& arguments : commands) {
+        CommandResult result = protowatch(dir_, arguments);
+        EXPECT_EQ(result.exit_code, 2) << arguments.front() << ": " << result.err;
+        EXPECT_NE(result.err.find("--store: the store path is empty"), std::string::npos)
+            << arguments.front() << ": " << result.err;
+    }
+}
+
+TEST_F(StoreCli, StoreWithoutEventsMentionsAgent) {
+    // The agent creates its store file empty and the tables with its first events.
+    std::ofstream(store_).close();
+    CommandResult result = run({"dump"});
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_NE(result.err.find(store_ + " holds no events yet"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("an agent that records to it"), std::string::npos) << result.err;
+}
+
+TEST_F(StoreCli, DamageFoundWhileReadingNamesStore) {
+    std::vector<events::Event> events;
+    for (uint64_t i = 0; i < 3000; ++i) events.push_back(testing::numbered_event(i));
+    testing::write_events(store_, events);
+    {
+        // Page 21 of the file contains event rows, past the schema that the open reads.
+        std::fstream file(store_, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(4096 * 20 + 50);
+        file << std::string(2000, '\xab');
+    }
+    for (const std::vector<std::string>& arguments :
+         {std::vector<std::string>{"dump"}, std::vector<std::string>{"search", "time > 0"}}) {
+        CommandResult result = run(arguments);
+        EXPECT_EQ(result.exit_code, 1) << arguments.front();
+        EXPECT_NE(result.err.find("event store " + store_ + " is damaged"), std::string::npos)
+            << arguments.front() << ": " << result.err;
+        EXPECT_NE(result.err.find("move it aside"), std::string::npos)
+            << arguments.front() << ": " << result.err;
+    }
+}
+
+TEST_F(StoreCli, AnalyzeLeavesForeignDatabaseUnchanged) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    {
+        Database db = Database::open(store_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        db.execute("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('keep me')");
+    }
+    std::string before = read_file(store_);
+    CommandResult analyze = protowatch(dir_, {"analyze", "-q", "--store", store_, capture});
+    EXPECT_EQ(analyze.exit_code, 3) << analyze.err;
+    EXPECT_NE(analyze.err.find(store_ + " is an SQLite database of another program"),
+              std::string::npos)
+        << analyze.err;
+    EXPECT_EQ(read_file(store_), before);
+    EXPECT_FALSE(std::filesystem::exists(store_ + "-wal"));
+    EXPECT_FALSE(std::filesystem::exists(store_ + "-shm"));
 }
 
 TEST_F(StoreCli, SearchErrorNamesPosition) {

@@ -12,12 +12,8 @@
 namespace pw::store {
 namespace {
 
+using testing::read_file;
 using testing::TempDir;
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The query plan of a search, one detail line per step.
 std::string query_plan(const std::string& path, const std::string& query) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -42,6 +43,12 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+// The whole content of the file at `path`, empty when it cannot be read.
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 inline events::Event connection_event(events::Activity activity, int64_t time_ms,
                                       const std::string& uid) {
