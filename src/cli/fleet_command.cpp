@@ -5,14 +5,17 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/nats_options.h"
+#include "fleet/earliest_events.h"
 #include "fleet/fleet_search.h"
 #include "fleet/publisher.h"
 #include "fleet/search_responder.h"
@@ -47,6 +50,31 @@ struct FleetSearchOptions {
     uint64_t window = 8;
     NatsOptions nats;
 };
+
+// Bounds --timeout of `fleet search` to 100 years, as seconds_validator does, with a message
+// about the search. It lets every other value through to seconds_validator, which checks
+// the format and the lower bound.
+CLI::Validator search_timeout_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+            double value = 0;
+            try {
+                size_t used = 0;
+                value = std::stod(text, &used);
+                if (used != text.size()) return {};
+            } catch (const std::exception&) {
+                return {};
+            }
+            if (!std::isfinite(value) || value <= kMaxSeconds) return {};
+            return fmt::format(
+                "'{}' is longer than the maximum search timeout of 100 years ({} s); a search "
+                "ends as soon as every agent answered, so give the longest time to wait for a "
+                "slow agent, such as 60",
+                text, static_cast<int64_t>(kMaxSeconds));
+        },
+        "SECONDS>0");
+}
 
 std::string host_name() {
     char host[256] = {};
@@ -118,11 +146,23 @@ int run_fleet_search(FleetSearchOptions& options) {
     }
     auto writer = store::make_record_writer(format, std::cout, false, true);
 
+    // With --limit, each agent sends its `limit` earliest events, and the earliest of those
+    // are printed once the search ends. Without it, events are printed as they arrive.
+    std::optional<fleet::EarliestEvents> earliest;
+    if (options.limit > 0) earliest.emplace(options.limit);
     fleet::NatsConnection connection(settings, fleet::ConnectMode::kFailFast,
                                      "protowatch fleet search");
-    fleet::FleetSearchResult result =
-        fleet::fleet_search(connection, settings, request, to_ms(options.timeout_s),
-                            [&](store::StoredEvent& event) { writer->write(event); });
+    fleet::FleetSearchResult result = fleet::fleet_search(
+        connection, settings, request, to_ms(options.timeout_s), [&](store::StoredEvent& event) {
+            if (earliest) {
+                earliest->add(std::move(event));
+            } else {
+                writer->write(event);
+            }
+        });
+    if (earliest) {
+        for (const store::StoredEvent& event : earliest->take()) writer->write(event);
+    }
     writer->finish();
 
     // Every agent rejects an invalid query alike; report it once, as a usage error.
@@ -204,13 +244,17 @@ void register_fleet_search(CLI::App& fleet, int& exit_code) {
         ->add_option("--timeout", options->timeout_s,
                      "Seconds to wait for the agents; those not done by then are listed")
         ->capture_default_str()
+        ->check(search_timeout_validator())
         ->check(seconds_validator(false));
     command
         ->add_option(
             "--format", options->format,
             "Output format: jsonl, table or csv (default: table on a terminal, else jsonl)")
         ->check(CLI::IsMember({"jsonl", "table", "csv"}));
-    command->add_option("--limit", options->limit, "At most this many events per agent (0: all)")
+    command
+        ->add_option("--limit", options->limit,
+                     "Print at most this many events in total: the earliest by time, when the "
+                     "search ends (0: every event, as it arrives)")
         ->check(count_validator(true));
     command->add_option("--chunk-events", options->chunk_events, "Events per reply message")
         ->capture_default_str()

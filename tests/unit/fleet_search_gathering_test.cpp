@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet/earliest_events.h"
 #include "fleet/search_gathering.h"
 #include "fleet/search_messages.h"
 
@@ -121,6 +122,53 @@ TEST_F(Gathering, UnknownAgentIsWaitedFor) {
     EXPECT_FALSE(gathering.handle(R"({"type":"error","device":"agent-2","error":""})"));
     EXPECT_TRUE(gathering.finished());
     EXPECT_EQ(answer("agent-2").error, "an error it did not describe");
+}
+
+store::StoredEvent event_at(int64_t time_ms, const std::string& device, const std::string& uid) {
+    store::StoredEvent stored;
+    stored.event.time_ms = time_ms;
+    stored.event.device = device;
+    stored.event_uid = uid;
+    return stored;
+}
+
+std::vector<std::string> uids_of(const std::vector<store::StoredEvent>& events) {
+    std::vector<std::string> uids;
+    for (const store::StoredEvent& stored : events) uids.push_back(stored.event_uid);
+    return uids;
+}
+
+// Two agents' events interleave as their chunks arrive; the limit holds for the whole
+// fleet, and the earliest events win whatever their arrival.
+TEST(FleetEarliestEvents, KeepsEarliestAcrossAgents) {
+    EarliestEvents earliest(3);
+    earliest.add(event_at(50, "agent-1", "a50"));
+    earliest.add(event_at(10, "agent-2", "b10"));
+    earliest.add(event_at(60, "agent-1", "a60"));
+    earliest.add(event_at(20, "agent-2", "b20"));
+    earliest.add(event_at(30, "agent-2", "b30"));
+    earliest.add(event_at(70, "agent-1", "a70"));
+    EXPECT_EQ(uids_of(earliest.take()), (std::vector<std::string>{"b10", "b20", "b30"}));
+    EXPECT_TRUE(earliest.take().empty());
+}
+
+// Equal times order by device, then within one device by arrival, which is store order.
+TEST(FleetEarliestEvents, TiesByDeviceThenArrival) {
+    EarliestEvents earliest(4);
+    earliest.add(event_at(10, "agent-2", "b1"));
+    earliest.add(event_at(10, "agent-1", "a1"));
+    earliest.add(event_at(10, "agent-2", "b2"));
+    earliest.add(event_at(10, "agent-1", "a2"));
+    earliest.add(event_at(10, "agent-1", "a3"));
+    earliest.add(event_at(10, "agent-2", "b3"));
+    EXPECT_EQ(uids_of(earliest.take()), (std::vector<std::string>{"a1", "a2", "a3", "b1"}));
+}
+
+TEST(FleetEarliestEvents, FewerEventsThanLimit) {
+    EarliestEvents earliest(10);
+    earliest.add(event_at(20, "agent-1", "a20"));
+    earliest.add(event_at(10, "agent-1", "a10"));
+    EXPECT_EQ(uids_of(earliest.take()), (std::vector<std::string>{"a10", "a20"}));
 }
 
 }  // namespace
