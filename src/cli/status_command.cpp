@@ -13,6 +13,11 @@
 namespace pw::cli {
 namespace {
 
+// Exit statuses, as for `protowatch policy`: no agent or a failed connection exits 1, and a
+// caller without the reader role (the kernel or the agent denied it) exits 4.
+constexpr int kExitFailed = 1;
+constexpr int kExitDenied = 4;
+
 struct StatusOptions {
     std::string socket_path = control::default_socket_path();
     bool json = false;
@@ -82,7 +87,7 @@ void register_status(CLI::App& app, int& exit_code) {
             status = client.call("status");
         } catch (const control::ClientError& error) {
             spdlog::error("{}", error.what());
-            exit_code = 1;
+            exit_code = error.code() == control::kCodeDenied ? kExitDenied : kExitFailed;
             return;
         }
         if (options->json) {

@@ -190,6 +190,52 @@ void ControlServer::reap_finished_locked() {
     }
 }
 
+namespace {
+
+// True when the client closed its end of `fd`. A Unix stream socket reports POLLHUP once
+// both directions are shut down, which the peer's close() does at once. A client that only
+// shut down its writing side may still read the replies to its requests, so it counts
+// until the connection's thread has sent them and ended.
+bool client_closed(int fd) {
+    pollfd state{fd, 0, 0};
+    return poll(&state, 1, 0) == 1 && (state.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+}  // namespace
+
+// Returns why the client `peer` may not connect now, or an empty string when it may.
+std::string ControlServer::admission_error_locked(const ucred& peer) const {
+    // A connection whose client closed it no longer counts, although its thread may not
+    // have seen the end yet: a client that closes and connects again at once would otherwise
+    // find its own old connection in the way. Such threads end at their next read or write.
+    size_t open = 0;
+    size_t user_open = 0;
+    for (const Connection& connection : connections_) {
+        if (connection.done || client_closed(connection.fd)) continue;
+        ++open;
+        if (connection.uid == peer.uid) ++user_open;
+    }
+    const size_t closing = connections_.size() - open;
+    const size_t allowed =
+        settings_.max_connections + (peer.uid == 0 ? settings_.root_extra_connections : 0);
+    if (peer.uid != 0 && user_open >= settings_.per_user_connections) {
+        return fmt::format("user {} already has {} open control connections, the maximum for "
+                           "one user; close one or try again in a moment",
+                           peer.uid, user_open);
+    }
+    if (open >= allowed) {
+        return fmt::format("the agent already serves {} control connections, the maximum{}; "
+                           "try again in a moment",
+                           open, peer.uid == 0 ? " for root" : "");
+    }
+    if (closing >= settings_.max_closing_connections) {
+        return fmt::format("the agent is still ending {} control connections that their "
+                           "clients closed; try again in a moment",
+                           closing);
+    }
+    return {};
+}
+
 void ControlServer::accept_loop() {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     while (true) {
@@ -222,21 +268,7 @@ void ControlServer::accept_loop() {
         }
         std::lock_guard lock(mutex_);
         reap_finished_locked();
-        const size_t user_connections = static_cast<size_t>(std::count_if(
-            connections_.begin(), connections_.end(),
-            [&](const Connection& c) { return !c.done && c.uid == peer.uid; }));
-        std::string rejection;
-        if (peer.uid != 0 && user_connections >= settings_.per_user_connections) {
-            rejection = fmt::format("user {} already has {} control connections, the maximum "
-                                    "for one user; close one or try again in a moment",
-                                    peer.uid, user_connections);
-        } else if (connections_.size() >= settings_.max_connections +
-                                              (peer.uid == 0 ? settings_.root_extra_connections
-                                                             : 0)) {
-            rejection = fmt::format("the agent already serves {} control connections, as many "
-                                    "as it allows; try again in a moment",
-                                    connections_.size());
-        }
+        std::string rejection = admission_error_locked(peer);
         if (!rejection.empty()) {
             spdlog::warn("control socket {}: turned away pid {} (uid {}): {}",
                          settings_.socket_path, peer.pid, peer.uid, rejection);

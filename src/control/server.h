@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <functional>
@@ -52,12 +53,20 @@ struct ServerSettings {
     // rejects a connect() from anyone outside it (and from admins not in the reader group,
     // unless they are root).
     mode_t socket_mode = 0660;
-    // Connections served at once. A further client gets a "busy" reply and is closed.
+    // Connections served at once. A further client gets a "busy" reply and is closed. A
+    // connection counts until its client closes it, which the server checks at the next
+    // accept even when the connection's thread has not yet ended.
     size_t max_connections = 16;
     // Of those, one user other than root may hold this many, so that one user's clients
-    // cannot take every slot, and root may hold this many beyond max_connections.
+    // cannot take every slot. Root has no such share, and may hold root_extra_connections
+    // beyond max_connections, so that an administrator can connect while others hold every
+    // slot.
     size_t per_user_connections = 4;
     size_t root_extra_connections = 4;
+    // Connections closed by their clients whose threads have not ended yet. They do not
+    // count towards the limits above, but beyond this many every new client gets "busy",
+    // so that clients that connect and close in a loop cannot start threads without bound.
+    size_t max_closing_connections = 64;
     // A connection that sends no whole request line for this long, or does not read a
     // reply for this long, is closed, so that idle or stalled clients do not keep the
     // connection slots.
@@ -111,6 +120,7 @@ class ControlServer {
     void serve(Connection& connection);
     nlohmann::json run_request(const std::string& line, const Caller& caller, int fd);
     void reap_finished_locked();
+    std::string admission_error_locked(const ucred& peer) const;
     void apply_socket_group(const AccessGroups& groups);
 
     ServerSettings settings_;

@@ -1,12 +1,15 @@
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "control/client.h"
 #include "control/server.h"
@@ -242,6 +245,149 @@ TEST_F(ControlServerTest, SlotsPerUserAndForRoot) {
     }
     close(first);
     close(second);
+}
+
+// Sends one echo request on `fd` and returns the reply's "code", or "ok" when it succeeded.
+std::string echo_code(int fd) {
+    const std::string request = "{\"id\": 1, \"command\": \"echo\"}\n";
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    LineReader reader(fd);
+    std::string line;
+    if (reader.next(line) != LineReader::Status::kLine) return "closed";
+    nlohmann::json reply = nlohmann::json::parse(line, nullptr, false);
+    if (reply.value("ok", false)) return "ok";
+    return reply.value("code", std::string("?"));
+}
+
+// The total limit holds for every user, and root, exempt from the per-user limit, has its
+// extra slots beyond it and no more.
+TEST_F(ControlServerTest, TotalLimitAndRootExtra) {
+    ServerSettings settings;
+    settings.max_connections = 3;
+    settings.per_user_connections = 2;
+    settings.root_extra_connections = 1;
+    start_server(settings);
+    const size_t allowed = getuid() == 0 ? 4 : 2;
+    std::vector<int> fds;
+    for (size_t i = 0; i < allowed; ++i) {
+        fds.push_back(connect_raw());
+        std::string code = echo_code(fds.back());
+        EXPECT_TRUE(code == "ok" || code == kCodeDenied) << "connection " << i << ": " << code;
+    }
+    int beyond = connect_raw();
+    nlohmann::json response = first_line(beyond);
+    EXPECT_EQ(response["code"], kCodeBusy);
+    std::string error = response.value("error", "");
+    if (getuid() == 0) {
+        EXPECT_NE(error.find("serves 4 control connections, the maximum for root"),
+                  std::string::npos)
+            << error;
+    } else {
+        EXPECT_NE(error.find("the maximum for one user"), std::string::npos) << error;
+    }
+    close(beyond);
+    for (int fd : fds) close(fd);
+}
+
+// A client that closes its connection and connects again at once is served every time, so
+// a closed connection stops counting before its thread ends.
+TEST_F(ControlServerTest, SequentialUseIsNeverBusy) {
+    ServerSettings settings;
+    settings.max_connections = 1;
+    settings.per_user_connections = 1;
+    settings.root_extra_connections = 0;
+    start_server(settings);
+    for (int attempt = 0; attempt < 500; ++attempt) {
+        int fd = connect_raw();
+        std::string code = echo_code(fd);
+        close(fd);
+        ASSERT_TRUE(code == "ok" || code == kCodeDenied) << "attempt " << attempt << ": " << code;
+    }
+    // The library client does the same through its destructor.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        ControlClient client(server_->socket_path());
+        try {
+            client.call("echo");
+        } catch (const ClientError& error) {
+            ASSERT_NE(error.code(), kCodeBusy) << "attempt " << attempt << ": " << error.what();
+        }
+    }
+}
+
+// Connects `count` times to `path` as user and group `id` in a child process, sends an echo
+// request on each connection and writes each reply line to the pipe `replies`. The child
+// keeps its connections open until the pipe `hold` reaches its end. After fork() only
+// system calls run, because another thread of this process may hold the allocator's lock.
+pid_t connect_as(uid_t id, const std::string& path, int count, const int (&replies)[2],
+                 const int (&hold)[2]) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, path.c_str());
+    const char request[] = "{\"id\": 1, \"command\": \"echo\"}\n";
+    pid_t child = fork();
+    if (child != 0) return child;
+    close(replies[0]);
+    close(hold[1]);
+    if (setgroups(0, nullptr) != 0 || setresgid(id, id, id) != 0 || setresuid(id, id, id) != 0) {
+        _exit(3);
+    }
+    for (int i = 0; i < count; ++i) {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) _exit(4);
+        send(fd, request, sizeof request - 1, MSG_NOSIGNAL);
+        char byte = 0;
+        while (read(fd, &byte, 1) == 1) {
+            if (write(replies[1], &byte, 1) != 1) _exit(5);
+            if (byte == '\n') break;
+        }
+        if (byte != '\n' && write(replies[1], "closed\n", 7) != 7) _exit(5);
+    }
+    char ignored = 0;
+    while (read(hold[0], &ignored, 1) > 0) {
+    }
+    _exit(0);
+}
+
+// Another user gets its share of the slots and no more, while root still connects.
+TEST_F(ControlServerTest, PerUserLimitForOtherUser) {
+    if (getuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+    ServerSettings settings;
+    settings.max_connections = 16;
+    settings.per_user_connections = 4;
+    settings.socket_mode = 0666;
+    chmod(dir_.path().c_str(), 0755);
+    start_server(settings);
+    int replies[2];
+    int hold[2];
+    ASSERT_EQ(pipe(replies), 0);
+    ASSERT_EQ(pipe(hold), 0);
+    constexpr uid_t kNobody = 65534;
+    pid_t child = connect_as(kNobody, server_->socket_path(), 5, replies, hold);
+    ASSERT_GT(child, 0);
+    close(replies[1]);
+    close(hold[0]);
+
+    LineReader reader(replies[0]);
+    std::vector<std::string> codes;
+    std::string line;
+    for (int i = 0; i < 5 && reader.next(line) == LineReader::Status::kLine; ++i) {
+        nlohmann::json reply = nlohmann::json::parse(line, nullptr, false);
+        codes.push_back(reply.is_object() ? reply.value("code", std::string("ok")) : line);
+    }
+    // The echo command needs the reader role, which the user lacks, so the four connections
+    // within the share are served with "denied".
+    EXPECT_EQ(codes, (std::vector<std::string>{kCodeDenied, kCodeDenied, kCodeDenied,
+                                               kCodeDenied, kCodeBusy}));
+    // Root is not held to that user's share.
+    ControlClient root(server_->socket_path());
+    EXPECT_EQ(root.call("echo")["uid"], 0);
+
+    close(hold[1]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    close(replies[0]);
 }
 
 TEST_F(ControlServerTest, SocketModeIsGroupOnly) {
