@@ -5,6 +5,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "query/error_excerpt.h"
 #include "query/literals.h"
 
 namespace pw::cli {
@@ -35,10 +36,9 @@ query::ExpressionPtr time_bound(const std::string& option, const std::string& te
 
 void print_query_error(const query::QueryError& error, const std::string& query_text) {
     std::cerr << error.what() << '\n';
-    if (query_text.find('\n') != std::string::npos) return;
-    std::cerr << "  " << query_text << '\n'
-              << "  " << std::string(static_cast<size_t>(error.position().column - 1), ' ')
-              << "^\n";
+    query::ErrorExcerpt excerpt = query::excerpt_at(query_text, error.position());
+    if (excerpt.text.empty()) return;
+    std::cerr << "  " << excerpt.text << '\n' << "  " << excerpt.caret << '\n';
 }
 
 }  // namespace pw::cli

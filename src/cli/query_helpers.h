@@ -20,7 +20,8 @@ query::ExpressionPtr both(query::ExpressionPtr left, query::ExpressionPtr right)
 query::ExpressionPtr time_bound(const std::string& option, const std::string& text,
                                 query::Operator op);
 
-// Prints the error, the query and a caret under the column at fault.
+// Prints the error, then the part of the query line around the column at fault with a caret
+// under that column.
 void print_query_error(const query::QueryError& error, const std::string& query_text);
 
 }  // namespace pw::cli

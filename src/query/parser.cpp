@@ -10,7 +10,8 @@
 namespace pw::query {
 namespace {
 
-// Nesting of parentheses and `not` beyond this is rejected before it can exhaust the stack.
+// Nesting of parentheses and `not` beyond this many levels is rejected before it can
+// exhaust the stack. Each parenthesis is a level, and so is a run of `not`s of odd length.
 constexpr int kMaxDepth = 100;
 // Bounds that keep the compiled SQL within SQLite's expression depth limit (1000 by default).
 constexpr int kMaxComparisons = 256;
@@ -79,15 +80,18 @@ class Parser {
     }
 
     ExpressionPtr parse_not() {
-        if (++depth_ > kMaxDepth) {
-            fail(fmt::format("the query nests 'not' and parentheses deeper than {} levels",
-                             kMaxDepth));
-        }
-        ExpressionPtr result;
-        if (is_keyword(peek(), "not")) {
+        // Pairs of `not` cancel out, so a run of them is read in a loop and becomes one `not`
+        // when its length is odd and none when it is even.
+        const Token& first = peek();
+        bool negated = false;
+        while (is_keyword(peek(), "not")) {
             advance();
-            result = make_not(parse_not());
-        } else if (peek().kind == TokenKind::kLeftParen) {
+            negated = !negated;
+        }
+        if (negated) enter_level(first);
+        ExpressionPtr result;
+        if (peek().kind == TokenKind::kLeftParen) {
+            enter_level(peek());
             Position open = advance().position;
             result = parse_or();
             if (peek().kind != TokenKind::kRightParen) {
@@ -95,13 +99,25 @@ class Parser {
                                  open.column, describe(peek())));
             }
             advance();
+            --depth_;
         } else if (peek().kind == TokenKind::kWord && !is_any_keyword(peek())) {
             result = parse_comparison();
         } else {
             fail(fmt::format("expected a field name, 'not' or '(', found {}", describe(peek())));
         }
+        if (!negated) return result;
         --depth_;
-        return result;
+        return make_not(std::move(result));
+    }
+
+    // Counts one level of nesting at `token`, a '(' or the first `not` of a run.
+    void enter_level(const Token& token) {
+        if (++depth_ > kMaxDepth) {
+            throw QueryError(token.position,
+                             fmt::format("the query nests 'not' and parentheses deeper than {} "
+                                         "levels",
+                                         kMaxDepth));
+        }
     }
 
     ExpressionPtr parse_comparison() {

@@ -144,12 +144,53 @@ TEST(QueryParser, ColumnsCountCharacters) {
     EXPECT_EQ(error.position().column, 19);
 }
 
+std::string parenthesized(int levels) {
+    return std::string(levels, '(') + "pid = 1" + std::string(levels, ')');
+}
+
+std::string repeated(const std::string& text, int count) {
+    std::string result;
+    for (int i = 0; i < count; ++i) result += text;
+    return result;
+}
+
 TEST(QueryParser, NestingLimit) {
-    std::string query(150, '(');
-    query += "pid = 1";
-    query += std::string(150, ')');
-    QueryError error = error_of(query);
+    QueryError error = error_of(parenthesized(150));
     EXPECT_NE(error.message().find("deeper than 100 levels"), std::string::npos);
+}
+
+// The message reads "deeper than 100 levels", so 100 levels pass and the 101st fails at its
+// parenthesis.
+TEST(QueryParser, HundredLevelsAllowed) {
+    EXPECT_NO_THROW(compile_query(parenthesized(100), 0));
+    QueryError error = error_of(parenthesized(101));
+    EXPECT_NE(error.message().find("deeper than 100 levels"), std::string::npos);
+    EXPECT_EQ(error.position().column, 101);
+}
+
+// Pairs of `not` cancel out and cost no level, and any run of them parses without
+// recursion; an odd run keeps one `not`.
+TEST(QueryParser, NotPairsCostNothing) {
+    ExpressionPtr even = parse(repeated("not ", 100'000) + "pid = 1");
+    EXPECT_EQ(even->kind, Expression::Kind::kComparison);
+    ExpressionPtr odd = parse(repeated("not ", 100'001) + "pid = 1");
+    ASSERT_EQ(odd->kind, Expression::Kind::kNot);
+    EXPECT_EQ(odd->operands[0]->kind, Expression::Kind::kComparison);
+    EXPECT_NO_THROW(compile_query(repeated("not ", 100) + "pid = 1", 0));
+    EXPECT_NO_THROW(parse(repeated("not not (", 100) + "pid = 1" + std::string(100, ')')));
+}
+
+// A run of `not`s of odd length is one level, so 50 of "not (" fill the 100 levels.
+TEST(QueryParser, OddNotCountsOneLevel) {
+    EXPECT_NO_THROW(parse(repeated("not (", 50) + "pid = 1" + std::string(50, ')')));
+    std::string deeper = repeated("not (", 50) + "not not not pid = 1" + std::string(50, ')');
+    try {
+        parse(deeper);
+        FAIL() << "101 levels were accepted";
+    } catch (const QueryError& error) {
+        EXPECT_NE(error.message().find("deeper than 100 levels"), std::string::npos);
+        EXPECT_EQ(error.position().column, 251);  // the first `not` of the last run
+    }
 }
 
 TEST(QueryParser, ComparisonLimit) {
