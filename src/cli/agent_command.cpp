@@ -56,10 +56,12 @@ struct AgentOptions {
 // Throws std::invalid_argument naming the value.
 void complete_config(AgentOptions& options) {
     agent::AgentConfig& config = options.config;
+    // The range of the policy's capture.buffer_size, which policy_values.h explains.
     auto size = query::parse_size(options.buffer_size);
-    if (!size || *size < 65536 || *size > (1ull << 31) - 1) {
+    if (!size || *size < policy::kMinCaptureBuffer || *size > policy::kMaxCaptureBuffer) {
         throw std::invalid_argument("invalid --buffer-size '" + options.buffer_size +
-                                    "'; use a size from 64KiB to 2GiB, such as 8MiB");
+                                    "'; use a size from 1MiB to 2147483647 bytes (2GiB less "
+                                    "one byte), such as 32MiB");
     }
     config.capture.buffer_size = static_cast<int>(*size);
     auto memory = query::parse_size(options.max_memory);
@@ -323,7 +325,7 @@ void register_agent(CLI::App& app, int& exit_code) {
                         "BPF filter expression (tcpdump syntax) for every interface");
     command->add_option("--buffer-size", options->buffer_size,
                         "Size of each kernel capture ring, one per interface and capture thread, "
-                        "with a suffix (KiB, MiB)")
+                        "from 1MiB to 2147483647 bytes, with a suffix (KiB, MiB)")
         ->capture_default_str();
     command
         ->add_option("--max-memory", options->max_memory,

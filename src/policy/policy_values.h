@@ -15,6 +15,11 @@ namespace pw::policy {
 
 // Limits of the policy's values, documented in docs/policy.md.
 inline constexpr int64_t kMaxStatisticsIntervalMs = 24LL * 3600 * 1000;
+// The range of a capture ring, for `capture.buffer_size` and `agent --buffer-size` alike.
+// libpcap 1.10 on Linux (pcap-linux.c, create_ring) builds a TPACKET_V3 ring of blocks of
+// 256 KiB (MAXIMUM_SNAPLEN) and rounds the size up to whole blocks. A smaller size therefore
+// still takes a whole block, and a ring below 1 MiB has fewer than four blocks, which leaves
+// the kernel little room to fill while the capture thread reads one.
 inline constexpr uint64_t kMinCaptureBuffer = 1024 * 1024;
 // pcap_set_buffer_size takes an int.
 inline constexpr uint64_t kMaxCaptureBuffer = INT_MAX;

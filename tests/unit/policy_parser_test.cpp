@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <string>
 
 #include "fleet/nats_settings.h"
@@ -228,6 +230,44 @@ TEST(PolicyParser, ErrorsNameLineAndKey) {
         EXPECT_NE(message.find(std::string("test.toml:") + std::to_string(error_case.line)),
                   std::string::npos)
             << message;
+    }
+}
+
+uint64_t buffer_bytes(const std::string& value) {
+    return parse_policy("[capture]\nbuffer_size = " + value + "\n", "test.toml")
+        .capture_buffer_bytes;
+}
+
+// Runs `protowatch agent` with only an invalid --buffer-size, which it rejects before it
+// opens anything. Returns the exit status and the output.
+int agent_with_buffer_size(const std::string& size, std::string& output) {
+    std::string command = std::string(PROTOWATCH_BINARY) + " agent --no-store --buffer-size '" +
+                          size + "' 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return -1;
+    char chunk[512];
+    while (fgets(chunk, sizeof chunk, pipe) != nullptr) output += chunk;
+    int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// capture.buffer_size and `agent --buffer-size` take the same range: 1 MiB, the size of four
+// of libpcap's ring blocks, to INT_MAX, the largest that pcap_set_buffer_size takes.
+TEST(PolicyParser, BufferSizeRangeMatchesAgentOption) {
+    EXPECT_EQ(buffer_bytes("\"1MiB\""), 1024u * 1024);
+    EXPECT_EQ(buffer_bytes("2147483647"), 2147483647u);
+    for (const char* value : {"1048575", "\"64KiB\"", "\"2GiB\""}) {
+        SCOPED_TRACE(value);
+        std::string message = parse_error(std::string("[capture]\nbuffer_size = ") + value).what();
+        EXPECT_NE(message.find("from 1048576 to 2147483647 bytes"), std::string::npos)
+            << message;
+    }
+    for (const char* size : {"1048575", "64KiB", "2GiB"}) {
+        SCOPED_TRACE(size);
+        std::string output;
+        EXPECT_EQ(agent_with_buffer_size(size, output), 2) << output;
+        EXPECT_NE(output.find("use a size from 1MiB to 2147483647 bytes"), std::string::npos)
+            << output;
     }
 }
 
