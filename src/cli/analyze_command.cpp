@@ -136,7 +136,10 @@ int run_analyze(AnalyzeOptions& options) {
         store_sink = store.get();
         sinks.push_back(std::move(store));
     }
-    if (report) report->mark_start();
+    // The report reads its events back from the store. A store that failed to open is left
+    // alone: it may be another program's file, which reading could change.
+    const bool store_open = store_sink != nullptr && store_sink->is_open();
+    if (report && store_open) report->mark_start();
 
     std::vector<events::EventSink*> sink_pointers;
     for (auto& sink : sinks) sink_pointers.push_back(sink.get());
@@ -176,6 +179,12 @@ int run_analyze(AnalyzeOptions& options) {
     if (!options.quiet) {
         print_summary(pipeline.summary(), reader.unsupported_frames(),
                       store_stats ? &*store_stats : nullptr, output_closed);
+    }
+    if (report && !store_open) {
+        spdlog::error("the report {} was not written, because the event store could not be "
+                      "opened (see above)",
+                      options.report_path);
+        return kExitOutputFailed;
     }
     if (report && !report->write(pipeline.summary(), reader.unsupported_frames())) {
         return kExitOutputFailed;

@@ -236,6 +236,26 @@ TEST_F(StoreCli, AnalyzeLeavesForeignDatabaseUnchanged) {
     EXPECT_FALSE(std::filesystem::exists(store_ + "-shm"));
 }
 
+TEST_F(StoreCli, ReportLeavesForeignWalDatabaseUnchanged) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    {
+        Database db = Database::open(store_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        db.execute("PRAGMA journal_mode = WAL");
+        db.execute("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('keep me')");
+    }
+    std::string before = read_file(store_);
+    std::string page = dir_.file("report.html");
+    CommandResult analyze =
+        protowatch(dir_, {"analyze", "-q", "--store", store_, "--report", page, capture});
+    EXPECT_EQ(analyze.exit_code, 3) << analyze.err;
+    EXPECT_NE(analyze.err.find("the report " + page + " was not written"), std::string::npos)
+        << analyze.err;
+    EXPECT_EQ(read_file(store_), before);
+    EXPECT_FALSE(std::filesystem::exists(store_ + "-wal"));
+    EXPECT_FALSE(std::filesystem::exists(store_ + "-shm"));
+    EXPECT_FALSE(std::filesystem::exists(page));
+}
+
 TEST_F(StoreCli, SearchErrorNamesPosition) {
     write_fixture();
     CommandResult result = run({"search", "protocol = TLS and target_port ="});
