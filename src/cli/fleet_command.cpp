@@ -15,10 +15,13 @@
 
 #include "cli/commands.h"
 #include "cli/nats_options.h"
+#include "cli/query_helpers.h"
 #include "fleet/earliest_events.h"
 #include "fleet/fleet_search.h"
 #include "fleet/publisher.h"
 #include "fleet/search_responder.h"
+#include "query/compiler.h"
+#include "query/literals.h"
 #include "store/event_output.h"
 #include "store/store_options.h"
 
@@ -137,6 +140,14 @@ int run_fleet_search(FleetSearchOptions& options) {
     request.limit = options.limit;
     request.chunk_events = options.chunk_events;
     request.window = options.window;
+    // Checked here first, so that an invalid query reaches no agent and its error shows the
+    // column at fault. The agents check it again, since one may run another version.
+    try {
+        query::compile_query(request.query, query::now_ms());
+    } catch (const query::QueryError& error) {
+        print_query_error(error, request.query);
+        return kExitInvalidQuery;
+    }
 
     store::OutputFormat format = store::OutputFormat::kJsonl;
     if (!options.format.empty()) {
