@@ -1,6 +1,7 @@
 #include "agent/store_access.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "control/peer.h"
 #include "store/event_store.h"
+#include "store/schema.h"
 
 namespace pw::agent {
 namespace {
@@ -42,12 +44,26 @@ void restrict_file(const std::string& path, gid_t group, bool create,
     close(fd);
 }
 
+// Throws when the file at `path` exists and belongs to a user other than root and the agent's
+// own: that user could change the events the agent records there, or read them.
+void check_store_owner(const std::string& path) {
+    struct stat info {};
+    if (lstat(path.c_str(), &info) != 0) return;
+    if (info.st_uid == 0 || info.st_uid == geteuid()) return;
+    control::PeerCredentials owner = control::resolve_user(info.st_uid, info.st_gid);
+    throw store::StoreError(fmt::format(
+        "{} belongs to user {}, who could change the events the agent records there; run "
+        "`chown root {}` or pass --store with another path",
+        path, owner.user, path));
+}
+
 }  // namespace
 
 void restrict_store_access(const std::string& store_path, const std::string& reader_group) {
     // Before anything changes, so that a file that is not an event store keeps its group and
     // mode and gains no -wal and -shm files.
     store::check_store_file(store_path);
+    for (const char* suffix : {"", "-wal", "-shm"}) check_store_owner(store_path + suffix);
     std::optional<gid_t> gid = control::find_group(reader_group);
     if (!gid) {
         spdlog::warn(

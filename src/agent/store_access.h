@@ -9,7 +9,8 @@ namespace pw::agent {
 // (`protowatch dump`, `search`). SQLite creates later -wal and -shm files
 // with the database file's mode and owner. Needs CAP_CHOWN, so the agent calls it before it
 // drops privileges. Throws StoreError, and changes nothing, when the file exists and
-// store::check_store_file() rejects it. A missing group leaves the files their group. Other
+// store::check_store_file() rejects it, or when it or its -wal or -shm file belongs to a
+// user other than root and the agent's. A missing group leaves the files their group. Other
 // failures are logged, not thrown, since the store still works for root.
 void restrict_store_access(const std::string& store_path, const std::string& reader_group);
 

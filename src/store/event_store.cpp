@@ -139,7 +139,13 @@ void check_store_file(const std::string& path) {
         throw StoreError(fmt::format(
             "{} is a directory, not an event store; pass --store with the path of a file", path));
     }
-    if (!S_ISREG(info.st_mode) || info.st_size == 0) return;
+    if (!S_ISREG(info.st_mode)) {
+        throw StoreError(fmt::format(
+            "{} is not a regular file (a pipe, socket or device), not an event store; pass "
+            "--store with the path of a file",
+            path));
+    }
+    if (info.st_size == 0) return;
     if (access(path.c_str(), R_OK) != 0) return;
 
     // 2. A file without the SQLite header, such as a text file.

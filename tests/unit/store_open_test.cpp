@@ -186,6 +186,36 @@ TEST(StoreOpen, RestrictAccessRejectsTextFile) {
     EXPECT_FALSE(exists(path + "-shm"));
 }
 
+TEST(StoreOpen, RestrictAccessRejectsOtherUsersFile) {
+    if (getuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    std::ofstream(path).close();  // empty: a store with no events yet
+    ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+    ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+
+    try {
+        agent::restrict_store_access(path, "protowatch-reader");
+        FAIL() << "another user's file was taken as the agent's store";
+    } catch (const StoreError& error) {
+        EXPECT_NE(std::string(error.what()).find("could change the events"), std::string::npos);
+    }
+    EXPECT_EQ(stat_of(path).st_uid, 65534u);
+    EXPECT_EQ(stat_of(path).st_mode & 0777, 0644u);
+    EXPECT_FALSE(exists(path + "-wal"));
+    EXPECT_FALSE(exists(path + "-shm"));
+}
+
+TEST(StoreOpen, FifoRejected) {
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    ASSERT_EQ(mkfifo(path.c_str(), 0644), 0);
+    EXPECT_THROW(check_store_file(path), StoreError);
+    EXPECT_THROW(agent::restrict_store_access(path, "protowatch-reader"), StoreError);
+    EXPECT_FALSE(exists(path + "-wal"));
+    EXPECT_FALSE(exists(path + "-shm"));
+}
+
 TEST(StoreOpen, RestrictAccessKeepsStoresWorking) {
     TempDir dir;
     std::string fresh = dir.file("new/events.db");
