@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +48,36 @@ const char* kind_of(const struct stat& status) {
     return "file";
 }
 
+// The name of group `gid`, or the gid in decimal when it has none.
+std::string group_name(gid_t gid) {
+    group entry{};
+    group* found = nullptr;
+    std::vector<char> buffer(1024);
+    while (getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found) == ERANGE) {
+        buffer.resize(buffer.size() * 2);
+    }
+    return found != nullptr ? std::string(found->gr_name) : std::to_string(gid);
+}
+
+// Throws when the entry open as `fd` has an access control list. Its entries can let a user
+// write or read what the permission bits deny, and the checks here read only the bits, so an
+// entry with one is rejected rather than half checked.
+void check_no_acl(int fd, const std::string& path, const struct stat& status) {
+    // An O_PATH descriptor has no xattr calls of its own; its /proc link reaches the inode.
+    const std::string link = fmt::format("/proc/self/fd/{}", fd);
+    if (getxattr(link.c_str(), "system.posix_acl_access", nullptr, 0) >= 0) {
+        throw PolicyError(path, 0, "",
+                          fmt::format("the policy {} has an access control list, which could "
+                                      "let a non-admin change it or keep a reader from it; "
+                                      "remove it with `setfacl -b {}`",
+                                      kind_of(status), path));
+    }
+    if (errno == ENODATA || errno == ENOTSUP) return;
+    throw PolicyError(path, 0, "",
+                      fmt::format("cannot check the access control list of the policy {}: {}",
+                                  kind_of(status), std::strerror(errno)));
+}
+
 void check_owner(const std::string& path, const struct stat& status, const AdminIds& ids,
                  const std::string& admin_group) {
     if (ids.is_admin_user(status.st_uid)) return;
@@ -66,7 +98,7 @@ void check_entry(const std::string& path, const struct stat& status, const Admin
         throw PolicyError(path, 0, "",
                           fmt::format("the policy {} is writable by group {} (mode {}), which "
                                       "is not the admin group {}; run `chmod g-w {}`",
-                                      what, status.st_gid, mode_text(status.st_mode),
+                                      what, group_name(status.st_gid), mode_text(status.st_mode),
                                       admin_group, path));
     }
     bool sticky = (status.st_mode & S_ISVTX) != 0;
@@ -126,7 +158,8 @@ std::string child_path(const std::string& directory, std::string_view name) {
     return directory == "/" ? "/" + std::string(name) : directory + "/" + std::string(name);
 }
 
-// Splits `path` into its components, in front of those already in `pending`.
+// Splits `path` into its components, in front of those already in `pending`. A path that
+// ends in a slash names a directory, as the kernel takes it, so it gets a last ".".
 void push_components(std::string_view path, std::deque<std::string>& pending) {
     std::deque<std::string> parts;
     size_t at = 0;
@@ -136,6 +169,7 @@ void push_components(std::string_view path, std::deque<std::string>& pending) {
         if (end > at) parts.emplace_back(path.substr(at, end - at));
         at = end + 1;
     }
+    if (!parts.empty() && path.back() == '/') parts.emplace_back(".");
     pending.insert(pending.begin(), parts.begin(), parts.end());
 }
 
@@ -181,10 +215,15 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
                                       error.message()));
     }
     const AdminIds ids{control::find_group(admin_group)};
+    // Resolved paths are shown to root only: for another user they could reveal where the
+    // agent's own links lead, such as /proc/self/cwd. Trust failures, which an admin must
+    // fix at the resolved path, name it anyway.
+    auto shown = [&](const std::string& resolved) { return reader.uid == 0 ? resolved : path; };
     auto cannot_open = [&](const std::string& at) -> PolicyError {
+        const std::string place = reader.uid == 0 ? fmt::format(" at {}", at) : "";
         return PolicyError(path, 0, "",
-                           fmt::format("cannot open the policy file: {} at {}; check the path",
-                                       std::strerror(errno), at));
+                           fmt::format("cannot open the policy file: {}{}; check the path",
+                                       std::strerror(errno), place));
     };
 
     std::vector<Step> chain;
@@ -198,9 +237,10 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
     // fails later only if it contains the file itself.
     auto enter = [&](Step& step) {
         if (!permits(reader, step.status, S_IXUSR, S_IXGRP, S_IXOTH)) {
-            unreadable_for(reader, step.path);
+            unreadable_for(reader, shown(step.path));
         }
         check_entry(step.path, step.status, ids, true, admin_group);
+        check_no_acl(step.fd.get(), step.path, step.status);
     };
     enter(chain.back());
 
@@ -220,7 +260,7 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
         Descriptor entry(openat(directory.fd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         struct stat status {};
         if (entry.get() < 0 || fstat(entry.get(), &status) != 0) {
-            if (errno == EACCES) unreadable_for(reader, entry_path);
+            if (errno == EACCES) unreadable_for(reader, shown(entry_path));
             throw cannot_open(entry_path);
         }
         if (S_ISLNK(status.st_mode)) {
@@ -248,10 +288,13 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
             continue;
         }
         if (!S_ISREG(status.st_mode) || !pending.empty()) {
-            throw PolicyError(entry_path, 0, "", "the policy path is not a regular file");
+            throw PolicyError(shown(entry_path), 0, "", "the policy path is not a regular file");
         }
-        if (!permits(reader, status, S_IRUSR, S_IRGRP, S_IROTH)) unreadable_for(reader, entry_path);
+        if (!permits(reader, status, S_IRUSR, S_IRGRP, S_IROTH)) {
+            unreadable_for(reader, shown(entry_path));
+        }
         check_entry(entry_path, status, ids, false, admin_group);
+        check_no_acl(entry.get(), entry_path, status);
         // The file's own directory may not be world-writable even with the sticky bit.
         check_entry(directory.path, directory.status, ids, false, admin_group);
         if (static_cast<uint64_t>(status.st_size) > kMaxPolicyBytes) {

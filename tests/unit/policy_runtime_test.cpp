@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -178,6 +179,44 @@ TEST_F(PolicyFiles, ReaderMustReadFile) {
     // Root reads it.
     EXPECT_EQ(read_trusted_policy_file(closed + "/policy.toml", "protowatch-admin"),
               kPolicyText);
+}
+
+// An access ACL in the kernel's binary form (posix_acl_xattr_header and _entry in
+// include/uapi/linux/posix_acl_xattr.h): version 2, then a tag, permissions and id per entry,
+// little-endian. This one also lets user `uid` read and write.
+std::string acl_granting(uint32_t uid) {
+    std::string value;
+    auto put16 = [&](uint16_t v) { value.append({char(v & 0xff), char(v >> 8)}); };
+    auto put32 = [&](uint32_t v) { put16(v & 0xffff), put16(v >> 16); };
+    auto entry = [&](uint16_t tag, uint16_t permissions, uint32_t id) {
+        put16(tag);
+        put16(permissions);
+        put32(id);
+    };
+    constexpr uint32_t kNoId = UINT32_MAX;
+    put32(2);
+    entry(0x01, 6, kNoId);  // the owner
+    entry(0x02, 6, uid);    // the named user
+    entry(0x04, 4, kNoId);  // the owning group
+    entry(0x10, 6, kNoId);  // the mask
+    entry(0x20, 4, kNoId);  // everyone else
+    return value;
+}
+
+TEST_F(PolicyFiles, AccessControlListRejected) {
+    std::string acl = acl_granting(kOtherUser);
+    if (setxattr(policy.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) != 0) {
+        GTEST_SKIP() << "the file system of " << dir.path() << " keeps no ACLs";
+    }
+    EXPECT_NE(error_of([&] { read_trusted_policy_file(policy, "protowatch-admin"); })
+                  .find("the policy file has an access control list"),
+              std::string::npos);
+}
+
+TEST_F(PolicyFiles, TrailingSlashNamesDirectory) {
+    EXPECT_NE(error_of([&] { read_trusted_policy_file(policy + "/", "protowatch-admin"); })
+                  .find("not a regular file"),
+              std::string::npos);
 }
 
 TEST_F(PolicyFiles, RetargetedLinkNeverLeaksSecret) {
