@@ -5,6 +5,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "common/ascii.h"
 #include "query/error_excerpt.h"
 #include "query/literals.h"
 
@@ -35,7 +36,8 @@ query::ExpressionPtr time_bound(const std::string& option, const std::string& te
 }
 
 void print_query_error(const query::QueryError& error, const std::string& query_text) {
-    std::cerr << error.what() << '\n';
+    // The message quotes the token at fault, which may hold characters a terminal acts on.
+    std::cerr << terminal_safe(error.what()) << '\n';
     query::ErrorExcerpt excerpt = query::excerpt_at(query_text, error.position());
     if (excerpt.text.empty()) return;
     std::cerr << "  " << excerpt.text << '\n' << "  " << excerpt.caret << '\n';

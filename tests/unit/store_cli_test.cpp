@@ -256,6 +256,15 @@ TEST_F(StoreCli, ReportLeavesForeignWalDatabaseUnchanged) {
     EXPECT_FALSE(std::filesystem::exists(page));
 }
 
+TEST_F(StoreCli, SearchErrorEscapesControlCharacters) {
+    write_fixture();
+    CommandResult result = run({"search", "target_port = \x1b[31mRED\x07"});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_EQ(result.err.find('\x1b'), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find('\x07'), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("found '\\x1b[31mRED\\x07'"), std::string::npos) << result.err;
+}
+
 TEST_F(StoreCli, SearchErrorNamesPosition) {
     write_fixture();
     CommandResult result = run({"search", "protocol = TLS and target_port ="});
