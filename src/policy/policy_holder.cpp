@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "common/ascii.h"
 #include "policy/file_trust.h"
 #include "query/literals.h"
 #include "store/audit_store.h"
@@ -67,8 +68,10 @@ ChangeResult PolicyHolder::apply_file(const std::string& path, const Actor& acto
         source_path_ = path;
         return result;
     } catch (const PolicyError& error) {
+        // The message holds the path the caller chose, which may hold a line break meant to
+        // start a made-up log line.
         spdlog::warn("policy apply by user {} (uid {}) rejected: {}", actor.user, actor.uid,
-                     error.what());
+                     terminal_safe(error.what()));
         return {error.what(), {}};
     }
 }
@@ -85,7 +88,7 @@ ChangeResult PolicyHolder::reload(const Actor& actor, const ReadingUser& reader)
         return replace_locked(parse_policy(text, source_path_), "reload", actor, source_path_);
     } catch (const PolicyError& error) {
         spdlog::error("policy reload rejected, the running policy stays in force: {}",
-                      error.what());
+                      terminal_safe(error.what()));
         return {error.what(), {}};
     }
 }
