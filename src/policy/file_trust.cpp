@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -76,6 +77,25 @@ void check_no_acl(int fd, const std::string& path, const struct stat& status) {
     throw PolicyError(path, 0, "",
                       fmt::format("cannot check the access control list of the policy {}: {}",
                                   kind_of(status), std::strerror(errno)));
+}
+
+// Throws when the file open as `fd` is one of the kernel's (/proc, /sys). Their bits say
+// little: /proc/self/maps, say, is readable by its bits but holds the reading process's
+// memory map, here the agent's.
+void check_not_kernel_file(int fd, const std::string& path) {
+    constexpr decltype(statfs::f_type) kProc = 0x9fa0;     // PROC_SUPER_MAGIC, statfs(2)
+    constexpr decltype(statfs::f_type) kSys = 0x62656572;  // SYSFS_MAGIC
+    struct statfs system {};
+    if (fstatfs(fd, &system) != 0) {
+        throw PolicyError(path, 0, "",
+                          fmt::format("cannot check the file system of the policy file: {}",
+                                      std::strerror(errno)));
+    }
+    if (system.f_type == kProc || system.f_type == kSys) {
+        throw PolicyError(path, 0, "",
+                          "the policy path is a file of the kernel (/proc or /sys), not a "
+                          "policy file");
+    }
 }
 
 void check_owner(const std::string& path, const struct stat& status, const AdminIds& ids,
@@ -295,6 +315,7 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
         }
         check_entry(entry_path, status, ids, false, admin_group);
         check_no_acl(entry.get(), entry_path, status);
+        check_not_kernel_file(entry.get(), entry_path);
         // The file's own directory may not be world-writable even with the sticky bit.
         check_entry(directory.path, directory.status, ids, false, admin_group);
         if (static_cast<uint64_t>(status.st_size) > kMaxPolicyBytes) {

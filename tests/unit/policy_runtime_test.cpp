@@ -219,6 +219,17 @@ TEST_F(PolicyFiles, TrailingSlashNamesDirectory) {
               std::string::npos);
 }
 
+TEST(PolicyFileTrust, KernelFilesRejected) {
+    for (const char* path :
+         {"/proc/self/maps", "/proc/version", "/sys/kernel/mm/transparent_hugepage/enabled"}) {
+        if (access(path, R_OK) != 0) continue;
+        EXPECT_NE(error_of([&] { read_trusted_policy_file(path, "protowatch-admin"); })
+                      .find("a file of the kernel"),
+                  std::string::npos)
+            << path;
+    }
+}
+
 TEST_F(PolicyFiles, RetargetedLinkNeverLeaksSecret) {
     std::string link = dir.file("link.toml");
     symlink(policy.c_str(), link.c_str());
