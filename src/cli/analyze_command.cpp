@@ -238,7 +238,7 @@ CLI::Validator seconds_validator(bool allow_zero) {
             if (value > kMaxSeconds) {
                 return "'" + text + "' is longer than 100 years (" +
                        std::to_string(static_cast<int64_t>(kMaxSeconds)) +
-                       " s); give at most that, which never ends a flow in practice";
+                       " s); give at most that";
             }
             // Times are kept in milliseconds; a shorter one would silently become 0.
             if (value > 0 && value < 0.001) {

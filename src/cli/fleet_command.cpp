@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -53,31 +52,6 @@ struct FleetSearchOptions {
     uint64_t window = 8;
     NatsOptions nats;
 };
-
-// Bounds --timeout of `fleet search` to 100 years, as seconds_validator does, with a message
-// about the search. It lets every other value through to seconds_validator, which checks
-// the format and the lower bound.
-CLI::Validator search_timeout_validator() {
-    return CLI::Validator(
-        [](std::string& text) -> std::string {
-            constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
-            double value = 0;
-            try {
-                size_t used = 0;
-                value = std::stod(text, &used);
-                if (used != text.size()) return {};
-            } catch (const std::exception&) {
-                return {};
-            }
-            if (!std::isfinite(value) || value <= kMaxSeconds) return {};
-            return fmt::format(
-                "'{}' is longer than the maximum search timeout of 100 years ({} s); a search "
-                "ends as soon as every agent answered, so give the longest time to wait for a "
-                "slow agent, such as 60",
-                text, static_cast<int64_t>(kMaxSeconds));
-        },
-        "SECONDS>0");
-}
 
 std::string host_name() {
     char host[256] = {};
@@ -255,7 +229,6 @@ void register_fleet_search(CLI::App& fleet, int& exit_code) {
         ->add_option("--timeout", options->timeout_s,
                      "Seconds to wait for the agents; those not done by then are listed")
         ->capture_default_str()
-        ->check(search_timeout_validator())
         ->check(seconds_validator(false));
     command
         ->add_option(
