@@ -79,9 +79,9 @@ void check_no_acl(int fd, const std::string& path, const struct stat& status) {
                                   kind_of(status), std::strerror(errno)));
 }
 
-// Throws when the file open as `fd` is one of the kernel's (/proc, /sys). Their bits say
-// little: /proc/self/maps, say, is readable by its bits but holds the reading process's
-// memory map, here the agent's.
+// Throws when the file open as `fd` is one of the kernel's (/proc, /sys). Their bits do not
+// tell what they show: /proc/self/maps is readable by everyone's bits but contains the memory
+// map of the process that reads it, here the agent.
 void check_not_kernel_file(int fd, const std::string& path) {
     constexpr decltype(statfs::f_type) kProc = 0x9fa0;     // PROC_SUPER_MAGIC, statfs(2)
     constexpr decltype(statfs::f_type) kSys = 0x62656572;  // SYSFS_MAGIC
@@ -113,12 +113,12 @@ void check_owner(const std::string& path, const struct stat& status, const Admin
 void check_entry(const std::string& path, const struct stat& status, const AdminIds& ids,
                  bool allow_sticky, const std::string& admin_group) {
     check_owner(path, status, ids, admin_group);
-    const char* what = kind_of(status);
+    const char* kind = kind_of(status);
     if ((status.st_mode & S_IWGRP) != 0 && !ids.is_admin_group(status.st_gid)) {
         throw PolicyError(path, 0, "",
                           fmt::format("the policy {} is writable by group {} (mode {}), which "
                                       "is not the admin group {}; run `chmod g-w {}`",
-                                      what, group_name(status.st_gid), mode_text(status.st_mode),
+                                      kind, group_name(status.st_gid), mode_text(status.st_mode),
                                       admin_group, path));
     }
     bool sticky = (status.st_mode & S_ISVTX) != 0;
@@ -126,7 +126,7 @@ void check_entry(const std::string& path, const struct stat& status, const Admin
         throw PolicyError(path, 0, "",
                           fmt::format("the policy {} is writable by every user (mode {}); run "
                                       "`chmod o-w {}` or keep the policy in /etc/protowatch",
-                                      what, mode_text(status.st_mode), path));
+                                      kind, mode_text(status.st_mode), path));
     }
 }
 
@@ -193,6 +193,14 @@ void push_components(std::string_view path, std::deque<std::string>& pending) {
     pending.insert(pending.begin(), parts.begin(), parts.end());
 }
 
+PolicyError too_large(const std::string& path) {
+    return PolicyError(
+        path, 0, "",
+        fmt::format("the policy file is larger than {} bytes; a policy is a few keys",
+                    kMaxPolicyBytes));
+}
+
+// Reads the file open as `fd` to its end, which may lie past the size it had when checked.
 std::string read_all(int fd, const std::string& path) {
     std::string text;
     char chunk[8192];
@@ -200,10 +208,7 @@ std::string read_all(int fd, const std::string& path) {
     while ((count = read(fd, chunk, sizeof chunk)) > 0) {
         text.append(chunk, static_cast<size_t>(count));
         if (text.size() > kMaxPolicyBytes) {
-            throw PolicyError(path, 0, "",
-                              fmt::format("the policy file is larger than {} bytes; a policy "
-                                          "is a few keys",
-                                          kMaxPolicyBytes));
+            throw too_large(path);
         }
     }
     if (count < 0) {
@@ -238,7 +243,9 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
     // Resolved paths are shown to root only: for another user they could reveal where the
     // agent's own links lead, such as /proc/self/cwd. Trust failures, which an admin must
     // fix at the resolved path, name it anyway.
-    auto shown = [&](const std::string& resolved) { return reader.uid == 0 ? resolved : path; };
+    auto path_for_reader = [&](const std::string& resolved) {
+        return reader.uid == 0 ? resolved : path;
+    };
     auto cannot_open = [&](const std::string& at) -> PolicyError {
         const std::string place = reader.uid == 0 ? fmt::format(" at {}", at) : "";
         return PolicyError(path, 0, "",
@@ -257,7 +264,7 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
     // fails later only if it contains the file itself.
     auto enter = [&](Step& step) {
         if (!permits(reader, step.status, S_IXUSR, S_IXGRP, S_IXOTH)) {
-            unreadable_for(reader, shown(step.path));
+            unreadable_for(reader, path_for_reader(step.path));
         }
         check_entry(step.path, step.status, ids, true, admin_group);
         check_no_acl(step.fd.get(), step.path, step.status);
@@ -280,7 +287,7 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
         Descriptor entry(openat(directory.fd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         struct stat status {};
         if (entry.get() < 0 || fstat(entry.get(), &status) != 0) {
-            if (errno == EACCES) unreadable_for(reader, shown(entry_path));
+            if (errno == EACCES) unreadable_for(reader, path_for_reader(entry_path));
             throw cannot_open(entry_path);
         }
         if (S_ISLNK(status.st_mode)) {
@@ -308,10 +315,10 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
             continue;
         }
         if (!S_ISREG(status.st_mode) || !pending.empty()) {
-            throw PolicyError(shown(entry_path), 0, "", "the policy path is not a regular file");
+            throw PolicyError(path_for_reader(entry_path), 0, "", "the policy path is not a regular file");
         }
         if (!permits(reader, status, S_IRUSR, S_IRGRP, S_IROTH)) {
-            unreadable_for(reader, shown(entry_path));
+            unreadable_for(reader, path_for_reader(entry_path));
         }
         check_entry(entry_path, status, ids, false, admin_group);
         check_no_acl(entry.get(), entry_path, status);
@@ -319,10 +326,7 @@ std::string read_trusted_policy_file(const std::string& given, const std::string
         // The file's own directory may not be world-writable even with the sticky bit.
         check_entry(directory.path, directory.status, ids, false, admin_group);
         if (static_cast<uint64_t>(status.st_size) > kMaxPolicyBytes) {
-            throw PolicyError(entry_path, 0, "",
-                              fmt::format("the policy file is larger than {} bytes; a policy "
-                                          "is a few keys",
-                                          kMaxPolicyBytes));
+            throw too_large(entry_path);
         }
         // The O_PATH descriptor cannot be read, so the file is opened again. It must be the
         // one checked: a rename in between is rejected rather than followed.

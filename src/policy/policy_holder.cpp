@@ -68,8 +68,8 @@ ChangeResult PolicyHolder::apply_file(const std::string& path, const Actor& acto
         source_path_ = path;
         return result;
     } catch (const PolicyError& error) {
-        // The message holds the path the caller chose, which may hold a line break meant to
-        // start a made-up log line.
+        // The message contains the path the caller chose, which may contain a line break meant
+        // to start a made-up log line.
         spdlog::warn("policy apply by user {} (uid {}) rejected: {}", actor.user, actor.uid,
                      terminal_safe(error.what()));
         return {error.what(), {}};
