@@ -45,16 +45,20 @@ void restrict_file(const std::string& path, gid_t group, bool create,
 }
 
 // Throws when the file at `path` exists and belongs to a user other than root and the agent's
-// own: that user could change the events the agent records there, or read them.
+// own: that user could change the events the agent records there, or read them. A link is
+// checked and so is the file it leads to, which SQLite opens.
 void check_store_owner(const std::string& path) {
-    struct stat info {};
-    if (lstat(path.c_str(), &info) != 0) return;
-    if (info.st_uid == 0 || info.st_uid == geteuid()) return;
-    control::PeerCredentials owner = control::resolve_user(info.st_uid, info.st_gid);
-    throw store::StoreError(fmt::format(
-        "{} belongs to user {}, who could change the events the agent records there; run "
-        "`chown root {}` or pass --store with another path",
-        path, owner.user, path));
+    struct stat link {};
+    struct stat target {};
+    for (const struct stat* info : {lstat(path.c_str(), &link) == 0 ? &link : nullptr,
+                                     stat(path.c_str(), &target) == 0 ? &target : nullptr}) {
+        if (info == nullptr || info->st_uid == 0 || info->st_uid == geteuid()) continue;
+        control::PeerCredentials owner = control::resolve_user(info->st_uid, info->st_gid);
+        throw store::StoreError(fmt::format(
+            "{} belongs to user {}, who could change the events the agent records there; run "
+            "`chown root {}` or pass --store with another path",
+            path, owner.user, path));
+    }
 }
 
 }  // namespace

@@ -206,6 +206,20 @@ TEST(StoreOpen, RestrictAccessRejectsOtherUsersFile) {
     EXPECT_FALSE(exists(path + "-shm"));
 }
 
+TEST(StoreOpen, RestrictAccessRejectsLinkToOtherUsersFile) {
+    if (getuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+    TempDir dir;
+    std::string target = dir.file("theirs.db");
+    std::ofstream(target).close();
+    ASSERT_EQ(chown(target.c_str(), 65534, 65534), 0);
+    std::string link = dir.file("events.db");
+    ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+
+    EXPECT_THROW(agent::restrict_store_access(link, "protowatch-reader"), StoreError);
+    EXPECT_EQ(stat_of(target).st_uid, 65534u);
+    EXPECT_FALSE(exists(link + "-wal"));
+}
+
 TEST(StoreOpen, FifoRejected) {
     TempDir dir;
     std::string path = dir.file("events.db");
