@@ -26,11 +26,11 @@ std::vector<std::string> characters(const std::string& text) {
 
 // The character that the caret points to.
 std::string pointed(const ErrorExcerpt& excerpt) {
-    std::vector<std::string> shown = characters(excerpt.text);
+    std::vector<std::string> displayed = characters(excerpt.text);
     size_t index = excerpt.caret.size() - 1;
     EXPECT_EQ(excerpt.caret.back(), '^');
     EXPECT_EQ(excerpt.caret.find_first_not_of(' '), index);
-    return index < shown.size() ? shown[index] : "end";
+    return index < displayed.size() ? displayed[index] : "end";
 }
 
 TEST(QueryErrorExcerpt, ShortLineWhole) {
@@ -47,10 +47,10 @@ TEST(QueryErrorExcerpt, LongLineWindowAroundColumn) {
         std::string(400, 'a') + "X" + std::string(2305, 'b') + "Y" + std::string(500, 'c');
     for (int column : {401, 2707}) {
         ErrorExcerpt excerpt = excerpt_at(query, {1, column}, 76);
-        std::vector<std::string> shown = characters(excerpt.text);
-        EXPECT_EQ(shown.size(), 78u) << column;
-        EXPECT_EQ(shown.front(), kEllipsis) << column;
-        EXPECT_EQ(shown.back(), kEllipsis) << column;
+        std::vector<std::string> displayed = characters(excerpt.text);
+        EXPECT_EQ(displayed.size(), 78u) << column;
+        EXPECT_EQ(displayed.front(), kEllipsis) << column;
+        EXPECT_EQ(displayed.back(), kEllipsis) << column;
         EXPECT_EQ(pointed(excerpt), column == 401 ? "X" : "Y");
     }
 }
@@ -64,11 +64,11 @@ TEST(QueryErrorExcerpt, ColumnNearEitherEnd) {
 
     // An error at the end of the query points just past its last character.
     ErrorExcerpt end = excerpt_at(query, {1, 301}, 76);
-    std::vector<std::string> shown = characters(end.text);
-    EXPECT_EQ(shown.front(), kEllipsis);
-    EXPECT_EQ(shown.back(), "a");
+    std::vector<std::string> displayed = characters(end.text);
+    EXPECT_EQ(displayed.front(), kEllipsis);
+    EXPECT_EQ(displayed.back(), "a");
     EXPECT_EQ(pointed(end), "end");
-    EXPECT_EQ(end.caret.size(), shown.size() + 1);
+    EXPECT_EQ(end.caret.size(), displayed.size() + 1);
 }
 
 TEST(QueryErrorExcerpt, MultiByteCharactersAlign) {
