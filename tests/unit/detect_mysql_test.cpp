@@ -180,8 +180,31 @@ std::string find_server() {
 
 // Connects to 127.0.0.1:`port`, retrying while the server starts, and returns the first
 // bytes the server sends.
-std::string read_greeting(uint16_t port) {
-    for (int attempt = 0; attempt < 100; ++attempt) {
+// A TCP port on 127.0.0.1 that nothing listens on now: the kernel's pick for port 0.
+uint16_t free_loopback_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    uint16_t port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+        port = ntohs(address.sin_port);
+    }
+    close(fd);
+    return port;
+}
+
+// The first bytes the server `child` sends on `port`, or empty if it exits or sends
+// nothing within 60 s. Its start can take many seconds while other tests load the machine.
+std::string read_greeting(uint16_t port, pid_t child, bool& exited) {
+    exited = false;
+    for (int attempt = 0; attempt < 600; ++attempt) {
+        if (waitpid(child, nullptr, WNOHANG) == child) {
+            exited = true;
+            return {};
+        }
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in address{};
         address.sin_family = AF_INET;
@@ -214,7 +237,8 @@ TEST(MysqlLive, ServerGreeting) {
         GTEST_SKIP() << "mariadb-install-db failed to create a data directory";
     }
 
-    uint16_t port = static_cast<uint16_t>(33000 + getpid() % 2000);
+    uint16_t port = free_loopback_port();
+    ASSERT_NE(port, 0) << "no free port on 127.0.0.1";
     pid_t child = fork();
     if (child == 0) {
         int null = open("/dev/null", O_WRONLY);
@@ -229,12 +253,17 @@ TEST(MysqlLive, ServerGreeting) {
         _exit(127);
     }
 
-    std::string first = read_greeting(port);
-    kill(child, SIGTERM);
-    waitpid(child, nullptr, 0);
+    bool exited = false;
+    std::string first = read_greeting(port, child, exited);
+    if (!exited) {
+        kill(child, SIGTERM);
+        waitpid(child, nullptr, 0);
+    }
     std::filesystem::remove_all(dir);
 
-    ASSERT_FALSE(first.empty()) << "no greeting from " << server << " on port " << port;
+    ASSERT_FALSE(exited) << server << " exited before it listened on port " << port;
+    ASSERT_FALSE(first.empty()) << "no greeting from " << server << " on port " << port
+                                << " within 60 s";
     EXPECT_EQ(classify_mysql_greeting(bytes(first)), MysqlGreeting::kHandshake);
 }
 
