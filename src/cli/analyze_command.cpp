@@ -162,7 +162,12 @@ int run_analyze(AnalyzeOptions& options) {
                 pipeline.process_frame(frame.linktype, frame.data, frame.wire_length,
                                        frame.time_us);
             },
-            [&](uint64_t done, uint64_t total) { bar.update(path, done, total); });
+            [&](uint64_t done, uint64_t total) {
+                bar.update(path, done, total);
+                if (&path == &options.files.back() && done <= total) {
+                    pipeline.input_left(total - done);
+                }
+            });
         bar.clear();
         if (!result.complete) {
             spdlog::error("{}", result.error);

@@ -219,7 +219,7 @@ ShardedPipeline::~ShardedPipeline() {
 
 size_t ShardedPipeline::least_loaded() const {
     size_t best = 0;
-    size_t shortest = kAssignDepth;
+    size_t shortest = assign_depth_;
     for (size_t i = 0; i < workers_.size(); ++i) {
         const size_t queued = workers_[i]->queued.load(std::memory_order_relaxed);
         if (queued < shortest) {
@@ -228,6 +228,11 @@ size_t ShardedPipeline::least_loaded() const {
         }
     }
     return best;
+}
+
+void ShardedPipeline::input_left(uint64_t bytes) {
+    assign_depth_ =
+        static_cast<size_t>(std::min<uint64_t>(kAssignDepth, bytes / kEndBytesPerBatch));
 }
 
 size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
@@ -385,9 +390,22 @@ void ShardedPipeline::resolve_held(const decode::FragmentPlace& fragment, int li
 
 ShardedPipeline::FragmentOwner* ShardedPipeline::fragment_set(
     const decode::FragmentPlace& fragment) {
-    if (fragment_owners_.empty()) fragment_owners_.resize(kFragmentWays << kFragmentSetBits);
+    if (fragment_owners_.empty()) fragment_owners_.resize(kFragmentWays << fragment_set_bits_);
     const uint64_t hash = DatagramKeyHash{}(key_of(fragment));
-    return &fragment_owners_[(hash >> (64 - kFragmentSetBits)) * kFragmentWays];
+    return &fragment_owners_[(hash >> (64 - fragment_set_bits_)) * kFragmentWays];
+}
+
+void ShardedPipeline::grow_fragment_owners() {
+    std::vector<FragmentOwner> old = std::move(fragment_owners_);
+    ++fragment_set_bits_;
+    fragment_owners_.assign(kFragmentWays << fragment_set_bits_, FragmentOwner{});
+    for (const FragmentOwner& entry : old) {
+        if (!entry.used) continue;
+        const uint64_t hash = DatagramKeyHash{}(entry.key);
+        FragmentOwner* set = &fragment_owners_[(hash >> (64 - fragment_set_bits_)) * kFragmentWays];
+        *std::find_if(set, set + kFragmentWays,
+                      [](const FragmentOwner& way) { return !way.used; }) = entry;
+    }
 }
 
 size_t ShardedPipeline::DatagramKeyHash::operator()(const DatagramKey& key) const {
@@ -424,11 +442,21 @@ ShardedPipeline::FragmentOwner* ShardedPipeline::kept_destination(
 void ShardedPipeline::keep_destination(const decode::FragmentPlace& fragment, const Destination& to,
                                        int64_t time_us) {
     FragmentOwner* set = fragment_set(fragment);
-    // The datagram's own entry (a first fragment sent again), else a free or outdated one,
-    // else the oldest.
+    // The datagram's own entry (a first fragment sent again), else a free or outdated one.
+    // A full set makes the table grow, and once it may not, gives up its oldest entry.
     FragmentOwner* place = kept_entry(fragment);
-    for (size_t way = 0; way < kFragmentWays && place == nullptr; ++way) {
-        if (!set[way].used || time_us - set[way].time_us > fragment_wait_us_) place = &set[way];
+    const auto free_place = [&] {
+        for (size_t way = 0; way < kFragmentWays && place == nullptr; ++way) {
+            if (!set[way].used || time_us - set[way].time_us > fragment_wait_us_) {
+                place = &set[way];
+            }
+        }
+    };
+    free_place();
+    while (place == nullptr && fragment_set_bits_ < kFragmentSetBits) {
+        grow_fragment_owners();
+        set = fragment_set(fragment);
+        free_place();
     }
     if (place == nullptr) {
         place = std::min_element(

@@ -64,6 +64,11 @@ class ShardedPipeline {
     // Returns once the workers have analyzed every frame handed to them so far.
     void drain();
 
+    // Sets how many bytes of input are left to give, when the caller knows (the rest of the
+    // last file). Near the end, the caller's thread takes more new address pairs itself,
+    // so that the workers' queues are short when the input ends and it waits little for them.
+    void input_left(uint64_t bytes);
+
     // Ends every flow of every worker and waits for the workers. Rethrows the first error a
     // worker met. Call once at the end of the input.
     void finish();
@@ -104,6 +109,11 @@ class ShardedPipeline {
     // the caller's thread takes them when every worker has this many. It is half the
     // queue, so that a worker has work for a while and the caller room for a while.
     static constexpr size_t kAssignDepth = kQueueDepth / 2;
+    // In the last kAssignDepth * kEndBytesPerBatch bytes of input (input_left()), a worker
+    // gets new pairs only while its queue contains fewer batches than kEndBytesPerBatch
+    // bytes left. On the benchmark captures a worker analyzes a queued batch in about the
+    // time the caller's thread takes to read, route and analyze that much input.
+    static constexpr uint64_t kEndBytesPerBatch = 1 << 20;
 
   private:
     // A frame of a batch, or with linktype kExpiryTick the moment to look for idle flows.
@@ -234,7 +244,7 @@ class ShardedPipeline {
     // Keeps `to` as the destination of the datagram whose first fragment is `fragment`.
     void keep_destination(const decode::FragmentPlace& fragment, const Destination& to,
                           int64_t time_us);
-    // Returns the worker with the shortest queue if that is under kAssignDepth, else 0.
+    // Returns the worker with the shortest queue if that is under assign_depth_, else 0.
     size_t least_loaded() const;
     // Converts `time_us` to the units of a bucket's time: 2^24 us (about 17 s) since the first
     // frame, at most kLatestUnit (about 4.5 years).
@@ -302,7 +312,8 @@ class ShardedPipeline {
     std::vector<uint32_t> buckets_;
     // A bucket idle for more than this many time units has no state in any pipeline.
     uint32_t hold_units_ = 0;
-    bool in_turn_ = false;  // see assign_in_turn()
+    size_t assign_depth_ = kAssignDepth;  // lower near the end of the input (input_left())
+    bool in_turn_ = false;                // see assign_in_turn()
     size_t next_turn_ = 0;
     uint32_t checked_unit_ = 0;  // time_units() of the last look for idle flows
     // The bucket that owner_of() read last, the time unit it read it at and the bucket's
@@ -350,9 +361,17 @@ class ShardedPipeline {
         uint32_t seen = 0;
         uint32_t total = 0;
     };
+    // The table starts with 2^kFirstFragmentSetBits sets and doubles, up to
+    // 2^kFragmentSetBits, whenever a datagram finds its set full of entries still in time.
+    // Most captures have few such datagrams at once, and a large table made at once would
+    // cost its every page.
+    static constexpr unsigned kFirstFragmentSetBits = 5;
     static constexpr unsigned kFragmentSetBits = 11;
     static constexpr size_t kFragmentWays = 8;
     std::vector<FragmentOwner> fragment_owners_;
+    unsigned fragment_set_bits_ = kFirstFragmentSetBits;  // of fragment_owners_
+    // Doubles the sets of fragment_owners_. Each set splits in two, so its entries fit.
+    void grow_fragment_owners();
     // The fragments that wait for their datagram's destination, of datagrams that may be a
     // tunnel's, by datagram. A datagram's fragments wait as long as a pipeline keeps them
     // (fragment_wait_us_), and all waiting fragments together up to as many frames as

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 
 #include "decode_frames.h"
@@ -205,6 +206,47 @@ TEST(ShardedPipeline, CountsEveryFrameOnce) {
     EXPECT_EQ(summary.frames, 100u);
     EXPECT_EQ(summary.flows, 100u);
     EXPECT_EQ(summary.events, 300u);  // connect, statistics and disconnect of each
+}
+
+// Counts the connect events, which a pipeline writes at a flow's first packet.
+struct ConnectCounter : events::EventSink {
+    std::atomic<uint64_t> connects{0};
+    void write(const events::Event& event) override {
+        if (event.activity == events::Activity::kConnect) ++connects;
+    }
+};
+
+// At the end of the input the caller's thread takes every new pair itself, so that it does
+// not wait for workers with long queues. Its frames are analyzed before process_frame()
+// returns, while a worker's would wait in a batch that is not full.
+TEST(ShardedPipeline, CallerTakesNewPairsAtTheEnd) {
+    for (uint64_t left : {uint64_t{0}, pipeline::ShardedPipeline::kEndBytesPerBatch - 1}) {
+        SCOPED_TRACE(left);
+        pipeline::Settings settings;
+        ConnectCounter counter;
+        pipeline::ShardedPipeline sharded(settings, {&counter}, 3);
+        sharded.input_left(left);
+        feed_hundred_flows(sharded);
+        EXPECT_EQ(counter.connects.load(), 100u);
+        sharded.finish();
+        EXPECT_EQ(sharded.summary().flows, 100u);
+    }
+}
+
+// Before the end the workers get new pairs, whose frames wait in their batches until
+// drain().
+TEST(ShardedPipeline, WorkersTakeNewPairsBeforeTheEnd) {
+    pipeline::Settings settings;
+    ConnectCounter counter;
+    pipeline::ShardedPipeline sharded(settings, {&counter}, 3);
+    sharded.input_left(pipeline::ShardedPipeline::kAssignDepth *
+                       pipeline::ShardedPipeline::kEndBytesPerBatch);
+    feed_hundred_flows(sharded);
+    EXPECT_LT(counter.connects.load(), 100u);
+    sharded.drain();
+    EXPECT_EQ(counter.connects.load(), 100u);
+    sharded.finish();
+    EXPECT_EQ(sharded.summary().flows, 100u);
 }
 
 TEST(ShardedPipeline, LiveHooksReachEveryWorker) {
