@@ -1,6 +1,9 @@
 #include "query/error_excerpt.h"
 
+#include <locale.h>
+
 #include <algorithm>
+#include <cwchar>
 #include <optional>
 #include <vector>
 
@@ -35,14 +38,29 @@ std::optional<std::string_view> line_of(std::string_view query, int number) {
                         end == std::string_view::npos ? std::string_view::npos : end - start);
 }
 
-void append_shown(std::string& text, std::string_view character) {
-    if (character == "\t") {
-        text += ' ';
-    } else if (terminal_safe(character) != character) {
-        text += "\xef\xbf\xbd";  // U+FFFD REPLACEMENT CHARACTER
-    } else {
-        text += character;
-    }
+// Returns how a character is shown: a tab as a space, and what a terminal would act on as
+// U+FFFD.
+std::string_view shown(std::string_view character) {
+    if (character == "\t") return " ";
+    if (terminal_safe(character) != character) return "\xef\xbf\xbd";  // U+FFFD
+    return character;
+}
+
+// Returns the terminal columns that a shown character takes, as glibc's wcwidth() gives
+// them in the C.UTF-8 locale: 2 for a wide (East Asian) character or an emoji, 0 for a
+// combining mark or a zero-width space, else 1. Without that locale every character
+// counts as 1.
+size_t columns_of(std::string_view character) {
+    static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{});
+    if (character.size() == 1 || utf8 == locale_t{}) return 1;
+    // This thread alone reads characters in that locale, and only for this call.
+    const locale_t previous = uselocale(utf8);
+    std::mbstate_t state{};
+    wchar_t code = 0;
+    const size_t length = std::mbrtowc(&code, character.data(), character.size(), &state);
+    const int width = length == character.size() ? wcwidth(code) : 1;
+    uselocale(previous);
+    return width < 0 ? 1 : static_cast<size_t>(width);
 }
 
 }  // namespace
@@ -53,21 +71,35 @@ ErrorExcerpt excerpt_at(std::string_view query, Position position, size_t width)
     if (!line || width == 0) return excerpt;
     std::vector<std::string_view> characters = split_characters(*line);
     const size_t count = characters.size();
+    std::vector<size_t> columns(count);
+    for (size_t i = 0; i < count; ++i) {
+        characters[i] = shown(characters[i]);
+        columns[i] = columns_of(characters[i]);
+    }
 
-    // The window of `width` characters, as 1-based columns [start, end). The column after
-    // the last character is where an error at the end of the query points.
+    // The window of characters [start, end), as 1-based character numbers, that takes at
+    // most `width` terminal columns: up to half of them before the pointed character, and
+    // more when the line ends sooner after it. The position after the last character is
+    // where an error at the end of the query points.
     const size_t column =
         std::clamp<size_t>(static_cast<size_t>(std::max(position.column, 1)), 1, count + 1);
-    size_t start = column > width / 2 ? column - width / 2 : 1;
-    const size_t end = std::min(count + 1, start + width);
-    start = end > width ? std::max<size_t>(1, std::min(start, end - width)) : 1;
+    size_t start = column;
+    size_t end = column;
+    size_t used = 0;
+    while (start > 1 && used + columns[start - 2] <= width / 2) used += columns[--start - 1];
+    while (end <= count && used + columns[end - 1] <= width) used += columns[end++ - 1];
+    while (start > 1 && used + columns[start - 2] <= width) used += columns[--start - 1];
 
     const bool cut_before = start > 1;
     const bool cut_after = end <= count;
+    size_t caret_column = cut_before ? 1 : 0;  // "…" takes one column
     if (cut_before) excerpt.text += "…";
-    for (size_t i = start; i < end; ++i) append_shown(excerpt.text, characters[i - 1]);
+    for (size_t i = start; i < end; ++i) {
+        excerpt.text += characters[i - 1];
+        if (i < column) caret_column += columns[i - 1];
+    }
     if (cut_after) excerpt.text += "…";
-    excerpt.caret = std::string(column - start + (cut_before ? 1 : 0), ' ') + "^";
+    excerpt.caret = std::string(caret_column, ' ') + "^";
     return excerpt;
 }
 

@@ -82,6 +82,36 @@ TEST(QueryErrorExcerpt, MultiByteCharactersAlign) {
     EXPECT_EQ(pointed(excerpt_at(long_query, {1, 301}, 40)), "Z");
 }
 
+// Wide characters take two terminal columns and combining marks none, so the caret line
+// counts columns, not characters, and the window counts columns too.
+TEST(QueryErrorExcerpt, WideAndCombiningCharactersAlign) {
+    std::string wide = "name = \"漢字テスト\" and x = 1";  // 5 characters of 2 columns
+    ErrorExcerpt excerpt = excerpt_at(wide, {1, 20});      // the x
+    EXPECT_EQ(excerpt.text, wide);
+    EXPECT_EQ(excerpt.caret, std::string(24, ' ') + "^");
+
+    // e and U+0301 COMBINING ACUTE ACCENT, twice: 4 characters in 2 columns.
+    std::string combining =
+        "name = \"e\xcc\x81"
+        "e\xcc\x81\" and x = 1";
+    excerpt = excerpt_at(combining, {1, 19});  // the x
+    EXPECT_EQ(excerpt.text, combining);
+    EXPECT_EQ(excerpt.caret, std::string(16, ' ') + "^");
+
+    std::string emoji = "\xf0\x9f\x98\x80 x";  // U+1F600, 2 columns
+    EXPECT_EQ(excerpt_at(emoji, {1, 3}).caret, "   ^");
+
+    // 100 wide characters fit 20 to a window of 40 columns, the ellipsis included.
+    std::string long_wide;
+    for (int i = 0; i < 100; ++i) long_wide += "漢";
+    long_wide += "Z";
+    excerpt = excerpt_at(long_wide, {1, 101}, 40);
+    EXPECT_EQ(excerpt.text.substr(0, 3), kEllipsis);
+    EXPECT_EQ(excerpt.text.substr(excerpt.text.size() - 1), "Z");
+    EXPECT_LE(characters(excerpt.text).size(), 21u);
+    EXPECT_EQ(excerpt.caret.size() - 1, 1 + 2 * (characters(excerpt.text).size() - 2));
+}
+
 TEST(QueryErrorExcerpt, LineOfThePosition) {
     ErrorExcerpt excerpt = excerpt_at("pid = 1\nand bad", {2, 5});
     EXPECT_EQ(excerpt.text, "and bad");
