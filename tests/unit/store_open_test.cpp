@@ -330,5 +330,44 @@ TEST(StoreRead, WalCommitsWithoutShmGiveAdvice) {
     EXPECT_NE(error.find("as root once"), std::string::npos) << error;
 }
 
+// root reading another user's closed store may make its -wal and -shm files again. SQLite
+// gives them to the database file's owner (its unix VFS does so when running as root), so
+// the owner's writer still opens the store afterwards.
+TEST(StoreRead, RootReadLeavesWalFilesToOwner) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to give the store to another user";
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    testing::write_events(path, numbered_events(3));
+    std::filesystem::remove(path + "-wal");
+    std::filesystem::remove(path + "-shm");
+    ASSERT_EQ(chown(dir.path().c_str(), 65534, 65534), 0);
+    ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
+
+    StoreReader reader = StoreReader::open(path);
+    EXPECT_EQ(testing::read_all(reader, {}).size(), 3u);
+    for (const std::string& file : {path + "-wal", path + "-shm"}) {
+        if (!exists(file)) continue;
+        EXPECT_EQ(stat_of(file).st_uid, 65534u) << file;
+    }
+
+    pid_t child = fork();
+    if (child == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(100);
+        try {
+            std::unique_ptr<EventStore> writer = EventStore::open(path, RetentionPolicy{});
+            writer->append(testing::numbered_event(3));
+            writer->commit();
+        } catch (const std::exception& error) {
+            std::fprintf(stderr, "%s\n", error.what());
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the owner could not write, 100: setuid failed";
+}
+
 }  // namespace
 }  // namespace pw::store
