@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <map>
 #include <set>
 
@@ -157,18 +158,32 @@ json timeline(store::Database& db, const json& total, const json& by_protocol,
     return out;
 }
 
-// Keeps the first kMaxPorts of a comma-separated port list, so that the endpoint of a port
-// scan does not make the page grow with the number of ports.
+// Sorts a comma-separated port list in ascending order and keeps the first kMaxPorts.
+// SQLite's group_concat() lists the ports in the order of the stored events, which several
+// analysis threads do not fix. The bound keeps the endpoint of a port scan from making the
+// page grow with the number of ports.
 std::string first_ports(const std::string& ports) {
     constexpr size_t kMaxPorts = 6;
-    size_t end = 0;
-    for (size_t kept = 0; kept < kMaxPorts; ++kept) {
-        end = ports.find(',', end == 0 ? 0 : end + 1);
-        if (end == std::string::npos) return ports;
+    std::vector<int64_t> numbers;
+    for (size_t start = 0; start <= ports.size();) {
+        size_t end = ports.find(',', start);
+        if (end == std::string::npos) end = ports.size();
+        int64_t number = 0;
+        const char* first = ports.data() + start;
+        const char* last = ports.data() + end;
+        if (std::from_chars(first, last, number).ptr == last && first != last) {
+            numbers.push_back(number);
+        }
+        start = end + 1;
     }
-    size_t rest =
-        static_cast<size_t>(std::count(ports.begin() + static_cast<long>(end), ports.end(), ','));
-    return ports.substr(0, end) + fmt::format(" and {} more", rest);
+    std::sort(numbers.begin(), numbers.end());
+    std::string out;
+    for (size_t i = 0; i < std::min(numbers.size(), kMaxPorts); ++i) {
+        if (i > 0) out += ',';
+        out += std::to_string(numbers[i]);
+    }
+    if (numbers.size() > kMaxPorts) out += fmt::format(" and {} more", numbers.size() - kMaxPorts);
+    return out;
 }
 
 // The top rows of report_connections grouped by `key` (a column name of this file, never

@@ -202,6 +202,25 @@ TEST(ReportAggregate, BoundsEndpointPortList) {
     EXPECT_EQ(std::count(ports.begin(), ports.end(), ','), 5) << ports;
 }
 
+// The ports come in ascending order whatever order their events were stored in, which
+// several analysis threads do not fix.
+TEST(ReportAggregate, EndpointPortsInOrder) {
+    TempDir dir;
+    std::vector<events::Event> events;
+    int number = 0;
+    for (int port : {443, 22, 8080, 80, 22, 53}) {
+        std::vector<events::Event> scan =
+            connection("C" + std::to_string(++number), kStart + number, {}, 0);
+        for (events::Event& event : scan) event.target_port = static_cast<uint16_t>(port);
+        append(events, scan);
+    }
+    store::testing::write_events(dir.file("events.db"), events);
+    json endpoints = aggregate_store(dir.file("events.db"))["endpoints"];
+
+    ASSERT_EQ(endpoints.size(), 1u);
+    EXPECT_EQ(endpoints[0]["ports"].get<std::string>(), "22,53,80,443,8080");
+}
+
 TEST(ReportAggregate, AnalysisOfSampleCapture) {
     TempDir dir;
     std::string store_path = dir.file("events.db");
