@@ -360,18 +360,20 @@ void register_agent(CLI::App& app, int& exit_code) {
                       "Keep every capability instead of only those capture and attribution "
                       "need");
     command->add_option("--device", config.settings.device, "Device name written into every event");
-    command->add_option("--threads", config.threads,
-                        "Capture threads, each with its own pipeline; the kernel spreads each "
-                        "interface's packets over them by address pair (PACKET_FANOUT)")
+    command
+        ->add_option("--threads", config.threads,
+                     "Capture threads, each with its own pipeline; the kernel spreads each "
+                     "interface's packets over them by address pair (PACKET_FANOUT)")
         ->capture_default_str()
-        ->check(CLI::Range(1u, 64u));
+        ->check(range_validator(1, 64));
     command->add_flag("--no-attribution", options->no_attribution,
                       "Do not look up the process of each connection");
-    command->add_option("--attribution-poll-ms", options->attribution_poll_ms,
-                        "Milliseconds between listings of every socket, which keep sockets that "
-                        "close quickly attributable (0: list only on a miss)")
+    command
+        ->add_option("--attribution-poll-ms", options->attribution_poll_ms,
+                     "Milliseconds between listings of every socket, which keep sockets that "
+                     "close quickly attributable (0: list only on a miss)")
         ->capture_default_str()
-        ->check(CLI::Range(int64_t{0}, int64_t{60'000}));
+        ->check(range_validator(0, 60'000));
     store::add_store_options(*command, config.store);
     command->callback([options, command, &exit_code] {
         try {

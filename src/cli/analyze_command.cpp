@@ -270,6 +270,21 @@ CLI::Validator count_validator(bool allow_zero) {
         allow_zero ? "UINT" : "POSITIVE");
 }
 
+CLI::Validator range_validator(int64_t low, int64_t high) {
+    return CLI::Validator(
+        [low, high](std::string& text) -> std::string {
+            int64_t value = 0;
+            auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+                value < low || value > high) {
+                return "'" + text + "' must be a whole number from " + std::to_string(low) +
+                       " to " + std::to_string(high);
+            }
+            return {};
+        },
+        "INT in [" + std::to_string(low) + " - " + std::to_string(high) + "]");
+}
+
 void register_analyze(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<AnalyzeOptions>();
     pipeline::Settings& s = options->settings;
@@ -340,7 +355,7 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "out among them by their address pair. "
                      "With more than one, events of different connections interleave")
         ->capture_default_str()
-        ->check(CLI::Range(1u, 256u));
+        ->check(range_validator(1, 256));
     command
         ->add_option("--max-memory", options->max_memory,
                      "Bytes that flows, IP fragments and TCP reassembly buffers may hold "

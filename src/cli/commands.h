@@ -24,4 +24,8 @@ CLI::Validator seconds_validator(bool allow_zero);
 // message prints a 300-digit bound, and unsigned options take -1 as the largest number).
 CLI::Validator count_validator(bool allow_zero = false);
 
+// Accepts a whole number from `low` to `high`. CLI::Range names only the range, even for a
+// value that is no number at all.
+CLI::Validator range_validator(int64_t low, int64_t high);
+
 }  // namespace pw::cli
