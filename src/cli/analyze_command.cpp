@@ -165,7 +165,7 @@ int run_analyze(AnalyzeOptions& options) {
             [&](uint64_t done, uint64_t total) {
                 bar.update(path, done, total);
                 if (&path == &options.files.back() && done <= total) {
-                    pipeline.input_left(total - done);
+                    pipeline.input_left(total - done, total);
                 }
             });
         bar.clear();

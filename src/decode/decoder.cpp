@@ -322,10 +322,13 @@ size_t Decoder::memory_bytes() const { return fragments_->memory_bytes(); }
 
 bool Decoder::evict_oldest_fragments() { return fragments_->evict_oldest(); }
 
+void Decoder::expire_fragments(int64_t now_us) { fragments_->expire(now_us, anomalies_); }
+
+void Decoder::end_fragments() { fragments_->drop_incomplete(anomalies_); }
+
 DecodeResult Decoder::decode(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                              int64_t time_us, Packet& out) {
     fragments_->release();  // the datagram handed out by the previous call
-    fragments_->expire(time_us, anomalies_);
 
     out = detail::kEmptyPacket;
     out.time_us = time_us;

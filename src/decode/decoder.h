@@ -129,6 +129,16 @@ class Decoder {
     // is held.
     bool evict_oldest_fragments();
 
+    // Drops the incomplete datagrams that have waited longer than the fragment timeout at
+    // `now_us`, counting each as fragment_reassembly_timeout. decode() does not, so that
+    // the caller chooses the moments: a pipeline's looks for idle flows, which fall on the
+    // same frames however the frames are shared between threads.
+    void expire_fragments(int64_t now_us);
+
+    // Drops every incomplete datagram at the end of the input, counting each as
+    // fragment_incomplete_at_end.
+    void end_fragments();
+
   private:
     AnomalyCounters anomalies_;
     std::unique_ptr<FragmentReassembler> fragments_;

@@ -38,10 +38,17 @@ bool FragmentReassembler::evict_oldest() {
 }
 
 void FragmentReassembler::expire(int64_t time_us, AnomalyCounters& anomalies) {
-    // Arrival order is time order in all but reordered captures, so the front is the
-    // oldest datagram and the scan stops at the first one still in time.
+    // The list is in time order (find_or_create()), so the front is the oldest datagram
+    // and the scan stops at the first one still in time.
     while (!order_.empty() && time_us - order_.front().first_us > limits_.timeout_us) {
         anomalies.add(Anomaly::kFragmentTimeout);
+        drop(order_.begin());
+    }
+}
+
+void FragmentReassembler::drop_incomplete(AnomalyCounters& anomalies) {
+    while (!order_.empty()) {
+        anomalies.add(Anomaly::kFragmentIncomplete);
         drop(order_.begin());
     }
 }
@@ -58,8 +65,24 @@ FragmentReassembler::Iterator FragmentReassembler::find_or_create(const Fragment
         anomalies.add(Anomaly::kFragmentTableFull);
         drop(order_.begin());
     }
-    order_.push_back(Datagram{});
-    auto it = std::prev(order_.end());
+    // The list stays in order of the first fragments' times, so that expire() finds every
+    // datagram past the timeout at the front. A fragment may come later than frames after
+    // it, since a sharded pipeline delivers fragments that waited for their datagram's
+    // destination then. So a new datagram goes before those of later times. It goes to the
+    // front when it is the oldest, else at most kMaxOrderSteps places back, which bounds
+    // the cost of a capture whose times jump back and forth.
+    constexpr int kMaxOrderSteps = 64;
+    auto place = order_.end();
+    if (!order_.empty() && time_us < order_.front().first_us) {
+        place = order_.begin();
+    } else {
+        for (int steps = 0; steps < kMaxOrderSteps && place != order_.begin() &&
+                            std::prev(place)->first_us > time_us;
+             ++steps) {
+            --place;
+        }
+    }
+    auto it = order_.insert(place, Datagram{});
     it->key = key;
     it->first_us = time_us;
     index_.emplace(key, it);
@@ -137,8 +160,6 @@ bool FragmentReassembler::store(Datagram& datagram, const Fragment& fragment) {
 FragmentReassembler::Result FragmentReassembler::add(const Fragment& fragment, int64_t time_us,
                                                      AnomalyCounters& anomalies,
                                                      Reassembled& done) {
-    expire(time_us, anomalies);
-
     // 1. Check the fragment on its own: all but the last carry a multiple of 8 bytes.
     const uint64_t end = uint64_t{fragment.offset} + fragment.wire_length;
     if (fragment.more && (fragment.wire_length == 0 || fragment.wire_length % 8 != 0)) {

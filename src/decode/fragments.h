@@ -65,8 +65,12 @@ public:
     Result add(const Fragment& fragment, int64_t time_us, AnomalyCounters& anomalies,
                Reassembled& done);
 
-    // Drops datagrams that have waited longer than the timeout.
+    // Drops the datagrams that have waited longer than the timeout at `time_us`. add() does
+    // not: its caller looks at times that do not depend on which fragments it was given.
     void expire(int64_t time_us, AnomalyCounters& anomalies);
+
+    // Drops every datagram still incomplete, counting each, at the end of the input.
+    void drop_incomplete(AnomalyCounters& anomalies);
 
     // Frees the datagrams handed out by `add`. The decoder calls it at each new frame,
     // which is why a reassembled payload stays valid until the next decode call.
@@ -75,7 +79,8 @@ public:
     size_t memory_bytes() const;
     size_t datagrams() const { return index_.size(); }
 
-    // Drops the incomplete datagram that arrived first; false when none is held.
+    // Drops the incomplete datagram whose first fragment is the oldest; false when none is
+    // held.
     bool evict_oldest();
 
 private:
@@ -100,7 +105,7 @@ private:
     void drop(Iterator it);
 
     FragmentLimits limits_;
-    std::list<Datagram> order_;  // in order of arrival, the oldest first
+    std::list<Datagram> order_;  // by the first fragment's time, the oldest first
     std::unordered_map<FragmentKey, Iterator, FragmentKeyHash> index_;
     std::vector<std::vector<uint8_t>> released_;
     size_t data_bytes_ = 0;

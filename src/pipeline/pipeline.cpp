@@ -96,6 +96,10 @@ Pipeline::~Pipeline() = default;
 void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                              int64_t time_us, Part part, uint64_t number) {
     frame_number_ = number != 0 ? number : frame_number_ + 1;
+    // Every frame moves the capture's clock, a fragment that waits for the rest of its
+    // datagram or a malformed frame too. So the looks fall on the same frames however the
+    // frames are shared between pipelines.
+    if (expiry_due(time_us)) expire_idle(time_us);
     Packet& packet = frame_packet_;
     decode::DecodeResult result = decoder_.decode(linktype, frame, wire_length, time_us, packet);
     if (part == Part::kInner) {
@@ -142,8 +146,6 @@ void Pipeline::expire_idle(int64_t now_us) {
 }
 
 void Pipeline::process_packet(const Packet& packet) {
-    if (expiry_due(packet.time_us)) expire_idle(packet.time_us);
-
     bool sender_is_low = false;
     flow::FlowKey key = flow::FlowKey::of(packet, sender_is_low);
     Flow* flow = table_.find(key);
@@ -208,10 +210,8 @@ void Pipeline::emit_due_statistics(int64_t now_us) {
     // statistics each interval, at the looks for idle flows, so that a long quiet
     // connection is not left with its connect event alone. Only a flow idle for an
     // interval can be due, and the idle lists start with those. The event carries the
-    // moment it fell due rather than that of the look, because the looks of several
-    // pipelines can fall on other frames (a malformed frame counts for the reading
-    // thread's look only). After a gap in the capture longer than the interval, one event
-    // covers it.
+    // moment it fell due rather than that of the look, which comes with the next frame.
+    // After a gap in the capture longer than the interval, one event covers it.
     // NOTE: each look visits every flow idle for longer than the interval, which costs
     // time in proportion to them when many connections stay open and quiet.
     for (int list = 0; list < FlowTable::kListCount; ++list) {
@@ -440,6 +440,7 @@ bool Pipeline::is_local(const decode::IpAddress& address) const {
 }
 
 void Pipeline::expire(int64_t now_us) {
+    decoder_.expire_fragments(now_us);
     for (int list = 0; list < FlowTable::kListCount; ++list) {
         int64_t timeout = idle_timeout_us_[list];
         while (Flow* oldest = table_.oldest(list)) {
@@ -471,6 +472,7 @@ void Pipeline::finish() {
         }
         end_flow(flow, reason);
     }
+    decoder_.end_fragments();
     publish_memory(memory_in_use(), true);
     if (shared_ != nullptr && shared_->max_memory_bytes > 0) publish_oldest_idle(0);
     for (events::EventSink* sink : sinks_) sink->flush();

@@ -98,12 +98,12 @@ class Pipeline {
     void process_frame(int linktype, std::span<const uint8_t> frame, uint32_t wire_length,
                        int64_t time_us, Part part = Part::kWhole, uint64_t number = 0);
 
-    // True when a packet at `time_us` makes the pipeline look for idle flows: at most once
+    // True when a frame at `time_us` makes the pipeline look for idle flows: at most once
     // per kExpiryCheckIntervalUs of capture time.
     bool expiry_due(int64_t time_us) const {
         return time_us - last_expiry_check_us_ >= kExpiryCheckIntervalUs;
     }
-    // Ends the flows idle past their timeout at `now_us`. process_packet() calls it when
+    // Ends the flows idle past their timeout at `now_us`. process_frame() calls it when
     // expiry_due(); a sharded pipeline calls it on every worker at the times one pipeline
     // reading the whole input would, so that flows time out alike.
     void expire_idle(int64_t now_us);

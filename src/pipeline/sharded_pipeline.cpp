@@ -230,9 +230,14 @@ size_t ShardedPipeline::least_loaded() const {
     return best;
 }
 
-void ShardedPipeline::input_left(uint64_t bytes) {
-    assign_depth_ =
-        static_cast<size_t>(std::min<uint64_t>(kAssignDepth, bytes / kEndBytesPerBatch));
+void ShardedPipeline::input_left(uint64_t bytes, uint64_t total) {
+    const uint64_t end = std::min(kAssignDepth * kEndBytesPerBatch, total / kEndShare);
+    if (end == 0 || bytes >= end) {
+        assign_depth_ = kAssignDepth;
+        return;
+    }
+    // At most kAssignDepth * bytes < kAssignDepth * end, which cannot overflow.
+    assign_depth_ = static_cast<size_t>(kAssignDepth * bytes / end);
 }
 
 size_t ShardedPipeline::owner_of_bucket(size_t index, uint32_t now) {
@@ -294,11 +299,16 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
     } else if (result == decode::DecodeResult::kPacket) {
         to = destination_of(addresses, time_us);
     }
-    if (result == decode::DecodeResult::kPacket && expiry_due) {
-        // One pipeline looks for idle flows when a packet arrives a check interval after
-        // the last look; every pipeline looks at that moment of the input too.
+    if (expiry_due) {
+        // One pipeline looks for idle flows when a frame arrives a check interval after
+        // the last look, whatever the frame holds, so every pipeline looks at that moment
+        // of the input too.
         last_expiry_check_us_ = time_us;
         checked_unit_ = time_units(time_us);
+        // Fragments that waited here as long as a pipeline keeps them go first, so that
+        // this look times them out as one pipeline's would have.
+        if (!held_.empty()) release_stale_fragments(time_us - fragment_wait_us_);
+        shard_decoder_.expire_fragments(time_us);  // the datagrams it reassembles itself
         pipelines_.front()->expire_idle(time_us);
         for (auto& worker : workers_) {
             Batch& batch = *worker->filling;
@@ -306,7 +316,6 @@ void ShardedPipeline::process_other_frame(int linktype, std::span<const uint8_t>
                 nullptr, time_us, 0, 0, 0, kExpiryTick, Pipeline::Part::kWhole};
             if (batch.count >= kBatchFrames) hand_over(*worker);
         }
-        if (!held_.empty()) release_stale_fragments(time_us - fragment_wait_us_);
     }
     if (waits) {
         hold_fragment(fragment, linktype, frame, wire_length, time_us);

@@ -64,10 +64,11 @@ class ShardedPipeline {
     // Returns once the workers have analyzed every frame handed to them so far.
     void drain();
 
-    // Sets how many bytes of input are left to give, when the caller knows (the rest of the
-    // last file). Near the end, the caller's thread takes more new address pairs itself,
-    // so that the workers' queues are short when the input ends and it waits little for them.
-    void input_left(uint64_t bytes);
+    // Sets how many bytes of input are left to give, of `total`, when the caller knows (the
+    // rest of the last file). Near the end, the caller's thread takes more new address pairs
+    // itself, so that the workers' queues are short when the input ends and it waits little
+    // for them.
+    void input_left(uint64_t bytes, uint64_t total);
 
     // Ends every flow of every worker and waits for the workers. Rethrows the first error a
     // worker met. Call once at the end of the input.
@@ -109,11 +110,13 @@ class ShardedPipeline {
     // the caller's thread takes them when every worker has this many. It is half the
     // queue, so that a worker has work for a while and the caller room for a while.
     static constexpr size_t kAssignDepth = kQueueDepth / 2;
-    // In the last kAssignDepth * kEndBytesPerBatch bytes of input (input_left()), a worker
-    // gets new pairs only while its queue contains fewer batches than kEndBytesPerBatch
-    // bytes left. On the benchmark captures a worker analyzes a queued batch in about the
-    // time the caller's thread takes to read, route and analyze that much input.
+    // The end of the input (input_left()) is its last kAssignDepth * kEndBytesPerBatch bytes,
+    // or its last 1/kEndShare if that is less. There a worker gets new pairs only while its
+    // queue contains fewer batches than kAssignDepth times the share of the end still left.
+    // On the benchmark captures a worker analyzes a queued batch in about the time the
+    // caller's thread takes to read, route and analyze kEndBytesPerBatch bytes of input.
     static constexpr uint64_t kEndBytesPerBatch = 1 << 20;
+    static constexpr uint64_t kEndShare = 8;
 
   private:
     // A frame of a batch, or with linktype kExpiryTick the moment to look for idle flows.

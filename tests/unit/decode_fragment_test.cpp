@@ -101,13 +101,29 @@ TEST(DecodeFragments, Timeout) {
     limits.timeout_us = 1'000'000;
     Decoded decoded(limits);
     decoded.run(DLT_RAW, fragment4(payload, 0, 24, true), 10'000'000);
-    // An unrelated frame after the timeout expires the datagram.
+    // Frames alone expire nothing: the pipeline chooses the moments.
     decoded.run(DLT_RAW, ipv4(ip_protocol::kUdp, udp(1, 2)), 11'500'000);
+    EXPECT_EQ(decoded.count(Anomaly::kFragmentTimeout), 0u);
+    EXPECT_GT(decoded.decoder.memory_bytes(), 0u);
+    // A look after the timeout expires the datagram.
+    decoded.decoder.expire_fragments(11'500'000);
     EXPECT_EQ(decoded.count(Anomaly::kFragmentTimeout), 1u);
     EXPECT_EQ(decoded.decoder.memory_bytes(), 0u);
     // So the last fragment finds nothing to complete.
     EXPECT_EQ(decoded.run(DLT_RAW, fragment4(payload, 24, 24, false), 11'600'000),
               DecodeResult::kHeld);
+}
+
+// Datagrams still incomplete when the input ends are counted, not dropped unseen.
+TEST(DecodeFragments, IncompleteAtEndCounted) {
+    const Frame payload = datagram_payload();
+    Decoded decoded;
+    decoded.run(DLT_RAW, fragment4(payload, 0, 24, true, 1), 10'000'000);
+    decoded.run(DLT_RAW, fragment4(payload, 24, 24, false, 2), 10'000'100);
+    decoded.decoder.end_fragments();
+    EXPECT_EQ(decoded.count(Anomaly::kFragmentIncomplete), 2u);
+    EXPECT_EQ(decoded.count(Anomaly::kFragmentTimeout), 0u);
+    EXPECT_EQ(decoded.decoder.memory_bytes(), 0u);
 }
 
 TEST(DecodeFragments, WithinTimeout) {

@@ -216,37 +216,40 @@ struct ConnectCounter : events::EventSink {
     }
 };
 
-// At the end of the input the caller's thread takes every new pair itself, so that it does
-// not wait for workers with long queues. Its frames are analyzed before process_frame()
-// returns, while a worker's would wait in a batch that is not full.
-TEST(ShardedPipeline, CallerTakesNewPairsAtTheEnd) {
-    for (uint64_t left : {uint64_t{0}, pipeline::ShardedPipeline::kEndBytesPerBatch - 1}) {
-        SCOPED_TRACE(left);
-        pipeline::Settings settings;
-        ConnectCounter counter;
-        pipeline::ShardedPipeline sharded(settings, {&counter}, 3);
-        sharded.input_left(left);
-        feed_hundred_flows(sharded);
-        EXPECT_EQ(counter.connects.load(), 100u);
-        sharded.finish();
-        EXPECT_EQ(sharded.summary().flows, 100u);
-    }
-}
-
-// Before the end the workers get new pairs, whose frames wait in their batches until
-// drain().
-TEST(ShardedPipeline, WorkersTakeNewPairsBeforeTheEnd) {
+// Feeds feed_hundred_flows() to 3 pipelines told that `left` of `total` bytes of input
+// remain. Returns the connect events written before drain(), which are those of the flows
+// the caller's thread took, since a worker's frames wait in a batch that is not full.
+uint64_t connects_before_drain(uint64_t left, uint64_t total) {
     pipeline::Settings settings;
     ConnectCounter counter;
     pipeline::ShardedPipeline sharded(settings, {&counter}, 3);
-    sharded.input_left(pipeline::ShardedPipeline::kAssignDepth *
-                       pipeline::ShardedPipeline::kEndBytesPerBatch);
+    sharded.input_left(left, total);
     feed_hundred_flows(sharded);
-    EXPECT_LT(counter.connects.load(), 100u);
+    const uint64_t before = counter.connects.load();
     sharded.drain();
     EXPECT_EQ(counter.connects.load(), 100u);
     sharded.finish();
     EXPECT_EQ(sharded.summary().flows, 100u);
+    return before;
+}
+
+// At the end of the input the caller's thread takes every new pair itself, so that it does
+// not wait for workers with long queues.
+TEST(ShardedPipeline, CallerTakesNewPairsAtTheEnd) {
+    for (uint64_t left : {uint64_t{0}, pipeline::ShardedPipeline::kEndBytesPerBatch - 1}) {
+        SCOPED_TRACE(left);
+        EXPECT_EQ(connects_before_drain(left, uint64_t{1} << 30), 100u);
+    }
+}
+
+// Before the end the workers get new pairs: before the last 12 MiB of a large input, and
+// before the last eighth of a small one.
+TEST(ShardedPipeline, WorkersTakeNewPairsBeforeTheEnd) {
+    EXPECT_LT(connects_before_drain(pipeline::ShardedPipeline::kAssignDepth *
+                                        pipeline::ShardedPipeline::kEndBytesPerBatch,
+                                    uint64_t{1} << 30),
+              100u);
+    EXPECT_LT(connects_before_drain(1 << 20, 7 << 20), 100u);
 }
 
 TEST(ShardedPipeline, LiveHooksReachEveryWorker) {
@@ -608,6 +611,77 @@ TEST(ShardedPipeline, LoneLaterFragmentIsNotLost) {
         EXPECT_EQ(many.frames, one_thread.frames);
         EXPECT_EQ(many.fragments_held, one_thread.fragments_held);
         EXPECT_EQ(many.flows, one_thread.flows);
+    }
+}
+
+// A fragment that waits for the rest of its datagram still moves the capture's clock, as
+// with one pipeline. Here the look for idle flows falls on the fragment's frame on every
+// pipeline, 9 ms before the first DNS flow's next statistics event falls due (every 60 s),
+// so every pipeline writes it only when the flow ends.
+TEST(ShardedPipeline, WaitingFragmentMovesTheClock) {
+    const int64_t start = 1'700'000'000'000'000;
+    std::vector<std::pair<Frame, int64_t>> frames;
+    frames.emplace_back(
+        ethernet(0x0800, ipv4(17, udp(2000, 53, filler(12)), {10, 3, 0, 1}, {10, 4, 0, 1})),
+        start + 10'000);
+    Ipv4Options last;
+    last.id = 9;
+    last.offset_bytes = 1024;
+    frames.emplace_back(
+        ethernet(0x0800, ipv4(17, filler(100), {10, 1, 0, 121}, {10, 2, 0, 121}, last)),
+        start + 60'001'000);
+    frames.emplace_back(
+        ethernet(0x0800, ipv4(17, udp(2120, 53, filler(12)), {10, 3, 0, 121}, {10, 4, 0, 1})),
+        start + 60'010'000);
+    pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
+    EXPECT_EQ(one_thread.flows_timed_out, 0u);
+    EXPECT_EQ(one_thread.anomalies.get(Anomaly::kFragmentIncomplete), 1u);
+    for (unsigned threads : {2u, 3u}) {
+        for (bool in_turn : {false, true}) {
+            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+            pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
+            EXPECT_EQ(many.events, one_thread.events);
+            EXPECT_EQ(many.flows_timed_out, one_thread.flows_timed_out);
+            EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentIncomplete), 1u);
+        }
+    }
+}
+
+// Datagrams that lack their first fragment, which wait on the caller's thread until they
+// are as old as the fragment timeout, and datagrams that lack their last one, which wait
+// in a pipeline, time out at the same looks as with one pipeline. Those too young to time
+// out before the input ends are counted as incomplete.
+TEST(ShardedPipeline, FragmentTimeoutsSameAsOneThread) {
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    for (uint16_t i = 0; i < 160; ++i) {
+        const V4 from = {10, 1, 0, static_cast<uint8_t>(i)};
+        const V4 to = {10, 2, 0, static_cast<uint8_t>(i)};
+        std::vector<std::pair<Frame, int64_t>> parts;
+        int64_t at = now;
+        add_fragments(parts, at, udp(1000, 53, filler(1400)), from, to, i, 512, Order::kInOrder);
+        if (i % 2 == 0) {
+            parts.erase(parts.begin());  // the first is missing
+        } else {
+            parts.pop_back();  // the last is missing
+        }
+        for (auto& part : parts) frames.push_back(std::move(part));
+        frames.emplace_back(pair_datagram(static_cast<uint8_t>(i % 8), 2000), now += 500'000);
+    }
+    pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
+    const uint64_t timeouts = one_thread.anomalies.get(Anomaly::kFragmentTimeout);
+    const uint64_t incomplete = one_thread.anomalies.get(Anomaly::kFragmentIncomplete);
+    EXPECT_GT(timeouts, 0u);
+    EXPECT_GT(incomplete, 0u);
+    EXPECT_EQ(timeouts + incomplete, 160u);
+    for (unsigned threads : {2u, 3u}) {
+        for (bool in_turn : {false, true}) {
+            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+            pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
+            EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentTimeout), timeouts);
+            EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentIncomplete), incomplete);
+            EXPECT_EQ(many.events, one_thread.events);
+        }
     }
 }
 
