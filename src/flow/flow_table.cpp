@@ -74,13 +74,42 @@ void FlowTable::grow() {
 
 void FlowTable::touch(Flow* flow) {
     unlink(flow);
-    append(flow);
+    place_by_time(flow);
 }
 
 void FlowTable::move_to(Flow* flow, int list_class) {
     unlink(flow);
     flow->idle_list = static_cast<uint8_t>(list_class);
-    append(flow);
+    place_by_time(flow);
+}
+
+void FlowTable::place_by_time(Flow* flow) {
+    List& list = lists_[flow->idle_list];
+    if (list.tail == nullptr || list.tail->last_us <= flow->last_us) {
+        append(flow);  // times that only go forward: every flow
+        return;
+    }
+    // A capture whose times go backwards. The scans for idle flows stop at the first flow
+    // still in time, so the flow goes before those of later times: then the scans find every
+    // flow past its timeout, however the flows are shared between pipelines. It goes to the
+    // head when it is the oldest, else at most kMaxOrderSteps places back, which bounds the
+    // cost of times that jump back and forth.
+    constexpr int kMaxOrderSteps = 64;
+    Flow* before = nullptr;  // the flow to place it after, nullptr for the head
+    if (list.head->last_us <= flow->last_us) {
+        before = list.tail;
+        for (int steps = 0; steps < kMaxOrderSteps && before->last_us > flow->last_us; ++steps) {
+            before = before->idle_prev;
+        }
+    }
+    flow->idle_prev = before;
+    flow->idle_next = before != nullptr ? before->idle_next : list.head;
+    if (flow->idle_next != nullptr) flow->idle_next->idle_prev = flow;
+    if (before != nullptr) {
+        before->idle_next = flow;
+    } else {
+        list.head = flow;
+    }
 }
 
 std::unique_ptr<Flow> FlowTable::remove(Flow* flow) {

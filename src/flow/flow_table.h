@@ -28,7 +28,9 @@ class FlowTable {
     // Inserts a new flow for `key`. The caller must have made room (see `full`).
     Flow* insert(const FlowKey& key);
 
-    // Moves `flow` to the recent end of its idle list; call on each packet.
+    // Moves `flow` to the recent end of its idle list; call on each packet. When its last_us
+    // is older than that of the flows there, because the capture's times go backwards, it
+    // goes before them.
     void touch(Flow* flow);
 
     // Moves `flow` to the idle list of `list_class` (kClosed once a TCP teardown completes,
@@ -66,6 +68,8 @@ class FlowTable {
     };
     void unlink(Flow* flow);
     void append(Flow* flow);
+    // Links `flow` into its idle list in order of last_us (see touch()).
+    void place_by_time(Flow* flow);
     size_t slot_of(const FlowKey& key) const { return key.hash() & (slots_.size() - 1); }
     void grow();
 

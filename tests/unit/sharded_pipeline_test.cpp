@@ -216,9 +216,9 @@ struct ConnectCounter : events::EventSink {
     }
 };
 
-// Feeds feed_hundred_flows() to 3 pipelines told that `left` of `total` bytes of input
-// remain. Returns the connect events written before drain(), which are those of the flows
-// the caller's thread took, since a worker's frames wait in a batch that is not full.
+// Feeds feed_hundred_flows() to 3 pipelines after input_left(left, total). Returns the
+// connect events written before drain(). Those are the flows the caller's thread took,
+// since a worker's frames wait in a batch that is not full.
 uint64_t connects_before_drain(uint64_t left, uint64_t total) {
     pipeline::Settings settings;
     ConnectCounter counter;
@@ -647,10 +647,10 @@ TEST(ShardedPipeline, WaitingFragmentMovesTheClock) {
     }
 }
 
-// Datagrams that lack their first fragment, which wait on the caller's thread until they
-// are as old as the fragment timeout, and datagrams that lack their last one, which wait
-// in a pipeline, time out at the same looks as with one pipeline. Those too young to time
-// out before the input ends are counted as incomplete.
+// Datagrams that lack their first fragment wait on the caller's thread until they are as
+// old as the fragment timeout, and datagrams that lack their last one wait in a pipeline.
+// Both time out at the same looks as with one pipeline. Those too young to time out before
+// the input ends are counted as incomplete.
 TEST(ShardedPipeline, FragmentTimeoutsSameAsOneThread) {
     std::vector<std::pair<Frame, int64_t>> frames;
     int64_t now = 1'700'000'000'000'000;
@@ -680,6 +680,34 @@ TEST(ShardedPipeline, FragmentTimeoutsSameAsOneThread) {
             pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
             EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentTimeout), timeouts);
             EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentIncomplete), incomplete);
+            EXPECT_EQ(many.events, one_thread.events);
+        }
+    }
+}
+
+// In a capture whose times go backwards now and then, a flow touched by an older frame is
+// kept before the flows of later times. So the scans for idle flows find every flow past
+// its timeout, with one pipeline as with several.
+TEST(ShardedPipeline, BackwardTimesTimeOutAlike) {
+    std::vector<std::pair<Frame, int64_t>> frames;
+    int64_t now = 1'700'000'000'000'000;
+    for (int round = 0; round < 12; ++round) {
+        for (uint8_t pair = 0; pair < 24; ++pair) {
+            if ((pair + round) % 5 != 0) continue;  // each pair in some rounds only
+            now += 1'000'000;
+            // Every third frame is stamped 100 s in the past.
+            const int64_t stamp = (pair + round) % 3 == 0 ? now - 100'000'000 : now;
+            frames.emplace_back(pair_datagram(pair, static_cast<uint16_t>(2000 + round)), stamp);
+        }
+        now += 30'000'000;
+    }
+    pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
+    EXPECT_GT(one_thread.flows_timed_out, 0u);
+    for (unsigned threads : {2u, 3u}) {
+        for (bool in_turn : {false, true}) {
+            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+            pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
+            EXPECT_EQ(many.flows_timed_out, one_thread.flows_timed_out);
             EXPECT_EQ(many.events, one_thread.events);
         }
     }
