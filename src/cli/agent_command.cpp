@@ -365,7 +365,7 @@ void register_agent(CLI::App& app, int& exit_code) {
                      "Capture threads, each with its own pipeline; the kernel spreads each "
                      "interface's packets over them by address pair (PACKET_FANOUT)")
         ->capture_default_str()
-        ->check(range_validator(1, 64));
+        ->transform(range_validator(1, 64));
     command->add_flag("--no-attribution", options->no_attribution,
                       "Do not look up the process of each connection");
     command
@@ -373,7 +373,7 @@ void register_agent(CLI::App& app, int& exit_code) {
                      "Milliseconds between listings of every socket, which keep sockets that "
                      "close quickly attributable (0: list only on a miss)")
         ->capture_default_str()
-        ->check(range_validator(0, 60'000));
+        ->transform(range_validator(0, 60'000));
     store::add_store_options(*command, config.store);
     command->callback([options, command, &exit_code] {
         try {

@@ -265,24 +265,11 @@ CLI::Validator count_validator(bool allow_zero) {
                 return "'" + text + "' must be a whole number of at least " +
                        (allow_zero ? "0" : "1");
             }
+            // CLI11 reads a leading 0 as octal when it converts the text afterwards.
+            text = std::to_string(value);
             return {};
         },
         allow_zero ? "UINT" : "POSITIVE");
-}
-
-CLI::Validator range_validator(int64_t low, int64_t high) {
-    return CLI::Validator(
-        [low, high](std::string& text) -> std::string {
-            int64_t value = 0;
-            auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-            if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
-                value < low || value > high) {
-                return "'" + text + "' must be a whole number from " + std::to_string(low) +
-                       " to " + std::to_string(high);
-            }
-            return {};
-        },
-        "INT in [" + std::to_string(low) + " - " + std::to_string(high) + "]");
 }
 
 void register_analyze(CLI::App& app, int& exit_code) {
@@ -348,14 +335,14 @@ void register_analyze(CLI::App& app, int& exit_code) {
                      "Flows tracked at once; when full, the flow idle the longest ends early "
                      "(reason evicted)")
         ->capture_default_str()
-        ->check(count_validator());
+        ->transform(count_validator());
     command
         ->add_option("--threads", options->threads,
                      "Threads that analyze, the reading thread included; flows are shared "
                      "out among them by their address pair. "
                      "With more than one, events of different connections interleave")
         ->capture_default_str()
-        ->check(range_validator(1, 256));
+        ->transform(range_validator(1, 256));
     command
         ->add_option("--max-memory", options->max_memory,
                      "Bytes that flows, IP fragments and TCP reassembly buffers may hold "

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/range_option.h"
+
 namespace pw::cli {
 
 // Each subcommand lives in its own file and registers itself on the application; the
@@ -23,9 +25,5 @@ CLI::Validator seconds_validator(bool allow_zero);
 // Accepts a whole number of at least 1, or at least 0 with `allow_zero` (CLI::PositiveNumber's
 // message prints a 300-digit bound, and unsigned options take -1 as the largest number).
 CLI::Validator count_validator(bool allow_zero = false);
-
-// Accepts a whole number from `low` to `high`. CLI::Range names only the range, even for a
-// value that is no number at all.
-CLI::Validator range_validator(int64_t low, int64_t high);
 
 }  // namespace pw::cli

@@ -239,15 +239,15 @@ void register_fleet_search(CLI::App& fleet, int& exit_code) {
         ->add_option("--limit", options->limit,
                      "Print at most this many events in total: the earliest by time, when the "
                      "search ends (0: every event, as it arrives)")
-        ->check(count_validator(true));
+        ->transform(count_validator(true));
     command->add_option("--chunk-events", options->chunk_events, "Events per reply message")
         ->capture_default_str()
-        ->check(count_validator());
+        ->transform(count_validator());
     command
         ->add_option("--window", options->window,
                      "Reply messages an agent sends before it waits for an acknowledgment")
         ->capture_default_str()
-        ->check(count_validator());
+        ->transform(count_validator());
     add_nats_options(*command, options->nats);
     command->callback([options, &exit_code] {
         run_reporting_errors(exit_code, [&] { return run_fleet_search(*options); });

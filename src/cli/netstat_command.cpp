@@ -219,7 +219,7 @@ void register_netstat(CLI::App& app, int& exit_code) {
                                     control::kSocketPathVariable, control::kDefaultSocketPath));
     command->add_option("--process", options->process, "Only connections of this name or pid");
     command->add_option("--port", options->port, "Only connections with this local or remote port")
-        ->check(range_validator(1, 65535));
+        ->transform(range_validator(1, 65535));
     command->add_option("--protocol", options->protocol,
                         "Only connections where this protocol was identified (needs the agent)");
     command->add_flag("-w,--watch", options->watch, "Refresh in place until interrupted");

@@ -117,7 +117,7 @@ void register_report(CLI::App& app, int& exit_code) {
         ->add_option("--rows", options->table_rows,
                      "Connections written into the page's table, the earliest first")
         ->capture_default_str()
-        ->check(range_validator(1, static_cast<int64_t>(kMaxTableRows)));
+        ->transform(range_validator(1, static_cast<int64_t>(kMaxTableRows)));
     command->callback([options, &exit_code] {
         try {
             exit_code = run_report(*options);

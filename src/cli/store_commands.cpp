@@ -83,7 +83,7 @@ void add_read_options(CLI::App& command, ReadOptions& options) {
                        "without an offset) or relative (-1h, -30m, -7d)");
     command.add_option("--until", options.until, "Only events at or before this time (as --since)");
     command.add_option("--limit", options.limit, "Print at most this many records (0: all)")
-        ->check(count_validator(true));
+        ->transform(count_validator(true));
 }
 
 store::StoreReader open_reader(const ReadOptions& options) {
@@ -222,7 +222,7 @@ void register_dump(CLI::App& app, int& exit_code) {
     CLI::App* command = app.add_subcommand("dump", "Print the events in the event store");
     add_read_options(*command, options->read);
     command->add_option("--pid", options->pid, "Only events of the process with this id")
-        ->check(count_validator());
+        ->transform(count_validator());
     command
         ->add_option("--process", options->process,
                      "Only events of processes with this name (exact match)")

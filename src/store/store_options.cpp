@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "common/range_option.h"
 #include "query/literals.h"
 
 namespace pw::store {
@@ -91,7 +92,7 @@ void add_store_options(CLI::App& command, StoreOptions& options) {
     command
         .add_option("--store-batch", options.batch_size,
                     "Commit to the store after this many events")
-        ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}))
+        ->transform(range_validator(1, 1'000'000))
         ->capture_default_str();
     command
         .add_option("--store-commit-interval", options.commit_interval,
