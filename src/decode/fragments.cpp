@@ -25,9 +25,9 @@ size_t FragmentReassembler::memory_bytes() const {
 }
 
 void FragmentReassembler::drop(Iterator it) {
-    data_bytes_ -= it->data.size();
-    range_count_ -= it->ranges.size();
-    index_.erase(it->key);
+    data_bytes_ -= it->second.data.size();
+    range_count_ -= it->second.ranges.size();
+    index_.erase(it->second.key);
     order_.erase(it);
 }
 
@@ -40,7 +40,7 @@ bool FragmentReassembler::evict_oldest() {
 void FragmentReassembler::expire(int64_t time_us, AnomalyCounters& anomalies) {
     // The list is in time order (find_or_create()), so the front is the oldest datagram
     // and the scan stops at the first one still in time.
-    while (!order_.empty() && time_us - order_.front().first_us > limits_.timeout_us) {
+    while (!order_.empty() && time_us - order_.begin()->first > limits_.timeout_us) {
         anomalies.add(Anomaly::kFragmentTimeout);
         drop(order_.begin());
     }
@@ -65,26 +65,13 @@ FragmentReassembler::Iterator FragmentReassembler::find_or_create(const Fragment
         anomalies.add(Anomaly::kFragmentTableFull);
         drop(order_.begin());
     }
-    // The list stays in order of the first fragments' times, so that expire() finds every
-    // datagram past the timeout at the front. A fragment may come later than frames after
-    // it, since a sharded pipeline delivers fragments that waited for their datagram's
-    // destination then. So a new datagram goes before those of later times. It goes to the
-    // front when it is the oldest, else at most kMaxOrderSteps places back, which bounds
-    // the cost of a capture whose times jump back and forth.
-    constexpr int kMaxOrderSteps = 64;
-    auto place = order_.end();
-    if (!order_.empty() && time_us < order_.front().first_us) {
-        place = order_.begin();
-    } else {
-        for (int steps = 0; steps < kMaxOrderSteps && place != order_.begin() &&
-                            std::prev(place)->first_us > time_us;
-             ++steps) {
-            --place;
-        }
-    }
-    auto it = order_.insert(place, Datagram{});
-    it->key = key;
-    it->first_us = time_us;
+    // Datagrams are kept in order of their first fragments' times, so that expire() finds
+    // every datagram past the timeout at the front. A fragment may come later than frames
+    // after it, since a sharded pipeline delivers fragments that waited for their
+    // datagram's destination then, so its datagram goes before those of later times.
+    auto it = order_.emplace(time_us, Datagram{});  // after datagrams of the same time
+    it->second.key = key;
+    it->second.first_us = time_us;
     index_.emplace(key, it);
     return it;
 }
@@ -176,7 +163,7 @@ FragmentReassembler::Result FragmentReassembler::add(const Fragment& fragment, i
     // 2. Find its datagram and check it against what the datagram knows of its length.
     Iterator it = find_or_create(fragment.key, time_us, anomalies);
     if (it == order_.end()) return Result::kDropped;
-    Datagram& datagram = *it;
+    Datagram& datagram = it->second;
     const uint32_t held_end = datagram.ranges.empty() ? 0 : datagram.ranges.back().second;
     const bool inconsistent =
         fragment.more ? datagram.have_total && end > datagram.total

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
+#include <map>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -97,7 +97,7 @@ private:
         uint32_t header_length = 0;
         uint8_t next_header = 0;
     };
-    using Iterator = std::list<Datagram>::iterator;
+    using Iterator = std::multimap<int64_t, Datagram>::iterator;
 
     Iterator find_or_create(const FragmentKey& key, int64_t time_us, AnomalyCounters& anomalies);
     bool make_room(Iterator keep, size_t bytes, AnomalyCounters& anomalies);
@@ -105,7 +105,8 @@ private:
     void drop(Iterator it);
 
     FragmentLimits limits_;
-    std::list<Datagram> order_;  // by the first fragment's time, the oldest first
+    // By the first fragment's time, the oldest first; of one time, in order of arrival.
+    std::multimap<int64_t, Datagram> order_;
     std::unordered_map<FragmentKey, Iterator, FragmentKeyHash> index_;
     std::vector<std::vector<uint8_t>> released_;
     size_t data_bytes_ = 0;

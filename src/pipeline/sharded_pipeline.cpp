@@ -491,13 +491,13 @@ void ShardedPipeline::hold_fragment(const decode::FragmentPlace& fragment, int l
     auto [datagram, added] = held_.try_emplace(key);
     if (added) {
         datagram->second.serial = next_held_serial_++;
-        held_order_.push_back({key, datagram->second.serial, time_us});
+        held_order_.emplace(time_us, HeldOrder{key, datagram->second.serial, time_us});
         // Entries of released datagrams stay until they reach the front. Behind a datagram
         // that waits long they would pile up, so they go once they outnumber the rest.
         if (held_order_.size() > 2 * held_.size() + 1024) {
-            std::erase_if(held_order_, [this](const HeldOrder& entry) {
-                auto found = held_.find(entry.key);
-                return found == held_.end() || found->second.serial != entry.serial;
+            std::erase_if(held_order_, [this](const auto& entry) {
+                auto found = held_.find(entry.second.key);
+                return found == held_.end() || found->second.serial != entry.second.serial;
             });
         }
     }
@@ -543,10 +543,10 @@ void ShardedPipeline::release_datagram(
 
 void ShardedPipeline::release_stale_fragments(int64_t before_us) {
     while (!held_order_.empty()) {
-        const HeldOrder oldest = held_order_.front();
+        const HeldOrder oldest = held_order_.begin()->second;
         auto datagram = held_.find(oldest.key);
         if (datagram == held_.end() || datagram->second.serial != oldest.serial) {
-            held_order_.pop_front();  // released already
+            held_order_.erase(held_order_.begin());  // released already
             continue;
         }
         if (oldest.time_us >= before_us && held_frames_ <= max_held_fragments_ &&
@@ -556,7 +556,7 @@ void ShardedPipeline::release_stale_fragments(int64_t before_us) {
         Destination own;
         own.owner = owner_of(oldest.key.source, oldest.key.target, oldest.time_us);
         release_datagram(datagram, own);
-        held_order_.pop_front();
+        held_order_.erase(held_order_.begin());
     }
 }
 

@@ -9,6 +9,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -406,14 +407,15 @@ class ShardedPipeline {
     size_t max_held_fragments_ = 0;
     size_t max_held_bytes_ = 0;
     std::unordered_map<DatagramKey, HeldDatagram, DatagramKeyHash> held_;
-    // The waiting datagrams in the order their first waiting fragment came. An entry whose
-    // serial no longer matches its datagram's is left over from a released datagram.
+    // The waiting datagrams by the time of their first waiting fragment, which in a capture
+    // whose times go backwards is not the order they came in. An entry whose serial no
+    // longer matches its datagram's is left over from a released datagram.
     struct HeldOrder {
         DatagramKey key;
         uint64_t serial;
         int64_t time_us;
     };
-    std::deque<HeldOrder> held_order_;
+    std::multimap<int64_t, HeldOrder> held_order_;
     uint64_t next_held_serial_ = 0;
     size_t held_frames_ = 0;
     size_t held_bytes_ = 0;

@@ -652,35 +652,40 @@ TEST(ShardedPipeline, WaitingFragmentMovesTheClock) {
 // Both time out at the same looks as with one pipeline. Those too young to time out before
 // the input ends are counted as incomplete.
 TEST(ShardedPipeline, FragmentTimeoutsSameAsOneThread) {
-    std::vector<std::pair<Frame, int64_t>> frames;
-    int64_t now = 1'700'000'000'000'000;
-    for (uint16_t i = 0; i < 160; ++i) {
-        const V4 from = {10, 1, 0, static_cast<uint8_t>(i)};
-        const V4 to = {10, 2, 0, static_cast<uint8_t>(i)};
-        std::vector<std::pair<Frame, int64_t>> parts;
-        int64_t at = now;
-        add_fragments(parts, at, udp(1000, 53, filler(1400)), from, to, i, 512, Order::kInOrder);
-        if (i % 2 == 0) {
-            parts.erase(parts.begin());  // the first is missing
-        } else {
-            parts.pop_back();  // the last is missing
+    // Every 0.5 s, and every 0.1 s, which keeps hundreds of datagrams waiting at once.
+    for (int64_t spacing : {500'000, 100'000}) {
+        SCOPED_TRACE(spacing);
+        std::vector<std::pair<Frame, int64_t>> frames;
+        int64_t now = 1'700'000'000'000'000;
+        for (uint16_t i = 0; i < 400; ++i) {
+            const V4 from = {10, 1, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+            const V4 to = {10, 2, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+            std::vector<std::pair<Frame, int64_t>> parts;
+            int64_t at = now;
+            add_fragments(parts, at, udp(1000, 53, filler(1400)), from, to, i, 512,
+                          Order::kInOrder);
+            if (i % 2 == 0) {
+                parts.erase(parts.begin());  // the first is missing
+            } else {
+                parts.pop_back();  // the last is missing
+            }
+            for (auto& part : parts) frames.push_back(std::move(part));
+            frames.emplace_back(pair_datagram(static_cast<uint8_t>(i % 8), 2000), now += spacing);
         }
-        for (auto& part : parts) frames.push_back(std::move(part));
-        frames.emplace_back(pair_datagram(static_cast<uint8_t>(i % 8), 2000), now += 500'000);
-    }
-    pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
-    const uint64_t timeouts = one_thread.anomalies.get(Anomaly::kFragmentTimeout);
-    const uint64_t incomplete = one_thread.anomalies.get(Anomaly::kFragmentIncomplete);
-    EXPECT_GT(timeouts, 0u);
-    EXPECT_GT(incomplete, 0u);
-    EXPECT_EQ(timeouts + incomplete, 160u);
-    for (unsigned threads : {2u, 3u}) {
-        for (bool in_turn : {false, true}) {
-            SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
-            pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
-            EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentTimeout), timeouts);
-            EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentIncomplete), incomplete);
-            EXPECT_EQ(many.events, one_thread.events);
+        pipeline::Summary one_thread = summary_of(frames, pipeline::Settings{}, 1);
+        const uint64_t timeouts = one_thread.anomalies.get(Anomaly::kFragmentTimeout);
+        const uint64_t incomplete = one_thread.anomalies.get(Anomaly::kFragmentIncomplete);
+        EXPECT_GT(timeouts, 0u);
+        EXPECT_GT(incomplete, 0u);
+        EXPECT_EQ(timeouts + incomplete, 400u);
+        for (unsigned threads : {2u, 3u}) {
+            for (bool in_turn : {false, true}) {
+                SCOPED_TRACE(testing::Message() << threads << " threads, in turn " << in_turn);
+                pipeline::Summary many = summary_of(frames, pipeline::Settings{}, threads, in_turn);
+                EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentTimeout), timeouts);
+                EXPECT_EQ(many.anomalies.get(Anomaly::kFragmentIncomplete), incomplete);
+                EXPECT_EQ(many.events, one_thread.events);
+            }
         }
     }
 }
