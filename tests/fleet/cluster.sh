@@ -30,13 +30,18 @@ free_port() {
 }
 
 # Waits until the server with monitoring port $1 reports itself healthy, JetStream included.
+# A cluster elects its JetStream leader first, which took over 30 s while the sanitizer
+# build's tests loaded the machine, so the wait is up to 120 s.
 wait_healthy() {
-    local attempt
-    for attempt in $(seq 1 300); do
+    local attempt log
+    for attempt in $(seq 1 1200); do
         curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0
         sleep 0.1
     done
-    echo "FAIL: the NATS server with monitoring port $1 did not become healthy" >&2
+    echo "FAIL: the NATS server with monitoring port $1 did not become healthy in 120 s" >&2
+    for log in "$work_dir"/*.log; do
+        [[ -f $log ]] && { echo "--- $log" >&2; tail -n 5 "$log" >&2; }
+    done
     return 1
 }
 
