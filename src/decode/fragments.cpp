@@ -67,11 +67,10 @@ FragmentReassembler::Iterator FragmentReassembler::find_or_create(const Fragment
     }
     // Datagrams are kept in order of their first fragments' times, so that expire() finds
     // every datagram past the timeout at the front. A fragment may come later than frames
-    // after it, since a sharded pipeline delivers fragments that waited for their
-    // datagram's destination then, so its datagram goes before those of later times.
+    // after it, because a sharded pipeline delivers the fragments that waited for their
+    // datagram's destination only then. Its datagram then goes before those of later times.
     auto it = order_.emplace(time_us, Datagram{});  // after datagrams of the same time
     it->second.key = key;
-    it->second.first_us = time_us;
     index_.emplace(key, it);
     return it;
 }

@@ -66,7 +66,8 @@ public:
                Reassembled& done);
 
     // Drops the datagrams that have waited longer than the timeout at `time_us`. add() does
-    // not: its caller looks at times that do not depend on which fragments it was given.
+    // not call it, so that the caller chooses moments that do not depend on which fragments
+    // it was given.
     void expire(int64_t time_us, AnomalyCounters& anomalies);
 
     // Drops every datagram still incomplete, counting each, at the end of the input.
@@ -88,7 +89,6 @@ private:
 
     struct Datagram {
         FragmentKey key;
-        int64_t first_us = 0;
         std::vector<uint8_t> data;
         std::vector<Range> ranges;  // sorted, disjoint and not adjacent
         uint32_t total = 0;         // payload length, once the last fragment came
@@ -105,7 +105,8 @@ private:
     void drop(Iterator it);
 
     FragmentLimits limits_;
-    // By the first fragment's time, the oldest first; of one time, in order of arrival.
+    // The datagrams by the time of their first fragment, the oldest first, and of one time
+    // in order of arrival.
     std::multimap<int64_t, Datagram> order_;
     std::unordered_map<FragmentKey, Iterator, FragmentKeyHash> index_;
     std::vector<std::vector<uint8_t>> released_;

@@ -89,11 +89,13 @@ void FlowTable::place_by_time(Flow* flow) {
         append(flow);  // times that only go forward: every flow
         return;
     }
-    // A capture whose times go backwards. The scans for idle flows stop at the first flow
-    // still in time, so the flow goes before those of later times: then the scans find every
-    // flow past its timeout, however the flows are shared between pipelines. It goes to the
-    // head when it is the oldest, else at most kMaxOrderSteps places back, which bounds the
-    // cost of times that jump back and forth.
+    // The capture's times went backwards. The scans for idle flows stop at the first flow
+    // still in time, so the flow goes before those of later times, and the scans then find
+    // every flow past its timeout however the flows are shared between pipelines. It goes
+    // to the head when it is the oldest, else at most kMaxOrderSteps places back, which
+    // bounds the cost of times that jump back and forth.
+    // NOTE: a flow that belongs further back than that stays too late in the list, so it
+    // can time out late (README, --threads).
     constexpr int kMaxOrderSteps = 64;
     Flow* before = nullptr;  // the flow to place it after, nullptr for the head
     if (list.head->last_us <= flow->last_us) {
