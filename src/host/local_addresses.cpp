@@ -41,6 +41,26 @@ bool message_address(const nlmsghdr& message, decode::IpAddress& address) {
 
 }  // namespace
 
+std::set<decode::IpAddress> read_addresses(NetlinkSocket& route) {
+    struct {
+        nlmsghdr header;
+        ifaddrmsg body;
+    } request{};
+    request.header.nlmsg_len = sizeof request;
+    request.header.nlmsg_type = RTM_GETADDR;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    request.body.ifa_family = AF_UNSPEC;
+    std::set<decode::IpAddress> addresses;
+    route.dump({reinterpret_cast<uint8_t*>(&request), sizeof request},
+               [&](const nlmsghdr& message) {
+                   decode::IpAddress address;
+                   if (message.nlmsg_type == RTM_NEWADDR && message_address(message, address)) {
+                       addresses.insert(address);
+                   }
+               });
+    return addresses;
+}
+
 LocalAddresses::LocalAddresses()
     : events_(NETLINK_ROUTE, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR) {
     // Subscribe before the dump, so that no change between the two is missed.
@@ -54,23 +74,8 @@ LocalAddresses::~LocalAddresses() {
 }
 
 void LocalAddresses::load() {
-    struct {
-        nlmsghdr header;
-        ifaddrmsg body;
-    } request{};
-    request.header.nlmsg_len = sizeof request;
-    request.header.nlmsg_type = RTM_GETADDR;
-    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    request.body.ifa_family = AF_UNSPEC;
     NetlinkSocket socket(NETLINK_ROUTE);
-    std::set<decode::IpAddress> loaded;
-    socket.dump({reinterpret_cast<uint8_t*>(&request), sizeof request},
-                [&](const nlmsghdr& message) {
-                    decode::IpAddress address;
-                    if (message.nlmsg_type == RTM_NEWADDR && message_address(message, address)) {
-                        loaded.insert(address);
-                    }
-                });
+    std::set<decode::IpAddress> loaded = read_addresses(socket);
     std::lock_guard lock(mutex_);
     addresses_ = std::move(loaded);
     spdlog::info("{} local addresses", addresses_.size());

@@ -11,6 +11,10 @@
 
 namespace pw::host {
 
+// Returns the addresses of every interface in the network namespace of `route`, a
+// NETLINK_ROUTE socket. Throws std::system_error.
+std::set<decode::IpAddress> read_addresses(NetlinkSocket& route);
+
 // The machine's own IP addresses, read with rtnetlink (RTM_GETADDR) and kept current by a
 // thread that follows RTM_NEWADDR and RTM_DELADDR notifications. Safe to query from any
 // thread.

@@ -8,6 +8,7 @@
 #include <span>
 #include <unordered_set>
 
+#include "host/local_addresses.h"
 #include "process/namespace_socket.h"
 #include "process/proc_table.h"
 
@@ -51,6 +52,18 @@ bool is_open_on(const SocketEntry& socket, const decode::IpAddress& address, uin
     if (socket.local_port != port || socket.remote_port != 0) return false;
     if (socket.ip_protocol == IPPROTO_TCP && socket.state != kTcpListen) return false;
     return socket.local == address || is_unspecified(socket.local);
+}
+
+// Opens rtnetlink in the namespace that `path` enters, or in ours when it is empty. Returns
+// nothing when that fails: the namespace's sockets can still be read.
+std::optional<host::NetlinkSocket> open_route(const std::string& path) {
+    try {
+        return path.empty() ? host::NetlinkSocket(NETLINK_ROUTE)
+                            : open_netlink_in(path, NETLINK_ROUTE);
+    } catch (const std::system_error& error) {
+        spdlog::debug("opening rtnetlink in network namespace {} failed: {}", path, error.what());
+        return std::nullopt;
+    }
 }
 
 }  // namespace
@@ -117,14 +130,15 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         auto existing = std::find_if(namespaces_.begin(), namespaces_.end(),
                                      [&](const Namespace& ns) { return ns.inode == found.inode; });
         if (existing != namespaces_.end() && existing->socket) {
+            if (!existing->route) existing->route = open_route(existing->path);
             updated.push_back(std::move(*existing));
             continue;
         }
-        Namespace ns{found.inode, found.pid, std::nullopt, {}, {}};
+        Namespace ns{found.inode, found.pid, std::nullopt, std::nullopt, {}, {}};
         if (found.inode != own) ns.path = "/proc/" + std::to_string(found.pid) + "/ns/net";
         try {
             ns.socket = ns.path.empty() ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
-                                        : open_sock_diag_in(ns.path);
+                                        : open_netlink_in(ns.path, NETLINK_SOCK_DIAG);
         } catch (const std::system_error& error) {
             ns.error = error.what();
             bool known_error = existing != namespaces_.end() && existing->error == ns.error;
@@ -132,30 +146,50 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
                 spdlog::warn("network namespace {} cannot be read: {}", found.inode, ns.error);
             }
         }
+        if (ns.socket) ns.route = open_route(ns.path);
         updated.push_back(std::move(ns));
     }
     for (const NamedNamespace& named : list_named_namespaces()) {
         bool listed = std::any_of(updated.begin(), updated.end(),
                                   [&](const Namespace& ns) { return ns.inode == named.inode; });
         if (listed) continue;
-        Namespace ns{named.inode, 0, std::nullopt, {}, named.path};
+        Namespace ns{named.inode, 0, std::nullopt, std::nullopt, {}, named.path};
         try {
-            ns.socket = open_sock_diag_in(named.path);
+            ns.socket = open_netlink_in(named.path, NETLINK_SOCK_DIAG);
         } catch (const std::system_error& error) {
             ns.error = error.what();
         }
+        if (ns.socket) ns.route = open_route(ns.path);
         updated.push_back(std::move(ns));
     }
     if (own != 0 && std::none_of(updated.begin(), updated.end(),
                                  [&](const Namespace& ns) { return ns.inode == own; })) {
         // No process is listed in our own namespace when /proc belongs to another pid
         // namespace; it is still read.
-        updated.push_back({own, 0, host::NetlinkSocket(NETLINK_SOCK_DIAG), {}, {}});
+        updated.push_back({own, 0, host::NetlinkSocket(NETLINK_SOCK_DIAG), open_route({}), {}, {}});
     }
     namespaces_ = std::move(updated);
+    read_interface_addresses_locked();
     stats_.namespaces = namespaces_.size();
     stats_.unreadable_namespaces = static_cast<size_t>(std::count_if(
         namespaces_.begin(), namespaces_.end(), [](const Namespace& ns) { return !ns.socket; }));
+}
+
+void ProcessAttributor::read_interface_addresses_locked() {
+    std::set<decode::IpAddress> addresses;
+    for (Namespace& ns : namespaces_) {
+        if (!ns.route) continue;
+        try {
+            addresses.merge(host::read_addresses(*ns.route));
+        } catch (const std::system_error& error) {
+            // The namespace's last process exited: it is opened again at the next
+            // enumeration, if it still exists.
+            spdlog::debug("reading the addresses of network namespace {} failed: {}", ns.inode,
+                          error.what());
+            ns.route.reset();
+        }
+    }
+    interface_addresses_ = std::move(addresses);
 }
 
 void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve, Listing scope) {
@@ -187,10 +221,11 @@ std::vector<ProcessAttributor::NamespaceListing> ProcessAttributor::list_for_pol
         try {
             auto socket = poller_sockets_.find(inode);
             if (socket == poller_sockets_.end()) {
-                socket = poller_sockets_
-                             .emplace(inode, path.empty() ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
-                                                          : open_sock_diag_in(path))
-                             .first;
+                socket =
+                    poller_sockets_
+                        .emplace(inode, path.empty() ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
+                                                     : open_netlink_in(path, NETLINK_SOCK_DIAG))
+                        .first;
             }
             listing.sockets = list_sockets(socket->second, 0, Listing::kHeld);
         } catch (const std::system_error& error) {
@@ -509,8 +544,10 @@ const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection&
             miss_listing_interval_ =
                 paced_interval(kMissListingInterval, std::chrono::steady_clock::now() - now);
         }
-        known = match_connected_locked(connection, initiator_only);
-        if (known == nullptr) known = match_unconnected_locked(connection, initiator_only);
+        // The enumeration may have found the initiator's address on an interface since.
+        const bool local_initiator = initiator_only || is_local_address_locked(connection.source);
+        known = match_connected_locked(connection, local_initiator);
+        if (known == nullptr) known = match_unconnected_locked(connection, local_initiator);
         if (known != nullptr && !known->process && !known->owner_missing &&
             known->socket.inode != 0) {
             resolve_inode_locked(known->socket.inode);
@@ -540,6 +577,7 @@ bool ProcessAttributor::is_local_address_locked(const decode::IpAddress& address
     static constexpr std::array<uint8_t, 16> kLoopbackV6{0, 0, 0, 0, 0, 0, 0, 0,
                                                          0, 0, 0, 0, 0, 0, 0, 1};
     if (address.is_v6 && address.bytes == kLoopbackV6) return true;
+    if (interface_addresses_.contains(address)) return true;
     std::array<uint8_t, 17> key{};
     std::copy(address.bytes.begin(), address.bytes.end(), key.begin());
     key[16] = address.is_v6 ? 1 : 0;

@@ -97,7 +97,8 @@ private:
     struct Namespace {
         uint64_t inode = 0;
         int64_t pid = 0;
-        std::optional<host::NetlinkSocket> socket;  // used under mutex_
+        std::optional<host::NetlinkSocket> socket;  // sock_diag, used under mutex_
+        std::optional<host::NetlinkSocket> route;   // rtnetlink, for its addresses
         std::string error;                          // why it cannot be read, empty when it can
         std::string path;  // what enters it (/proc/<pid>/ns/net, /run/netns/NAME), empty for ours
     };
@@ -164,8 +165,10 @@ private:
     Connection oriented_locked(const Connection& connection) const;
     // Records the local address of a listed or found socket (see local_addresses_).
     void note_local_address_locked(const SocketEntry& socket);
-    // Returns whether `address` is a loopback address or the local address of a socket seen
-    // on this machine, in any network namespace.
+    // Reads the interfaces' addresses of every namespace into interface_addresses_.
+    void read_interface_addresses_locked();
+    // Returns whether `address` is a loopback address, an interface's address or the local
+    // address of a socket seen on this machine, in any network namespace.
     bool is_local_address_locked(const decode::IpAddress& address) const;
     std::string reason_locked(const Known* known) const;
 
@@ -181,6 +184,9 @@ private:
     // The local addresses of the sockets listed so far, in every namespace: the addresses
     // of this machine that have carried traffic. The 16 address bytes, then 1 for IPv6.
     std::set<std::array<uint8_t, 17>> local_addresses_;
+    // The addresses of the interfaces of every readable namespace at the last enumeration.
+    // A client's address is known from them before any of its sockets was listed.
+    std::set<decode::IpAddress> interface_addresses_;
     // The ports of the TCP listeners listed so far, in every namespace.
     std::set<uint16_t> listening_ports_;
     AttributionStats stats_;

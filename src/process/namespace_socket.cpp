@@ -1,6 +1,7 @@
 #include "process/namespace_socket.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 
 namespace pw::process {
 
-host::NetlinkSocket open_sock_diag_in(const std::string& path) {
+host::NetlinkSocket open_netlink_in(const std::string& path, int protocol) {
     int descriptor = -1;
     int error = 0;
     const char* step = "";
@@ -30,10 +31,11 @@ host::NetlinkSocket open_sock_diag_in(const std::string& path) {
             return;
         }
         close(ns);
-        descriptor = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        descriptor = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
         if (descriptor < 0) {
             error = errno;
-            step = "opening sock_diag in the network namespace";
+            step = protocol == NETLINK_SOCK_DIAG ? "opening sock_diag in the network namespace"
+                                                 : "opening rtnetlink in the network namespace";
         }
     });
     worker.join();

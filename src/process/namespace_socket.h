@@ -6,12 +6,12 @@
 
 namespace pw::process {
 
-// Opens a NETLINK_SOCK_DIAG socket inside the network namespace that `path` refers to
-// (/proc/<pid>/ns/net, or a name under /run/netns). A netlink socket
-// stays bound to the namespace it was created in, so the socket answers for that namespace
-// from any thread. Creating it takes setns(2), which needs CAP_SYS_ADMIN; it runs in a
-// short-lived thread so that no thread of the agent changes its own namespace. Throws
+// Opens a netlink socket of `protocol` (NETLINK_SOCK_DIAG, NETLINK_ROUTE) inside the network
+// namespace that `path` refers to (/proc/<pid>/ns/net, or a name under /run/netns). A
+// netlink socket stays bound to the namespace it was created in, so the socket answers for
+// that namespace from any thread. Creating it takes setns(2), which needs CAP_SYS_ADMIN; it runs in
+// a short-lived thread so that no thread of the agent changes its own namespace. Throws
 // std::system_error.
-host::NetlinkSocket open_sock_diag_in(const std::string& path);
+host::NetlinkSocket open_netlink_in(const std::string& path, int protocol);
 
 }  // namespace pw::process
