@@ -255,23 +255,6 @@ CLI::Validator seconds_validator(bool allow_zero) {
         allow_zero ? "SECONDS>=0" : "SECONDS>0");
 }
 
-CLI::Validator count_validator(bool allow_zero) {
-    return CLI::Validator(
-        [allow_zero](std::string& text) -> std::string {
-            uint64_t value = 0;
-            auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-            if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
-                (value == 0 && !allow_zero)) {
-                return "'" + text + "' must be a whole number of at least " +
-                       (allow_zero ? "0" : "1");
-            }
-            // CLI11 reads a leading 0 as octal when it converts the text afterwards.
-            text = std::to_string(value);
-            return {};
-        },
-        allow_zero ? "UINT" : "POSITIVE");
-}
-
 void register_analyze(CLI::App& app, int& exit_code) {
     auto options = std::make_shared<AnalyzeOptions>();
     pipeline::Settings& s = options->settings;

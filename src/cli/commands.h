@@ -22,8 +22,4 @@ void register_fleet(CLI::App& app, int& exit_code);
 // Accepts a finite number of seconds above zero, or at zero with `allow_zero`.
 CLI::Validator seconds_validator(bool allow_zero);
 
-// Accepts a whole number of at least 1, or at least 0 with `allow_zero` (CLI::PositiveNumber's
-// message prints a 300-digit bound, and unsigned options take -1 as the largest number).
-CLI::Validator count_validator(bool allow_zero = false);
-
 }  // namespace pw::cli
