@@ -125,6 +125,7 @@ void Pipeline::process_frame(int linktype, std::span<const uint8_t> frame, uint3
             ++summary_.malformed;
             break;
     }
+    enforce_flow_bound(time_us);
     enforce_memory_bound(time_us);
 }
 
@@ -230,6 +231,31 @@ void Pipeline::emit_due_statistics(int64_t now_us) {
     }
 }
 
+bool Pipeline::leaves_flow_to_others(const Flow& oldest, int64_t now_us) const {
+    if (shared_ == nullptr) return false;
+    const size_t slack = shared_->pipelines * SharedBounds::kFlowSlack;
+    if (shared_->flows.load(std::memory_order_relaxed) >= shared_->max_flows + slack) {
+        return false;
+    }
+    return shared_->max_idle_elsewhere(shared_index_) > now_us - oldest.last_us;
+}
+
+void Pipeline::enforce_flow_bound(int64_t now_us) {
+    // Near the bound every pipeline publishes its oldest flow's idle time after each frame,
+    // so that the others' are current when one finds the table full.
+    if (shared_ == nullptr || !shared_->flows_near_bound()) return;
+    publish_oldest_idle(now_us);
+    while (shared_->flows.load(std::memory_order_relaxed) > shared_->max_flows) {
+        Flow* oldest = table_.oldest_overall();
+        if (oldest == nullptr) break;
+        if (now_us - oldest->last_us < shared_->max_idle_elsewhere(shared_index_)) break;
+        summary_.anomalies.add(decode::Anomaly::kFlowTableFull);
+        ++summary_.flows_evicted;
+        end_flow(oldest, events::EndReason::kEvicted);
+        publish_oldest_idle(now_us);
+    }
+}
+
 bool Pipeline::take_flow_place() {
     if (shared_ == nullptr) return !table_.full();
     size_t flows = shared_->flows.load(std::memory_order_relaxed);
@@ -241,11 +267,12 @@ bool Pipeline::take_flow_place() {
 
 Flow* Pipeline::create_flow(const flow::FlowKey& key, bool sender_is_low, const Packet& packet) {
     // When the table is full the flow idle the longest ends. With shared bounds another
-    // pipeline may take the place it frees, so this one ends its flows until it gets a
-    // place or has none left, and then goes over the bound by this flow.
+    // pipeline may hold it, or take the place this one frees. So this one ends its flows
+    // until it gets a place, has none left or another's oldest is older, and then goes
+    // over the bound by this flow.
     while (!take_flow_place()) {
         Flow* oldest = table_.oldest_overall();
-        if (oldest == nullptr) {
+        if (oldest == nullptr || leaves_flow_to_others(*oldest, packet.time_us)) {
             if (shared_ != nullptr) shared_->flows.fetch_add(1, std::memory_order_relaxed);
             break;
         }
@@ -474,7 +501,7 @@ void Pipeline::finish() {
     }
     decoder_.end_fragments();
     publish_memory(memory_in_use(), true);
-    if (shared_ != nullptr && shared_->max_memory_bytes > 0) publish_oldest_idle(0);
+    if (shared_ != nullptr) publish_oldest_idle(0);
     for (events::EventSink* sink : sinks_) sink->flush();
 }
 

@@ -135,10 +135,13 @@ class Pipeline {
         shared_index_ = index;
     }
 
-    // Ends flows or drops held data while the memory shared with other pipelines is over
-    // the bound, as after a frame at `now_us`. A pipeline whose thread waits for another
-    // calls it, because the others leave the ending of its older flows to it.
-    void keep_memory_bound(int64_t now_us) { enforce_memory_bound(now_us); }
+    // Ends flows or drops held data while the flows or memory shared with other pipelines
+    // are over a bound, as after a frame at `now_us`. A pipeline whose thread waits for
+    // another calls it, because the others leave the ending of its older flows to it.
+    void keep_bounds(int64_t now_us) {
+        enforce_flow_bound(now_us);
+        enforce_memory_bound(now_us);
+    }
 
     // For live capture (live_flows.cpp). Marks every open flow partial, after the capture dropped
     // packets.
@@ -203,6 +206,12 @@ class Pipeline {
     void publish_memory(size_t own, bool always);
     // Returns true when a new flow fits in the flow table, counting it in the shared bounds.
     bool take_flow_place();
+    // Returns true when another pipeline that shares the flow bound has a flow idle longer
+    // than `oldest`, this pipeline's oldest, at `now_us`, and may end it first.
+    bool leaves_flow_to_others(const flow::Flow& oldest, int64_t now_us) const;
+    // With shared bounds over max_flows, ends this pipeline's oldest flows while they are
+    // idle longer than any other pipeline's.
+    void enforce_flow_bound(int64_t now_us);
     void enforce_memory_bound(int64_t now_us);
     // Publishes how long the oldest flow has been idle at `now_us`, -1 for none.
     void publish_oldest_idle(int64_t now_us);

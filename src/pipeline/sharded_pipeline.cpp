@@ -31,7 +31,7 @@ constexpr size_t kRefillDepth = ShardedPipeline::kQueueDepth - 4;
 constexpr size_t kIdleBatchFrames = 128;
 // Frames ahead whose first bytes a worker prefetches while it analyzes one.
 constexpr size_t kPrefetchFrames = 2;
-// How often a caller that waits for room in a worker's queue looks at the memory bound.
+// How often a caller that waits for room in a worker's queue looks at the shared bounds.
 constexpr auto kBoundWait = std::chrono::microseconds(200);
 // How long a worker out of work watches its queue before it sleeps. Waking a sleeping
 // thread costs the caller a system call, and on a virtual machine the sleeping CPU a
@@ -655,15 +655,11 @@ void ShardedPipeline::hand_over(Worker& worker) {
     std::unique_lock lock(worker.mutex);
     const auto has_room = [&] { return worker.full.size() <= kRefillDepth; };
     if (worker.full.size() >= kQueueDepth) {
-        if (bounds_->max_memory_bytes == 0) {
-            worker.room.wait(lock, has_room);
-        } else {
-            // The caller's pipeline keeps to the shared memory bound while it waits.
-            while (!worker.room.wait_for(lock, kBoundWait, has_room)) {
-                lock.unlock();
-                pipelines_.front()->keep_memory_bound(latest_time_us_);
-                lock.lock();
-            }
+        // The caller's pipeline keeps to the shared bounds while it waits.
+        while (!worker.room.wait_for(lock, kBoundWait, has_room)) {
+            lock.unlock();
+            pipelines_.front()->keep_bounds(latest_time_us_);
+            lock.lock();
         }
     }
     worker.full.push_back(std::move(worker.filling));

@@ -14,8 +14,11 @@ namespace pw::pipeline {
 // would. How the traffic is shared out among the pipelines then does not change how much
 // they may hold.
 //
-// A pipeline adds a flow at once, so the flows stay within max_flows, except that a
-// pipeline with no flow of its own may still start one. It adds its memory only once the
+// A pipeline adds a flow at once. At max_flows, the pipeline whose oldest flow has been
+// idle the longest ends it, as for the memory bound below. A pipeline whose own oldest flow
+// is younger than another's starts its new flow over the bound and leaves the ending to the
+// other, unless the flows are kFlowSlack per pipeline over the bound. A pipeline with no
+// flow of its own may always start one. It adds its memory only once the
 // amount changed by kMemoryStep since it last did, so that the counter stays in every
 // thread's cache. The total may then be off by up to kMemoryStep per pipeline.
 //
@@ -66,7 +69,15 @@ struct SharedBounds {
         return maximum;
     }
 
+    // Returns whether the flows are within kFlowSlack per pipeline of max_flows, where the
+    // pipelines publish their oldest idle times.
+    bool flows_near_bound() const {
+        const size_t slack = pipelines * kFlowSlack;
+        return flows.load(std::memory_order_relaxed) >= max_flows - std::min(max_flows, slack);
+    }
+
     static constexpr int64_t kMemoryStep = 64 << 10;
+    static constexpr size_t kFlowSlack = 16;
     static constexpr int64_t kWaitSlack = 2 * kMemoryStep;
 };
 
