@@ -102,6 +102,12 @@ Database open_for_reading(const std::string& path) {
     return open_checked(path, true);
 }
 
+// The directory that holds `path`, "." for a bare file name.
+std::string directory_of(const std::string& path) {
+    std::string directory = std::filesystem::path(path).parent_path().string();
+    return directory.empty() ? "." : directory;
+}
+
 StoreError describe_open_failure(const std::string& path, const SqliteError& error) {
     if (error.primary_code() == SQLITE_NOTADB || error.primary_code() == SQLITE_CORRUPT) {
         return StoreError(fmt::format(
@@ -128,7 +134,7 @@ StoreError describe_read_failure(const std::string& path, const SqliteError& err
             "write access to {} to create them; ask an admin to run `protowatch dump --store "
             "{} --limit 1` as root once, which creates them, or copy the store and its -wal "
             "file to a directory you can write and read the copy",
-            path, error.what(), std::filesystem::path(path).parent_path().string(), path));
+            path, error.what(), directory_of(path), path));
     }
     return StoreError(fmt::format("cannot read the event store {}: {}", path, error.what()));
 }
@@ -181,6 +187,13 @@ StoreReader StoreReader::open(const std::string& path) {
         throw StoreError(fmt::format(
             "{} is a directory, not an event store; pass --store with the path of an event "
             "store file",
+            path));
+    }
+    // Opening a pipe would wait for a writer, and SQLite reads a device as an empty database.
+    if (!std::filesystem::is_regular_file(path, error)) {
+        throw StoreError(fmt::format(
+            "{} is not a regular file (a pipe, socket or device), not an event store; pass "
+            "--store with the path of an event store file",
             path));
     }
     try {

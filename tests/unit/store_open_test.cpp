@@ -230,6 +230,15 @@ TEST(StoreOpen, FifoRejected) {
     EXPECT_FALSE(exists(path + "-shm"));
 }
 
+// A reader that opened a pipe would wait for a writer, so dump, search and report would hang.
+TEST(StoreRead, FifoRejectedAtOnce) {
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    ASSERT_EQ(mkfifo(path.c_str(), 0644), 0);
+    std::string error = error_of([&] { StoreReader::open(path); });
+    EXPECT_NE(error.find("is not a regular file"), std::string::npos) << error;
+}
+
 TEST(StoreOpen, RestrictAccessKeepsStoresWorking) {
     TempDir dir;
     std::string fresh = dir.file("new/events.db");
