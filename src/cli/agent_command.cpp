@@ -319,8 +319,9 @@ void register_agent(CLI::App& app, int& exit_code) {
     command
         ->add_option("-i,--interface", config.interfaces,
                      "Interfaces to capture on, separated by commas (default: all, through "
-                     "the 'any' device); a missing one is retried every 2 s")
-        ->delimiter(',');
+                     "the 'any' device), repeatable; a missing one is retried every 2 s")
+        ->delimiter(',')
+        ->allow_extra_args(false);
     command->add_option("--filter", config.capture.filter,
                         "BPF filter expression (tcpdump syntax) for every interface");
     command->add_option("--buffer-size", options->buffer_size,
@@ -345,8 +346,9 @@ void register_agent(CLI::App& app, int& exit_code) {
     command
         ->add_option("--local-net", options->local_networks,
                      "Networks to treat as local besides the machine's own addresses, as CIDRs "
-                     "separated by commas")
-        ->delimiter(',');
+                     "separated by commas; repeatable")
+        ->delimiter(',')
+        ->allow_extra_args(false);
     command->add_option("--json", config.json_path,
                         "Also write events as JSON Lines to this file ('-' for stdout)");
     command->add_option("--policy", options->policy_path,

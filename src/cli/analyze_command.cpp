@@ -273,8 +273,10 @@ void register_analyze(CLI::App& app, int& exit_code) {
     command
         ->add_option("--local-net", options->local_networks,
                      "Local networks, as CIDRs separated by commas: connections from them are "
-                     "outbound, to them inbound (default: direction unknown)")
-        ->delimiter(',');
+                     "outbound, to them inbound (default: direction unknown); repeatable")
+        ->delimiter(',')
+        // One value per occurrence, so that the capture files after it stay files.
+        ->allow_extra_args(false);
     command->add_option("--report", options->report_path,
                         "Write an HTML report of this run's connections to this file");
     command->add_option("--filter", options->filter,

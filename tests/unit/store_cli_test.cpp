@@ -352,6 +352,20 @@ TEST_F(StoreCli, AnalyzeWritesStore) {
     EXPECT_EQ(stored, written);
 }
 
+// A list option takes one value per occurrence, so that the files after it stay files, as
+// they are after `--`.
+TEST_F(StoreCli, LocalNetLeavesFilesAfterIt) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    CommandResult after = protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-",
+                                            "--local-net", "10.0.0.0/8", capture, capture});
+    ASSERT_EQ(after.exit_code, 0) << after.err;
+    CommandResult separated =
+        protowatch(dir_, {"analyze", "-q", "--no-store", "--json", "-", "--local-net", "10.0.0.0/8",
+                          "--", capture, capture});
+    ASSERT_EQ(separated.exit_code, 0) << separated.err;
+    EXPECT_EQ(after.out, separated.out);
+}
+
 TEST_F(StoreCli, AnalyzeRefusesJsonOverTheStore) {
     std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
     ASSERT_EQ(protowatch(dir_, {"analyze", "-q", "--store", store_, capture}).exit_code, 0);
