@@ -24,7 +24,7 @@ constexpr const char* kColumns =
 constexpr const char* kSessionWhere =
     "target_addr IS ? AND target_port = ? AND time BETWEEN ? AND ? AND target_ip = ? AND "
     "source_ip = ? AND source_port = ? AND activity_id = ? AND device IS ? "
-    "ORDER BY time, events.id LIMIT 1";
+    "ORDER BY connection_uid IS ? DESC, time, events.id LIMIT 1";
 
 void read_row(const Statement& row, StoredEvent& out) {
     out.sequence = row.column_int(0);
@@ -251,6 +251,7 @@ std::optional<StoredEvent> StoreReader::find_session_event(const events::Event& 
     lookup.bind(7, int64_t{statistics.source_port});
     lookup.bind(8, int64_t{static_cast<int>(activity)});
     if (!statistics.device.empty()) lookup.bind(9, std::string_view(statistics.device));
+    lookup.bind(10, std::string_view(statistics.connection_uid));
     try {
         if (!lookup.step()) return std::nullopt;
     } catch (const SqliteError& error) {

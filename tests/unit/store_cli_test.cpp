@@ -333,6 +333,33 @@ TEST_F(StoreCli, CorrelateSessions) {
     EXPECT_TRUE(records[2]["disconnect"].is_null());
 }
 
+// Two connections with the same endpoints at the same time, as on two VLANs: each
+// statistics event gets the connect and disconnect events of its own connection.
+TEST_F(StoreCli, CorrelateSameEndpointsByConnection) {
+    using events::Activity;
+    const int64_t t = 1'700'000'000'000;
+    std::vector<events::Event> events;
+    for (const char* uid : {"vlan-10", "vlan-20"}) {
+        events.push_back(connection_event(Activity::kConnect, t, uid));
+        auto stats = connection_event(Activity::kStatistics, t + 1000, uid);
+        stats.start_time_ms = t;
+        stats.end_time_ms = t + 1000;
+        stats.protocols = {ProtocolId::TLS};
+        events.push_back(stats);
+        events.push_back(connection_event(Activity::kDisconnect, t + 1000, uid));
+    }
+    testing::write_events(store_, events);
+
+    CommandResult result = run({"search", "--correlate", "protocol = TLS"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<nlohmann::json> records = json_lines(result.out);
+    ASSERT_EQ(records.size(), 2u);
+    for (const auto& record : records) {
+        EXPECT_EQ(record["connect"]["connection_uid"], record["statistics"]["connection_uid"]);
+        EXPECT_EQ(record["disconnect"]["connection_uid"], record["statistics"]["connection_uid"]);
+    }
+}
+
 TEST_F(StoreCli, AnalyzeWritesStore) {
     std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
     std::string json = dir_.file("events.jsonl");
