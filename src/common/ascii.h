@@ -29,6 +29,28 @@ constexpr bool contains_ignoring_case(std::string_view text, std::string_view ne
     return false;
 }
 
+// Returns the length of the well-formed UTF-8 sequence that starts at `text[i]`: 1 for an
+// ASCII byte, 0 for a byte that starts none. Overlong forms, surrogates and code points
+// above U+10FFFF are not well-formed (the syntax of RFC 3629, section 4).
+inline size_t utf8_length_at(std::string_view text, size_t i) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    if (byte < 0x80) return 1;
+    size_t length = 0;
+    if (byte >= 0xC2 && byte <= 0xDF) length = 2;
+    if (byte >= 0xE0 && byte <= 0xEF) length = 3;
+    if (byte >= 0xF0 && byte <= 0xF4) length = 4;
+    if (length == 0 || i + length > text.size()) return 0;
+    for (size_t j = 1; j < length; ++j) {
+        if ((static_cast<uint8_t>(text[i + j]) & 0xC0) != 0x80) return 0;
+    }
+    const auto second = static_cast<uint8_t>(text[i + 1]);
+    if ((byte == 0xE0 && second < 0xA0) || (byte == 0xED && second > 0x9F) ||
+        (byte == 0xF0 && second < 0x90) || (byte == 0xF4 && second > 0x8F)) {
+        return 0;
+    }
+    return length;
+}
+
 // Returns `text` with \xNN escapes for what a terminal would act on rather than show. Those
 // are control characters (C0, DEL, C1), which move the cursor or erase lines, and
 // bidirectional controls, which reorder the line. Bytes that are not UTF-8 and the
@@ -50,15 +72,8 @@ inline std::string terminal_safe(std::string_view text) {
             ++i;
             continue;
         }
-        // The length of a well-formed UTF-8 sequence that starts here, 0 for none.
-        size_t length = 0;
-        if (byte >= 0xC2 && byte <= 0xDF) length = 2;
-        if (byte >= 0xE0 && byte <= 0xEF) length = 3;
-        if (byte >= 0xF0 && byte <= 0xF4) length = 4;
-        bool valid = length > 0 && i + length <= text.size();
-        for (size_t j = 1; valid && j < length; ++j) {
-            valid = (static_cast<uint8_t>(text[i + j]) & 0xC0) == 0x80;
-        }
+        const size_t length = utf8_length_at(text, i);
+        bool valid = length > 1;
         // C1 controls are U+0080 to U+009F: C2 80 to C2 9F.
         if (valid && byte == 0xC2 && static_cast<uint8_t>(text[i + 1]) < 0xA0) valid = false;
         // Bidirectional controls, which reorder what follows them on the line: U+200E,

@@ -181,7 +181,33 @@ class JsonLinesWriter : public RecordWriter {
     std::ostream& out_;
 };
 
-std::string csv_field(const std::string& value) {
+// Returns `value` as UTF-8 text that a terminal shows as it is: bytes that are not UTF-8
+// and control characters other than tab, CR and LF become U+FFFD, as invalid bytes do in
+// JSON. Process names and HTTP fields are chosen by whoever sends or runs them.
+std::string csv_text(const std::string& value) {
+    constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+    std::string text;
+    text.reserve(value.size());
+    size_t i = 0;
+    while (i < value.size()) {
+        const auto byte = static_cast<uint8_t>(value[i]);
+        const size_t length = utf8_length_at(value, i);
+        const bool control =
+            (byte < 0x20 && byte != '\t' && byte != '\r' && byte != '\n') || byte == 0x7F ||
+            (length == 2 && byte == 0xC2 && static_cast<uint8_t>(value[i + 1]) < 0xA0);
+        if (length == 0 || control) {
+            text += kReplacement;
+            i += std::max<size_t>(length, 1);
+            continue;
+        }
+        text.append(value, i, length);
+        i += length;
+    }
+    return text;
+}
+
+std::string csv_field(const std::string& raw) {
+    const std::string value = csv_text(raw);
     if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
     std::string quoted = "\"";
     for (char c : value) {

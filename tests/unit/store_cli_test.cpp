@@ -295,6 +295,26 @@ TEST_F(StoreCli, SearchFormats) {
     EXPECT_NE(table.out.find("2023-11-14T22:13:20.500Z  connect"), std::string::npos) << table.out;
 }
 
+// Text that anyone sending traffic or running a process chooses reaches CSV as UTF-8 that a
+// terminal only shows: no escape sequences, no bytes that are not UTF-8.
+TEST_F(StoreCli, CsvReplacesControlsAndInvalidBytes) {
+    auto event = connection_event(events::Activity::kConnect, 1'700'000'000'000, "C1");
+    event.device =
+        "a\x1b[2Jb\xff\xfe"
+        "c\xc2\x9b"
+        "d\u00e9";
+    event.process = events::Process{7, "x\ny", "/bin/x", "x", 0, "root", ""};
+    testing::write_events(store_, {event});
+    CommandResult csv = run({"dump", "--format", "csv"});
+    ASSERT_EQ(csv.exit_code, 0) << csv.err;
+    EXPECT_NE(csv.out.find(",a\xef\xbf\xbd[2Jb\xef\xbf\xbd\xef\xbf\xbd"
+                           "c\xef\xbf\xbd"
+                           "d\u00e9,"),
+              std::string::npos)
+        << csv.out;
+    EXPECT_NE(csv.out.find(",\"x\ny\","), std::string::npos) << csv.out;  // quoted, kept
+}
+
 TEST_F(StoreCli, CorrelateSessions) {
     using events::Activity;
     const int64_t t = 1'700'000'000'000;

@@ -40,5 +40,20 @@ TEST(TerminalSafe, BidiControlsEscaped) {
     EXPECT_EQ(terminal_safe("\xe2\x80\x94"), "\xe2\x80\x94");  // an em dash stays
 }
 
+// Overlong forms, UTF-16 surrogates and code points past U+10FFFF are no UTF-8, which
+// decoders such as Python's reject.
+TEST(Utf8Length, RejectsIllFormedSequences) {
+    EXPECT_EQ(utf8_length_at("a", 0), 1u);
+    EXPECT_EQ(utf8_length_at("\xc3\xa9", 0), 2u);
+    EXPECT_EQ(utf8_length_at("\xe2\x80\x94", 0), 3u);
+    EXPECT_EQ(utf8_length_at("\xf0\x9d\x84\x9e", 0), 4u);
+    EXPECT_EQ(utf8_length_at("\xc0\xaf", 0), 0u);          // overlong '/'
+    EXPECT_EQ(utf8_length_at("\xe0\x80\xaf", 0), 0u);      // overlong '/'
+    EXPECT_EQ(utf8_length_at("\xed\xa0\x80", 0), 0u);      // U+D800
+    EXPECT_EQ(utf8_length_at("\xf0\x80\x80\xaf", 0), 0u);  // overlong '/'
+    EXPECT_EQ(utf8_length_at("\xf4\x90\x80\x80", 0), 0u);  // U+110000
+    EXPECT_EQ(utf8_length_at("\xe2\x80", 0), 0u);          // cut short
+}
+
 }  // namespace
 }  // namespace pw
