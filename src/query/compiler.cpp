@@ -161,6 +161,12 @@ class Compiler {
                                          "have at most {} bytes",
                                          comparison.values[0].text.size(), kMaxPatternBytes));
         }
+        if (comparison.op == Operator::kGlob && !comparison.values.empty() &&
+            has_unclosed_set(comparison.values[0].text)) {
+            throw QueryError(comparison.values[0].position,
+                             "the pattern after '~' opens a set with '[' that no ']' closes; "
+                             "close it, or write [[] for a literal '['");
+        }
         Operator op = comparison.op;
         bool ordering = op == Operator::kLess || op == Operator::kLessEqual ||
                         op == Operator::kGreater || op == Operator::kGreaterEqual;
@@ -179,6 +185,22 @@ class Compiler {
             default:
                 return compile_number(field, comparison);
         }
+    }
+
+    // True when a '[' of the glob `pattern` starts a set that no ']' ends, which SQLite's
+    // GLOB then matches against nothing. A ']' first in a set, after '[' or '[^', is one of
+    // its characters.
+    static bool has_unclosed_set(std::string_view pattern) {
+        for (size_t i = 0; i < pattern.size(); ++i) {
+            if (pattern[i] != '[') continue;
+            size_t end = i + 1;
+            if (end < pattern.size() && pattern[end] == '^') ++end;
+            if (end < pattern.size() && pattern[end] == ']') ++end;
+            while (end < pattern.size() && pattern[end] != ']') ++end;
+            if (end == pattern.size()) return true;
+            i = end;
+        }
+        return false;
     }
 
     [[noreturn]] static void reject_glob(const Field& field, const Comparison& comparison) {

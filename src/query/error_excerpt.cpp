@@ -39,9 +39,11 @@ std::optional<std::string_view> line_of(std::string_view query, int number) {
 }
 
 // Returns how a character is shown: a tab as a space, and what a terminal would act on as
-// U+FFFD.
+// U+FFFD. A backslash, which terminal_safe() escapes only to keep its escapes unambiguous,
+// stays.
 std::string_view shown(std::string_view character) {
     if (character == "\t") return " ";
+    if (character == "\\") return character;
     if (terminal_safe(character) != character) return "\xef\xbf\xbd";  // U+FFFD
     return character;
 }

@@ -48,9 +48,19 @@ Token scan_string(Scanner& scanner) {
             throw QueryError(token.position,
                              fmt::format("unterminated string; close it with {}", quote));
         }
+        const Position at = scanner.position();
         char c = scanner.advance();
         if (c == quote) return token;
-        if (c == '\\' && (scanner.peek() == quote || scanner.peek() == '\\')) c = scanner.advance();
+        if (c == '\\') {
+            const char next = scanner.peek();
+            if (next != '"' && next != '\'' && next != '\\') {
+                throw QueryError(at,
+                                 "unknown escape in a string: a backslash may only come "
+                                 "before a quote or another backslash; double it to "
+                                 "match a backslash");
+            }
+            c = scanner.advance();
+        }
         token.text += c;
     }
 }

@@ -62,6 +62,21 @@ TEST(QueryParser, StringEscapes) {
     EXPECT_TRUE(e->comparison.values[0].quoted);
 }
 
+// Each escape works in both kinds of quotes.
+TEST(QueryParser, EscapesInEitherQuotes) {
+    ExpressionPtr e = parse(R"(process = 'it\'s \"x\" \\')");
+    EXPECT_EQ(e->comparison.values[0].text, R"(it's "x" \)");
+}
+
+// A ']' first in a set is one of its characters, and '[[]' matches a '['.
+TEST(QueryCompiler, GlobSetsThatClose) {
+    for (const char* query : {"process ~ \"[]x]\"", "process ~ \"[^]]*\"", "process ~ \"[[]x\"",
+                              "process ~ \"a[bc]d[ef]\""}) {
+        SCOPED_TRACE(query);
+        EXPECT_NO_THROW(compile_query(query, 0));
+    }
+}
+
 TEST(QueryParser, OperatorsWithoutSpaces) {
     ExpressionPtr e = parse("bytes_out>=1MB and target_port!=443");
     EXPECT_EQ(e->operands[0]->comparison.op, Operator::kGreaterEqual);
@@ -94,6 +109,9 @@ TEST(QueryParser, MalformedQueries) {
         {"= TLS", 1, 1, "expected a field name, 'not' or '(', found '='"},
         {"protocol = TLS\nand target_port =", 2, 18,
          "expected a value after '=', found end of query"},
+        {R"(process = 'a\qb')", 1, 13,
+         "unknown escape in a string: a backslash may only come before a quote or another "
+         "backslash; double it to match a backslash"},
     };
     for (const MalformedCase& c : cases) {
         SCOPED_TRACE(c.query);
@@ -128,6 +146,9 @@ TEST(QueryParser, InvalidFieldsAndValues) {
         {"id = reconnect", 1, 6, "expected connect, disconnect, statistics"},
         {"partial = maybe", 1, 11, "expected true or false"},
         {"protocol > TLS", 1, 10, "operator '>' does not apply to 'protocol'"},
+        {"process ~ \"[abc\"", 1, 11, "opens a set with '[' that no ']' closes"},
+        {"process ~ \"x[]\"", 1, 11, "opens a set with '[' that no ']' closes"},
+        {"process ~ \"[^]\"", 1, 11, "opens a set with '[' that no ']' closes"},
     };
     for (const MalformedCase& c : cases) {
         SCOPED_TRACE(c.query);
