@@ -76,6 +76,12 @@ std::vector<ValueReader> ValueReader::elements() const {
     return elements;
 }
 
+std::string ValueReader::shown_value() const {
+    if (const auto* text = node_.as_string()) return single_quoted(text->get());
+    if (const auto* number = node_.as_integer()) return std::to_string(number->get());
+    return fmt::format("(a {})", describe_type(node_));
+}
+
 uint64_t ValueReader::size_bytes(uint64_t min, uint64_t max) const {
     std::optional<uint64_t> bytes;
     if (const auto* value = node_.as_integer(); value != nullptr && value->get() >= 0) {
@@ -84,8 +90,10 @@ uint64_t ValueReader::size_bytes(uint64_t min, uint64_t max) const {
         bytes = query::parse_size(text->get());
     }
     if (!bytes) {
-        fail("invalid size; use a count of bytes or a string with a suffix: \"500MB\", "
-             "\"1GiB\" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)");
+        fail(
+            fmt::format("invalid size {}; use a count of bytes or a string with a suffix: "
+                        "\"500MB\", \"1GiB\" (KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)",
+                        shown_value()));
     }
     if (*bytes < min || *bytes > max) {
         fail(fmt::format("{} bytes is out of range; use a size from {} to {} bytes", *bytes, min,
@@ -103,8 +111,10 @@ int64_t ValueReader::duration_ms(int64_t min, int64_t max) const {
         ms = query::parse_duration(text->get());
     }
     if (!ms || *ms < 0) {
-        fail("invalid duration; use a count of seconds or a string with units: \"90s\", "
-             "\"30m\", \"12h\", \"30d\", \"2w\" (0 for none)");
+        fail(
+            fmt::format("invalid duration {}; use a count of seconds or a string with units: "
+                        "\"90s\", \"30m\", \"12h\", \"30d\", \"2w\" (0 for none)",
+                        shown_value()));
     }
     if (*ms < min || *ms > max) {
         fail(fmt::format("{} ms is out of range; use a duration from {} to {} ms", *ms, min,

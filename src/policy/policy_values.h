@@ -60,6 +60,9 @@ class ValueReader {
     [[noreturn]] void fail(const std::string& problem) const;
 
   private:
+    // Returns the value as an error message quotes it: a string in quotes, a number, or the
+    // kind of any other value.
+    std::string shown_value() const;
     const toml::node& node_;
     const std::string& source_;
     std::string key_;
