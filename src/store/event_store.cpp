@@ -118,8 +118,9 @@ StoreError describe_open_failure(const std::string& path, const SqliteError& err
             return not_an_event_store(path, error.what());
         case SQLITE_FULL:
             return StoreError(
-                fmt::format("the disk of the event store {} is full ({}); free space, lower "
-                            "--store-max-size, or pass --store with a path on another disk",
+                fmt::format("the disk of the event store {} is full ({}); free space on the "
+                            "disk or pass --store with a path on another disk, then a lower "
+                            "--store-max-size keeps the store from filling it again",
                             path, error.what()));
         default:
             return StoreError(fmt::format(

@@ -22,8 +22,9 @@ std::string describe_write_failure(const std::string& path, const std::exception
     switch (primary_code(error)) {
         case SQLITE_FULL:
             return fmt::format(
-                "event store {}: the disk is full ({}); free space on the disk, lower "
-                "--store-max-size, or pass --store with a path on another disk",
+                "event store {}: the disk is full ({}); free space on the disk or pass --store "
+                "with a path on another disk, then a lower --store-max-size keeps the store "
+                "from filling it again",
                 path, error.what());
         case SQLITE_READONLY:
         case SQLITE_IOERR:
