@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
@@ -132,6 +133,11 @@ StoreError describe_open_failure(const std::string& path, const SqliteError& err
 
 }  // namespace
 
+// The largest store whose every page check_store_file() reads, which takes about 0.5 s from
+// the page cache on the development machine (1.8 ms a MB).
+// NOTE: damage inside a larger store is found only when a read reaches it.
+constexpr off_t kDamageCheckMaxBytes = off_t{256} << 20;
+
 void check_store_file(const std::string& path) {
     // 1. A missing or empty file becomes a new store.
     struct stat info {};
@@ -164,6 +170,15 @@ void check_store_file(const std::string& path) {
                                                  : Database::open_immutable(path);
         configure_connection(db);
         writable_schema_version(db);
+        // 4. Damage inside the file, which new events would otherwise join unnoticed: a
+        //    read stops at the first damaged page, so they could not be read back past it.
+        if (info.st_size <= kDamageCheckMaxBytes) {
+            std::string verdict = db.query_text("PRAGMA quick_check(1)");
+            if (verdict != "ok") {
+                std::replace(verdict.begin(), verdict.end(), '\n', ' ');
+                throw not_an_event_store(path, verdict);
+            }
+        }
     } catch (const SqliteError& error) {
         int code = error.primary_code();
         if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {

@@ -122,6 +122,28 @@ TEST(StoreOpen, ShortFileRejected) {
     EXPECT_NE(error.find("is not an event store or is damaged"), std::string::npos) << error;
 }
 
+// New events would join a store damaged inside, where reads stop at the damage.
+TEST(StoreOpen, DamagedPageRejected) {
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    std::vector<events::Event> events;
+    for (uint64_t i = 0; i < 3000; ++i) events.push_back(testing::numbered_event(i));
+    testing::write_events(path, events);
+    const auto size = std::filesystem::file_size(path);
+    ASSERT_GT(size, 16u * 4096);
+    {
+        std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
+        const std::string garbage(4096, '\xab');
+        file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    }
+    const std::string before = read_file(path);
+    std::string error = error_of([&] { check_store_file(path); });
+    EXPECT_NE(error.find("is not an event store or is damaged"), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    EXPECT_EQ(read_file(path), before);
+}
+
 TEST(StoreOpen, DirectoryRejected) {
     TempDir dir;
     std::string error = error_of([&] { check_store_file(dir.path().string()); });
