@@ -37,12 +37,13 @@ uint16_t read_u16(std::span<const uint8_t> data, size_t at) {
 
 bool is_text(uint8_t c) { return c >= 0x20 && c != 0x7F; }
 
-// Reads a NUL-terminated field of `min` to `max` text bytes at `pos` and moves past it.
+// Reads a NUL-terminated field of `min` to `max` bytes at `pos` and moves past it. Unless
+// `any_bytes`, each must be text.
 bool read_field(std::span<const uint8_t> data, size_t& pos, size_t min, size_t max,
-                std::string_view* field = nullptr) {
+                std::string_view* field = nullptr, bool any_bytes = false) {
     size_t start = pos;
     while (pos < data.size() && data[pos] != 0) {
-        if (!is_text(data[pos]) || pos - start >= max) return false;
+        if ((!any_bytes && !is_text(data[pos])) || pos - start >= max) return false;
         ++pos;
     }
     if (pos == data.size() || pos - start < min) return false;
@@ -89,7 +90,9 @@ bool read_options(std::span<const uint8_t> data, size_t pos, bool known_only, si
 bool is_request(std::span<const uint8_t> data) {
     size_t pos = 2;
     std::string_view mode;
-    return read_field(data, pos, 1, kMaxFileName) &&
+    // A server takes the file name as bytes, so a client may put any in it but NUL. The
+    // mode after it, one of three words, is what sets a request apart.
+    return read_field(data, pos, 1, kMaxFileName, nullptr, true) &&
            read_field(data, pos, 1, kMaxOptionField, &mode) && is_mode(mode) &&
            read_options(data, pos, false, 0);
 }

@@ -87,9 +87,16 @@ TEST(TftpParse, BadRequests) {
                                    "file\0octet\0blksize\0"s))
                      .valid);
     EXPECT_FALSE(tftp::parse(bytes("\x00\x01\0octet\0"s)).valid);
-    EXPECT_FALSE(tftp::parse(bytes("\x00\x01"
-                                   "fi\x01le\0octet\0"s))
-                     .valid);
+}
+
+// A server takes the file name as bytes: control characters in it do not hide a request.
+TEST(TftpParse, AnyBytesInFileName) {
+    EXPECT_TRUE(tftp::parse(bytes("\x00\x01"
+                                  "boot\x01.bin\0octet\0"s))
+                    .valid);
+    EXPECT_TRUE(tftp::parse(bytes("\x00\x02"
+                                  "\x1b[2J\xff\0netascii\0"s))
+                    .valid);
 }
 
 TEST(TftpParse, OtherOpcodes) {
