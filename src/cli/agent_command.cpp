@@ -235,6 +235,7 @@ private:
 };
 
 int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
+    spdlog::debug("open file limit: {}", daemon::raise_open_file_limit());
     std::unique_ptr<policy::PolicyHolder> holder;
     control::ServerSettings server_settings;
     server_settings.socket_path = options.socket_path;

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,6 +95,21 @@ void drop_privileges(const PrivilegeSettings& settings) {
     // 4. No exec can gain privileges back (setuid binaries, file capabilities).
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("PR_SET_NO_NEW_PRIVS");
     spdlog::info("privileges dropped: uid {}, capabilities {}", getuid(), current_capabilities());
+}
+
+uint64_t raise_open_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        const rlim_t before = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            spdlog::warn("raising the open file limit from {} to {} failed: {}", before,
+                         limit.rlim_max, std::strerror(errno));
+            return before;
+        }
+    }
+    return limit.rlim_cur;
 }
 
 bool has_effective_capability(cap_value_t capability) {

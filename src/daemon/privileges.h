@@ -2,6 +2,7 @@
 
 #include <sys/capability.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ std::vector<cap_value_t> agent_capabilities(bool setns);
 // threads start (capabilities are per thread). Throws std::runtime_error naming the step that
 // failed.
 void drop_privileges(const PrivilegeSettings& settings);
+
+// Raises the soft limit of open files to the hard limit and returns the new soft limit. The
+// agent keeps sockets open in every network namespace it reads, three per namespace, which
+// a host with a few hundred containers takes past the usual soft limit of 1,024.
+uint64_t raise_open_file_limit();
 
 // Returns true when the calling thread's effective capability set contains `capability`.
 bool has_effective_capability(cap_value_t capability);
