@@ -71,7 +71,8 @@ bool NetlinkSocket::request(std::span<uint8_t> request, const Visit& visit) {
     for (;;) {
         ssize_t length = recv(descriptor_, buffer.data(), buffer.size(), 0);
         if (length < 0) {
-            if (errno == EINTR) continue;
+            // ENOBUFS: a subscribed socket lost notifications, which it says once.
+            if (errno == EINTR || errno == ENOBUFS) continue;
             throw std::system_error(errno, std::generic_category(), "netlink receive");
         }
         int remaining = static_cast<int>(length);
@@ -100,7 +101,7 @@ void NetlinkSocket::dump(std::span<uint8_t> request, const Visit& visit) {
     for (;;) {
         ssize_t length = recv(descriptor_, buffer.data(), buffer.size(), 0);
         if (length < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR || errno == ENOBUFS) continue;
             throw std::system_error(errno, std::generic_category(), "netlink receive");
         }
         int remaining = static_cast<int>(length);

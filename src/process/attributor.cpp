@@ -1,8 +1,12 @@
 #include "process/attributor.h"
 
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <span>
@@ -38,6 +42,8 @@ std::chrono::milliseconds paced_interval(std::chrono::milliseconds interval,
 
 // How old the namespace list may be when a lookup found no socket.
 constexpr std::chrono::milliseconds kMissNamespaceRefresh{200};
+// How often a lookup from an address not known as this machine's lists /run/netns.
+constexpr std::chrono::milliseconds kNamedNamespaceInterval{10};
 // How old the socket listing may be when a lookup found no socket.
 constexpr std::chrono::milliseconds kMissListingInterval{10};
 
@@ -54,12 +60,16 @@ bool is_open_on(const SocketEntry& socket, const decode::IpAddress& address, uin
     return socket.local == address || is_unspecified(socket.local);
 }
 
-// Opens rtnetlink in the namespace that `path` enters, or in ours when it is empty. Returns
-// nothing when that fails: the namespace's sockets can still be read.
+// The notifications of addresses added to and removed from interfaces.
+constexpr uint32_t kAddressGroups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+
+// Opens rtnetlink in the namespace that `path` enters, or in ours when it is empty, joined to
+// the address notifications. Returns nothing when that fails: the namespace's sockets can
+// still be read.
 std::optional<host::NetlinkSocket> open_route(const std::string& path) {
     try {
-        return path.empty() ? host::NetlinkSocket(NETLINK_ROUTE)
-                            : open_netlink_in(path, NETLINK_ROUTE);
+        return path.empty() ? host::NetlinkSocket(NETLINK_ROUTE, kAddressGroups)
+                            : open_netlink_in(path, NETLINK_ROUTE, kAddressGroups);
     } catch (const std::system_error& error) {
         spdlog::debug("opening rtnetlink in network namespace {} failed: {}", path, error.what());
         return std::nullopt;
@@ -68,7 +78,8 @@ std::optional<host::NetlinkSocket> open_route(const std::string& path) {
 
 }  // namespace
 
-ProcessAttributor::ProcessAttributor(AttributorOptions options) : options_(options) {
+ProcessAttributor::ProcessAttributor(AttributorOptions options)
+    : options_(options), address_changes_(epoll_create1(EPOLL_CLOEXEC)) {
     {
         std::lock_guard lock(mutex_);
         refresh_namespaces_locked(options_.namespace_refresh);
@@ -84,6 +95,7 @@ ProcessAttributor::~ProcessAttributor() {
     }
     wake_.notify_all();
     if (poller_.joinable()) poller_.join();
+    if (address_changes_ >= 0) close(address_changes_);
 }
 
 void ProcessAttributor::poll_loop() {
@@ -134,7 +146,9 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
             updated.push_back(std::move(*existing));
             continue;
         }
-        Namespace ns{found.inode, found.pid, std::nullopt, std::nullopt, {}, {}};
+        Namespace ns;
+        ns.inode = found.inode;
+        ns.pid = found.pid;
         if (found.inode != own) ns.path = "/proc/" + std::to_string(found.pid) + "/ns/net";
         try {
             ns.socket = ns.path.empty() ? host::NetlinkSocket(NETLINK_SOCK_DIAG)
@@ -153,7 +167,9 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         bool listed = std::any_of(updated.begin(), updated.end(),
                                   [&](const Namespace& ns) { return ns.inode == named.inode; });
         if (listed) continue;
-        Namespace ns{named.inode, 0, std::nullopt, std::nullopt, {}, named.path};
+        Namespace ns;
+        ns.inode = named.inode;
+        ns.path = named.path;
         try {
             ns.socket = open_netlink_in(named.path, NETLINK_SOCK_DIAG);
         } catch (const std::system_error& error) {
@@ -166,7 +182,11 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
                                  [&](const Namespace& ns) { return ns.inode == own; })) {
         // No process is listed in our own namespace when /proc belongs to another pid
         // namespace; it is still read.
-        updated.push_back({own, 0, host::NetlinkSocket(NETLINK_SOCK_DIAG), open_route({}), {}, {}});
+        Namespace ns;
+        ns.inode = own;
+        ns.socket = host::NetlinkSocket(NETLINK_SOCK_DIAG);
+        ns.route = open_route({});
+        updated.push_back(std::move(ns));
     }
     namespaces_ = std::move(updated);
     read_interface_addresses_locked();
@@ -176,20 +196,75 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
 }
 
 void ProcessAttributor::read_interface_addresses_locked() {
-    std::set<decode::IpAddress> addresses;
     for (Namespace& ns : namespaces_) {
         if (!ns.route) continue;
-        try {
-            addresses.merge(host::read_addresses(*ns.route));
-        } catch (const std::system_error& error) {
-            // The namespace's last process exited: it is opened again at the next
-            // enumeration, if it still exists.
-            spdlog::debug("reading the addresses of network namespace {} failed: {}", ns.inode,
-                          error.what());
-            ns.route.reset();
+        if (!ns.watched) {
+            epoll_event watch{};
+            watch.events = EPOLLIN;
+            watch.data.u64 = ns.inode;
+            ns.watched =
+                epoll_ctl(address_changes_, EPOLL_CTL_ADD, ns.route->descriptor(), &watch) == 0;
+        }
+        read_addresses_locked(ns);
+    }
+    merge_interface_addresses_locked();
+}
+
+void ProcessAttributor::read_addresses_locked(Namespace& ns) {
+    try {
+        ns.addresses = host::read_addresses(*ns.route);
+    } catch (const std::system_error& error) {
+        // The namespace's last process exited: it is opened again at the next enumeration,
+        // if it still exists. Closing the socket also ends its watch.
+        spdlog::debug("reading the addresses of network namespace {} failed: {}", ns.inode,
+                      error.what());
+        ns.route.reset();
+        ns.watched = false;
+        ns.addresses.clear();
+    }
+}
+
+void ProcessAttributor::merge_interface_addresses_locked() {
+    interface_addresses_.clear();
+    for (const Namespace& ns : namespaces_) {
+        interface_addresses_.insert(ns.addresses.begin(), ns.addresses.end());
+    }
+}
+
+bool ProcessAttributor::new_named_namespace_locked() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - named_listed_ < kNamedNamespaceInterval) return false;
+    named_listed_ = now;
+    for (const NamedNamespace& named : list_named_namespaces()) {
+        const bool known =
+            std::any_of(namespaces_.begin(), namespaces_.end(),
+                        [&](const Namespace& ns) { return ns.inode == named.inode; });
+        if (!known) return true;
+    }
+    return false;
+}
+
+void ProcessAttributor::follow_address_changes_locked() {
+    // The kernel sends an address's notification before the request that added it returns,
+    // so a connection from a new address finds it here.
+    epoll_event ready[16];
+    const int count = epoll_wait(address_changes_, ready, 16, 0);
+    if (count <= 0) return;
+    std::vector<uint8_t> discard(64 * 1024);
+    for (int i = 0; i < count; ++i) {
+        for (Namespace& ns : namespaces_) {
+            if (ns.inode != ready[i].data.u64 || !ns.route) continue;
+            // The notifications only say that something changed: read the list whole.
+            for (;;) {
+                const ssize_t length =
+                    recv(ns.route->descriptor(), discard.data(), discard.size(), MSG_DONTWAIT);
+                if (length > 0 || (length < 0 && errno == ENOBUFS)) continue;
+                break;
+            }
+            read_addresses_locked(ns);
         }
     }
-    interface_addresses_ = std::move(addresses);
+    merge_interface_addresses_locked();
 }
 
 void ProcessAttributor::refresh_locked(uint8_t ip_protocol, bool resolve, Listing scope) {
@@ -520,6 +595,14 @@ const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection&
     // are on the machine, the responder's socket belongs to the process at the other end
     // (in this or another network namespace). That process did not make the connection, so
     // it is not used even when the initiator's socket closed before it was found.
+    if (!is_local_address_locked(connection.source)) {
+        follow_address_changes_locked();
+        // A namespace named with `ip netns add` since the last enumeration is read at once,
+        // with the addresses of its interfaces.
+        if (!is_local_address_locked(connection.source) && new_named_namespace_locked()) {
+            refresh_namespaces_locked(std::chrono::milliseconds(0));
+        }
+    }
     const bool initiator_only = is_local_address_locked(connection.source);
     const Known* known = match_connected_locked(connection, initiator_only);
     if (known != nullptr && known->process) known = confirm_locked(*known);

@@ -99,6 +99,8 @@ private:
         int64_t pid = 0;
         std::optional<host::NetlinkSocket> socket;  // sock_diag, used under mutex_
         std::optional<host::NetlinkSocket> route;   // rtnetlink, for its addresses
+        bool watched = false;                       // route is in address_changes_
+        std::set<decode::IpAddress> addresses;      // of its interfaces
         std::string error;                          // why it cannot be read, empty when it can
         std::string path;  // what enters it (/proc/<pid>/ns/net, /run/netns/NAME), empty for ours
     };
@@ -165,8 +167,17 @@ private:
     Connection oriented_locked(const Connection& connection) const;
     // Records the local address of a listed or found socket (see local_addresses_).
     void note_local_address_locked(const SocketEntry& socket);
-    // Reads the interfaces' addresses of every namespace into interface_addresses_.
+    // Reads the interfaces' addresses of every namespace into interface_addresses_, and
+    // watches the namespaces for changes.
     void read_interface_addresses_locked();
+    // Reads the addresses of the interfaces of `ns`.
+    void read_addresses_locked(Namespace& ns);
+    void merge_interface_addresses_locked();
+    // Reads again the addresses of the namespaces whose addresses changed.
+    void follow_address_changes_locked();
+    // Returns true when /run/netns names a namespace not yet enumerated. Lists it at most
+    // once per kNamedNamespaceInterval (in the .cpp), else returns false.
+    bool new_named_namespace_locked();
     // Returns whether `address` is a loopback address, an interface's address or the local
     // address of a socket seen on this machine, in any network namespace.
     bool is_local_address_locked(const decode::IpAddress& address) const;
@@ -184,9 +195,13 @@ private:
     // The local addresses of the sockets listed so far, in every namespace: the addresses
     // of this machine that have carried traffic. The 16 address bytes, then 1 for IPv6.
     std::set<std::array<uint8_t, 17>> local_addresses_;
-    // The addresses of the interfaces of every readable namespace at the last enumeration.
-    // A client's address is known from them before any of its sockets was listed.
+    // The addresses of the interfaces of every readable namespace, kept current by their
+    // notifications. A client's address is known from them before any of its sockets was
+    // listed.
     std::set<decode::IpAddress> interface_addresses_;
+    // An epoll instance that the namespaces' rtnetlink sockets report address changes to.
+    int address_changes_ = -1;
+    std::chrono::steady_clock::time_point named_listed_{};
     // The ports of the TCP listeners listed so far, in every namespace.
     std::set<uint16_t> listening_ports_;
     AttributionStats stats_;

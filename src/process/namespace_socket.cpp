@@ -13,7 +13,7 @@
 
 namespace pw::process {
 
-host::NetlinkSocket open_netlink_in(const std::string& path, int protocol) {
+host::NetlinkSocket open_netlink_in(const std::string& path, int protocol, uint32_t groups) {
     int descriptor = -1;
     int error = 0;
     const char* step = "";
@@ -36,6 +36,17 @@ host::NetlinkSocket open_netlink_in(const std::string& path, int protocol) {
             error = errno;
             step = protocol == NETLINK_SOCK_DIAG ? "opening sock_diag in the network namespace"
                                                  : "opening rtnetlink in the network namespace";
+            return;
+        }
+        sockaddr_nl address{};
+        address.nl_family = AF_NETLINK;
+        address.nl_groups = groups;
+        if (groups != 0 &&
+            bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+            error = errno;
+            step = "subscribing to netlink notifications in the network namespace";
+            close(descriptor);
+            descriptor = -1;
         }
     });
     worker.join();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "process/attributor.h"
 
@@ -67,10 +69,11 @@ class AttributionAcrossNamespaces : public ::testing::Test {
             run("ip link del " + host_if_);
             run("ip netns del " + ns_);
         }
+        if (!second_ns_.empty()) run("ip netns del " + second_ns_);
     }
 
-    // A child process in the namespace accepts two connections and holds them open until
-    // the test closes `release_`.
+    // A child process in the namespace accepts connections and holds them open until the test
+    // closes `release_`.
     void start_server() {
         int ready[2];
         int release[2];
@@ -93,13 +96,14 @@ class AttributionAcrossNamespaces : public ::testing::Test {
             }
             const uint16_t port = local_port(listener);
             if (write(ready[1], &port, sizeof port) != sizeof port) _exit(4);
-            for (int i = 0; i < 2; ++i) {
+            // Accepts until the test closes `release`, keeping every connection open.
+            for (;;) {
+                pollfd watch[] = {{listener, POLLIN, 0}, {release[0], POLLIN, 0}};
+                if (poll(watch, 2, -1) < 0) _exit(5);
+                if (watch[1].revents != 0) break;
                 if (accept(listener, nullptr, nullptr) < 0) _exit(5);
                 const char accepted = 'a';
                 if (write(ready[1], &accepted, 1) != 1) _exit(6);
-            }
-            char ignored;
-            while (read(release[0], &ignored, 1) > 0) {
             }
             _exit(0);
         }
@@ -110,9 +114,16 @@ class AttributionAcrossNamespaces : public ::testing::Test {
         ASSERT_EQ(read(ready_, &port_, sizeof port_), static_cast<ssize_t>(sizeof port_));
     }
 
-    // Connects from this namespace to the server and waits until it accepted.
-    int connect_to_server() {
+    // Connects from this namespace to the server, from `from` when given, and waits until it
+    // accepted.
+    int connect_to_server(const std::string& from = {}) {
         const int client = socket(AF_INET, SOCK_STREAM, 0);
+        if (!from.empty()) {
+            sockaddr_in local{};
+            local.sin_family = AF_INET;
+            inet_pton(AF_INET, from.c_str(), &local.sin_addr);
+            EXPECT_EQ(bind(client, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+        }
         sockaddr_in address{};
         address.sin_family = AF_INET;
         address.sin_port = htons(port_);
@@ -123,11 +134,13 @@ class AttributionAcrossNamespaces : public ::testing::Test {
         return client;
     }
 
-    Connection connection_of(uint16_t client_port) const {
-        return {IPPROTO_TCP, address_of(client_), client_port, address_of(server_), port_};
+    Connection connection_of(uint16_t client_port, const std::string& from = {}) const {
+        return {IPPROTO_TCP, address_of(from.empty() ? client_ : from), client_port,
+                address_of(server_), port_};
     }
 
     std::string ns_;
+    std::string second_ns_;  // made by a test, deleted by TearDown()
     std::string host_if_;
     std::string client_;
     std::string server_;
@@ -155,6 +168,57 @@ TEST_F(AttributionAcrossNamespaces, ClosedClientIsNotGivenToTheServer) {
     const events::Process owner = attributor.attribute(connection_of(local_port(open)));
     EXPECT_EQ(owner.pid, getpid());
     close(open);
+}
+
+// A namespace that `ip netns add` made after the attributor enumerated the namespaces is read
+// at the first connection from an address that is not known. Here a client in it connects
+// to the server's namespace over a veth pair between the two.
+TEST_F(AttributionAcrossNamespaces, NewNamedNamespaceIsReadAtOnce) {
+    ProcessAttributor attributor(AttributorOptions{.poll_interval = std::chrono::milliseconds(0)});
+    second_ns_ = ns_ + "-b";
+    const std::string near_if = "pwb" + std::to_string(getpid() % 100000) + "a";
+    const std::string far_if = "pwb" + std::to_string(getpid() % 100000) + "b";
+    const std::string net = "10.205." + std::to_string(getpid() % 250 + 1);
+    ASSERT_TRUE(run("ip netns add " + second_ns_));
+    ASSERT_TRUE(run("ip link add " + near_if + " netns " + second_ns_ + " type veth peer name " +
+                    far_if + " netns " + ns_));
+    ASSERT_TRUE(run("ip -n " + second_ns_ + " addr add " + net + ".1/24 dev " + near_if));
+    ASSERT_TRUE(run("ip -n " + second_ns_ + " link set " + near_if + " up"));
+    ASSERT_TRUE(run("ip -n " + ns_ + " addr add " + net + ".2/24 dev " + far_if));
+    ASSERT_TRUE(run("ip -n " + ns_ + " link set " + far_if + " up"));
+    ASSERT_TRUE(run("ip -n " + second_ns_ + " route add " + server_ + " via " + net + ".2"));
+
+    // The client's socket lives in the new namespace: a thread enters it to make it.
+    uint16_t client_port = 0;
+    std::thread client([&] {
+        const int ns = open(("/run/netns/" + second_ns_).c_str(), O_RDONLY);
+        ASSERT_GE(ns, 0);
+        ASSERT_EQ(setns(ns, CLONE_NEWNET), 0);
+        close(ns);
+        const int closed = connect_to_server();
+        client_port = local_port(closed);
+        close(closed);
+    });
+    client.join();
+    ASSERT_NE(client_port, 0);
+    const events::Process orphan = attributor.attribute(connection_of(client_port, net + ".1"));
+    EXPECT_NE(orphan.pid, server_pid_) << "the server did not make the connection";
+    EXPECT_FALSE(orphan.attributed());
+}
+
+// An address added after the attributor read the interfaces is known at once, from the
+// kernel's notification, however recent the last reading.
+TEST_F(AttributionAcrossNamespaces, NewAddressIsKnownAtOnce) {
+    ProcessAttributor attributor(AttributorOptions{.poll_interval = std::chrono::milliseconds(0)});
+    const std::string added = client_.substr(0, client_.rfind('.')) + ".3";
+    ASSERT_TRUE(run("ip addr add " + added + "/24 dev " + host_if_));
+
+    const int closed = connect_to_server(added);
+    const uint16_t closed_port = local_port(closed);
+    close(closed);
+    const events::Process orphan = attributor.attribute(connection_of(closed_port, added));
+    EXPECT_NE(orphan.pid, server_pid_) << "the server did not make the connection";
+    EXPECT_FALSE(orphan.attributed());
 }
 
 }  // namespace
