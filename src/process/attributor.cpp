@@ -164,9 +164,11 @@ void ProcessAttributor::refresh_namespaces_locked(std::chrono::milliseconds inte
         updated.push_back(std::move(ns));
     }
     for (const NamedNamespace& named : list_named_namespaces()) {
-        bool listed = std::any_of(updated.begin(), updated.end(),
-                                  [&](const Namespace& ns) { return ns.inode == named.inode; });
-        if (listed) continue;
+        // A namespace whose process exited before it was entered is entered by its name.
+        auto listed = std::find_if(updated.begin(), updated.end(),
+                                   [&](const Namespace& ns) { return ns.inode == named.inode; });
+        if (listed != updated.end() && listed->socket) continue;
+        if (listed != updated.end()) updated.erase(listed);
         Namespace ns;
         ns.inode = named.inode;
         ns.path = named.path;
@@ -238,7 +240,7 @@ bool ProcessAttributor::new_named_namespace_locked() {
     for (const NamedNamespace& named : list_named_namespaces()) {
         const bool known =
             std::any_of(namespaces_.begin(), namespaces_.end(),
-                        [&](const Namespace& ns) { return ns.inode == named.inode; });
+                        [&](const Namespace& ns) { return ns.inode == named.inode && ns.socket; });
         if (!known) return true;
     }
     return false;
@@ -601,6 +603,11 @@ const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection&
         // with the addresses of its interfaces.
         if (!is_local_address_locked(connection.source) && new_named_namespace_locked()) {
             refresh_namespaces_locked(std::chrono::milliseconds(0));
+        }
+        // Other new namespaces only an enumeration finds, which walks /proc: at most every
+        // kMissNamespaceRefresh.
+        if (!is_local_address_locked(connection.source)) {
+            refresh_namespaces_locked(kMissNamespaceRefresh);
         }
     }
     const bool initiator_only = is_local_address_locked(connection.source);
