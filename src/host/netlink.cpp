@@ -71,7 +71,7 @@ bool NetlinkSocket::request(std::span<uint8_t> request, const Visit& visit) {
     for (;;) {
         ssize_t length = recv(descriptor_, buffer.data(), buffer.size(), 0);
         if (length < 0) {
-            // ENOBUFS: a subscribed socket lost notifications, which it says once.
+            // ENOBUFS: a subscribed socket lost notifications, reported once by the next read.
             if (errno == EINTR || errno == ENOBUFS) continue;
             throw std::system_error(errno, std::generic_category(), "netlink receive");
         }

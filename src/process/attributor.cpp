@@ -256,7 +256,7 @@ void ProcessAttributor::follow_address_changes_locked() {
     for (int i = 0; i < count; ++i) {
         for (Namespace& ns : namespaces_) {
             if (ns.inode != ready[i].data.u64 || !ns.route) continue;
-            // The notifications only say that something changed: read the list whole.
+            // A notification reports one change, so the namespace's list is read again whole.
             for (;;) {
                 const ssize_t length =
                     recv(ns.route->descriptor(), discard.data(), discard.size(), MSG_DONTWAIT);
@@ -599,15 +599,12 @@ const ProcessAttributor::Known* ProcessAttributor::find_locked(const Connection&
     // it is not used even when the initiator's socket closed before it was found.
     if (!is_local_address_locked(connection.source)) {
         follow_address_changes_locked();
-        // A namespace named with `ip netns add` since the last enumeration is read at once,
-        // with the addresses of its interfaces.
-        if (!is_local_address_locked(connection.source) && new_named_namespace_locked()) {
-            refresh_namespaces_locked(std::chrono::milliseconds(0));
-        }
-        // Other new namespaces only an enumeration finds, which walks /proc: at most every
+        // A namespace named with `ip netns add` since the last enumeration is enumerated at
+        // once. Other new namespaces are found only by walking /proc, so at most every
         // kMissNamespaceRefresh.
         if (!is_local_address_locked(connection.source)) {
-            refresh_namespaces_locked(kMissNamespaceRefresh);
+            refresh_namespaces_locked(new_named_namespace_locked() ? std::chrono::milliseconds(0)
+                                                                   : kMissNamespaceRefresh);
         }
     }
     const bool initiator_only = is_local_address_locked(connection.source);

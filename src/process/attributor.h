@@ -175,8 +175,9 @@ private:
     void merge_interface_addresses_locked();
     // Reads again the addresses of the namespaces whose addresses changed.
     void follow_address_changes_locked();
-    // Returns true when /run/netns names a namespace not yet enumerated, or not read. Lists it at
-    // most once per kNamedNamespaceInterval (in the .cpp), else returns false.
+    // Returns true when /run/netns contains a namespace that is not enumerated or could not
+    // be opened. Lists /run/netns at most once per kNamedNamespaceInterval and returns false
+    // in between.
     bool new_named_namespace_locked();
     // Returns whether `address` is a loopback address, an interface's address or the local
     // address of a socket seen on this machine, in any network namespace.

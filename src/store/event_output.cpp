@@ -183,7 +183,7 @@ class JsonLinesWriter : public RecordWriter {
 
 // Returns `value` as UTF-8 text that a terminal shows as it is: bytes that are not UTF-8
 // and control characters other than tab, CR and LF become U+FFFD, as invalid bytes do in
-// JSON. Process names and HTTP fields are chosen by whoever sends or runs them.
+// JSON. Process names and HTTP fields come from any local user or remote sender.
 std::string csv_text(const std::string& value) {
     constexpr std::string_view kReplacement = "\xef\xbf\xbd";
     std::string text;

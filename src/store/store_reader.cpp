@@ -102,7 +102,7 @@ Database open_for_reading(const std::string& path) {
     return open_checked(path, true);
 }
 
-// The directory that holds `path`, "." for a bare file name.
+// Returns the directory of `path`, or "." for a bare file name.
 std::string directory_of(const std::string& path) {
     std::string directory = std::filesystem::path(path).parent_path().string();
     return directory.empty() ? "." : directory;

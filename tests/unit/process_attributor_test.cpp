@@ -72,8 +72,8 @@ class AttributionAcrossNamespaces : public ::testing::Test {
         if (!second_ns_.empty()) run("ip netns del " + second_ns_);
     }
 
-    // A child process in the namespace accepts connections and holds them open until the test
-    // closes `release_`.
+    // Starts a child process in the namespace that accepts connections and keeps them open
+    // until the test closes `release_`.
     void start_server() {
         int ready[2];
         int release[2];
@@ -153,7 +153,7 @@ class AttributionAcrossNamespaces : public ::testing::Test {
 
 TEST_F(AttributionAcrossNamespaces, ClosedClientIsNotGivenToTheServer) {
     // No socket of the client's address exists when the attributor first lists them, so
-    // only the interface's address says that the initiator is on this machine.
+    // only the interface's address shows that the initiator is on this machine.
     ProcessAttributor attributor(AttributorOptions{.poll_interval = std::chrono::milliseconds(0)});
 
     const int closed = connect_to_server();
