@@ -55,11 +55,12 @@ void print_status(const nlohmann::json& status) {
     }
     if (status.contains("attribution")) {
         const nlohmann::json& a = status["attribution"];
-        fmt::print("attribution       {} of {} connections, {} network namespaces ({} "
-                   "unreadable)\n",
-                   a["attributed"].get<uint64_t>(), a["lookups"].get<uint64_t>(),
-                   a["network_namespaces"].get<uint64_t>(),
-                   a["unreadable_namespaces"].get<uint64_t>());
+        fmt::print(
+            "attribution       {} of {} connections ({} looked up early), {} network "
+            "namespaces ({} unreadable)\n",
+            a["attributed"].get<uint64_t>(), a["lookups"].get<uint64_t>(),
+            a.value("early_lookups", uint64_t{0}), a["network_namespaces"].get<uint64_t>(),
+            a["unreadable_namespaces"].get<uint64_t>());
     }
     if (status.contains("store")) {
         const nlohmann::json& store = status["store"];

@@ -24,8 +24,9 @@ constexpr const char* kNotSocketTransport = "only TCP and UDP connections are at
 constexpr const char* kNoSocket =
     "no local socket matches the connection (not a connection of this machine, or its socket "
     "closed before it was listed)";
-constexpr const char* kNoOwnerInode =
+constexpr const char* kNoOwnerTcp =
     "the socket no longer belongs to a process (TIME-WAIT or closing)";
+constexpr const char* kNoOwnerUdp = "the socket no longer belongs to a process (closing)";
 constexpr const char* kProcessGone =
     "no process holds the socket any more (process gone, or its /proc/<pid>/fd unreadable)";
 
@@ -544,7 +545,10 @@ std::string ProcessAttributor::reason_locked(const Known* known) const {
         }
         return reason;
     }
-    if (known->socket.inode == 0) return kNoOwnerInode;
+    if (known->socket.inode == 0) {
+        // UDP has no TIME-WAIT: its socket lingers without an owner only while it closes.
+        return known->socket.ip_protocol == IPPROTO_UDP ? kNoOwnerUdp : kNoOwnerTcp;
+    }
     return kProcessGone;
 }
 
