@@ -192,13 +192,29 @@ class HttpDetector final : public Detector {
 
 Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
     auto& state = session.state<HttpState>(slot);
-    if (session.classified() && !state.labeled) return Verdict::kNotMine;
+    // Once another detector named the connection's protocol, only the server's first bytes
+    // are read: an HTTP server answers a client it does not understand with a status line
+    // (a TLS client at an HTTP port gets 400 Bad Request). The client's segments before
+    // that answer are passed over, up to kMaxSegmentsBeforeMessage of them.
+    const bool answer_only = session.classified() && !state.labeled;
+    // After messages of its own, the classified layer is one inside an HTTP tunnel.
+    if (answer_only && state.messages > 0) return Verdict::kNotMine;
+    if (answer_only) {
+        if (!segment.from_initiator) {
+            if (segment.offset != 0) return Verdict::kNotMine;
+        } else if (++state.segments_before_message >= kMaxSegmentsBeforeMessage) {
+            return Verdict::kNotMine;
+        } else {
+            return Verdict::kContinue;
+        }
+    }
     state.session = &session;
     int direction = segment.from_initiator ? 0 : 1;
     const decode::Packet* packet = segment.packet;
     bool truncated = packet != nullptr && packet->payload.size() < packet->payload_length;
     http::MessageStream& stream = state.streams[direction];
     stream.consume(segment.data, segment.offset, truncated, direction, session, state);
+    if (answer_only && !state.labeled) return Verdict::kNotMine;
     if (state.labeled && direction == 0 && state.pending.empty() && state.streams[0].left_http()) {
         // Every request was answered and the client goes on in another protocol: the
         // other detectors read the connection from this segment on.

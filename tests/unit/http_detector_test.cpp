@@ -194,7 +194,40 @@ TEST(HttpDetector, NotHttp) {
 TEST(HttpDetector, LeavesFlowsOthersClassified) {
     Conversation conversation;
     conversation.session().add(ProtocolId::SSH);
-    EXPECT_EQ(conversation.send(kClient, kGet), Verdict::kNotMine);
+    conversation.send(kClient, kGet);
+    EXPECT_EQ(conversation.send(kServer, "SSH-2.0-OpenSSH_9.2p1\r\n"), Verdict::kNotMine);
+    EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
+}
+
+TEST(HttpDetector, StopsAfterClientSegmentsWithoutAnswer) {
+    Conversation conversation;
+    conversation.session().add(ProtocolId::SSH);
+    for (int i = 0; i < 16; ++i) conversation.send(kClient, kGet);
+    EXPECT_EQ(conversation.verdict(), Verdict::kNotMine);
+    EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
+}
+
+TEST(HttpDetector, HttpAnswerToAnotherProtocol) {
+    // A TLS client at an HTTP server: the client's hello in two segments, which the TLS
+    // detector labeled, and the server's 400 response with an HTML page.
+    Conversation conversation;
+    conversation.session().add(ProtocolId::TLS);
+    conversation.send(kClient, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"sv);
+    conversation.send(kClient, std::string(500, '\x2a'));
+    conversation.send(kServer,
+                      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n"
+                      "Content-Length: " +
+                          std::to_string(kPage.size()) + "\r\n\r\n" + std::string(kPage));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, OtherAnswerEndsTheLookAtIt) {
+    Conversation conversation;
+    conversation.session().add(ProtocolId::TLS);
+    conversation.send(kClient, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"sv);
+    EXPECT_EQ(conversation.send(kServer, "\x16\x03\x03\x00\x5a\x02\x00\x00\x56\x03\x03"sv),
+              Verdict::kNotMine);
     EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
 }
 
