@@ -62,6 +62,11 @@ public:
 // Segments with data that an unclassified flow hands to its detectors before inspection
 // stops (nDPI's default bound is of the same order).
 inline constexpr uint32_t kMaxSegmentsUnclassified = 32;
+// The bound of an unclassified flow seen from its middle while only one direction has sent
+// data: a capture that starts during a long download holds the server's body alone, and
+// the client's next request may come a download later. 4096 full-sized segments are about
+// 6 MB.
+inline constexpr uint32_t kMaxSegmentsOneSided = 4096;
 // Segments of a classified flow, handed to the detectors that keep inspecting it or skipped
 // at their request (Session::skip_until()), before inspection stops.
 inline constexpr uint32_t kMaxSegmentsClassified = 4096;

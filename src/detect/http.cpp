@@ -19,9 +19,10 @@ using http::MessageHead;
 
 // Message heads (requests and responses) parsed per flow: 32 transactions.
 constexpr uint32_t kMaxMessages = 64;
-// Segments that start no message an unrecognized flow may hand over before the detector
-// gives up on it: a capture that starts in the middle of a body finds the next message
-// within a few.
+// Segments that start no message a direction of an unrecognized flow may hand over before
+// the detector gives up on it: a capture that starts in the middle of a body finds the
+// next message within a few. A flow seen from its middle waits longer while the other
+// direction has sent nothing (kMaxSegmentsOneSided).
 constexpr uint32_t kMaxSegmentsBeforeMessage = 8;
 // Requests waiting for their response; older ones are forgotten.
 constexpr size_t kMaxPendingRequests = 64;
@@ -70,7 +71,9 @@ struct HttpState : DetectorState, MessageHandler {
     std::deque<PendingRequest> pending;
     http::WebSocketFrameTracker websocket_frames;
     uint32_t messages = 0;
-    uint32_t segments_before_message = 0;
+    uint32_t passed_client_segments = 0;      // after another detector named the flow
+    std::array<uint32_t, 2> segments{};       // per direction, while not labeled
+    std::array<uint32_t, 2> lost_segments{};  // of those, segments that start no message
     bool labeled = false;  // HTTP was recorded in the flow's current layer
 };
 
@@ -140,7 +143,8 @@ MessageHandler::Decision HttpState::on_response(int direction, const MessageHead
         // The proxy's tunnel carries another protocol, which starts with the next segment.
         streams[1 - direction].restart(*session);
         labeled = false;
-        segments_before_message = 0;
+        segments = {};
+        lost_segments = {};
         session->open_inner_layer();
         decision.framing = Framing::kInnerLayer;
         return decision;
@@ -202,7 +206,7 @@ Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
     if (answer_only) {
         if (!segment.from_initiator) {
             if (segment.offset != 0) return Verdict::kNotMine;
-        } else if (++state.segments_before_message >= kMaxSegmentsBeforeMessage) {
+        } else if (++state.passed_client_segments >= kMaxSegmentsBeforeMessage) {
             return Verdict::kNotMine;
         } else {
             return Verdict::kContinue;
@@ -237,9 +241,12 @@ Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
         session.add(ProtocolId::WEBSOCKET);
         return Verdict::kDone;
     }
-    if (state.streams[direction].lost() &&
-        ++state.segments_before_message >= kMaxSegmentsBeforeMessage) {
-        return Verdict::kNotMine;
+    ++state.segments[direction];
+    if (state.streams[direction].lost()) {
+        const uint32_t limit = session.mid_stream() && state.segments[1 - direction] == 0
+                                   ? kMaxSegmentsOneSided
+                                   : kMaxSegmentsBeforeMessage;
+        if (++state.lost_segments[direction] >= limit) return Verdict::kNotMine;
     }
     return Verdict::kContinue;
 }

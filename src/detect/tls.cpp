@@ -434,8 +434,14 @@ Verdict TlsDetector::inspect(Session& session, const Segment& segment) {
     }
     if (state.directions[0].lost && state.directions[1].lost) return Verdict::kNotMine;
     // The first bytes were not TLS, nor any later segment start: give up without waiting
-    // for the other direction.
-    if (direction.lost && other.segments == 0) return Verdict::kNotMine;
+    // for the other direction. In a flow seen from its middle the other direction may
+    // still show records: a capture that starts during a long download holds the server's
+    // records, whose boundaries seldom fall at a segment start, and the client's next
+    // record may come much later. A lost direction costs little to wait with.
+    if (direction.lost && other.segments == 0 &&
+        (!session.mid_stream() || direction.segments >= kMaxSegmentsOneSided)) {
+        return Verdict::kNotMine;
+    }
     return Verdict::kContinue;
 }
 

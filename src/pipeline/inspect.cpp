@@ -117,14 +117,20 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
         inspection.finished = unwanted_[static_cast<size_t>(session.transport())];
         inspection.segments = 0;
         inspection.small_bytes = 0;
+        inspection.sides_with_data = 0;
         // At most once per segment, even when a detector opens an inner layer again in its
         // second reading: the detectors that look again start from scratch.
         if (session.take_inner_layer_here() && !again) inspect(flow, segment, true);
         return;
     }
 
-    uint32_t bound =
-        session.classified() ? detect::kMaxSegmentsClassified : detect::kMaxSegmentsUnclassified;
+    inspection.sides_with_data |= segment.from_initiator ? 1 : 2;
+    uint32_t bound = detect::kMaxSegmentsClassified;
+    if (!session.classified()) {
+        bound = session.mid_stream() && inspection.sides_with_data != 3
+                    ? detect::kMaxSegmentsOneSided
+                    : detect::kMaxSegmentsUnclassified;
+    }
     if (!any_left || inspection.segments >= bound) stop_inspection(flow);
 }
 

@@ -22,6 +22,8 @@ struct Inspection {
     // bits the struct takes 248 bytes, one heap chunk of 256 rather than 272.
     uint16_t small_bytes = 0;
     bool inspected_any = false;  // some segment was handed to a detector
+    uint8_t sides_with_data =
+        0;  // bit 0: the initiator sent data in this layer, bit 1: the responder
     std::array<flow::StreamReassembler, 2> streams;  // TCP only, by flow::Side
 };
 

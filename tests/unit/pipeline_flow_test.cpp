@@ -229,6 +229,76 @@ TEST(PipelineFlow, TinySegmentsStillIdentified) {
     EXPECT_NE(std::find(protocols.begin(), protocols.end(), ProtocolId::HTTP), protocols.end());
 }
 
+bool has_protocol(const Event& event, ProtocolId id) {
+    return std::find(event.protocols.begin(), event.protocols.end(), id) != event.protocols.end();
+}
+
+// A capture that starts during a download: `body_segments` full segments of a body from
+// the server, then the client's `next` request, and the server's response to it.
+std::vector<Event> download_seen_midway(int body_segments, const std::string& next,
+                                        const std::string& response) {
+    Harness h;
+    int64_t t = kSecond;
+    uint32_t server_seq = 5000;
+    const std::string body(1400, 'x');
+    for (int i = 0; i < body_segments; ++i) {
+        h.feed(ipv4(6, "198.51.100.1", 443, "192.0.2.1", 40000, body, kAck, server_seq, 900), t++);
+        server_seq += static_cast<uint32_t>(body.size());
+    }
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 443, next, kAck | kPsh, 900, server_seq),
+           t++);
+    h.feed(ipv4(6, "198.51.100.1", 443, "192.0.2.1", 40000, response, kAck | kPsh, server_seq,
+                900 + static_cast<uint32_t>(next.size())),
+           t++);
+    h.pipeline.finish();
+    return h.sink.of(Activity::kStatistics);
+}
+
+// Longer than the bound of an unclassified flow, shorter than that of one direction alone.
+constexpr int kBodySegments = 200;
+static_assert(kBodySegments > detect::kMaxSegmentsUnclassified &&
+              kBodySegments < detect::kMaxSegmentsOneSided);
+
+TEST(PipelineFlow, MidDownloadHttpFoundAtNextRequest) {
+    const std::vector<Event> stats =
+        download_seen_midway(kBodySegments, "GET /next.html HTTP/1.1\r\nHost: a\r\n\r\n",
+                             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_TRUE(stats[0].partial);
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::HTTP));
+}
+
+TEST(PipelineFlow, MidDownloadTlsFoundAtNextRecord) {
+    // The client's next request: one application data record that fills its segment.
+    std::string record = "\x17\x03\x03";
+    record += '\0';
+    record += '\x20';
+    record += std::string(32, '\x5a');
+    const std::vector<Event> stats = download_seen_midway(kBodySegments, record, record);
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::TLS));
+}
+
+TEST(PipelineFlow, BothDirectionsKeepTheShortBound) {
+    // Once both directions sent data, an unclassified flow is inspected no longer than
+    // one seen from its start.
+    Harness h;
+    int64_t t = kSecond;
+    uint32_t seq[2] = {900, 5000};
+    const std::string opaque(1400, '\x01');
+    for (int i = 0; i < kBodySegments; ++i) {
+        bool client = i % 2 == 0;
+        uint32_t& own = seq[client ? 0 : 1];
+        h.feed(client ? ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 443, opaque, kAck, own)
+                      : ipv4(6, "198.51.100.1", 443, "192.0.2.1", 40000, opaque, kAck, own),
+               t++);
+        own += static_cast<uint32_t>(opaque.size());
+    }
+    h.pipeline.finish();
+    EXPECT_LE(h.pipeline.summary().detector_calls,
+              detect::kMaxSegmentsUnclassified * detect::make_detectors().size());
+}
+
 TEST(PipelineFlow, ClosedConnectionLingersThenEnds) {
     Settings settings;
     settings.tcp_closed_linger_s = 5;
@@ -253,10 +323,6 @@ TEST(PipelineFlow, PortReuseStartsNewConnection) {
     auto ends = h.sink.of(Activity::kDisconnect);
     ASSERT_EQ(ends.size(), 2u);
     EXPECT_NE(ends[0].connection_uid, ends[1].connection_uid);
-}
-
-bool has_protocol(const Event& event, ProtocolId id) {
-    return std::find(event.protocols.begin(), event.protocols.end(), id) != event.protocols.end();
 }
 
 // A client that lost its connection (a crash, a reboot, a NAT that gave its port to another
