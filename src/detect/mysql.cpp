@@ -15,6 +15,10 @@ constexpr uint8_t kProtocolVersion = 10;
 constexpr uint8_t kErrorMarker = 0xFF;
 constexpr size_t kMaxServerVersion = 64;
 constexpr uint32_t kClientSsl = 0x0800;
+// Bit 0 of the capabilities: CLIENT_LONG_PASSWORD in MySQL, CLIENT_MYSQL in MariaDB. A
+// MariaDB peer without it puts its extended capabilities in the last 4 reserved bytes of
+// the SSL request (MariaDB's protocol documentation, "SSLRequest packet").
+constexpr uint32_t kClientMysql = 0x0001;
 constexpr size_t kSslRequestLength = 32;
 
 uint32_t read_le24(std::span<const uint8_t> data, size_t at) {
@@ -116,8 +120,11 @@ bool is_mysql_ssl_request(std::span<const uint8_t> data) {
     uint32_t capabilities = uint32_t{body[0]} | uint32_t{body[1]} << 8 | uint32_t{body[2]} << 16 |
                             uint32_t{body[3]} << 24;
     if ((capabilities & kClientSsl) == 0) return false;
-    // Max packet size (4) and character set (1), then 23 reserved zero bytes.
-    for (size_t i = 9; i < kSslRequestLength; ++i) {
+    // Max packet size (4) and character set (1), then 23 reserved zero bytes, of which
+    // MariaDB uses the last 4 (kClientMysql).
+    const size_t reserved_end =
+        (capabilities & kClientMysql) == 0 ? kSslRequestLength - 4 : kSslRequestLength;
+    for (size_t i = 9; i < reserved_end; ++i) {
         if (body[i] != 0) return false;
     }
     return true;

@@ -111,6 +111,19 @@ bool is_keepalive(std::string_view text) {
            text.starts_with("+OK\r\n");
 }
 
+// Whether the INFO line `line` has "tls_required" or "tls_available" set to true.
+bool info_offers_tls(std::string_view line) {
+    for (std::string_view key : {"\"tls_required\"", "\"tls_available\""}) {
+        size_t at = line.find(key);
+        if (at == std::string_view::npos) continue;
+        std::string_view value = line.substr(at + key.size());
+        while (!value.empty() && (value.front() == ' ' || value.front() == ':'))
+            value.remove_prefix(1);
+        if (value.starts_with("true")) return true;
+    }
+    return false;
+}
+
 class NatsState final : public DetectorState {
 public:
     uint32_t inconclusive = 0;
@@ -154,6 +167,11 @@ public:
         switch (line) {
             case NatsLine::kMessage:
                 session.add(ProtocolId::NATS);
+                // A client of a server whose INFO requires or offers TLS may start the
+                // handshake right after it, without CONNECT in clear: the next segment
+                // starts an inner layer, which is NATS again when the client stays in clear.
+                if (text.starts_with("INFO") && info_offers_tls(text.substr(0, text.find("\r\n"))))
+                    session.open_inner_layer();
                 return Verdict::kDone;
             case NatsLine::kInconclusive: {
                 auto& state = session.state<NatsState>(slot);

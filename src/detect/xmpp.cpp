@@ -124,21 +124,43 @@ using xmpp::Opening;
 constexpr size_t kMaxHeadBytes = 2048;
 constexpr uint32_t kMaxSegments = 8;
 constexpr size_t kMaxPendingRequests = 4;
+// Segments of a labeled stream read for the server's <proceed/> to STARTTLS, which comes
+// in the stream negotiation before authentication (RFC 6120 section 5.3).
+constexpr uint32_t kMaxSegmentsAfterLabel = 16;
+constexpr std::string_view kTlsNamespace = "urn:ietf:params:xml:ns:xmpp-tls";
 
 struct XmppState : DetectorState {
     std::string head[2];
     std::vector<std::string> request_ids[2];
     uint32_t segments = 0;
+    bool labeled = false;
 };
+
+// Whether `text` holds a <proceed/> element, with or without a namespace prefix, of the
+// STARTTLS namespace: after it both parties start the TLS handshake (RFC 6120 section
+// 5.4.2.3).
+bool has_tls_proceed(std::string_view text) {
+    if (text.find(kTlsNamespace) == std::string_view::npos) return false;
+    for (size_t at = text.find("proceed"); at != std::string_view::npos;
+         at = text.find("proceed", at + 1)) {
+        if (at > 0 && (text[at - 1] == '<' || text[at - 1] == ':')) return true;
+    }
+    return false;
+}
 
 class XmppDetector final : public Detector {
   public:
     std::string_view name() const override { return "xmpp"; }
     bool wants(Transport transport) const override { return transport == Transport::kTcp; }
 
+    // Keeps reading its own streams for STARTTLS, after which the stream carries TLS.
+    bool keeps_inspecting() const override { return true; }
+
     Verdict inspect(Session& session, const Segment& segment) override {
         auto& state = session.state<XmppState>(slot);
+        if (session.classified() && !state.labeled) return reject(session);
         const int side = segment.from_initiator ? 0 : 1;
+        if (state.labeled) return after_label(session, state, segment.data);
         std::string& head = state.head[side];
         std::string_view bytes(reinterpret_cast<const char*>(segment.data.data()),
                                segment.data.size());
@@ -148,14 +170,14 @@ class XmppDetector final : public Detector {
         switch (xmpp::classify_opening(head)) {
             case Opening::kStream:
             case Opening::kStanza:
-                return accept(session);
+                return accept(session, state, segment.data);
             case Opening::kNone:
                 return reject(session);
             case Opening::kPending:
                 break;
         }
         // Each segment of a stanza-aligned stream may start a new iq.
-        if (matches_request(state, side, bytes)) return accept(session);
+        if (matches_request(state, side, bytes)) return accept(session, state, segment.data);
         if (++state.segments >= kMaxSegments) return reject(session);
         return Verdict::kContinue;
     }
@@ -174,10 +196,28 @@ class XmppDetector final : public Detector {
         return false;
     }
 
-    Verdict accept(Session& session) {
+    // Labels the stream, and looks at the segment that showed it as at the ones after.
+    Verdict accept(Session& session, XmppState& state, std::span<const uint8_t> data) {
         session.add(ProtocolId::XMPP);
-        session.drop_state(slot);
-        return Verdict::kDone;
+        state.labeled = true;
+        state.segments = 0;
+        state.head[0] = std::string();
+        state.head[1] = std::string();
+        state.request_ids[0] = {};
+        state.request_ids[1] = {};
+        return after_label(session, state, data);
+    }
+
+    // Watches the segments of a labeled stream for the server's <proceed/>, which a
+    // client never sends: a flow seen mid-stream may have its ends swapped.
+    Verdict after_label(Session& session, XmppState& state, std::span<const uint8_t> data) {
+        std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+        if (has_tls_proceed(text)) {
+            session.open_inner_layer();
+            return Verdict::kDone;
+        }
+        if (++state.segments >= kMaxSegmentsAfterLabel) return Verdict::kDone;
+        return Verdict::kContinue;
     }
 
     Verdict reject(Session& session) {

@@ -135,6 +135,27 @@ TEST(MysqlSslRequest, Recognized) {
     EXPECT_FALSE(is_mysql_ssl_request(bytes(no_ssl)));
 }
 
+TEST(MysqlSslRequest, MariadbExtendedCapabilities) {
+    // The mariadb client of Debian 12 with --ssl: CLIENT_MYSQL (bit 0) clear, and its
+    // extended capabilities (0x1d) in the last 4 reserved bytes.
+    const std::string mariadb = packet(1,
+                                       "\x84\xaa\xbf\x00"
+                                       "\x00\x00\x00\x01"
+                                       "\x21"s +
+                                           std::string(19, '\0') + "\x1d\x00\x00\x00"s);
+    EXPECT_TRUE(is_mysql_ssl_request(bytes(mariadb)));
+
+    // With CLIENT_MYSQL set, those bytes stay reserved.
+    std::string mysql = mariadb;
+    mysql[4] = '\x85';
+    EXPECT_FALSE(is_mysql_ssl_request(bytes(mysql)));
+
+    // The 19 bytes before them are reserved either way.
+    std::string filled = mariadb;
+    filled[4 + 9] = 1;
+    EXPECT_FALSE(is_mysql_ssl_request(bytes(filled)));
+}
+
 TEST(MysqlDetector, GreetingThenLogin) {
     Flow flow;
     EXPECT_EQ(flow.send(false, mysql8_greeting()), Verdict::kContinue);

@@ -113,6 +113,31 @@ TEST(NatsDetector, LineSplitAcrossSegments) {
     EXPECT_TRUE(publication.session.has(ProtocolId::NATS));
 }
 
+// A client of a server that requires TLS starts the handshake right after INFO (the INFO
+// line of nats-server 2.9 with a tls block, shortened).
+TEST(NatsDetector, InfoRequiringTlsOpensInnerLayer) {
+    Flow tls;
+    EXPECT_EQ(tls.send(false,
+                       "INFO {\"server_id\":\"NAX3\",\"version\":\"2.9.10\",\"proto\":1,"
+                       "\"headers\":true,\"tls_required\":true,\"max_payload\":1048576} \r\n"),
+              Verdict::kDone);
+    EXPECT_TRUE(tls.session.has(ProtocolId::NATS));
+    EXPECT_TRUE(tls.session.take_inner_layer());
+
+    Flow available;
+    available.send(false, "INFO {\"server_id\":\"N1\",\"tls_available\": true}\r\n");
+    EXPECT_TRUE(available.session.take_inner_layer());
+
+    Flow clear;
+    clear.send(false, kInfo);
+    EXPECT_TRUE(clear.session.has(ProtocolId::NATS));
+    EXPECT_FALSE(clear.session.take_inner_layer());
+
+    Flow refused;
+    refused.send(false, "INFO {\"server_id\":\"N1\",\"tls_required\":false}\r\n");
+    EXPECT_FALSE(refused.session.take_inner_layer());
+}
+
 // Text that no NATS line starts with is not kept waiting for its line end.
 TEST(NatsDetector, OtherTextNotKept) {
     Flow flow;

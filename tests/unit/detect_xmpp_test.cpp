@@ -76,7 +76,8 @@ TEST(XmppIq, ReadsIdAndType) {
 
 TEST(Xmpp, StreamHeaderLabels) {
     Flow flow;
-    EXPECT_EQ(flow.send(true, kClientHeader), Verdict::kDone);
+    // The detector reads on, for STARTTLS.
+    EXPECT_EQ(flow.send(true, kClientHeader), Verdict::kContinue);
     EXPECT_TRUE(flow.session.has(ProtocolId::XMPP));
 }
 
@@ -84,14 +85,16 @@ TEST(Xmpp, HeaderSplitAcrossSegments) {
     Flow flow;
     std::string header = kClientHeader;
     EXPECT_EQ(flow.send(true, header.substr(0, 30)), Verdict::kContinue);
-    EXPECT_EQ(flow.send(true, header.substr(30)), Verdict::kDone);
+    EXPECT_FALSE(flow.session.has(ProtocolId::XMPP));
+    flow.send(true, header.substr(30));
+    EXPECT_TRUE(flow.session.has(ProtocolId::XMPP));
 }
 
 TEST(Xmpp, IqRequestAndResponse) {
     Flow flow;
     EXPECT_EQ(flow.send(true, "<iq to='a.example' id='17' type='get'><query/></iq>"),
               Verdict::kContinue);
-    EXPECT_EQ(flow.send(false, "<iq id='17' type='result'/>"), Verdict::kDone);
+    flow.send(false, "<iq id='17' type='result'/>");
     EXPECT_TRUE(flow.session.has(ProtocolId::XMPP));
 }
 
@@ -99,6 +102,51 @@ TEST(Xmpp, ResponseWithOtherIdNotLabeled) {
     Flow flow;
     flow.send(true, "<iq id='17' type='get'><query/></iq>");
     flow.send(false, "<iq id='18' type='result'/>");
+    EXPECT_FALSE(flow.session.has(ProtocolId::XMPP));
+}
+
+// The exchange of prosody 0.12 and sendxmpp -t: after <proceed/>, both ends start the TLS
+// handshake (RFC 6120 section 5.4.2.3).
+TEST(Xmpp, StartTlsOpensInnerLayer) {
+    Flow flow;
+    flow.send(true, kClientHeader);
+    flow.send(false,
+              "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+              "xmlns:stream='http://etherx.jabber.org/streams' id='c2s1' version='1.0'>"
+              "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
+              "</starttls></stream:features>");
+    EXPECT_FALSE(flow.session.take_inner_layer());
+    flow.send(true, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    EXPECT_FALSE(flow.session.take_inner_layer());
+    EXPECT_EQ(flow.send(false, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+              Verdict::kDone);
+    EXPECT_TRUE(flow.session.take_inner_layer());
+    EXPECT_TRUE(flow.session.has(ProtocolId::XMPP));
+}
+
+TEST(Xmpp, PrefixedProceedOpensInnerLayer) {
+    Flow flow;
+    flow.send(true, kClientHeader);
+    flow.send(false, "<tls:proceed xmlns:tls='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    EXPECT_TRUE(flow.session.take_inner_layer());
+}
+
+TEST(Xmpp, StreamWithoutStartTlsIsLeft) {
+    Flow flow;
+    flow.send(true, kClientHeader);
+    Verdict verdict = Verdict::kContinue;
+    for (int i = 0; i < 40 && verdict == Verdict::kContinue; ++i) {
+        verdict =
+            flow.send(i % 2 == 0, "<message to='b@example.com'><body>proceed</body></message>");
+    }
+    EXPECT_EQ(verdict, Verdict::kDone);
+    EXPECT_FALSE(flow.session.take_inner_layer());
+}
+
+TEST(Xmpp, LeavesFlowsOthersClassified) {
+    Flow flow;
+    flow.session.add(ProtocolId::HTTP);
+    EXPECT_EQ(flow.send(true, kClientHeader), Verdict::kNotMine);
     EXPECT_FALSE(flow.session.has(ProtocolId::XMPP));
 }
 
