@@ -150,11 +150,15 @@ ProtocolId identify_text(Bytes head) {
 
     std::string_view text = skip_bom(as_text(head));
     if (text.starts_with("{\\rtf")) return ProtocolId::APPLICATION_RTF;
-    if (text.starts_with("#!")) {
-        ProtocolId id = identify_shebang(text);
-        if (id != ProtocolId::kNone) return id;
+    // A "#!" line names the script's language. One the table lacks (Perl, Ruby, awk) leaves
+    // the file unlabeled: its text, such as Perl's POD, is no other format.
+    if (text.starts_with("#!") && !shebang_interpreter(text).empty()) {
+        return identify_shebang(text);
     }
     std::string_view opening = skip_space(text);
+    // PHP source, whose opening tag libmagic also takes for a PHP script; its templates
+    // hold HTML and its code looks like JavaScript, neither of which the file is.
+    if (starts_with_ci(opening, "<?php") || opening.starts_with("<?=")) return ProtocolId::kNone;
     if (opening.starts_with("<?xml") && opening.size() > 5 && is_tag_end(opening[5]))
         return ProtocolId::XML;
     // SVG is XML even without the declaration, and its <title> and <a> are not HTML's.

@@ -285,6 +285,24 @@ TEST(ContentIdentify, Shebangs) {
     EXPECT_EQ(identify_text("#!/usr/bin/env -S python3.11 -u\n"), ProtocolId::FILE_PY);
     EXPECT_EQ(identify_text("#!/usr/bin/env node\n"), ProtocolId::FILE_JS);
     EXPECT_EQ(identify_text("#!/usr/bin/perl\nprint 1;\n"), ProtocolId::kNone);
+    // Perl's POD names HTML tags in its text: the #! line decides.
+    EXPECT_EQ(identify_text("#!/usr/bin/perl\n\n=head1 NAME\n\nlwp-request\n\nC<html> "
+                            "C<<head>> and C<<body>> of the page\n\n=cut\n"),
+              ProtocolId::kNone);
+    EXPECT_EQ(identify_text("#!/usr/bin/env ruby\nputs '<html><body>hi</body></html>'\n"),
+              ProtocolId::kNone);
+}
+
+TEST(ContentIdentify, PhpSourceIsNoOtherFormat) {
+    EXPECT_EQ(identify_text("<?php\nfunction setup($config) {\n  var_dump(array_map(function "
+                            "($x) { return $x; }, $config));\n}\n"),
+              ProtocolId::kNone);
+    EXPECT_EQ(identify_text("<?PHP echo 1; ?>\n<html><head><title>t</title></head></html>\n"),
+              ProtocolId::kNone);
+    EXPECT_EQ(identify_text("<?= $title ?>\n<script>var x = 1;</script>\n"), ProtocolId::kNone);
+    // A page that opens with HTML stays HTML, whatever code it holds later.
+    EXPECT_EQ(identify_text("<!DOCTYPE html>\n<html><body><?php echo 1; ?></body></html>\n"),
+              ProtocolId::HTML);
 }
 
 TEST(ContentIdentify, ScriptsWithoutShebang) {
