@@ -4,7 +4,7 @@
 // decoder directly with a list of codings chosen from the input.
 //
 // Stream input: [mode][then segments of [length][data]].
-// Body input: [mode][codings][media type][then segments of [length][data]].
+// Body input: [mode][codings][media type and boundary][then segments of [length][data]].
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +28,8 @@ const std::vector<std::string_view> kCodings[] = {
     {"identity"}, {"gzip", "identity", "deflate"}, {"gzip", "gzip", "gzip"}};
 constexpr std::string_view kMediaTypes[] = {"", "text/html", "application/javascript",
                                             "application/octet-stream", "text/plain"};
+// Multipart boundaries, the first for none: the body is then split into parts.
+constexpr std::string_view kBoundaries[] = {"", "b", "--x", "------------------------d744"};
 
 // Frames bodies as their heads declare, as the HTTP detector does, and decodes them all.
 class Handler : public http::MessageHandler {
@@ -48,7 +50,8 @@ class Handler : public http::MessageHandler {
             decision.framing = http::Framing::kUntilClose;
         }
         if (head.upgrade == "websocket") decision.framing = http::Framing::kTunnel;
-        decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type);
+        decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type,
+                                                         head.boundary);
         return decision;
     }
 };
@@ -90,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
     }
     http::BodySink body(kCodings[data[1] % std::size(kCodings)],
-                        kMediaTypes[data[2] % std::size(kMediaTypes)]);
+                        kMediaTypes[data[2] % std::size(kMediaTypes)],
+                        kBoundaries[data[2] / std::size(kMediaTypes) % std::size(kBoundaries)]);
     for_each_segment(data, size, 3,
                      [&](std::span<const uint8_t> segment) { return body.feed(segment, session); });
     body.finish(session);

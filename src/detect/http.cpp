@@ -115,7 +115,8 @@ MessageHandler::Decision HttpState::on_request(int direction, const MessageHead&
         decision.length = *head.content_length;
     }
     if (decision.framing != Framing::kNone) {
-        decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type);
+        decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type,
+                                                         head.boundary);
     }
     return decision;
 }
@@ -160,7 +161,8 @@ MessageHandler::Decision HttpState::on_response(int direction, const MessageHead
     } else {
         decision.framing = Framing::kUntilClose;
     }
-    decision.sink = std::make_unique<http::BodySink>(head.applied_codings(), head.content_type);
+    decision.sink =
+        std::make_unique<http::BodySink>(head.applied_codings(), head.content_type, head.boundary);
     return decision;
 }
 

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <string>
+
+#include "common/ascii.h"
 
 namespace pw::detect::http {
 
@@ -120,8 +123,130 @@ bool Inflater::fail_or_pass_through(const Output& out) {
     return false;
 }
 
-BodySink::BodySink(const std::vector<std::string_view>& codings, std::string_view media_type)
+// Splits a multipart body into its parts and scans each part's content. The body is the
+// preamble, then parts that each start with a delimiter line ("--" and the boundary) and
+// their header lines, and a close delimiter ("--" boundary "--") at the end (RFC 2046
+// section 5.1.1). A delimiter after the first follows a CRLF, which belongs to it.
+class MultipartSplitter {
+  public:
+    // Parts scanned per body; the rest are passed over.
+    static constexpr size_t kMaxParts = 16;
+    // A part's header lines longer than this end the splitting.
+    static constexpr size_t kMaxPartHeader = 4096;
+
+    explicit MultipartSplitter(std::string_view boundary)
+        : delimiter_("\r\n--" + std::string(boundary)) {
+        // The first delimiter may open the body, without the CRLF before it.
+        pending_ = "\r\n";
+    }
+
+    // Feeds the next bytes of the body. Returns false once no more are wanted.
+    bool feed(std::span<const uint8_t> bytes, Session& session) {
+        if (state_ == State::kDone) return false;
+        pending_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        while (state_ != State::kDone && step(session)) {
+        }
+        return state_ != State::kDone;
+    }
+
+    void finish(Session& session) {
+        if (part_) part_->finish(session);
+        part_.reset();
+        state_ = State::kDone;
+    }
+
+  private:
+    enum class State : uint8_t { kPreamble, kAfterDelimiter, kHeaders, kContent, kDone };
+
+    // Advances through pending_ as far as it allows. Returns false when it needs more bytes.
+    bool step(Session& session) {
+        switch (state_) {
+            case State::kPreamble:
+            case State::kContent: {
+                size_t at = pending_.find(delimiter_);
+                if (at == std::string::npos) {
+                    // Keep what may be the start of a delimiter split between segments.
+                    size_t keep = std::min(pending_.size(), delimiter_.size() - 1);
+                    scan(std::string_view(pending_).substr(0, pending_.size() - keep), session);
+                    pending_.erase(0, pending_.size() - keep);
+                    return false;
+                }
+                scan(std::string_view(pending_).substr(0, at), session);
+                if (part_) part_->finish(session);
+                part_.reset();
+                pending_.erase(0, at + delimiter_.size());
+                state_ = State::kAfterDelimiter;
+                return true;
+            }
+            case State::kAfterDelimiter:
+                if (pending_.size() < 2) return false;
+                // "--" closes the body; otherwise the line ends, after optional white space.
+                if (pending_.starts_with("--") || ++parts_ > kMaxParts) {
+                    state_ = State::kDone;
+                    return false;
+                }
+                state_ = State::kHeaders;
+                return true;
+            case State::kHeaders: {
+                size_t end = pending_.find("\r\n\r\n");
+                if (end == std::string::npos) {
+                    if (pending_.size() > kMaxPartHeader) state_ = State::kDone;
+                    return false;
+                }
+                // The rest of the delimiter line, then the part's header lines, if any, and
+                // the empty line.
+                part_ = std::make_unique<content::TransferScanner>(
+                    part_media_type(std::string_view(pending_).substr(0, end)));
+                pending_.erase(0, end + 4);
+                state_ = State::kContent;
+                return true;
+            }
+            case State::kDone:
+                return false;
+        }
+        return false;
+    }
+
+    // Hands the content bytes `bytes` of the current part, if any, to its scanner.
+    void scan(std::string_view bytes, Session& session) {
+        if (!part_ || bytes.empty() || part_->done()) return;
+        part_->feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, session);
+    }
+
+    // The media type of a part's Content-Type line, lower-case, without parameters.
+    static std::string part_media_type(std::string_view header) {
+        for (size_t start = 0; start < header.size();) {
+            size_t end = header.find("\r\n", start);
+            std::string_view line =
+                header.substr(start, end == std::string_view::npos ? end : end - start);
+            start = end == std::string_view::npos ? header.size() : end + 2;
+            constexpr std::string_view kName = "content-type:";
+            if (line.size() < kName.size()) continue;
+            std::string lowered(line);
+            for (char& c : lowered) c = ascii_lower(c);
+            if (!lowered.starts_with(kName)) continue;
+            std::string_view value = std::string_view(lowered).substr(kName.size());
+            value = value.substr(0, value.find(';'));
+            size_t first = value.find_first_not_of(" \t");
+            size_t last = value.find_last_not_of(" \t");
+            return first == std::string_view::npos
+                       ? std::string()
+                       : std::string(value.substr(first, last - first + 1));
+        }
+        return {};
+    }
+
+    std::string delimiter_;
+    std::string pending_;
+    std::unique_ptr<content::TransferScanner> part_;
+    size_t parts_ = 0;
+    State state_ = State::kPreamble;
+};
+
+BodySink::BodySink(const std::vector<std::string_view>& codings, std::string_view media_type,
+                   std::string_view boundary)
     : scanner_(media_type) {
+    if (!boundary.empty()) multipart_ = std::make_unique<MultipartSplitter>(boundary);
     // Remove the last coding applied first.
     for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
         const bool gzip = *it == "gzip" || *it == "x-gzip";
@@ -158,11 +283,18 @@ bool BodySink::deliver(size_t layer, std::span<const uint8_t> bytes, Session& se
     if (decoded_ >= kMaxDecodedBytes) return false;
     bytes = bytes.first(std::min<uint64_t>(bytes.size(), kMaxDecodedBytes - decoded_));
     decoded_ += bytes.size();
+    if (multipart_) return multipart_->feed(bytes, session) && decoded_ < kMaxDecodedBytes;
     return scanner_.feed(bytes, session) && decoded_ < kMaxDecodedBytes;
 }
 
 void BodySink::finish(Session& session) {
-    if (!undecodable_) scanner_.finish(session);
+    if (!undecodable_) {
+        if (multipart_) {
+            multipart_->finish(session);
+        } else {
+            scanner_.finish(session);
+        }
+    }
     done_ = true;
 }
 

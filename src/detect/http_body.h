@@ -13,6 +13,7 @@
 namespace pw::detect::http {
 
 class Inflater;
+class MultipartSplitter;
 
 // The payload of one HTTP message, once its framing (chunked or not) is removed. It
 // removes the other codings (gzip, x-gzip and deflate, transfer and content codings alike,
@@ -22,7 +23,9 @@ class Inflater;
 // cannot remove (br, zstd, compress), or with more codings than kMaxCodings, is not
 // scanned: its bytes are not the content, and scanning them would type the coding's
 // format. An unknown coding (identity among them) is skipped, as browsers pass such a body
-// through unchanged.
+// through unchanged. A multipart body (RFC 2046 section 5.1, as form uploads send it,
+// RFC 7578) is split into its parts, and each part's content is scanned on its own, with
+// the part's declared media type.
 class BodySink {
   public:
     // Enough for two content codings under a transfer coding.
@@ -31,8 +34,10 @@ class BodySink {
     // decompression bomb stops here, even nested in another coding.
     static constexpr uint64_t kMaxDecodedBytes = 1u << 20;
 
-    // `codings` are in the order they were applied (MessageHead::applied_codings()).
-    BodySink(const std::vector<std::string_view>& codings, std::string_view media_type);
+    // `codings` are in the order they were applied (MessageHead::applied_codings()), and
+    // `boundary` is the multipart boundary (MessageHead::boundary), empty for none.
+    BodySink(const std::vector<std::string_view>& codings, std::string_view media_type,
+             std::string_view boundary = {});
     ~BodySink();
     BodySink(const BodySink&) = delete;
     BodySink& operator=(const BodySink&) = delete;
@@ -47,6 +52,7 @@ class BodySink {
     // Content codings in the order they are removed: the last one applied comes first.
     std::vector<std::unique_ptr<Inflater>> layers_;
     content::TransferScanner scanner_;
+    std::unique_ptr<MultipartSplitter> multipart_;  // instead of scanner_, for a multipart body
     uint64_t decoded_ = 0;
     bool done_ = false;
     bool undecodable_ = false;  // a coding cannot be removed: the content stays unknown

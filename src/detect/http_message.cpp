@@ -169,6 +169,30 @@ void for_each_list_element(std::string_view list, Visit visit) {
     }
 }
 
+// The boundary parameter of a Content-Type value ("multipart/form-data; boundary=x"),
+// without the quotes of a quoted string. Empty when absent or longer than the 70 characters
+// RFC 2046 section 5.1.1 allows.
+std::string_view multipart_boundary(std::string_view value) {
+    for (size_t semicolon = value.find(';'); semicolon != std::string_view::npos;
+         semicolon = value.find(';', semicolon + 1)) {
+        std::string_view parameter = trim(value.substr(semicolon + 1));
+        size_t equals = parameter.find('=');
+        if (equals == std::string_view::npos ||
+            !equals_ignoring_case(trim(parameter.substr(0, equals)), "boundary"))
+            continue;
+        std::string_view boundary = trim(parameter.substr(equals + 1));
+        if (boundary.starts_with('"')) {
+            size_t end = boundary.find('"', 1);
+            boundary =
+                end == std::string_view::npos ? std::string_view() : boundary.substr(1, end - 1);
+        } else {
+            boundary = trim(boundary.substr(0, boundary.find(';')));
+        }
+        return boundary.size() <= 70 ? boundary : std::string_view();
+    }
+    return {};
+}
+
 }  // namespace
 
 std::vector<std::string_view> MessageHead::applied_codings() const {
@@ -264,6 +288,9 @@ std::optional<MessageHead> parse_head(std::string_view head) {
             });
         } else if (equals_ignoring_case(name, "content-type")) {
             message.content_type = lower(trim(value.substr(0, value.find(';'))));
+            message.boundary = message.content_type.starts_with("multipart/")
+                                   ? std::string(multipart_boundary(value))
+                                   : std::string();
         } else if (equals_ignoring_case(name, "content-encoding")) {
             append_list(message.content_encoding, value);
         } else if (equals_ignoring_case(name, "upgrade")) {

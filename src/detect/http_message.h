@@ -47,6 +47,9 @@ struct MessageHead {
     std::vector<std::string> transfer_codings;
     bool chunked = false;          // chunked is the final transfer coding
     std::string content_type;      // the media type, lower-case, without parameters
+    // The boundary parameter of a multipart media type, as sent, without quotes: 1 to 70
+    // characters (RFC 2046 section 5.1.1). Empty for other types.
+    std::string boundary;
     std::string content_encoding;  // lower-case, as sent
     std::string upgrade;           // lower-case, as sent
 

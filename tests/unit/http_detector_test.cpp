@@ -401,6 +401,53 @@ TEST(HttpDetector, ContentCodingsRemoved) {
     EXPECT_TRUE(layered.has(ProtocolId::IMAGE_PNG));
 }
 
+// A form upload as curl -F sends it: a text field, then a file part, then the close
+// delimiter (RFC 7578).
+std::string form_upload(std::string_view boundary, std::string_view file, std::string_view type) {
+    std::string body = "--" + std::string(boundary) +
+                       "\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n"
+                       "<html><head><title>not the file</title></head></html>\r\n--" +
+                       std::string(boundary) +
+                       "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n"
+                       "Content-Type: " +
+                       std::string(type) + "\r\n\r\n" + std::string(file) + "\r\n--" +
+                       std::string(boundary) + "--\r\n";
+    return "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Type: multipart/form-data; "
+           "boundary=" +
+           std::string(boundary) + "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
+TEST(HttpDetector, FormUploadPartsAreContent) {
+    Conversation conversation;
+    conversation.send(kClient, form_upload("------------------------d74496d66958873e", kPng,
+                                           "application/octet-stream"));
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    // The text field is a part of its own.
+    EXPECT_TRUE(conversation.has(ProtocolId::HTML));
+}
+
+TEST(HttpDetector, FormUploadSplitAnywhere) {
+    const std::string upload = form_upload("XyZ", kPng, "image/png");
+    for (size_t piece : {1, 3, 7}) {
+        Conversation conversation;
+        conversation.send_pieces(kClient, upload, piece);
+        EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG)) << piece;
+    }
+}
+
+TEST(HttpDetector, FormUploadWithoutItsBoundaryIsNotSplit) {
+    // A body that never shows its declared boundary types nothing from the parts it seems
+    // to have.
+    std::string upload = form_upload("XyZ", kPng, "image/png");
+    upload.replace(upload.find("boundary=XyZ"), 12, "boundary=QqQ");
+    Conversation conversation;
+    conversation.send(kClient, upload);
+    EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
+    EXPECT_FALSE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
 TEST(HttpDetector, GzipFileIsContent) {
     Conversation conversation;
     conversation.send(kClient, kGet);

@@ -108,6 +108,23 @@ TEST(HttpMessage, HeadFields) {
     EXPECT_TRUE(list_has_token(head->upgrade, "websocket"));
 }
 
+TEST(HttpMessage, MultipartBoundary) {
+    auto boundary_of = [](const std::string& content_type) {
+        auto head = parse_head("POST /upload HTTP/1.1\r\nContent-Type: " + content_type + "\r\n");
+        return head ? head->boundary : std::string("(no head)");
+    };
+    // curl -F, and a browser's quoted form.
+    EXPECT_EQ(boundary_of("multipart/form-data; boundary=------------------------d74496d66958873e"),
+              "------------------------d74496d66958873e");
+    EXPECT_EQ(boundary_of("Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b;c\""), "a b;c");
+    EXPECT_EQ(boundary_of("multipart/mixed;boundary=xyz ; x=1"), "xyz");
+    // Not multipart, no parameter, an unclosed quote, or longer than 70 characters.
+    EXPECT_EQ(boundary_of("text/plain; boundary=xyz"), "");
+    EXPECT_EQ(boundary_of("multipart/form-data"), "");
+    EXPECT_EQ(boundary_of("multipart/form-data; boundary=\"xyz"), "");
+    EXPECT_EQ(boundary_of("multipart/form-data; boundary=" + std::string(71, 'b')), "");
+}
+
 TEST(HttpMessage, IrregularFieldLines) {
     auto head = parse_head(
         "HTTP/1.1 200 OK\n"
