@@ -4,6 +4,7 @@
 #include "detect/remote_shell.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "detect/detector.h"
@@ -59,15 +60,32 @@ Match read_user(std::span<const uint8_t> data, size_t& pos) {
     return read_field(data, pos, 1, kMaxUserName, is_user_char);
 }
 
-// Checks "terminal/speed" followed by NUL, such as "xterm/38400".
+// Whether `name` is a common terminal type ($TERM). An rsh client without a stderr
+// channel sends an empty port field, a lone NUL (BSD rcmd), and then its handshake has
+// rlogin's shape, with the command in place of the terminal.
+bool is_terminal_type(std::string_view name) {
+    constexpr std::array<std::string_view, 16> kPrefixes = {
+        "xterm", "vt",  "linux", "screen",  "tmux",   "rxvt",  "dumb",   "network",
+        "ansi",  "sun", "putty", "konsole", "cons25", "eterm", "dtterm", "st-256color"};
+    return std::any_of(kPrefixes.begin(), kPrefixes.end(),
+                       [name](std::string_view prefix) { return name.starts_with(prefix); });
+}
+
+// Checks "terminal/speed" followed by NUL, such as "xterm/38400", or a known terminal type
+// alone, which netkit's rlogin sends when its input is not a terminal.
 Match read_terminal(std::span<const uint8_t> data, size_t& pos) {
     size_t start = pos;
-    while (pos < data.size() && data[pos] != '/') {
+    while (pos < data.size() && data[pos] != '/' && data[pos] != 0) {
         if (!is_terminal_char(data[pos]) || pos - start >= kMaxTerminal) return Match::kNo;
         ++pos;
     }
     if (pos == data.size()) return Match::kIncomplete;
     if (pos == start) return Match::kNo;
+    if (data[pos] == 0) {
+        std::string_view name(reinterpret_cast<const char*>(data.data()) + start, pos - start);
+        ++pos;
+        return is_terminal_type(name) ? Match::kYes : Match::kNo;
+    }
     ++pos;
     return read_field(data, pos, 1, 7, is_digit);
 }

@@ -116,8 +116,12 @@ TEST(RloginMatch, PrefixIsIncomplete) {
     EXPECT_EQ(remote_shell::match_rlogin(bytes("\0alice\0bo"s)), Match::kIncomplete);
 }
 
-TEST(RloginMatch, MissingSpeedRejected) {
-    EXPECT_EQ(remote_shell::match_rlogin(bytes("\0alice\0bob\0xterm\0"s)), Match::kNo);
+TEST(RloginMatch, TerminalWithoutSpeed) {
+    // netkit rlogin with its input not a terminal.
+    EXPECT_EQ(remote_shell::match_rlogin(bytes("\0root\0root\0xterm\0"s)), Match::kYes);
+    EXPECT_EQ(remote_shell::match_rlogin(bytes("\0alice\0bob\0xterm-256color\0"s)), Match::kYes);
+    // An rsh client without a stderr channel: its command where the terminal would be.
+    EXPECT_EQ(remote_shell::match_rlogin(bytes("\0alice\0bob\0uptime\0"s)), Match::kNo);
 }
 
 TEST(RloginMatch, TextRejected) {
