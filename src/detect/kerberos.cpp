@@ -1,7 +1,8 @@
 // KERBEROS: Kerberos V5 messages (RFC 4120) over UDP, one per datagram, and over TCP, each
 // behind a four-byte big-endian record length. A message is recognized by its DER structure:
 // an application tag of a Kerberos message type, a SEQUENCE, then pvno 5 and msg-type equal
-// to the application tag, each in its context tag.
+// to the application tag, each in its context tag. Password changes (kpasswd, port 464)
+// wrap such messages in a header of their own.
 
 #include <memory>
 
@@ -95,6 +96,28 @@ bool is_kerberos_message(std::span<const uint8_t> d, size_t length) {
     return type && type->first == app->tag;
 }
 
+// A Kerberos password change (RFC 3244, which extends the version 1 protocol of MIT and
+// Windows): a message length that covers the whole message, the version (1, or 0xff80 for
+// a set-password request), the length of an AP-REQ or AP-REP, that message, then a
+// KRB-PRIV. A reply without an AP-REP carries a KRB-ERROR instead. `length` is the
+// message's whole length (the datagram or the TCP record).
+bool is_kpasswd_message(std::span<const uint8_t> d, size_t length) {
+    constexpr size_t kHeader = 6;
+    constexpr uint32_t kApReq = 14, kApRep = 15, kKrbError = 30;
+    if (d.size() <= kHeader || length <= kHeader || bytes::be16(d, 0) != length) return false;
+    const uint16_t version = bytes::be16(d, 2);
+    if (version != 1 && version != 0xff80) return false;
+    const size_t ap_length = bytes::be16(d, 4);
+    const auto rest = d.subspan(kHeader);
+    auto inner = ber::read_header(rest);
+    if (!inner || inner->tag_class != ber::kApplication) return false;
+    if (ap_length == 0) {
+        return inner->tag == kKrbError && is_kerberos_message(rest, length - kHeader);
+    }
+    return ap_length < length - kHeader && (inner->tag == kApReq || inner->tag == kApRep) &&
+           is_kerberos_message(rest, ap_length);
+}
+
 struct KerberosState : DetectorState {
     PduFollower follower[2] = {PduFollower(kRecordMarkSize, kRecordMarkSize + kMessageHeadBytes),
                                PduFollower(kRecordMarkSize, kRecordMarkSize + kMessageHeadBytes)};
@@ -110,7 +133,11 @@ class KerberosDetector final : public Detector {
     Verdict inspect(Session& session, const Segment& segment) override {
         if (session.classified()) return Verdict::kNotMine;
         if (session.transport() == Transport::kUdp) {
-            if (!is_kerberos_message(segment.data, segment.data.size())) return Verdict::kNotMine;
+            const size_t size = segment.data.size();
+            if (!is_kerberos_message(segment.data, size) &&
+                !is_kpasswd_message(segment.data, size)) {
+                return Verdict::kNotMine;
+            }
             session.add(ProtocolId::KERBEROS);
             return Verdict::kDone;
         }
@@ -124,7 +151,9 @@ class KerberosDetector final : public Detector {
             return kRecordMarkSize + length;
         };
         auto on_head = [&](std::span<const uint8_t> head, size_t total) {
-            st.found = is_kerberos_message(head.subspan(kRecordMarkSize), total - kRecordMarkSize);
+            const auto message = head.subspan(kRecordMarkSize);
+            st.found = is_kerberos_message(message, total - kRecordMarkSize) ||
+                       is_kpasswd_message(message, total - kRecordMarkSize);
             return false;  // the first record decides
         };
         auto on_body = [](std::span<const uint8_t>, size_t) { return true; };

@@ -93,6 +93,60 @@ TEST(KerberosDetector, UdpRequestsAndReplies) {
     EXPECT_TRUE(error.session.has(ProtocolId::KERBEROS));
 }
 
+// A kpasswd message (RFC 3244): length, version, AP-REQ or AP-REP length, that message,
+// then a KRB-PRIV (a stand-in body).
+std::string kpasswd(uint16_t version, const std::string& ap, const std::string& tail) {
+    std::string body = ap + tail;
+    size_t n = 6 + body.size();
+    return std::string{static_cast<char>(n >> 8),         static_cast<char>(n),
+                       static_cast<char>(version >> 8),   static_cast<char>(version),
+                       static_cast<char>(ap.size() >> 8), static_cast<char>(ap.size())} +
+           body;
+}
+
+// AP-REQ and AP-REP: pvno [0], msg-type [1], then the rest (a stand-in).
+std::string ap_message(uint8_t type) {
+    return tlv(0x60 | type, tlv(0x30, tagged(0, integer(5)) + tagged(1, integer(type)) +
+                                          tagged(2, tlv(0x30, ""))));
+}
+
+std::string krb_priv() {
+    return tlv(
+        0x75, tlv(0x30, tagged(0, integer(5)) + tagged(1, integer(21)) + tagged(3, tlv(0x30, ""))));
+}
+
+TEST(KerberosDetector, PasswordChange) {
+    // Over TCP, as kpasswd of MIT krb5 sends it: request and reply in records.
+    Flow tcp(Transport::kTcp);
+    EXPECT_EQ(tcp.send(true, record(kpasswd(1, ap_message(14), krb_priv()))), Verdict::kDone);
+    EXPECT_TRUE(tcp.session.has(ProtocolId::KERBEROS));
+
+    Flow reply(Transport::kUdp);
+    EXPECT_EQ(reply.send(false, kpasswd(1, ap_message(15), krb_priv())), Verdict::kDone);
+    EXPECT_TRUE(reply.session.has(ProtocolId::KERBEROS));
+
+    Flow set_password(Transport::kUdp);
+    set_password.send(true, kpasswd(0xff80, ap_message(14), krb_priv()));
+    EXPECT_TRUE(set_password.session.has(ProtocolId::KERBEROS));
+
+    Flow error(Transport::kUdp);
+    error.send(false, kpasswd(1, "", krb_error()));
+    EXPECT_TRUE(error.session.has(ProtocolId::KERBEROS));
+}
+
+TEST(KerberosDetector, PasswordChangeHeaderMustAgree) {
+    std::string wrong_version = kpasswd(2, ap_message(14), krb_priv());
+    std::string wrong_length = kpasswd(1, ap_message(14), krb_priv());
+    wrong_length[1] = static_cast<char>(wrong_length[1] + 1);
+    std::string wrong_ap_length = kpasswd(1, ap_message(14), krb_priv());
+    wrong_ap_length[5] = static_cast<char>(wrong_ap_length[5] + 1);
+    std::string not_ap = kpasswd(1, kdc_req(10), krb_priv());
+    for (const std::string& message : {wrong_version, wrong_length, wrong_ap_length, not_ap}) {
+        Flow flow(Transport::kUdp);
+        EXPECT_EQ(flow.send(true, message), Verdict::kNotMine);
+    }
+}
+
 TEST(KerberosDetector, BareTicket) {
     // Ticket ::= [APPLICATION 1] SEQUENCE { tkt-vno [0] 5, realm [1], sname [2], enc-part [3] }
     std::string ticket =
