@@ -154,6 +154,9 @@ void check_store_file(const std::string& path) {
     }
     if (info.st_size == 0) return;
     if (access(path.c_str(), R_OK) != 0) return;
+    // A store this process has open was checked when it was opened, and reading the file
+    // beside that connection would drop its locks (is_open_in_process()).
+    if (is_open_in_process(path)) return;
 
     // 2. A file without the SQLite header, such as a text file.
     if (!starts_with_sqlite_header(path)) {

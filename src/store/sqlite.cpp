@@ -1,8 +1,11 @@
 #include "store/sqlite.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <utility>
 
 namespace pw::store {
@@ -27,7 +30,36 @@ std::string file_uri(const std::string& path) {
     return uri;
 }
 
+// Files open through connections that take locks, by device and inode, with how many.
+std::mutex open_files_mutex;
+std::map<std::pair<dev_t, ino_t>, int> open_files;
+
 }  // namespace
+
+bool is_open_in_process(const std::string& path) {
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0) return false;
+    std::lock_guard lock(open_files_mutex);
+    return open_files.contains({info.st_dev, info.st_ino});
+}
+
+void Database::note_open() {
+    struct stat info {};
+    if (stat(path_.c_str(), &info) != 0) return;
+    device_ = info.st_dev;
+    inode_ = info.st_ino;
+    std::lock_guard lock(open_files_mutex);
+    ++open_files[{device_, inode_}];
+    counted_ = true;
+}
+
+void Database::note_closed() {
+    if (!counted_) return;
+    counted_ = false;
+    std::lock_guard lock(open_files_mutex);
+    auto it = open_files.find({device_, inode_});
+    if (it != open_files.end() && --it->second == 0) open_files.erase(it);
+}
 
 void check(sqlite3* db, int code, std::string_view what) {
     if (code == SQLITE_OK) return;
@@ -50,28 +82,42 @@ Database Database::open(const std::string& path, int flags) {
         sqlite3_close(db);
         throw SqliteError(code, message);
     }
-    return Database(db, path);
+    Database database(db, path);
+    if ((flags & SQLITE_OPEN_URI) == 0) database.note_open();
+    return database;
 }
 
 Database Database::open_immutable(const std::string& path) {
+    if (is_open_in_process(path)) return open(path, SQLITE_OPEN_READONLY);
     Database db = open(file_uri(path) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
     db.path_ = path;
     return db;
 }
 
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      counted_(std::exchange(other.counted_, false)),
+      device_(other.device_),
+      inode_(other.inode_) {}
 
 Database& Database::operator=(Database&& other) noexcept {
     if (this != &other) {
         sqlite3_close_v2(db_);
+        note_closed();
         db_ = std::exchange(other.db_, nullptr);
         path_ = std::move(other.path_);
+        counted_ = std::exchange(other.counted_, false);
+        device_ = other.device_;
+        inode_ = other.inode_;
     }
     return *this;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+    sqlite3_close_v2(db_);
+    note_closed();
+}
 
 void Database::execute(const char* sql) {
     char* error = nullptr;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <span>
@@ -31,7 +32,9 @@ class Database {
     static Database open(const std::string& path, int flags);
     // Opens `path` read-only with the URI parameter immutable=1: SQLite then takes no lock,
     // ignores any -wal file and creates no file beside the database. Safe only while no other
-    // connection writes the file and the -wal file contains no commits. Throws SqliteError.
+    // connection writes the file and the -wal file contains no commits. While this process
+    // has the file open through another connection (is_open_in_process()), it opens it
+    // read-only with locks instead. Throws SqliteError.
     static Database open_immutable(const std::string& path);
 
     Database(Database&& other) noexcept;
@@ -52,9 +55,23 @@ class Database {
 
   private:
     Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+    // Counts the connection in is_open_in_process(), or stops counting it.
+    void note_open();
+    void note_closed();
     sqlite3* db_ = nullptr;
     std::string path_;
+    bool counted_ = false;  // by note_open()
+    dev_t device_ = 0;
+    ino_t inode_ = 0;
 };
+
+// True while this process has `path` open through a connection that takes locks. POSIX
+// locks belong to the process, and closing any descriptor of a file drops every lock the
+// process holds on it (fcntl(2)). SQLite's connections share one descriptor per file to
+// avoid that, but a descriptor opened beside them, by a plain read of the file or by an
+// immutable connection, drops their locks when it closes. Another process could then
+// delete the -wal file still in use, and the events written to it would be lost.
+bool is_open_in_process(const std::string& path);
 
 // A prepared statement. Parameters are numbered from 1 and columns from 0, as in SQLite.
 class Statement {

@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
+#include "store/audit_store.h"
 #include "store/schema.h"
 #include "store_test_helpers.h"
 
@@ -123,6 +126,54 @@ TEST(StoreDurability, ReadWhileAnotherProcessWrites) {
     }
     EXPECT_EQ(previous, kEvents);
     writer.kill_now();
+}
+
+// Counts the events of the store at `path` with Python's sqlite3 module: another program
+// that reads the store and closes it, which deletes the -wal file when no other process
+// holds the store open. Returns -1 when Python is missing.
+int64_t count_in_other_process(const std::string& path) {
+    std::string command =
+        "python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute(\"select count(*) from events\").fetchone()[0]); "
+        "c.close()' " +
+        path + " 2>/dev/null";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return -1;
+    long long count = -1;
+    if (fscanf(pipe, "%lld", &count) != 1) count = -1;
+    pclose(pipe);
+    return count;
+}
+
+// The agent opens its store a second time to record an audit event, and reads it to answer
+// queries. Those opens must keep the writer's locks: without them, another program's read
+// deletes the -wal file that the writer goes on committing to, and those events are lost.
+TEST(StoreDurability, SecondOpenKeepsTheWritersLocks) {
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    StoreSettings settings{.path = path, .batch_size = 8};
+    StoreSink sink(settings);
+    ASSERT_TRUE(sink.is_open());
+    for (uint64_t i = 0; i < 30; ++i) sink.write(testing::numbered_event(i));
+    sink.flush();
+    if (count_in_other_process(path) != 30) GTEST_SKIP() << "python3 with sqlite3 is missing";
+
+    events::AuditEvent audit;
+    audit.action = "enable";
+    audit.actor_user = "root";
+    record_audit_event(path, audit);
+    {
+        StoreReader reader = StoreReader::open(path);
+        EXPECT_EQ(testing::read_all(reader, {}).size(), 30u);
+    }
+    check_store_file(path);
+
+    EXPECT_EQ(count_in_other_process(path), 30);
+    EXPECT_TRUE(std::filesystem::exists(path + "-wal"));
+    for (uint64_t i = 30; i < 60; ++i) sink.write(testing::numbered_event(i));
+    sink.flush();
+    EXPECT_EQ(sink.stats().committed, 60u);
+    EXPECT_EQ(count_in_other_process(path), 60);
 }
 
 TEST(StoreDurability, UnwritablePathCountsLoss) {
