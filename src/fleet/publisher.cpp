@@ -163,13 +163,17 @@ Publisher::Round Publisher::publish_round() {
     // 1. Publish up to max_pending events after the cursor, skipping those already
     //    acknowledged in an earlier round.
     std::vector<int64_t> sequences;
-    store::EventCursor rows =
-        reader_.select_after(cursor_sequence_, options_.max_pending + acknowledged_ahead_.size());
-    store::StoredEvent stored;
-    while (sequences.size() < options_.max_pending && rows.next(stored)) {
-        sequences.push_back(stored.sequence);
-        if (acknowledged_ahead_.count(stored.sequence) > 0) continue;
-        if (!publish_event(stored)) break;
+    {
+        // Read in a scope of its own: the statement's read transaction ends before the wait
+        // for acknowledgments, so that it never holds back a checkpoint of the -wal file.
+        store::EventCursor rows = reader_.select_after(
+            cursor_sequence_, options_.max_pending + acknowledged_ahead_.size());
+        store::StoredEvent stored;
+        while (sequences.size() < options_.max_pending && rows.next(stored)) {
+            sequences.push_back(stored.sequence);
+            if (acknowledged_ahead_.count(stored.sequence) > 0) continue;
+            if (!publish_event(stored)) break;
+        }
     }
     if (sequences.empty()) return Round::kIdle;
 

@@ -199,10 +199,7 @@ std::unique_ptr<EventStore> EventStore::open(const std::string& path, RetentionP
         Database db = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
         configure_connection(db);
         migrate(db);
-        // Keeping the -wal and -shm files after the last connection closes lets a user who
-        // may not write the directory (a user reading root's store) still open it read-only.
-        int persist_wal = 1;
-        sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+        keep_wal_files(db);
         if (!clock) clock = query::now_ms;
         return std::unique_ptr<EventStore>(
             new EventStore(std::move(db), retention, std::move(clock)));

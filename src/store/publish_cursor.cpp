@@ -20,6 +20,7 @@ PublishCursor PublishCursor::open(const std::string& path, const std::string& st
         Database db = Database::open(path, SQLITE_OPEN_READWRITE);
         configure_connection(db);
         migrate(db);
+        keep_wal_files(db);
         return PublishCursor(std::move(db), stream);
     } catch (const SqliteError& failure) {
         throw StoreError(
@@ -41,7 +42,12 @@ PublishCursor::PublishCursor(Database db, std::string stream)
 int64_t PublishCursor::load() {
     select_.reset();
     select_.bind(1, std::string_view(stream_));
-    return select_.step() ? select_.column_int(0) : 0;
+    const int64_t sequence = select_.step() ? select_.column_int(0) : 0;
+    // A statement left on its row keeps its read transaction open. The -wal file could
+    // then never be checkpointed past it and would grow without bound, and save() on this
+    // connection would fail at once with SQLITE_BUSY once another connection committed.
+    select_.reset();
+    return sequence;
 }
 
 void PublishCursor::save(int64_t sequence, int64_t now_ms) {
@@ -50,6 +56,7 @@ void PublishCursor::save(int64_t sequence, int64_t now_ms) {
     upsert_.bind(2, sequence);
     upsert_.bind(3, now_ms);
     upsert_.step();
+    upsert_.reset();
 }
 
 }  // namespace pw::store

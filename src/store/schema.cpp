@@ -124,6 +124,11 @@ void configure_connection(Database& db) {
           "failed to set the busy timeout");
 }
 
+void keep_wal_files(Database& db) {
+    int persist_wal = 1;
+    sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+}
+
 int64_t writable_schema_version(Database& db) {
     int64_t version = db.query_int("PRAGMA user_version");
     reject_foreign_database(db, version);

@@ -37,4 +37,9 @@ void check_schema_for_reading(Database& db);
 // and a writer (or two writers) wait for each other instead of failing.
 void configure_connection(Database& db);
 
+// Keeps the -wal and -shm files when this read-write connection is the last to close, so
+// that a user who may not write the directory (a user reading root's store) can still open
+// the store read-only.
+void keep_wal_files(Database& db);
+
 }  // namespace pw::store

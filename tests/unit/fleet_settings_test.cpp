@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -124,6 +125,35 @@ TEST(PublishCursor, MovesOnlyForward) {
     EXPECT_EQ(cursor.load(), 5);
     store::PublishCursor other = store::PublishCursor::open(path, "OTHER");
     EXPECT_EQ(other.load(), 0);
+}
+
+// A publisher loads its cursor once and saves it after each round, while a writer commits
+// events in between. The load must not leave a read transaction open: saving on top of an
+// old snapshot fails at once, whatever the busy timeout.
+TEST(PublishCursor, SavesAfterOtherCommits) {
+    store::testing::TempDir dir;
+    std::string path = dir.file("events.db");
+    store::testing::write_events(path, {store::testing::numbered_event(1)});
+    store::PublishCursor::open(path, "EVENTS").save(1, 500);
+    store::PublishCursor cursor = store::PublishCursor::open(path, "EVENTS");
+    EXPECT_EQ(cursor.load(), 1);
+    store::testing::write_events(path, {store::testing::numbered_event(2)});
+    EXPECT_NO_THROW(cursor.save(2, 1000));
+    EXPECT_EQ(cursor.load(), 2);
+    store::testing::write_events(path, {store::testing::numbered_event(3)});
+    EXPECT_NO_THROW(cursor.save(3, 2000));
+    EXPECT_EQ(cursor.load(), 3);
+}
+
+// A reader who may not write the store's directory needs the -wal and -shm files, which
+// the cursor's connection, the last to close, must leave in place.
+TEST(PublishCursor, LeavesWalFiles) {
+    store::testing::TempDir dir;
+    std::string path = dir.file("events.db");
+    store::testing::write_events(path, {store::testing::numbered_event(1)});
+    store::PublishCursor::open(path, "EVENTS").save(1, 500);
+    EXPECT_TRUE(std::filesystem::exists(path + "-wal"));
+    EXPECT_TRUE(std::filesystem::exists(path + "-shm"));
 }
 
 TEST(PublishCursor, RejectsMissingStore) {
