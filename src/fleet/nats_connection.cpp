@@ -124,7 +124,7 @@ void NatsConnection::configure(const NatsSettings& settings, ConnectMode mode,
                    fmt::format("failed to load tls_cert '{}' and tls_key '{}'", settings.tls_cert,
                                settings.tls_key));
     }
-    if (!settings.tls_ca.empty() || !settings.tls_cert.empty()) {
+    if (requires_tls(settings)) {
         check_nats(natsOptions_SetSecure(options_, true), "failed to enable TLS");
     }
     if (!settings.creds_file.empty()) {

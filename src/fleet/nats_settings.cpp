@@ -1,6 +1,7 @@
 #include "fleet/nats_settings.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -15,6 +16,31 @@ void require_readable(const std::string& setting, const std::string& path) {
     if (access(path.c_str(), R_OK) != 0) {
         throw std::invalid_argument(fmt::format(
             "{} '{}' is missing or unreadable; check the path and its permissions", setting, path));
+    }
+    // nats.c takes an empty file, a directory or a device as no credentials, or reads a
+    // device without end.
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode) || info.st_size == 0) {
+        throw std::invalid_argument(fmt::format(
+            "{} '{}' is not a regular file with content (empty, a directory or a device); "
+            "pass the path of the file itself",
+            setting, path));
+    }
+}
+
+// Checks the port after the host, if any: 1 to 65535. nats.c would take a larger one
+// modulo 65536 and connect elsewhere.
+void check_port(const std::string& url, const std::string& host_port) {
+    size_t colon = host_port.rfind(':');
+    // An IPv6 address in brackets holds colons of its own.
+    if (colon == std::string::npos || host_port.find(']', colon) != std::string::npos) return;
+    std::string port = host_port.substr(colon + 1);
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        port.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoi(port) == 0 || std::stoi(port) > 65535) {
+        throw std::invalid_argument(
+            fmt::format("invalid NATS server URL '{}': port '{}' is not a number from 1 to 65535",
+                        redact_url(url), port));
     }
 }
 
@@ -35,6 +61,7 @@ void check_server_url(const std::string& url) {
                         "nats://HOST:PORT",
                         redact_url(url)));
     }
+    check_port(url, rest);
 }
 
 }  // namespace
@@ -55,6 +82,14 @@ std::string redact_url(const std::string& url) {
     if (colon == std::string::npos || colon > at)
         return url.substr(0, start) + "***" + url.substr(at);
     return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+bool requires_tls(const NatsSettings& settings) {
+    if (!settings.tls_ca.empty() || !settings.tls_cert.empty()) return true;
+    for (const std::string& url : server_urls(settings)) {
+        if (url.starts_with("tls://")) return true;
+    }
+    return false;
 }
 
 std::vector<std::string> server_urls(const NatsSettings& settings) {

@@ -44,6 +44,10 @@ void validate(const NatsSettings& settings);
 // The servers to connect to: `settings.servers`, or kDefaultServer when it is empty.
 std::vector<std::string> server_urls(const NatsSettings& settings);
 
+// True when the connection must use TLS: a server URL has the tls:// scheme, or a CA or a
+// client certificate is set. nats.c alone would fall back to plain text for tls://.
+bool requires_tls(const NatsSettings& settings);
+
 // `url` with the password of its user part replaced by "***", for logs and messages.
 std::string redact_url(const std::string& url);
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -78,6 +79,45 @@ TEST(FleetSettings, RejectsInvalidValues) {
     settings = NatsSettings{};
     settings.tls_cert = "/etc/hostname";
     EXPECT_NE(validation_error(settings).find("tls_key"), std::string::npos);
+}
+
+TEST(FleetSettings, RejectsPortsOutOfRange) {
+    NatsSettings settings;
+    for (const char* url : {"nats://127.0.0.1:79758", "nats://127.0.0.1:0", "tls://[::1]:65536",
+                            "nats://127.0.0.1:42x"}) {
+        settings.servers = {url};
+        EXPECT_NE(validation_error(settings).find("is not a number from 1 to 65535"),
+                  std::string::npos)
+            << url;
+    }
+    for (const char* url :
+         {"nats://127.0.0.1:65535", "nats://[::1]:4222", "nats://[::1]", "nats://localhost"}) {
+        settings.servers = {url};
+        EXPECT_EQ(validation_error(settings), "") << url;
+    }
+}
+
+TEST(FleetSettings, RejectsCredentialFilesWithoutContent) {
+    store::testing::TempDir dir;
+    std::string empty = dir.file("empty.creds");
+    { std::ofstream touch(empty); }
+    for (const std::string& path : {empty, dir.path().string(), std::string("/dev/zero")}) {
+        NatsSettings settings;
+        settings.creds_file = path;
+        EXPECT_NE(validation_error(settings).find("is not a regular file with content"),
+                  std::string::npos)
+            << path;
+    }
+}
+
+TEST(FleetSettings, TlsSchemeRequiresTls) {
+    NatsSettings settings;
+    EXPECT_FALSE(requires_tls(settings));
+    settings.servers = {"nats://127.0.0.1:4222", "tls://127.0.0.1:4223"};
+    EXPECT_TRUE(requires_tls(settings));
+    settings.servers = {"nats://127.0.0.1:4222"};
+    settings.tls_ca = "/etc/ssl/ca.pem";
+    EXPECT_TRUE(requires_tls(settings));
 }
 
 TEST(FleetSearchMessages, RequestRoundTrip) {
