@@ -33,12 +33,18 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
 
     // 1. The agents that should answer: those present in the bucket.
     std::vector<std::string> present;
+    bool fleet_known = true;
     try {
         Presence presence(nc, settings);
         present = presence.list();
     } catch (const NatsError& error) {
-        spdlog::warn("cannot list the agents, so only those that answer are known: {}",
-                     error.what());
+        // The agents that answer first cannot tell when the others are done: the search
+        // takes what comes until the time runs out, rather than stop after the fast ones.
+        fleet_known = false;
+        spdlog::warn(
+            "cannot list the agents, so the search waits the whole --timeout for "
+            "those that answer: {}",
+            error.what());
     }
     SearchGathering gathering(present, on_event);
 
@@ -63,7 +69,7 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
 
     // 3. Gather until every known agent finished or the time is up.
     bool no_listener = false;
-    while (!gathering.finished() && std::chrono::steady_clock::now() < deadline) {
+    while ((!fleet_known || !gathering.finished()) && std::chrono::steady_clock::now() < deadline) {
         std::string rejected = connection.take_async_error();
         if (!rejected.empty()) {
             natsSubscription_Destroy(replies);
