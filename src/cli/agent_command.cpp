@@ -264,6 +264,7 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     }
     agent::Agent agent(options.config);
     if (holder != nullptr) {
+        holder->set_device(device_name(options.config));
         follow_policy(*holder, agent);
         control::register_policy_commands(server, *holder);
     }

@@ -26,12 +26,22 @@ std::optional<uint64_t> SearchGathering::handle(std::string_view text) {
         return std::nullopt;
     }
     AgentAnswer& answer = agent(reply.device);
+    const bool accepted_before = answer.accepted;
     answer.accepted = true;
     // After a failure, nothing more of this agent counts.
     if (!answer.error.empty()) return std::nullopt;
 
     switch (reply.type) {
         case ReplyType::kAccepted:
+            // Each agent accepts once, first: a second acceptance is a second agent.
+            if (accepted_before) {
+                answer.done = false;
+                answer.error = fmt::format(
+                    "two agents answer as device '{}', so their results cannot be told apart; "
+                    "give each its own --device or device setting (the default, the host name, "
+                    "is the same on cloned machines)",
+                    reply.device);
+            }
             return std::nullopt;
         case ReplyType::kChunk:
             break;

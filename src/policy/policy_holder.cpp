@@ -48,6 +48,11 @@ std::string PolicyHolder::source_path() const {
     return source_path_;
 }
 
+void PolicyHolder::set_device(std::string device) {
+    std::lock_guard lock(mutex_);
+    device_ = std::move(device);
+}
+
 void PolicyHolder::set_audit_recorder(AuditRecorder recorder) {
     std::lock_guard lock(mutex_);
     recorder_ = std::move(recorder);
@@ -118,7 +123,7 @@ ChangeResult PolicyHolder::replace_locked(Policy next, const std::string& action
     event.actor_user = actor.user;
     event.actor_pid = actor.pid;
     event.source = source;
-    event.device = host_name();
+    event.device = device_.empty() ? host_name() : device_;
     event.changes = result.changes;
     log_change(event);
     // The change stands even when its audit event cannot be stored: the recorder logs that,

@@ -50,6 +50,9 @@ class PolicyHolder {
     // Records audit events through `recorder` (by default they are only logged); the agent
     // passes one that writes them to the store.
     void set_audit_recorder(AuditRecorder recorder);
+    // The device name audit events carry, as the agent's network events do; the host name
+    // until set.
+    void set_device(std::string device);
     // Calls `listener` after every accepted change, on the changing thread.
     void add_listener(Listener listener);
 
@@ -72,6 +75,7 @@ class PolicyHolder {
     std::shared_ptr<const Policy> policy_;
     std::string source_path_;
     AuditRecorder recorder_;
+    std::string device_;
     std::vector<Listener> listeners_;
 };
 

@@ -115,6 +115,17 @@ TEST_F(Gathering, CountMismatchFailsAgent) {
     EXPECT_EQ(answer("agent-1").error, "sent 1 of the 5 events it counted");
 }
 
+TEST_F(Gathering, TwoAgentsWithOneDeviceNamed) {
+    const std::string accepted = R"({"type":"accepted","device":"agent-1"})";
+    gathering.handle(accepted);
+    gathering.handle(chunk("agent-1", 0, kEvent));
+    gathering.handle(accepted);
+    EXPECT_NE(answer("agent-1").error.find("two agents answer as device 'agent-1'"),
+              std::string::npos)
+        << answer("agent-1").error;
+    EXPECT_FALSE(answer("agent-1").done);
+}
+
 TEST_F(Gathering, UnknownAgentIsWaitedFor) {
     EXPECT_FALSE(gathering.handle(R"({"type":"accepted","device":"agent-2"})"));
     EXPECT_FALSE(gathering.handle(done("agent-1", 0)));

@@ -296,6 +296,21 @@ TEST(PolicyHolder, ChangesAreAuditedAndInvalidOnesKeepPolicy) {
     EXPECT_EQ(stored[0].event.changes[0].new_value, "false");
 }
 
+TEST(PolicyHolder, AuditEventsCarryTheAgentsDevice) {
+    TempDir dir;
+    Policy initial;
+    initial.store_path = dir.file("events.db");
+    PolicyHolder holder(initial);
+    holder.set_audit_recorder(store_audit_recorder());
+    holder.set_device("web-1");
+    holder.update("disable", Actor{0, "root", 1}, [](Policy& p) { p.recording_enabled = false; });
+
+    store::Database db = store::Database::open(initial.store_path, SQLITE_OPEN_READONLY);
+    std::vector<store::StoredAuditEvent> stored = store::read_audit_events(db, {});
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].event.device, "web-1");
+}
+
 TEST(AuditStore, MigratesVersionOneStore) {
     TempDir dir;
     std::string path = dir.file("events.db");
