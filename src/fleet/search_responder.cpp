@@ -217,8 +217,17 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     if (!abandoned && !chunk.empty() && !flush_chunk()) abandoned = true;
     natsSubscription_Destroy(acks);
     if (abandoned || stopping_) {
+        const std::string reason =
+            stopping_ ? "the agent is stopping"
+                      : fmt::format(
+                            "the requester stopped acknowledging for {} s (a reader of "
+                            "its output that does not keep up holds it back)",
+                            options_.ack_timeout.count() / 1000.0);
         spdlog::warn("abandoned the search for '{}' after {} events: {}", request.query, count,
-                     stopping_ ? "the agent is stopping" : "the requester stopped acknowledging");
+                     reason);
+        // The requester then names the cause instead of waiting for --timeout.
+        send_error(reply_subject,
+                   fmt::format("abandoned the search after {} events: {}", count, reason));
         return;
     }
 
