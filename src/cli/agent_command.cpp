@@ -137,8 +137,9 @@ bool handle_signals(daemon::SignalWatcher& signals, policy::PolicyHolder* holder
 
 // Connects the policy holder to the agent: audit events go to the policy's store, and a
 // change of the recording rules or of the capture reaches the agent at once.
-void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent) {
-    holder.set_audit_recorder(policy::store_audit_recorder());
+void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent,
+                   const std::string& store_path) {
+    holder.set_audit_recorder(policy::store_audit_recorder(store_path));
     // The policy the agent started with, and the one whose capture it applied last; the
     // listeners run one at a time, under the holder's lock.
     auto running = std::make_shared<policy::Policy>(*holder.current());
@@ -265,7 +266,7 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     agent::Agent agent(options.config);
     if (holder != nullptr) {
         holder->set_device(device_name(options.config));
-        follow_policy(*holder, agent);
+        follow_policy(*holder, agent, options.config.store.path);
         control::register_policy_commands(server, *holder);
     }
     agent::register_agent_commands(server, agent);

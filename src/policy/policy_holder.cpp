@@ -135,13 +135,13 @@ ChangeResult PolicyHolder::replace_locked(Policy next, const std::string& action
     return result;
 }
 
-PolicyHolder::AuditRecorder store_audit_recorder() {
-    return [](const events::AuditEvent& event, const Policy& next) {
+PolicyHolder::AuditRecorder store_audit_recorder(std::string store_path) {
+    return [store_path = std::move(store_path)](const events::AuditEvent& event, const Policy&) {
         try {
-            store::record_audit_event(next.store_path, event);
+            store::record_audit_event(store_path, event);
         } catch (const std::exception& error) {
             spdlog::error("audit event of the policy {} by user {} could not be stored in {}: {}",
-                          event.action, event.actor_user, next.store_path, error.what());
+                          event.action, event.actor_user, store_path, error.what());
         }
     };
 }

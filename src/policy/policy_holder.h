@@ -79,8 +79,9 @@ class PolicyHolder {
     std::vector<Listener> listeners_;
 };
 
-// The recorder that writes audit events into the store of the policy they bring in, logging
-// an event it cannot store.
-PolicyHolder::AuditRecorder store_audit_recorder();
+// The recorder that writes audit events into the store at `store_path`, the one the agent
+// records to, logging an event it cannot store. A policy that names another store takes
+// effect there at the next start only, and a file there may be anyone's.
+PolicyHolder::AuditRecorder store_audit_recorder(std::string store_path);
 
 }  // namespace pw::policy

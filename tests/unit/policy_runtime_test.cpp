@@ -264,7 +264,7 @@ TEST(PolicyHolder, ChangesAreAuditedAndInvalidOnesKeepPolicy) {
     Policy initial;
     initial.store_path = dir.file("events.db");
     PolicyHolder holder(initial);
-    holder.set_audit_recorder(store_audit_recorder());
+    holder.set_audit_recorder(store_audit_recorder(initial.store_path));
     int notified = 0;
     holder.add_listener([&](const Policy&) { ++notified; });
 
@@ -301,7 +301,7 @@ TEST(PolicyHolder, AuditEventsCarryTheAgentsDevice) {
     Policy initial;
     initial.store_path = dir.file("events.db");
     PolicyHolder holder(initial);
-    holder.set_audit_recorder(store_audit_recorder());
+    holder.set_audit_recorder(store_audit_recorder(initial.store_path));
     holder.set_device("web-1");
     holder.update("disable", Actor{0, "root", 1}, [](Policy& p) { p.recording_enabled = false; });
 
