@@ -61,11 +61,14 @@ int publish_recorded(const PublishOptions& options, store::StoreSink* store,
                      publisher.acknowledged(), store->path());
         return 0;
     }
+    const std::string cause = publisher.last_error().empty()
+                                  ? std::string("NATS did not acknowledge them")
+                                  : "the last failure: " + publisher.last_error();
     spdlog::error(
-        "{} events of {} remain unpublished {}: NATS did not acknowledge them; they "
-        "stay in the store and the next publish sends them",
+        "{} events of {} remain unpublished {} ({}); they stay in the store and the next "
+        "publish sends them",
         left, store->path(),
-        *stop != 0 ? "after a signal" : fmt::format("after {} s", options.timeout_s));
+        *stop != 0 ? "after a signal" : fmt::format("after {} s", options.timeout_s), cause);
     return kExitUnpublished;
 }
 

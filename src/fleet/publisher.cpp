@@ -277,6 +277,7 @@ void Publisher::advance_cursor(const std::vector<int64_t>& sequences) {
 }
 
 void Publisher::record_failure(const std::string& error) {
+    last_error_ = error;
     auto now = std::chrono::steady_clock::now();
     ++failures_since_log_;
     if (failing_ && now - last_failure_log_ < kFailureLogInterval) return;

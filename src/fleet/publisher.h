@@ -62,6 +62,9 @@ class Publisher {
 
     // Events acknowledged by JetStream since the publisher started.
     uint64_t acknowledged() const { return acknowledged_count_; }
+    // The cause of the latest failed round (not connected, a stream that cannot be made, a
+    // refused publication), empty when no round failed.
+    const std::string& last_error() const { return last_error_; }
     // Stored events after the cursor.
     uint64_t unpublished();
 
@@ -101,6 +104,7 @@ class Publisher {
     std::chrono::steady_clock::time_point last_failure_log_;
     uint64_t failures_since_log_ = 0;
     bool failing_ = false;
+    std::string last_error_;
 
     std::mutex thread_mutex_;
     std::condition_variable wake_;
