@@ -168,9 +168,27 @@ int run_fleet_search(FleetSearchOptions& options) {
     }
     if (invalid_query) return kExitInvalidQuery;
     std::vector<std::string> missing = result.missing();
-    if (!missing.empty()) {
+    // Agents that sent events but not all of them, apart from those that sent nothing.
+    std::vector<std::string> silent;
+    std::vector<std::string> unfinished;
+    for (const fleet::AgentAnswer& answer : result.agents) {
+        if (answer.done || !answer.error.empty()) continue;
+        if (answer.received == 0) {
+            silent.push_back(answer.device);
+        } else {
+            unfinished.push_back(fmt::format("{} ({} events)", answer.device, answer.received));
+        }
+    }
+    if (!silent.empty()) {
         std::cerr << fmt::format("agents that did not answer within {} s ({}): {}\n",
-                                 options.timeout_s, missing.size(), fmt::join(missing, ", "));
+                                 options.timeout_s, silent.size(), fmt::join(silent, ", "));
+    }
+    if (!unfinished.empty()) {
+        std::cerr << fmt::format(
+            "agents that did not finish within {} s ({}): {}; a longer --timeout lets them "
+            "finish, and a reader of the output must keep up, since the requester takes no "
+            "more events while it cannot write\n",
+            options.timeout_s, unfinished.size(), fmt::join(unfinished, ", "));
     }
     if (result.agents.empty()) {
         if (result.no_listener) {

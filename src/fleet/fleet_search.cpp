@@ -42,8 +42,8 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
         // takes what comes until the time runs out, rather than stop after the fast ones.
         fleet_known = false;
         spdlog::warn(
-            "cannot list the agents, so the search waits the whole --timeout for "
-            "those that answer: {}",
+            "cannot list the agents, so the search takes the answers that come "
+            "within --timeout: {}",
             error.what());
     }
     SearchGathering gathering(present, on_event);

@@ -163,19 +163,25 @@ Publisher::Round Publisher::publish_round() {
     // 1. Publish up to max_pending events after the cursor, skipping those already
     //    acknowledged in an earlier round.
     std::vector<int64_t> sequences;
+    std::vector<store::StoredEvent> batch;
     {
-        // Read in a scope of its own: the statement's read transaction ends before the wait
-        // for acknowledgments, so that it never holds back a checkpoint of the -wal file.
+        // The round's events are read first, in a scope of their own, and published after:
+        // the read transaction then lasts only as long as the reads. A reader that is always
+        // in a transaction keeps a writer's checkpoints from starting the -wal file over,
+        // and the file grows for as long as the publisher is behind.
         store::EventCursor rows = reader_.select_after(
             cursor_sequence_, options_.max_pending + acknowledged_ahead_.size());
         store::StoredEvent stored;
         while (sequences.size() < options_.max_pending && rows.next(stored)) {
             sequences.push_back(stored.sequence);
-            if (acknowledged_ahead_.count(stored.sequence) > 0) continue;
-            if (!publish_event(stored)) break;
+            if (acknowledged_ahead_.count(stored.sequence) == 0) batch.push_back(std::move(stored));
+            stored = store::StoredEvent{};
         }
     }
     if (sequences.empty()) return Round::kIdle;
+    for (const store::StoredEvent& event : batch) {
+        if (!publish_event(event)) break;
+    }
 
     // 2. Wait for every acknowledgment or failure of the round, then 3. move the cursor over
     //    the acknowledged prefix.
