@@ -130,8 +130,9 @@ bool Inflater::fail_or_pass_through(const Output& out) {
 class MultipartSplitter {
   public:
     // Parts scanned per body; the rest are passed over.
-    static constexpr size_t kMaxParts = 16;
-    // A part's header lines longer than this end the splitting.
+    static constexpr size_t kMaxParts = 64;
+    // Header lines of a part kept to find its media type; longer ones are passed over, and
+    // the part's content is scanned without a declared type.
     static constexpr size_t kMaxPartHeader = 4096;
 
     explicit MultipartSplitter(std::string_view boundary)
@@ -190,13 +191,19 @@ class MultipartSplitter {
             case State::kHeaders: {
                 size_t end = pending_.find("\r\n\r\n");
                 if (end == std::string::npos) {
-                    if (pending_.size() > kMaxPartHeader) state_ = State::kDone;
+                    if (pending_.size() > kMaxPartHeader) {
+                        // Keep what may be the start of the empty line.
+                        header_overflow_ = true;
+                        pending_.erase(0, pending_.size() - 3);
+                    }
                     return false;
                 }
                 // The rest of the delimiter line, then the part's header lines, if any, and
                 // the empty line.
                 part_ = std::make_unique<content::TransferScanner>(
-                    part_media_type(std::string_view(pending_).substr(0, end)));
+                    header_overflow_ ? std::string()
+                                     : part_media_type(std::string_view(pending_).substr(0, end)));
+                header_overflow_ = false;
                 pending_.erase(0, end + 4);
                 state_ = State::kContent;
                 return true;
@@ -240,6 +247,7 @@ class MultipartSplitter {
     std::string pending_;
     std::unique_ptr<content::TransferScanner> part_;
     size_t parts_ = 0;
+    bool header_overflow_ = false;  // the current part's header lines passed kMaxPartHeader
     State state_ = State::kPreamble;
 };
 

@@ -98,7 +98,16 @@ std::vector<std::string> server_urls(const NatsSettings& settings) {
 }
 
 void validate(const NatsSettings& settings) {
-    for (const std::string& url : server_urls(settings)) check_server_url(url);
+    size_t tls_urls = 0;
+    for (const std::string& url : server_urls(settings)) {
+        check_server_url(url);
+        if (url.starts_with("tls://")) ++tls_urls;
+    }
+    if (tls_urls > 0 && tls_urls < server_urls(settings).size()) {
+        throw std::invalid_argument(
+            "the NATS servers mix tls:// and nats:// URLs; a connection uses TLS with every "
+            "server or with none, so give all of them the same scheme");
+    }
     if (!settings.creds_file.empty() && !settings.nkey_seed_file.empty()) {
         throw std::invalid_argument(
             "creds_file and nkey_seed_file are both set; use one of them (a credentials file "

@@ -113,8 +113,10 @@ TEST(FleetSettings, RejectsCredentialFilesWithoutContent) {
 TEST(FleetSettings, TlsSchemeRequiresTls) {
     NatsSettings settings;
     EXPECT_FALSE(requires_tls(settings));
-    settings.servers = {"nats://127.0.0.1:4222", "tls://127.0.0.1:4223"};
+    settings.servers = {"tls://127.0.0.1:4222", "tls://127.0.0.1:4223"};
     EXPECT_TRUE(requires_tls(settings));
+    settings.servers = {"nats://127.0.0.1:4222", "tls://127.0.0.1:4223"};
+    EXPECT_NE(validation_error(settings).find("mix tls:// and nats://"), std::string::npos);
     settings.servers = {"nats://127.0.0.1:4222"};
     settings.tls_ca = "/etc/ssl/ca.pem";
     EXPECT_TRUE(requires_tls(settings));

@@ -437,6 +437,21 @@ TEST(HttpDetector, FormUploadSplitAnywhere) {
     }
 }
 
+TEST(HttpDetector, FormUploadAfterManyPartsOrLongHeaders) {
+    // The file part after 40 empty fields, and after a part with 8 KB of header lines.
+    std::string fields;
+    for (int i = 0; i < 40; ++i) fields += "--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n";
+    fields += "--B\r\nX-Padding: " + std::string(8192, 'p') + "\r\n\r\nlong\r\n";
+    const std::string body =
+        fields + "--B\r\nContent-Type: image/png\r\n\r\n" + std::string(kPng) + "\r\n--B--\r\n";
+    Conversation conversation;
+    conversation.send(kClient,
+                      "POST /u HTTP/1.1\r\nContent-Type: multipart/form-data; "
+                      "boundary=B\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body);
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
 TEST(HttpDetector, FormUploadWithoutItsBoundaryIsNotSplit) {
     // A body that never shows its declared boundary types nothing from the parts it seems
     // to have.
