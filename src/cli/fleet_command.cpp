@@ -167,8 +167,8 @@ int run_fleet_search(FleetSearchOptions& options) {
         failed.push_back(answer.device);
     }
     if (invalid_query) return kExitInvalidQuery;
-    std::vector<std::string> missing = result.missing();
-    // Agents that sent events but not all of them, apart from those that sent nothing.
+    // Agents that did not finish: those that sent nothing, and those that sent part of
+    // their events.
     std::vector<std::string> silent;
     std::vector<std::string> unfinished;
     for (const fleet::AgentAnswer& answer : result.agents) {
@@ -199,7 +199,7 @@ int run_fleet_search(FleetSearchOptions& options) {
         }
         return kExitAgentsMissing;
     }
-    return missing.empty() && failed.empty() ? 0 : kExitAgentsMissing;
+    return silent.empty() && unfinished.empty() && failed.empty() ? 0 : kExitAgentsMissing;
 }
 
 template <class Run>

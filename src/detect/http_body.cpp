@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include "common/ascii.h"
+#include "detect/http_message.h"
 
 namespace pw::detect::http {
 
@@ -131,15 +131,14 @@ class MultipartSplitter {
   public:
     // Parts scanned per body; the rest are passed over.
     static constexpr size_t kMaxParts = 64;
-    // Header lines of a part kept to find its media type; longer ones are passed over, and
-    // the part's content is scanned without a declared type.
+    // Bytes of a part's header lines kept to find its media type. A part with longer header
+    // lines is scanned without a declared type.
     static constexpr size_t kMaxPartHeader = 4096;
 
+    // `pending_` starts with a CRLF because the first delimiter may open the body without
+    // one before it.
     explicit MultipartSplitter(std::string_view boundary)
-        : delimiter_("\r\n--" + std::string(boundary)) {
-        // The first delimiter may open the body, without the CRLF before it.
-        pending_ = "\r\n";
-    }
+        : delimiter_("\r\n--" + std::string(boundary)), pending_("\r\n") {}
 
     // Feeds the next bytes of the body. Returns false once no more are wanted.
     bool feed(std::span<const uint8_t> bytes, Session& session) {
@@ -202,7 +201,7 @@ class MultipartSplitter {
                 // the empty line.
                 part_ = std::make_unique<content::TransferScanner>(
                     header_overflow_ ? std::string()
-                                     : part_media_type(std::string_view(pending_).substr(0, end)));
+                                     : field_media_type(std::string_view(pending_).substr(0, end)));
                 header_overflow_ = false;
                 pending_.erase(0, end + 4);
                 state_ = State::kContent;
@@ -218,29 +217,6 @@ class MultipartSplitter {
     void scan(std::string_view bytes, Session& session) {
         if (!part_ || bytes.empty() || part_->done()) return;
         part_->feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, session);
-    }
-
-    // The media type of a part's Content-Type line, lower-case, without parameters.
-    static std::string part_media_type(std::string_view header) {
-        for (size_t start = 0; start < header.size();) {
-            size_t end = header.find("\r\n", start);
-            std::string_view line =
-                header.substr(start, end == std::string_view::npos ? end : end - start);
-            start = end == std::string_view::npos ? header.size() : end + 2;
-            constexpr std::string_view kName = "content-type:";
-            if (line.size() < kName.size()) continue;
-            std::string lowered(line);
-            for (char& c : lowered) c = ascii_lower(c);
-            if (!lowered.starts_with(kName)) continue;
-            std::string_view value = std::string_view(lowered).substr(kName.size());
-            value = value.substr(0, value.find(';'));
-            size_t first = value.find_first_not_of(" \t");
-            size_t last = value.find_last_not_of(" \t");
-            return first == std::string_view::npos
-                       ? std::string()
-                       : std::string(value.substr(first, last - first + 1));
-        }
-        return {};
     }
 
     std::string delimiter_;

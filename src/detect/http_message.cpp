@@ -1,9 +1,11 @@
-#include "common/ascii.h"
 #include "detect/http_message.h"
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <functional>
+
+#include "common/ascii.h"
 
 namespace pw::detect::http {
 namespace {
@@ -251,6 +253,33 @@ bool list_has_token(std::string_view list, std::string_view token) {
     return false;
 }
 
+void for_each_field(std::string_view lines,
+                    const std::function<void(std::string_view, std::string_view)>& visit) {
+    while (!lines.empty()) {
+        size_t end = lines.find('\n');
+        std::string_view field = lines.substr(0, end);
+        lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 1);
+        if (field.ends_with('\r')) field.remove_suffix(1);
+        size_t colon = field.find(':');
+        if (colon == 0 || colon == std::string_view::npos) continue;
+        std::string_view name = field.substr(0, colon);
+        if (!std::all_of(name.begin(), name.end(), is_token_char)) continue;
+        visit(name, trim(field.substr(colon + 1)));
+    }
+}
+
+std::string media_type_of(std::string_view content_type) {
+    return lower(trim(content_type.substr(0, content_type.find(';'))));
+}
+
+std::string field_media_type(std::string_view lines) {
+    std::string media_type;
+    for_each_field(lines, [&media_type](std::string_view name, std::string_view value) {
+        if (equals_ignoring_case(name, "content-type")) media_type = media_type_of(value);
+    });
+    return media_type;
+}
+
 std::optional<MessageHead> parse_head(std::string_view head) {
     size_t line_end = head.find('\n');
     std::string_view first = head.substr(0, line_end);
@@ -266,20 +295,11 @@ std::optional<MessageHead> parse_head(std::string_view head) {
 
     std::string_view rest =
         line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 1);
-    while (!rest.empty()) {
-        size_t end = rest.find('\n');
-        std::string_view field = rest.substr(0, end);
-        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-        if (field.ends_with('\r')) field.remove_suffix(1);
-        size_t colon = field.find(':');
-        if (colon == 0 || colon == std::string_view::npos) continue;
-        std::string_view name = field.substr(0, colon);
-        if (!std::all_of(name.begin(), name.end(), is_token_char)) continue;
-        std::string_view value = trim(field.substr(colon + 1));
+    for_each_field(rest, [&message](std::string_view name, std::string_view value) {
         if (equals_ignoring_case(name, "content-length")) {
             if (value.empty() || value.size() > 15 ||
                 !std::all_of(value.begin(), value.end(), is_digit))
-                continue;
+                return;
             uint64_t length = std::stoull(std::string(value));
             if (!message.content_length) message.content_length = length;
         } else if (equals_ignoring_case(name, "transfer-encoding")) {
@@ -287,7 +307,7 @@ std::optional<MessageHead> parse_head(std::string_view head) {
                 message.transfer_codings.push_back(lower(coding));
             });
         } else if (equals_ignoring_case(name, "content-type")) {
-            message.content_type = lower(trim(value.substr(0, value.find(';'))));
+            message.content_type = media_type_of(value);
             message.boundary = message.content_type.starts_with("multipart/")
                                    ? std::string(multipart_boundary(value))
                                    : std::string();
@@ -296,7 +316,7 @@ std::optional<MessageHead> parse_head(std::string_view head) {
         } else if (equals_ignoring_case(name, "upgrade")) {
             append_list(message.upgrade, value);
         }
-    }
+    });
     message.chunked =
         !message.transfer_codings.empty() && message.transfer_codings.back() == "chunked";
     return message;

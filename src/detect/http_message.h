@@ -4,6 +4,7 @@
 // decide how the body is framed and what it carries.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,18 @@ struct MessageHead {
 // NOTE: RFC 9112 section 5.2 has user agents unfold such lines instead, so a browser
 // decodes a body whose Content-Encoding is folded, and this parser scans it as sent.
 std::optional<MessageHead> parse_head(std::string_view head);
+
+// Calls `visit` with the name and trimmed value of each valid field line of `lines`, as
+// parse_head() reads them: a line without a colon or with an invalid name is skipped.
+void for_each_field(std::string_view lines,
+                    const std::function<void(std::string_view, std::string_view)>& visit);
+
+// Returns the media type of a Content-Type value, lower-case and without parameters.
+std::string media_type_of(std::string_view content_type);
+
+// Returns the media type of the last Content-Type line among the field lines `lines`, or ""
+// when none has one (the header lines of a multipart body's part, say).
+std::string field_media_type(std::string_view lines);
 
 // True when a comma-separated list such as an Upgrade or Content-Encoding value names
 // `token` (lower-case), ignoring case and any "/version".

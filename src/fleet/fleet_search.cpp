@@ -17,14 +17,6 @@ constexpr int64_t kPollMs = 100;
 
 }  // namespace
 
-std::vector<std::string> FleetSearchResult::missing() const {
-    std::vector<std::string> devices;
-    for (const AgentAnswer& answer : agents) {
-        if (!answer.done && answer.error.empty()) devices.push_back(answer.device);
-    }
-    return devices;
-}
-
 FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& settings,
                                const SearchRequest& request, std::chrono::milliseconds timeout,
                                const std::function<void(store::StoredEvent&)>& on_event) {
@@ -38,8 +30,8 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
         Presence presence(nc, settings);
         present = presence.list();
     } catch (const NatsError& error) {
-        // The agents that answer first cannot tell when the others are done: the search
-        // takes what comes until the time runs out, rather than stop after the fast ones.
+        // Without the list, the first agents to reply cannot show when the others are
+        // done, so the search takes what comes until the time runs out.
         fleet_known = false;
         spdlog::warn(
             "cannot list the agents, so the search takes the answers that come "

@@ -16,9 +16,6 @@ struct FleetSearchResult {
     std::vector<AgentAnswer> agents;  // sorted by device
     // The server reported that no one subscribes to the search subject: no agent runs.
     bool no_listener = false;
-    // Agents known from the presence bucket or from their "accepted" reply that neither
-    // finished nor reported an error before the timeout.
-    std::vector<std::string> missing() const;
 };
 
 // Publishes one search request and gathers the replies of every agent until each known

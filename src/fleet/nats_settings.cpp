@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <stdexcept>
+#include <string_view>
 
 #include "fleet/subjects.h"
 
@@ -32,12 +34,12 @@ void require_readable(const std::string& setting, const std::string& path) {
 // modulo 65536 and connect elsewhere.
 void check_port(const std::string& url, const std::string& host_port) {
     size_t colon = host_port.rfind(':');
-    // An IPv6 address in brackets holds colons of its own.
+    // An IPv6 address in brackets contains colons of its own.
     if (colon == std::string::npos || host_port.find(']', colon) != std::string::npos) return;
-    std::string port = host_port.substr(colon + 1);
-    const bool digits = !port.empty() && port.size() <= 5 &&
-                        port.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits || std::stoi(port) == 0 || std::stoi(port) > 65535) {
+    std::string_view port = std::string_view(host_port).substr(colon + 1);
+    unsigned number = 0;
+    auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (error != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) {
         throw std::invalid_argument(
             fmt::format("invalid NATS server URL '{}': port '{}' is not a number from 1 to 65535",
                         redact_url(url), port));

@@ -175,7 +175,6 @@ Publisher::Round Publisher::publish_round() {
         while (sequences.size() < options_.max_pending && rows.next(stored)) {
             sequences.push_back(stored.sequence);
             if (acknowledged_ahead_.count(stored.sequence) == 0) batch.push_back(std::move(stored));
-            stored = store::StoredEvent{};
         }
     }
     if (sequences.empty()) return Round::kIdle;
