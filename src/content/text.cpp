@@ -156,8 +156,8 @@ ProtocolId identify_text(Bytes head) {
         return identify_shebang(text);
     }
     std::string_view opening = skip_space(text);
-    // PHP source, whose opening tag libmagic also takes for a PHP script; its templates
-    // hold HTML and its code looks like JavaScript, neither of which the file is.
+    // PHP source, which libmagic also names a PHP script by this opening tag. Its templates
+    // contain HTML and its code looks like JavaScript, but the file is neither.
     if (starts_with_ci(opening, "<?php") || opening.starts_with("<?=")) return ProtocolId::kNone;
     if (opening.starts_with("<?xml") && opening.size() > 5 && is_tag_end(opening[5]))
         return ProtocolId::XML;

@@ -63,7 +63,7 @@ public:
 // stops (nDPI's default bound is of the same order).
 inline constexpr uint32_t kMaxSegmentsUnclassified = 32;
 // The bound of an unclassified flow seen from its middle while only one direction has sent
-// data: a capture that starts during a long download holds the server's body alone, and
+// data. A capture that starts during a long download contains the server's body alone, and
 // the client's next request may come a download later. 4096 full-sized segments are about
 // 6 MB.
 inline constexpr uint32_t kMaxSegmentsOneSided = 4096;

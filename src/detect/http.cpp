@@ -199,9 +199,9 @@ class HttpDetector final : public Detector {
 Verdict HttpDetector::inspect(Session& session, const Segment& segment) {
     auto& state = session.state<HttpState>(slot);
     // Once another detector named the connection's protocol, only the server's first bytes
-    // are read: an HTTP server answers a client it does not understand with a status line
-    // (a TLS client at an HTTP port gets 400 Bad Request). The client's segments before
-    // that answer are passed over, up to kMaxSegmentsBeforeMessage of them.
+    // are read, because an HTTP server replies to a client it cannot parse with a status
+    // line (a TLS client at an HTTP port gets 400 Bad Request). The client's segments
+    // before that reply are passed over, up to kMaxSegmentsBeforeMessage of them.
     const bool answer_only = session.classified() && !state.labeled;
     // After messages of its own, the classified layer is one inside an HTTP tunnel.
     if (answer_only && state.messages > 0) return Verdict::kNotMine;

@@ -96,11 +96,10 @@ bool is_kerberos_message(std::span<const uint8_t> d, size_t length) {
     return type && type->first == app->tag;
 }
 
-// A Kerberos password change (RFC 3244, which extends the version 1 protocol of MIT and
-// Windows): a message length that covers the whole message, the version (1, or 0xff80 for
-// a set-password request), the length of an AP-REQ or AP-REP, that message, then a
-// KRB-PRIV. A reply without an AP-REP carries a KRB-ERROR instead. `length` is the
-// message's whole length (the datagram or the TCP record).
+// Checks a Kerberos password change message (kpasswd, RFC 3244). It starts with its whole
+// length, the protocol version (1 for a change, 0xff80 for a set-password request) and the
+// length of an AP-REQ or AP-REP. That message and a KRB-PRIV follow, and a reply without
+// an AP-REP carries a KRB-ERROR instead. `length` is the datagram's or TCP record's length.
 bool is_kpasswd_message(std::span<const uint8_t> d, size_t length) {
     constexpr size_t kHeader = 6;
     constexpr uint32_t kApReq = 14, kApRep = 15, kKrbError = 30;

@@ -433,11 +433,11 @@ Verdict TlsDetector::inspect(Session& session, const Segment& segment) {
         return Verdict::kDone;
     }
     if (state.directions[0].lost && state.directions[1].lost) return Verdict::kNotMine;
-    // The first bytes were not TLS, nor any later segment start: give up without waiting
-    // for the other direction. In a flow seen from its middle the other direction may
-    // still show records: a capture that starts during a long download holds the server's
-    // records, whose boundaries seldom fall at a segment start, and the client's next
-    // record may come much later. A lost direction costs little to wait with.
+    // The first bytes were not TLS, nor any later segment start, so give up without waiting
+    // for the other direction. A flow seen from its middle is the exception: a capture
+    // that starts during a long download contains the server's records, whose boundaries
+    // seldom fall at a segment start, and the client's next record may come much later.
+    // Waiting costs little, because a lost direction is no longer parsed.
     if (direction.lost && other.segments == 0 &&
         (!session.mid_stream() || direction.segments >= kMaxSegmentsOneSided)) {
         return Verdict::kNotMine;

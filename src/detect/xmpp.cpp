@@ -136,9 +136,9 @@ struct XmppState : DetectorState {
     bool labeled = false;
 };
 
-// Whether `text` holds a <proceed/> element, with or without a namespace prefix, of the
-// STARTTLS namespace: after it both parties start the TLS handshake (RFC 6120 section
-// 5.4.2.3).
+// Returns whether `text` contains a <proceed/> element of the STARTTLS namespace, with or
+// without a namespace prefix. After it both parties start the TLS handshake (RFC 6120
+// section 5.4.2.3).
 bool has_tls_proceed(std::string_view text) {
     if (text.find(kTlsNamespace) == std::string_view::npos) return false;
     for (size_t at = text.find("proceed"); at != std::string_view::npos;

@@ -300,7 +300,7 @@ TEST(ContentIdentify, PhpSourceIsNoOtherFormat) {
     EXPECT_EQ(identify_text("<?PHP echo 1; ?>\n<html><head><title>t</title></head></html>\n"),
               ProtocolId::kNone);
     EXPECT_EQ(identify_text("<?= $title ?>\n<script>var x = 1;</script>\n"), ProtocolId::kNone);
-    // A page that opens with HTML stays HTML, whatever code it holds later.
+    // A page that opens with HTML stays HTML, whatever code it contains later.
     EXPECT_EQ(identify_text("<!DOCTYPE html>\n<html><body><?php echo 1; ?></body></html>\n"),
               ProtocolId::HTML);
 }

@@ -133,9 +133,9 @@ TEST(NatsDetector, InfoRequiringTlsOpensInnerLayer) {
     EXPECT_TRUE(clear.session.has(ProtocolId::NATS));
     EXPECT_FALSE(clear.session.take_inner_layer());
 
-    Flow refused;
-    refused.send(false, "INFO {\"server_id\":\"N1\",\"tls_required\":false}\r\n");
-    EXPECT_FALSE(refused.session.take_inner_layer());
+    Flow disabled;
+    disabled.send(false, "INFO {\"server_id\":\"N1\",\"tls_required\":false}\r\n");
+    EXPECT_FALSE(disabled.session.take_inner_layer());
 }
 
 // Text that no NATS line starts with is not kept waiting for its line end.

@@ -199,7 +199,7 @@ TEST(HttpDetector, LeavesFlowsOthersClassified) {
     EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
 }
 
-TEST(HttpDetector, StopsAfterClientSegmentsWithoutAnswer) {
+TEST(HttpDetector, StopsAfterClientSegmentsWithoutReply) {
     Conversation conversation;
     conversation.session().add(ProtocolId::SSH);
     for (int i = 0; i < 16; ++i) conversation.send(kClient, kGet);
@@ -207,7 +207,7 @@ TEST(HttpDetector, StopsAfterClientSegmentsWithoutAnswer) {
     EXPECT_FALSE(conversation.has(ProtocolId::HTTP));
 }
 
-TEST(HttpDetector, HttpAnswerToAnotherProtocol) {
+TEST(HttpDetector, HttpReplyToAnotherProtocol) {
     // A TLS client at an HTTP server: the client's hello in two segments, which the TLS
     // detector labeled, and the server's 400 response with an HTML page.
     Conversation conversation;
@@ -222,7 +222,7 @@ TEST(HttpDetector, HttpAnswerToAnotherProtocol) {
     EXPECT_TRUE(conversation.has(ProtocolId::HTML));
 }
 
-TEST(HttpDetector, OtherAnswerEndsTheLookAtIt) {
+TEST(HttpDetector, NonHttpReplyEndsInspection) {
     Conversation conversation;
     conversation.session().add(ProtocolId::TLS);
     conversation.send(kClient, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"sv);
@@ -437,7 +437,7 @@ TEST(HttpDetector, FormUploadSplitAnywhere) {
     }
 }
 
-TEST(HttpDetector, FormUploadAfterManyPartsOrLongHeaders) {
+TEST(HttpDetector, FormUploadFileInLatePart) {
     // The file part after 40 empty fields, and after a part with 8 KB of header lines.
     std::string fields;
     for (int i = 0; i < 40; ++i) fields += "--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n";
@@ -452,7 +452,7 @@ TEST(HttpDetector, FormUploadAfterManyPartsOrLongHeaders) {
     EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
 }
 
-TEST(HttpDetector, FormUploadWithoutItsBoundaryIsNotSplit) {
+TEST(HttpDetector, FormUploadWrongBoundaryNotSplit) {
     // A body that never shows its declared boundary types nothing from the parts it seems
     // to have.
     std::string upload = form_upload("XyZ", kPng, "image/png");

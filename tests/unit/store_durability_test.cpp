@@ -130,7 +130,7 @@ TEST(StoreDurability, ReadWhileAnotherProcessWrites) {
 
 // Counts the events of the store at `path` with Python's sqlite3 module: another program
 // that reads the store and closes it, which deletes the -wal file when no other process
-// holds the store open. Returns -1 when Python is missing.
+// has the store open. Returns -1 when Python is missing.
 int64_t count_in_other_process(const std::string& path) {
     std::string command =
         "python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
@@ -145,7 +145,7 @@ int64_t count_in_other_process(const std::string& path) {
     return count;
 }
 
-// The agent opens its store a second time to record an audit event, and reads it to answer
+// The agent opens its store a second time to record an audit event, and reads it to serve
 // queries. Those opens must keep the writer's locks: without them, another program's read
 // deletes the -wal file that the writer goes on committing to, and those events are lost.
 TEST(StoreDurability, SecondOpenKeepsTheWritersLocks) {
