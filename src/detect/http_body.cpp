@@ -126,19 +126,28 @@ bool Inflater::fail_or_pass_through(const Output& out) {
 // Splits a multipart body into its parts and scans each part's content. The body is the
 // preamble, then parts that each start with a delimiter line ("--" and the boundary) and
 // their header lines, and a close delimiter ("--" boundary "--") at the end (RFC 2046
-// section 5.1.1). A delimiter after the first follows a CRLF, which belongs to it.
+// section 5.1.1). A delimiter after the first follows a CRLF, which belongs to it. A part
+// that is multipart itself is split again, up to kMaxDepth levels: RFC 2388 sent the files
+// of one form field as a multipart/mixed part, which RFC 7578 section 4.3 no longer
+// recommends but receivers may still read.
 class MultipartSplitter {
   public:
-    // Parts scanned per body; the rest are passed over.
+    // Parts scanned per body, at every level together; the rest are passed over.
     static constexpr size_t kMaxParts = 64;
     // Bytes of a part's header lines kept to find its media type. A part with longer header
     // lines is scanned without a declared type.
     static constexpr size_t kMaxPartHeader = 4096;
+    // Levels of nested multipart bodies, the outermost one included. A multipart part below
+    // them is scanned as one object.
+    static constexpr int kMaxDepth = 4;
 
     // `pending_` starts with a CRLF because the first delimiter may open the body without
-    // one before it.
-    explicit MultipartSplitter(std::string_view boundary)
-        : delimiter_("\r\n--" + std::string(boundary)), pending_("\r\n") {}
+    // one before it. `parts` counts the parts of every level of one body.
+    MultipartSplitter(std::string_view boundary, int depth, size_t& parts)
+        : delimiter_("\r\n--" + std::string(boundary)),
+          pending_("\r\n"),
+          depth_(depth),
+          parts_(parts) {}
 
     // Feeds the next bytes of the body. Returns false once no more are wanted.
     bool feed(std::span<const uint8_t> bytes, Session& session) {
@@ -150,10 +159,11 @@ class MultipartSplitter {
     }
 
     void finish(Session& session) {
-        if (part_) part_->finish(session);
-        part_.reset();
+        end_part(session);
         state_ = State::kDone;
     }
+
+    bool done() const { return state_ == State::kDone; }
 
   private:
     enum class State : uint8_t { kPreamble, kAfterDelimiter, kHeaders, kContent, kDone };
@@ -172,8 +182,7 @@ class MultipartSplitter {
                     return false;
                 }
                 scan(std::string_view(pending_).substr(0, at), session);
-                if (part_) part_->finish(session);
-                part_.reset();
+                end_part(session);
                 pending_.erase(0, at + delimiter_.size());
                 state_ = State::kAfterDelimiter;
                 return true;
@@ -199,9 +208,9 @@ class MultipartSplitter {
                 }
                 // The rest of the delimiter line, then the part's header lines, if any, and
                 // the empty line.
-                part_ = std::make_unique<content::TransferScanner>(
-                    header_overflow_ ? std::string()
-                                     : field_media_type(std::string_view(pending_).substr(0, end)));
+                start_part(header_overflow_
+                               ? ContentType{}
+                               : field_content_type(std::string_view(pending_).substr(0, end)));
                 header_overflow_ = false;
                 pending_.erase(0, end + 4);
                 state_ = State::kContent;
@@ -213,16 +222,36 @@ class MultipartSplitter {
         return false;
     }
 
-    // Hands the content bytes `bytes` of the current part, if any, to its scanner.
+    void start_part(const ContentType& type) {
+        if (!type.boundary.empty() && depth_ < kMaxDepth) {
+            nested_ = std::make_unique<MultipartSplitter>(type.boundary, depth_ + 1, parts_);
+        } else {
+            part_ = std::make_unique<content::TransferScanner>(type.media_type);
+        }
+    }
+
+    void end_part(Session& session) {
+        if (part_) part_->finish(session);
+        if (nested_) nested_->finish(session);
+        part_.reset();
+        nested_.reset();
+    }
+
+    // Hands the content bytes `bytes` of the current part, if any, to its scanner or to
+    // the splitter of its own parts.
     void scan(std::string_view bytes, Session& session) {
-        if (!part_ || bytes.empty() || part_->done()) return;
-        part_->feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, session);
+        if (bytes.empty()) return;
+        std::span<const uint8_t> span{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
+        if (part_ && !part_->done()) part_->feed(span, session);
+        if (nested_ && !nested_->done()) nested_->feed(span, session);
     }
 
     std::string delimiter_;
     std::string pending_;
     std::unique_ptr<content::TransferScanner> part_;
-    size_t parts_ = 0;
+    std::unique_ptr<MultipartSplitter> nested_;  // instead of part_, for a multipart part
+    int depth_;                                  // 1 for the message body itself
+    size_t& parts_;
     bool header_overflow_ = false;  // the current part's header lines passed kMaxPartHeader
     State state_ = State::kPreamble;
 };
@@ -230,7 +259,7 @@ class MultipartSplitter {
 BodySink::BodySink(const std::vector<std::string_view>& codings, std::string_view media_type,
                    std::string_view boundary)
     : scanner_(media_type) {
-    if (!boundary.empty()) multipart_ = std::make_unique<MultipartSplitter>(boundary);
+    if (!boundary.empty()) multipart_ = std::make_unique<MultipartSplitter>(boundary, 1, parts_);
     // Remove the last coding applied first.
     for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
         const bool gzip = *it == "gzip" || *it == "x-gzip";

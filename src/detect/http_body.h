@@ -53,6 +53,7 @@ class BodySink {
     std::vector<std::unique_ptr<Inflater>> layers_;
     content::TransferScanner scanner_;
     std::unique_ptr<MultipartSplitter> multipart_;  // instead of scanner_, for a multipart body
+    size_t parts_ = 0;                              // of multipart_, at every level
     uint64_t decoded_ = 0;
     bool done_ = false;
     bool undecodable_ = false;  // a coding cannot be removed: the content stays unknown

@@ -172,8 +172,7 @@ void for_each_list_element(std::string_view list, Visit visit) {
 }
 
 // The boundary parameter of a Content-Type value ("multipart/form-data; boundary=x"),
-// without the quotes of a quoted string. Empty when absent or longer than the 70 characters
-// RFC 2046 section 5.1.1 allows.
+// without the quotes of a quoted string. Empty when absent or longer than kMaxBoundary.
 std::string_view multipart_boundary(std::string_view value) {
     for (size_t semicolon = value.find(';'); semicolon != std::string_view::npos;
          semicolon = value.find(';', semicolon + 1)) {
@@ -190,7 +189,7 @@ std::string_view multipart_boundary(std::string_view value) {
         } else {
             boundary = trim(boundary.substr(0, boundary.find(';')));
         }
-        return boundary.size() <= 70 ? boundary : std::string_view();
+        return boundary.size() <= kMaxBoundary ? boundary : std::string_view();
     }
     return {};
 }
@@ -272,12 +271,25 @@ std::string media_type_of(std::string_view content_type) {
     return lower(trim(content_type.substr(0, content_type.find(';'))));
 }
 
-std::string field_media_type(std::string_view lines) {
-    std::string media_type;
-    for_each_field(lines, [&media_type](std::string_view name, std::string_view value) {
-        if (equals_ignoring_case(name, "content-type")) media_type = media_type_of(value);
+namespace {
+
+// The boundary of a Content-Type value whose media type is `media_type`, empty unless it
+// is a multipart type.
+std::string boundary_of(std::string_view media_type, std::string_view content_type) {
+    return media_type.starts_with("multipart/") ? std::string(multipart_boundary(content_type))
+                                                : std::string();
+}
+
+}  // namespace
+
+ContentType field_content_type(std::string_view lines) {
+    ContentType type;
+    for_each_field(lines, [&type](std::string_view name, std::string_view value) {
+        if (!equals_ignoring_case(name, "content-type")) return;
+        type.media_type = media_type_of(value);
+        type.boundary = boundary_of(type.media_type, value);
     });
-    return media_type;
+    return type;
 }
 
 std::optional<MessageHead> parse_head(std::string_view head) {
@@ -308,9 +320,7 @@ std::optional<MessageHead> parse_head(std::string_view head) {
             });
         } else if (equals_ignoring_case(name, "content-type")) {
             message.content_type = media_type_of(value);
-            message.boundary = message.content_type.starts_with("multipart/")
-                                   ? std::string(multipart_boundary(value))
-                                   : std::string();
+            message.boundary = boundary_of(message.content_type, value);
         } else if (equals_ignoring_case(name, "content-encoding")) {
             append_list(message.content_encoding, value);
         } else if (equals_ignoring_case(name, "upgrade")) {

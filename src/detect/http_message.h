@@ -48,8 +48,8 @@ struct MessageHead {
     std::vector<std::string> transfer_codings;
     bool chunked = false;          // chunked is the final transfer coding
     std::string content_type;      // the media type, lower-case, without parameters
-    // The boundary parameter of a multipart media type, as sent, without quotes: 1 to 70
-    // characters (RFC 2046 section 5.1.1). Empty for other types.
+    // The boundary parameter of a multipart media type, as sent, without quotes, of up to
+    // kMaxBoundary characters. Empty for other types.
     std::string boundary;
     std::string content_encoding;  // lower-case, as sent
     std::string upgrade;           // lower-case, as sent
@@ -74,9 +74,21 @@ void for_each_field(std::string_view lines,
 // Returns the media type of a Content-Type value, lower-case and without parameters.
 std::string media_type_of(std::string_view content_type);
 
-// Returns the media type of the last Content-Type line among the field lines `lines`, or ""
-// when none has one (the header lines of a multipart body's part, say).
-std::string field_media_type(std::string_view lines);
+// The maximum length of a multipart boundary. RFC 2046 section 5.1.1 allows 70 characters,
+// but a receiver that does not check may take a longer one, so one is still followed. This
+// bound keeps the search for it cheap.
+inline constexpr size_t kMaxBoundary = 1024;
+
+// The media type of a Content-Type value, lower-case and without parameters, and its
+// boundary as MessageHead::boundary has it.
+struct ContentType {
+    std::string media_type;
+    std::string boundary;
+};
+
+// Returns the type of the last Content-Type line among the field lines `lines`, empty when
+// none has one (the header lines of a multipart body's part, say).
+ContentType field_content_type(std::string_view lines);
 
 // True when a comma-separated list such as an Upgrade or Content-Encoding value names
 // `token` (lower-case), ignoring case and any "/version".

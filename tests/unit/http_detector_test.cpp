@@ -452,6 +452,44 @@ TEST(HttpDetector, FormUploadFileInLatePart) {
     EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
 }
 
+TEST(HttpDetector, FormUploadLongBoundary) {
+    Conversation conversation;
+    conversation.send(kClient, form_upload(std::string(300, '-') + "x", kPng, "image/png"));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
+TEST(HttpDetector, NestedMultipartPartsAreContent) {
+    // A form field holding files as a multipart/mixed part (RFC 2388), the first without a
+    // declared type, and the second multipart itself down to a fifth level, which is scanned
+    // as one object.
+    std::string deep(
+        "--L4\r\nContent-Type: image/gif\r\n\r\nGIF89a\x01\0\x01\0\0\0\0;\r\n--L4--"sv);
+    for (int level = 3; level >= 2; --level) {
+        const std::string inner = "L" + std::to_string(level + 1);
+        const std::string own = "L" + std::to_string(level);
+        deep = "--" + own + "\r\nContent-Type: multipart/mixed; boundary=" + inner + "\r\n\r\n" +
+               deep + "\r\n--" + own + "--";
+    }
+    const std::string mixed =
+        "--M\r\nContent-Disposition: file; filename=\"a\"\r\n\r\n" + std::string(kPng) +
+        "\r\n--M\r\nContent-Type: multipart/mixed; boundary=L2\r\n\r\n" + deep + "\r\n--M--";
+    const std::string body =
+        "--F\r\nContent-Disposition: form-data; name=\"files\"\r\n"
+        "Content-Type: multipart/mixed; boundary=M\r\n\r\n" +
+        mixed + "\r\n--F--\r\n";
+    const std::string upload =
+        "POST /u HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=F\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    for (size_t piece : {size_t{1}, size_t{5}, upload.size()}) {
+        Conversation conversation;
+        conversation.send_pieces(kClient, upload, piece);
+        EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG)) << piece;
+        // The fifth level is not split, so its GIF is not at the start of an object.
+        EXPECT_FALSE(conversation.has(ProtocolId::IMAGE_GIF)) << piece;
+    }
+}
+
 TEST(HttpDetector, FormUploadWrongBoundaryNotSplit) {
     // A body that never shows its declared boundary types nothing from the parts it seems
     // to have.

@@ -118,11 +118,15 @@ TEST(HttpMessage, MultipartBoundary) {
               "------------------------d74496d66958873e");
     EXPECT_EQ(boundary_of("Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b;c\""), "a b;c");
     EXPECT_EQ(boundary_of("multipart/mixed;boundary=xyz ; x=1"), "xyz");
-    // Not multipart, no parameter, an unclosed quote, or longer than 70 characters.
+    // Longer than the 70 characters that RFC 2046 allows.
+    EXPECT_EQ(boundary_of("multipart/form-data; boundary=" + std::string(200, 'b')),
+              std::string(200, 'b'));
+    // Not multipart, no parameter, an unclosed quote, or longer than kMaxBoundary.
     EXPECT_EQ(boundary_of("text/plain; boundary=xyz"), "");
     EXPECT_EQ(boundary_of("multipart/form-data"), "");
     EXPECT_EQ(boundary_of("multipart/form-data; boundary=\"xyz"), "");
-    EXPECT_EQ(boundary_of("multipart/form-data; boundary=" + std::string(71, 'b')), "");
+    EXPECT_EQ(boundary_of("multipart/form-data; boundary=" + std::string(kMaxBoundary + 1, 'b')),
+              "");
 }
 
 TEST(HttpMessage, IrregularFieldLines) {
