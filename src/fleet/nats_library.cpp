@@ -92,6 +92,9 @@ PW_NATS_FORWARD(natsStatus, kvStore_Keys,
 PW_NATS_FORWARD(natsStatus, kvStore_PutString,
                 (uint64_t* rev, kvStore* kv, const char* key, const char* data),
                 (rev, kv, key, data))
+PW_NATS_FORWARD(natsStatus, kvStore_UpdateString,
+                (uint64_t* rev, kvStore* kv, const char* key, const char* data, uint64_t last),
+                (rev, kv, key, data, last))
 PW_NATS_FORWARD(void, natsConnection_Close, (natsConnection* nc), (nc))
 PW_NATS_FORWARD(natsStatus, natsConnection_Connect,
                 (natsConnection** nc, natsOptions* options),

@@ -51,10 +51,32 @@ bool Presence::open_bucket(bool create) {
 bool Presence::announce(const std::string& device) {
     try {
         open_bucket(true);
+        const std::string key = subject_token(device);
+        // The key is updated only while its last revision is this agent's last write, so a
+        // write or withdrawal by another agent since makes the update fail. The first write
+        // is unconditional, because the key may be left from a run that did not stop cleanly.
         uint64_t revision = 0;
-        check_nats(
-            kvStore_PutString(&revision, bucket_, subject_token(device).c_str(), device.c_str()),
-            "failed to write the presence key");
+        natsStatus update = NATS_NOT_FOUND;
+        if (revision_ != 0) {
+            update =
+                kvStore_UpdateString(&revision, bucket_, key.c_str(), device.c_str(), revision_);
+        }
+        if (update == NATS_OK) {
+            revision_ = revision;
+            return true;
+        }
+        check_nats(kvStore_PutString(&revision, bucket_, key.c_str(), device.c_str()),
+                   "failed to write the presence key");
+        // NATS_ERR means that JetStream rejected the update. A time-out or a lost connection
+        // shows nothing about the key.
+        if (update == NATS_ERR) {
+            spdlog::warn(
+                "another agent announces itself as device {}: the presence key changed "
+                "since this agent wrote it. Searches fail while two agents answer as "
+                "one device; give each agent its own --device",
+                device);
+        }
+        revision_ = revision;
         return true;
     } catch (const NatsError& error) {
         spdlog::warn("cannot announce agent {} in JetStream: {}", device, error.what());

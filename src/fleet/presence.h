@@ -25,8 +25,9 @@ class Presence {
     Presence(const Presence&) = delete;
     Presence& operator=(const Presence&) = delete;
 
-    // Writes the agent's key, creating the bucket when missing. Returns false after logging
-    // why when JetStream is unreachable; the next heartbeat tries again.
+    // Writes the agent's key, creating the bucket when missing. Warns when another agent
+    // wrote the key since this one last did: two agents with one device name. Returns false
+    // after logging why when JetStream is unreachable; the next heartbeat tries again.
     bool announce(const std::string& device);
     // Deletes the agent's key; returns false when JetStream is unreachable.
     bool withdraw(const std::string& device);
@@ -41,6 +42,7 @@ class Presence {
     const NatsSettings& settings_;
     jsCtx* jetstream_ = nullptr;
     kvStore* bucket_ = nullptr;
+    uint64_t revision_ = 0;  // of this agent's last write of its key, 0 before the first
 };
 
 }  // namespace pw::fleet
