@@ -84,7 +84,8 @@ class MessageReader {
         return type != 0 && valid_class(klass) ? Parse::kValid : Parse::kInvalid;
     }
 
-    Parse record(size_t& at) const {
+    // Skips the record at `at`. With `any_type`, its type and class are not judged.
+    Parse record(size_t& at, bool any_type) const {
         Parse name = skip_name(at);
         if (name != Parse::kValid) return name;
         if (at + 10 > m_.size()) return Parse::kTruncated;
@@ -93,7 +94,8 @@ class MessageReader {
         size_t rdlength = be16(&m_[at + 8]);
         at += 10;
         // The OPT pseudo-record carries the UDP payload size in its class field.
-        if (type == 0 || (type != kTypeOpt && !valid_class(klass))) return Parse::kInvalid;
+        if (!any_type && (type == 0 || (type != kTypeOpt && !valid_class(klass))))
+            return Parse::kInvalid;
         if (rdlength > m_.size() - at) return Parse::kTruncated;
         at += rdlength;
         return Parse::kValid;
@@ -149,9 +151,15 @@ Checked check_message(std::span<const uint8_t> m, bool cut, Strictness strictnes
     // On the DNS port the first question, or the first record of a message without one,
     // is enough.
     if (!strict) limit = 1;
+    // The additional records of a query with a valid question may have any type and class.
+    // DNSCrypt clients pad their certificate queries with a record of type 0 and class 0,
+    // which Wireshark shows as "Unused".
+    const bool any_additional = !response && questions > 0;
+    const uint32_t first_additional = questions + be16(h + 6) + be16(h + 8);
     for (; checked.entries < limit; ++checked.entries) {
         uint32_t i = checked.entries;
-        Parse result = i < questions ? reader.question(at) : reader.record(at);
+        Parse result = i < questions ? reader.question(at)
+                                     : reader.record(at, any_additional && i >= first_additional);
         if (result == Parse::kValid) continue;
         checked.result = result == Parse::kTruncated && cut ? Parse::kTruncated : Parse::kInvalid;
         return checked;

@@ -136,6 +136,31 @@ TEST(DnsDetector, QueryWithEdnsOnOtherPort) {
     EXPECT_TRUE(flow.has(ProtocolId::DNS));
 }
 
+// A TXT query padded by an additional record of type 0 and class 0, with zeros as its data,
+// as a DNSCrypt client sends to a resolver's port 443. The same record in the answer
+// section is still rejected off port 53.
+TEST(DnsDetector, PaddedQueryOnOtherPort) {
+    auto padded = [](uint16_t answers, uint16_t additional) {
+        Bytes message = header(0x0100, 1, answers, additional);
+        put_name(message, "2.dnscrypt-cert.example.org");
+        put16(message, 16);
+        put16(message, 1);
+        message.push_back(0);
+        put16(message, 0);
+        put16(message, 0);
+        message.insert(message.end(), {0, 0, 0, 0});
+        put16(message, 454);
+        message.insert(message.end(), 454, 0);
+        return message;
+    };
+    Flow flow(Transport::kUdp, 443);
+    EXPECT_EQ(flow.send(true, padded(0, 1)), Verdict::kDone);
+    EXPECT_TRUE(flow.has(ProtocolId::DNS));
+
+    Flow answer(Transport::kUdp, 443);
+    EXPECT_EQ(answer.send(true, padded(1, 0)), Verdict::kNotMine);
+}
+
 TEST(DnsDetector, TcpWithLengthPrefix) {
     Bytes stream = with_length_prefix(query("example.net", 255));
     Flow flow(Transport::kTcp);
