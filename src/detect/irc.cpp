@@ -139,7 +139,8 @@ Evidence classify_unprefixed(const Message& message) {
                                                                                : Evidence::kNone;
     }
     if (contains(kIrcCommands, command)) {
-        return parameters >= 1 ? Evidence::kWeak : Evidence::kNone;
+        if (parameters == 0) return Evidence::kNone;
+        return command == "PING" || command == "PONG" ? Evidence::kKeepAlive : Evidence::kWeak;
     }
     if (contains(kSharedCommands, command)) return Evidence::kShared;
     return Evidence::kNone;
@@ -184,6 +185,7 @@ struct IrcState : DetectorState {
     uint32_t lines = 0;
     uint32_t weak = 0;
     uint32_t shared = 0;
+    uint32_t keep_alive = 0;
 };
 
 // True for bytes IRC text may carry: printable, UTF-8 or Latin-1, CR, LF, TAB and the
@@ -245,10 +247,14 @@ class IrcDetector final : public Detector {
             case Evidence::kShared:
                 ++state.shared;
                 break;
+            case Evidence::kKeepAlive:
+                ++state.keep_alive;
+                break;
             case Evidence::kNone:
                 break;
         }
-        return state.weak >= 2 || (state.weak >= 1 && state.shared >= 1);
+        // Keep-alives count only together with another IRC message.
+        return state.weak >= 2 || (state.weak >= 1 && (state.shared >= 1 || state.keep_alive >= 1));
     }
 
     Verdict reject(Session& session) {

@@ -72,7 +72,8 @@ TEST(IrcLine, StrongMessages) {
 TEST(IrcLine, WeakAndSharedMessages) {
     EXPECT_EQ(irc::classify_line("NICK alice"), Evidence::kWeak);
     EXPECT_EQ(irc::classify_line("JOIN #chat"), Evidence::kWeak);
-    EXPECT_EQ(irc::classify_line("PING :irc.example.net"), Evidence::kWeak);
+    EXPECT_EQ(irc::classify_line("PING :irc.example.net"), Evidence::kKeepAlive);
+    EXPECT_EQ(irc::classify_line("PONG 1491069075027"), Evidence::kKeepAlive);
     EXPECT_EQ(irc::classify_line("USER anonymous"), Evidence::kShared);
     EXPECT_EQ(irc::classify_line("PASS secret"), Evidence::kShared);
     EXPECT_EQ(irc::classify_line("MODE S"), Evidence::kShared);
@@ -118,6 +119,25 @@ TEST(Irc, FtpLoginNotLabeled) {
     flow.send(true, "PASS guest@\r\n");
     flow.send(true, "MODE S\r\nLIST\r\nQUIT\r\n");
     EXPECT_FALSE(flow.session.has(ProtocolId::IRC));
+}
+
+// Speedtest's control protocol greets with HI and HELLO and then measures latency with
+// PING and PONG lines of timestamps.
+TEST(Irc, KeepAlivesAloneNotLabeled) {
+    Flow flow;
+    flow.send(true, "HI\n");
+    flow.send(false, "HELLO 2.4 2016-10-06.1324.996ab91\n");
+    for (int i = 0; i < 4; ++i) {
+        flow.send(true, "PING 1491069115246\n");
+        flow.send(false, "PONG 1491069075027\n");
+    }
+    EXPECT_FALSE(flow.session.has(ProtocolId::IRC));
+}
+
+TEST(Irc, KeepAliveBacksNick) {
+    Flow flow;
+    EXPECT_EQ(flow.send(false, "PING :irc.example.net\r\n"), Verdict::kContinue);
+    EXPECT_EQ(flow.send(true, "NICK alice\r\n"), Verdict::kDone);
 }
 
 TEST(Irc, BinaryRejected) {
