@@ -1,5 +1,6 @@
 // MSSQL: the Tabular Data Stream protocol ([MS-TDS]) over TCP, recognized by a client's
-// PRELOGIN or LOGIN7 packet, or, for a capture that starts later, by a request packet and a
+// PRELOGIN or LOGIN7 packet, or, for a capture that starts later, by a SQL batch or remote
+// procedure call whose text or procedure name checks out, or by a request packet and a
 // tabular result that both have consistent headers; and MSSQL_RESOLVER, the SQL Server
 // Resolution Protocol ([MS-SQLR]) over UDP.
 
@@ -78,6 +79,67 @@ bool valid_login7(std::span<const uint8_t> payload, size_t packet_payload, bool 
     uint8_t major = bytes::le32(payload, 4) >> 24;  // 0x70 (7.0) to 0x74 (7.4)
     if (length < kMinLogin7 || length > kMaxLogin7 || major < 0x70 || major > 0x74) return false;
     return eom ? length == packet_payload : length > packet_payload;
+}
+
+// Skips the ALL_HEADERS block that starts SQL batches and remote procedure calls from TDS
+// 7.2 on ([MS-TDS]). The block is a total length that counts itself, then headers that
+// fill the total exactly, each with its own length (at least 6) and a type from 1 to 3.
+// Leaves `at` alone when the block is absent (TDS 7.1 and earlier), and returns false when
+// it is invalid.
+bool skip_all_headers(std::span<const uint8_t> payload, size_t& at) {
+    constexpr uint32_t kMaxTotal = 1024;
+    if (!bytes::has(payload, 0, 4)) return false;
+    const uint32_t total = bytes::le32(payload, 0);
+    // A name length or text in the first bytes reads as a total far above the block's.
+    if (total > kMaxTotal) return true;
+    if (total < 4 + 6 || !bytes::has(payload, 0, total)) return false;
+    size_t pos = 4;
+    while (pos < total) {
+        if (!bytes::has(payload, pos, 6)) return false;
+        const uint32_t length = bytes::le32(payload, pos);
+        const uint16_t type = bytes::le16(payload, pos + 4);
+        if (length < 6 || length > total - pos || type < 1 || type > 3) return false;
+        pos += length;
+    }
+    at = total;
+    return true;
+}
+
+// True when `count` UTF-16LE code units from `at` are printable ASCII, tabs or line
+// breaks: the text of a SQL statement or a procedure name.
+bool is_ascii_utf16(std::span<const uint8_t> payload, size_t at, size_t count) {
+    if (!bytes::has(payload, at, count * 2)) return false;
+    for (size_t i = 0; i < count; ++i) {
+        const uint8_t low = payload[at + 2 * i];
+        const uint8_t high = payload[at + 2 * i + 1];
+        const bool text = (low >= 0x20 && low <= 0x7E) || low == '\t' || low == '\r' || low == '\n';
+        if (high != 0 || !text) return false;
+    }
+    return true;
+}
+
+// True when the start of a SQL batch's or an RPC's payload, as far as `payload` goes, is
+// what clients send. After any ALL_HEADERS, a batch has its statement text. An RPC names
+// its procedure by a length and that many UTF-16 characters, or by 0xFFFF and the number
+// of a built-in procedure (1 to 15).
+bool valid_request_start(uint8_t type, std::span<const uint8_t> payload) {
+    constexpr size_t kMinCharacters = 4;
+    constexpr size_t kMaxProcedureName = 128;
+    constexpr uint16_t kLastProcedureId = 15;  // sp_cursor (1) to sp_unprepare (15)
+    size_t at = 0;
+    if (!skip_all_headers(payload, at)) return false;
+    if (type == tds_type::kSqlBatch) return is_ascii_utf16(payload, at, kMinCharacters);
+    if (!bytes::has(payload, at, 2)) return false;
+    const uint16_t name_length = bytes::le16(payload, at);
+    if (name_length == 0xFFFF) {
+        if (!bytes::has(payload, at + 2, 2)) return false;
+        const uint16_t id = bytes::le16(payload, at + 2);
+        return id >= 1 && id <= kLastProcedureId;
+    }
+    if (name_length < kMinCharacters || name_length > kMaxProcedureName) return false;
+    const size_t available = (payload.size() - at - 2) / 2;
+    return available >= kMinCharacters &&
+           is_ascii_utf16(payload, at + 2, std::min<size_t>(name_length, available));
 }
 
 bool is_request_type(uint8_t type) {
@@ -164,8 +226,15 @@ class MssqlDetector final : public Detector {
             }
         }
 
-        // 2. Later in a connection: a request and a tabular result, each one whole packet
-        // filling its segment.
+        // 2. Later in a connection: a SQL batch or a remote procedure call that checks out
+        // alone. A later packet of a long message starts inside its data, so it fails.
+        if (segment.from_initiator &&
+            (header->type == tds_type::kSqlBatch || header->type == tds_type::kRpc) &&
+            valid_request_start(header->type, payload)) {
+            return found(session);
+        }
+
+        // 3. Or a request and a tabular result, each one whole packet filling its segment.
         auto& st = session.state<MssqlState>(slot);
         bool whole = header->length == segment.data.size();
         if (whole && segment.from_initiator && is_request_type(header->type)) {

@@ -45,6 +45,15 @@ std::string login7_payload() {
     return out;
 }
 
+// The ALL_HEADERS block of TDS 7.2 with a transaction descriptor.
+std::string all_headers() { return le32(22) + le32(18) + le16(2) + std::string(12, '\0'); }
+
+std::string utf16(const std::string& text) {
+    std::string out;
+    for (char c : text) out += std::string{c, '\0'};
+    return out;
+}
+
 struct Flow {
     Session session;
     std::unique_ptr<Detector> detector = make_mssql_detector();
@@ -84,10 +93,41 @@ TEST(MssqlDetector, Login7WithoutPrelogin) {
 TEST(MssqlDetector, BatchAndResultLaterInAConnection) {
     Flow flow;
     flow.sent[0] = flow.sent[1] = 5000;
-    std::string batch = le32(22) + le32(18) + le16(2) + std::string(12, '\0') + "S\0E\0L\0"s;
+    std::string batch = all_headers() + utf16("SEL");
     EXPECT_EQ(flow.send(true, tds(0x01, batch)), Verdict::kContinue);
     EXPECT_EQ(flow.send(false, tds(0x04, "\xfd\x10\x00\xc1\x00\x01\x00\x00\x00"s)), Verdict::kDone);
     EXPECT_TRUE(flow.session.has(ProtocolId::MSSQL));
+}
+
+// A client's request seen without the connection's start or any reply: a call of a stored
+// procedure by name, with and without ALL_HEADERS, of sp_executesql by number, and a batch.
+TEST(MssqlDetector, RequestAloneLaterInAConnection) {
+    const std::string name = "proc_GetMyExampleTable";
+    const std::string by_name = le16(static_cast<uint16_t>(name.size())) + utf16(name) + le16(0);
+    for (const std::string& payload :
+         {all_headers() + by_name, by_name, all_headers() + le16(0xFFFF) + le16(10) + le16(0)}) {
+        Flow flow;
+        flow.sent[0] = flow.sent[1] = 5000;
+        EXPECT_EQ(flow.send(true, tds(0x03, payload, 0x09)), Verdict::kDone);
+        EXPECT_TRUE(flow.session.has(ProtocolId::MSSQL));
+    }
+    Flow batch;
+    batch.sent[0] = batch.sent[1] = 5000;
+    EXPECT_EQ(batch.send(true, tds(0x01, all_headers() + utf16("SELECT 1"))), Verdict::kDone);
+}
+
+// A request packet whose header checks out but whose payload does not: a procedure number
+// past the built-in ones, a name of other bytes, headers that overrun their block.
+TEST(MssqlDetector, RequestAloneNeedsValidPayload) {
+    std::string overrun = all_headers();
+    overrun[4] = 40;
+    for (const std::string& payload :
+         {le16(0xFFFF) + le16(99) + le16(0), le16(8) + std::string(16, '\x7f'), overrun}) {
+        Flow flow;
+        flow.sent[0] = flow.sent[1] = 5000;
+        EXPECT_NE(flow.send(true, tds(0x03, payload)), Verdict::kDone);
+        EXPECT_FALSE(flow.session.has(ProtocolId::MSSQL));
+    }
 }
 
 TEST(MssqlDetector, RejectsBrokenHeadersAndOptions) {
