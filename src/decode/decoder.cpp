@@ -128,7 +128,7 @@ DecodeResult decode_ppp_protocol(Context& ctx, uint16_t protocol, Bytes bytes) {
 
 DecodeResult decode_ip_protocol(Context& ctx, uint8_t protocol, Bytes bytes) {
     LayerDecoder decoder = kIpProtocols[protocol];
-    return decoder ? decoder(ctx, bytes) : DecodeResult::kNotTracked;
+    return decoder ? decoder(ctx, bytes) : decode_other_protocol(ctx, protocol, bytes);
 }
 
 std::optional<DecodeResult> decode_udp_tunnel(Context& ctx, uint16_t source_port,

@@ -114,7 +114,8 @@ DecodeResult ipv6_chain(Context& ctx, uint8_t next, Bytes bytes, uint32_t header
             case next_header::kAh:
             case next_header::kFragment:
                 break;
-            case next_header::kEsp:  // encrypted: nothing further can be read
+            case next_header::kEsp:  // encrypted, so a flow of its own without ports
+                return decode_other_protocol(ctx, next, bytes);
             case next_header::kNoNext:
                 return DecodeResult::kNotTracked;
             default:

@@ -162,6 +162,10 @@ DecodeResult decode_udp(Context& ctx, Bytes bytes);
 DecodeResult decode_icmp(Context& ctx, Bytes bytes);
 DecodeResult decode_icmpv6(Context& ctx, Bytes bytes);
 DecodeResult decode_igmp(Context& ctx, Bytes bytes);
+// Decodes a packet of an IP protocol without a decoder of its own, such as SCTP, ESP, OSPF
+// or VRRP. Its flow is its two addresses without ports, and its payload is all that follows
+// the IP header.
+DecodeResult decode_other_protocol(Context& ctx, uint8_t protocol, Bytes bytes);
 
 // Tunnels (tunnel.cpp).
 DecodeResult decode_gre(Context& ctx, Bytes bytes);

@@ -139,4 +139,12 @@ DecodeResult decode_igmp(Context& ctx, Bytes bytes) {
     return decode_control(ctx, bytes, ip_protocol::kIgmp, Anomaly::kTruncatedIgmp);
 }
 
+DecodeResult decode_other_protocol(Context& ctx, uint8_t protocol, Bytes bytes) {
+    ctx.out.ip_protocol = protocol;
+    ctx.out.source_port = 0;
+    ctx.out.target_port = 0;
+    set_payload(ctx.out, bytes);
+    return DecodeResult::kPacket;
+}
+
 }  // namespace pw::decode::detail

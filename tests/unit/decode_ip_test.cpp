@@ -81,11 +81,18 @@ TEST(DecodeIpv4, CutBySnapshotLength) {
     EXPECT_EQ(decoded.count(Anomaly::kPacketTruncatedBySnaplen), 1u);
 }
 
-TEST(DecodeIpv4, OtherProtocolsAreNotTracked) {
-    Decoded decoded;
-    EXPECT_EQ(decoded.run(DLT_RAW, ipv4(132, Frame(12, 0))), DecodeResult::kNotTracked);  // SCTP
-    EXPECT_EQ(decoded.run(DLT_RAW, ipv4(50, Frame(12, 0))), DecodeResult::kNotTracked);   // ESP
-    EXPECT_EQ(decoded.decoder.anomalies().total(), 0u);
+// SCTP and ESP, which have no decoder of their own, are flows without ports whose payload
+// is all that follows the IP header.
+TEST(DecodeIpv4, OtherProtocolsAreFlowsWithoutPorts) {
+    for (uint8_t protocol : {132, 50}) {
+        Decoded decoded;
+        ASSERT_EQ(decoded.run(DLT_RAW, ipv4(protocol, Frame(12, 7))), DecodeResult::kPacket);
+        EXPECT_EQ(decoded.packet.ip_protocol, protocol);
+        EXPECT_EQ(decoded.packet.source_port, 0);
+        EXPECT_EQ(decoded.packet.target_port, 0);
+        EXPECT_EQ(decoded.payload(), Frame(12, 7));
+        EXPECT_EQ(decoded.decoder.anomalies().total(), 0u);
+    }
 }
 
 TEST(DecodeIpv4, AuthenticationHeader) {
@@ -121,8 +128,10 @@ TEST(DecodeIpv6, ExtensionHeaderChain) {
 
 TEST(DecodeIpv6, EspAndNoNextHeaderEndTheChain) {
     Decoded decoded;
-    EXPECT_EQ(decoded.run(DLT_RAW, ipv6(60, ipv6_extension(50) + Frame(20, 0))),
-              DecodeResult::kNotTracked);
+    ASSERT_EQ(decoded.run(DLT_RAW, ipv6(60, ipv6_extension(50) + Frame(20, 0))),
+              DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.ip_protocol, 50);
+    EXPECT_EQ(decoded.payload(), Frame(20, 0));
     EXPECT_EQ(decoded.run(DLT_RAW, ipv6(59, {})), DecodeResult::kNotTracked);
     EXPECT_EQ(decoded.decoder.anomalies().total(), 0u);
 }

@@ -701,6 +701,45 @@ TEST(PipelineFlow, IgmpReportsStayOneFlow) {
     EXPECT_EQ(icmp_flows, 4u);
 }
 
+// A raw IPv4 frame of IP protocol `protocol` with `payload` right after the IP header.
+std::vector<uint8_t> ip_only(uint8_t protocol, const char* src, const char* dst,
+                             const std::string& payload) {
+    std::vector<uint8_t> b(20 + payload.size(), 0);
+    b[0] = 0x45;
+    put16(b, 2, static_cast<uint16_t>(b.size()));
+    b[8] = 255;
+    b[9] = protocol;
+    inet_pton(AF_INET, src, &b[12]);
+    inet_pton(AF_INET, dst, &b[16]);
+    std::copy(payload.begin(), payload.end(), b.begin() + 20);
+    return b;
+}
+
+// VRRP advertisements (IP protocol 112) from a router to their group, and SCTP both ways:
+// each a flow of its addresses, counted as any other.
+TEST(PipelineFlow, OtherIpProtocolsAreFlows) {
+    Harness h;
+    for (int64_t at : {1, 2, 3}) {
+        h.feed(ip_only(112, "192.0.2.1", "224.0.0.18", std::string(20, 'v')), at * kSecond);
+    }
+    h.feed(ip_only(132, "192.0.2.5", "198.51.100.9", std::string(28, 's')), 4 * kSecond);
+    h.feed(ip_only(132, "198.51.100.9", "192.0.2.5", std::string(16, 's')), 5 * kSecond);
+    h.pipeline.finish();
+    std::map<uint8_t, Event> last;
+    for (const Event& statistics : h.sink.of(Activity::kStatistics)) {
+        last[statistics.ip_protocol] = statistics;
+    }
+    ASSERT_EQ(last.count(112), 1u);
+    EXPECT_EQ(last[112].packets_out, 3u);
+    EXPECT_EQ(last[112].bytes_out, 60u);
+    EXPECT_EQ(last[112].target_port, 0);
+    ASSERT_EQ(last.count(132), 1u);
+    EXPECT_EQ(last[132].source_ip, "192.0.2.5");
+    EXPECT_EQ(last[132].packets_out, 1u);
+    EXPECT_EQ(last[132].packets_in, 1u);
+    EXPECT_EQ(last[132].bytes_in, 16u);
+}
+
 TEST(PipelineFlow, FullTableEvictsOldest) {
     Settings settings;
     settings.max_flows = 2;
