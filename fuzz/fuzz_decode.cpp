@@ -10,8 +10,18 @@
 
 namespace {
 
-constexpr int kLinkTypes[] = {DLT_EN10MB,     DLT_RAW, DLT_NULL, DLT_LOOP, DLT_LINUX_SLL,
-                              DLT_LINUX_SLL2, DLT_PPP, DLT_IPV4, DLT_IPV6, 101};
+constexpr int kLinkTypes[] = {DLT_EN10MB,       DLT_RAW,
+                              DLT_NULL,         DLT_LOOP,
+                              DLT_LINUX_SLL,    DLT_LINUX_SLL2,
+                              DLT_PPP,          DLT_IPV4,
+                              DLT_IPV6,         101,
+                              DLT_FDDI,         DLT_IEEE802,
+                              DLT_IPOIB,        DLT_IPNET,
+                              DLT_NFLOG,        DLT_PKTAP,
+                              DLT_ARCNET_LINUX, DLT_C_HDLC,
+                              DLT_PPP_SERIAL,   DLT_PPP_ETHER,
+                              DLT_IEEE802_11,   DLT_IEEE802_11_RADIO,
+                              DLT_PPI};
 
 }  // namespace
 

@@ -31,6 +31,7 @@ constexpr Route<int> kLinkTypes[] = {
     {DLT_NULL, decode_loopback},
     {DLT_EN10MB, decode_ethernet},
     {DLT_FDDI, decode_fddi},
+    {DLT_IEEE802, decode_token_ring},
     {DLT_PPP, decode_ppp},
     {DLT_RAW, decode_raw_ip},
     {DLT_PPP_SERIAL, decode_ppp_hdlc},
@@ -49,6 +50,7 @@ constexpr Route<int> kLinkTypes[] = {
     {DLT_NFLOG, decode_nflog},
     {DLT_PKTAP, decode_pktap},
     {DLT_LINUX_SLL2, decode_linux_sll2},
+    {DLT_IPOIB, decode_ipoib},
     // Raw IP under LINKTYPE_RAW and both DLT_RAW values (12 on most systems, 14 on some
     // BSDs), in case a caller passes what a file or another system says.
     {101, decode_raw_ip},

@@ -130,6 +130,8 @@ DecodeResult decode_cisco_metadata(Context& ctx, Bytes bytes);
 
 // Rarer link types (link_rare.cpp).
 DecodeResult decode_fddi(Context& ctx, Bytes bytes);
+DecodeResult decode_token_ring(Context& ctx, Bytes bytes);
+DecodeResult decode_ipoib(Context& ctx, Bytes bytes);
 DecodeResult decode_arcnet_linux(Context& ctx, Bytes bytes);
 DecodeResult decode_ipnet(Context& ctx, Bytes bytes);
 DecodeResult decode_nflog(Context& ctx, Bytes bytes);

@@ -1,5 +1,5 @@
-// Link types that real captures use rarely: FDDI, ARCnet as Linux captures it, Solaris
-// IPNET, Apple's PKTAP and Linux NFLOG.
+// Link types that real captures use rarely: FDDI, Token Ring, ARCnet as Linux captures
+// it, IP over InfiniBand, Solaris IPNET, Apple's PKTAP and Linux NFLOG.
 
 #include "decode/layers.h"
 
@@ -8,6 +8,16 @@ namespace pw::decode::detail {
 namespace {
 
 constexpr size_t kFddiHeader = 13;  // frame control, destination, source
+// Token Ring (IEEE 802.5): access control, frame control, destination and source. When
+// the source address has its top bit set, a routing information field follows, whose
+// length in bytes is the low 5 bits of its first byte (tcpdump's print-token.c).
+constexpr size_t kTokenRingHeader = 14;
+constexpr uint8_t kTokenRingLlcFrame = 0x40;  // frame type 01 in the top bits of FC
+constexpr uint8_t kTokenRingSourceRouted = 0x80;
+// IP over InfiniBand as Linux captures it (LINKTYPE_IPOIB): a 44-byte header whose last
+// 4 bytes are the EtherType and 2 reserved bytes (tcpdump's print-ipoib.c).
+constexpr size_t kIpoibHeader = 44;
+constexpr size_t kIpoibEthertype = 40;
 constexpr size_t kIpnetHeader = 24;
 constexpr uint8_t kIpnetInet = 2;
 constexpr uint8_t kIpnetInet6 = 26;
@@ -33,6 +43,29 @@ DecodeResult decode_fddi(Context& ctx, Bytes bytes) {
     ByteReader reader = bytes.reader();
     if (!reader.has(kFddiHeader)) return ctx.malformed(Anomaly::kTruncatedLink);
     return decode_llc_snap(ctx, bytes.after(kFddiHeader));
+}
+
+DecodeResult decode_token_ring(Context& ctx, Bytes bytes) {
+    ByteReader reader = bytes.reader();
+    if (!reader.has(kTokenRingHeader)) return ctx.malformed(Anomaly::kTruncatedLink);
+    // MAC frames (ring management) carry no LLC payload.
+    if ((reader.u8(1) & 0xC0) != kTokenRingLlcFrame) return DecodeResult::kNotTracked;
+    size_t header = kTokenRingHeader;
+    if (reader.u8(8) & kTokenRingSourceRouted) {
+        if (!reader.has(kTokenRingHeader + 2)) return ctx.malformed(Anomaly::kTruncatedLink);
+        const size_t routing = reader.u8(kTokenRingHeader) & 0x1F;
+        if (routing < 2 || !reader.has(kTokenRingHeader + routing)) {
+            return ctx.malformed(Anomaly::kTruncatedLink);
+        }
+        header += routing;
+    }
+    return decode_llc_snap(ctx, bytes.after(header));
+}
+
+DecodeResult decode_ipoib(Context& ctx, Bytes bytes) {
+    ByteReader reader = bytes.reader();
+    if (!reader.has(kIpoibHeader)) return ctx.malformed(Anomaly::kTruncatedLink);
+    return decode_ethertype(ctx, reader.be16(kIpoibEthertype), bytes.after(kIpoibHeader));
 }
 
 DecodeResult decode_arcnet_linux(Context& ctx, Bytes bytes) {

@@ -49,10 +49,12 @@ TEST(DecodeLink, SupportedLinkTypes) {
                          DLT_NFLOG,
                          DLT_PKTAP,
                          DLT_FDDI,
+                         DLT_IEEE802,
+                         DLT_IPOIB,
                          DLT_IPNET}) {
         EXPECT_TRUE(Decoder::supports_link_type(linktype)) << linktype;
     }
-    for (int linktype : {-1, 3, 4, 6, 147, 1000}) {
+    for (int linktype : {-1, 3, 4, 147, 1000}) {
         EXPECT_FALSE(Decoder::supports_link_type(linktype)) << linktype;
     }
     Decoded decoded;
@@ -336,6 +338,33 @@ TEST(DecodeLink, FddiIpnetArcnet) {
 
     decoded.run(DLT_ARCNET_LINUX, bytes({1, 2, 0, 0, 0xD4, 0, 0, 0}) + tcp4());
     expect_tcp4(decoded);
+}
+
+TEST(DecodeLink, TokenRingAndIpoib) {
+    // Access control, an LLC frame's frame control, destination and source.
+    Frame token_ring = bytes({0x10, 0x40});
+    token_ring.resize(14, 0x02);
+    Decoded decoded;
+    decoded.run(DLT_IEEE802, token_ring + llc_snap(0x0800) + tcp4());
+    expect_tcp4(decoded);
+
+    // A source-routed frame: the source's top bit, then 6 bytes of routing information.
+    Frame routed = token_ring;
+    routed[8] |= 0x80;
+    decoded.run(DLT_IEEE802,
+                routed + bytes({0x06, 0x30, 0x00, 0x11, 0x00, 0x20}) + llc_snap(0x0800) + tcp4());
+    expect_tcp4(decoded);
+
+    Frame mac_frame = token_ring;
+    mac_frame[1] = 0x01;
+    EXPECT_EQ(decoded.run(DLT_IEEE802, mac_frame + llc_snap(0x0800) + tcp4()),
+              DecodeResult::kNotTracked);
+
+    // 40 bytes of addresses, then the EtherType and 2 reserved bytes.
+    Frame ipoib(40, 0xfe);
+    decoded.run(DLT_IPOIB, ipoib + bytes({0x86, 0xDD, 0, 0}) + tcp6());
+    expect_tcp6(decoded);
+    EXPECT_EQ(decoded.run(DLT_IPOIB, Frame(43, 0)), DecodeResult::kMalformed);
 }
 
 }  // namespace
