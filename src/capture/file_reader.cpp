@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -51,12 +52,16 @@ pcap_t* open_capture(const std::string& path, bool large_buffer, std::unique_ptr
     return handle;
 }
 
+struct GzipStream;
+
 // A stream read once (standard input, a pipe) whose first bytes were already read to
 // choose its reader: a stdio stream over it gives those bytes first, then the rest. It
 // reads the descriptor with one read(2) per request, so that frames are analyzed as they
-// arrive rather than once a whole buffer filled.
+// arrive rather than once a whole buffer filled. With `inflater` set, it reads what that
+// decompresses instead.
 struct ReplayedStream {
     int descriptor = -1;
+    GzipStream* inflater = nullptr;
     const volatile std::sig_atomic_t* stop = nullptr;  // see FileReader::set_stop_flag()
     uint8_t start[4] = {};
     size_t start_size = 0;
@@ -64,12 +69,7 @@ struct ReplayedStream {
 
     // Reads up to `size` bytes with one read(2), going on after a signal unless it stops the
     // run. Returns what read(2) returns.
-    ssize_t read_some(void* out, size_t size) const {
-        while (true) {
-            ssize_t got = ::read(descriptor, out, size);
-            if (got >= 0 || errno != EINTR || (stop != nullptr && *stop != 0)) return got;
-        }
-    }
+    ssize_t read_some(void* out, size_t size) const;
 
     // Reads the first bytes: as many as `start` has room for, unless the stream ends first.
     void read_start() {
@@ -94,17 +94,95 @@ struct ReplayedStream {
     static int close(void*) { return 0; }
 };
 
+// The gzip members (RFC 1952) of a compressed stream, decompressed as they are read, such
+// as the files that `tcpdump -z gzip` leaves after rotating. Damaged data reads as an I/O
+// error.
+struct GzipStream {
+    static constexpr size_t kInputBytes = 64 * 1024;
+
+    explicit GzipStream(ReplayedStream& compressed) : source(compressed) {
+        // 16 added to the window bits reads the gzip wrapper (zlib's manual, inflateInit2).
+        ok = inflateInit2(&inflater, 16 + MAX_WBITS) == Z_OK;
+    }
+    ~GzipStream() {
+        if (ok) inflateEnd(&inflater);
+    }
+    GzipStream(const GzipStream&) = delete;
+    GzipStream& operator=(const GzipStream&) = delete;
+
+    // Returns up to `size` decompressed bytes, at least one unless the stream ended (0) or
+    // failed (-1 with errno set).
+    ssize_t read_some(void* out, size_t size) {
+        if (!ok) {
+            errno = EIO;
+            return -1;
+        }
+        inflater.next_out = static_cast<Bytef*>(out);
+        inflater.avail_out = static_cast<uInt>(std::min<size_t>(size, UINT32_MAX));
+        const uInt requested = inflater.avail_out;
+        while (inflater.avail_out == requested) {
+            if (inflater.avail_in == 0) {
+                ssize_t got =
+                    ReplayedStream::read(&source, reinterpret_cast<char*>(input), sizeof input);
+                if (got < 0) return -1;
+                // The end of the input ends the stream. After a whole member it is a clean
+                // end, and inside one the reader finds the capture truncated.
+                if (got == 0) return 0;
+                inflater.next_in = input;
+                inflater.avail_in = static_cast<uInt>(got);
+            }
+            int status = inflate(&inflater, Z_NO_FLUSH);
+            if (status == Z_STREAM_END) {
+                // Another member may follow (RFC 1952 section 2.2), as `cat a.gz b.gz` makes.
+                if (inflateReset(&inflater) != Z_OK) break;
+                continue;
+            }
+            if (status != Z_OK && status != Z_BUF_ERROR) {
+                damaged = true;
+                errno = EIO;
+                return -1;
+            }
+        }
+        return static_cast<ssize_t>(requested - inflater.avail_out);
+    }
+
+    ReplayedStream& source;
+    z_stream inflater{};
+    Bytef input[kInputBytes];
+    bool ok = false;
+    bool damaged = false;  // the compressed data is invalid
+};
+
+ssize_t ReplayedStream::read_some(void* out, size_t size) const {
+    if (inflater != nullptr) return inflater->read_some(out, size);
+    while (true) {
+        ssize_t got = ::read(descriptor, out, size);
+        if (got >= 0 || errno != EINTR || (stop != nullptr && *stop != 0)) return got;
+    }
+}
+
+// True when `start`, the first bytes of an input, are the magic number of gzip.
+bool is_gzip(const uint8_t* start, size_t size) {
+    return size >= 2 && start[0] == 0x1F && start[1] == 0x8B;
+}
+
 struct FileCloser {
     void operator()(FILE* file) const { std::fclose(file); }
 };
 
+// Returns how messages name the input `path`: quoted, or "standard input" for "-".
+std::string input_name(const std::string& path) {
+    return path == "-" ? "standard input" : "'" + path + "'";
+}
+
 // Returns the message for an input that cannot be read as a capture at all.
 std::string open_error(const std::string& path, const std::string& reason) {
-    return "cannot read '" + path + "' as a pcap or pcapng capture: " + reason;
+    return "cannot read " + input_name(path) + " as a pcap or pcapng capture: " + reason;
 }
 
 std::string damage_message(const std::string& path, uint64_t frames, const std::string& reason) {
-    return "reading '" + path + "' stopped after frame " + std::to_string(frames) + ": " + reason +
+    return "reading " + input_name(path) + " stopped after frame " + std::to_string(frames) + ": " +
+           reason +
            "; the file is damaged or truncated, and the flows before the damage are reported";
 }
 
@@ -155,7 +233,10 @@ uint64_t file_size(const std::string& path) {
 
 ReadResult FileReader::read(const std::string& path, const std::function<bool(int)>& supports_link,
                             const Visit& visit, const Progress& progress) {
-    if (is_stream(path)) return read_stream(path, supports_link, visit, progress);
+    // A compressed file is read once, in order, as a stream is.
+    if (is_stream(path) || magic_of_regular_file(path) >> 16 == 0x1F8B) {
+        return read_stream(path, supports_link, visit, progress);
+    }
     ReadResult result;
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     std::unique_ptr<char[]> buffer;
@@ -226,11 +307,23 @@ ReadResult FileReader::read_stream(const std::string& path,
     }
     std::unique_ptr<FILE, FileCloser> owned(source == stdin ? nullptr : source);
     // The first 4 bytes choose the reader, which reads the stream from its start again.
-    // Only the descriptor is read, so that no bytes wait in `source`'s stdio buffer.
-    ReplayedStream replayed;
-    replayed.descriptor = fileno(source);
-    replayed.stop = stop_;
-    replayed.read_start();
+    // Only the descriptor is read, so that no bytes wait in `source`'s stdio buffer. Those
+    // of a gzip stream choose it for what it decompresses to.
+    ReplayedStream compressed;
+    compressed.descriptor = fileno(source);
+    compressed.stop = stop_;
+    compressed.read_start();
+    std::unique_ptr<GzipStream> inflater;
+    ReplayedStream decompressed;
+    ReplayedStream* chosen = &compressed;
+    if (is_gzip(compressed.start, compressed.start_size)) {
+        inflater = std::make_unique<GzipStream>(compressed);
+        decompressed.inflater = inflater.get();
+        decompressed.stop = stop_;
+        decompressed.read_start();
+        chosen = &decompressed;
+    }
+    ReplayedStream& replayed = *chosen;
     const uint32_t magic = uint32_t{replayed.start[0]} << 24 | uint32_t{replayed.start[1]} << 16 |
                            uint32_t{replayed.start[2]} << 8 | replayed.start[3];
     // Not zeroed: stdio writes the buffer before it reads from it. It outlives `stream`.
@@ -238,7 +331,7 @@ ReadResult FileReader::read_stream(const std::string& path,
     FILE* stream = fopencookie(&replayed, "rb",
                                {&ReplayedStream::read, nullptr, nullptr, &ReplayedStream::close});
     if (stream == nullptr) {
-        result.error = "cannot read '" + path + "': " + std::strerror(errno);
+        result.error = "cannot read " + input_name(path) + ": " + std::strerror(errno);
         return result;
     }
     std::setvbuf(stream, buffer.get(), _IOFBF, kReadBufferBytes);
@@ -261,8 +354,13 @@ ReadResult FileReader::read_stream(const std::string& path,
         pcap_fopen_offline_with_tstamp_precision(stream, PCAP_TSTAMP_PRECISION_MICRO, errbuf));
     if (!handle) {
         std::fclose(stream);
-        result.error =
-            open_error(path, replayed.start_size == 0 ? "the input is empty (0 bytes)" : errbuf);
+        std::string reason = replayed.start_size == 0 ? "the input is empty (0 bytes)" : errbuf;
+        if (inflater && inflater->damaged) {
+            reason = "its gzip data is invalid, so it cannot be decompressed";
+        } else if (inflater) {
+            reason = "after gzip decompression, " + reason;
+        }
+        result.error = open_error(path, reason);
         return result;
     }
     result.opened = true;
@@ -376,9 +474,9 @@ void FileReader::deliver(const std::string& path, const Frame& frame,
         if (!linktype_supported_ && warned_linktypes_.insert(frame.linktype).second) {
             const char* name = pcap_datalink_val_to_name(frame.linktype);
             spdlog::error(
-                "'{}' has frames of link type {} ({}), which protowatch does not "
-                "decode; they are skipped",
-                path, frame.linktype, name != nullptr ? name : "unknown");
+                "{} has frames of link type {} ({}), which protowatch does not decode; "
+                "they are skipped. The link types it decodes are listed in its README",
+                input_name(path), frame.linktype, name != nullptr ? name : "unknown");
         }
     }
     if (!linktype_supported_) {

@@ -261,8 +261,10 @@ void register_analyze(CLI::App& app, int& exit_code) {
     CLI::App* command = app.add_subcommand(
         "analyze", "Analyze pcap or pcapng capture files and write network events");
     command
-        ->add_option("files", options->files,
-                     "Capture files (pcap or pcapng), read in order ('-' for standard input)")
+        ->add_option(
+            "files", options->files,
+            "Capture files (pcap or pcapng, gzip-compressed or not), read in order ('-' for "
+            "standard input)")
         ->required()
         ->check(CLI::Validator(
             [](std::string& path) { return path == "-" ? std::string() : CLI::ExistingFile(path); },

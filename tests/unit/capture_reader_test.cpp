@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <pcap/dlt.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -301,6 +302,60 @@ TEST(CaptureReader, TimesAfter2038StayUnsigned) {
     EXPECT_TRUE(piped_result.complete) << piped_result.error;
     ASSERT_EQ(piped.size(), 1u);
     EXPECT_EQ(piped[0].time_us, kExpected);
+}
+
+// `bytes` as one gzip member, as gzip(1) writes them.
+std::vector<uint8_t> gzipped(const std::vector<uint8_t>& bytes) {
+    z_stream stream{};
+    EXPECT_EQ(
+        deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+        Z_OK);
+    std::vector<uint8_t> out(deflateBound(&stream, bytes.size()) + 32);
+    stream.next_in = const_cast<Bytef*>(bytes.data());
+    stream.avail_in = static_cast<uInt>(bytes.size());
+    stream.next_out = out.data();
+    stream.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    return out;
+}
+
+// A compressed capture, classic or pcapng, reads as the capture itself, from a file or a
+// pipe. Cut short it is truncated, and compressed data that is invalid is named as such.
+TEST(CaptureReader, GzipCapturesDecompressed) {
+    std::vector<uint8_t> pcapng;
+    block(pcapng, 0x0A0D0D0A, section_header());
+    block(pcapng, 1, interface(1, 65535));
+    block(pcapng, 6, packet(0, 1'000'000, tcp_packet(1, ethernet_header())));
+    block(pcapng, 6, packet(0, 2'000'000, tcp_packet(2, ethernet_header())));
+    for (const std::vector<uint8_t>& capture : {classic_pcap(1'700'000'000), pcapng}) {
+        const std::vector<uint8_t> compressed = gzipped(capture);
+        TempFile file(compressed);
+        ReadResult from_file;
+        const size_t frames = capture == pcapng ? 2 : 1;
+        EXPECT_EQ(read_all(file.path, from_file).size(), frames);
+        EXPECT_TRUE(from_file.complete) << from_file.error;
+        ReadResult from_pipe;
+        EXPECT_EQ(read_from_pipe(compressed, from_pipe).size(), frames);
+        EXPECT_TRUE(from_pipe.complete) << from_pipe.error;
+    }
+
+    std::vector<uint8_t> cut = gzipped(pcapng);
+    cut.resize(cut.size() / 2);
+    TempFile truncated(cut);
+    ReadResult truncated_result;
+    read_all(truncated.path, truncated_result);
+    EXPECT_TRUE(truncated_result.opened);
+    EXPECT_FALSE(truncated_result.complete);
+
+    std::vector<uint8_t> invalid = {0x1F, 0x8B, 'n', 'o', 't', ' ', 'g', 'z', 'i', 'p'};
+    TempFile damaged(invalid);
+    ReadResult damaged_result;
+    read_all(damaged.path, damaged_result);
+    EXPECT_FALSE(damaged_result.opened);
+    EXPECT_NE(damaged_result.error.find("gzip data is invalid"), std::string::npos)
+        << damaged_result.error;
 }
 
 TEST(CaptureReader, TruncatedFileKeepsEarlierFrames) {
