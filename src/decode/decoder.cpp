@@ -98,6 +98,7 @@ constexpr std::array<LayerDecoder, 256> make_ip_protocols() {
     table[47] = decode_gre;
     table[51] = decode_ah;
     table[103] = decode_pim;
+    table[143] = decode_ethernet_in_ip;
     table[ip_protocol::kIcmpv6] = decode_icmpv6;
     return table;
 }

@@ -173,6 +173,7 @@ DecodeResult decode_other_protocol(Context& ctx, uint8_t protocol, Bytes bytes);
 DecodeResult decode_gre(Context& ctx, Bytes bytes);
 DecodeResult decode_ipv4_in_ip(Context& ctx, Bytes bytes);
 DecodeResult decode_ipv6_in_ip(Context& ctx, Bytes bytes);
+DecodeResult decode_ethernet_in_ip(Context& ctx, Bytes bytes);
 DecodeResult decode_pim(Context& ctx, Bytes bytes);
 std::optional<DecodeResult> decode_ayiya(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_gtp_u(Context& ctx, Bytes payload);

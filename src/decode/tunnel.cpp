@@ -181,6 +181,13 @@ DecodeResult decode_ipv6_in_ip(Context& ctx, Bytes bytes) {
     return decode_ipv6(ctx, bytes);
 }
 
+DecodeResult decode_ethernet_in_ip(Context& ctx, Bytes bytes) {
+    // IP protocol 143 (RFC 8986): an Ethernet frame without preamble or checksum, as
+    // segment routing's layer 2 services send it.
+    if (!enter_tunnel(ctx, bytes)) return DecodeResult::kMalformed;
+    return decode_ethernet(ctx, bytes);
+}
+
 DecodeResult decode_pim(Context& ctx, Bytes bytes) {
     // A PIM (RFC 7761) Register message carries a multicast packet to the rendezvous
     // point; a Null-Register carries only a header, and other messages no packet.

@@ -126,6 +126,13 @@ TEST(DecodeTunnel, IpInIp) {
     expect_inner4(decoded);
 }
 
+// IP protocol 143 carries an Ethernet frame, as segment routing's layer 2 services send it.
+TEST(DecodeTunnel, EthernetInIpv6) {
+    Decoded decoded;
+    decoded.run(DLT_EN10MB, ethernet(0x86DD, ipv6(143, ethernet(0x0800, inner4()))));
+    expect_inner4(decoded);
+}
+
 TEST(DecodeTunnel, NestingIsBounded) {
     Frame packet = inner4();
     for (int i = 0; i < 16; ++i) packet = ipv4(4, packet, kTunnelA, kTunnelB);
