@@ -190,14 +190,16 @@ DecodeResult decode_ethernet_in_ip(Context& ctx, Bytes bytes) {
 
 DecodeResult decode_pim(Context& ctx, Bytes bytes) {
     // A PIM (RFC 7761) Register message carries a multicast packet to the rendezvous
-    // point; a Null-Register carries only a header, and other messages no packet.
+    // point. A Null-Register carries only a header, and other messages (hellos, joins) no
+    // packet: those are a PIM flow of their own.
+    constexpr uint8_t kPim = 103;
     ByteReader reader = bytes.reader();
     if (!reader.has(kPimRegisterHeader) || reader.u8(0) != kPimV2Register ||
         (reader.u8(4) & kPimNullRegister)) {
-        return DecodeResult::kNotTracked;
+        return decode_other_protocol(ctx, kPim, bytes);
     }
     auto inner = decode_inner_ip(ctx, bytes.after(kPimRegisterHeader));
-    return inner ? *inner : DecodeResult::kNotTracked;
+    return inner ? *inner : decode_other_protocol(ctx, kPim, bytes);
 }
 
 std::optional<DecodeResult> decode_ayiya(Context& ctx, Bytes payload) {

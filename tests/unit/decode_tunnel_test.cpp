@@ -266,12 +266,15 @@ TEST(DecodeTunnel, PimRegister) {
     Decoded decoded;
     decoded.run(DLT_EN10MB, outer4(103, bytes({0x21, 0, 0, 0, 0, 0, 0, 0}) + inner4()));
     expect_inner4(decoded);
-    // A Null-Register and a hello carry no packet.
-    EXPECT_EQ(
+    // A Null-Register and a hello carry no packet: they are a PIM flow of the outer pair.
+    ASSERT_EQ(
         decoded.run(DLT_EN10MB, outer4(103, bytes({0x21, 0, 0, 0, 0x40, 0, 0, 0}) + inner4())),
-        DecodeResult::kNotTracked);
-    EXPECT_EQ(decoded.run(DLT_EN10MB, outer4(103, bytes({0x20, 0, 0, 0}) + Frame(8, 0))),
-              DecodeResult::kNotTracked);
+        DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.ip_protocol, 103);
+    ASSERT_EQ(decoded.run(DLT_EN10MB, outer4(103, bytes({0x20, 0, 0, 0}) + Frame(8, 0))),
+              DecodeResult::kPacket);
+    EXPECT_EQ(decoded.packet.ip_protocol, 103);
+    EXPECT_EQ(decoded.packet.source_port, 0);
 }
 
 TEST(DecodeTunnel, Ayiya) {
