@@ -95,14 +95,16 @@ struct ReplayedStream {
 };
 
 // The gzip members (RFC 1952) of a compressed stream, decompressed as they are read, such
-// as the files that `tcpdump -z gzip` leaves after rotating. Damaged data reads as an I/O
-// error.
+// as the files that `tcpdump -z gzip` leaves after rotating. Invalid data, or an input that
+// ends inside a member, reads as an I/O error once the bytes decompressed before it are
+// read, and `problem` then says which.
 struct GzipStream {
     static constexpr size_t kInputBytes = 64 * 1024;
 
     explicit GzipStream(ReplayedStream& compressed) : source(compressed) {
         // 16 added to the window bits reads the gzip wrapper (zlib's manual, inflateInit2).
         ok = inflateInit2(&inflater, 16 + MAX_WBITS) == Z_OK;
+        if (!ok) problem = "zlib could not start decompressing";
     }
     ~GzipStream() {
         if (ok) inflateEnd(&inflater);
@@ -113,44 +115,54 @@ struct GzipStream {
     // Returns up to `size` decompressed bytes, at least one unless the stream ended (0) or
     // failed (-1 with errno set).
     ssize_t read_some(void* out, size_t size) {
-        if (!ok) {
+        if (!problem.empty()) {
             errno = EIO;
             return -1;
         }
         inflater.next_out = static_cast<Bytef*>(out);
         inflater.avail_out = static_cast<uInt>(std::min<size_t>(size, UINT32_MAX));
         const uInt requested = inflater.avail_out;
-        while (inflater.avail_out == requested) {
+        while (inflater.avail_out == requested && problem.empty()) {
             if (inflater.avail_in == 0) {
                 ssize_t got =
                     ReplayedStream::read(&source, reinterpret_cast<char*>(input), sizeof input);
                 if (got < 0) return -1;
-                // The end of the input ends the stream. After a whole member it is a clean
-                // end, and inside one the reader finds the capture truncated.
-                if (got == 0) return 0;
+                if (got == 0) {
+                    // The end of the input: a clean end after a whole member.
+                    if (!inside_member) return 0;
+                    problem = "the gzip data is truncated";
+                    break;
+                }
                 inflater.next_in = input;
                 inflater.avail_in = static_cast<uInt>(got);
+                inside_member = true;
             }
             int status = inflate(&inflater, Z_NO_FLUSH);
             if (status == Z_STREAM_END) {
                 // Another member may follow (RFC 1952 section 2.2), as `cat a.gz b.gz` makes.
-                if (inflateReset(&inflater) != Z_OK) break;
+                inside_member = inflater.avail_in > 0;
+                if (inflateReset(&inflater) != Z_OK) problem = "zlib could not start a member";
                 continue;
             }
             if (status != Z_OK && status != Z_BUF_ERROR) {
-                damaged = true;
-                errno = EIO;
-                return -1;
+                problem = std::string("the gzip data is invalid (") +
+                          (inflater.msg != nullptr ? inflater.msg : "zlib error") + ")";
             }
         }
-        return static_cast<ssize_t>(requested - inflater.avail_out);
+        const uInt produced = requested - inflater.avail_out;
+        if (produced == 0 && !problem.empty()) {
+            errno = EIO;
+            return -1;
+        }
+        return static_cast<ssize_t>(produced);
     }
 
     ReplayedStream& source;
     z_stream inflater{};
     Bytef input[kInputBytes];
     bool ok = false;
-    bool damaged = false;  // the compressed data is invalid
+    bool inside_member = false;  // input of a member came, and its end did not yet
+    std::string problem;         // why the stream failed, empty while it has not
 };
 
 ssize_t ReplayedStream::read_some(void* out, size_t size) const {
@@ -184,6 +196,14 @@ std::string damage_message(const std::string& path, uint64_t frames, const std::
     return "reading " + input_name(path) + " stopped after frame " + std::to_string(frames) + ": " +
            reason +
            "; the file is damaged or truncated, and the flows before the damage are reported";
+}
+
+// Makes a read that `inflater` failed incomplete, with the problem of the gzip data as its
+// error. The capture's reader saw an I/O error, or at a block boundary an end.
+void name_gzip_problem(const std::string& path, const GzipStream* inflater, ReadResult& result) {
+    if (inflater == nullptr || inflater->problem.empty()) return;
+    result.complete = false;
+    result.error = damage_message(path, result.frames, inflater->problem);
 }
 
 // The first 4 bytes of `path`, read as a big-endian number, when it is a regular file (a
@@ -347,7 +367,9 @@ ReadResult FileReader::read_stream(const std::string& path,
             return result;
         }
         result.opened = true;
-        return read_pcapng(path, reader, 0, result, supports_link, visit);
+        result = read_pcapng(path, reader, 0, result, supports_link, visit);
+        name_gzip_problem(path, inflater.get(), result);
+        return result;
     }
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     std::unique_ptr<pcap_t, PcapCloser> handle(
@@ -355,8 +377,8 @@ ReadResult FileReader::read_stream(const std::string& path,
     if (!handle) {
         std::fclose(stream);
         std::string reason = replayed.start_size == 0 ? "the input is empty (0 bytes)" : errbuf;
-        if (inflater && inflater->damaged) {
-            reason = "its gzip data is invalid, so it cannot be decompressed";
+        if (inflater && !inflater->problem.empty()) {
+            reason = inflater->problem + ", so it cannot be decompressed";
         } else if (inflater) {
             reason = "after gzip decompression, " + reason;
         }
@@ -367,8 +389,10 @@ ReadResult FileReader::read_stream(const std::string& path,
     CompiledFilter filter;
     compile_filter(handle.get(), filter);
     uint64_t records = 0;
-    return read_with_libpcap(path, handle.get(), filter, is_classic_pcap_magic(magic),
-                             supports_link, visit, progress, 0, records);
+    result = read_with_libpcap(path, handle.get(), filter, is_classic_pcap_magic(magic),
+                               supports_link, visit, progress, 0, records);
+    name_gzip_problem(path, inflater.get(), result);
+    return result;
 }
 
 void FileReader::compile_filter(pcap_t* handle, CompiledFilter& filter) const {

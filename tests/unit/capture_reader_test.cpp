@@ -342,12 +342,24 @@ TEST(CaptureReader, GzipCapturesDecompressed) {
     }
 
     std::vector<uint8_t> cut = gzipped(pcapng);
-    cut.resize(cut.size() / 2);
+    cut.resize(cut.size() - 4);  // the member's length field, after all of the data
     TempFile truncated(cut);
     ReadResult truncated_result;
-    read_all(truncated.path, truncated_result);
+    EXPECT_EQ(read_all(truncated.path, truncated_result).size(), 2u);
     EXPECT_TRUE(truncated_result.opened);
     EXPECT_FALSE(truncated_result.complete);
+    EXPECT_NE(truncated_result.error.find("gzip data is truncated"), std::string::npos)
+        << truncated_result.error;
+
+    // A wrong checksum at the end fails the read, after the frames before it.
+    std::vector<uint8_t> checksum = gzipped(classic_pcap(1'700'000'000));
+    checksum[checksum.size() - 8] ^= 0xFF;
+    TempFile wrong(checksum);
+    ReadResult wrong_result;
+    EXPECT_EQ(read_all(wrong.path, wrong_result).size(), 1u);
+    EXPECT_FALSE(wrong_result.complete);
+    EXPECT_NE(wrong_result.error.find("incorrect data check"), std::string::npos)
+        << wrong_result.error;
 
     std::vector<uint8_t> invalid = {0x1F, 0x8B, 'n', 'o', 't', ' ', 'g', 'z', 'i', 'p'};
     TempFile damaged(invalid);
