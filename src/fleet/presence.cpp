@@ -68,18 +68,27 @@ bool Presence::announce(const std::string& device) {
         check_nats(kvStore_PutString(&revision, bucket_, key.c_str(), device.c_str()),
                    "failed to write the presence key");
         // NATS_ERR means that JetStream rejected the update. A time-out or a lost connection
-        // shows nothing about the key.
-        if (update == NATS_ERR) {
+        // shows nothing about the key. One rejection may come from a key that was lost (a
+        // server that restarted without its store), so only a second one in a row warns,
+        // and then once every kWarnEvery heartbeats while it lasts.
+        changed_ = update == NATS_ERR ? changed_ + 1 : 0;
+        if (changed_ >= 2 && (changed_ - 2) % kWarnEvery == 0) {
             spdlog::warn(
-                "another agent announces itself as device {}: the presence key changed "
-                "since this agent wrote it. Searches fail while two agents answer as "
-                "one device; give each agent its own --device",
-                device);
+                "another agent announces itself as device {}: the presence key changed at "
+                "{} heartbeats in a row since this agent wrote it. Searches fail or miss "
+                "events while two agents answer as one device; give each agent its own "
+                "--device",
+                device, changed_);
         }
         revision_ = revision;
         return true;
     } catch (const NatsError& error) {
         spdlog::warn("cannot announce agent {} in JetStream: {}", device, error.what());
+        // The bucket may be gone (a server that restarted without its store): the next
+        // heartbeat opens it again, and creates it if need be.
+        kvStore_Destroy(bucket_);
+        bucket_ = nullptr;
+        revision_ = 0;
         return false;
     }
 }

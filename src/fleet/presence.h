@@ -26,8 +26,9 @@ class Presence {
     Presence& operator=(const Presence&) = delete;
 
     // Writes the agent's key, creating the bucket when missing. Warns when another agent
-    // wrote the key since this one last did: two agents with one device name. Returns false
-    // after logging why when JetStream is unreachable; the next heartbeat tries again.
+    // wrote the key since this one last did, at two heartbeats in a row: two agents with
+    // one device name. Returns false after logging why when JetStream is unreachable or the
+    // bucket is gone; the next heartbeat opens the bucket again.
     bool announce(const std::string& device);
     // Deletes the agent's key; returns false when JetStream is unreachable.
     bool withdraw(const std::string& device);
@@ -43,6 +44,9 @@ class Presence {
     jsCtx* jetstream_ = nullptr;
     kvStore* bucket_ = nullptr;
     uint64_t revision_ = 0;  // of this agent's last write of its key, 0 before the first
+    uint64_t changed_ = 0;   // heartbeats in a row that found the key changed by another
+    // A warning of another agent with this device name repeats every this many heartbeats.
+    static constexpr uint64_t kWarnEvery = 20;
 };
 
 }  // namespace pw::fleet
