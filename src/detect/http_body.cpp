@@ -142,10 +142,13 @@ class MultipartSplitter {
     static constexpr int kMaxDepth = 4;
 
     // `pending_` starts with a CRLF because the first delimiter may open the body without
-    // one before it. `parts` counts the parts of every level of one body.
+    // one before it. `parts` counts the parts of every level of one body. The preamble is
+    // scanned as an object without a declared type, so that content which never shows the
+    // declared boundary (a file behind a wrong or reused boundary) is still identified.
     MultipartSplitter(std::string_view boundary, int depth, size_t& parts)
         : delimiter_("\r\n--" + std::string(boundary)),
           pending_("\r\n"),
+          part_(std::make_unique<content::TransferScanner>()),
           depth_(depth),
           parts_(parts) {}
 
@@ -185,6 +188,7 @@ class MultipartSplitter {
                 end_part(session);
                 pending_.erase(0, at + delimiter_.size());
                 state_ = State::kAfterDelimiter;
+                added_crlf_ = 0;
                 return true;
             }
             case State::kAfterDelimiter:
@@ -240,6 +244,10 @@ class MultipartSplitter {
     // Hands the content bytes `bytes` of the current part, if any, to its scanner or to
     // the splitter of its own parts.
     void scan(std::string_view bytes, Session& session) {
+        // The CRLF that pending_ starts with is not the body's.
+        const size_t added = std::min(bytes.size(), added_crlf_);
+        bytes.remove_prefix(added);
+        added_crlf_ -= added;
         if (bytes.empty()) return;
         std::span<const uint8_t> span{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
         if (part_ && !part_->done()) part_->feed(span, session);
@@ -251,6 +259,7 @@ class MultipartSplitter {
     std::unique_ptr<content::TransferScanner> part_;
     std::unique_ptr<MultipartSplitter> nested_;  // instead of part_, for a multipart part
     int depth_;                                  // 1 for the message body itself
+    size_t added_crlf_ = 2;                      // bytes of pending_'s first CRLF not scanned
     size_t& parts_;
     bool header_overflow_ = false;  // the current part's header lines passed kMaxPartHeader
     State state_ = State::kPreamble;

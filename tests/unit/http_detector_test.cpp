@@ -490,6 +490,21 @@ TEST(HttpDetector, NestedMultipartPartsAreContent) {
     }
 }
 
+// A part declared multipart whose content never shows its boundary, or reuses the outer
+// one, is scanned as one object.
+TEST(HttpDetector, MultipartPartWithoutItsBoundaryScanned) {
+    for (const std::string& inner : {std::string("nope"), std::string("F")}) {
+        const std::string body = "--F\r\nContent-Type: multipart/mixed; boundary=" + inner +
+                                 "\r\n\r\n" + std::string(kPng) + "\r\n--F--\r\n";
+        Conversation conversation;
+        conversation.send(kClient,
+                          "POST /u HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=F\r\n"
+                          "Content-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body);
+        EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG)) << inner;
+    }
+}
+
 TEST(HttpDetector, FormUploadWrongBoundaryNotSplit) {
     // A body that never shows its declared boundary types nothing from the parts it seems
     // to have.
