@@ -15,6 +15,9 @@ namespace {
 
 constexpr size_t kTdsHeaderSize = 8;
 constexpr size_t kMaxTdsPacket = 32768;  // the largest negotiable packet size
+// A segment that a longer TDS packet continues after: IPv4's minimum maximum segment size
+// (RFC 9293 section 3.7.1), below the packet sizes clients negotiate (512 and up).
+constexpr size_t kMinContinuedSegment = 536;
 
 namespace tds_type {
 constexpr uint8_t kSqlBatch = 0x01;
@@ -227,8 +230,11 @@ class MssqlDetector final : public Detector {
         }
 
         // 2. Later in a connection: a SQL batch or a remote procedure call that checks out
-        // alone. A later packet of a long message starts inside its data, so it fails.
-        if (segment.from_initiator &&
+        // alone. A later packet of a long message starts inside its data, so it fails. The
+        // packet fits its segment, or fills a segment of a full size and goes on in the next.
+        const bool fits =
+            header->length <= segment.data.size() || segment.data.size() >= kMinContinuedSegment;
+        if (segment.from_initiator && fits &&
             (header->type == tds_type::kSqlBatch || header->type == tds_type::kRpc) &&
             valid_request_start(header->type, payload)) {
             return found(session);

@@ -128,6 +128,13 @@ TEST(MssqlDetector, RequestAloneNeedsValidPayload) {
         EXPECT_NE(flow.send(true, tds(0x03, payload)), Verdict::kDone);
         EXPECT_FALSE(flow.session.has(ProtocolId::MSSQL));
     }
+    // A short segment whose header claims a longer packet.
+    std::string longer = tds(0x01, all_headers() + utf16("SELECT 1"));
+    longer[2] = 0x41;
+    Flow flow;
+    flow.sent[0] = flow.sent[1] = 5000;
+    EXPECT_NE(flow.send(true, longer), Verdict::kDone);
+    EXPECT_FALSE(flow.session.has(ProtocolId::MSSQL));
 }
 
 TEST(MssqlDetector, RejectsBrokenHeadersAndOptions) {
