@@ -132,8 +132,9 @@ bool is_rar(Bytes head) {
 }
 
 bool is_postscript(Bytes head) {
-    // A leading Ctrl-D is what some printer drivers send before the job.
-    if (starts_with(head, "%!PS"sv) || starts_with(head, "\x04%!PS"sv)) return true;
+    // A leading Ctrl-D is what some printer drivers send before the job. libmagic takes "%!"
+    // alone as PostScript too, as Ghostscript's own library files begin.
+    if (starts_with(head, "%!"sv) || starts_with(head, "\x04%!PS"sv)) return true;
     // DOS EPS binary header: magic, then the offset and length of the PostScript section.
     if (!starts_with(head, "\xc5\xd0\xd3\xc6"sv) || !has_bytes(head, 0, 12)) return false;
     return load_le32(head, 4) >= 30 && load_le32(head, 8) > 0;

@@ -84,6 +84,7 @@ uint32_t marks_of(std::string_view line) {
 enum Construct {
     kPyImport,
     kPyFrom,
+    kPyModuleImport,
     kPyDef,
     kPyClass,
     kPyMain,
@@ -127,8 +128,14 @@ void score_python_line(std::string_view line, uint32_t marks, bool indented,
         starts_with_identifier(after_word(line, 6)) && line.find_first_of("{;'\"(") == line.npos)
         seen.set(kPyImport);
     if (!indented && starts_with_word(line, "from") && line.find(" import ") != line.npos &&
-        line.find_first_of("'\"") == line.npos)
+        line.find_first_of("'\"") == line.npos) {
         seen.set(kPyFrom);
+        // Forms only Python has: a relative import, a future statement, a star import.
+        if (line.starts_with("from .") || line.starts_with("from __future__ import") ||
+            line.ends_with(" import *"))
+            seen.set(kPyModuleImport);
+    }
+    if (!indented && line.starts_with("__all__ = [")) seen.set(kPyModuleImport);
     std::string_view def = line.starts_with("async ") ? after_word(line, 6) : line;
     if (starts_with_word(def, "def") && starts_with_identifier(after_word(def, 3)) &&
         def.find('(') != def.npos && (def.ends_with(":") || def.ends_with(",")))
@@ -165,12 +172,16 @@ void score_javascript_line(std::string_view line, uint32_t marks,
         seen.set(kJsArrow);
     if (!seen.test(kJsRequire) && (marks & kParen) != 0 && line.find("require(") != line.npos)
         seen.set(kJsRequire);
-    if (line.starts_with("module.exports") || line.starts_with("exports.") ||
-        line.starts_with("export default") || line.starts_with("export function") ||
-        line.starts_with("export const"))
-        seen.set(kJsExport);
+    if (line.starts_with("module.exports") || line.starts_with("exports.")) seen.set(kJsExport);
+    // ES module statements (ECMA-262's ImportDeclaration and ExportDeclaration).
+    for (std::string_view form :
+         {"export default", "export function", "export const", "export class",
+          "export async function", "export {", "export *"}) {
+        if (line.starts_with(form)) seen.set(kJsExport);
+    }
     if (starts_with_word(line, "import") &&
-        (line.find(" from '") != line.npos || line.find(" from \"") != line.npos))
+        (line.find(" from '") != line.npos || line.find(" from \"") != line.npos ||
+         line.starts_with("import '") || line.starts_with("import \"")))
         seen.set(kJsImport);
     if (!seen.test(kJsDom) && (marks & kDot) != 0 &&
         (line.find("document.") != line.npos || line.find("window.") != line.npos))
@@ -183,6 +194,10 @@ void score_javascript_line(std::string_view line, uint32_t marks,
     if (!seen.test(kJsClosure) && (marks & kBrace) != 0 &&
         (line.find("})(") != line.npos || line.find("}());") != line.npos))
         seen.set(kJsClosure);
+    // A function expression called at once opens many generated and bundled scripts.
+    for (std::string_view opening : {"(function(", "(function (", "!function(", ";(function("}) {
+        if (line.starts_with(opening)) seen.set(kJsClosure);
+    }
 }
 
 // Idioms of browser scripts and their libraries.
@@ -276,15 +291,20 @@ ProtocolId identify_script(std::string_view text) {
         score_vbscript_line(line, marks, seen);
         score_vbscript_block(line, seen);
     }
-    // The strong constructs count twice: they are next to unique to their language.
+    // The strong constructs count twice: they are next to unique to their language. Python's
+    // module-only imports and JavaScript's module statements decide alone, since a module
+    // may hold nothing else.
     struct Candidate {
         ProtocolId id;
         int score;
         int threshold;
     };
     const std::array<Candidate, 3> candidates = {{
-        {ProtocolId::FILE_PY, score(seen, kPyImport, kPySelf, {kPyMain}), 2},
-        {ProtocolId::FILE_JS, score(seen, kJsStrict, kJsClosure, {kJsStrict}), 3},
+        {ProtocolId::FILE_PY, score(seen, kPyImport, kPySelf, {kPyMain, kPyModuleImport}), 2},
+        {ProtocolId::FILE_JS,
+         score(seen, kJsStrict, kJsClosure,
+               {kJsStrict, kJsClosure, kJsExport, kJsExport, kJsImport, kJsImport}),
+         3},
         {ProtocolId::FILE_VBS,
          score(seen, kVbDim, kVbMsgBox, {kVbCreateObject, kVbWScript, kVbOnError, kVbOption}), 3},
     }};

@@ -10,6 +10,11 @@ constexpr size_t kBlock = 512;
 constexpr size_t kSizeField = 124;
 constexpr size_t kChecksumField = 148;
 constexpr size_t kTypeflagField = 156;
+// An old GNU sparse member (typeflag 'S') flags at this offset of its header, and of each
+// extension block, that another 512-byte block of sparse entries follows before its data
+// (GNU tar's manual, "Old GNU Format").
+constexpr size_t kSparseExtendedField = 482;
+constexpr size_t kExtensionExtendedField = 504;
 
 // Parses an octal field: optional leading spaces, digits, then NUL or space padding.
 std::optional<uint64_t> parse_octal(Bytes field) {
@@ -81,6 +86,18 @@ void TarWalker::feed(Bytes bytes) {
 
 void TarWalker::check_header() {
     Bytes header(header_);
+    if (sparse_data_blocks_) {
+        // An extension block of sparse entries, without a checksum of its own.
+        if (++headers_ >= kMaxHeaders) {
+            done_ = true;
+            return;
+        }
+        if (header[kExtensionExtendedField] != 0) return;
+        next_header_ = position_ + *sparse_data_blocks_ * kBlock;
+        sparse_data_blocks_.reset();
+        if (next_header_ > kMaxHeaderOffset) done_ = true;
+        return;
+    }
     if (!is_tar_header(header)) {
         // Two zero blocks end an archive; anything else ends what can be followed.
         done_ = true;
@@ -98,6 +115,11 @@ void TarWalker::check_header() {
     bool has_data = typeflag != '1' && typeflag != '2' && typeflag != '3' && typeflag != '4' &&
                     typeflag != '5' && typeflag != '6';
     uint64_t data_blocks = has_data ? (*size + kBlock - 1) / kBlock : 0;
+    if (typeflag == 'S' && header[kSparseExtendedField] != 0) {
+        sparse_data_blocks_ = data_blocks;
+        next_header_ = position_;
+        return;
+    }
     next_header_ = position_ + data_blocks * kBlock;
     if (next_header_ > kMaxHeaderOffset) done_ = true;
 }

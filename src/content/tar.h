@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "content/magic.h"
 
@@ -30,6 +31,9 @@ class TarWalker {
 
     uint64_t position_ = 0;
     uint64_t next_header_ = 0;
+    // The data blocks of an old GNU sparse member whose extension blocks come first: the
+    // next block read is one of them while this is set.
+    std::optional<uint64_t> sparse_data_blocks_;
     std::array<uint8_t, 512> header_{};
     size_t header_fill_ = 0;
     int headers_ = 0;

@@ -159,7 +159,9 @@ ProtocolId identify_text(Bytes head) {
     // PHP source, which libmagic also names a PHP script by this opening tag. Its templates
     // contain HTML and its code looks like JavaScript, but the file is neither.
     if (starts_with_ci(opening, "<?php") || opening.starts_with("<?=")) return ProtocolId::kNone;
-    if (opening.starts_with("<?xml") && opening.size() > 5 && is_tag_end(opening[5]))
+    // The declaration, or a processing instruction such as <?xml-stylesheet?> before the root.
+    if (opening.starts_with("<?xml") && opening.size() > 5 &&
+        (is_tag_end(opening[5]) || opening[5] == '-'))
         return ProtocolId::XML;
     // SVG is XML even without the declaration, and its <title> and <a> are not HTML's.
     if (starts_with_ci(opening, "<svg") && opening.size() > 4 && is_tag_end(opening[4]))

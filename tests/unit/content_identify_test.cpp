@@ -182,6 +182,27 @@ TEST(ContentIdentify, PaxHeaderOfLaterMember) {
     EXPECT_EQ(identify_bytes(archive), ProtocolId::PAX_EXTENDED_HEADER_DATA);
 }
 
+// An old GNU sparse member whose header flags an extension block of sparse entries, which
+// comes before its data (GNU tar's manual, "Old GNU Format").
+TEST(ContentIdentify, PaxHeaderAfterSparseMember) {
+    std::vector<uint8_t> archive = tar_header("sparse.bin", 'S', 600);
+    archive[482] = 1;  // an extension block follows
+    // The header's checksum again, with the flag counted.
+    std::memset(archive.data() + 148, ' ', 8);
+    unsigned sum = 0;
+    for (uint8_t byte : archive) sum += byte;
+    std::snprintf(reinterpret_cast<char*>(archive.data()) + 148, 8, "%06o", sum);
+    std::vector<uint8_t> extension(512, 0);
+    extension[504] = 1;  // and another one
+    archive.insert(archive.end(), extension.begin(), extension.end());
+    extension[504] = 0;
+    archive.insert(archive.end(), extension.begin(), extension.end());
+    archive.resize(archive.size() + 1024, 's');  // 600 bytes of data in 2 blocks
+    std::vector<uint8_t> pax = tar_header("./PaxHeaders/plain.txt", 'x', 20);
+    archive.insert(archive.end(), pax.begin(), pax.end());
+    EXPECT_EQ(identify_bytes(archive), ProtocolId::PAX_EXTENDED_HEADER_DATA);
+}
+
 TEST(ContentIdentify, Video) {
     EXPECT_EQ(identify_text("FLV\x01\x05\0\0\0\x09\0\0\0\0"sv), ProtocolId::VIDEO_FLV);
     EXPECT_EQ(identify_text("FLV\x01\x05\0\0\0\x07"sv), ProtocolId::kNone);
@@ -250,6 +271,9 @@ TEST(ContentIdentify, OleHeaderChecked) {
 TEST(ContentIdentify, Documents) {
     EXPECT_EQ(identify_text("%!PS-Adobe-3.0\n%%BoundingBox: 18 36 577 806\n"),
               ProtocolId::APPLICATION_POSTSCRIPT);
+    // Ghostscript's library files open with "%!" alone.
+    EXPECT_EQ(identify_text("%!\n% Copyright (C) 2001-2023 Artifex Software, Inc.\n"),
+              ProtocolId::APPLICATION_POSTSCRIPT);
     EXPECT_EQ(identify_text("{\\rtf1\\ansi\\deff0{\\fonttbl}}"), ProtocolId::APPLICATION_RTF);
     EXPECT_EQ(identify_text("[playlist]\nNumberOfEntries=1\nFile1=http://127.0.0.1/a.mp3\n"),
               ProtocolId::FILE_PLS);
@@ -272,6 +296,7 @@ TEST(ContentIdentify, Markup) {
     EXPECT_EQ(identify_text("<?xml version=\"1.0\"?>\n<rss><title>t</title></rss>"),
               ProtocolId::XML);
     EXPECT_EQ(identify_text("\xef\xbb\xbf<?xml version='1.0'?><a/>"), ProtocolId::XML);
+    EXPECT_EQ(identify_text("<?xml-stylesheet href=\"doc.xsl\"?>\n<doc/>"), ProtocolId::XML);
     EXPECT_EQ(identify_text("<svg xmlns=\"http://www.w3.org/2000/svg\"><title>t</title></svg>"),
               ProtocolId::XML);
     EXPECT_EQ(identify_text("\xff\xfe<\0?\0x\0m\0l\0 \0"sv), ProtocolId::XML);
@@ -324,6 +349,28 @@ TEST(ContentIdentify, ScriptsWithoutShebang) {
     EXPECT_EQ(identify_text("/* sidebar */\nSplunk.Layout = $.klass({\n  initialize: function() {\n"
                             "    $('<a href=\"#\">open</a>').prependTo(x);\n  }\n});\n"),
               ProtocolId::FILE_JS);
+}
+
+// Modules that hold nothing but imports and exports, which only their language writes so.
+TEST(ContentIdentify, ModulesOfImportsAlone) {
+    EXPECT_EQ(identify_text("from .models import sns_backends\nfrom ..core import base\n"),
+              ProtocolId::FILE_PY);
+    EXPECT_EQ(identify_text("# Deprecated alias.\n\nfrom xml.etree.ElementTree import *\n"),
+              ProtocolId::FILE_PY);
+    EXPECT_EQ(identify_text("from __future__ import annotations\n\nREGIONS = {\n  'a': 1,\n}\n"),
+              ProtocolId::FILE_PY);
+    EXPECT_EQ(identify_text("import { use } from '../extension.js';\nuse(install);\n"),
+              ProtocolId::FILE_JS);
+    EXPECT_EQ(identify_text("export * from './zrender.js';\nexport { a, b } from './x.js';\n"),
+              ProtocolId::FILE_JS);
+    EXPECT_EQ(identify_text("module.exports = {\n  short: 'corto',\n};\n"), ProtocolId::FILE_JS);
+    // A generated one-line script whose strings hold markup stays a script.
+    EXPECT_EQ(identify_text("(function() {var impls = {\"core\":[\"<a href=\\\"x.html\\\">Result"
+                            "</a>\"]};\nif (window.register) { window.register(impls); }\n"),
+              ProtocolId::FILE_JS);
+    // A shell profile's export lines are not JavaScript's.
+    EXPECT_EQ(identify_text("export PATH=/usr/local/bin:$PATH\nexport EDITOR=vi\n"),
+              ProtocolId::kNone);
 }
 
 TEST(ContentIdentify, PlainTextIsNothing) {
