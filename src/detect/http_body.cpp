@@ -133,7 +133,7 @@ bool Inflater::fail_or_pass_through(const Output& out) {
 class MultipartSplitter {
   public:
     // Parts scanned per body, at every level together; the rest are passed over.
-    static constexpr size_t kMaxParts = 64;
+    static constexpr size_t kMaxParts = 256;
     // Bytes of a part's header lines kept to find its media type. A part with longer header
     // lines is scanned without a declared type.
     static constexpr size_t kMaxPartHeader = 4096;

@@ -25,7 +25,7 @@ class MultipartSplitter;
 // format. An unknown coding (identity among them) is skipped, as browsers pass such a body
 // through unchanged. A multipart body (RFC 2046 section 5.1, as form uploads send it,
 // RFC 7578) is split into its parts, and each part's content is scanned on its own, with
-// the part's declared media type, up to 64 parts.
+// the part's declared media type, up to 256 parts.
 class BodySink {
   public:
     // Enough for two content codings under a transfer coding.
