@@ -275,14 +275,30 @@ int score(const std::bitset<kConstructCount>& seen, Construct first, Construct l
 
 }  // namespace
 
+// True when `line`, the first line of a text that is not blank, opens JavaScript source:
+// a statement, a comment or a function called at once, rather than prose or a heading.
+bool opens_javascript(std::string_view line) {
+    for (std::string_view opening :
+         {"import ", "import{", "export ", "//", "/*", "'use strict'", "\"use strict\"",
+          "(function", "!function", ";(function", "module.exports", "exports.", "const ", "let ",
+          "var ", "require("}) {
+        if (line.starts_with(opening)) return true;
+    }
+    return false;
+}
+
 ProtocolId identify_script(std::string_view text) {
     std::bitset<kConstructCount> seen;
+    bool javascript_first = false;
+    bool first = true;
     while (!text.empty()) {
         size_t end = text.find('\n');
         std::string_view raw = text.substr(0, end);
         text = end == text.npos ? std::string_view() : text.substr(end + 1);
         std::string_view line = trim(raw);
         if (line.empty()) continue;
+        if (first) javascript_first = opens_javascript(line);
+        first = false;
         bool indented = raw.front() == ' ' || raw.front() == '\t';
         const uint32_t marks = marks_of(line);
         score_python_line(line, marks, indented, seen);
@@ -292,8 +308,9 @@ ProtocolId identify_script(std::string_view text) {
         score_vbscript_block(line, seen);
     }
     // The strong constructs count twice: they are next to unique to their language. Python's
-    // module-only imports and JavaScript's module statements decide alone, since a module
-    // may hold nothing else.
+    // module-only imports decide alone, since a module may hold nothing else, and so do
+    // JavaScript's module statements in a text that opens as source. In prose (a README's
+    // example) they count as strong only.
     struct Candidate {
         ProtocolId id;
         int score;
@@ -302,8 +319,8 @@ ProtocolId identify_script(std::string_view text) {
     const std::array<Candidate, 3> candidates = {{
         {ProtocolId::FILE_PY, score(seen, kPyImport, kPySelf, {kPyMain, kPyModuleImport}), 2},
         {ProtocolId::FILE_JS,
-         score(seen, kJsStrict, kJsClosure,
-               {kJsStrict, kJsClosure, kJsExport, kJsExport, kJsImport, kJsImport}),
+         score(seen, kJsStrict, kJsClosure, {kJsStrict, kJsClosure, kJsExport, kJsImport}) +
+             (javascript_first && (seen.test(kJsExport) || seen.test(kJsImport)) ? 1 : 0),
          3},
         {ProtocolId::FILE_VBS,
          score(seen, kVbDim, kVbMsgBox, {kVbCreateObject, kVbWScript, kVbOnError, kVbOption}), 3},

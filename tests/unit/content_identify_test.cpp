@@ -368,6 +368,11 @@ TEST(ContentIdentify, ModulesOfImportsAlone) {
     EXPECT_EQ(identify_text("(function() {var impls = {\"core\":[\"<a href=\\\"x.html\\\">Result"
                             "</a>\"]};\nif (window.register) { window.register(impls); }\n"),
               ProtocolId::FILE_JS);
+    // A README that shows an import in an example is no script.
+    EXPECT_EQ(
+        identify_text("# Widgets\n\nInstall it, then:\n\n```js\nimport { w } from 'widgets';\n"
+                      "```\n"),
+        ProtocolId::kNone);
     // A shell profile's export lines are not JavaScript's.
     EXPECT_EQ(identify_text("export PATH=/usr/local/bin:$PATH\nexport EDITOR=vi\n"),
               ProtocolId::kNone);
