@@ -68,8 +68,14 @@ struct ReplayedStream {
     size_t start_read = 0;
 
     // Reads up to `size` bytes with one read(2), going on after a signal unless it stops the
-    // run. Returns what read(2) returns.
+    // run, or from `inflater` when set. Returns what read(2) returns.
     ssize_t read_some(void* out, size_t size) const;
+
+    // Returns the first 4 bytes as a big-endian number, 0 in the bytes not read.
+    uint32_t magic() const {
+        return uint32_t{start[0]} << 24 | uint32_t{start[1]} << 16 | uint32_t{start[2]} << 8 |
+               start[3];
+    }
 
     // Reads the first bytes: as many as `start` has room for, unless the stream ends first.
     void read_start() {
@@ -97,7 +103,7 @@ struct ReplayedStream {
 // The gzip members (RFC 1952) of a compressed stream, decompressed as they are read, such
 // as the files that `tcpdump -z gzip` leaves after rotating. Invalid data, or an input that
 // ends inside a member, reads as an I/O error once the bytes decompressed before it are
-// read, and `problem` then says which.
+// read, and `problem` then names the cause.
 struct GzipStream {
     static constexpr size_t kInputBytes = 64 * 1024;
 
@@ -161,8 +167,8 @@ struct GzipStream {
     z_stream inflater{};
     Bytef input[kInputBytes];
     bool ok = false;
-    bool inside_member = false;  // input of a member came, and its end did not yet
-    std::string problem;         // why the stream failed, empty while it has not
+    bool inside_member = false;  // bytes of a member were read, but not yet its end
+    std::string problem;         // the reason the stream failed, empty until it does
 };
 
 ssize_t ReplayedStream::read_some(void* out, size_t size) const {
@@ -173,10 +179,9 @@ ssize_t ReplayedStream::read_some(void* out, size_t size) const {
     }
 }
 
-// True when `start`, the first bytes of an input, are the magic number of gzip.
-bool is_gzip(const uint8_t* start, size_t size) {
-    return size >= 2 && start[0] == 0x1F && start[1] == 0x8B;
-}
+// True when `magic`, the first 4 bytes of an input read as a big-endian number, starts with
+// the magic number of gzip.
+bool is_gzip_magic(uint32_t magic) { return magic >> 16 == 0x1F8B; }
 
 struct FileCloser {
     void operator()(FILE* file) const { std::fclose(file); }
@@ -198,8 +203,8 @@ std::string damage_message(const std::string& path, uint64_t frames, const std::
            "; the file is damaged or truncated, and the flows before the damage are reported";
 }
 
-// Makes a read that `inflater` failed incomplete, with the problem of the gzip data as its
-// error. The capture's reader saw an I/O error, or at a block boundary an end.
+// Marks a read that `inflater` failed as incomplete, with the gzip problem as its error.
+// The capture's reader saw an I/O error, or an end at a block boundary.
 void name_gzip_problem(const std::string& path, const GzipStream* inflater, ReadResult& result) {
     if (inflater == nullptr || inflater->problem.empty()) return;
     result.complete = false;
@@ -254,7 +259,7 @@ uint64_t file_size(const std::string& path) {
 ReadResult FileReader::read(const std::string& path, const std::function<bool(int)>& supports_link,
                             const Visit& visit, const Progress& progress) {
     // A compressed file is read once, in order, as a stream is.
-    if (is_stream(path) || magic_of_regular_file(path) >> 16 == 0x1F8B) {
+    if (is_stream(path) || is_gzip_magic(magic_of_regular_file(path))) {
         return read_stream(path, supports_link, visit, progress);
     }
     ReadResult result;
@@ -336,7 +341,7 @@ ReadResult FileReader::read_stream(const std::string& path,
     std::unique_ptr<GzipStream> inflater;
     ReplayedStream decompressed;
     ReplayedStream* chosen = &compressed;
-    if (is_gzip(compressed.start, compressed.start_size)) {
+    if (is_gzip_magic(compressed.magic())) {
         inflater = std::make_unique<GzipStream>(compressed);
         decompressed.inflater = inflater.get();
         decompressed.stop = stop_;
@@ -344,8 +349,7 @@ ReadResult FileReader::read_stream(const std::string& path,
         chosen = &decompressed;
     }
     ReplayedStream& replayed = *chosen;
-    const uint32_t magic = uint32_t{replayed.start[0]} << 24 | uint32_t{replayed.start[1]} << 16 |
-                           uint32_t{replayed.start[2]} << 8 | replayed.start[3];
+    const uint32_t magic = replayed.magic();
     // Not zeroed: stdio writes the buffer before it reads from it. It outlives `stream`.
     auto buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
     FILE* stream = fopencookie(&replayed, "rb",

@@ -273,8 +273,6 @@ int score(const std::bitset<kConstructCount>& seen, Construct first, Construct l
     return total;
 }
 
-}  // namespace
-
 // True when `line`, the first line of a text that is not blank, opens JavaScript source:
 // a statement, a comment or a function called at once, rather than prose or a heading.
 bool opens_javascript(std::string_view line) {
@@ -286,6 +284,8 @@ bool opens_javascript(std::string_view line) {
     }
     return false;
 }
+
+}  // namespace
 
 ProtocolId identify_script(std::string_view text) {
     std::bitset<kConstructCount> seen;
