@@ -307,10 +307,9 @@ ProtocolId identify_script(std::string_view text) {
         score_vbscript_line(line, marks, seen);
         score_vbscript_block(line, seen);
     }
-    // The strong constructs count twice: they are next to unique to their language. Python's
-    // module-only imports decide alone, since a module may hold nothing else, and so do
-    // JavaScript's module statements in a text that opens as source. In prose (a README's
-    // example) they count as strong only.
+    // The strong constructs count twice because they are next to unique to their language.
+    // Python's module-only imports decide alone, and so do JavaScript's module statements
+    // when the text opens as source rather than prose (a README's example).
     struct Candidate {
         ProtocolId id;
         int score;

@@ -75,8 +75,8 @@ void for_each_field(std::string_view lines,
 std::string media_type_of(std::string_view content_type);
 
 // The maximum length of a multipart boundary. RFC 2046 section 5.1.1 allows 70 characters,
-// but a receiver that does not check may take a longer one, so one is still followed. This
-// bound keeps the search for it cheap.
+// but a receiver that does not check accepts longer ones, so they are followed up to this
+// bound, which keeps the search for the delimiter cheap.
 inline constexpr size_t kMaxBoundary = 1024;
 
 // The media type of a Content-Type value, lower-case and without parameters, and its
