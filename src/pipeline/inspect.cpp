@@ -34,6 +34,7 @@ TransportInspection& counts_of(Summary& summary, const Flow& flow) {
 
 void Pipeline::start_inspection(Flow& flow) {
     ++counts_of(summary_, flow).flows;
+    ++inspections_;
     flow.inspection =
         std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source(),
                                      flow.source_port(), flow.target(), flow.target_port());
@@ -149,6 +150,7 @@ void Pipeline::stop_inspection(Flow& flow) {
     // Inspection may end while one of its streams is delivering data: the stream is then
     // still running, so it is freed only once the packet is done (release_inspection()).
     retired_inspection_ = std::move(flow.inspection);
+    --inspections_;
 }
 
 void Pipeline::release_inspection() { retired_inspection_.reset(); }

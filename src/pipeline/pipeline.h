@@ -236,6 +236,7 @@ class Pipeline {
     decode::Packet frame_packet_;
     decode::Packet tunnel_packet_;
     std::unique_ptr<Inspection> retired_inspection_;  // see stop_inspection()
+    size_t inspections_ = 0;                          // flows whose inspection has not ended
     Summary summary_;
     int64_t last_expiry_check_us_ = 0;
     int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};

@@ -78,6 +78,24 @@ TEST(PipelineMemory, NewFlowFloodEvictsFlows) {
     EXPECT_EQ(run.sink.disconnects, 20'000u) << "every flow recorded must also end";
 }
 
+// A flow whose inspection has ended keeps only its record, so a bound that ends most
+// flows still inspected keeps every one of as many finished flows. Flows of an IP protocol
+// without a detector (SCTP here) finish at their first packet.
+TEST(PipelineMemory, FinishedFlowsCostLess) {
+    const std::vector<uint8_t> chunk(28, 0x01);
+    Bounded finished(8'000'000);
+    Bounded inspected(8'000'000);
+    for (uint32_t i = 0; i < 20'000; ++i) {
+        finished.feed(decode::test::ipv4(132, chunk, client(i)), kStart + i);
+        Frame syn = decode::test::ipv4(6, decode::test::tcp(40000, 80, {}, kSyn, i), client(i));
+        inspected.feed(syn, kStart + i);
+    }
+    EXPECT_EQ(finished.pipeline.summary().memory.flows_evicted, 0u);
+    EXPECT_GT(finished.pipeline.summary().memory.peak_bytes, 20'000u * sizeof(flow::Flow));
+    EXPECT_GT(inspected.pipeline.summary().memory.flows_evicted, 15'000u);
+    EXPECT_EQ(inspected.frames_over, 0u);
+}
+
 TEST(PipelineMemory, FragmentFloodEvictsFragmentSets) {
     Bounded run(500'000);
     decode::test::Ipv4Options first_fragment;
