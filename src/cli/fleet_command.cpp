@@ -157,6 +157,16 @@ int run_fleet_search(FleetSearchOptions& options) {
         for (const std::string& warning : answer.warnings) {
             spdlog::warn("{}: {}", answer.device, warning);
         }
+        if (answer.error.empty() && answer.shared_name) {
+            std::cerr << fmt::format(
+                "agent {} failed: two agents announce themselves as device '{}', so these "
+                "results may hold the events of only one of them; give each agent its own "
+                "--device or device setting (the default, the host name, is the same on cloned "
+                "machines)\n",
+                answer.device, answer.device);
+            failed.push_back(answer.device);
+            continue;
+        }
         if (answer.error.empty()) continue;
         if (answer.error.rfind("invalid query", 0) == 0) {
             if (!invalid_query) std::cerr << answer.error << '\n';
@@ -172,7 +182,7 @@ int run_fleet_search(FleetSearchOptions& options) {
     std::vector<std::string> silent;
     std::vector<std::string> unfinished;
     for (const fleet::AgentAnswer& answer : result.agents) {
-        if (answer.done || !answer.error.empty()) continue;
+        if (answer.done || !answer.error.empty() || answer.shared_name) continue;
         if (answer.received == 0) {
             silent.push_back(answer.device);
         } else {

@@ -25,10 +25,14 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
 
     // 1. The agents that should answer: those present in the bucket.
     std::vector<std::string> present;
+    std::vector<std::string> shared_names;
     bool fleet_known = true;
     try {
         Presence presence(nc, settings);
-        present = presence.list();
+        for (PresentAgent& agent : presence.list()) {
+            if (agent.shared_name) shared_names.push_back(agent.device);
+            present.push_back(std::move(agent.device));
+        }
     } catch (const NatsError& error) {
         // Without the list, the first agents to reply cannot show when the others are
         // done, so the search takes what comes until the time runs out.
@@ -39,6 +43,7 @@ FleetSearchResult fleet_search(NatsConnection& connection, const NatsSettings& s
             error.what());
     }
     SearchGathering gathering(present, on_event);
+    for (const std::string& device : shared_names) gathering.mark_shared_name(device);
 
     // 2. One request to every agent, the replies to a private inbox.
     natsInbox* inbox = nullptr;

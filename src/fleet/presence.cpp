@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "fleet/nats_connection.h"
 #include "fleet/subjects.h"
 
@@ -10,6 +12,24 @@ namespace pw::fleet {
 namespace {
 
 constexpr int64_t kNanosecondsPerMs = 1'000'000;
+
+std::string encode_presence(const std::string& device, bool shared_name) {
+    nlohmann::json value = {{"device", device}};
+    if (shared_name) value["shared_name"] = true;
+    return value.dump();
+}
+
+// Reads a presence value. A value that is not such an object, written by something else
+// than an agent, counts as a device name.
+PresentAgent decode_presence(const std::string& text) {
+    nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+    if (!value.is_object() || !value.contains("device") || !value["device"].is_string()) {
+        return {text, false};
+    }
+    const auto shared = value.find("shared_name");
+    return {value["device"].get<std::string>(),
+            shared != value.end() && shared->is_boolean() && shared->get<bool>()};
+}
 
 }  // namespace
 
@@ -58,20 +78,24 @@ bool Presence::announce(const std::string& device) {
         uint64_t revision = 0;
         natsStatus update = NATS_NOT_FOUND;
         if (revision_ != 0) {
+            const std::string value = encode_presence(device, false);
             update =
-                kvStore_UpdateString(&revision, bucket_, key.c_str(), device.c_str(), revision_);
+                kvStore_UpdateString(&revision, bucket_, key.c_str(), value.c_str(), revision_);
         }
         if (update == NATS_OK) {
             revision_ = revision;
+            changed_ = 0;
             return true;
         }
-        check_nats(kvStore_PutString(&revision, bucket_, key.c_str(), device.c_str()),
-                   "failed to write the presence key");
         // NATS_ERR means that JetStream rejected the update. A time-out or a lost connection
         // shows nothing about the key. One rejection may come from a key that was lost (a
-        // server that restarted without its store), so only a second one in a row warns,
-        // and then once every kWarnEvery heartbeats while it lasts.
+        // server that restarted without its store), so only a second one in a row counts,
+        // and warns once every kWarnEvery heartbeats while it lasts. The value then carries
+        // the mark that searches report.
         changed_ = update == NATS_ERR ? changed_ + 1 : 0;
+        const std::string value = encode_presence(device, changed_ >= 2);
+        check_nats(kvStore_PutString(&revision, bucket_, key.c_str(), value.c_str()),
+                   "failed to write the presence key");
         if (changed_ >= 2 && (changed_ - 2) % kWarnEvery == 0) {
             spdlog::warn(
                 "another agent announces itself as device {}: the presence key changed at "
@@ -105,8 +129,8 @@ bool Presence::withdraw(const std::string& device) {
     }
 }
 
-std::vector<std::string> Presence::list() {
-    std::vector<std::string> devices;
+std::vector<PresentAgent> Presence::list() {
+    std::vector<PresentAgent> devices;
     if (!open_bucket(false)) return devices;
     kvKeysList keys{};
     natsStatus status = kvStore_Keys(&keys, bucket_, nullptr);
@@ -115,7 +139,7 @@ std::vector<std::string> Presence::list() {
     for (int i = 0; i < keys.Count; ++i) {
         kvEntry* entry = nullptr;
         if (kvStore_Get(&entry, bucket_, keys.Keys[i]) == NATS_OK) {
-            devices.emplace_back(kvEntry_ValueString(entry));
+            devices.push_back(decode_presence(kvEntry_ValueString(entry)));
         }
         kvEntry_Destroy(entry);
     }

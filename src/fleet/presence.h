@@ -15,9 +15,18 @@ namespace pw::fleet {
 // the agent that creates the presence bucket sets it.
 inline constexpr std::chrono::hours kPresenceLifetime{1};
 
+// One agent's entry in the presence bucket.
+struct PresentAgent {
+    std::string device;
+    // The agent found its key written by another agent at two heartbeats in a row: two
+    // agents announce themselves with this device name.
+    bool shared_name = false;
+};
+
 // The agents' presence, kept in a JetStream key-value bucket (presence_bucket()): one key per
-// agent, its device name as the value, written again every heartbeat and deleted when the
-// agent stops cleanly.
+// agent, written again every heartbeat and deleted when the agent stops cleanly. The value
+// is a JSON object with the device name and, while the agent finds its key written by
+// another agent, `"shared_name": true`.
 class Presence {
   public:
     Presence(natsConnection* connection, const NatsSettings& settings);
@@ -32,9 +41,9 @@ class Presence {
     bool announce(const std::string& device);
     // Deletes the agent's key; returns false when JetStream is unreachable.
     bool withdraw(const std::string& device);
-    // The device names of every present agent; empty when the bucket does not exist. Throws
-    // NatsError when JetStream is unreachable.
-    std::vector<std::string> list();
+    // Every present agent; empty when the bucket does not exist. Throws NatsError when
+    // JetStream is unreachable.
+    std::vector<PresentAgent> list();
 
   private:
     bool open_bucket(bool create);
