@@ -50,10 +50,11 @@ class FragmentReassembler;  // decode/fragments.h
 // loop), raw IP (DLT_RAW under each of its values, LINKTYPE_RAW 101, DLT_IPV4, DLT_IPV6),
 // PPP, PPP in HDLC framing, Cisco HDLC, PPPoE, 802.11 data frames (bare, radiotap, PPI),
 // NFLOG, PKTAP, FDDI, Linux ARCnet and Solaris IPNET.
-// Tunnels (at most 4 deep): GRE versions 0 and 1 (with ERSPAN I-III, transparent Ethernet,
+// Tunnels (at most 16 deep): GRE versions 0 and 1 (with ERSPAN I-III, transparent Ethernet,
 // Cisco metadata, PPP), IPv4 and IPv6 in IP, PIM registers, and over UDP GTP-U (2152),
-// VXLAN (4789), Geneve (6081), CAPWAP data (5247, with 802.3 or 802.11 inside) and AYIYA
-// (5072). UDP tunnels are unwrapped only when their header checks out. Teredo is not.
+// VXLAN (4789), Geneve (6081), CAPWAP data (5247, with 802.3 or 802.11 inside), AYIYA
+// (5072) and L2TP version 2 data with PPP inside (1701). UDP tunnels are unwrapped only
+// when their header checks out. Teredo is not.
 //
 // A packet whose transport payload the snapshot length cut is still returned (kPacket),
 // with packet_truncated_by_snaplen counted.

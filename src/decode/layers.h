@@ -177,6 +177,7 @@ DecodeResult decode_ethernet_in_ip(Context& ctx, Bytes bytes);
 DecodeResult decode_pim(Context& ctx, Bytes bytes);
 std::optional<DecodeResult> decode_ayiya(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_gtp_u(Context& ctx, Bytes payload);
+std::optional<DecodeResult> decode_l2tp(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_vxlan(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_geneve(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_capwap_data(Context& ctx, Bytes payload);

@@ -1,6 +1,6 @@
 // Tunnels whose inner packet is decoded in place of the outer one: GRE (with ERSPAN and
 // PPTP's enhanced GRE), IP in IP, PIM registers, and the UDP tunnels GTP-U, VXLAN,
-// Geneve, CAPWAP and AYIYA.
+// Geneve, CAPWAP, AYIYA and L2TP version 2.
 // The UDP tunnels are recognised by their header's content, not by the port alone: a
 // payload that does not check out stays an ordinary UDP packet.
 //
@@ -61,6 +61,18 @@ constexpr uint8_t kPimNullRegister = 0x40;
 
 constexpr size_t kAyiyaMinHeader = 8;
 constexpr uint8_t kAyiyaForward = 1;
+
+// L2TP version 2 (RFC 2661 section 3.1): the first 16 bits contain the flags T (control
+// message), L (length field present), S (Ns and Nr present), O (offset field present) and
+// P (priority), bits that are 0, and the version.
+constexpr size_t kL2tpMinHeader = 6;  // flags, tunnel id, session id
+constexpr uint16_t kL2tpControl = 0x8000;
+constexpr uint16_t kL2tpLength = 0x4000;
+constexpr uint16_t kL2tpSequence = 0x0800;
+constexpr uint16_t kL2tpOffset = 0x0200;
+constexpr uint16_t kL2tpReserved = 0x34F0;
+constexpr uint16_t kL2tpVersionMask = 0x000F;
+constexpr uint16_t kL2tpVersion2 = 2;
 
 constexpr size_t kCapwapMinHeader = 8;
 constexpr uint8_t kCapwapWbidIeee80211 = 1;
@@ -287,6 +299,33 @@ std::optional<DecodeResult> decode_capwap_data(Context& ctx, Bytes payload) {
     if (!enter_tunnel(ctx, inner)) return DecodeResult::kMalformed;
     if (native) return decode_ieee80211_frame(ctx, inner, false, true);
     return decode_ethernet(ctx, inner);
+}
+
+std::optional<DecodeResult> decode_l2tp(Context& ctx, Bytes payload) {
+    // A data message: the flags, the length, tunnel and session ids, Ns and Nr, and the
+    // offset size and its padding, each optional field only with its flag, then a PPP
+    // frame. Control messages and version 3 stay UDP.
+    ByteReader reader = payload.reader();
+    if (!reader.has(kL2tpMinHeader)) return std::nullopt;
+    const uint16_t flags = reader.be16(0);
+    if ((flags & kL2tpVersionMask) != kL2tpVersion2) return std::nullopt;
+    if (flags & (kL2tpControl | kL2tpReserved)) return std::nullopt;
+    size_t offset = 2;
+    size_t end = payload.wire;
+    if (flags & kL2tpLength) {
+        end = reader.be16(offset);
+        offset += 2;
+    }
+    offset += 4;  // tunnel and session ids
+    if (flags & kL2tpSequence) offset += 4;
+    if (flags & kL2tpOffset) {
+        if (!reader.has(offset, 2)) return std::nullopt;
+        offset += 2 + size_t{reader.be16(offset)};
+    }
+    if (offset >= end || end > payload.wire || !reader.has(offset)) return std::nullopt;
+    Bytes inner = payload.first(static_cast<uint32_t>(end)).after(offset);
+    if (!enter_tunnel(ctx, inner)) return DecodeResult::kMalformed;
+    return decode_ppp(ctx, inner);
 }
 
 }  // namespace pw::decode::detail

@@ -212,6 +212,47 @@ TEST(DecodeTunnel, Geneve) {
     expect_inner4(decoded);
 }
 
+// An L2TP version 2 data message with the given flags: length, ids 7 and 9, Ns and Nr,
+// an offset of 2 bytes of padding, as the flags ask.
+Frame l2tp(uint16_t flags, const Frame& ppp) {
+    Frame frame = {static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags | 2)};
+    if (flags & 0x4000) frame = frame + bytes({0, 0});
+    frame = frame + bytes({0, 7, 0, 9});
+    if (flags & 0x0800) frame = frame + bytes({0, 1, 0, 2});
+    if (flags & 0x0200) frame = frame + bytes({0, 2, 0xAA, 0xAA});
+    frame = frame + ppp;
+    if (flags & 0x4000) {
+        frame[2] = static_cast<uint8_t>(frame.size() >> 8);
+        frame[3] = static_cast<uint8_t>(frame.size());
+    }
+    return frame;
+}
+
+TEST(DecodeTunnel, L2tpDataCarriesPpp) {
+    Decoded decoded;
+    const Frame framed_ipv4 = bytes({0xFF, 0x03, 0x00, 0x21}) + inner4();
+    decoded.run(DLT_EN10MB, outer_udp(1701, 1701, l2tp(0, framed_ipv4)));
+    expect_inner4(decoded);
+    decoded.run(DLT_EN10MB, outer_udp(40000, 1701, l2tp(0x4A00, framed_ipv4)));
+    expect_inner4(decoded);
+    // Address and control compressed away, IPv6 inside.
+    decoded.run(DLT_EN10MB, outer_udp(1701, 40000, l2tp(0, bytes({0x00, 0x57}) + inner6())));
+    expect_inner6(decoded);
+}
+
+TEST(DecodeTunnel, L2tpControlAndLcpStayUdp) {
+    Decoded decoded;
+    const Frame framed_ipv4 = bytes({0xFF, 0x03, 0x00, 0x21}) + inner4();
+    // A control message (T, L and S set), version 3, reserved bits set, and LCP.
+    for (const Frame& payload :
+         {l2tp(0xC800, Frame(12, 0)), Frame{0x00, 0x03, 0, 7, 0, 9, 0, 0},
+          l2tp(0x1000, framed_ipv4), l2tp(0, bytes({0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4}))}) {
+        ASSERT_EQ(decoded.run(DLT_EN10MB, outer_udp(1701, 1701, payload)), DecodeResult::kPacket);
+        EXPECT_EQ(decoded.packet.ip_protocol, 17);
+        EXPECT_EQ(decoded.packet.target_port, 1701);
+    }
+}
+
 Frame capwap(bool native, bool wireless_info) {
     // HLEN 2 words (4 with the wireless information), RID 0, WBID 1, T
     const uint8_t hlen = wireless_info ? 4 : 2;
