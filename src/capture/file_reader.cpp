@@ -269,6 +269,18 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     // and needs no large buffer.
     const bool classic = is_classic_pcap_file(path);
     std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, !classic, buffer, errbuf));
+    if (!handle && is_pcapng_file(path) && !stopping()) {
+        // libpcap 1.10 rejects a pcapng file whose first section has no interface (an empty
+        // capture, say). The project's reader reads it, and names the damage of others.
+        PcapngReader reader;
+        std::string error;
+        if (!reader.open(path, error)) {
+            result.error = open_error(path, error);
+            return result;
+        }
+        result.opened = true;
+        return read_pcapng(path, reader, 0, result, supports_link, visit);
+    }
     if (!handle) {
         struct stat info {};
         bool empty = stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && info.st_size == 0;

@@ -214,6 +214,20 @@ int PcapngReader::next(Packet& packet, std::string& error) {
         if (!read_block(type, error)) return -1;
         if (type == 0) return 0;
         const std::vector<uint8_t>& body = block_;
+        if (type == kSectionHeader) {
+            // The byte-order magic, then the major and minor version. Only major version 1
+            // is defined, and a reader must not read a section of another.
+            if (body.size() < 8) {
+                error = "truncated section header";
+                return -1;
+            }
+            if (const uint16_t major = u16(&body[4]); major != 1) {
+                error = "a section header of pcapng version " + std::to_string(major) + "." +
+                        std::to_string(u16(&body[6])) + ", which is not version 1";
+                return -1;
+            }
+            continue;
+        }
         if (type == kInterfaceDescription) {
             parse_interface(body);
             continue;

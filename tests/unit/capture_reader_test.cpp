@@ -36,10 +36,10 @@ void block(std::vector<uint8_t>& out, uint32_t type, std::vector<uint8_t> body) 
     put32(out, length);
 }
 
-std::vector<uint8_t> section_header() {
+std::vector<uint8_t> section_header(uint16_t major_version = 1) {
     std::vector<uint8_t> body;
     put32(body, 0x1A2B3C4D);
-    put16(body, 1);
+    put16(body, major_version);
     put16(body, 0);
     put32(body, 0xFFFFFFFF);
     put32(body, 0xFFFFFFFF);
@@ -385,6 +385,38 @@ TEST(CaptureReader, TruncatedFileKeepsEarlierFrames) {
     EXPECT_FALSE(result.complete);
     EXPECT_EQ(frames.size(), 1u);
     EXPECT_NE(result.error.find(capture.path.string()), std::string::npos) << result.error;
+}
+
+// libpcap rejects a pcapng file without an interface; it is an empty capture, from a
+// file as from a pipe.
+TEST(CaptureReader, PcapngWithoutInterfacesIsEmpty) {
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    TempFile capture(file);
+    ReadResult result;
+    EXPECT_TRUE(read_all(capture.path, result).empty());
+    EXPECT_TRUE(result.opened);
+    EXPECT_TRUE(result.complete) << result.error;
+    EXPECT_TRUE(read_from_pipe(file, result).empty());
+    EXPECT_TRUE(result.complete) << result.error;
+}
+
+// A section of another major version may have another layout: reading stops there.
+TEST(CaptureReader, PcapngSectionOfVersion2Stops) {
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    block(file, 1, interface(1, 65535));
+    block(file, 6, packet(0, 1'000'000, std::vector<uint8_t>(60, 0xAA)));
+    block(file, 0x0A0D0D0A, section_header(2));
+    block(file, 1, interface(1, 65535));
+    block(file, 6, packet(0, 2'000'000, std::vector<uint8_t>(60, 0xBB)));
+    TempFile capture(file);
+    ReadResult result;
+    EXPECT_EQ(read_all(capture.path, result).size(), 1u);
+    EXPECT_FALSE(result.complete);
+    EXPECT_NE(result.error.find("pcapng version 2.0"), std::string::npos) << result.error;
+    EXPECT_EQ(read_from_pipe(file, result).size(), 1u);
+    EXPECT_NE(result.error.find("pcapng version 2.0"), std::string::npos) << result.error;
 }
 
 TEST(CaptureReader, NotACaptureNamesFile) {
