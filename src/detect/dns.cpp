@@ -213,8 +213,13 @@ bool is_mdns_group(const decode::IpAddress& address) {
     return std::equal(kV4.begin(), kV4.end(), address.bytes.begin());
 }
 
+// A capture that starts inside a TCP connection may start inside a message, so each side
+// of such a flow may fail this many times, each time starting again at its next segment.
+constexpr uint8_t kMidStreamTries = 3;
+
 struct DnsTcpState : DetectorState {
     std::array<std::vector<uint8_t>, 2> pending;
+    std::array<uint8_t, 2> failures{};
 };
 
 class DnsDetector final : public Detector {
@@ -236,6 +241,26 @@ bool uses_port(const Session& session, uint16_t port) {
 
 Strictness strictness_of(const Session& session) {
     return uses_port(session, kDnsPort) ? Strictness::kDnsPort : Strictness::kElsewhere;
+}
+
+// Judges the bytes one side of a TCP flow sent so far, which start with a message's 2-byte
+// length.
+Parse check_tcp_messages(const Session& session, const std::vector<uint8_t>& bytes) {
+    if (bytes.size() < 2) return Parse::kTruncated;
+    size_t length = be16(bytes.data());
+    if (length < kHeaderSize) return Parse::kInvalid;
+    size_t have = bytes.size() - 2;
+    if (have < kHeaderSize) return Parse::kTruncated;
+    Strictness strictness = strictness_of(session);
+    bool cut = have < length;
+    if (cut && have < std::min(length, kMaxTcpBytes)) {
+        // Decide early only when what is here is already invalid.
+        std::span<const uint8_t> head(bytes.data() + 2, have);
+        if (check_message(head, true, strictness).result == Parse::kInvalid) return Parse::kInvalid;
+        return Parse::kTruncated;
+    }
+    std::span<const uint8_t> message(bytes.data() + 2, std::min(have, length));
+    return is_dns(message, cut, strictness) ? Parse::kValid : Parse::kInvalid;
 }
 
 Verdict DnsDetector::inspect(Session& session, const Segment& segment) {
@@ -283,28 +308,28 @@ Verdict DnsDetector::inspect_udp(Session& session, const Segment& segment) {
 
 Verdict DnsDetector::inspect_tcp(Session& session, const Segment& segment) {
     auto& state = session.state<DnsTcpState>(slot);
-    std::vector<uint8_t>& bytes = state.pending[segment.from_initiator ? 0 : 1];
+    const size_t side = segment.from_initiator ? 0 : 1;
+    if (state.failures[side] >= kMidStreamTries) return Verdict::kContinue;
+    std::vector<uint8_t>& bytes = state.pending[side];
     size_t take = std::min(segment.data.size(), kMaxTcpBytes + 2 - bytes.size());
     bytes.insert(bytes.end(), segment.data.begin(), segment.data.begin() + take);
-    if (bytes.size() < 2) return Verdict::kContinue;
-    size_t length = be16(bytes.data());
-    if (length < kHeaderSize) return Verdict::kNotMine;
-    size_t have = bytes.size() - 2;
-    if (have < kHeaderSize) return Verdict::kContinue;
-    Strictness strictness = strictness_of(session);
-    bool cut = have < length;
-    if (cut && have < std::min(length, kMaxTcpBytes)) {
-        // Decide early only when what is here is already invalid.
-        std::span<const uint8_t> head(bytes.data() + 2, have);
-        if (check_message(head, true, strictness).result == Parse::kInvalid)
-            return Verdict::kNotMine;
-        return Verdict::kContinue;
+    switch (check_tcp_messages(session, bytes)) {
+        case Parse::kValid:
+            session.add(ProtocolId::DNS);
+            session.drop_state(slot);
+            return Verdict::kDone;
+        case Parse::kTruncated:
+            return Verdict::kContinue;
+        case Parse::kInvalid:
+            break;
     }
-    std::span<const uint8_t> message(bytes.data() + 2, std::min(have, length));
-    if (!is_dns(message, cut, strictness)) return Verdict::kNotMine;
-    session.add(ProtocolId::DNS);
-    session.drop_state(slot);
-    return Verdict::kDone;
+    // A flow seen from its start has its first message at the start of each side.
+    if (!session.mid_stream()) return Verdict::kNotMine;
+    bytes.clear();
+    ++state.failures[side];
+    const bool other_side_left = state.failures[1 - side] < kMidStreamTries;
+    return state.failures[side] < kMidStreamTries || other_side_left ? Verdict::kContinue
+                                                                     : Verdict::kNotMine;
 }
 
 }  // namespace

@@ -179,6 +179,34 @@ TEST(DnsDetector, TcpRejectsBadLength) {
     EXPECT_EQ(text.send(true, Bytes(request.begin(), request.end())), Verdict::kNotMine);
 }
 
+// A capture that starts inside a connection may start inside a message: the side with
+// framed messages decides, and the other side tries again at its next segment.
+TEST(DnsDetector, TcpMidStreamStartsInsideMessage) {
+    Flow flow(Transport::kTcp);
+    flow.session.set_mid_stream(true);
+    const Bytes unframed = query("example.net");
+    EXPECT_EQ(flow.send(true, unframed), Verdict::kContinue);
+    EXPECT_EQ(flow.send(false, with_length_prefix(response("example.net"))), Verdict::kDone);
+    EXPECT_TRUE(flow.has(ProtocolId::DNS));
+
+    Flow client_only(Transport::kTcp);
+    client_only.session.set_mid_stream(true);
+    EXPECT_EQ(client_only.send(true, unframed), Verdict::kContinue);
+    EXPECT_EQ(client_only.send(true, with_length_prefix(query("example.org"))), Verdict::kDone);
+
+    // Text on both sides fails each side's tries, and then the flow.
+    Flow text(Transport::kTcp, 8080);
+    text.session.set_mid_stream(true);
+    const std::string line = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    const Bytes request(line.begin(), line.end());
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(text.send(true, request), Verdict::kContinue);
+        EXPECT_EQ(text.send(false, request), Verdict::kContinue);
+    }
+    EXPECT_EQ(text.send(true, request), Verdict::kContinue);
+    EXPECT_EQ(text.send(false, request), Verdict::kNotMine);
+}
+
 TEST(DnsDetector, MulticastDnsByGroup) {
     Bytes announcement = header(0x8400, 0, 1);
     put_name(announcement, "printer.local");
