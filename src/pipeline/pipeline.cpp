@@ -177,7 +177,8 @@ void Pipeline::process_packet(const Packet& packet) {
     table_.touch(flow);
 
     if (packet.ip_protocol == decode::ip_protocol::kTcp) {
-        update_tcp(*flow, side, packet);
+        // A header cut by the snapshot length shows no flags or sequence numbers to follow.
+        if (!packet.tcp_header_cut) update_tcp(*flow, side, packet);
         feed_tcp(*flow, side, packet);
     } else if (flow->inspection != nullptr) {
         // Datagram transports: each datagram is one segment. ICMP and IGMP messages are

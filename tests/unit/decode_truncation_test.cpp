@@ -150,7 +150,30 @@ TEST(DecodeTruncation, TruncatedEthernetTcpNamesEachLayer) {
     EXPECT_EQ(anomaly_at(14), Anomaly::kTruncatedIpv4);
     EXPECT_EQ(anomaly_at(33), Anomaly::kTruncatedIpv4);
     EXPECT_EQ(anomaly_at(34), Anomaly::kTruncatedTcp);
-    EXPECT_EQ(anomaly_at(53), Anomaly::kTruncatedTcp);
+    EXPECT_EQ(anomaly_at(37), Anomaly::kTruncatedTcp);
+}
+
+// Once the ports are captured, a TCP header that the snapshot length cut still makes a
+// packet of its flow, with the payload's length on the wire.
+TEST(DecodeTruncation, TcpHeaderCutAfterPortsIsCounted) {
+    const Frame frame = ethernet(0x0800, ipv4(ip_protocol::kTcp, tcp(1, 2, filler(4))));
+    for (size_t length : {38, 46, 53}) {
+        Decoded decoded;
+        Frame prefix(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(length));
+        ASSERT_EQ(decoded.run(DLT_EN10MB, prefix, 1, static_cast<int64_t>(frame.size())),
+                  DecodeResult::kPacket)
+            << length;
+        EXPECT_TRUE(decoded.packet.tcp_header_cut);
+        EXPECT_EQ(decoded.packet.source_port, 1);
+        EXPECT_EQ(decoded.packet.target_port, 2);
+        EXPECT_EQ(decoded.packet.tcp_flags, 0);
+        EXPECT_EQ(decoded.packet.payload_length, 4u);
+        EXPECT_TRUE(decoded.packet.payload.empty());
+    }
+    // Whole on the wire but short: malformed, not cut.
+    Decoded decoded;
+    Frame prefix(frame.begin(), frame.begin() + 46);
+    EXPECT_EQ(decoded.run(DLT_EN10MB, prefix), DecodeResult::kMalformed);
 }
 
 TEST(DecodeTruncation, RandomMutationsNeverCrash) {
