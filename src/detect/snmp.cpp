@@ -1,5 +1,6 @@
-// SNMP v1 and v2c (RFC 1157, RFC 3416) and v3 (RFC 3412) over UDP. A message is one BER
-// SEQUENCE that fills the datagram: the version, then the community and a PDU (v1, v2c), or
+// SNMP v1 and v2c (RFC 1157, RFC 3416) and v3 (RFC 3412) over UDP, and over TCP (RFC 3430),
+// where each message follows the one before with no framing of its own. A message is one
+// BER SEQUENCE that fills the datagram: the version, then the community and a PDU (v1, v2c), or
 // msgGlobalData, the security parameters and the scoped PDU (v3). Every element's length
 // must end exactly where its parent ends, which random payloads essentially never do.
 
@@ -209,17 +210,43 @@ Check check_message(std::span<const uint8_t> data, size_t wire_length) {
     return check_pdu(data, pdu);
 }
 
+// Returns the length of the message that `stream` starts with, from its outer SEQUENCE's
+// header, or nullopt when that header is not one.
+std::optional<size_t> message_length(std::span<const uint8_t> stream) {
+    Cursor cursor(stream, 0, SIZE_MAX);
+    std::optional<Element> message = cursor.next();
+    if (!message || message->tag != kSequence) return std::nullopt;
+    return message->end();
+}
+
 class SnmpDetector final : public Detector {
 public:
     std::string_view name() const override { return "snmp"; }
-    bool wants(Transport transport) const override { return transport == Transport::kUdp; }
+    bool wants(Transport transport) const override {
+        return transport == Transport::kUdp || transport == Transport::kTcp;
+    }
 
     Verdict inspect(Session& session, const Segment& segment) override {
+        if (session.transport() == Transport::kTcp) return inspect_stream(session, segment);
         size_t wire_length = segment.data.size();
         if (segment.packet != nullptr && segment.packet->payload_length > wire_length) {
             wire_length = segment.packet->payload_length;
         }
         if (!is_snmp_message(segment.data, wire_length)) return Verdict::kNotMine;
+        session.add(ProtocolId::SNMP);
+        return Verdict::kDone;
+    }
+
+  private:
+    // Judges the first message a side sends, which its first segment starts. A message
+    // that goes on past the segment passes as a cut datagram does (is_snmp_message()).
+    Verdict inspect_stream(Session& session, const Segment& segment) {
+        if (segment.offset != 0) return Verdict::kNotMine;
+        std::optional<size_t> length = message_length(segment.data);
+        if (!length) return Verdict::kNotMine;
+        const std::span<const uint8_t> message =
+            segment.data.first(std::min(*length, segment.data.size()));
+        if (!is_snmp_message(message, *length)) return Verdict::kNotMine;
         session.add(ProtocolId::SNMP);
         return Verdict::kDone;
     }

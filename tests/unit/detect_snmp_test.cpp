@@ -143,6 +143,29 @@ TEST(SnmpDetector, RejectsOtherDatagram) {
     EXPECT_FALSE(session.has(ProtocolId::SNMP));
 }
 
+// Over TCP a side's first segment starts a message, which may end in a later segment or be
+// followed by the next one.
+TEST(SnmpDetector, TcpMessagesWithoutFraming) {
+    auto detector = make_snmp_detector();
+    const uint8_t a[4] = {192, 0, 2, 1};
+    const uint8_t b[4] = {192, 0, 2, 2};
+    const std::string message = community_message(1, request_pdu(0xA0));
+    for (const std::string& stream : {message, message + message, message.substr(0, 20)}) {
+        Session session(Transport::kTcp, decode::IpAddress::v4(a), 40000, decode::IpAddress::v4(b),
+                        1161);
+        EXPECT_EQ(detector->inspect(session, Segment{bytes(stream), true, 0, nullptr}),
+                  Verdict::kDone);
+        EXPECT_TRUE(session.has(ProtocolId::SNMP));
+    }
+    Session session(Transport::kTcp, decode::IpAddress::v4(a), 40000, decode::IpAddress::v4(b),
+                    161);
+    const std::string text = "GET / HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(detector->inspect(session, Segment{bytes(text), true, 0, nullptr}),
+              Verdict::kNotMine);
+    EXPECT_EQ(detector->inspect(session, Segment{bytes(message), true, 100, nullptr}),
+              Verdict::kNotMine);
+}
+
 TEST(SnmpMessage, RandomBytesNeverCrash) {
     std::mt19937 random(7);
     std::string base = community_message(1, request_pdu(0xA0));
