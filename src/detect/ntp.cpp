@@ -23,6 +23,16 @@ constexpr uint8_t kMaxStratum = 16;
 constexpr uint64_t kMaxDatagrams = 4;
 
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint32_t be32(const uint8_t* p) { return uint32_t{be16(p)} << 16 | be16(p + 2); }
+
+// NTP timestamps count seconds from 1900 (RFC 5905 section 6), 2,208,988,800 s before the
+// Unix epoch, in 32 bits that wrap in 2036.
+constexpr uint32_t kNtpEpochToUnixSeconds = 2'208'988'800u;
+// How far a sender's clock may be from the capturing host's for its timestamps to count.
+constexpr int64_t kMaxClockSkewSeconds = 7 * 24 * 3600;
+constexpr size_t kReceiveTimestamp = 32;
+constexpr size_t kTransmitTimestamp = 40;
+constexpr uint8_t kModeServer = 4;
 
 // Modes 1 to 5 (and mode 0 of NTP version 1, which had no mode field). After the header
 // come optional extension fields (RFC 7822) and a MAC, all in 4-byte words.
@@ -72,6 +82,29 @@ bool is_private_message(std::span<const uint8_t> p) {
     return kPrivateHeaderSize + items * item_size <= p.size();
 }
 
+// True when the timestamp at `offset` of a time packet is within kMaxClockSkewSeconds of
+// the capture time. The 32-bit difference is taken modulo 2^32, so era 1 (from 2036)
+// compares as era 0 does.
+bool near_capture_time(std::span<const uint8_t> p, size_t offset, int64_t time_us) {
+    const auto now = static_cast<uint32_t>(time_us / 1'000'000) + kNtpEpochToUnixSeconds;
+    const auto difference = static_cast<int32_t>(be32(p.data() + offset) - now);
+    return difference >= -kMaxClockSkewSeconds && difference <= kMaxClockSkewSeconds;
+}
+
+// Away from port 123 only a time packet whose clock reading matches the capture's counts:
+// a server's receive and transmit timestamps, or the transmit timestamp of the other modes.
+// Clients that hide their clock (chrony 4.3 sends a random transmit timestamp) are found by the
+// server's reply.
+bool is_ntp_elsewhere(std::span<const uint8_t> p, int64_t time_us) {
+    if (p.size() < kHeaderSize) return false;
+    const uint8_t version = (p[0] >> 3) & 0x07;
+    const uint8_t mode = p[0] & 0x07;
+    if (version < 1 || version > 4 || mode == 0 || mode >= kModeControl) return false;
+    if (!is_time_packet(p, version, mode)) return false;
+    if (!near_capture_time(p, kTransmitTimestamp, time_us)) return false;
+    return mode != kModeServer || near_capture_time(p, kReceiveTimestamp, time_us);
+}
+
 bool is_ntp(std::span<const uint8_t> p) {
     if (p.empty()) return false;
     uint8_t version = (p[0] >> 3) & 0x07;
@@ -89,12 +122,21 @@ class NtpDetector final : public Detector {
 
     Verdict inspect(Session& session, const Segment& segment) override {
         if (session.classified()) return Verdict::kNotMine;
-        // The port gates the check: the header has too little fixed structure to tell NTP
-        // from other 48-byte datagrams anywhere else.
-        if (session.initiator_port() != kNtpPort && session.responder_port() != kNtpPort)
-            return Verdict::kNotMine;
-        if (!is_ntp(segment.data)) {
+        // The header has too little fixed structure to tell NTP from other 48-byte
+        // datagrams by itself, so away from port 123 the timestamps must match the capture.
+        const bool ntp_port =
+            session.initiator_port() == kNtpPort || session.responder_port() == kNtpPort;
+        const bool ntp = ntp_port ? is_ntp(segment.data)
+                                  : segment.packet != nullptr &&
+                                        is_ntp_elsewhere(segment.data, segment.packet->time_us);
+        if (!ntp && ntp_port) {
             return segment.offset + 1 < kMaxDatagrams ? Verdict::kContinue : Verdict::kNotMine;
+        }
+        if (!ntp) {
+            // Elsewhere only a client's first request may fail, waiting for the reply.
+            const bool first_request =
+                segment.from_initiator && segment.offset == 0 && segment.data.size() >= kHeaderSize;
+            return first_request ? Verdict::kContinue : Verdict::kNotMine;
         }
         session.add(ProtocolId::NTP);
         return Verdict::kDone;

@@ -124,10 +124,42 @@ TEST(NtpDetector, RejectsBadHeaders) {
     }
 }
 
-TEST(NtpDetector, PortGatesTheCheck) {
-    Flow flow(40000, 4000);
-    EXPECT_EQ(flow.send(time_packet(4, 3)), Verdict::kNotMine);
-    EXPECT_FALSE(flow.ntp());
+// Away from port 123 the timestamps must be those of the capture's time.
+TEST(NtpDetector, ElsewhereTimestampsMustMatchCapture) {
+    constexpr int64_t kCaptureSeconds = 1'765'000'000;  // December 2025
+    auto stamped = [](uint8_t mode, int64_t unix_seconds) {
+        Bytes p = time_packet(4, mode);
+        const auto ntp_seconds = static_cast<uint32_t>(unix_seconds + 2'208'988'800);
+        for (size_t offset : {32u, 40u}) {
+            for (size_t i = 0; i < 4; ++i) {
+                p[offset + i] = static_cast<uint8_t>(ntp_seconds >> (24 - 8 * i));
+            }
+        }
+        return p;
+    };
+    auto send = [](Flow& flow, const Bytes& data, bool from_client) {
+        decode::Packet packet;
+        packet.time_us = kCaptureSeconds * 1'000'000;
+        flow.last = flow.detector->inspect(flow.session, Segment{data, from_client, 0, &packet});
+        return flow.last;
+    };
+    Flow reply(40000, 11123);
+    // A client that sends a random transmit timestamp, then the server's reply.
+    EXPECT_EQ(send(reply, time_packet(4, 3), true), Verdict::kContinue);
+    EXPECT_EQ(send(reply, stamped(4, kCaptureSeconds + 2), false), Verdict::kDone);
+    EXPECT_TRUE(reply.ntp());
+
+    Flow request(40000, 11123);
+    EXPECT_EQ(send(request, stamped(3, kCaptureSeconds - 60), true), Verdict::kDone);
+
+    Flow skewed(40000, 11123);
+    EXPECT_EQ(send(skewed, stamped(4, kCaptureSeconds - 30 * 86400), false), Verdict::kNotMine);
+    Flow wrapped(40000, 11123);
+    EXPECT_EQ(send(wrapped, stamped(4, kCaptureSeconds + (int64_t{1} << 31)), false),
+              Verdict::kNotMine);
+    Flow without_packet(40000, 4000);
+    EXPECT_EQ(without_packet.send(time_packet(4, 3), false), Verdict::kNotMine);
+    EXPECT_FALSE(without_packet.ntp());
 }
 
 TEST(NtpDetector, GivesUpAfterSeveralDatagrams) {
