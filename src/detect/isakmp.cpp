@@ -1,7 +1,9 @@
 // ISAKMP, IKEv1 (RFC 2408, RFC 2409) and IKEv2 (RFC 7296), on UDP 500 and, behind the
 // four-byte non-ESP marker of RFC 3948, on UDP 4500. The 28-byte header must carry a known
 // version, an exchange type and flags of that version, and a length equal to the datagram's;
-// the first payload header must fit in that length.
+// the first payload header must fit in that length. On other ports (strongSwan 5.9, set to
+// another port, sends its messages there behind the marker) the initiator's SPI must be set
+// and the payload headers must chain to the message's end.
 
 #include "detect/isakmp.h"
 
@@ -38,6 +40,37 @@ bool valid_next_payload(bool v2, uint8_t type) {
     return v2 ? (type >= 33 && type <= 54) : type <= 21;
 }
 
+// IKEv2's Encrypted and Encrypted Fragment payloads (RFC 7296, RFC 7383) come last: their
+// next-payload field names the first payload inside.
+constexpr uint8_t kEncryptedPayload = 46;
+constexpr uint8_t kEncryptedFragmentPayload = 53;
+
+// True when the payload headers of a whole message, from the header's next-payload field,
+// end exactly at `wire_length`, the last with no next payload unless it is encrypted.
+bool payloads_chain_to_end(std::span<const uint8_t> message, size_t wire_length) {
+    if (message.size() < wire_length) return true;  // cut by the capture: not checked
+    uint8_t next = message[16];
+    size_t at = kHeaderLength;
+    while (next != 0 && at < wire_length) {
+        if (at + 4 > wire_length) return false;
+        const size_t length = size_t{message[at + 2]} << 8 | message[at + 3];
+        if (length < 4 || at + length > wire_length) return false;
+        const bool encrypted = next == kEncryptedPayload || next == kEncryptedFragmentPayload;
+        next = message[at];
+        at += length;
+        if (encrypted) return at == wire_length;
+    }
+    return next == 0 && at == wire_length;
+}
+
+// A message on a port other than 500 and 4500.
+bool is_isakmp_elsewhere(std::span<const uint8_t> message, size_t wire_length) {
+    if (!is_isakmp_message(message, wire_length)) return false;
+    if (read_be32(message, 0) == 0 && read_be32(message, 4) == 0) return false;
+    const bool encrypted_v1 = message[17] == 0x10 && (message[19] & 0x01) != 0;
+    return encrypted_v1 || payloads_chain_to_end(message, wire_length);
+}
+
 class IsakmpState final : public DetectorState {
 public:
     uint32_t other_datagrams = 0;
@@ -53,19 +86,25 @@ public:
         uint16_t b = session.responder_port();
         bool ike_port = a == kIkePort || b == kIkePort;
         bool nat_port = a == kNatTraversalPort || b == kNatTraversalPort;
-        if (!ike_port && !nat_port) return Verdict::kNotMine;
 
         std::span<const uint8_t> data = segment.data;
         size_t wire_length = data.size();
         if (segment.packet != nullptr && segment.packet->payload_length > wire_length) {
             wire_length = segment.packet->payload_length;
         }
+        bool marked =
+            data.size() >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 0;
+        if (!ike_port && !nat_port) {
+            const bool ike = marked ? is_isakmp_elsewhere(data.subspan(4), wire_length - 4)
+                                    : is_isakmp_elsewhere(data, wire_length);
+            if (!ike) return Verdict::kNotMine;
+            session.add(ProtocolId::ISAKMP);
+            return Verdict::kDone;
+        }
         if (is_isakmp_message(data, wire_length)) {
             session.add(ProtocolId::ISAKMP);
             return Verdict::kDone;
         }
-        bool marked =
-            data.size() >= 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 0;
         if (nat_port && marked && is_isakmp_message(data.subspan(4), wire_length - 4)) {
             session.add(ProtocolId::ISAKMP);
             return Verdict::kDone;

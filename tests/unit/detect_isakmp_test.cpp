@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "detect/isakmp.h"
@@ -135,10 +136,26 @@ TEST(IsakmpDetector, MarkerOnlyOnNatPort) {
     EXPECT_FALSE(flow.session.has(ProtocolId::ISAKMP));
 }
 
-TEST(IsakmpDetector, OtherPortsNotInspected) {
-    Flow flow(40000, 5000);
-    EXPECT_EQ(flow.send(ikev1_main_mode()), Verdict::kNotMine);
-    EXPECT_FALSE(flow.session.has(ProtocolId::ISAKMP));
+// Elsewhere a message counts, bare or behind the marker, when its payloads chain to its end
+// and its initiator's SPI is set.
+TEST(IsakmpDetector, OtherPortsNeedWholeChain) {
+    for (const std::string& datagram :
+         {ikev1_main_mode(), std::string(4, '\0') + ikev2_sa_init(),
+          message(46, 0x20, 35, 0x08, payload(36, std::string(80, '\x07')), true)}) {
+        Flow flow(40000, 7500);
+        EXPECT_EQ(flow.send(datagram), Verdict::kDone);
+        EXPECT_TRUE(flow.session.has(ProtocolId::ISAKMP));
+    }
+    // The payloads end before the message does.
+    std::string short_chain =
+        message(1, 0x10, 2, 0, payload(0, std::string(48, '\x01')) + std::string(20, '\x02'));
+    std::string no_spi = ikev1_main_mode();
+    std::fill(no_spi.begin(), no_spi.begin() + 8, '\0');
+    for (const std::string& datagram : {short_chain, no_spi}) {
+        Flow flow(40000, 7500);
+        EXPECT_EQ(flow.send(datagram), Verdict::kNotMine);
+        EXPECT_FALSE(flow.session.has(ProtocolId::ISAKMP));
+    }
 }
 
 TEST(IsakmpDetector, GivesUpOnOtherDatagrams) {
