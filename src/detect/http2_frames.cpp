@@ -8,6 +8,8 @@ namespace {
 
 constexpr uint8_t kData = 0;
 constexpr uint8_t kPaddedFlag = 0x08;
+constexpr uint8_t kEndStreamFlag = 0x01;
+constexpr uint8_t kGzipMagic[2] = {0x1f, 0x8b};
 constexpr size_t kDnsHeader = 12;
 constexpr uint16_t kMaxRecords = 256;
 
@@ -51,11 +53,12 @@ bool is_dns_message(std::span<const uint8_t> message) {
     return type != 0 && (klass == 1 || klass == 3 || klass == 4 || klass == 255);
 }
 
-void FrameWalker::feed(std::span<const uint8_t> data, uint64_t offset) {
+void FrameWalker::feed(std::span<const uint8_t> data, uint64_t offset, Session& session) {
     if (done_) return;
     if (offset + data.size() <= next_offset_) return;
     if (offset > next_offset_) {
         done_ = true;
+        finish(session);
         return;
     }
     data = data.subspan(static_cast<size_t>(next_offset_ - offset));
@@ -66,33 +69,89 @@ void FrameWalker::feed(std::span<const uint8_t> data, uint64_t offset) {
             std::copy_n(data.begin(), take, header_.begin() + header_fill_);
             header_fill_ += take;
             data = data.subspan(take);
-            if (header_fill_ == header_.size()) start_frame();
+            if (header_fill_ == header_.size()) start_frame(session);
             continue;
         }
         size_t take = std::min<size_t>(data.size(), remaining_);
-        if (in_data_ && data_head_.size() < kMaxDataHead) {
-            size_t keep = std::min(take, kMaxDataHead - data_head_.size());
-            data_head_.append(reinterpret_cast<const char*>(data.data()), keep);
+        if (in_data_) {
+            if (data_head_.size() < kMaxDataHead) {
+                size_t keep = std::min(take, kMaxDataHead - data_head_.size());
+                data_head_.append(reinterpret_cast<const char*>(data.data()), keep);
+            }
+            feed_body(data.first(take), session);
         }
         remaining_ -= static_cast<uint32_t>(take);
         data = data.subspan(take);
-        if (remaining_ == 0) end_data();
+        if (remaining_ == 0) end_data(session);
     }
+    if (done_) finish(session);
 }
 
-void FrameWalker::start_frame() {
+void FrameWalker::finish(Session& session) {
+    for (Body& body : bodies_) {
+        if (body.scanner != nullptr) body.scanner->finish(session);
+    }
+    bodies_.clear();
+    body_ = nullptr;
+}
+
+void FrameWalker::start_frame(Session& session) {
     header_fill_ = 0;
     remaining_ = static_cast<uint32_t>(header_[0]) << 16 | header_[1] << 8 | header_[2];
     in_data_ = header_[3] == kData;
     padded_ = (header_[4] & kPaddedFlag) != 0;
+    end_stream_ = (header_[4] & kEndStreamFlag) != 0;
+    stream_ = (static_cast<uint32_t>(header_[5] & 0x7f) << 24) | header_[6] << 16 |
+              header_[7] << 8 | header_[8];
+    payload_at_ = 0;
+    body_bytes_ = remaining_;
+    body_ = nullptr;
     data_head_.clear();
     if (++frames_ > kMaxFrames) done_ = true;
-    if (remaining_ == 0) end_data();
+    if (in_data_ && stream_ != 0 && !done_) {
+        auto found = std::find_if(bodies_.begin(), bodies_.end(),
+                                  [&](const Body& body) { return body.stream == stream_; });
+        if (found != bodies_.end()) {
+            body_ = &*found;
+        } else if (bodies_.size() < kMaxBodies) {
+            bodies_.push_back({stream_, std::make_unique<content::TransferScanner>(), 0});
+            body_ = &bodies_.back();
+        }
+    }
+    if (remaining_ == 0) end_data(session);
 }
 
-void FrameWalker::end_data() {
+void FrameWalker::feed_body(std::span<const uint8_t> data, Session& session) {
+    // A padded frame's payload starts with the padding's length, and the padding ends it.
+    if (padded_ && payload_at_ == 0 && !data.empty()) {
+        body_bytes_ = data[0] + 1u <= body_bytes_ ? body_bytes_ - data[0] - 1 : 0;
+        ++payload_at_;
+        data = data.subspan(1);
+    }
+    const uint32_t body_start = padded_ ? 1 : 0;
+    const uint32_t body_end = body_start + body_bytes_;
+    const uint32_t at = payload_at_;
+    payload_at_ += static_cast<uint32_t>(data.size());
+    if (body_ == nullptr || body_->scanner == nullptr || at >= body_end) return;
+    data = data.first(std::min<size_t>(data.size(), body_end - at));
+    if (body_->bytes == 0 && data.size() >= 2 && data[0] == kGzipMagic[0] &&
+        data[1] == kGzipMagic[1]) {
+        body_->scanner.reset();
+        return;
+    }
+    body_->bytes += data.size();
+    if (!body_->scanner->feed(data, session)) body_->scanner.reset();
+}
+
+void FrameWalker::end_data(Session& session) {
     if (!in_data_) return;
     in_data_ = false;
+    if (body_ != nullptr && end_stream_) {
+        if (body_->scanner != nullptr) body_->scanner->finish(session);
+        const uint32_t stream = body_->stream;
+        std::erase_if(bodies_, [&](const Body& body) { return body.stream == stream; });
+        body_ = nullptr;
+    }
     std::span<const uint8_t> payload(reinterpret_cast<const uint8_t*>(data_head_.data()),
                                      data_head_.size());
     // A padded frame starts with the length of its padding.

@@ -141,5 +141,40 @@ TEST(HttpHttp2, OtherDataIsNotDns) {
     EXPECT_EQ(flow.send(true, "x"), Verdict::kContinue);
 }
 
+// A GIF image, enough of it for its signature and screen descriptor.
+constexpr std::string_view kGif = "GIF89a\x01\0\x01\0\x80\0\0\xff\xff\xff\0\0\0,"sv;
+// A gzip member header, as a compressed response body starts.
+constexpr std::string_view kGzip = "\x1f\x8b\x08\0\0\0\0\0\0\x03"sv;
+
+// The DATA of each stream is a body whose file type is recorded, across frames and with
+// padding.
+TEST(HttpHttp2, BodiesOfStreamsIdentified) {
+    Flow flow;
+    flow.send(false, kSettings);
+    flow.send(true, std::string(kPreface) + std::string(kSettings));
+    flow.send(false, frame(1, 0x04, 1, "\x88"));
+    flow.send(false, frame(0, 0x00, 1, kGif.substr(0, 4)));
+    flow.send(false, frame(0, 0x09, 1, "\x02" + std::string(kGif.substr(4)) + "\0\0"));
+    EXPECT_TRUE(flow.session().has(ProtocolId::IMAGE_GIF));
+    flow.send(false, frame(0, 0x01, 3, std::string(kGzip) + std::string(40, '\x11')));
+    EXPECT_FALSE(flow.session().has(ProtocolId::FILE_GZIP)) << "a compressed page";
+}
+
+// After an h2c upgrade the server's frames start behind its 101 response.
+TEST(HttpHttp2, FramesAfterUpgrade) {
+    Flow flow;
+    flow.send(true,
+              "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+              "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+    flow.session().add(ProtocolId::HTTP);
+    flow.send(false,
+              "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+              "Upgrade: h2c\r\n\r\n" +
+                  std::string(kSettings) + frame(1, 0x04, 1, "\x88"));
+    flow.send(true, std::string(kPreface) + std::string(kSettings));
+    EXPECT_EQ(flow.send(false, frame(0, 0x01, 1, kGif)), Verdict::kContinue);
+    EXPECT_TRUE(flow.session().has(ProtocolId::IMAGE_GIF));
+}
+
 }  // namespace
 }  // namespace pw::detect
