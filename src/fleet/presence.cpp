@@ -71,7 +71,7 @@ bool Presence::open_bucket(bool create) {
 bool Presence::announce(const std::string& device) {
     try {
         open_bucket(true);
-        const std::string key = subject_token(device);
+        const std::string key = presence_key(device);
         // The key is updated only while its last revision is this agent's last write, so a
         // write or withdrawal by another agent since makes the update fail. The first write
         // is unconditional, because the key may be left from a run that did not stop cleanly.
@@ -120,7 +120,7 @@ bool Presence::announce(const std::string& device) {
 bool Presence::withdraw(const std::string& device) {
     try {
         if (!open_bucket(false)) return true;
-        check_nats(kvStore_Delete(bucket_, subject_token(device).c_str()),
+        check_nats(kvStore_Delete(bucket_, presence_key(device).c_str()),
                    "failed to delete the presence key");
         return true;
     } catch (const NatsError& error) {

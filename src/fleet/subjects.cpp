@@ -19,6 +19,24 @@ std::string subject_token(std::string_view device) {
     return token;
 }
 
+std::string presence_key(std::string_view device) {
+    if (device.empty()) return "_";
+    constexpr char kHex[] = "0123456789abcdef";
+    std::string key;
+    key.reserve(device.size());
+    for (char c : device) {
+        if (c != '_' && is_name_character(c)) {
+            key += c;
+            continue;
+        }
+        const auto byte = static_cast<unsigned char>(c);
+        key += '_';
+        key += kHex[byte >> 4];
+        key += kHex[byte & 0x0F];
+    }
+    return key;
+}
+
 std::string event_subject(std::string_view prefix, std::string_view device,
                           events::Activity activity) {
     std::string subject(prefix);

@@ -13,6 +13,11 @@ namespace pw::fleet {
 // the exact name.
 std::string subject_token(std::string_view device);
 
+// Turns a device name into a key of the presence bucket, one per name: letters, digits and
+// '-' stay, and every other byte, '_' included, becomes '_' and its two hex digits, so that
+// "a.b" and "a_b" get different keys. An empty name becomes "_".
+std::string presence_key(std::string_view device);
+
 // <prefix>.events.<device token>.<connect|disconnect|statistics>
 std::string event_subject(std::string_view prefix, std::string_view device,
                           events::Activity activity);

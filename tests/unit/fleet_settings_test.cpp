@@ -29,6 +29,11 @@ TEST(FleetSubjects, DeviceBecomesOneToken) {
     EXPECT_EQ(subject_token("web-1"), "web-1");
     EXPECT_EQ(subject_token("web.example.com"), "web_example_com");
     EXPECT_EQ(subject_token("a b*c>d"), "a_b_c_d");
+    // Presence keys keep names apart that subject tokens merge.
+    EXPECT_EQ(presence_key("web-1"), "web-1");
+    EXPECT_EQ(presence_key("web.1"), "web_2e1");
+    EXPECT_EQ(presence_key("web_1"), "web_5f1");
+    EXPECT_EQ(presence_key("h\xc3\xa9"), "h_c3_a9");
     EXPECT_EQ(subject_token(""), "unknown");
     EXPECT_EQ(event_subject("pw", "host.lan", events::Activity::kStatistics),
               "pw.events.host_lan.statistics");
