@@ -134,9 +134,9 @@ struct Packet {
     // The shift count of a SYN's window scale option (RFC 7323, section 2.2), at most 14.
     // kNoWindowScale without the option, and for every segment that is not a SYN.
     uint8_t window_scale = kNoWindowScale;
-    // The snapshot length cut the TCP header after the ports. The other TCP fields are then
-    // 0, and the payload's length assumes a header without options when the data offset
-    // is missing.
+    // The snapshot length cut the TCP header after the ports. The flags are set when they
+    // were captured, the other TCP fields are 0, and the payload's length assumes a header
+    // without options when the data offset is missing.
     bool tcp_header_cut = false;
 
     // ICMP, ICMPv6 and IGMP: the message's first two bytes (for IGMP, the type and the

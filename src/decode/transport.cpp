@@ -88,6 +88,7 @@ DecodeResult decode_cut_tcp_header(Context& ctx, Bytes bytes) {
     out.ip_protocol = ip_protocol::kTcp;
     out.source_port = reader.be16(0);
     out.target_port = reader.be16(2);
+    if (reader.has(14)) out.tcp_flags = reader.u8(13);
     out.tcp_header_cut = true;
     set_payload(out, bytes.after(header));
     return DecodeResult::kPacket;

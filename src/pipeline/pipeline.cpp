@@ -177,8 +177,13 @@ void Pipeline::process_packet(const Packet& packet) {
     table_.touch(flow);
 
     if (packet.ip_protocol == decode::ip_protocol::kTcp) {
-        // A header cut by the snapshot length shows no flags or sequence numbers to follow.
-        if (!packet.tcp_header_cut) update_tcp(*flow, side, packet);
+        // A header cut by the snapshot length shows no sequence numbers to follow, at most
+        // the flags that end the connection.
+        if (packet.tcp_header_cut) {
+            end_tcp_by_flags(*flow, side, packet.tcp_flags);
+        } else {
+            update_tcp(*flow, side, packet);
+        }
         feed_tcp(*flow, side, packet);
     } else if (flow->inspection != nullptr) {
         // Datagram transports: each datagram is one segment. ICMP and IGMP messages are
@@ -426,6 +431,13 @@ void Pipeline::update_tcp(Flow& flow, Side side, const Packet& packet) {
         }
     }
     if (flags & decode::tcp_flag::kFin) tcp.fin_seen[side] = true;
+    if (!was_closed && flow.tcp.closed()) table_.move_to(&flow, FlowTable::kClosed);
+}
+
+void Pipeline::end_tcp_by_flags(Flow& flow, Side side, uint8_t flags) {
+    const bool was_closed = flow.tcp.closed();
+    if (flags & decode::tcp_flag::kRst) flow.tcp.rst_seen = true;
+    if (flags & decode::tcp_flag::kFin) flow.tcp.fin_seen[side] = true;
     if (!was_closed && flow.tcp.closed()) table_.move_to(&flow, FlowTable::kClosed);
 }
 

@@ -172,6 +172,8 @@ class Pipeline {
     // Ends a TCP connection whose port pair a new connection's SYN reuses.
     void end_replaced_connection(flow::Flow* flow);
     void update_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
+    // Notes the FIN or RST of a segment whose header the snapshot length cut.
+    void end_tcp_by_flags(flow::Flow& flow, flow::Side side, uint8_t flags);
     // Records `isn` as the ISN of `side`, where its stream's data starts.
     void set_initial_sequence(flow::Flow& flow, flow::Side side, uint32_t isn);
     void feed_tcp(flow::Flow& flow, flow::Side side, const decode::Packet& packet);
