@@ -269,9 +269,17 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
     // and needs no large buffer.
     const bool classic = is_classic_pcap_file(path);
     std::unique_ptr<pcap_t, PcapCloser> handle(open_capture(path, !classic, buffer, errbuf));
-    if (!handle && is_pcapng_file(path) && !stopping()) {
-        // libpcap 1.10 rejects a pcapng file whose first section has no interface (an empty
-        // capture, say). The project's reader reads it, and names the damage of others.
+    if (is_pcapng_file(path)) {
+        // pcapng files are read by the project's reader, as streams are. libpcap 1.10
+        // rejects a file whose first section has no interface (an empty capture). It stops
+        // at an interface whose link type differs from the first one's and at a section in
+        // the other byte order, and it reads sections of another major version. It still
+        // checks the filter against the first interface's link type when it opens the file.
+        if (handle) {
+            CompiledFilter filter;
+            compile_filter(handle.get(), filter);
+            handle.reset();
+        }
         PcapngReader reader;
         std::string error;
         if (!reader.open(path, error)) {
@@ -279,7 +287,7 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
             return result;
         }
         result.opened = true;
-        return read_pcapng(path, reader, 0, result, supports_link, visit);
+        return read_pcapng(path, reader, result, supports_link, visit, progress, file_size(path));
     }
     if (!handle) {
         struct stat info {};
@@ -313,24 +321,8 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         }
     }
     uint64_t records = 0;
-    result = read_with_libpcap(path, handle.get(), filter, classic, supports_link, visit, progress,
-                               file_size(path), records);
-    if (!result.complete && is_pcapng_file(path) && !stopping()) {
-        // libpcap 1.10 stops at an interface whose link type or snapshot length differs from
-        // the first one's, and at a section in the other byte order (it reads the new
-        // section's length in the old order), which pcapng allows. The fallback reader reads
-        // the rest of such a file; it reports real damage as libpcap would.
-        handle.reset();
-        PcapngReader reader;
-        std::string error;
-        if (!reader.open(path, error)) {
-            result.error = "reading '" + path + "' failed: " + error;
-            return result;
-        }
-        result.error.clear();
-        return read_pcapng(path, reader, records, result, supports_link, visit);
-    }
-    return result;
+    return read_with_libpcap(path, handle.get(), filter, classic, supports_link, visit, progress,
+                             file_size(path), records);
 }
 
 ReadResult FileReader::read_stream(const std::string& path,
@@ -383,7 +375,7 @@ ReadResult FileReader::read_stream(const std::string& path,
             return result;
         }
         result.opened = true;
-        result = read_pcapng(path, reader, 0, result, supports_link, visit);
+        result = read_pcapng(path, reader, result, supports_link, visit, {}, 0);
         name_gzip_problem(path, inflater.get(), result);
         return result;
     }
@@ -558,16 +550,18 @@ FileReader::CompiledFilter::~CompiledFilter() {
     if (valid) pcap_freecode(&program);
 }
 
-ReadResult FileReader::read_pcapng(const std::string& path, PcapngReader& reader, uint64_t skip,
-                                   ReadResult result, const std::function<bool(int)>& supports_link,
-                                   const Visit& visit) {
-    // Skip the packets an earlier reader already delivered, then go on from there.
-    uint64_t index = 0;
+ReadResult FileReader::read_pcapng(const std::string& path, PcapngReader& reader, ReadResult result,
+                                   const std::function<bool(int)>& supports_link,
+                                   const Visit& visit, const Progress& progress, uint64_t total) {
     PcapngReader::Packet packet;
     std::string error;
     int status = 0;
+    uint64_t packets = 0;
     while (!stopping() && (status = reader.next(packet, error)) == 1) {
-        if (index++ < skip) continue;
+        if (progress && total > 0 && ++packets % kProgressEveryFrames == 0) {
+            const long position = reader.position();
+            if (position >= 0) progress(static_cast<uint64_t>(position), total);
+        }
         Frame frame;
         frame.linktype = packet.linktype;
         frame.data = {packet.data, packet.captured};
@@ -582,6 +576,7 @@ ReadResult FileReader::read_pcapng(const std::string& path, PcapngReader& reader
         result.error = damage_message(path, result.frames, error);
         return result;
     }
+    if (progress && total > 0) progress(total, total);
     result.complete = true;
     return result;
 }

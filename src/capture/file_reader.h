@@ -86,10 +86,11 @@ class FileReader {
                                  const CompiledFilter& filter, bool classic,
                                  const std::function<bool(int)>& supports_link, const Visit& visit,
                                  const Progress& progress, uint64_t total, uint64_t& records);
-    // Reads the packets of `reader` after the first `skip`, adding to `result`.
-    ReadResult read_pcapng(const std::string& path, PcapngReader& reader, uint64_t skip,
-                           ReadResult result, const std::function<bool(int)>& supports_link,
-                           const Visit& visit);
+    // Reads the packets of `reader`, adding to `result`, and reports the progress through
+    // `total` bytes when it is not 0.
+    ReadResult read_pcapng(const std::string& path, PcapngReader& reader, ReadResult result,
+                           const std::function<bool(int)>& supports_link, const Visit& visit,
+                           const Progress& progress, uint64_t total);
     // Applies the filter to `frame`, whose record gives `original_length` as its length on
     // the wire (libpcap gives the filter that, not Frame::wire_length).
     bool filter_matches(const Frame& frame, uint32_t original_length);
