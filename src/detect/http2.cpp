@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,14 +53,19 @@ bool starts_with_settings(std::span<const uint8_t> data) {
     return starts_with_frame(data) && data[3] == kSettings;
 }
 
-// True when `data` contains an HTTP/1.1 request's HTTP2-Settings header, which every h2c
-// upgrade request carries (RFC 7540 section 3.2.1).
+// True when `data`, the start of a request, contains the HTTP2-Settings header that every
+// h2c upgrade request carries (RFC 7540 section 3.2.1). The header's value names no
+// protocol, so the Upgrade header's "h2c" token, which clients send in lower case, is looked
+// for first.
 bool asks_h2c_upgrade(std::span<const uint8_t> data) {
+    std::string_view text = as_text(data);
+    if (text.find("h2c") == std::string_view::npos) return false;
     constexpr std::string_view kHeader = "\r\nhttp2-settings:";
-    auto lower = [](uint8_t c) { return static_cast<uint8_t>(std::tolower(c)); };
-    return std::search(data.begin(), data.end(), kHeader.begin(), kHeader.end(),
-                       [&](uint8_t a, char b) { return lower(a) == static_cast<uint8_t>(b); }) !=
-           data.end();
+    auto same = [](char a, char b) {
+        return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+    };
+    return std::search(text.begin(), text.end(), kHeader.begin(), kHeader.end(), same) !=
+           text.end();
 }
 
 // Returns where the server's frames start in a segment of an upgraded connection: at its
@@ -115,8 +119,8 @@ class Http2Detector final : public Detector {
 Verdict Http2Detector::inspect(Session& session, const Segment& segment) {
     auto& state = session.state<Http2State>(slot);
     if (state.preface_seen) return follow_frames(session, state, segment);
-    if (!state.upgrade && segment.from_initiator && state.segments < kMaxSegmentsBeforePreface &&
-        asks_h2c_upgrade(segment.data)) {
+    if (!state.upgrade && segment.from_initiator && segment.offset == 0 &&
+        could_be_http1(segment.data) && asks_h2c_upgrade(segment.data)) {
         state.upgrade = true;
     }
     if (state.upgrade) return follow_upgrade(session, state, segment);
