@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "common/heap_meter.h"
 #include "detect/http_message.h"
 
 namespace pw::detect::http {
@@ -59,6 +60,9 @@ bool Inflater::start() {
                            ((replay_[0] << 8) | replay_[1]) % 31 == 0;
         window_bits = zlib_header ? MAX_WBITS : -MAX_WBITS;
     }
+    // zlib's state and window count as the flow's heap (memory bound).
+    stream_.zalloc = heap_meter::allocate;
+    stream_.zfree = heap_meter::release;
     if (inflateInit2(&stream_, window_bits) != Z_OK) return false;
     initialized_ = true;
     return true;

@@ -35,9 +35,12 @@ TransportInspection& counts_of(Summary& summary, const Flow& flow) {
 void Pipeline::start_inspection(Flow& flow) {
     ++counts_of(summary_, flow).flows;
     ++inspections_;
-    flow.inspection =
-        std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source(),
-                                     flow.source_port(), flow.target(), flow.target_port());
+    {
+        HeapChange change(inspection_heap_);
+        flow.inspection =
+            std::make_unique<Inspection>(detect::transport_of(flow.key.ip_protocol), flow.source(),
+                                         flow.source_port(), flow.target(), flow.target_port());
+    }
     Inspection& inspection = *flow.inspection;
     for (auto& stream : inspection.streams) stream.set_memory(&memory_.reassembly());
     inspection.finished = unwanted_[static_cast<size_t>(inspection.session.transport())];
@@ -93,6 +96,7 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
             }
             ++summary_.detector_calls;
             summary_.bytes_inspected += segment.data.size();
+            HeapChange change(inspection_heap_);
             detect::Verdict verdict = detectors_[slot]->inspect(session, segment);
             if (verdict != detect::Verdict::kContinue) {
                 inspection.finished.set(slot);
@@ -103,17 +107,24 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
         }
     }
 
-    for (const detect::ExpectedFlow& expected : session.take_expected()) {
+    std::vector<detect::ExpectedFlow> announced = session.take_expected();
+    for (const detect::ExpectedFlow& expected : announced) {
         if (expectations_.size() >= settings_.max_expected_flows)
             expectations_.erase(expectations_.begin());
         int64_t timeout_us = static_cast<int64_t>(settings_.expected_flow_timeout_s * 1e6);
         expectations_.push_back({expected, segment.packet->time_us + timeout_us});
+    }
+    if (announced.capacity() > 0) {
+        // A detector made the list: its heap leaves the inspection's.
+        HeapChange change(inspection_heap_);
+        announced = {};
     }
 
     if (session.take_inner_layer()) {
         // The bytes after this segment belong to a tunnelled protocol: every detector that
         // wants the transport looks again, with a fresh bound.
         session.clear_skips();
+        HeapChange change(inspection_heap_);
         for (const auto& detector : detectors_) session.drop_state(detector->slot);
         inspection.finished = unwanted_[static_cast<size_t>(session.transport())];
         inspection.segments = 0;
@@ -138,8 +149,11 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
 void Pipeline::stop_inspection(Flow& flow) {
     if (flow.inspection == nullptr) return;
     Inspection& inspection = *flow.inspection;
-    for (const auto& detector : detectors_) {
-        if (!inspection.finished.test(detector->slot)) detector->finish(inspection.session);
+    {
+        HeapChange change(inspection_heap_);
+        for (const auto& detector : detectors_) {
+            if (!inspection.finished.test(detector->slot)) detector->finish(inspection.session);
+        }
     }
     auto protocols = inspection.session.protocols();
     flow.set_protocols(protocols);
@@ -149,11 +163,24 @@ void Pipeline::stop_inspection(Flow& flow) {
     }
     // Inspection may end while one of its streams is delivering data: the stream is then
     // still running, so it is freed only once the packet is done (release_inspection()).
-    retired_inspection_ = std::move(flow.inspection);
+    {
+        // The assignment frees an inspection retired before, if one is still waiting.
+        HeapChange change(inspection_heap_);
+        retired_inspection_ = std::move(flow.inspection);
+    }
     --inspections_;
 }
 
-void Pipeline::release_inspection() { retired_inspection_.reset(); }
+void Pipeline::release_inspection() {
+    if (retired_inspection_ == nullptr) return;
+    {
+        HeapChange change(inspection_heap_);
+        retired_inspection_.reset();
+    }
+    // A detector's heap that outlived its inspection, or was freed outside the measured
+    // calls, would make the measure drift. With no inspection left, nothing is held.
+    if (inspections_ == 0) inspection_heap_ = 0;
+}
 
 void Pipeline::match_expectation(Flow& flow) {
     auto matches = [&](const detect::ExpectedFlow& e, const decode::IpAddress& client,

@@ -4,9 +4,24 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/heap_meter.h"
 #include "flow/reassembly_memory.h"
 
 namespace pw::pipeline {
+
+// Adds the heap the calling thread allocates, less what it frees, while it lives to `total`
+// (heap_meter::thread_bytes). The pipeline measures with it what detectors hold.
+class HeapChange {
+  public:
+    explicit HeapChange(int64_t& total) : total_(total), start_(heap_meter::thread_bytes) {}
+    ~HeapChange() { total_ += heap_meter::thread_bytes - start_; }
+    HeapChange(const HeapChange&) = delete;
+    HeapChange& operator=(const HeapChange&) = delete;
+
+  private:
+    int64_t& total_;
+    int64_t start_;
+};
 
 // Counts of the memory bound (--max-memory) over a run.
 struct MemoryReport {

@@ -239,6 +239,9 @@ class Pipeline {
     decode::Packet tunnel_packet_;
     std::unique_ptr<Inspection> retired_inspection_;  // see stop_inspection()
     size_t inspections_ = 0;                          // flows whose inspection has not ended
+    // The heap that the inspections and their detectors' states hold, as measured by
+    // heap_meter (memory_bound.cpp); 0 in programs that do not count.
+    int64_t inspection_heap_ = 0;
     Summary summary_;
     int64_t last_expiry_check_us_ = 0;
     int64_t idle_timeout_us_[flow::FlowTable::kListCount] = {};
