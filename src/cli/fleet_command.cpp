@@ -157,7 +157,8 @@ int run_fleet_search(FleetSearchOptions& options) {
         for (const std::string& warning : answer.warnings) {
             spdlog::warn("{}: {}", answer.device, warning);
         }
-        if (answer.error.empty() && answer.shared_name) {
+        // A marked agent that did not answer at all is reported as silent (below).
+        if (answer.error.empty() && answer.shared_name && answer.accepted) {
             std::cerr << fmt::format(
                 "agent {} failed: two agents announce themselves as device '{}', so these "
                 "results may hold the events of only one of them; give each agent its own "
@@ -182,7 +183,9 @@ int run_fleet_search(FleetSearchOptions& options) {
     std::vector<std::string> silent;
     std::vector<std::string> unfinished;
     for (const fleet::AgentAnswer& answer : result.agents) {
-        if (answer.done || !answer.error.empty() || answer.shared_name) continue;
+        if (answer.done || !answer.error.empty() || (answer.shared_name && answer.accepted)) {
+            continue;
+        }
         if (answer.received == 0) {
             silent.push_back(answer.device);
         } else {
