@@ -66,40 +66,18 @@ uint8_t window_scale(const ByteReader& reader, size_t header) {
 
 }  // namespace
 
-namespace {
-
-// A TCP header that the snapshot length cut. Old tcpdump's 68 bytes leave 14 bytes of the
-// TCP header of an IPv6 packet on Ethernet, and 40 bytes leave 6 of an IPv4 packet's. The
-// packet still counts to its flow by its ports.
-DecodeResult decode_cut_tcp_header(Context& ctx, Bytes bytes) {
+DecodeResult decode_tcp(Context& ctx, Bytes bytes) {
     constexpr size_t kPorts = 4;
+    constexpr size_t kFlagsEnd = 14;
     ByteReader reader = bytes.reader();
-    if (!bytes.cut() || bytes.wire < kTcpMinHeader || !reader.has(kPorts)) {
+    // A header that the snapshot length cut still counts to its flow once its ports were
+    // captured. Old tcpdump's 68 bytes leave 14 bytes of the TCP header of an IPv6 packet
+    // on Ethernet, and 40 bytes leave 6 of an IPv4 packet's.
+    const bool whole_header = reader.has(kTcpMinHeader);
+    if (!whole_header && (!bytes.cut() || bytes.wire < kTcpMinHeader || !reader.has(kPorts))) {
         return ctx.malformed(Anomaly::kTruncatedTcp);
     }
-    uint32_t header = kTcpMinHeader;
-    if (reader.has(13)) {
-        header = (reader.u8(12) >> 4) * 4u;
-        if (header < kTcpMinHeader || header > bytes.wire) {
-            return ctx.malformed(Anomaly::kBadTcpHeaderLength);
-        }
-    }
-    Packet& out = ctx.out;
-    out.ip_protocol = ip_protocol::kTcp;
-    out.source_port = reader.be16(0);
-    out.target_port = reader.be16(2);
-    if (reader.has(14)) out.tcp_flags = reader.u8(13);
-    out.tcp_header_cut = true;
-    set_payload(out, bytes.after(header));
-    return DecodeResult::kPacket;
-}
-
-}  // namespace
-
-DecodeResult decode_tcp(Context& ctx, Bytes bytes) {
-    ByteReader reader = bytes.reader();
-    if (!reader.has(kTcpMinHeader)) return decode_cut_tcp_header(ctx, bytes);
-    const uint32_t header = (reader.u8(12) >> 4) * 4u;
+    const uint32_t header = reader.has(13) ? (reader.u8(12) >> 4) * 4u : kTcpMinHeader;
     if (header < kTcpMinHeader || header > bytes.wire) {
         return ctx.malformed(Anomaly::kBadTcpHeaderLength);
     }
@@ -109,12 +87,16 @@ DecodeResult decode_tcp(Context& ctx, Bytes bytes) {
     out.ip_protocol = ip_protocol::kTcp;
     out.source_port = reader.be16(0);
     out.target_port = reader.be16(2);
-    out.seq = reader.be32(4);
-    out.ack = reader.be32(8);
-    out.tcp_flags = reader.u8(13);
-    out.window = reader.be16(14);
-    out.window_scale =
-        (out.tcp_flags & tcp_flag::kSyn) ? window_scale(reader, header) : kNoWindowScale;
+    if (reader.has(kFlagsEnd)) out.tcp_flags = reader.u8(13);
+    if (whole_header) {
+        out.seq = reader.be32(4);
+        out.ack = reader.be32(8);
+        out.window = reader.be16(14);
+        out.window_scale =
+            (out.tcp_flags & tcp_flag::kSyn) ? window_scale(reader, header) : kNoWindowScale;
+    } else {
+        out.tcp_header_cut = true;
+    }
     set_payload(out, bytes.after(header));
     return DecodeResult::kPacket;
 }
