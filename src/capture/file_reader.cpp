@@ -254,6 +254,36 @@ uint64_t file_size(const std::string& path) {
     return stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size) : 0;
 }
 
+// Compiles `filter` for frames of `linktype` into `program`, or returns false with the
+// reason in `problem`. libpcap 1.10 compiles the AF_ value of a DLT_NULL header as any
+// BSD's when its handle reads a file, but as this host's without one (AF_INET6 is 10 on
+// Linux, 24, 28 or 30 on the BSDs). So those link types compile on an empty capture file
+// of their own.
+bool compile_for(int linktype, const std::string& filter, bpf_program& program,
+                 std::string& problem) {
+    constexpr int kSnapshot = 262144;
+    pcap_t* handle = nullptr;
+    FILE* file = nullptr;
+    uint32_t header[6] = {0xa1b2c3d4, 2u | (4u << 16), 0,
+                          0,          kSnapshot,       static_cast<uint32_t>(linktype)};
+    if (linktype == DLT_NULL || linktype == DLT_LOOP) {
+        char errbuf[PCAP_ERRBUF_SIZE] = {};
+        file = fmemopen(header, sizeof header, "rb");
+        if (file != nullptr) handle = pcap_fopen_offline(file, errbuf);
+        if (handle == nullptr && file != nullptr) std::fclose(file);
+    }
+    if (handle == nullptr) handle = pcap_open_dead(linktype, kSnapshot);
+    if (handle == nullptr) {
+        problem = "out of memory";
+        return false;
+    }
+    const bool compiled =
+        pcap_compile(handle, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (!compiled) problem = pcap_geterr(handle);
+    pcap_close(handle);  // closes `file` too
+    return compiled;
+}
+
 }  // namespace
 
 ReadResult FileReader::read(const std::string& path, const std::function<bool(int)>& supports_link,
@@ -275,9 +305,14 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
         // at an interface whose link type differs from the first one's and at a section in
         // the other byte order, and it reads sections of another major version. It still
         // checks the filter against the first interface's link type when it opens the file.
+        fallback_filters_.clear();
         if (handle) {
-            CompiledFilter filter;
-            compile_filter(handle.get(), filter);
+            // The program libpcap compiles for the file serves the first link type, since
+            // libpcap compiles some link types for a file otherwise (compile_for()).
+            auto compiled = std::make_unique<CompiledFilter>();
+            compile_filter(handle.get(), *compiled);
+            if (compiled->valid)
+                fallback_filters_[pcap_datalink(handle.get())] = std::move(compiled);
             handle.reset();
         }
         PcapngReader reader;
@@ -353,6 +388,7 @@ ReadResult FileReader::read_stream(const std::string& path,
         chosen = &decompressed;
     }
     ReplayedStream& replayed = *chosen;
+    fallback_filters_.clear();
     const uint32_t magic = replayed.magic();
     // Not zeroed: stdio writes the buffer before it reads from it. It outlives `stream`.
     auto buffer = std::make_unique_for_overwrite<char[]>(kReadBufferBytes);
@@ -522,10 +558,13 @@ bool FileReader::filter_matches(const Frame& frame, uint32_t original_length) {
     auto it = fallback_filters_.find(frame.linktype);
     if (it == fallback_filters_.end()) {
         auto compiled = std::make_unique<CompiledFilter>();
-        pcap_t* dead = pcap_open_dead(frame.linktype, 262144);
-        compiled->valid = dead != nullptr && pcap_compile(dead, &compiled->program, filter_.c_str(),
-                                                          1, PCAP_NETMASK_UNKNOWN) == 0;
-        if (dead != nullptr) pcap_close(dead);
+        std::string problem;
+        compiled->valid = compile_for(frame.linktype, filter_, compiled->program, problem);
+        // A filter that the first link type rejects is invalid for the input, as libpcap
+        // finds when it opens a file.
+        if (!compiled->valid && fallback_filters_.empty()) {
+            throw std::invalid_argument("invalid BPF filter '" + filter_ + "': " + problem);
+        }
         it = fallback_filters_.emplace(frame.linktype, std::move(compiled)).first;
     }
     // A filter that does not compile for this link type matches none of its frames, as

@@ -62,9 +62,9 @@ bool PcapngReader::open_stream(FILE* stream, std::string& error) {
     file_ = stream;
     pending_.clear();
     pending_at_ = 0;
-    // The first block is a section header: its type, its length and then the byte-order
-    // magic. The bytes read to check them are read again as that block.
-    uint8_t head[12];
+    // The first block is a section header: its type, its length, the byte-order magic and
+    // the version. The bytes read to check them are read again as that block.
+    uint8_t head[16];
     const size_t got = read_bytes(head, sizeof head);
     pending_.assign(head, head + got);
     pending_at_ = 0;
@@ -86,6 +86,13 @@ bool PcapngReader::open_stream(FILE* stream, std::string& error) {
         swapped_ = true;
     } else {
         error = "not a pcapng file (no byte-order magic)";
+        return false;
+    }
+    const uint16_t major = u16(head + 12);
+    const uint16_t minor = u16(head + 14);
+    if (major != 1 || (minor != 0 && minor != 2)) {
+        error = "unsupported pcapng version " + std::to_string(major) + "." +
+                std::to_string(minor) + " (only 1.0 is defined)";
         return false;
     }
     return true;
@@ -215,15 +222,18 @@ int PcapngReader::next(Packet& packet, std::string& error) {
         if (type == 0) return 0;
         const std::vector<uint8_t>& body = block_;
         if (type == kSectionHeader) {
-            // The byte-order magic, then the major and minor version. Only major version 1
-            // is defined, and a reader must not read a section of another.
+            // The byte-order magic, then the major and minor version. Only version 1.0 is
+            // defined, and some writers wrote 1.0 files as 1.2; libpcap 1.10 and Wireshark 4.0
+            // read those two and reject the others, as this reader does.
             if (body.size() < 8) {
                 error = "truncated section header";
                 return -1;
             }
-            if (const uint16_t major = u16(&body[4]); major != 1) {
+            const uint16_t major = u16(&body[4]);
+            const uint16_t minor = u16(&body[6]);
+            if (major != 1 || (minor != 0 && minor != 2)) {
                 error = "a section header of pcapng version " + std::to_string(major) + "." +
-                        std::to_string(u16(&body[6])) + ", which is not version 1";
+                        std::to_string(minor) + ", which is not version 1.0";
                 return -1;
             }
             continue;

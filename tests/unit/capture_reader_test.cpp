@@ -240,8 +240,7 @@ TEST(CaptureReader, FilterMatchesEveryInterface) {
     EXPECT_EQ(frames[1].linktype, DLT_RAW);
 }
 
-// When libpcap stops at a section of the other byte order, the reader that goes on skips
-// every record libpcap read, the ones the filter left out included, so none comes twice.
+// A filter applies to the sections of both byte orders, and passes each frame once.
 TEST(CaptureReader, FilterRepeatsNoFrame) {
     std::vector<uint8_t> file;
     block(file, 0x0A0D0D0A, section_header());
@@ -368,6 +367,33 @@ TEST(CaptureReader, GzipCapturesDecompressed) {
     EXPECT_FALSE(damaged_result.opened);
     EXPECT_NE(damaged_result.error.find("gzip data is invalid"), std::string::npos)
         << damaged_result.error;
+}
+
+// libpcap compiles the AF_ value of a DLT_NULL header as any BSD's (macOS writes 30 for
+// IPv6) when it opens a file. A compressed capture, read as a stream, is filtered alike,
+// and a filter that the first link type rejects is invalid for it as for a file.
+TEST(CaptureReader, FilterOnLoopbackFramesOfStreams) {
+    std::vector<uint8_t> frame = {30, 0, 0, 0, 0x60, 0, 0, 0, 0, 0, 59, 64};
+    frame.resize(4 + 40, 0x01);
+    std::vector<uint8_t> file;
+    block(file, 0x0A0D0D0A, section_header());
+    block(file, 1, interface(0, 65535));
+    block(file, 6, packet(0, 1'000'000, frame));
+    for (const std::vector<uint8_t>& capture : {file, gzipped(file)}) {
+        TempFile input(capture);
+        std::vector<Frame> frames;
+        FileReader reader("ip6");
+        ReadResult result = reader.read(
+            input.path, [](int) { return true; },
+            [&](const Frame& read) { frames.push_back(read); });
+        EXPECT_TRUE(result.complete) << result.error;
+        EXPECT_EQ(frames.size(), 1u);
+    }
+    TempFile compressed(gzipped(file));
+    FileReader invalid("tcp port");
+    EXPECT_THROW(invalid.read(
+                     compressed.path, [](int) { return true; }, [](const Frame&) {}),
+                 std::invalid_argument);
 }
 
 TEST(CaptureReader, TruncatedFileKeepsEarlierFrames) {
