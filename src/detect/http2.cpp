@@ -55,11 +55,13 @@ bool starts_with_settings(std::span<const uint8_t> data) {
 
 // True when `data`, the start of a request, contains the HTTP2-Settings header that every
 // h2c upgrade request carries (RFC 7540 section 3.2.1). The header's value names no
-// protocol, so the Upgrade header's "h2c" token, which clients send in lower case, is looked
-// for first.
+// protocol, so the Upgrade header's "h2c" token, in lower or upper case, is looked for
+// first.
 bool asks_h2c_upgrade(std::span<const uint8_t> data) {
     std::string_view text = as_text(data);
-    if (text.find("h2c") == std::string_view::npos) return false;
+    if (text.find("h2c") == std::string_view::npos && text.find("H2C") == std::string_view::npos) {
+        return false;
+    }
     constexpr std::string_view kHeader = "\r\nhttp2-settings:";
     auto same = [](char a, char b) {
         return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
@@ -68,13 +70,15 @@ bool asks_h2c_upgrade(std::span<const uint8_t> data) {
            text.end();
 }
 
-// Returns where the server's frames start in a segment of an upgraded connection: at its
-// start, or after the head of the 101 response it starts with.
-std::optional<size_t> server_frames_start(std::span<const uint8_t> data) {
-    if (starts_with_settings(data)) return 0;
-    constexpr std::string_view kSwitching = "HTTP/1.1 101";
+constexpr std::string_view kSwitching = "HTTP/1.1 101";
+
+// Returns where the server's frames start in a segment of an upgraded connection: after
+// the head of the 101 response the segment starts with, or at its start once `switched`
+// (the 101 response came in an earlier segment).
+std::optional<size_t> server_frames_start(std::span<const uint8_t> data, bool switched) {
+    if (switched && starts_with_settings(data)) return 0;
     constexpr std::string_view kHeadEnd = "\r\n\r\n";
-    std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+    std::string_view text = as_text(data);
     if (!text.starts_with(kSwitching)) return std::nullopt;
     const size_t end = text.find(kHeadEnd);
     if (end == std::string_view::npos) return std::nullopt;
@@ -98,6 +102,7 @@ struct Http2State : DetectorState {
     std::array<bool, 2> frames_first{};
     // An h2c upgrade request was seen. `walking` marks the directions whose frames began.
     bool upgrade = false;
+    bool switched = false;  // the server's 101 response was seen
     std::array<bool, 2> walking{};
 };
 
@@ -135,10 +140,14 @@ Verdict Http2Detector::follow_upgrade(Session& session, Http2State& state, const
         if (direction == 0 && as_text(segment.data).starts_with(kPreface)) {
             start = kPreface.size();
         } else if (direction == 1) {
-            start = server_frames_start(segment.data);
+            start = server_frames_start(segment.data, state.switched);
+            if (as_text(segment.data).starts_with(kSwitching)) {
+                state.switched = true;
+            } else if (!state.switched && as_text(segment.data).starts_with("HTTP/")) {
+                return Verdict::kNotMine;  // the server answered in HTTP/1.1
+            }
         }
         if (!start) {
-            // The server may reject the upgrade and respond in HTTP/1.1.
             const bool waiting = !state.walking[0] && !state.walking[1];
             if (waiting && ++state.segments >= kMaxSegmentsBeforePreface) return Verdict::kNotMine;
             return Verdict::kContinue;

@@ -174,6 +174,13 @@ TEST(HttpHttp2, FramesAfterUpgrade) {
     flow.send(true, std::string(kPreface) + std::string(kSettings));
     EXPECT_EQ(flow.send(false, frame(0, 0x01, 1, kGif)), Verdict::kContinue);
     EXPECT_TRUE(flow.session().has(ProtocolId::IMAGE_GIF));
+
+    // A server that answers in HTTP/1.1 refused: its body is no frames, whatever it holds.
+    Flow refused;
+    refused.send(true, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nHTTP2-Settings: AA\r\n\r\n");
+    refused.session().add(ProtocolId::HTTP);
+    EXPECT_EQ(refused.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 90\r\n\r\n"),
+              Verdict::kNotMine);
 }
 
 }  // namespace
