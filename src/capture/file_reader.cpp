@@ -355,9 +355,8 @@ ReadResult FileReader::read(const std::string& path, const std::function<bool(in
             return result;
         }
     }
-    uint64_t records = 0;
     return read_with_libpcap(path, handle.get(), filter, classic, supports_link, visit, progress,
-                             file_size(path), records);
+                             file_size(path));
 }
 
 ReadResult FileReader::read_stream(const std::string& path,
@@ -432,9 +431,8 @@ ReadResult FileReader::read_stream(const std::string& path,
     result.opened = true;
     CompiledFilter filter;
     compile_filter(handle.get(), filter);
-    uint64_t records = 0;
     result = read_with_libpcap(path, handle.get(), filter, is_classic_pcap_magic(magic),
-                               supports_link, visit, progress, 0, records);
+                               supports_link, visit, progress, 0);
     name_gzip_problem(path, inflater.get(), result);
     return result;
 }
@@ -451,7 +449,7 @@ ReadResult FileReader::read_with_libpcap(const std::string& path, pcap_t* handle
                                          const CompiledFilter& filter, bool classic,
                                          const std::function<bool(int)>& supports_link,
                                          const Visit& visit, const Progress& progress,
-                                         uint64_t total, uint64_t& records) {
+                                         uint64_t total) {
     ReadResult result;
     result.opened = true;
     const int linktype = pcap_datalink(handle);
@@ -468,9 +466,6 @@ ReadResult FileReader::read_with_libpcap(const std::string& path, pcap_t* handle
             return result;
         }
         if (status != 1) continue;  // 0 does not happen for files; skip defensively
-        // Every record counts, so that a fallback reader knows how many to skip. The filter
-        // is applied here rather than in libpcap for that reason.
-        ++records;
         if (filter.valid && pcap_offline_filter(&filter.program, header, bytes) == 0) continue;
         ++result.frames;
         Frame frame;

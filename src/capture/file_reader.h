@@ -81,11 +81,10 @@ class FileReader {
     void compile_filter(pcap_t* handle, CompiledFilter& filter) const;
     // Reads the frames of `handle`, applying `filter`. `classic`: a classic pcap file, whose
     // record times are unsigned. `total` is the input's size for progress, 0 for unknown.
-    // `records` counts every record read, filtered out or not.
     ReadResult read_with_libpcap(const std::string& path, pcap_t* handle,
                                  const CompiledFilter& filter, bool classic,
                                  const std::function<bool(int)>& supports_link, const Visit& visit,
-                                 const Progress& progress, uint64_t total, uint64_t& records);
+                                 const Progress& progress, uint64_t total);
     // Reads the packets of `reader`, adding to `result`, and reports the progress through
     // `total` bytes when it is not 0.
     ReadResult read_pcapng(const std::string& path, PcapngReader& reader, ReadResult result,
