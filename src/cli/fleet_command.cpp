@@ -157,7 +157,7 @@ int run_fleet_search(FleetSearchOptions& options) {
         for (const std::string& warning : answer.warnings) {
             spdlog::warn("{}: {}", answer.device, warning);
         }
-        // A marked agent that did not answer at all is reported as silent (below).
+        // A marked agent that sent nothing is reported as silent (below).
         if (answer.error.empty() && answer.shared_name && answer.accepted) {
             std::cerr << fmt::format(
                 "agent {} failed: two agents announce themselves as device '{}', so these "

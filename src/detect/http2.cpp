@@ -144,7 +144,7 @@ Verdict Http2Detector::follow_upgrade(Session& session, Http2State& state, const
             if (as_text(segment.data).starts_with(kSwitching)) {
                 state.switched = true;
             } else if (!state.switched && as_text(segment.data).starts_with("HTTP/")) {
-                return Verdict::kNotMine;  // the server answered in HTTP/1.1
+                return Verdict::kNotMine;  // the server responded in HTTP/1.1
             }
         }
         if (!start) {

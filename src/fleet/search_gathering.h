@@ -20,8 +20,8 @@ struct AgentAnswer {
     uint64_t chunks = 0;    // chunks taken, which is the index the next chunk must have
     uint64_t received = 0;
     std::string error;  // its "error" reply, or what was wrong with its answer
-    // Its presence value carries the mark of another agent with its device name, so the
-    // answer may be either agent's.
+    // Its presence value carries the mark of another agent with its device name, so its
+    // events may come from either agent.
     bool shared_name = false;
     std::vector<std::string> warnings;
 };
@@ -37,7 +37,7 @@ class SearchGathering {
     SearchGathering(const std::vector<std::string>& present,
                     std::function<void(store::StoredEvent&)> on_event);
 
-    // Marks the answer of `device` as possibly another agent's (PresentAgent::shared_name).
+    // Marks the events of `device` as possibly another agent's (PresentAgent::shared_name).
     void mark_shared_name(const std::string& device) { agent(device).shared_name = true; }
 
     // Takes one reply. Returns the index of a chunk to acknowledge, or nothing.

@@ -20,7 +20,7 @@ using flow::Flow;
 // has its Inspection and the detectors' states too, which vary with the protocol (an HTTP
 // body decoder keeps a zlib window): about 2.2 KiB more. The sum for an inspected flow was
 // checked against the peak RSS per flow of 100,000 TCP flows that each sent one HTTP
-// request (2.6 KiB, RelWithDebInfo, glibc 2.36) when the flow record and its index took
+// request: 2.6 KiB (RelWithDebInfo, glibc 2.36). The flow record and its index then took
 // about 270 bytes more than now.
 // Where the program counts its heap (heap_meter), the inspections are charged what they
 // and their detectors' states hold when that is more than the estimate: a flood of flows

@@ -175,11 +175,11 @@ TEST(HttpHttp2, FramesAfterUpgrade) {
     EXPECT_EQ(flow.send(false, frame(0, 0x01, 1, kGif)), Verdict::kContinue);
     EXPECT_TRUE(flow.session().has(ProtocolId::IMAGE_GIF));
 
-    // A server that answers in HTTP/1.1 refused: its body is no frames, whatever it holds.
-    Flow refused;
-    refused.send(true, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nHTTP2-Settings: AA\r\n\r\n");
-    refused.session().add(ProtocolId::HTTP);
-    EXPECT_EQ(refused.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 90\r\n\r\n"),
+    // A server that responds in HTTP/1.1 rejected the upgrade: its body is not frames.
+    Flow rejected;
+    rejected.send(true, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nHTTP2-Settings: AA\r\n\r\n");
+    rejected.session().add(ProtocolId::HTTP);
+    EXPECT_EQ(rejected.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 90\r\n\r\n"),
               Verdict::kNotMine);
 }
 
