@@ -120,7 +120,9 @@ void Pipeline::enforce_memory_bound(int64_t now_us) {
         }
     }
     const size_t own = memory_in_use();
-    memory_.record(own);
+    // With shared bounds the peak is that of every pipeline together, as this one sees the
+    // others' totals (up to kMemoryStep behind each).
+    memory_.record(memory_in_use_by_all(own));
     publish_memory(own, false);
     if (sharing) publish_oldest_idle(now_us);
     memory_.log_evictions();

@@ -26,7 +26,8 @@ class HeapChange {
 // Counts of the memory bound (--max-memory) over a run.
 struct MemoryReport {
     uint64_t limit_bytes = 0;  // 0: no bound
-    uint64_t peak_bytes = 0;   // the largest accounted use after each frame's eviction
+    uint64_t peak_bytes = 0;   // the largest accounted use after a frame's eviction, of every
+                               // pipeline together when they share the bound
     uint64_t flows_evicted = 0;
     uint64_t fragment_sets_evicted = 0;       // incomplete IP datagrams dropped
     uint64_t reassembly_buffers_evicted = 0;  // streams whose out-of-order data was dropped

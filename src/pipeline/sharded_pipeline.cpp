@@ -107,10 +107,9 @@ void add(Summary& total, const Summary& part) {
     total.events += part.events;
     for (const auto& [id, count] : part.flows_by_protocol) total.flows_by_protocol[id] += count;
     total.anomalies.merge(part.anomalies);
-    // The pipelines share one bound, which each reports. Their peaks may fall at different
-    // times, so the sum is an upper bound of the whole's peak.
+    // The pipelines share one bound, and each records the peak of their memory together.
     total.memory.limit_bytes = std::max(total.memory.limit_bytes, part.memory.limit_bytes);
-    total.memory.peak_bytes += part.memory.peak_bytes;
+    total.memory.peak_bytes = std::max(total.memory.peak_bytes, part.memory.peak_bytes);
     total.memory.flows_evicted += part.memory.flows_evicted;
     total.memory.fragment_sets_evicted += part.memory.fragment_sets_evicted;
     total.memory.reassembly_buffers_evicted += part.memory.reassembly_buffers_evicted;

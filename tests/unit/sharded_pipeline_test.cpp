@@ -551,6 +551,11 @@ TEST(ShardedPipeline, MemoryBoundIsShared) {
             EXPECT_LE(many.memory.flows_evicted,
                       one_thread.memory.flows_evicted + threads * per_step);
             EXPECT_EQ(many.memory.limit_bytes, settings.max_memory_bytes);
+            // The peak is that of the pipelines together, which wait for one another only
+            // up to kWaitSlack each over the bound.
+            EXPECT_GT(many.memory.peak_bytes, settings.max_memory_bytes / 2);
+            EXPECT_LE(many.memory.peak_bytes,
+                      settings.max_memory_bytes + threads * pipeline::SharedBounds::kWaitSlack);
         }
     }
 }
