@@ -53,6 +53,7 @@ void SearchResponder::start() {
                fmt::format("failed to subscribe to {}", subject));
     presence_ = std::make_unique<Presence>(connection_->handle(), nats_);
     heartbeat_ = std::thread([this] { run_heartbeat(); });
+    for (size_t i = 0; i < kSearchThreads; ++i) searchers_.emplace_back([this] { run_searches(); });
     spdlog::info("agent {} responds to searches on {} from {}", options_.device, subject,
                  options_.store_path);
 }
@@ -70,6 +71,14 @@ void SearchResponder::stop() {
     natsSubscription_WaitForDrainCompletion(subscription_, 0);
     natsSubscription_Destroy(subscription_);
     subscription_ = nullptr;
+    {
+        // Taking the lock after stopping_ is set means that no search thread misses the
+        // wake-up between its check and its wait.
+        std::lock_guard lock(waiting_mutex_);
+    }
+    waiting_wake_.notify_all();
+    for (std::thread& searcher : searchers_) searcher.join();
+    searchers_.clear();
     if (connection_->is_connected()) presence_->withdraw(options_.device);
     presence_.reset();
     connection_.reset();
@@ -102,15 +111,67 @@ void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* me
     const char* reply = natsMsg_GetReply(message);
     if (reply == nullptr || reply[0] == '\0') {
         spdlog::warn("ignoring a search request without a reply subject");
-    } else {
-        try {
-            responder->answer(
-                reply, std::string_view(natsMsg_GetData(message),
-                                        static_cast<size_t>(natsMsg_GetDataLength(message))));
-        } catch (const std::exception& error) {
-            spdlog::error("search request to {} failed: {}", reply, error.what());
-            responder->send_error(reply, error.what());
+        natsMsg_Destroy(message);
+        return;
+    }
+    bool room = false;
+    {
+        std::lock_guard lock(responder->waiting_mutex_);
+        room = responder->waiting_.size() < kMaxWaiting && !responder->stopping_;
+    }
+    if (!room) {
+        spdlog::warn("rejected a search request to {}: {} searches run and {} wait", reply,
+                     kSearchThreads, kMaxWaiting);
+        responder->send_error(
+            reply, fmt::format("the agent is busy: {} searches run and {} more wait; try again "
+                               "later",
+                               kSearchThreads, kMaxWaiting));
+        natsMsg_Destroy(message);
+        return;
+    }
+    // Accepted before it is queued, so that no chunk can precede the acceptance.
+    try {
+        SearchReply accepted;
+        accepted.device = responder->options_.device;
+        responder->send(reply, accepted);
+    } catch (const NatsError& error) {
+        spdlog::warn("{}", error.what());
+        natsMsg_Destroy(message);
+        return;
+    }
+    {
+        std::lock_guard lock(responder->waiting_mutex_);
+        responder->waiting_.push_back(message);
+    }
+    responder->waiting_wake_.notify_one();
+}
+
+void SearchResponder::run_searches() {
+    std::unique_lock lock(waiting_mutex_);
+    while (true) {
+        waiting_wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+        if (waiting_.empty()) return;
+        natsMsg* message = waiting_.front();
+        waiting_.pop_front();
+        lock.unlock();
+        if (stopping_) {
+            send_error(natsMsg_GetReply(message), "the agent is stopping");
+            natsMsg_Destroy(message);
+        } else {
+            answer_message(message);
         }
+        lock.lock();
+    }
+}
+
+void SearchResponder::answer_message(natsMsg* message) {
+    const char* reply = natsMsg_GetReply(message);
+    try {
+        answer(reply, std::string_view(natsMsg_GetData(message),
+                                       static_cast<size_t>(natsMsg_GetDataLength(message))));
+    } catch (const std::exception& error) {
+        spdlog::error("search request to {} failed: {}", reply, error.what());
+        send_error(reply, error.what());
     }
     natsMsg_Destroy(message);
 }
@@ -143,10 +204,6 @@ void SearchResponder::send_error(const char* subject, const std::string& error) 
 }
 
 void SearchResponder::answer(const char* reply_subject, std::string_view request_text) {
-    SearchReply reply;
-    reply.device = options_.device;
-    send(reply_subject, reply);  // accepted: the requester now waits for this agent
-
     // 1. Check the request and compile its query, as `protowatch search` does.
     SearchRequest request;
     query::SqlFilter filter;
@@ -232,7 +289,7 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     }
 
     // 3. The count, so that the requester can check that no chunk is missing.
-    reply = SearchReply{};
+    SearchReply reply;
     reply.type = ReplyType::kDone;
     reply.device = options_.device;
     reply.count = count;

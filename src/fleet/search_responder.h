@@ -5,10 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fleet/nats_connection.h"
 #include "fleet/nats_settings.h"
@@ -31,7 +33,9 @@ struct SearchResponderOptions {
 // Answers fleet search requests on <prefix>.search with events of the local store, in the
 // query language of `protowatch search`. Results go to the request's reply subject in chunks;
 // after `window` chunks the responder waits for the requester's acknowledgments, so a slow
-// requester slows only its own search. Requests are answered one at a time.
+// requester slows only its own search. Up to kSearchThreads requests are answered at once,
+// each from its own read-only view of the store, and up to kMaxWaiting more wait for a
+// thread. A request beyond those gets an error reply that says the agent is busy.
 class SearchResponder {
   public:
     // Throws std::invalid_argument for invalid settings.
@@ -43,8 +47,12 @@ class SearchResponder {
     // Connects (retrying in the background), subscribes and starts the heartbeat. Throws
     // NatsError when the subscription cannot be created.
     void start();
-    // Withdraws the agent's presence and unsubscribes; a request in progress ends early.
+    // Withdraws the agent's presence and unsubscribes; a request in progress ends early,
+    // and one still waiting gets an error reply.
     void stop();
+
+    static constexpr size_t kSearchThreads = 4;
+    static constexpr size_t kMaxWaiting = 16;
 
   private:
     static void on_request(natsConnection* connection, natsSubscription* subscription,
@@ -54,6 +62,8 @@ class SearchResponder {
     void send_text(const char* subject, const std::string& text, const char* ack_subject);
     void send_error(const char* subject, const std::string& error);
     void run_heartbeat();
+    void run_searches();
+    void answer_message(natsMsg* message);
 
     NatsSettings nats_;
     SearchResponderOptions options_;
@@ -64,6 +74,11 @@ class SearchResponder {
     std::mutex heartbeat_mutex_;
     std::condition_variable heartbeat_wake_;
     std::thread heartbeat_;
+    // Requests accepted and not yet taken by a search thread, oldest first.
+    std::mutex waiting_mutex_;
+    std::condition_variable waiting_wake_;
+    std::deque<natsMsg*> waiting_;
+    std::vector<std::thread> searchers_;
 };
 
 }  // namespace pw::fleet
