@@ -38,6 +38,21 @@ std::string read_nkey_public_key(const std::string& path) {
         path));
 }
 
+// The reason for a failed connection, with a hint when nats.c's text hides the likely cause.
+// A server that requires a client certificate (tls { verify: true }) ends the handshake of a
+// client without one, and nats.c 3.4 then reports only "Expected 'PONG', got ''".
+std::string connect_error_text(const NatsSettings& settings, natsStatus status) {
+    std::string text = last_error_text(status);
+    if (requires_tls(settings) && settings.tls_cert.empty() &&
+        text.find("Expected 'PONG'") != std::string::npos) {
+        text +=
+            " (the server closed the TLS connection; if it requires a client certificate, "
+            "pass one with --nats-tls-cert and --nats-tls-key or nats.tls_cert and "
+            "nats.tls_key)";
+    }
+    return text;
+}
+
 }  // namespace
 
 std::string last_error_text(natsStatus status) {
@@ -68,7 +83,7 @@ NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
             // A first attempt without retries names the cause (a refused connection, a
             // certificate that failed verification), which the retrying connect hides.
             spdlog::warn("cannot connect to NATS yet: {}; retrying in the background",
-                         last_error_text(status));
+                         connect_error_text(settings, status));
             // With a callback nats.c connects in the background. Without one,
             // natsConnection_Connect would block until connected, forever with unlimited
             // reconnects.
@@ -84,7 +99,8 @@ NatsConnection::NatsConnection(const NatsSettings& settings, ConnectMode mode,
             for (const std::string& url : server_urls(settings)) {
                 servers += (servers.empty() ? "" : ", ") + redact_url(url);
             }
-            check_nats(status, fmt::format("failed to connect to NATS at {}", servers));
+            throw NatsError(status, fmt::format("failed to connect to NATS at {}: {}", servers,
+                                                connect_error_text(settings, status)));
         }
     } catch (...) {
         // Only what exists: when the library could not be loaded or lacks a function, a
