@@ -31,7 +31,8 @@ class Inflater {
     bool feed(std::span<const uint8_t> input, const Output& out);
 
   private:
-    // Input kept until the first output, to pass through if the coding turns out absent.
+    // Input kept until the first output, to pass through if the coding turns out absent:
+    // the first piece, and later pieces while all of it stays within kMaxReplay bytes.
     static constexpr size_t kMaxReplay = 4096;
     static constexpr size_t kChunk = 16 * 1024;
 
@@ -71,19 +72,32 @@ bool Inflater::start() {
 bool Inflater::feed(std::span<const uint8_t> input, const Output& out) {
     if (failed_ || ended_) return false;
     if (pass_through_) return out(input);
-    if (produced_ == 0 && replay_complete_) {
-        if (replay_.size() + input.size() <= kMaxReplay) {
-            replay_.insert(replay_.end(), input.begin(), input.end());
-        } else {
-            replay_complete_ = false;
-        }
-    }
+    bool more = true;
     if (!initialized_) {
+        // zlib starts once two bytes came, since a deflate header is told by them. The
+        // first piece is kept whole, however large: a segment of a TSO or GRO capture can
+        // hold 64 KiB.
+        replay_.insert(replay_.end(), input.begin(), input.end());
         if (replay_.size() < 2) return true;
-        if (!replay_complete_ || !start()) return fail_or_pass_through(out);
-        return run(replay_, out);
+        more = start() ? run(replay_, out) : fail_or_pass_through(out);
+        if (replay_.size() > kMaxReplay) replay_complete_ = false;
+    } else {
+        if (produced_ == 0 && replay_complete_) {
+            if (replay_.size() + input.size() <= kMaxReplay) {
+                replay_.insert(replay_.end(), input.begin(), input.end());
+            } else {
+                replay_complete_ = false;
+            }
+        }
+        more = run(input, out);
     }
-    return run(input, out);
+    // Once there is output, or the kept input is incomplete or passed through already, it
+    // is never passed through again.
+    if (pass_through_ || produced_ > 0 || !replay_complete_) {
+        replay_complete_ = false;
+        std::vector<uint8_t>().swap(replay_);
+    }
+    return more;
 }
 
 bool Inflater::run(std::span<const uint8_t> input, const Output& out) {

@@ -531,6 +531,37 @@ TEST(HttpDetector, CodingThatFailsPassesThrough) {
     EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
 }
 
+// A PNG head followed by bytes that do not compress, so that its gzip form is larger than
+// the first piece of coded input the body decoder keeps (4 KiB).
+std::string large_png() {
+    std::string png(kPng);
+    uint32_t state = 12345;
+    for (int i = 0; i < 20000; ++i) {
+        state = state * 1103515245 + 12345;
+        png.push_back(static_cast<char>(state >> 24));
+    }
+    return png;
+}
+
+TEST(HttpDetector, LargeCodedSegmentIsDecoded) {
+    // A capture taken with TSO or GRO has segments of up to 64 KiB: the first may hold the
+    // head and more than 4 KiB of the coded body.
+    const std::string body = gzip(large_png());
+    ASSERT_GT(body.size(), 4096u);
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("Content-Encoding: gzip\r\n", body));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
+}
+
+TEST(HttpDetector, LargeSegmentWithoutCodingPassesThrough) {
+    Conversation conversation;
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("Content-Encoding: gzip\r\n", large_png()));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+}
+
 TEST(HttpDetector, IrregularCodingHeaders) {
     // An obsolete line folding is not joined to the field: the body stays gzip data.
     Conversation folded;
