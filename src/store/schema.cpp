@@ -103,6 +103,12 @@ int64_t user_table_count(Database& db) {
 }
 
 void reject_foreign_database(Database& db, int64_t version) {
+    if (version < 0) {
+        throw StoreError(fmt::format(
+            "{} has the schema version {}, which protowatch never writes (another program "
+            "changed the file); pass --store with another path",
+            db.path(), version));
+    }
     if (version == 0 && user_table_count(db) > 0) {
         throw StoreError(fmt::format(
             "{} is an SQLite database of another program (it has tables but no protowatch "
@@ -132,6 +138,16 @@ void keep_wal_files(Database& db) {
 int64_t writable_schema_version(Database& db) {
     int64_t version = db.query_int("PRAGMA user_version");
     reject_foreign_database(db, version);
+    // The schema has no triggers, and one that another program added could delete or change
+    // what is written while every insert reports success.
+    std::string trigger = db.query_text(
+        "SELECT coalesce((SELECT name FROM sqlite_schema WHERE type = 'trigger' LIMIT 1), '')");
+    if (!trigger.empty()) {
+        throw StoreError(fmt::format(
+            "event store {} has a trigger '{}' that protowatch did not create; remove it "
+            "(sqlite3 {} 'DROP TRIGGER \"{}\"') or pass --store with another path",
+            db.path(), trigger, db.path(), trigger));
+    }
     return version;
 }
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -127,6 +128,46 @@ TEST(StoreSchema, NewerVersionRejected) {
     } catch (const StoreError& error) {
         EXPECT_NE(std::string(error.what()).find("upgrade protowatch"), std::string::npos);
     }
+    EXPECT_EQ(testing::count_rows(path), 1);
+}
+
+TEST(StoreSchema, NegativeVersionRejected) {
+    // A version below 0 has no migration, and must not be used to index them.
+    for (int version : {-1, -5, -100, INT32_MIN}) {
+        SCOPED_TRACE(version);
+        TempDir dir;
+        std::string path = dir.file("events.db");
+        testing::write_events(path, {testing::numbered_event(0)});
+        {
+            Database db = Database::open(path, SQLITE_OPEN_READWRITE);
+            db.execute(("PRAGMA user_version = " + std::to_string(version)).c_str());
+        }
+        testing::LogCapture log;
+        StoreSink sink({.path = path});
+        sink.write(testing::numbered_event(1));
+        EXPECT_FALSE(sink.is_open());
+        EXPECT_NE(log.text().find("never writes"), std::string::npos) << log.text();
+        EXPECT_THROW(StoreReader::open(path), StoreError);
+        Database db = Database::open(path, SQLITE_OPEN_READONLY);
+        EXPECT_EQ(db.query_int("PRAGMA user_version"), version);
+        EXPECT_EQ(testing::count_rows(path), 1);
+    }
+}
+
+TEST(StoreSchema, ForeignTriggerRejected) {
+    TempDir dir;
+    std::string path = dir.file("events.db");
+    testing::write_events(path, {testing::numbered_event(0)});
+    {
+        Database db = Database::open(path, SQLITE_OPEN_READWRITE);
+        db.execute("CREATE TRIGGER wipe AFTER INSERT ON events BEGIN DELETE FROM events; END");
+    }
+    testing::LogCapture log;
+    StoreSink sink({.path = path});
+    sink.write(testing::numbered_event(1));
+    EXPECT_FALSE(sink.is_open());
+    EXPECT_EQ(sink.stats().lost, 1u);
+    EXPECT_NE(log.text().find("trigger 'wipe'"), std::string::npos) << log.text();
     EXPECT_EQ(testing::count_rows(path), 1);
 }
 
