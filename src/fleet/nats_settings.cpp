@@ -46,6 +46,8 @@ void check_port(const std::string& url, const std::string& host_port) {
     }
 }
 
+}  // namespace
+
 void check_server_url(const std::string& url) {
     size_t scheme_end = url.find("://");
     std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
@@ -65,8 +67,6 @@ void check_server_url(const std::string& url) {
     }
     check_port(url, rest);
 }
-
-}  // namespace
 
 std::string redact_url(const std::string& url) {
     // nats.c takes several servers in one string, separated by commas.

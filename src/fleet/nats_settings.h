@@ -41,6 +41,10 @@ struct NatsSettings {
 // its value (without any password) and what to do.
 void validate(const NatsSettings& settings);
 
+// Checks one server URL: the nats:// or tls:// scheme, a host, and a port from 1 to 65535 if
+// one is given. Throws std::invalid_argument naming the URL (without its password).
+void check_server_url(const std::string& url);
+
 // The servers to connect to: `settings.servers`, or kDefaultServer when it is empty.
 std::vector<std::string> server_urls(const NatsSettings& settings);
 

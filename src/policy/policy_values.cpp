@@ -217,6 +217,12 @@ std::string ValueReader::nats_url() const {
     if (authority.empty() || authority[0] == ':' || authority[0] == '/') {
         fail(fmt::format("server URL {} has no host; use nats://HOST:PORT", redacted));
     }
+    // The checks of --nats-server, so that a policy takes no URL that the command line rejects.
+    try {
+        fleet::check_server_url(url);
+    } catch (const std::invalid_argument& error) {
+        fail(error.what());
+    }
     return url;
 }
 
