@@ -2,15 +2,16 @@
 // and key at fault.
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "policy/policy.h"
 #include "policy/policy_values.h"
+#include "store/retention.h"
 
 namespace pw::policy {
 namespace {
@@ -68,9 +69,24 @@ const std::vector<TableSpec>& table_specs() {
         {"store",
          {
              {"path", [](auto& v, Policy& p) { p.store_path = v.absolute_path(); }},
-             {"max_size", [](auto& v, Policy& p) { p.store_max_bytes = v.size_bytes(0); }},
+             {"max_size",
+              [](auto& v, Policy& p) {
+                  p.store_max_bytes = v.size_bytes(0);
+                  if (p.store_max_bytes != 0 && p.store_max_bytes < store::kMinRetentionBytes) {
+                      v.fail(
+                          "a store size below 1MiB would have retention delete nearly every "
+                          "event; use a size such as \"1GB\", or 0 for no limit");
+                  }
+              }},
              {"max_age",
-              [](auto& v, Policy& p) { p.store_max_age_ms = v.duration_ms(0, INT64_MAX); }},
+              [](auto& v, Policy& p) {
+                  p.store_max_age_ms = v.duration_ms(0, INT64_MAX);
+                  if (p.store_max_age_ms != 0 && p.store_max_age_ms < store::kMinRetentionAgeMs) {
+                      v.fail(
+                          "a store age below 1m would have retention delete events soon after "
+                          "they are stored; use an age such as \"30d\", or 0 for no limit");
+                  }
+              }},
          }},
         {"capture",
          {

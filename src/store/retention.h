@@ -6,6 +6,11 @@
 
 namespace pw::store {
 
+// The smallest limits a command line or policy may set other than 0, so that a value
+// missing its unit (--store-max-size 1) cannot delete every event of the store.
+constexpr uint64_t kMinRetentionBytes = 1 << 20;
+constexpr int64_t kMinRetentionAgeMs = 60'000;
+
 // Limits on what the store keeps; zero disables a limit.
 struct RetentionPolicy {
     // Bytes of database pages in use (the WAL file and free pages not counted).

@@ -7,6 +7,7 @@
 
 #include "common/range_option.h"
 #include "query/literals.h"
+#include "store/retention.h"
 
 namespace pw::store {
 namespace {
@@ -26,6 +27,33 @@ CLI::Validator duration_validator() {
             return "invalid duration '" + value +
                    "'; use a count and a unit: 500ms, 30s, 10m, "
                    "12h, 30d, 2w, 0 for no limit";
+        },
+        "DURATION");
+}
+
+// --store-max-size: 0, or at least kMinRetentionBytes.
+CLI::Validator retention_size_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            std::optional<uint64_t> size = query::parse_size(value);
+            if (!size || *size == 0 || *size >= kMinRetentionBytes) return std::string();
+            return "'" + value +
+                   "' is below the smallest store size, 1MiB, under which retention would "
+                   "delete nearly every event; use a size such as 1GB, or 0 for no limit";
+        },
+        "SIZE");
+}
+
+// --store-max-age: 0, or at least kMinRetentionAgeMs.
+CLI::Validator retention_age_validator() {
+    return CLI::Validator(
+        [](std::string& value) {
+            std::optional<int64_t> age = query::parse_duration(value);
+            if (!age || *age == 0 || *age >= kMinRetentionAgeMs) return std::string();
+            return "'" + value +
+                   "' is below the shortest store age, 1m, under which retention would "
+                   "delete events soon after they are stored; use an age such as 30d, or 0 "
+                   "for no limit";
         },
         "DURATION");
 }
@@ -80,14 +108,17 @@ void add_store_options(CLI::App& command, StoreOptions& options) {
     command
         .add_option("--store-max-size", options.max_size,
                     "Delete the oldest events when the store's pages exceed this size "
-                    "(KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024; 0: no limit)")
+                    "(KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024; at least 1MiB; 0: no "
+                    "limit)")
         ->check(size_validator())
+        ->check(retention_size_validator())
         ->capture_default_str();
     command
         .add_option("--store-max-age", options.max_age,
-                    "Delete events stored longer ago than this (units ms, s, m, h, d, w; "
-                    "0: no limit)")
+                    "Delete events stored longer ago than this (units ms, s, m, h, d, w; at "
+                    "least 1m; 0: no limit)")
         ->check(duration_validator())
+        ->check(retention_age_validator())
         ->capture_default_str();
     command
         .add_option("--store-batch", options.batch_size,

@@ -119,7 +119,7 @@ TEST(PolicyParser, FormatParsesBack) {
     Policy policy;
     policy.recording_enabled = false;
     policy.protocols = {ProtocolId::SSH, ProtocolId::DNS};
-    policy.store_max_bytes = 123'456;
+    policy.store_max_bytes = 3'456'789;
     policy.store_max_age_ms = 90'000;
     policy.bpf_filter = "tcp port 80 and host 127.0.0.1";
     policy.nats.servers = {"nats://127.0.0.1:4222"};
@@ -206,6 +206,8 @@ const ErrorCase kErrorCases[] = {
     {"nats credentials", "[nats]\nservers = [\"nats://u:p@127.0.0.1\"]\n", 2, "nats.servers",
      "contains credentials"},
     {"nats host", "[nats]\nservers = [\"nats://:4222\"]\n", 2, "nats.servers", "has no host"},
+    {"store size", "[store]\nmax_size = \"1000\"\n", 2, "store.max_size", "below 1MiB"},
+    {"store age", "[store]\nmax_age = \"30s\"\n", 2, "store.max_age", "below 1m"},
     {"nats port", "[nats]\nservers = [\"nats://127.0.0.1:99999\"]\n", 2, "nats.servers",
      "port '99999' is not a number from 1 to 65535"},
     {"nats port text", "[nats]\nservers = [\"nats://127.0.0.1:http\"]\n", 2, "nats.servers",

@@ -189,6 +189,25 @@ TEST_F(StoreCli, EmptyStorePathRejected) {
     }
 }
 
+TEST_F(StoreCli, TinyRetentionRejected) {
+    // A limit missing its unit would delete the events of earlier runs too.
+    write_fixture();
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    const std::vector<std::vector<std::string>> options = {{"--store-max-size", "1"},
+                                                           {"--store-max-size", "1MB"},
+                                                           {"--store-max-age", "1ms"},
+                                                           {"--store-max-age", "30s"}};
+    for (const auto& option : options) {
+        CommandResult result = run({"analyze", option[0], option[1], capture});
+        EXPECT_EQ(result.exit_code, 2) << option[0] << " " << option[1] << ": " << result.err;
+        EXPECT_NE(result.err.find(option[0] + ": '" + option[1] + "' is below"), std::string::npos)
+            << result.err;
+    }
+    CommandResult dump = run({"dump"});
+    EXPECT_EQ(dump.exit_code, 0) << dump.err;
+    EXPECT_FALSE(dump.out.empty());
+}
+
 TEST_F(StoreCli, StoreWithoutEventsMentionsAgent) {
     // The agent creates its store file empty and the tables with its first events.
     std::ofstream(store_).close();
