@@ -74,30 +74,45 @@ void check_output_is_not_input(const std::string& option, const std::string& pat
     }
 }
 
-// Rejects a --json or --report path that names the event store, which writing it would
-// destroy.
-void check_output_is_not_store(const AnalyzeOptions& options) {
-    if (options.store.disabled) return;
+// Returns whether two paths name one file, existing or not.
+bool same_file(const std::string& first, const std::string& second) {
+    std::error_code error;
+    bool same = std::filesystem::weakly_canonical(first, error) ==
+                std::filesystem::weakly_canonical(second, error);
+    return same || std::filesystem::equivalent(first, second, error);
+}
+
+// Rejects a --json or --report path that names the event store or one of SQLite's files
+// beside it (the write-ahead log holds commits not yet in the store), which writing it
+// would destroy, and the same path for both outputs.
+void check_outputs_apart(const AnalyzeOptions& options) {
+    const std::pair<const char*, const std::string*> outputs[] = {
+        {"--json", &options.json_path}, {"--report", &options.report_path}};
     std::string store =
         options.store.path.empty() ? store::default_store_path() : options.store.path;
-    for (const auto& [option, path] :
-         {std::pair{"--json", &options.json_path}, std::pair{"--report", &options.report_path}}) {
-        if (path->empty() || *path == "-") continue;
-        std::error_code error;
-        bool same = std::filesystem::weakly_canonical(*path, error) ==
-                    std::filesystem::weakly_canonical(store, error);
-        if (same || std::filesystem::equivalent(*path, store, error)) {
-            throw std::invalid_argument(std::string(option) + " '" + *path +
-                                        "' is the event store; choose another path, or "
-                                        "another store with --store");
+    for (const auto& [option, path] : outputs) {
+        if (path->empty() || *path == "-" || options.store.disabled) continue;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+            if (same_file(*path, store + suffix)) {
+                throw std::invalid_argument(
+                    std::string(option) + " '" + *path + "' is the event store" +
+                    (suffix[0] != '\0' ? std::string("'s ") + (suffix + 1) + " file" : "") +
+                    "; choose another path, or another store with --store");
+            }
         }
+    }
+    const std::string& json = options.json_path;
+    if (!json.empty() && json != "-" && !options.report_path.empty() &&
+        same_file(json, options.report_path)) {
+        throw std::invalid_argument("--json '" + json + "' and --report '" + options.report_path +
+                                    "' name the same file; give each its own path");
     }
 }
 
 int run_analyze(AnalyzeOptions& options) {
     check_output_is_not_input("--json", options.json_path, options);
     check_output_is_not_input("--report", options.report_path, options);
-    check_output_is_not_store(options);
+    check_outputs_apart(options);
     install_stop_handlers();
     for (const std::string& text : options.local_networks) {
         options.settings.local_networks.push_back(pipeline::Cidr::parse(text));

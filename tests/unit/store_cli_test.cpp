@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -439,6 +440,26 @@ TEST_F(StoreCli, AnalyzeRefusesJsonOverTheStore) {
         protowatch(dir_, {"analyze", "-q", "--store", store_, "--json", store_, capture});
     EXPECT_NE(again.exit_code, 0);
     EXPECT_NE(again.err.find("is the event store"), std::string::npos) << again.err;
+    EXPECT_FALSE(json_lines(run({"dump"}).out).empty());
+}
+
+TEST_F(StoreCli, AnalyzeRefusesOutputsOverEachOther) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    ASSERT_EQ(protowatch(dir_, {"analyze", "-q", "--store", store_, capture}).exit_code, 0);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        CommandResult beside = protowatch(
+            dir_, {"analyze", "-q", "--store", store_, "--json", store_ + suffix, capture});
+        EXPECT_EQ(beside.exit_code, 1) << suffix;
+        EXPECT_NE(beside.err.find("is the event store's " + std::string(suffix + 1) + " file"),
+                  std::string::npos)
+            << beside.err;
+    }
+    std::string output = dir_.file("out");
+    CommandResult both = protowatch(
+        dir_, {"analyze", "-q", "--no-store", "--json", output, "--report", output, capture});
+    EXPECT_EQ(both.exit_code, 1);
+    EXPECT_NE(both.err.find("name the same file"), std::string::npos) << both.err;
+    EXPECT_FALSE(std::filesystem::exists(output));
     EXPECT_FALSE(json_lines(run({"dump"}).out).empty());
 }
 
