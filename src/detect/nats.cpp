@@ -187,13 +187,33 @@ public:
 
 }  // namespace
 
-NatsLine classify_nats(std::span<const uint8_t> data) {
+namespace {
+
+// Lines that decide nothing alone and after which classify_nats() reads the next line of
+// the segment: a client may send CONNECT with few options, then SUB and PUB, before the
+// server's INFO arrives.
+constexpr int kMaxLeadingLines = 8;
+
+NatsLine classify_lines(std::span<const uint8_t> data, int leading);
+
+// The class of `rest`, which follows a line that decides nothing alone.
+NatsLine after_inconclusive(std::span<const uint8_t> rest, int leading) {
+    if (rest.empty() || leading >= kMaxLeadingLines) return NatsLine::kInconclusive;
+    NatsLine next = classify_lines(rest, leading + 1);
+    // A later line that is cut off or not NATS leaves the leading lines' verdict.
+    return next == NatsLine::kMessage ? NatsLine::kMessage : NatsLine::kInconclusive;
+}
+
+NatsLine classify_lines(std::span<const uint8_t> data, int leading) {
     std::string_view text = as_text(data.first(std::min(data.size(), kMaxLine + 2)));
     size_t line_end = text.find("\r\n");
     if (line_end == std::string_view::npos) return NatsLine::kNone;
     std::string_view line = text.substr(0, line_end);
-    std::string_view rest = as_text(data.subspan(line_end + 2));
-    if (line == "PING" || line == "PONG" || line == "+OK") return NatsLine::kInconclusive;
+    std::span<const uint8_t> rest_bytes = data.subspan(line_end + 2);
+    std::string_view rest = as_text(rest_bytes);
+    if (line == "PING" || line == "PONG" || line == "+OK") {
+        return after_inconclusive(rest_bytes, leading);
+    }
 
     size_t space = line.find_first_of(" \t");
     if (space == std::string_view::npos) return NatsLine::kNone;
@@ -208,13 +228,27 @@ NatsLine classify_nats(std::span<const uint8_t> data) {
         return object_with_keys(args, kInfoKeys, 1) ? NatsLine::kMessage : NatsLine::kNone;
     }
     if (verb == "CONNECT") {
-        return object_with_keys(args, kConnectKeys, 2) ? NatsLine::kMessage : NatsLine::kNone;
+        if (object_with_keys(args, kConnectKeys, 2)) return NatsLine::kMessage;
+        // A client that sets one option only ("verbose": false).
+        if (object_with_keys(args, kConnectKeys, 1)) return after_inconclusive(rest_bytes, leading);
+        return NatsLine::kNone;
     }
     if (verb == "PUB" || verb == "HPUB" || verb == "MSG" || verb == "HMSG") {
         return classify_publication(verb, args, rest);
     }
+    // SUB <subject> [queue group] <sid>, after a line that decides nothing either.
+    if (verb == "SUB" && leading > 0) {
+        std::array<std::string_view, 5> fields;
+        size_t count = split_fields(args, fields);
+        if ((count == 2 || count == 3) && valid_subject(fields[0]) && parse_size(fields[count - 1]))
+            return after_inconclusive(rest_bytes, leading);
+    }
     return NatsLine::kNone;
 }
+
+}  // namespace
+
+NatsLine classify_nats(std::span<const uint8_t> data) { return classify_lines(data, 0); }
 
 std::unique_ptr<Detector> make_nats_detector() { return std::make_unique<NatsDetector>(); }
 

@@ -43,7 +43,7 @@ TEST(NatsLine, GreetingsWithoutTheirKeys) {
     EXPECT_EQ(classify("INFO {\"name\":\"x\"}\r\n"), NatsLine::kNone);
     EXPECT_EQ(classify("INFO\r\n"), NatsLine::kNone);
     EXPECT_EQ(classify("INFO server_id\r\n"), NatsLine::kNone);
-    EXPECT_EQ(classify("CONNECT {\"verbose\":true}\r\n"), NatsLine::kNone);
+    EXPECT_EQ(classify("CONNECT {\"name\":\"x\"}\r\n"), NatsLine::kNone);
     EXPECT_EQ(classify("CONNECT example.com:443 HTTP/1.1\r\n"), NatsLine::kNone);
     EXPECT_EQ(classify(kInfo.substr(0, kInfo.size() - 2)), NatsLine::kNone);
 }
@@ -64,6 +64,21 @@ TEST(NatsLine, InconsistentPublications) {
     EXPECT_EQ(classify("HPUB a 20 14\r\nNATS/1.0\r\n\r\nhi\r\n"), NatsLine::kNone);
     EXPECT_EQ(classify("PUB a b c d 2\r\nHi\r\n"), NatsLine::kNone);
     EXPECT_EQ(classify("PUB a.b 100\r\nstart"), NatsLine::kInconclusive);
+}
+
+// A client that sets one option, as one typed by hand does, decides nothing by its CONNECT
+// line, but the lines after it in the segment still count.
+TEST(NatsLine, ShortConnectReadsOn) {
+    const std::string connect = "CONNECT {\"verbose\":false}\r\n";
+    EXPECT_EQ(classify(connect), NatsLine::kInconclusive);
+    EXPECT_EQ(classify(connect + "SUB foo 1\r\nPUB foo 5\r\nhello\r\nPING\r\n"),
+              NatsLine::kMessage);
+    EXPECT_EQ(classify(connect + "SUB foo 1\r\n"), NatsLine::kInconclusive);
+    EXPECT_EQ(classify(connect + "PUB foo 5\r\nhell"), NatsLine::kInconclusive);
+    EXPECT_EQ(classify(connect + "PUB foo 9\r\nhello\r\n"), NatsLine::kInconclusive);
+    EXPECT_EQ(classify("PING\r\nPUB foo 5\r\nhello\r\n"), NatsLine::kMessage);
+    // SUB decides nothing and starts no reading on.
+    EXPECT_EQ(classify("SUB foo 1\r\nPUB foo 5\r\nhello\r\n"), NatsLine::kNone);
 }
 
 TEST(NatsLine, KeepalivesDecideNothing) {
@@ -136,6 +151,16 @@ TEST(NatsDetector, InfoRequiringTlsOpensInnerLayer) {
     Flow disabled;
     disabled.send(false, "INFO {\"server_id\":\"N1\",\"tls_required\":false}\r\n");
     EXPECT_FALSE(disabled.session.take_inner_layer());
+}
+
+// A client that sends a short CONNECT before the server's INFO arrives (a client typed by
+// hand, as with nc) is found by the INFO.
+TEST(NatsDetector, ShortConnectBeforeInfo) {
+    Flow flow;
+    EXPECT_EQ(flow.send(true, "CONNECT {\"verbose\":false}\r\n"), Verdict::kContinue);
+    EXPECT_EQ(flow.send(true, "SUB foo 1\r\n"), Verdict::kContinue);
+    EXPECT_EQ(flow.send(false, kInfo), Verdict::kDone);
+    EXPECT_TRUE(flow.session.has(ProtocolId::NATS));
 }
 
 // Text that no NATS line starts with is not kept waiting for its line end.
