@@ -194,6 +194,9 @@ PW_NATS_FORWARD(natsStatus, natsOptions_SetUserCredentialsFromFiles,
                 (opts, userOrChainedFile, seedFile))
 PW_NATS_FORWARD(const char*, natsStatus_GetText, (natsStatus s), (s))
 PW_NATS_FORWARD(void, natsSubscription_Destroy, (natsSubscription* sub), (sub))
+PW_NATS_FORWARD(natsStatus, natsSubscription_DrainTimeout,
+                (natsSubscription* sub, int64_t timeout),
+                (sub, timeout))
 PW_NATS_FORWARD(natsStatus, natsSubscription_NextMsg,
                 (natsMsg** nextMsg, natsSubscription* sub, int64_t timeout),
                 (nextMsg, sub, timeout))

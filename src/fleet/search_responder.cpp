@@ -22,13 +22,28 @@ namespace {
 constexpr uint64_t kMaxChunkEvents = 10'000;
 constexpr int64_t kMinChunkBytes = 64 * 1024;
 
+// How long stop() lets the subscription's callbacks finish, and how often a search that
+// waits for an acknowledgment checks whether the agent stops.
+constexpr int64_t kDrainTimeoutMs = 5'000;
+constexpr std::chrono::milliseconds kStopCheckInterval{100};
+
 // Waits for the requester's acknowledgment of one chunk, freeing one place in the window.
-// Returns false when none came within `timeout`.
-bool wait_for_ack(natsSubscription* acks, std::chrono::milliseconds timeout) {
-    natsMsg* ack = nullptr;
-    natsStatus status = natsSubscription_NextMsg(&ack, acks, timeout.count());
-    natsMsg_Destroy(ack);
-    return status == NATS_OK;
+// Returns false when none came within `timeout`, or once `stopping` is set.
+bool wait_for_ack(natsSubscription* acks, std::chrono::milliseconds timeout,
+                  const std::atomic<bool>& stopping) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!stopping) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        natsMsg* ack = nullptr;
+        natsStatus status =
+            natsSubscription_NextMsg(&ack, acks, std::min(left, kStopCheckInterval).count());
+        natsMsg_Destroy(ack);
+        if (status == NATS_OK) return true;
+        if (status != NATS_TIMEOUT) return false;
+    }
+    return false;
 }
 
 }  // namespace
@@ -66,9 +81,14 @@ void SearchResponder::stop() {
     }
     heartbeat_wake_.notify_all();
     if (heartbeat_.joinable()) heartbeat_.join();
-    natsSubscription_Unsubscribe(subscription_);
-    // Waits for a callback in progress, which checks stopping_ and ends its request.
-    natsSubscription_WaitForDrainCompletion(subscription_, 0);
+    // Draining waits for the callbacks of requests already received, which see stopping_
+    // and reply with an error, so that none runs once the connection is gone. Without a
+    // connection to the server, drain fails and unsubscribing stops the deliveries.
+    if (natsSubscription_DrainTimeout(subscription_, kDrainTimeoutMs) == NATS_OK) {
+        natsSubscription_WaitForDrainCompletion(subscription_, kDrainTimeoutMs + 1'000);
+    } else {
+        natsSubscription_Unsubscribe(subscription_);
+    }
     natsSubscription_Destroy(subscription_);
     subscription_ = nullptr;
     {
@@ -114,10 +134,15 @@ void SearchResponder::on_request(natsConnection*, natsSubscription*, natsMsg* me
         natsMsg_Destroy(message);
         return;
     }
+    if (responder->stopping_) {
+        responder->send_error(reply, "the agent is stopping");
+        natsMsg_Destroy(message);
+        return;
+    }
     bool room = false;
     {
         std::lock_guard lock(responder->waiting_mutex_);
-        room = responder->waiting_.size() < kMaxWaiting && !responder->stopping_;
+        room = responder->waiting_.size() < kMaxWaiting;
     }
     if (!room) {
         spdlog::warn("rejected a search request to {}: {} searches run and {} wait", reply,
@@ -243,7 +268,7 @@ void SearchResponder::answer(const char* reply_subject, std::string_view request
     store::StoredEvent stored;
     auto flush_chunk = [&] {
         if (outstanding >= request.window) {
-            if (!wait_for_ack(acks, options_.ack_timeout)) return false;
+            if (!wait_for_ack(acks, options_.ack_timeout, stopping_)) return false;
             --outstanding;
         }
         send_text(reply_subject, encode_chunk(options_.device, index, chunk), ack_inbox.c_str());
