@@ -37,8 +37,8 @@ CaptureWorker::CaptureWorker(unsigned index, pipeline::Settings settings,
     std::vector<events::EventSink*> sinks = outputs;
     if (attributor != nullptr) {
         // One attributing sink per worker: it keeps the processes of the worker's own open
-        // connections, which only this thread touches.
-        attributing_ = std::make_unique<process::AttributingSink>(*attributor, outputs);
+        // connections, and looks them up on a thread of its own.
+        attributing_ = std::make_unique<process::QueuedAttributingSink>(*attributor, outputs);
         sinks = {attributing_.get()};
     }
     pipeline_ = std::make_unique<pipeline::Pipeline>(std::move(settings), sinks);
@@ -104,11 +104,17 @@ void CaptureWorker::list_requested_connections() {
         std::lock_guard lock(mutex_);
         if (!connections_requested_) return;
     }
-    nlohmann::json listing = connections_json(
-        pipeline_->open_flows(), wall_clock_us(),
-        [this](const std::string& uid) -> const events::Process* {
-            return attributing_ != nullptr ? attributing_->process_of(uid) : nullptr;
-        });
+    nlohmann::json listing;
+    if (attributing_ != nullptr) {
+        attributing_->with_processes(
+            [&](const process::QueuedAttributingSink::ProcessLookup& lookup) {
+                listing = connections_json(pipeline_->open_flows(), wall_clock_us(), lookup);
+            });
+    } else {
+        listing =
+            connections_json(pipeline_->open_flows(), wall_clock_us(),
+                             [](const std::string&) -> const events::Process* { return nullptr; });
+    }
     {
         std::lock_guard lock(mutex_);
         connections_ = std::move(listing);

@@ -14,8 +14,8 @@
 #include "capture/live_capture.h"
 #include "events/event.h"
 #include "pipeline/pipeline.h"
-#include "process/attributing_sink.h"
 #include "process/attributor.h"
+#include "process/queued_attributing_sink.h"
 
 namespace pw::agent {
 
@@ -69,7 +69,7 @@ class CaptureWorker {
 
     unsigned index_;
     capture::LiveCapture& capture_;
-    std::unique_ptr<process::AttributingSink> attributing_;
+    std::unique_ptr<process::QueuedAttributingSink> attributing_;
     std::unique_ptr<pipeline::Pipeline> pipeline_;
     std::vector<capture::WorkerHandle> handles_;  // read by the worker's thread only
     uint64_t unsupported_frames_ = 0;
