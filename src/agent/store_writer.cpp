@@ -172,6 +172,7 @@ bool StoreWriter::write_batch(std::unique_lock<std::mutex>& lock) {
 
     std::string error;
     bool locked = false;
+    bool reopen = false;
     try {
         for (const events::Event& event : batch) store_->append(event);
         store_->commit();
@@ -181,7 +182,11 @@ bool StoreWriter::write_batch(std::unique_lock<std::mutex>& lock) {
         const auto* sqlite = dynamic_cast<const store::SqliteError*>(&failure);
         int code = sqlite != nullptr ? sqlite->primary_code() : SQLITE_ERROR;
         locked = code == SQLITE_BUSY || code == SQLITE_LOCKED;
+        // SQLite opens a file that cannot be written (chattr +i, a read-only mount) read-only
+        // and stays so, so the store is opened again at the next try.
+        reopen = code == SQLITE_READONLY;
     }
+    if (reopen) store_.reset();
     if (error.empty()) {
         try {
             store::RetentionResult removed = store_->enforce_retention();
