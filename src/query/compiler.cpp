@@ -241,6 +241,16 @@ class Compiler {
             case FieldType::kTime:
                 number = parse_time(value.text, now_ms_);
                 expected = kTimeForms;
+                // Zeek and osquery write times in seconds. Milliseconds below 10^11 are
+                // before March 1973, so such a bare number was most likely meant as seconds.
+                if (number && *number > 0 && *number < 100'000'000'000 &&
+                    parse_integer(value.text)) {
+                    filter_.warnings.push_back(fmt::format(
+                        "query:{}:{}: {} is read as milliseconds since 1970, which is {}; "
+                        "for seconds write {}000 or an ISO time",
+                        value.position.line, value.position.column, value.text,
+                        format_time(*number), value.text));
+                }
                 break;
             case FieldType::kDirection:
                 number = parse_named(value.text, kDirections, true);

@@ -238,5 +238,15 @@ TEST(QueryCompiler, UnknownProtocolWarns) {
     EXPECT_NE(filter.warnings[0].find("'TLZ' is not a protocol"), std::string::npos);
 }
 
+TEST(QueryCompiler, TimeInSecondsWarns) {
+    SqlFilter seconds = compile_query("time > 1705312810", 0);
+    ASSERT_EQ(seconds.warnings.size(), 1u);
+    EXPECT_NE(seconds.warnings[0].find("write 1705312810000"), std::string::npos);
+    EXPECT_TRUE(compile_query("time > 1705312810000", 0).warnings.empty());
+    EXPECT_TRUE(compile_query("time > 2024-01-15", 0).warnings.empty());
+    EXPECT_TRUE(compile_query("time > 0", 0).warnings.empty());
+    EXPECT_TRUE(compile_query("time > -1h", 1705312810000).warnings.empty());
+}
+
 }  // namespace
 }  // namespace pw::query
