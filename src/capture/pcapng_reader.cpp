@@ -1,5 +1,6 @@
 #include "capture/pcapng_reader.h"
 
+#include <fmt/format.h>
 #include <pcap/dlt.h>
 
 #include <algorithm>
@@ -168,11 +169,11 @@ bool PcapngReader::read_block(uint32_t& type, std::string& error) {
     return true;
 }
 
-void PcapngReader::parse_interface(const std::vector<uint8_t>& body) {
+bool PcapngReader::parse_interface(const std::vector<uint8_t>& body, std::string& error) {
     Interface interface;
     if (body.size() < 8) {
         interfaces_.push_back(interface);
-        return;
+        return true;
     }
     interface.linktype = dlt_of_linktype(u16(body.data()));
     size_t at = 8;
@@ -185,7 +186,17 @@ void PcapngReader::parse_interface(const std::vector<uint8_t>& body) {
             uint8_t value = body[at];
             uint64_t ticks = 1;
             unsigned exponent = value & 0x7F;
-            // The high bit selects a power of two instead of a power of ten.
+            // The high bit selects a power of two instead of a power of ten. A finer
+            // resolution than 10^-19 or 2^-63 s leaves a 64-bit timestamp less than two
+            // seconds, which no capture uses: the file is damaged.
+            const bool binary = (value & 0x80) != 0;
+            if (exponent > (binary ? 63u : 19u)) {
+                error = fmt::format(
+                    "interface {} has the timestamp resolution (if_tsresol) {}^-{} s, finer "
+                    "than any 64-bit timestamp can count",
+                    interfaces_.size(), binary ? 2 : 10, exponent);
+                return false;
+            }
             for (unsigned i = 0; i < exponent && ticks < (1ull << 60); ++i) {
                 ticks *= (value & 0x80) ? 2 : 10;
             }
@@ -199,6 +210,7 @@ void PcapngReader::parse_interface(const std::vector<uint8_t>& body) {
         at += (length + 3u) & ~3u;
     }
     interfaces_.push_back(interface);
+    return true;
 }
 
 int64_t PcapngReader::to_micros(const Interface& interface, uint64_t timestamp) const {
@@ -239,7 +251,7 @@ int PcapngReader::next(Packet& packet, std::string& error) {
             continue;
         }
         if (type == kInterfaceDescription) {
-            parse_interface(body);
+            if (!parse_interface(body, error)) return -1;
             continue;
         }
         if (type == kEnhancedPacket || type == kObsoletePacket) {

@@ -49,7 +49,9 @@ class PcapngReader {
     size_t read_bytes(uint8_t* out, size_t size);
     uint32_t u32(const uint8_t* p) const;
     uint16_t u16(const uint8_t* p) const;
-    void parse_interface(const std::vector<uint8_t>& body);
+    // Adds the interface a block describes. Returns false, with `error` set, for an
+    // interface whose timestamps cannot be read.
+    bool parse_interface(const std::vector<uint8_t>& body, std::string& error);
     int64_t to_micros(const Interface& interface, uint64_t timestamp) const;
 
     FILE* file_ = nullptr;

@@ -445,6 +445,46 @@ TEST(CaptureReader, PcapngSectionOfVersion2Stops) {
     EXPECT_NE(result.error.find("pcapng version 2.0"), std::string::npos) << result.error;
 }
 
+// An interface block with the if_tsresol option (code 9) set to `value`.
+std::vector<uint8_t> interface_with_resolution(uint8_t value) {
+    std::vector<uint8_t> body = interface(1, 65535);
+    put16(body, 9);
+    put16(body, 1);
+    body.insert(body.end(), {value, 0, 0, 0});
+    put32(body, 0);  // opt_endofopt
+    return body;
+}
+
+TEST(CaptureReader, PcapngTimestampResolutions) {
+    // Nanoseconds (10^-9 s) and 2^-20 s are read; resolutions that leave a 64-bit timestamp
+    // less than two seconds stop the read.
+    for (auto [value, ticks_per_second] :
+         {std::pair<uint8_t, uint64_t>{9, 1'000'000'000}, {0x80 | 20, 1u << 20}}) {
+        std::vector<uint8_t> file;
+        block(file, 0x0A0D0D0A, section_header());
+        block(file, 1, interface_with_resolution(value));
+        block(file, 6, packet(0, 3 * ticks_per_second, std::vector<uint8_t>(60, 0xAA)));
+        TempFile capture(file);
+        ReadResult result;
+        std::vector<Frame> frames = read_all(capture.path, result);
+        EXPECT_TRUE(result.complete) << result.error;
+        ASSERT_EQ(frames.size(), 1u);
+        EXPECT_EQ(frames[0].time_us, 3'000'000);
+    }
+    for (uint8_t value : {uint8_t{20}, uint8_t{127}, uint8_t{0x80 | 64}, uint8_t{0xFF}}) {
+        std::vector<uint8_t> file;
+        block(file, 0x0A0D0D0A, section_header());
+        block(file, 1, interface_with_resolution(value));
+        block(file, 6, packet(0, 3'000'000, std::vector<uint8_t>(60, 0xAA)));
+        TempFile capture(file);
+        ReadResult result;
+        EXPECT_TRUE(read_all(capture.path, result).empty()) << int{value};
+        EXPECT_FALSE(result.complete);
+        EXPECT_NE(result.error.find("timestamp resolution (if_tsresol)"), std::string::npos)
+            << result.error;
+    }
+}
+
 TEST(CaptureReader, NotACaptureNamesFile) {
     std::string text = "this is not a capture file at all, just text\n";
     TempFile capture(std::vector<uint8_t>(text.begin(), text.end()));
