@@ -238,6 +238,20 @@ TEST(QueryCompiler, UnknownProtocolWarns) {
     EXPECT_NE(filter.warnings[0].find("'TLZ' is not a protocol"), std::string::npos);
 }
 
+TEST(QueryCompiler, LongUnknownFieldShownCut) {
+    const std::string field = std::string(62, 'x') + "\xc3\xa9\xc3\xa9" + std::string(100000, 'y');
+    try {
+        compile_query(field + " = 1", 0);
+        ADD_FAILURE() << "an unknown field compiled";
+    } catch (const QueryError& error) {
+        const std::string message = error.what();
+        EXPECT_LT(message.size(), 400u);
+        EXPECT_NE(message.find("unknown field '" + std::string(62, 'x') + "\xc3\xa9…'"),
+                  std::string::npos)
+            << message;
+    }
+}
+
 TEST(QueryCompiler, TimeInSecondsWarns) {
     SqlFilter seconds = compile_query("time > 1705312810", 0);
     ASSERT_EQ(seconds.warnings.size(), 1u);
