@@ -67,8 +67,8 @@ inline constexpr uint32_t kMaxSegmentsUnclassified = 32;
 // the client's next request may come a download later. 4096 full-sized segments are about
 // 6 MB.
 inline constexpr uint32_t kMaxSegmentsOneSided = 4096;
-// Segments of a classified flow, handed to the detectors that keep inspecting it or skipped
-// at their request (Session::skip_until()), before inspection stops.
+// Segments of a classified flow handed to the detectors that keep inspecting it before
+// inspection stops. Segments skipped at their request (Session::skip_until()) do not count.
 inline constexpr uint32_t kMaxSegmentsClassified = 4096;
 
 // Creates every detector, in the order the pipeline consults them.

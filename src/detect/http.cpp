@@ -17,8 +17,10 @@ using http::Framing;
 using http::MessageHandler;
 using http::MessageHead;
 
-// Message heads (requests and responses) parsed per flow: 32 transactions.
-constexpr uint32_t kMaxMessages = 64;
+// Message heads (requests and responses) parsed per flow: 128 transactions. A bound keeps
+// the cost of a long keep-alive connection of small requests finite, and a file sent after
+// it is not examined.
+constexpr uint32_t kMaxMessages = 256;
 // Segments that start no message a direction of an unrecognized flow may hand over before
 // the detector gives up on it: a capture that starts in the middle of a body finds the
 // next message within a few. A flow seen from its middle waits longer while the other

@@ -54,20 +54,6 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
     Inspection& inspection = *flow.inspection;
     detect::Session& session = inspection.session;
     uint64_t end = segment.offset + segment.data.size();
-    // Skipped segments count toward the bound too: it limits how long a flow is inspected.
-    // TCP segments shorter than kSmallSegmentBytes count together, one for each
-    // kSmallSegmentBytes of their data, so that a sender that splits a request into tiny
-    // segments does not end inspection before the request is whole.
-    if (session.transport() == detect::Transport::kTcp &&
-        segment.data.size() < kSmallSegmentBytes) {
-        inspection.small_bytes += static_cast<uint16_t>(segment.data.size());
-        if (inspection.small_bytes >= kSmallSegmentBytes) {
-            inspection.small_bytes -= kSmallSegmentBytes;
-            ++inspection.segments;
-        }
-    } else {
-        ++inspection.segments;
-    }
 
     // The detectors not finished, in slot order (the registry's), a word of slots at a time.
     bool any_left = false;
@@ -107,6 +93,25 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
         }
     }
 
+    // Only segments that a detector read count toward the bound: a body or a file that the
+    // detectors skip, once they have judged it, costs no inspection, so that the messages
+    // after it on a long connection (HTTP keep-alive, an SMB session) are still read. TCP
+    // segments shorter than kSmallSegmentBytes count together, one for each
+    // kSmallSegmentBytes of their data, so that a sender that splits a request into tiny
+    // segments does not end inspection before the request is whole.
+    if (inspected) {
+        if (session.transport() == detect::Transport::kTcp &&
+            segment.data.size() < kSmallSegmentBytes) {
+            inspection.small_bytes += static_cast<uint16_t>(segment.data.size());
+            if (inspection.small_bytes >= kSmallSegmentBytes) {
+                inspection.small_bytes -= kSmallSegmentBytes;
+                ++inspection.segments;
+            }
+        } else {
+            ++inspection.segments;
+        }
+    }
+
     std::vector<detect::ExpectedFlow> announced = session.take_expected();
     for (const detect::ExpectedFlow& expected : announced) {
         if (expectations_.size() >= settings_.max_expected_flows)
@@ -138,7 +143,10 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
 
     inspection.sides_with_data |= segment.from_initiator ? 1 : 2;
     uint32_t bound = detect::kMaxSegmentsClassified;
-    if (!session.classified()) {
+    // HTTP2 counts as a content type, so that the detectors of an h2c upgrade's HTTP keep
+    // going, but a flow of h2c with prior knowledge carries its files through the whole
+    // connection as a classified flow does.
+    if (!session.classified() && !session.has(ProtocolId::HTTP2)) {
         bound = session.mid_stream() && inspection.sides_with_data != 3
                     ? detect::kMaxSegmentsOneSided
                     : detect::kMaxSegmentsUnclassified;

@@ -782,16 +782,25 @@ TEST(HttpDetector, UploadBodiesScanned) {
 }
 
 TEST(HttpDetector, TransactionBound) {
+    // 128 transactions are read; a file after them is not examined.
     Conversation conversation;
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < 127; ++i) {
+        conversation.send(kClient, kGet);
+        conversation.send(kServer, response("", "plain text"));
+    }
+    EXPECT_EQ(conversation.verdict(), Verdict::kContinue);
+    conversation.send(kClient, kGet);
+    conversation.send(kServer, response("", kPng));
+    EXPECT_TRUE(conversation.has(ProtocolId::IMAGE_PNG));
+    for (int i = 0; i < 128; ++i) {
         conversation.send(kClient, kGet);
         conversation.send(kServer, response("", "plain text"));
     }
     EXPECT_NE(conversation.verdict(), Verdict::kContinue);
     conversation.send(kClient, kGet);
-    conversation.send(kServer, response("", kPng));
+    conversation.send(kServer, response("Content-Type: application/gzip\r\n", gzip(kPage)));
     EXPECT_TRUE(conversation.has(ProtocolId::HTTP));
-    EXPECT_FALSE(conversation.has(ProtocolId::IMAGE_PNG));
+    EXPECT_FALSE(conversation.has(ProtocolId::FILE_GZIP));
 }
 
 TEST(HttpDetector, GapInBodyKeepsFraming) {

@@ -279,6 +279,44 @@ TEST(PipelineFlow, MidDownloadTlsFoundAtNextRecord) {
     EXPECT_TRUE(has_protocol(stats[0], ProtocolId::TLS));
 }
 
+// A body longer than the bound of a classified flow, which the detectors skip once they
+// have judged it, does not end the inspection: the file after it on the same keep-alive
+// connection is still examined.
+TEST(PipelineFlow, SkippedBodyLeavesBoundForNextFile) {
+    Harness h;
+    int64_t t = kSecond;
+    h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, "", kSyn, 100), t++);
+    h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, "", kSyn | kAck, 500), t++);
+    uint32_t client_seq = 101;
+    uint32_t server_seq = 501;
+    auto request = [&](const std::string& path) {
+        const std::string text = "GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n";
+        h.feed(ipv4(6, "192.0.2.1", 40000, "198.51.100.1", 80, text, kAck | kPsh, client_seq,
+                    server_seq),
+               t++);
+        client_seq += static_cast<uint32_t>(text.size());
+    };
+    auto send = [&](const std::string& data) {
+        h.feed(ipv4(6, "198.51.100.1", 80, "192.0.2.1", 40000, data, kAck, server_seq, client_seq),
+               t++);
+        server_seq += static_cast<uint32_t>(data.size());
+    };
+    constexpr uint32_t kSegments = detect::kMaxSegmentsClassified + 100;
+    const std::string chunk(1400, 'x');
+    request("/big.txt");
+    send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSegments * chunk.size()) +
+         "\r\n\r\n");
+    for (uint32_t i = 0; i < kSegments; ++i) send(chunk);
+    request("/image.png");
+    const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02", 24);
+    send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(png.size()) + "\r\n\r\n" + png);
+    h.pipeline.finish();
+    const std::vector<Event> stats = h.sink.of(Activity::kStatistics);
+    ASSERT_EQ(stats.size(), 1u);
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::HTTP));
+    EXPECT_TRUE(has_protocol(stats[0], ProtocolId::IMAGE_PNG));
+}
+
 TEST(PipelineFlow, BothDirectionsKeepTheShortBound) {
     // Once both directions sent data, an unclassified flow is inspected no longer than
     // one seen from its start.
