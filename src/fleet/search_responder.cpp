@@ -83,8 +83,10 @@ void SearchResponder::stop() {
     if (heartbeat_.joinable()) heartbeat_.join();
     // Draining waits for the callbacks of requests already received, which see stopping_
     // and reply with an error, so that none runs once the connection is gone. Without a
-    // connection to the server, drain fails and unsubscribing stops the deliveries.
-    if (natsSubscription_DrainTimeout(subscription_, kDrainTimeoutMs) == NATS_OK) {
+    // connection to the server a drain would wait for its whole timeout, since nats.c
+    // keeps reconnecting, so unsubscribing stops the deliveries instead.
+    if (connection_->is_connected() &&
+        natsSubscription_DrainTimeout(subscription_, kDrainTimeoutMs) == NATS_OK) {
         natsSubscription_WaitForDrainCompletion(subscription_, kDrainTimeoutMs + 1'000);
     } else {
         natsSubscription_Unsubscribe(subscription_);
