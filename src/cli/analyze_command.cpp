@@ -74,12 +74,17 @@ void check_output_is_not_input(const std::string& option, const std::string& pat
     }
 }
 
-// Returns whether two paths name one file, existing or not.
+// Returns whether two paths name one file, existing or not: spelled alike once made
+// absolute, alike once links are resolved, or one file already.
 bool same_file(const std::string& first, const std::string& second) {
+    namespace fs = std::filesystem;
     std::error_code error;
-    bool same = std::filesystem::weakly_canonical(first, error) ==
-                std::filesystem::weakly_canonical(second, error);
-    return same || std::filesystem::equivalent(first, second, error);
+    if (fs::absolute(first, error).lexically_normal() ==
+        fs::absolute(second, error).lexically_normal())
+        return true;
+    fs::path first_real = fs::weakly_canonical(fs::absolute(first, error), error);
+    fs::path second_real = fs::weakly_canonical(fs::absolute(second, error), error);
+    return first_real == second_real || fs::equivalent(first, second, error);
 }
 
 // Rejects a --json or --report path that names the event store or one of SQLite's files

@@ -460,6 +460,17 @@ TEST_F(StoreCli, AnalyzeRefusesOutputsOverEachOther) {
     EXPECT_EQ(both.exit_code, 1);
     EXPECT_NE(both.err.find("name the same file"), std::string::npos) << both.err;
     EXPECT_FALSE(std::filesystem::exists(output));
+    // Spelled another way, through a directory that does not exist either.
+    CommandResult spelled = protowatch(dir_, {"analyze", "-q", "--no-store", "--json", output,
+                                              "--report", dir_.file("absent/../out"), capture});
+    EXPECT_EQ(spelled.exit_code, 1);
+    EXPECT_NE(spelled.err.find("name the same file"), std::string::npos) << spelled.err;
+    CommandResult new_store =
+        protowatch(dir_, {"analyze", "-q", "--store", dir_.file("new.db"), "--json",
+                          dir_.file("absent/../new.db-wal"), capture});
+    EXPECT_EQ(new_store.exit_code, 1);
+    EXPECT_NE(new_store.err.find("is the event store's wal file"), std::string::npos)
+        << new_store.err;
     EXPECT_FALSE(json_lines(run({"dump"}).out).empty());
 }
 
