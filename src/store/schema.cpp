@@ -144,9 +144,9 @@ int64_t writable_schema_version(Database& db) {
         "SELECT coalesce((SELECT name FROM sqlite_schema WHERE type = 'trigger' LIMIT 1), '')");
     if (!trigger.empty()) {
         throw StoreError(fmt::format(
-            "event store {} has a trigger '{}' that protowatch did not create; remove it "
-            "(sqlite3 {} 'DROP TRIGGER \"{}\"') or pass --store with another path",
-            db.path(), trigger, db.path(), trigger));
+            "event store {} has a trigger '{}' that protowatch did not create; drop it with "
+            "SQLite's DROP TRIGGER, or pass --store with another path",
+            db.path(), trigger));
     }
     return version;
 }
