@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -282,6 +283,10 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
 }
 
 int run_agent(AgentOptions& options, const CLI::App& command) {
+    // Every file the agent creates, the store and the -wal and -shm files that SQLite makes
+    // later included (when the store's directory was read-only at the start, say), is then
+    // readable by its group at most, never by every user.
+    umask(027);
     try {
         if (!options.policy_path.empty()) reject_policy_options(command);
         complete_config(options);
