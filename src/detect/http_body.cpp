@@ -74,9 +74,9 @@ bool Inflater::feed(std::span<const uint8_t> input, const Output& out) {
     if (pass_through_) return out(input);
     bool more = true;
     if (!initialized_) {
-        // zlib starts once two bytes came, since a deflate header is told by them. The
-        // first piece is kept whole, however large: a segment of a TSO or GRO capture can
-        // hold 64 KiB.
+        // zlib starts once two bytes came, since the first two bytes tell a zlib header
+        // from raw deflate. The first piece is kept whole, however large, because a
+        // segment of a TSO or GRO capture can carry 64 KiB.
         replay_.insert(replay_.end(), input.begin(), input.end());
         if (replay_.size() < 2) return true;
         more = start() ? run(replay_, out) : fail_or_pass_through(out);

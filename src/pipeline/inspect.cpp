@@ -93,9 +93,9 @@ void Pipeline::inspect(Flow& flow, const detect::Segment& segment, bool again) {
         }
     }
 
-    // Only segments that a detector read count toward the bound: a body or a file that the
-    // detectors skip, once they have judged it, costs no inspection, so that the messages
-    // after it on a long connection (HTTP keep-alive, an SMB session) are still read. TCP
+    // Only segments that a detector read count toward the bound. A body or a file that the
+    // detectors skip, once they have judged it, costs no inspection, so the messages after
+    // it on a long connection (HTTP keep-alive, an SMB session) are still read. TCP
     // segments shorter than kSmallSegmentBytes count together, one for each
     // kSmallSegmentBytes of their data, so that a sender that splits a request into tiny
     // segments does not end inspection before the request is whole.

@@ -120,8 +120,8 @@ void Pipeline::enforce_memory_bound(int64_t now_us) {
         }
     }
     const size_t own = memory_in_use();
-    // With shared bounds the peak is that of every pipeline together, as this one sees the
-    // others' totals (up to kMemoryStep behind each).
+    // With shared bounds the peak is that of every pipeline together, from the others'
+    // published totals (up to kMemoryStep behind each).
     memory_.record(memory_in_use_by_all(own));
     publish_memory(own, false);
     if (sharing) publish_oldest_idle(now_us);
