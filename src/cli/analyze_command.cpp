@@ -88,8 +88,8 @@ bool same_file(const std::string& first, const std::string& second) {
 }
 
 // Rejects a --json or --report path that names the event store or one of SQLite's files
-// beside it (the write-ahead log holds commits not yet in the store), which writing it
-// would destroy, and the same path for both outputs.
+// beside it, which writing it would destroy: the write-ahead log contains commits not yet
+// in the store. Rejects the same path for both outputs too.
 void check_outputs_apart(const AnalyzeOptions& options) {
     const std::pair<const char*, const std::string*> outputs[] = {
         {"--json", &options.json_path}, {"--report", &options.report_path}};
