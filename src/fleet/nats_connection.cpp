@@ -43,12 +43,19 @@ std::string read_nkey_public_key(const std::string& path) {
 // client without one, and nats.c 3.4 then reports only "Expected 'PONG', got ''".
 std::string connect_error_text(const NatsSettings& settings, natsStatus status) {
     std::string text = last_error_text(status);
-    if (requires_tls(settings) && settings.tls_cert.empty() &&
-        text.find("Expected 'PONG'") != std::string::npos) {
+    if (!requires_tls(settings) || text.find("Expected 'PONG'") == std::string::npos) {
+        return text;
+    }
+    if (settings.tls_cert.empty()) {
         text +=
             " (the server closed the TLS connection; if it requires a client certificate, "
             "pass one with --nats-tls-cert and --nats-tls-key or nats.tls_cert and "
             "nats.tls_key)";
+    } else {
+        text += fmt::format(
+            " (the server closed the TLS connection; check that it trusts the CA that signed "
+            "the client certificate {})",
+            settings.tls_cert);
     }
     return text;
 }
