@@ -63,20 +63,21 @@ void QueuedAttributingSink::run() {
         passing_ = true;
         lock.unlock();
         room_.notify_all();
-        {
+        for (const events::Event& event : batch) {
+            // Locked per event, so that a listing (with_processes()) on the capture thread
+            // waits for one lookup at most, not for a whole batch of them.
             std::lock_guard sink_lock(sink_mutex_);
-            for (const events::Event& event : batch) {
-                try {
-                    sink_.write(event);
-                } catch (const std::exception& error) {
-                    ++failures;
-                    auto now = std::chrono::steady_clock::now();
-                    if (now - last_log >= kErrorLogInterval) {
-                        spdlog::error("passing on the events of connection {} failed ({} times "
-                                      "so far): {}",
-                                      event.connection_uid, failures, error.what());
-                        last_log = now;
-                    }
+            try {
+                sink_.write(event);
+            } catch (const std::exception& error) {
+                ++failures;
+                auto now = std::chrono::steady_clock::now();
+                if (now - last_log >= kErrorLogInterval) {
+                    spdlog::error(
+                        "passing on the events of connection {} failed ({} times so "
+                        "far): {}",
+                        event.connection_uid, failures, error.what());
+                    last_log = now;
                 }
             }
         }

@@ -42,7 +42,7 @@ class QueuedAttributingSink : public events::EventSink {
     void run();
 
     AttributingSink sink_;
-    // Held while sink_ passes events on, and by with_processes().
+    // Held while sink_ passes an event on, and by with_processes().
     std::mutex sink_mutex_;
     std::mutex queue_mutex_;
     std::condition_variable work_;     // events queued, or stopping
