@@ -33,9 +33,9 @@ struct SearchResponderOptions {
 // Answers fleet search requests on <prefix>.search with events of the local store, in the
 // query language of `protowatch search`. Results go to the request's reply subject in chunks;
 // after `window` chunks the responder waits for the requester's acknowledgments, so a slow
-// requester slows only its own search. Up to kSearchThreads requests are answered at once,
-// each from its own read-only view of the store, and up to kMaxWaiting more wait for a
-// thread. A request beyond those gets an error reply that says the agent is busy.
+// requester slows only its own search. Up to kSearchThreads threads serve requests at once,
+// each with its own read-only connection to the store, and up to kMaxWaiting more requests
+// wait for a thread. A request beyond those gets an error reply that the agent is busy.
 class SearchResponder {
   public:
     // Throws std::invalid_argument for invalid settings.

@@ -143,18 +143,19 @@ class Compiler {
             // No field name is long: a longer word is shown cut, so that the message stays
             // one line.
             constexpr size_t kShownLength = 64;
-            std::string shown = comparison.field;
-            if (shown.size() > kShownLength) {
+            std::string field_text = comparison.field;
+            if (field_text.size() > kShownLength) {
                 size_t cut = kShownLength;
                 // Not inside a UTF-8 sequence: continuation bytes are 10xxxxxx.
-                while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80) --cut;
-                shown = shown.substr(0, cut) + "…";
+                while (cut > 0 && (static_cast<unsigned char>(field_text[cut]) & 0xC0) == 0x80)
+                    --cut;
+                field_text = field_text.substr(0, cut) + "…";
             }
             throw QueryError(comparison.field_position,
                              fmt::format("unknown field '{}'; expected a field of the event such "
                                          "as time, protocol, source_ip, target_port, process, "
                                          "pid, user, direction or bytes_out",
-                                         shown));
+                                         field_text));
         }
         return *field;
     }

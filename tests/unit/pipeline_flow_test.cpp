@@ -301,12 +301,14 @@ TEST(PipelineFlow, SkippedBodyLeavesBoundForNextFile) {
                t++);
         server_seq += static_cast<uint32_t>(data.size());
     };
+
     constexpr uint32_t kSegments = detect::kMaxSegmentsClassified + 100;
     const std::string chunk(1400, 'x');
     request("/big.txt");
     send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSegments * chunk.size()) +
          "\r\n\r\n");
     for (uint32_t i = 0; i < kSegments; ++i) send(chunk);
+
     request("/image.png");
     const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02", 24);
     send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(png.size()) + "\r\n\r\n" + png);
