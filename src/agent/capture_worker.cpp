@@ -84,19 +84,37 @@ WorkerSnapshot CaptureWorker::snapshot() const {
 }
 
 nlohmann::json CaptureWorker::connections(std::chrono::steady_clock::time_point deadline) {
-    std::unique_lock lock(mutex_);
-    if (running_) {
-        const uint64_t listings_before = connections_listed_;
-        connections_requested_ = true;
-        const uint64_t wake = 1;
-        if (write(wake_fd_, &wake, sizeof wake) < 0) {
-            spdlog::debug("worker {}: waking the thread failed: {}", index_, std::strerror(errno));
+    std::vector<pipeline::OpenFlow> flows;
+    int64_t listed_at_us = 0;
+    {
+        std::unique_lock lock(mutex_);
+        if (running_ && std::chrono::steady_clock::now() >= next_listing_) {
+            const uint64_t listings_before = connections_listed_;
+            connections_requested_ = true;
+            const uint64_t wake = 1;
+            if (write(wake_fd_, &wake, sizeof wake) < 0) {
+                spdlog::debug("worker {}: waking the thread failed: {}", index_,
+                              std::strerror(errno));
+            }
+            connections_ready_.wait_until(lock, deadline, [&] {
+                return connections_listed_ != listings_before || !running_;
+            });
         }
-        connections_ready_.wait_until(lock, deadline, [&] {
-            return connections_listed_ != listings_before || !running_;
-        });
+        flows = listed_flows_;
+        listed_at_us = listed_at_us_;
     }
-    return connections_;
+    // The listing becomes JSON here, on the requesting thread, so that the capture thread
+    // only copies its flows.
+    if (attributing_ == nullptr) {
+        return connections_json(
+            flows, listed_at_us,
+            [](const std::string&) -> const events::Process* { return nullptr; });
+    }
+    nlohmann::json listing;
+    attributing_->with_processes([&](const process::QueuedAttributingSink::ProcessLookup& lookup) {
+        listing = connections_json(flows, listed_at_us, lookup);
+    });
+    return listing;
 }
 
 void CaptureWorker::list_requested_connections() {
@@ -104,22 +122,20 @@ void CaptureWorker::list_requested_connections() {
         std::lock_guard lock(mutex_);
         if (!connections_requested_) return;
     }
-    nlohmann::json listing;
-    if (attributing_ != nullptr) {
-        attributing_->with_processes(
-            [&](const process::QueuedAttributingSink::ProcessLookup& lookup) {
-                listing = connections_json(pipeline_->open_flows(), wall_clock_us(), lookup);
-            });
-    } else {
-        listing =
-            connections_json(pipeline_->open_flows(), wall_clock_us(),
-                             [](const std::string&) -> const events::Process* { return nullptr; });
-    }
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<pipeline::OpenFlow> flows = pipeline_->open_flows();
+    const int64_t listed_at_us = wall_clock_us();
+    const auto finished = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(mutex_);
-        connections_ = std::move(listing);
+        listed_flows_ = std::move(flows);
+        listed_at_us_ = listed_at_us;
         connections_requested_ = false;
         ++connections_listed_;
+        // A reader that asks again and again, netstat in a loop say, would otherwise keep
+        // the capture thread listing instead of reading packets. Until the time set here,
+        // requests get this listing.
+        next_listing_ = finished + (finished - started) * kListingSpacing;
     }
     connections_ready_.notify_all();
 }
@@ -171,7 +187,7 @@ void CaptureWorker::run() {
     {
         std::lock_guard lock(mutex_);
         running_ = false;
-        connections_ = nlohmann::json::array();
+        listed_flows_.clear();
     }
     connections_ready_.notify_all();
 

@@ -51,10 +51,14 @@ class CaptureWorker {
 
     WorkerSnapshot snapshot() const;
     // Returns the worker's open connections (connections_json()), listed by its thread now.
-    // Returns the last listing instead when the thread is not running or has not listed them
-    // by `deadline`. Thread-safe.
+    // Returns the last listing instead when the thread is not running, has not listed them
+    // by `deadline`, or listed them too recently (kListingSpacing). Thread-safe.
     nlohmann::json connections(std::chrono::steady_clock::time_point deadline);
     unsigned index() const { return index_; }
+
+    // After a listing, the thread lists again only once this many times the listing's own
+    // duration has passed, so that listing takes at most about a tenth of its time.
+    static constexpr int kListingSpacing = 9;
 
   private:
     void run();
@@ -86,7 +90,10 @@ class CaptureWorker {
     bool running_ = false;                // the thread reads packets and lists connections
     bool connections_requested_ = false;  // connections() waits for a listing
     uint64_t connections_listed_ = 0;     // listings made so far
-    nlohmann::json connections_ = nlohmann::json::array();  // the last listing
+    std::vector<pipeline::OpenFlow> listed_flows_;  // the last listing
+    int64_t listed_at_us_ = 0;                      // its wall clock time
+    // Before this time, connections() returns the last listing without a new one.
+    std::chrono::steady_clock::time_point next_listing_{};
     std::condition_variable connections_ready_;
     std::thread thread_;
 };

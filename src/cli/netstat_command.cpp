@@ -142,7 +142,10 @@ std::optional<nlohmann::json> agent_connections(const std::string& socket_path,
                                                 std::string& why_not) {
     try {
         control::ControlClient client(socket_path);
-        return client.call("netstat");
+        nlohmann::json connections = nlohmann::json::array();
+        client.call("netstat", nlohmann::json::object(),
+                    [&connections](const nlohmann::json& item) { connections.push_back(item); });
+        return connections;
     } catch (const control::ClientError& error) {
         why_not = error.what();
         return std::nullopt;
