@@ -19,6 +19,7 @@
 #include "capture/file_reader.h"
 #include "cli/analyze_report.h"
 #include "cli/commands.h"
+#include "cli/output_paths.h"
 #include "cli/progress.h"
 #include "cli/publish_options.h"
 #include "cli/stop_signals.h"
@@ -74,19 +75,6 @@ void check_output_is_not_input(const std::string& option, const std::string& pat
     }
 }
 
-// Returns whether two paths name one file, existing or not: spelled alike once made
-// absolute, alike once links are resolved, or one file already.
-bool same_file(const std::string& first, const std::string& second) {
-    namespace fs = std::filesystem;
-    std::error_code error;
-    if (fs::absolute(first, error).lexically_normal() ==
-        fs::absolute(second, error).lexically_normal())
-        return true;
-    fs::path first_real = fs::weakly_canonical(fs::absolute(first, error), error);
-    fs::path second_real = fs::weakly_canonical(fs::absolute(second, error), error);
-    return first_real == second_real || fs::equivalent(first, second, error);
-}
-
 // Rejects a --json or --report path that names the event store or one of SQLite's files
 // beside it, which writing it would destroy: the write-ahead log contains commits not yet
 // in the store. Rejects the same path for both outputs too.
@@ -97,14 +85,7 @@ void check_outputs_apart(const AnalyzeOptions& options) {
         options.store.path.empty() ? store::default_store_path() : options.store.path;
     for (const auto& [option, path] : outputs) {
         if (path->empty() || *path == "-" || options.store.disabled) continue;
-        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-            if (same_file(*path, store + suffix)) {
-                throw std::invalid_argument(
-                    std::string(option) + " '" + *path + "' is the event store" +
-                    (suffix[0] != '\0' ? std::string("'s ") + (suffix + 1) + " file" : "") +
-                    "; choose another path, or another store with --store");
-            }
-        }
+        check_output_is_not_store(option, *path, store);
     }
     const std::string& json = options.json_path;
     if (!json.empty() && json != "-" && !options.report_path.empty() &&

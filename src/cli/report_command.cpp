@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output_paths.h"
 #include "cli/query_helpers.h"
 #include "query/compiler.h"
 #include "query/literals.h"
@@ -80,6 +81,7 @@ int run_report(const ReportOptions& options) {
 
     report::check_output_path(options.output_path, "-o");
     job.store_path = options.store_path.empty() ? store::default_store_path() : options.store_path;
+    check_output_is_not_store("-o", options.output_path, job.store_path);
     job.output_path = options.output_path;
     job.query_text = query_text;
     job.search_command = report::search_command(job.store_path, query_text, since, until);

@@ -65,12 +65,26 @@ void check_output_path(const std::string& path, std::string_view option) {
             "output; give a file name with {}",
             option));
     }
+    if (path.empty()) {
+        throw std::invalid_argument(
+            fmt::format("invalid output path '': it is empty; give a file name with {}", option));
+    }
+    if (path.back() == '/') {
+        throw std::invalid_argument(fmt::format(
+            "invalid output path '{}': it ends with '/'; give a file name with {}", path, option));
+    }
     std::filesystem::path directory = directory_of(path);
     std::error_code error;
-    if (!std::filesystem::is_directory(directory, error)) {
+    if (!std::filesystem::exists(directory, error)) {
         throw std::invalid_argument(
             fmt::format("invalid output path '{}': the directory {} does not exist; create it or "
                         "choose another path with {}",
+                        path, directory.string(), option));
+    }
+    if (!std::filesystem::is_directory(directory, error)) {
+        throw std::invalid_argument(
+            fmt::format("invalid output path '{}': {} is not a directory; choose another path "
+                        "with {}",
                         path, directory.string(), option));
     }
     if (std::filesystem::is_directory(path, error)) {

@@ -2,13 +2,20 @@
 
 #include "query/literals.h"
 #include "report/page.h"
+#include "store/sqlite.h"
 #include "store/store_reader.h"
 
 namespace pw::report {
 
 ReportResult write_report(const ReportJob& job) {
     store::StoreReader reader = store::StoreReader::open(job.store_path);
-    nlohmann::json data = aggregate(reader.database(), job.filter, job.limits);
+    nlohmann::json data;
+    try {
+        data = aggregate(reader.database(), job.filter, job.limits);
+    } catch (const store::SqliteError& error) {
+        // A damaged page shows only when a query reaches it: name the store and what to do.
+        throw store::describe_read_failure(job.store_path, error);
+    }
     data["scope"] = {{"store", job.store_label.empty() ? job.store_path : job.store_label},
                      {"query", job.query_text},
                      {"search_command", job.search_command},

@@ -37,6 +37,17 @@ TEST(ReportPage, RejectsMissingDirectory) {
     EXPECT_THROW(check_output_path(dir.file("missing/report.html"), "-o"), std::invalid_argument);
     EXPECT_THROW(check_output_path(dir.path().string(), "-o"), std::invalid_argument);
     EXPECT_NO_THROW(check_output_path(dir.file("report.html"), "-o"));
+    EXPECT_THROW(check_output_path("", "-o"), std::invalid_argument);
+    EXPECT_THROW(check_output_path(dir.file("report.html/"), "-o"), std::invalid_argument);
+    // A parent that is a file rather than a directory.
+    write_page(dir.file("plain"), "x");
+    try {
+        check_output_path(dir.file("plain/report.html"), "-o");
+        ADD_FAILURE() << "no exception";
+    } catch (const std::invalid_argument& error) {
+        EXPECT_NE(std::string(error.what()).find("is not a directory"), std::string::npos)
+            << error.what();
+    }
     // The message names the option that gave the path.
     try {
         check_output_path(dir.file("missing/report.html"), "--report");

@@ -229,7 +229,8 @@ TEST_F(StoreCli, DamageFoundWhileReadingNamesStore) {
         file << std::string(2000, '\xab');
     }
     for (const std::vector<std::string>& arguments :
-         {std::vector<std::string>{"dump"}, std::vector<std::string>{"search", "time > 0"}}) {
+         {std::vector<std::string>{"dump"}, std::vector<std::string>{"search", "time > 0"},
+          std::vector<std::string>{"report", "-o", dir_.file("report.html")}}) {
         CommandResult result = run(arguments);
         EXPECT_EQ(result.exit_code, 1) << arguments.front();
         EXPECT_NE(result.err.find("event store " + store_ + " is damaged"), std::string::npos)
@@ -441,6 +442,19 @@ TEST_F(StoreCli, AnalyzeRefusesJsonOverTheStore) {
     EXPECT_NE(again.exit_code, 0);
     EXPECT_NE(again.err.find("is the event store"), std::string::npos) << again.err;
     EXPECT_FALSE(json_lines(run({"dump"}).out).empty());
+}
+
+TEST_F(StoreCli, ReportRefusesOutputOverTheStore) {
+    std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
+    ASSERT_EQ(protowatch(dir_, {"analyze", "-q", "--store", store_, capture}).exit_code, 0);
+    const size_t stored = json_lines(run({"dump"}).out).size();
+    for (const std::string& output :
+         {store_, store_ + "-wal", dir_.path().string() + "/./events.db"}) {
+        CommandResult over = protowatch(dir_, {"report", "--store", store_, "-o", output});
+        EXPECT_EQ(over.exit_code, 2) << output;
+        EXPECT_NE(over.err.find("is the event store"), std::string::npos) << over.err;
+    }
+    EXPECT_EQ(json_lines(run({"dump"}).out).size(), stored);
 }
 
 TEST_F(StoreCli, AnalyzeRefusesOutputsOverEachOther) {
