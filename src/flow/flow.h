@@ -74,6 +74,9 @@ struct Flow {
     // The connect event waits until an ICMP request shows which end initiated the flow
     // (see Pipeline::orient()).
     bool connect_pending = false;
+    // A statistics event was emitted and no packet, protocol or capture loss came since, so
+    // ending the flow needs no further one (Pipeline::end_flow()).
+    bool statistics_current = false;
     events::Direction direction = events::Direction::kUnknown;
     // The protocol a control connection announced for this flow (FTP_DATA...), if any.
     ProtocolId expected_protocol = ProtocolId::kNone;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
+#include <span>
 
 #include "pipeline/inspection.h"
 #include "pipeline/pipeline.h"
@@ -12,6 +14,14 @@ namespace pw::pipeline {
 using flow::Flow;
 
 void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
+    const auto protocols_of = [flow] {
+        return flow->inspection != nullptr ? flow->inspection->session.protocols()
+                                           : flow->protocol_list();
+    };
+    std::array<ProtocolId, detect::kMaxProtocolsPerFlow> before{};
+    const std::span<const ProtocolId> before_span = protocols_of();
+    const size_t before_count = std::min(before_span.size(), before.size());
+    std::copy_n(before_span.begin(), before_count, before.begin());
     if (flow->inspection != nullptr) {
         // Hand the detectors whatever reassembly still holds before they finish.
         for (int side = 0; side < 2 && flow->inspection != nullptr; ++side) {
@@ -24,9 +34,14 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
         release_inspection();
     }
     if (flow->connect_pending) emit_connect(*flow);
-    // At the last packet, unless a statistics event of the quiet flow came later.
+    // At the last packet, unless a statistics event of the quiet flow came later. A last
+    // statistics event that still holds every count and protocol is not repeated.
     const int64_t end_us = std::max(flow->last_us, flow->last_statistics_us);
-    emit(*flow, events::Activity::kStatistics, end_us);
+    const std::span<const ProtocolId> after = protocols_of();
+    if (!flow->statistics_current ||
+        !std::equal(after.begin(), after.end(), before.begin(), before.begin() + before_count)) {
+        emit(*flow, events::Activity::kStatistics, end_us);
+    }
     emit(*flow, events::Activity::kDisconnect, end_us, reason);
     for (ProtocolId id : flow->protocol_list()) ++summary_.flows_by_protocol[id];
     table_.remove(flow);

@@ -9,7 +9,10 @@
 namespace pw::pipeline {
 
 void Pipeline::mark_open_flows_partial() {
-    table_.for_each([](flow::Flow& flow) { flow.capture_loss = true; });
+    table_.for_each([](flow::Flow& flow) {
+        flow.capture_loss = true;
+        flow.statistics_current = false;
+    });
 }
 
 std::vector<OpenFlow> Pipeline::open_flows() const {

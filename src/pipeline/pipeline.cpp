@@ -172,6 +172,7 @@ void Pipeline::process_packet(const Packet& packet) {
 
     Side side = flow->side_of(sender_is_low);
     ++flow->packets[side];
+    flow->statistics_current = false;
     flow->bytes[side] += packet.payload_length;
     flow->last_us = std::max(flow->last_us, packet.time_us);
     table_.touch(flow);
@@ -210,6 +211,7 @@ void Pipeline::emit_statistics(Flow& flow, int64_t now_us) {
     // the responder does not reverse it.
     if (flow.connect_pending) emit_connect(flow);
     emit(flow, events::Activity::kStatistics, now_us);
+    flow.statistics_current = true;
 }
 
 void Pipeline::emit_due_statistics(int64_t now_us) {

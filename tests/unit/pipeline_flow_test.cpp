@@ -850,14 +850,33 @@ TEST(PipelineFlow, QuietFlowEndsAfterItsStatistics) {
     for (const Event& e : h.sink.events) {
         if (e.source_ip == "192.0.2.1") quiet.push_back(e);
     }
-    // Connect, the statistics due at 61 s, then the final statistics and the disconnect,
-    // which come no earlier.
-    ASSERT_EQ(quiet.size(), 4u);
+    // Connect, the statistics due at 61 s, which hold the final counts and so are not
+    // repeated, and the disconnect, which comes no earlier.
+    ASSERT_EQ(quiet.size(), 3u);
+    EXPECT_EQ(quiet[1].activity, Activity::kStatistics);
     EXPECT_EQ(quiet[1].time_ms, 61'000);
+    EXPECT_EQ(quiet[1].packets_out, 1u);
+    EXPECT_EQ(quiet[2].activity, Activity::kDisconnect);
     EXPECT_EQ(quiet[2].time_ms, 61'000);
-    EXPECT_EQ(quiet[3].activity, Activity::kDisconnect);
-    EXPECT_EQ(quiet[3].time_ms, 61'000);
-    EXPECT_EQ(quiet[3].end_time_ms, 0);  // a disconnect carries no statistics
+    EXPECT_EQ(quiet[2].end_time_ms, 0);  // a disconnect carries no statistics
+}
+
+TEST(PipelineFlow, PacketAfterStatisticsGetsFinalOne) {
+    Settings settings;
+    settings.statistics_interval_s = 60;
+    Harness h(settings);
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "quiet"), kSecond);
+    h.feed(ipv4(17, "192.0.2.2", 7000, "198.51.100.2", 8000, "tick"), 100 * kSecond);
+    h.feed(ipv4(17, "192.0.2.1", 5000, "198.51.100.1", 6000, "late"), 101 * kSecond);
+    h.pipeline.finish();
+    std::vector<Event> statistics;
+    for (const Event& e : h.sink.of(Activity::kStatistics)) {
+        if (e.source_ip == "192.0.2.1") statistics.push_back(e);
+    }
+    ASSERT_EQ(statistics.size(), 2u);
+    EXPECT_EQ(statistics[0].packets_out, 1u);
+    EXPECT_EQ(statistics[1].packets_out, 2u);
+    EXPECT_EQ(statistics[1].time_ms, 101'000);
 }
 
 TEST(PipelineFlow, LocalNetworkSetsDirection) {
