@@ -209,8 +209,10 @@ void BM_CorrelateSmb2(benchmark::State& state) {
         store::EventCursor cursor = reader.select(filter);
         store::StoredEvent event;
         while (cursor.next(event)) {
-            auto connect = reader.find_session_event(event.event, events::Activity::kConnect);
-            auto disconnect = reader.find_session_event(event.event, events::Activity::kDisconnect);
+            auto connect =
+                reader.find_session_event(event.event, event.sequence, events::Activity::kConnect);
+            auto disconnect = reader.find_session_event(event.event, event.sequence,
+                                                        events::Activity::kDisconnect);
             sessions += connect && disconnect ? 1 : 0;
         }
     }

@@ -182,8 +182,10 @@ int run_search(const SearchOptions& options) {
             continue;
         }
         store::SessionRecord session;
-        session.connect = reader.find_session_event(event.event, events::Activity::kConnect);
-        session.disconnect = reader.find_session_event(event.event, events::Activity::kDisconnect);
+        session.connect =
+            reader.find_session_event(event.event, event.sequence, events::Activity::kConnect);
+        session.disconnect =
+            reader.find_session_event(event.event, event.sequence, events::Activity::kDisconnect);
         session.statistics = std::move(event);
         writer->write(session);
     }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <limits>
 
 #include "store/ip_address.h"
 #include "store/schema.h"
@@ -19,12 +20,18 @@ constexpr const char* kColumns =
     "process_executable, process_command_line, process_uid, process_user, "
     "process_unattributed_reason";
 
-// The session lookup uses the index on (target_addr, target_port, time); the text columns
-// keep endpoints whose address did not parse apart from each other.
-constexpr const char* kSessionWhere =
-    "target_addr IS ? AND target_port = ? AND time BETWEEN ? AND ? AND target_ip = ? AND "
-    "source_ip = ? AND source_port = ? AND activity_id = ? AND device IS ? "
-    "ORDER BY connection_uid IS ? DESC, time, events.id LIMIT 1";
+// The session lookups: by connection_uid with the index on (connection_uid, time), and for
+// events without one by the index on (target_addr, target_port, time). The text columns keep
+// endpoints whose address did not parse apart from each other.
+constexpr const char* kSessionByUid =
+    "connection_uid = ?1 AND time BETWEEN ?2 AND ?3 AND activity_id = ?4 AND device IS ?5 AND "
+    "ip_protocol = ?6 AND source_ip = ?7 AND source_port = ?8 AND target_ip = ?9 AND "
+    "target_port = ?10 ORDER BY abs(events.id - ?11), events.id LIMIT 1";
+constexpr const char* kSessionByEndpoints =
+    "target_addr IS ?12 AND target_port = ?10 AND time BETWEEN ?2 AND ?3 AND target_ip = ?9 AND "
+    "source_ip = ?7 AND source_port = ?8 AND ip_protocol = ?6 AND activity_id = ?4 AND "
+    "device IS ?5 AND coalesce(connection_uid, '') = '' "
+    "ORDER BY abs(events.id - ?11), events.id LIMIT 1";
 
 void read_row(const Statement& row, StoredEvent& out) {
     out.sequence = row.column_int(0);
@@ -233,25 +240,42 @@ int64_t StoreReader::last_sequence() {
 }
 
 std::optional<StoredEvent> StoreReader::find_session_event(const events::Event& statistics,
+                                                           int64_t statistics_sequence,
                                                            events::Activity activity) {
-    if (!session_lookup_) {
-        session_lookup_ =
-            db_.prepare(fmt::format("SELECT {} FROM events WHERE {}", kColumns, kSessionWhere));
+    const bool by_uid = !statistics.connection_uid.empty();
+    std::optional<Statement>& prepared = by_uid ? session_by_uid_ : session_by_endpoints_;
+    if (!prepared) {
+        prepared = db_.prepare(fmt::format("SELECT {} FROM events WHERE {}", kColumns,
+                                           by_uid ? kSessionByUid : kSessionByEndpoints));
     }
-    Statement& lookup = *session_lookup_;
+    Statement& lookup = *prepared;
     lookup.reset();
-    if (auto address = parse_address(statistics.target_ip)) {
-        lookup.bind(1, std::span<const uint8_t>(*address));
+    int64_t from = statistics.start_time_ms;
+    int64_t to = statistics.end_time_ms;
+    if (by_uid) {
+        if (activity == events::Activity::kConnect) {
+            to = std::max(statistics.time_ms, statistics.end_time_ms);
+        } else {
+            from = statistics.end_time_ms;
+            to = std::numeric_limits<int64_t>::max();
+        }
+        lookup.bind(1, std::string_view(statistics.connection_uid));
     }
-    lookup.bind(2, int64_t{statistics.target_port});
-    lookup.bind(3, statistics.start_time_ms);
-    lookup.bind(4, statistics.end_time_ms);
-    lookup.bind(5, std::string_view(statistics.target_ip));
-    lookup.bind(6, std::string_view(statistics.source_ip));
-    lookup.bind(7, int64_t{statistics.source_port});
-    lookup.bind(8, int64_t{static_cast<int>(activity)});
-    if (!statistics.device.empty()) lookup.bind(9, std::string_view(statistics.device));
-    lookup.bind(10, std::string_view(statistics.connection_uid));
+    lookup.bind(2, from);
+    lookup.bind(3, to);
+    lookup.bind(4, int64_t{static_cast<int>(activity)});
+    if (!statistics.device.empty()) lookup.bind(5, std::string_view(statistics.device));
+    lookup.bind(6, int64_t{statistics.ip_protocol});
+    lookup.bind(7, std::string_view(statistics.source_ip));
+    lookup.bind(8, int64_t{statistics.source_port});
+    lookup.bind(9, std::string_view(statistics.target_ip));
+    lookup.bind(10, int64_t{statistics.target_port});
+    lookup.bind(11, statistics_sequence);
+    if (!by_uid) {
+        if (auto address = parse_address(statistics.target_ip)) {
+            lookup.bind(12, std::span<const uint8_t>(*address));
+        }
+    }
     try {
         if (!lookup.step()) return std::nullopt;
     } catch (const SqliteError& error) {

@@ -53,11 +53,17 @@ class StoreReader {
     // The sequence of the last event stored; 0 when the store is empty.
     int64_t last_sequence();
 
-    // The earliest connect or disconnect event of the session a statistics event describes:
-    // the same device and endpoints, with a time inside [start_time, end_time]. The pipeline
-    // stamps connect with the first packet and disconnect with the last, so both fall inside.
-    // Throws StoreError as EventCursor::next does.
+    // The connect or disconnect event of the session that `statistics` (stored as
+    // `statistics_sequence`) describes: the same device, transport and endpoints, and the
+    // same connection_uid when it has one. A connect lies in [start_time, time] of the
+    // statistics event. A disconnect lies at or after end_time, and may come after the
+    // statistics event itself: the last statistics event of a quiet connection is one that
+    // fell due, and the disconnect follows at its timeout. Without a connection_uid, both
+    // must lie in [start_time, end_time]. Of several matches (a capture analyzed twice into
+    // one store, say) the one stored nearest to the statistics event wins. Throws
+    // StoreError as EventCursor::next does.
     std::optional<StoredEvent> find_session_event(const events::Event& statistics,
+                                                  int64_t statistics_sequence,
                                                   events::Activity activity);
 
     Database& database() { return db_; }
@@ -67,7 +73,8 @@ class StoreReader {
     StoreReader(Database db);
     Database db_;
     Statement protocols_;
-    std::optional<Statement> session_lookup_;
+    std::optional<Statement> session_by_uid_;
+    std::optional<Statement> session_by_endpoints_;
 };
 
 // A StoreError for a read of the store at `path` that failed: the path, SQLite's message and

@@ -339,39 +339,89 @@ TEST_F(StoreCli, CsvReplacesControlsAndInvalidBytes) {
 TEST_F(StoreCli, CorrelateSessions) {
     using events::Activity;
     const int64_t t = 1'700'000'000'000;
-    auto stats = [](int64_t start, int64_t end, const char* uid) {
-        auto event = connection_event(Activity::kStatistics, end, uid);
+    auto stats = [](int64_t time, int64_t start, int64_t end, const char* uid) {
+        auto event = connection_event(Activity::kStatistics, time, uid);
         event.start_time_ms = start;
         event.end_time_ms = end;
         event.protocols = {ProtocolId::TLS};
         return event;
     };
 
-    // The same endpoints twice (a reused source port), and a session still open.
-    auto open_connect = connection_event(Activity::kConnect, t + 50'000, "open-connect");
+    // The same endpoints twice (a reused source port), a session still open, and a quiet one
+    // whose last statistics event fell due before its disconnect at the timeout.
+    auto open_connect = connection_event(Activity::kConnect, t + 50'000, "open");
     open_connect.source_port = 50001;
-    auto open_stats = stats(t + 50'000, t + 51'000, "open-stats");
+    auto open_stats = stats(t + 51'000, t + 50'000, t + 51'000, "open");
     open_stats.source_port = 50001;
+    auto quiet_connect = connection_event(Activity::kConnect, t + 60'000, "quiet");
+    quiet_connect.source_port = 50002;
+    auto quiet_stats = stats(t + 120'000, t + 60'000, t + 60'000, "quiet");
+    quiet_stats.source_port = 50002;
+    auto quiet_end = connection_event(Activity::kDisconnect, t + 180'000, "quiet");
+    quiet_end.source_port = 50002;
     testing::write_events(
-        store_,
-        {connection_event(Activity::kConnect, t, "a-connect"), stats(t, t + 1000, "a-stats"),
-         connection_event(Activity::kDisconnect, t + 1000, "a-end"),
-         connection_event(Activity::kConnect, t + 20'000, "b-connect"),
-         stats(t + 20'000, t + 25'000, "b-stats"),
-         connection_event(Activity::kDisconnect, t + 25'000, "b-end"), open_connect, open_stats});
+        store_, {connection_event(Activity::kConnect, t, "a"), stats(t + 1000, t, t + 1000, "a"),
+                 connection_event(Activity::kDisconnect, t + 1000, "a"),
+                 connection_event(Activity::kConnect, t + 20'000, "b"),
+                 stats(t + 25'000, t + 20'000, t + 25'000, "b"),
+                 connection_event(Activity::kDisconnect, t + 25'000, "b"), open_connect, open_stats,
+                 quiet_connect, quiet_stats, quiet_end});
 
     CommandResult result = run({"search", "--correlate", "protocol = TLS"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     std::vector<nlohmann::json> records = json_lines(result.out);
-    ASSERT_EQ(records.size(), 3u);
+    ASSERT_EQ(records.size(), 4u);
 
-    EXPECT_EQ(records[0]["statistics"]["connection_uid"], "a-stats");
-    EXPECT_EQ(records[0]["connect"]["connection_uid"], "a-connect");
-    EXPECT_EQ(records[0]["disconnect"]["connection_uid"], "a-end");
-    EXPECT_EQ(records[1]["connect"]["connection_uid"], "b-connect");
-    EXPECT_EQ(records[1]["disconnect"]["connection_uid"], "b-end");
-    EXPECT_EQ(records[2]["connect"]["connection_uid"], "open-connect");
+    EXPECT_EQ(records[0]["statistics"]["connection_uid"], "a");
+    EXPECT_EQ(records[0]["connect"]["time"], t);
+    EXPECT_EQ(records[0]["disconnect"]["time"], t + 1000);
+    EXPECT_EQ(records[1]["connect"]["time"], t + 20'000);
+    EXPECT_EQ(records[1]["disconnect"]["time"], t + 25'000);
+    EXPECT_EQ(records[2]["connect"]["connection_uid"], "open");
     EXPECT_TRUE(records[2]["disconnect"].is_null());
+    EXPECT_EQ(records[3]["connect"]["connection_uid"], "quiet");
+    EXPECT_EQ(records[3]["disconnect"]["time"], t + 180'000);
+}
+
+// Events without a connection_uid pair by their endpoints within the statistics event's
+// packets, and the events of a connection analyzed twice pair within each copy.
+TEST_F(StoreCli, CorrelateWithoutUidAndTwice) {
+    using events::Activity;
+    const int64_t t = 1'700'000'000'000;
+    std::vector<events::Event> events;
+    for (int copy = 0; copy < 2; ++copy) {
+        for (const char* uid : {"", "twice"}) {
+            const uint16_t port = uid[0] == '\0' ? 50010 : 50011;
+            auto connect = connection_event(Activity::kConnect, t, uid);
+            auto statistics = connection_event(Activity::kStatistics, t + 1000, uid);
+            statistics.start_time_ms = t;
+            statistics.end_time_ms = t + 1000;
+            statistics.protocols = {ProtocolId::TLS};
+            auto end = connection_event(Activity::kDisconnect, t + 1000, uid);
+            for (events::Event* event : {&connect, &statistics, &end}) {
+                event->source_port = port;
+                // Tells the copies apart: the lookup does not compare directions.
+                event->direction =
+                    copy == 0 ? events::Direction::kOutbound : events::Direction::kInbound;
+            }
+            events.insert(events.end(), {connect, statistics, end});
+        }
+    }
+    testing::write_events(store_, events);
+
+    CommandResult result = run({"search", "--correlate", "protocol = TLS"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    std::vector<nlohmann::json> records = json_lines(result.out);
+    ASSERT_EQ(records.size(), 4u);
+    for (const auto& record : records) {
+        ASSERT_FALSE(record["connect"].is_null()) << record.dump();
+        ASSERT_FALSE(record["disconnect"].is_null()) << record.dump();
+        // The connect and disconnect stored beside the statistics event, not the other copy's.
+        EXPECT_EQ(record["connect"]["direction_id"], record["statistics"]["direction_id"])
+            << record.dump();
+        EXPECT_EQ(record["disconnect"]["direction_id"], record["statistics"]["direction_id"])
+            << record.dump();
+    }
 }
 
 // Two connections with the same endpoints at the same time, as on two VLANs: each
