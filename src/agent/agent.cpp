@@ -147,6 +147,7 @@ int Agent::run(const std::function<bool()>& should_stop) {
 
     spdlog::info("stopping: ending every open connection and flushing the store");
     // Each worker ends its flows and flushes the sinks on its own thread.
+    if (store_ != nullptr) store_->wait_when_full();
     if (connection_starts_ != nullptr) connection_starts_->stop();
     for (auto& worker : workers_) worker->stop();
     if (store_ != nullptr) store_->close();
@@ -189,15 +190,16 @@ nlohmann::json Agent::status() const {
     return status_;
 }
 
-nlohmann::json Agent::connections() const {
+size_t Agent::for_each_connection(const std::function<void(const nlohmann::json&)>& row) const {
     const auto deadline = std::chrono::steady_clock::now() + kConnectionsWait;
-    nlohmann::json connections = nlohmann::json::array();
+    size_t count = 0;
     for (const auto& worker : workers_) {
-        for (nlohmann::json& connection : worker->connections(deadline)) {
-            connections.push_back(std::move(connection));
-        }
+        worker->for_each_connection(deadline, [&](const nlohmann::json& connection) {
+            row(connection);
+            ++count;
+        });
     }
-    return connections;
+    return count;
 }
 
 }  // namespace pw::agent

@@ -47,9 +47,10 @@ class Agent {
     // The `status` reply: capture counters per interface and worker, flows, events, CPU use
     // and uptime. Thread-safe: it returns the snapshot taken last, at most a second old.
     nlohmann::json status() const;
-    // The `netstat` reply: the open connections with process, protocols and bytes, as each
-    // capture thread lists them when asked. Thread-safe.
-    nlohmann::json connections() const;
+    // Passes each row of the `netstat` reply to `row`: the open connections with process,
+    // protocols and bytes, as each capture thread lists them when asked. Returns the number
+    // of rows. Thread-safe.
+    size_t for_each_connection(const std::function<void(const nlohmann::json&)>& row) const;
 
   private:
     void hand_out(std::vector<std::vector<capture::WorkerHandle>> opened);

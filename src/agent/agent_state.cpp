@@ -138,7 +138,7 @@ int64_t wall_clock_us() {
 }
 
 nlohmann::json connections_json(
-    const std::vector<pipeline::OpenFlow>& flows, int64_t now_us,
+    std::span<const pipeline::OpenFlow> flows, int64_t now_us,
     const std::function<const events::Process*(const std::string&)>& process_of) {
     nlohmann::json result = nlohmann::json::array();
     for (const pipeline::OpenFlow& flow : flows) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,7 @@ int64_t wall_clock_us();
 // protocols, bytes in and out, age. The local endpoint is the source unless the direction
 // is inbound.
 nlohmann::json connections_json(
-    const std::vector<pipeline::OpenFlow>& flows, int64_t now_us,
+    std::span<const pipeline::OpenFlow> flows, int64_t now_us,
     const std::function<const events::Process*(const std::string&)>& process_of);
 
 // The JSON object of a process, as events carry it.

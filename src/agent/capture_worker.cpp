@@ -83,8 +83,9 @@ WorkerSnapshot CaptureWorker::snapshot() const {
     return snapshot_;
 }
 
-nlohmann::json CaptureWorker::connections(std::chrono::steady_clock::time_point deadline) {
-    std::vector<pipeline::OpenFlow> flows;
+void CaptureWorker::for_each_connection(std::chrono::steady_clock::time_point deadline,
+                                        const std::function<void(const nlohmann::json&)>& row) {
+    std::shared_ptr<const std::vector<pipeline::OpenFlow>> flows;
     int64_t listed_at_us = 0;
     {
         std::unique_lock lock(mutex_);
@@ -103,18 +104,24 @@ nlohmann::json CaptureWorker::connections(std::chrono::steady_clock::time_point 
         flows = listed_flows_;
         listed_at_us = listed_at_us_;
     }
-    // The listing becomes JSON here, on the requesting thread, so that the capture thread
-    // only copies its flows.
-    if (attributing_ == nullptr) {
-        return connections_json(
-            flows, listed_at_us,
-            [](const std::string&) -> const events::Process* { return nullptr; });
+    // The rows are built here, on the requesting thread, so that the capture thread only
+    // copies its flows. The attribution lock is held for one part of the rows at a time.
+    constexpr size_t kRowsPerLock = 256;
+    const auto no_process = [](const std::string&) -> const events::Process* { return nullptr; };
+    for (size_t first = 0; first < flows->size(); first += kRowsPerLock) {
+        const size_t last = std::min(flows->size(), first + kRowsPerLock);
+        const std::span<const pipeline::OpenFlow> part(flows->data() + first, last - first);
+        nlohmann::json rows;
+        if (attributing_ == nullptr) {
+            rows = connections_json(part, listed_at_us, no_process);
+        } else {
+            attributing_->with_processes(
+                [&](const process::QueuedAttributingSink::ProcessLookup& lookup) {
+                    rows = connections_json(part, listed_at_us, lookup);
+                });
+        }
+        for (const nlohmann::json& connection : rows) row(connection);
     }
-    nlohmann::json listing;
-    attributing_->with_processes([&](const process::QueuedAttributingSink::ProcessLookup& lookup) {
-        listing = connections_json(flows, listed_at_us, lookup);
-    });
-    return listing;
 }
 
 void CaptureWorker::list_requested_connections() {
@@ -126,9 +133,10 @@ void CaptureWorker::list_requested_connections() {
     std::vector<pipeline::OpenFlow> flows = pipeline_->open_flows();
     const int64_t listed_at_us = wall_clock_us();
     const auto finished = std::chrono::steady_clock::now();
+    auto shared = std::make_shared<const std::vector<pipeline::OpenFlow>>(std::move(flows));
     {
         std::lock_guard lock(mutex_);
-        listed_flows_ = std::move(flows);
+        listed_flows_ = std::move(shared);
         listed_at_us_ = listed_at_us;
         connections_requested_ = false;
         ++connections_listed_;
@@ -187,7 +195,7 @@ void CaptureWorker::run() {
     {
         std::lock_guard lock(mutex_);
         running_ = false;
-        listed_flows_.clear();
+        listed_flows_ = std::make_shared<const std::vector<pipeline::OpenFlow>>();
     }
     connections_ready_.notify_all();
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -27,7 +28,7 @@ struct WorkerSnapshot {
 // One capture thread of the live agent. It reads its own member of every interface's fanout
 // group (capture::LiveCapture) and runs the frames through a Pipeline of its own, straight
 // from the capture ring. Once a second it reads its handles' drop counters, ends idle flows
-// and publishes a snapshot. It lists its open connections only on request (connections()),
+// and publishes a snapshot. It lists its open connections only on request (for_each_connection()),
 // because listing tens of thousands of them each second would cost the capture thread more
 // than the packets do on a quiet server.
 class CaptureWorker {
@@ -50,10 +51,14 @@ class CaptureWorker {
     void stop();
 
     WorkerSnapshot snapshot() const;
-    // Returns the worker's open connections (connections_json()), listed by its thread now.
-    // Returns the last listing instead when the thread is not running, has not listed them
-    // by `deadline`, or listed them too recently (kListingSpacing). Thread-safe.
-    nlohmann::json connections(std::chrono::steady_clock::time_point deadline);
+    // Passes each of the worker's open connections to `row`, as connections_json() writes
+    // one, listed by its thread now. Passes the last listing instead when the thread is not
+    // running, has not listed them by `deadline`, or listed them too recently
+    // (kListingSpacing). The rows are built a few at a time, so that a slow `row` (a client
+    // that reads slowly) holds up neither the capture nor the attribution thread.
+    // Thread-safe.
+    void for_each_connection(std::chrono::steady_clock::time_point deadline,
+                             const std::function<void(const nlohmann::json&)>& row);
     unsigned index() const { return index_; }
 
     // After a listing, the thread lists again only once this many times the listing's own
@@ -67,7 +72,7 @@ class CaptureWorker {
     void drop_handle(size_t position, const std::string& error);
     void tick();
     void take_snapshot();
-    // Lists the connections when connections() requested a listing.
+    // Lists the connections when for_each_connection() requested a listing.
     void list_requested_connections();
     void process_frame(const capture::Frame& frame);
 
@@ -81,18 +86,20 @@ class CaptureWorker {
     std::chrono::steady_clock::time_point last_error_log_{};
     std::chrono::steady_clock::time_point next_tick_{};
 
-    int wake_fd_ = -1;  // an eventfd that add_handles(), stop() and connections() signal
+    int wake_fd_ = -1;  // an eventfd that add_handles(), stop() and listing requests signal
     // Guards incoming_, stopping_, snapshot_ and the connection listing's members.
     mutable std::mutex mutex_;
     std::vector<capture::WorkerHandle> incoming_;
     bool stopping_ = false;
     WorkerSnapshot snapshot_;
     bool running_ = false;                // the thread reads packets and lists connections
-    bool connections_requested_ = false;  // connections() waits for a listing
+    bool connections_requested_ = false;  // a request waits for a listing
     uint64_t connections_listed_ = 0;     // listings made so far
-    std::vector<pipeline::OpenFlow> listed_flows_;  // the last listing
-    int64_t listed_at_us_ = 0;                      // its wall clock time
-    // Before this time, connections() returns the last listing without a new one.
+    // The last listing, shared with the requests that still write it out.
+    std::shared_ptr<const std::vector<pipeline::OpenFlow>> listed_flows_ =
+        std::make_shared<const std::vector<pipeline::OpenFlow>>();
+    int64_t listed_at_us_ = 0;  // its wall clock time
+    // Before this time, requests get the last listing without a new one.
     std::chrono::steady_clock::time_point next_listing_{};
     std::condition_variable connections_ready_;
     std::thread thread_;

@@ -45,8 +45,13 @@ class StoreWriter : public events::EventSink {
     StoreWriter(const StoreWriter&) = delete;
     StoreWriter& operator=(const StoreWriter&) = delete;
 
-    // Queues the event; counts it lost when max_held events already wait.
+    // Queues the event; counts it lost when max_held events already wait (but see
+    // wait_when_full()).
     void write(const events::Event& event) override;
+    // From now on write() waits for room rather than count an event lost, while the store
+    // accepts writes and for up to close_timeout in all. For the stop, when the capture has
+    // ended and every open connection's last events come at once.
+    void wait_when_full();
     // Waits until every event written so far is committed, unless the store is failing, in
     // which case the events stay held and it returns at once.
     void flush() override;
@@ -78,6 +83,8 @@ class StoreWriter : public events::EventSink {
     std::string last_error_;
     bool failing_ = false;
     bool closing_ = false;
+    bool wait_when_full_ = false;  // see wait_when_full()
+    std::chrono::steady_clock::time_point wait_deadline_{};
     bool stopped_ = false;          // the writer thread ended
     uint64_t lost_while_full_ = 0;  // lost since the last log of it
     StoreWriterStats stats_;

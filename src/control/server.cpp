@@ -76,6 +76,32 @@ void Reply::send_item(const nlohmann::json& item) {
     }
 }
 
+bool LogLimiter::allow() {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_start_ >= kWindow) {
+        window_start_ = now;
+        lines_ = 0;
+        to_report_ += suppressed_;
+        suppressed_ = 0;
+    }
+    if (lines_ >= kLines) {
+        ++suppressed_;
+        return false;
+    }
+    ++lines_;
+    return true;
+}
+
+std::string LogLimiter::suppressed_note() {
+    std::lock_guard lock(mutex_);
+    if (to_report_ == 0) return {};
+    std::string note =
+        fmt::format(", and {} similar lines were not logged before this one", to_report_);
+    to_report_ = 0;
+    return note;
+}
+
 ControlServer::ControlServer(ServerSettings settings) : settings_(std::move(settings)) {}
 
 ControlServer::~ControlServer() { stop(); }
@@ -210,8 +236,13 @@ std::string ControlServer::admission_error_locked(const ucred& peer) const {
     // find its own old connection in the way. Such threads end at their next read or write.
     size_t open = 0;
     size_t user_open = 0;
+    size_t user_closing = 0;
     for (const Connection& connection : connections_) {
-        if (connection.done || client_closed(connection.fd)) continue;
+        if (connection.done) continue;
+        if (client_closed(connection.fd)) {
+            if (connection.uid == peer.uid) ++user_closing;
+            continue;
+        }
         ++open;
         if (connection.uid == peer.uid) ++user_open;
     }
@@ -228,7 +259,15 @@ std::string ControlServer::admission_error_locked(const ucred& peer) const {
                            "try again in a moment",
                            open, peer.uid == 0 ? " for root" : "");
     }
-    if (closing >= settings_.max_closing_connections) {
+    // Root is exempt from the bounds on closing connections, so that one user's loop of
+    // connections cannot keep an administrator out.
+    if (peer.uid != 0 && user_closing >= settings_.per_user_closing_connections) {
+        return fmt::format(
+            "the agent is still ending {} control connections of user {} that "
+            "the clients closed; try again in a moment",
+            user_closing, peer.uid);
+    }
+    if (peer.uid != 0 && closing >= settings_.max_closing_connections) {
         return fmt::format("the agent is still ending {} control connections that their "
                            "clients closed; try again in a moment",
                            closing);
@@ -270,8 +309,11 @@ void ControlServer::accept_loop() {
         reap_finished_locked();
         std::string rejection = admission_error_locked(peer);
         if (!rejection.empty()) {
-            spdlog::warn("control socket {}: turned away pid {} (uid {}): {}",
-                         settings_.socket_path, peer.pid, peer.uid, rejection);
+            if (rejection_log_.allow()) {
+                spdlog::warn("control socket {}: turned away pid {} (uid {}): {}{}",
+                             settings_.socket_path, peer.pid, peer.uid, rejection,
+                             rejection_log_.suppressed_note());
+            }
             // The line is short and the new socket's buffer empty, so this does not block.
             try {
                 write_line(fd, failure(nullptr, kCodeBusy, rejection));
@@ -413,9 +455,11 @@ nlohmann::json ControlServer::run_request(const std::string& line, const Caller&
     AccessGroups groups = this->groups();
     caller.role = role_of(caller.peer, groups);
     if (caller.role < command->second.required) {
-        spdlog::warn("control socket: rejected '{}' from user {} (uid {}, pid {}): role {}",
-                     name, caller.peer.user, caller.peer.uid, caller.peer.pid,
-                     role_name(caller.role));
+        if (rejection_log_.allow()) {
+            spdlog::warn("control socket: rejected '{}' from user {} (uid {}, pid {}): role {}{}",
+                         name, caller.peer.user, caller.peer.uid, caller.peer.pid,
+                         role_name(caller.role), rejection_log_.suppressed_note());
+        }
         return failure(id, kCodeDenied,
                        refusal_message(caller.peer, groups, name, command->second.required));
     }

@@ -64,13 +64,37 @@ struct ServerSettings {
     size_t per_user_connections = 4;
     size_t root_extra_connections = 4;
     // Connections closed by their clients whose threads have not ended yet. They do not
-    // count towards the limits above, but beyond this many every new client gets "busy",
-    // so that clients that connect and close in a loop cannot start threads without bound.
+    // count towards the limits above, but beyond this many in all, or
+    // per_user_closing_connections of one user, every new client other than root gets
+    // "busy". So clients that connect and close in a loop cannot start threads without
+    // bound, nor keep root out.
     size_t max_closing_connections = 64;
+    size_t per_user_closing_connections = 8;
     // A connection that sends no whole request line for this long, or does not read a
     // reply for this long, is closed, so that idle or stalled clients do not keep the
     // connection slots.
     std::chrono::milliseconds idle_timeout{30'000};
+};
+
+// Lets through at most kLines log lines per kWindow and counts the others, so that a
+// client cannot flood the log. Thread-safe.
+class LogLimiter {
+  public:
+    static constexpr size_t kLines = 20;
+    static constexpr std::chrono::seconds kWindow{10};
+
+    // Returns whether a line may be logged now.
+    bool allow();
+    // Returns ", and N similar lines were not logged before this one" once after lines were
+    // suppressed, else "". Call it for a line that allow() let through.
+    std::string suppressed_note();
+
+  private:
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point window_start_{};
+    size_t lines_ = 0;
+    size_t suppressed_ = 0;
+    size_t to_report_ = 0;
 };
 
 // The agent's control socket: accepts connections on a Unix stream socket, checks each
@@ -125,6 +149,9 @@ class ControlServer {
 
     ServerSettings settings_;
     std::map<std::string, Command> commands_;
+    // Bounds the warnings about turned-away connections and rejected requests, which any
+    // member of the reader group can cause at will.
+    LogLimiter rejection_log_;
     mutable std::mutex mutex_;  // guards settings_.groups and connections_
     std::list<Connection> connections_;
     int listen_fd_ = -1;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -200,6 +201,42 @@ TEST_F(ControlServerTest, BusyBeyondTheLimit) {
 
     ControlClient client(server_->socket_path());
     EXPECT_EQ(client.call("echo", {{"x", 2}})["args"]["x"], 2);
+}
+
+// Clients that send a request and close at once leave its handler running. Beyond the bound
+// on such connections other users get "busy", but root is still served.
+TEST_F(ControlServerTest, ClosingConnectionsDoNotKeepRootOut) {
+    if (getuid() != 0) GTEST_SKIP() << "needs root, which the bound exempts";
+    ServerSettings settings;
+    settings.socket_path = dir_.file("control.sock");
+    settings.max_closing_connections = 2;
+    server_.reset();
+    server_ = std::make_unique<ControlServer>(settings);
+    std::atomic<bool> release{false};
+    server_->register_command("wait", Role::kReader, [&release](auto&, auto&, auto&) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!release && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return nlohmann::json(true);
+    });
+    server_->register_command("echo", Role::kReader, [](auto&, const Caller& caller, auto&) {
+        return nlohmann::json{{"uid", caller.peer.uid}};
+    });
+    server_->start();
+    const std::string request = R"({"id": 1, "command": "wait"})"
+                                "\n";
+    for (int i = 0; i < 3; ++i) {
+        int fd = connect_raw();
+        ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+                  static_cast<ssize_t>(request.size()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the handler starts
+        close(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ControlClient root(server_->socket_path());
+    EXPECT_EQ(root.call("echo")["uid"], getuid());
+    release = true;
 }
 
 // Empty lines are no requests: a client that sends one now and then is still closed once
