@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/ascii.h"
 #include "control/peer.h"
 
 namespace pw::control {
@@ -68,6 +69,19 @@ ControlClient::ControlClient(const std::string& path) : path_(path) {
     fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw ClientError(fmt::format("socket failed: {}", std::strerror(errno)));
     if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+        // In a directory that others may write (/tmp, say), another user may have bound the
+        // path first. The agent runs as root, or as the user who started it to try it out.
+        ucred server{};
+        socklen_t size = sizeof server;
+        if (getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &server, &size) == 0 && server.uid != 0 &&
+            server.uid != geteuid()) {
+            close(fd_);
+            fd_ = -1;
+            throw ClientError(fmt::format(
+                "the control socket {} is served by pid {} of uid {}, which is neither root nor "
+                "you, so it is not the agent's; pass the agent's socket with --control-socket",
+                path, server.pid, server.uid));
+        }
         const timeval timeout{static_cast<time_t>(kReplyTimeout.count()), 0};
         setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
         reader_ = std::make_unique<LineReader>(fd_);
@@ -114,7 +128,7 @@ nlohmann::json ControlClient::call(const std::string& command, const nlohmann::j
             if (reader_->next(line) != LineReader::Status::kLine) throw;
             nlohmann::json response = nlohmann::json::parse(line, nullptr, false);
             if (!response.is_object() || !response.contains("error")) throw;
-            throw ClientError(response.value("error", std::string(error.what())),
+            throw ClientError(terminal_safe(response.value("error", std::string(error.what()))),
                               response.value("code", std::string(kCodeFailed)));
         }
         std::string line;
@@ -138,8 +152,11 @@ nlohmann::json ControlClient::call(const std::string& command, const nlohmann::j
                 continue;
             }
             if (response.value("ok", false)) return response.value("result", nlohmann::json());
-            throw ClientError(response.value("error", std::string("the agent returned an error")),
-                              response.value("code", std::string(kCodeFailed)));
+            // The message may quote what a user sent (a policy key, say): printed as it is,
+            // its control characters would reach the terminal.
+            throw ClientError(
+                terminal_safe(response.value("error", std::string("the agent returned an error"))),
+                response.value("code", std::string(kCodeFailed)));
         }
     } catch (const std::system_error& error) {
         if (error.code().value() == EAGAIN || error.code().value() == EWOULDBLOCK) {

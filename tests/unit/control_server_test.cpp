@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -383,6 +384,49 @@ pid_t connect_as(uid_t id, const std::string& path, int count, const int (&repli
     while (read(hold[0], &ignored, 1) > 0) {
     }
     _exit(0);
+}
+
+// A socket that another user bound first, in a directory that everyone may write, is not
+// the agent's: the command line does not send it requests.
+TEST(ControlClientPeer, RejectsSocketOfOtherUser) {
+    if (getuid() != 0) GTEST_SKIP() << "needs root to listen as another user";
+    TempDir dir;
+    chmod(dir.path().c_str(), 01777);
+    const std::string path = dir.file("control.sock");
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        constexpr uid_t kNobody = 65534;
+        if (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+            setresuid(kNobody, kNobody, kNobody) != 0) {
+            _exit(3);
+        }
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strcpy(address.sun_path, path.c_str());
+        if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) _exit(4);
+        chmod(path.c_str(), 0666);
+        if (listen(fd, 4) != 0) _exit(5);
+        if (write(ready[1], "r", 1) != 1) _exit(6);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char byte = 0;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    try {
+        ControlClient client(path);
+        ADD_FAILURE() << "connected to another user's socket";
+    } catch (const ClientError& error) {
+        EXPECT_NE(std::string(error.what()).find("neither root nor you"), std::string::npos)
+            << error.what();
+    }
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
 }
 
 // Another user gets its share of the slots and no more, while root still connects.
