@@ -115,7 +115,9 @@ nlohmann::json status_json(const StatusInputs& inputs) {
                            {"committed", store.store.committed},
                            {"waiting", store.held},
                            {"failing", store.failing},
-                           {"lost", store.store.lost}};
+                           {"lost", store.store.lost},
+                           {"removed_by_age", store.store.removed_by_age},
+                           {"removed_by_size", store.store.removed_by_size}};
     }
     if (inputs.attribution) {
         const process::AttributionStats& a = *inputs.attribution;

@@ -65,10 +65,15 @@ void print_status(const nlohmann::json& status) {
     if (status.contains("store")) {
         const nlohmann::json& store = status["store"];
         fmt::print(
-            "store             {} events committed, {} waiting{}, {} lost\n",
+            "store             {} events committed, {} waiting{}, {} lost, {} removed by "
+            "retention ({} by age, {} by size)\n",
             store["committed"].get<uint64_t>(), store.value("waiting", uint64_t{0}),
             store.value("failing", false) ? " (the store cannot be written, see the log)" : "",
-            store["lost"].get<uint64_t>());
+            store["lost"].get<uint64_t>(),
+            store.value("removed_by_age", uint64_t{0}) +
+                store.value("removed_by_size", uint64_t{0}),
+            store.value("removed_by_age", uint64_t{0}),
+            store.value("removed_by_size", uint64_t{0}));
     }
 }
 
