@@ -83,8 +83,13 @@ constexpr Route<uint16_t> kPppProtocols[] = {
 
 using UdpTunnel = std::optional<DecodeResult> (*)(Context&, Bytes);
 constexpr std::pair<uint16_t, UdpTunnel> kUdpTunnels[] = {
-    {1701, decode_l2tp},  {2152, decode_gtp_u},       {4789, decode_vxlan},
-    {5072, decode_ayiya}, {5247, decode_capwap_data}, {6081, decode_geneve},
+    {1701, decode_l2tp},
+    {2152, decode_gtp_u},
+    {4789, decode_vxlan},
+    {5072, decode_ayiya},
+    {5247, decode_capwap_data},
+    {6081, decode_geneve},
+    {8472, decode_vxlan_linux_port},
 };
 
 constexpr std::array<LayerDecoder, 256> make_ip_protocols() {

@@ -179,6 +179,8 @@ std::optional<DecodeResult> decode_ayiya(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_gtp_u(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_l2tp(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_vxlan(Context& ctx, Bytes payload);
+// VXLAN on Linux's default port, 8472, with a stricter check of the header.
+std::optional<DecodeResult> decode_vxlan_linux_port(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_geneve(Context& ctx, Bytes payload);
 std::optional<DecodeResult> decode_capwap_data(Context& ctx, Bytes payload);
 

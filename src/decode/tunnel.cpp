@@ -268,6 +268,18 @@ std::optional<DecodeResult> decode_vxlan(Context& ctx, Bytes payload) {
     return decode_ethernet(ctx, inner);
 }
 
+std::optional<DecodeResult> decode_vxlan_linux_port(Context& ctx, Bytes payload) {
+    // Port 8472 is Linux's default for a VXLAN device created without dstport, and
+    // flannel's, from before IANA assigned 4789. Other software uses it too, so the header
+    // must be exactly what Linux sends: only the I flag, and every reserved bit zero.
+    ByteReader reader = payload.reader();
+    if (!reader.has(kVxlanHeader) || reader.u8(0) != kVxlanValidVni || reader.u8(1) != 0 ||
+        reader.u8(2) != 0 || reader.u8(3) != 0 || reader.u8(7) != 0) {
+        return std::nullopt;
+    }
+    return decode_vxlan(ctx, payload);
+}
+
 std::optional<DecodeResult> decode_geneve(Context& ctx, Bytes payload) {
     // RFC 8926: version (2 bits, 0) and options length in 4-byte units, flags, protocol
     // type (an EtherType), VNI, reserved, then the options.

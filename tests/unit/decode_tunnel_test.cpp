@@ -203,6 +203,20 @@ TEST(DecodeTunnel, Vxlan) {
     EXPECT_EQ(decoded.packet.ip_protocol, 17);
 }
 
+TEST(DecodeTunnel, VxlanOnLinuxDefaultPort) {
+    Decoded decoded;
+    decoded.run(DLT_EN10MB, outer_udp(61000, 8472, vxlan() + ethernet(0x0800, inner4())));
+    expect_inner4(decoded);
+    // Another flag or a reserved bit set: not what Linux sends, so it stays UDP.
+    for (Frame header :
+         {vxlan(0x0C), bytes({0x08, 0, 0, 1, 0, 0, 42, 0}), bytes({0x08, 0, 0, 0, 0, 0, 42, 1})}) {
+        decoded.run(DLT_EN10MB, outer_udp(61000, 8472, header + ethernet(0x0800, inner4())));
+        ASSERT_EQ(decoded.result, DecodeResult::kPacket);
+        EXPECT_EQ(decoded.packet.source, address(kTunnelA));
+        EXPECT_EQ(decoded.packet.target_port, 8472);
+    }
+}
+
 TEST(DecodeTunnel, Geneve) {
     Decoded decoded;
     // one 8-byte option, protocol: transparent Ethernet bridging
