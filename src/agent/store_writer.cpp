@@ -15,8 +15,10 @@ namespace {
 constexpr std::chrono::seconds kFailureLogInterval{10};
 // With a backlog, a commit takes up to this many batches at once. A larger transaction
 // writes each page it changes once: on 125,000 events, batches of 10,000 took 1.5 s where
-// batches of 1,000 took 2.0 s (an SSD-backed ext4 file system, 2 cores).
+// batches of 1,000 took 2.0 s (ext4 on the 2-core development machine).
 constexpr size_t kBacklogBatches = 16;
+// How long a commit waits for another process's lock on the store (SQLite's busy timeout).
+constexpr int kWriterBusyTimeoutMs = 1000;
 
 using Clock = std::chrono::steady_clock;
 
@@ -161,13 +163,18 @@ bool StoreWriter::ensure_open_locked(std::unique_lock<std::mutex>& lock) {
     try {
         store_ = store::EventStore::open(settings_.store.path, settings_.store.retention,
                                          settings_.store.clock);
+        // Events wait in memory while the store is locked, and the writer tries again after
+        // retry_interval, so a commit need not wait long for a lock. A shorter wait keeps
+        // close() within close_timeout when another process holds a lock for good.
+        sqlite3_busy_timeout(store_->database().handle(), kWriterBusyTimeoutMs);
     } catch (const store::SqliteError& failure) {
         error = failure.what();
         locked = failure.primary_code() == SQLITE_BUSY || failure.primary_code() == SQLITE_LOCKED;
     } catch (const std::exception& failure) {
         error = failure.what();
         // EventStore::open describes a lock in its message, not in its type.
-        locked = error.find("locked") != std::string::npos;
+        locked = error.find("locked") != std::string::npos ||
+                 error.find("holds a lock") != std::string::npos;
     }
     lock.lock();
     if (store_ != nullptr) {

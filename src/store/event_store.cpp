@@ -126,6 +126,16 @@ StoreError describe_open_failure(const std::string& path, const SqliteError& err
                             "disk or pass --store with a path on another disk, then a lower "
                             "--store-max-size keeps the store from filling it again",
                             path, error.what()));
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_PROTOCOL:
+            // SQLITE_PROTOCOL: the locks of the -shm file could not be taken, which another
+            // process's lock on that file causes.
+            return StoreError(fmt::format(
+                "cannot open the event store {}: another process holds a lock on it or on its "
+                "-shm file ({}); find it with `fuser {} {}-shm` and stop it, or pass --store "
+                "with another path",
+                path, error.what(), path, path));
         default:
             return StoreError(fmt::format(
                 "cannot open the event store {}: {}; check that the file and its directory are "
