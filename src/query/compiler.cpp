@@ -246,8 +246,10 @@ class Compiler {
         std::string_view expected;
         switch (field.type) {
             case FieldType::kBytes:
-                if (auto size = parse_size(value.text); size && *size <= INT64_MAX) number = *size;
-                expected = "a byte count such as 1500, 64KB, 1MB or 2GiB";
+                if (auto size = parse_exact_size(value.text); size && *size <= INT64_MAX) {
+                    number = *size;
+                }
+                expected = "a whole number of bytes such as 1500, 64KB, 1.5MB or 2GiB";
                 break;
             case FieldType::kTime:
                 number = parse_time(value.text, now_ms_);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -163,6 +164,29 @@ std::optional<uint64_t> parse_size(std::string_view text) {
         return static_cast<uint64_t>(bytes + 0.5);
     }
     return std::nullopt;
+}
+
+std::optional<uint64_t> parse_exact_size(std::string_view text) {
+    std::optional<uint64_t> size = parse_size(text);
+    const size_t number_end = std::min(text.find_first_not_of("0123456789."), text.size());
+    const std::string_view number = text.substr(0, number_end);
+    if (!size || number.find('.') == std::string_view::npos) return size;
+    // parse_size() rounded to the nearest byte. The bytes were whole if the digits after the
+    // point, times the unit, make a whole number: "1.5KB" is 15 * 100.
+    const size_t point = number.find('.');
+    const std::string_view fraction = number.substr(point + 1);
+    const uint64_t unit = *parse_size(std::string("1") + std::string(text.substr(number_end)));
+    uint64_t scale = 1;
+    for (size_t i = 0; i < fraction.size(); ++i) {
+        if (scale > std::numeric_limits<uint64_t>::max() / 10) return std::nullopt;
+        scale *= 10;
+    }
+    uint64_t digits = 0;
+    std::from_chars(fraction.data(), fraction.data() + fraction.size(), digits);
+    // unit * digits / scale must be whole: (digits * unit) % scale == 0, in 128 bits.
+    const unsigned __int128 product = static_cast<unsigned __int128>(digits) * unit;
+    if (product % scale != 0) return std::nullopt;
+    return size;
 }
 
 std::optional<int64_t> parse_duration(std::string_view text) {

@@ -11,6 +11,10 @@ namespace pw::query {
 // KiB, MiB, GiB and TiB powers of 1024, as in IEC 80000-13; B or no suffix means bytes. The
 // suffix is case-insensitive and a fraction is allowed before one ("1.5MB").
 std::optional<uint64_t> parse_size(std::string_view text);
+// Like parse_size(), but without rounding: a fraction must give a whole number of bytes
+// ("1.5KB" is 1500, "44.5" and "1.3KiB" are rejected). For comparisons, where rounding
+// would change which values match.
+std::optional<uint64_t> parse_exact_size(std::string_view text);
 
 // Parses a duration such as "90s", "30m", "1h30m", "7d" or "2w" into milliseconds. Units:
 // ms, s, m, h, d, w. A bare "0" is zero.

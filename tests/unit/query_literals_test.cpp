@@ -26,6 +26,20 @@ TEST(QueryLiterals, SizesRejected) {
     EXPECT_FALSE(parse_size("99999999999999999999TB"));
 }
 
+TEST(QueryLiterals, ExactSizesAreWholeBytes) {
+    EXPECT_EQ(parse_exact_size("1500"), 1500u);
+    EXPECT_EQ(parse_exact_size("1.5KB"), 1500u);
+    EXPECT_EQ(parse_exact_size("1.25KiB"), 1280u);
+    EXPECT_EQ(parse_exact_size("44.0"), 44u);
+    EXPECT_EQ(parse_exact_size("0.000001MB"), 1u);
+    EXPECT_FALSE(parse_exact_size("44.5"));
+    EXPECT_FALSE(parse_exact_size("2.50"));
+    EXPECT_FALSE(parse_exact_size("0.0449KB"));
+    EXPECT_FALSE(parse_exact_size("1.3KiB"));
+    EXPECT_FALSE(parse_exact_size("0.5B"));
+    EXPECT_FALSE(parse_exact_size("1.5XB"));
+}
+
 TEST(QueryLiterals, Durations) {
     EXPECT_EQ(parse_duration("0"), 0);
     EXPECT_EQ(parse_duration("250ms"), 250);

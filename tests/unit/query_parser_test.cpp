@@ -141,7 +141,7 @@ TEST(QueryParser, InvalidFieldsAndValues) {
         {"target_ip > 10.0.0.0/8", 1, 11, "operator '>' does not apply to the network"},
         {"time > yesterday", 1, 8, "expected an ISO 8601 time"},
         {"time > 2024-02-30", 1, 8, "expected an ISO 8601 time"},
-        {"bytes_out > 1XB", 1, 13, "expected a byte count"},
+        {"bytes_out > 1XB", 1, 13, "expected a whole number of bytes"},
         {"direction = sideways", 1, 13, "expected inbound, outbound or unknown"},
         {"id = reconnect", 1, 6, "expected connect, disconnect, statistics"},
         {"partial = maybe", 1, 11, "expected true or false"},
