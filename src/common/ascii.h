@@ -51,6 +51,63 @@ inline size_t utf8_length_at(std::string_view text, size_t i) {
     return length;
 }
 
+// Returns whether `text` is well-formed UTF-8 throughout.
+inline bool is_valid_utf8(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size()) {
+        if (static_cast<uint8_t>(text[i]) < 0x80) {
+            ++i;
+            continue;
+        }
+        const size_t length = utf8_length_at(text, i);
+        if (length == 0) return false;
+        i += length;
+    }
+    return true;
+}
+
+// Returns `text` with each ill-formed part replaced by U+FFFD: a byte that starts no
+// sequence, or the longest start of a sequence that breaks off. This replaces each "maximal
+// subpart", option 2 of Unicode's Public Review Issue #121, which its technical committee
+// preferred, and matches what nlohmann::json's dump() writes, so text stored this way
+// prints as JSON does.
+inline std::string to_valid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t i = 0;
+    while (i < text.size()) {
+        const size_t length = utf8_length_at(text, i);
+        if (length > 0) {
+            out.append(text.substr(i, length));
+            i += length;
+            continue;
+        }
+        // The bytes that could still begin a well-formed sequence (RFC 3629, section 4).
+        const auto lead = static_cast<uint8_t>(text[i]);
+        size_t expected = 0;
+        uint8_t low = 0x80;
+        uint8_t high = 0xBF;
+        if (lead >= 0xC2 && lead <= 0xDF) expected = 2;
+        if (lead >= 0xE0 && lead <= 0xEF) expected = 3;
+        if (lead >= 0xF0 && lead <= 0xF4) expected = 4;
+        if (lead == 0xE0) low = 0xA0;
+        if (lead == 0xED) high = 0x9F;
+        if (lead == 0xF0) low = 0x90;
+        if (lead == 0xF4) high = 0x8F;
+        size_t part = 1;
+        while (expected > 0 && part < expected && i + part < text.size()) {
+            const auto next = static_cast<uint8_t>(text[i + part]);
+            if (next < low || next > high) break;
+            low = 0x80;
+            high = 0xBF;
+            ++part;
+        }
+        out += "\xef\xbf\xbd";
+        i += part;
+    }
+    return out;
+}
+
 // Returns `text` with \xNN escapes for what a terminal would act on rather than show. Those
 // are control characters (C0, DEL, C1), which move the cursor or erase lines, and
 // bidirectional controls, which reorder the line. Bytes that are not UTF-8 and the

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <utility>
 
+#include "common/ascii.h"
+
 namespace pw::store {
 namespace {
 
@@ -167,6 +169,14 @@ void Statement::bind(int index, int64_t value) {
 }
 
 void Statement::bind(int index, std::string_view value) {
+    // SQLite stores text as it is given, and other readers (Python's sqlite3, say) fail on
+    // rows that are not UTF-8. Process names and device names need not be, so they are
+    // stored as the JSON output prints them, and a search for the printed value finds them.
+    std::string repaired;
+    if (!is_valid_utf8(value)) {
+        repaired = to_valid_utf8(value);
+        value = repaired;
+    }
     check(db_,
           sqlite3_bind_text64(statement_, index, value.data(), value.size(), SQLITE_TRANSIENT,
                               SQLITE_UTF8),

@@ -84,6 +84,7 @@ class Statement {
     ~Statement();
 
     void bind(int index, int64_t value);
+    // Binds `value` as text, with what is not UTF-8 replaced as to_valid_utf8() does.
     void bind(int index, std::string_view value);
     void bind(int index, std::span<const uint8_t> value);
     void bind_null(int index);

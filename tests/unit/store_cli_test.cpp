@@ -336,6 +336,26 @@ TEST_F(StoreCli, CsvReplacesControlsAndInvalidBytes) {
     EXPECT_NE(csv.out.find(",\"x\ny\","), std::string::npos) << csv.out;  // quoted, kept
 }
 
+// Text that is not UTF-8 is stored as the output prints it, so that a search for the
+// printed value finds it and every reader of the file gets UTF-8.
+TEST_F(StoreCli, InvalidUtf8StoredAsPrinted) {
+    auto event = connection_event(events::Activity::kConnect, 1'700'000'000'000, "C1");
+    event.device = "lab\xff";
+    event.process = events::Process{7, "a\xe2\x82z", "/bin/x", "x", 0, "root", ""};
+    testing::write_events(store_, {event});
+    {
+        Database db = Database::open(store_, SQLITE_OPEN_READONLY);
+        EXPECT_EQ(db.query_text("SELECT device FROM events"), "lab\xef\xbf\xbd");
+        EXPECT_EQ(db.query_text("SELECT process_name FROM events"), "a\xef\xbf\xbdz");
+    }
+    std::vector<nlohmann::json> dumped = json_lines(run({"dump"}).out);
+    ASSERT_EQ(dumped.size(), 1u);
+    const std::string printed = dumped[0]["device"];
+    CommandResult found = run({"search", "device = \"" + printed + "\""});
+    ASSERT_EQ(found.exit_code, 0) << found.err;
+    EXPECT_EQ(json_lines(found.out).size(), 1u);
+}
+
 TEST_F(StoreCli, CorrelateSessions) {
     using events::Activity;
     const int64_t t = 1'700'000'000'000;

@@ -55,5 +55,24 @@ TEST(Utf8Length, RejectsIllFormedSequences) {
     EXPECT_EQ(utf8_length_at("\xe2\x80", 0), 0u);          // cut short
 }
 
+// Each ill-formed part becomes one U+FFFD: a byte that starts no sequence, or the longest
+// start of one that breaks off.
+TEST(ValidUtf8, ReplacesMaximalSubparts) {
+    const std::string kReplacement = "\xef\xbf\xbd";
+    EXPECT_TRUE(is_valid_utf8("plain \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
+    EXPECT_FALSE(is_valid_utf8("a\xff"));
+    EXPECT_EQ(to_valid_utf8("caf\xc3\xa9"), "caf\xc3\xa9");
+    EXPECT_EQ(to_valid_utf8("a\xff"
+                            "b"),
+              "a" + kReplacement + "b");
+    // E2 82 begins a three-byte sequence that breaks off at 'z': one replacement.
+    EXPECT_EQ(to_valid_utf8("a\xe2\x82z"), "a" + kReplacement + "z");
+    // A lone continuation byte and an overlong form's lead are a part each.
+    EXPECT_EQ(to_valid_utf8("\x80\xc0\xaf"), kReplacement + kReplacement + kReplacement);
+    // ED A0 would be a surrogate: ED alone is the part, then A0.
+    EXPECT_EQ(to_valid_utf8("\xed\xa0\x80"), kReplacement + kReplacement + kReplacement);
+    EXPECT_EQ(to_valid_utf8("\xf0\x9f\x98"), kReplacement);
+}
+
 }  // namespace
 }  // namespace pw
