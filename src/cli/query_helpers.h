@@ -2,6 +2,7 @@
 
 // Query building blocks shared by the commands that read the store.
 
+#include <cstdint>
 #include <string>
 
 #include "query/ast.h"
@@ -19,6 +20,10 @@ query::ExpressionPtr both(query::ExpressionPtr left, query::ExpressionPtr right)
 // std::invalid_argument naming `option` when the time is invalid.
 query::ExpressionPtr time_bound(const std::string& option, const std::string& text,
                                 query::Operator op);
+
+// Warns when `text`, the value of `option` read as `time_ms`, is a bare number that looks
+// like seconds rather than milliseconds.
+void warn_if_seconds(const std::string& option, const std::string& text, int64_t time_ms);
 
 // Prints the error, then the part of the query line around the column at fault with a caret
 // under that column.

@@ -41,6 +41,7 @@ std::string absolute_time(const std::string& option, const std::string& text, in
         throw std::invalid_argument(
             fmt::format("{}: invalid time '{}'; expected {}", option, text, query::kTimeForms));
     }
+    warn_if_seconds(option, text, *time);
     return query::format_time(*time);
 }
 

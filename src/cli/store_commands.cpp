@@ -235,8 +235,17 @@ void register_dump(CLI::App& app, int& exit_code) {
                                     : "";
             },
             "NAME"));
-    auto* connection = command->add_option(
-        "--connection", options->connection, "Only events of the connection with this connection_uid");
+    auto* connection =
+        command
+            ->add_option("--connection", options->connection,
+                         "Only events of the connection with this connection_uid")
+            ->check(CLI::Validator(
+                [](const std::string& uid) -> std::string {
+                    return uid.empty() ? "an empty connection_uid matches no event; give one as "
+                                         "events print it (C and 16 hex digits)"
+                                       : "";
+                },
+                "UID"));
     command
         ->add_flag("--audit", options->audit,
                    "Print the audit events of policy changes instead of network events")

@@ -356,6 +356,25 @@ TEST_F(StoreCli, InvalidUtf8StoredAsPrinted) {
     EXPECT_EQ(json_lines(found.out).size(), 1u);
 }
 
+TEST_F(StoreCli, DumpFilterEdgeCases) {
+    testing::write_events(store_,
+                          {connection_event(events::Activity::kConnect, 1'700'000'000'000, "C1")});
+    CommandResult empty = run({"dump", "--connection", ""});
+    EXPECT_EQ(empty.exit_code, 2);
+    EXPECT_NE(empty.err.find("an empty connection_uid matches no event"), std::string::npos)
+        << empty.err;
+    // Seconds given where milliseconds are read: the warning names the option.
+    for (const char* command : {"dump", "search"}) {
+        std::vector<std::string> arguments = {command, "--since", "1700000000"};
+        if (std::string(command) == "search") arguments.push_back("time > 0");
+        CommandResult seconds = run(arguments);
+        EXPECT_EQ(seconds.exit_code, 0) << command << ": " << seconds.err;
+        EXPECT_NE(seconds.err.find("--since 1700000000 is read as milliseconds"), std::string::npos)
+            << command << ": " << seconds.err;
+        EXPECT_EQ(seconds.err.find("query:"), std::string::npos) << command << ": " << seconds.err;
+    }
+}
+
 TEST_F(StoreCli, CorrelateSessions) {
     using events::Activity;
     const int64_t t = 1'700'000'000'000;
