@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "capture/pcapng_reader.h"
+#include "common/ascii.h"
 
 namespace pw::capture {
 namespace {
@@ -189,7 +190,8 @@ struct FileCloser {
 
 // Returns how messages name the input `path`: quoted, or "standard input" for "-".
 std::string input_name(const std::string& path) {
-    return path == "-" ? "standard input" : "'" + path + "'";
+    // A file name may hold control characters, which a terminal showing the log would act on.
+    return path == "-" ? "standard input" : "'" + terminal_safe(path) + "'";
 }
 
 // Returns the message for an input that cannot be read as a capture at all.

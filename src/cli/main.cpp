@@ -5,8 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 
 #include "cli/commands.h"
+#include "common/ascii.h"
 
 int main(int argc, char** argv) {
     // SQLite's count of its memory takes a global mutex per allocation, and nothing reads it.
@@ -43,7 +45,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& error) {
         // --help and --version exit 0; every usage error exits 2, as store.md and the
         // README document, instead of CLI11's own codes (104 to 114).
-        return app.exit(error) == 0 ? 0 : 2;
+        if (error.get_exit_code() == 0) return app.exit(error);
+        // The message may quote an argument, such as a file name with control characters.
+        std::cerr << pw::terminal_safe(error.what()) << "\nRun with --help for more information.\n";
+        return 2;
     } catch (const std::exception& error) {
         spdlog::error("{}", error.what());
         return 1;

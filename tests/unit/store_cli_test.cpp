@@ -375,6 +375,25 @@ TEST_F(StoreCli, DumpFilterEdgeCases) {
     }
 }
 
+// A file name with control characters reaches the terminal escaped, in usage errors and in
+// the log of a damaged capture.
+TEST_F(StoreCli, FileNamesEscapedInMessages) {
+    const std::string missing = dir_.file("gone\x1b[2J.pcap");
+    CommandResult absent = protowatch(dir_, {"analyze", "-q", "--no-store", missing});
+    EXPECT_EQ(absent.exit_code, 2);
+    EXPECT_EQ(absent.err.find('\x1b'), std::string::npos) << absent.err;
+    EXPECT_NE(absent.err.find("gone\\x1b[2J.pcap"), std::string::npos) << absent.err;
+
+    const std::string damaged = dir_.file("cut\x1b[2J.pcap");
+    std::string capture =
+        testing::read_file(std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap");
+    std::ofstream(damaged, std::ios::binary) << capture.substr(0, 90);
+    CommandResult cut = protowatch(dir_, {"analyze", "-q", "--no-store", damaged});
+    EXPECT_EQ(cut.exit_code, 2);
+    EXPECT_EQ(cut.err.find('\x1b'), std::string::npos) << cut.err;
+    EXPECT_NE(cut.err.find("cut\\x1b[2J.pcap"), std::string::npos) << cut.err;
+}
+
 TEST_F(StoreCli, CorrelateSessions) {
     using events::Activity;
     const int64_t t = 1'700'000'000'000;
