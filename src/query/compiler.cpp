@@ -337,8 +337,24 @@ class Compiler {
                                          operator_text(comparison.op), value.text));
         }
         std::string first = placeholder(blob(network->first));
-        return fmt::format("{} BETWEEN {} AND {}", field.column, first,
-                           placeholder(blob(network->last)));
+        std::string range = fmt::format("{} BETWEEN {} AND {}", field.column, first,
+                                        placeholder(blob(network->last)));
+        // IPv4 addresses are stored mapped into ::ffff:0:0/96. An IPv6 network larger than
+        // that range (::/0, ::/8) means IPv6 addresses: it matches IPv4 ones only when
+        // written as that range or inside it (::ffff:10.0.0.0/104).
+        store::AddressBytes mapped_first{};
+        mapped_first[10] = 0xff;
+        mapped_first[11] = 0xff;
+        store::AddressBytes mapped_last = mapped_first;
+        std::fill(mapped_last.begin() + 12, mapped_last.end(), 0xff);
+        const bool contains_mapped =
+            network->first <= mapped_first && network->last >= mapped_last &&
+            (network->first != mapped_first || network->last != mapped_last);
+        if (!contains_mapped) return range;
+        // Placeholders are numbered in the order they are made, so each is made on its own.
+        std::string low = placeholder(blob(mapped_first));
+        std::string high = placeholder(blob(mapped_last));
+        return fmt::format("({} AND {} NOT BETWEEN {} AND {})", range, field.column, low, high);
     }
 
     std::string compile_address(const Field& field, const Comparison& comparison) {

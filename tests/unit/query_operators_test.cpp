@@ -167,6 +167,12 @@ TEST_F(QueryOperators, InNetwork) {
     EXPECT_EQ(match("target_ip = 192.168.1.0/24"), Uids{"smb2-stats"});
     EXPECT_EQ(match("target_ip in 0.0.0.0/0 and target_port = 53"), Uids{});
     EXPECT_EQ(match("target_ip in ::/0 and target_port = 53"), Uids{"dns-stats"});
+    // An IPv6 network larger than the range IPv4 addresses are stored in means IPv6 only,
+    // while that range, or a network inside it, is IPv4.
+    EXPECT_EQ(match("target_ip in ::/0"), Uids{"dns-stats"});
+    EXPECT_EQ(match("target_ip in ::/8"), Uids{});
+    EXPECT_EQ(match("target_ip in ::ffff:10.0.0.0/104"), Uids{"smb1-stats"});
+    EXPECT_EQ(match("target_ip in ::ffff:0:0/96"), match("target_ip in 0.0.0.0/0"));
     // Bits after the prefix do not narrow the network.
     EXPECT_EQ(match("target_ip in 10.200.3.4/8"), Uids{"smb1-stats"});
 }
