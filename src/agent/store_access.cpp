@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "common/directories.h"
 #include "control/peer.h"
 #include "store/event_store.h"
 #include "store/schema.h"
@@ -76,9 +77,13 @@ void restrict_store_access(const std::string& store_path, const std::string& rea
             store_path, reader_group, reader_group);
     }
     gid_t group = gid.value_or(static_cast<gid_t>(-1));
-    std::error_code error;
+    // Directories made here let the reader group through to the store, which the agent's
+    // umask (027) would otherwise keep from it.
     std::filesystem::path parent = std::filesystem::path(store_path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent, error);
+    if (!parent.empty() && !create_directories_with(parent, 0750, group)) {
+        spdlog::warn("event store {}: cannot create its directory {}: {}", store_path,
+                     parent.string(), std::strerror(errno));
+    }
     restrict_file(store_path, group, true);
     // SQLite gives the -wal and -shm files it creates the store's group only while the
     // process may change a file's group, which the agent gives up with its capabilities.

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/directories.h"
 #include "events/json.h"
 
 namespace pw::control {
@@ -115,10 +116,9 @@ void ControlServer::listen() {
     const std::string& path = settings_.socket_path;
     sockaddr_un address = socket_address(path);
     std::filesystem::path directory = std::filesystem::path(path).parent_path();
-    std::error_code error;
-    if (!directory.empty() && std::filesystem::create_directories(directory, error)) {
-        chmod(directory.c_str(), 0755);
-    }
+    // Access is checked on the socket file itself, so the directories that lead to it may
+    // be open to everyone, as /run's are.
+    if (!directory.empty()) create_directories_with(directory, 0755, static_cast<gid_t>(-1));
     remove_stale_socket(path, address);
 
     listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
