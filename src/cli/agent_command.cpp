@@ -139,8 +139,8 @@ bool handle_signals(daemon::SignalWatcher& signals, policy::PolicyHolder* holder
 // Connects the policy holder to the agent: audit events go to the policy's store, and a
 // change of the recording rules or of the capture reaches the agent at once.
 void follow_policy(policy::PolicyHolder& holder, agent::Agent& agent,
-                   const std::string& store_path) {
-    holder.set_audit_recorder(policy::store_audit_recorder(store_path));
+                   std::shared_ptr<policy::AuditOutbox> audit) {
+    holder.set_audit_recorder(policy::store_audit_recorder(std::move(audit)));
     // The policy the agent started with, and the one whose capture it applied last; the
     // listeners run one at a time, under the holder's lock.
     auto running = std::make_shared<policy::Policy>(*holder.current());
@@ -265,9 +265,11 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
         };
     }
     agent::Agent agent(options.config);
+    std::shared_ptr<policy::AuditOutbox> audit;
     if (holder != nullptr) {
         holder->set_device(device_name(options.config));
-        follow_policy(*holder, agent, options.config.store.path);
+        audit = std::make_shared<policy::AuditOutbox>(options.config.store.path);
+        follow_policy(*holder, agent, audit);
         control::register_policy_commands(server, *holder);
     }
     agent::register_agent_commands(server, agent);
@@ -279,6 +281,7 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     }
     int status = agent.run([&] { return handle_signals(signals, holder.get()); });
     server.stop();
+    if (audit != nullptr) audit->close();  // after the server: no change comes any more
     return status;
 }
 

@@ -126,8 +126,9 @@ ChangeResult PolicyHolder::replace_locked(Policy next, const std::string& action
     event.device = device_.empty() ? host_name() : device_;
     event.changes = result.changes;
     log_change(event);
-    // The change stands even when its audit event cannot be stored: the recorder logs that,
-    // and refusing a valid change for a full disk would leave the old policy running unseen.
+    // The change stands even when its audit event cannot be stored at once: the recorder
+    // keeps and retries it, and refusing a valid change for a full disk would leave the old
+    // policy running unseen.
     if (recorder_) recorder_(event, next);
 
     policy_ = std::make_shared<const Policy>(std::move(next));
@@ -135,14 +136,75 @@ ChangeResult PolicyHolder::replace_locked(Policy next, const std::string& action
     return result;
 }
 
-PolicyHolder::AuditRecorder store_audit_recorder(std::string store_path) {
-    return [store_path = std::move(store_path)](const events::AuditEvent& event, const Policy&) {
+AuditOutbox::AuditOutbox(std::string store_path) : store_path_(std::move(store_path)) {
+    thread_ = std::thread([this] { run(); });
+}
+
+AuditOutbox::~AuditOutbox() { close(); }
+
+void AuditOutbox::record(const events::AuditEvent& event) {
+    std::lock_guard lock(mutex_);
+    waiting_.push_back(event);
+    // Events that wait go first, so that the trail keeps the order of the changes.
+    const std::string error = store_waiting_locked();
+    if (error.empty()) return;
+    spdlog::error(
+        "audit event of the policy {} by user {} could not be stored in {}: {}; "
+        "{} audit events wait, tried again every {} s",
+        event.action, event.actor_user, store_path_, error, waiting_.size(),
+        kRetryInterval.count());
+}
+
+size_t AuditOutbox::waiting() const {
+    std::lock_guard lock(mutex_);
+    return waiting_.size();
+}
+
+std::string AuditOutbox::store_waiting_locked() {
+    while (!waiting_.empty()) {
         try {
-            store::record_audit_event(store_path, event);
+            store::record_audit_event(store_path_, waiting_.front());
         } catch (const std::exception& error) {
-            spdlog::error("audit event of the policy {} by user {} could not be stored in {}: {}",
-                          event.action, event.actor_user, store_path, error.what());
+            return error.what();
         }
+        waiting_.pop_front();
+    }
+    return {};
+}
+
+void AuditOutbox::run() {
+    std::unique_lock lock(mutex_);
+    while (!closing_) {
+        wake_.wait_for(lock, kRetryInterval);
+        if (closing_ || waiting_.empty()) continue;
+        const size_t before = waiting_.size();
+        if (store_waiting_locked().empty()) {
+            spdlog::info("audit events: the {} that waited are stored in {}", before, store_path_);
+        }
+    }
+}
+
+void AuditOutbox::close() {
+    {
+        std::lock_guard lock(mutex_);
+        if (closing_) return;
+        closing_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mutex_);
+    const std::string error = store_waiting_locked();
+    for (const events::AuditEvent& event : waiting_) {
+        spdlog::error(
+            "audit event of the policy {} by user {} at {} ms was not stored in {}: "
+            "{}",
+            event.action, event.actor_user, event.time_ms, store_path_, error);
+    }
+}
+
+PolicyHolder::AuditRecorder store_audit_recorder(std::shared_ptr<AuditOutbox> outbox) {
+    return [outbox = std::move(outbox)](const events::AuditEvent& event, const Policy&) {
+        outbox->record(event);
     };
 }
 

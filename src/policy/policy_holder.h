@@ -2,10 +2,14 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/audit_event.h"
@@ -79,9 +83,42 @@ class PolicyHolder {
     std::vector<Listener> listeners_;
 };
 
-// The recorder that writes audit events into the store at `store_path`, the one the agent
-// records to, logging an event it cannot store. A policy that names another store takes
-// effect there at the next start only, and a file there may be anyone's.
-PolicyHolder::AuditRecorder store_audit_recorder(std::string store_path);
+// Writes audit events into the store at `store_path`, the one the agent records to. A policy
+// that names another store takes effect there at the next start only, and a file there may
+// be anyone's. An event the store does not take (it is locked, the disk is full) is logged
+// and kept, and a thread of the outbox tries again every kRetryInterval, in order, until
+// close(). Thread-safe.
+class AuditOutbox {
+  public:
+    explicit AuditOutbox(std::string store_path);
+    ~AuditOutbox();  // close()
+    AuditOutbox(const AuditOutbox&) = delete;
+    AuditOutbox& operator=(const AuditOutbox&) = delete;
+
+    // Stores `event`, or keeps it for a later try when the store does not take it.
+    void record(const events::AuditEvent& event);
+    // Audit events kept for a later try.
+    size_t waiting() const;
+    // Tries the kept events once more, stops the thread, and logs each event still kept as
+    // lost.
+    void close();
+
+    static constexpr std::chrono::seconds kRetryInterval{1};
+
+  private:
+    // Stores the kept events in order; returns the error of the first that fails.
+    std::string store_waiting_locked();
+    void run();
+
+    std::string store_path_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<events::AuditEvent> waiting_;
+    bool closing_ = false;
+    std::thread thread_;
+};
+
+// The recorder that passes each audit event to `outbox`.
+PolicyHolder::AuditRecorder store_audit_recorder(std::shared_ptr<AuditOutbox> outbox);
 
 }  // namespace pw::policy

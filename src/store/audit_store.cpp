@@ -1,6 +1,7 @@
 #include "store/audit_store.h"
 
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <random>
 
@@ -10,6 +11,9 @@
 
 namespace pw::store {
 namespace {
+
+// How long storing an audit event waits for another process's lock (SQLite's busy timeout).
+constexpr int kAuditBusyTimeoutMs = 1000;
 
 constexpr const char* kInsertAudit = R"sql(
 INSERT INTO audit_events (event_uid, stored_at, time, action, actor_uid, actor_user, actor_pid,
@@ -90,6 +94,9 @@ void record_audit_event(const std::string& path, const events::AuditEvent& event
     // Opening through EventStore creates the file and runs the migrations like any writer.
     std::unique_ptr<EventStore> store = EventStore::open(path, RetentionPolicy{});
     Database& db = store->database();
+    // The caller keeps an event the store does not take and tries again later
+    // (policy::AuditOutbox), so the change that it records waits for a lock only briefly.
+    sqlite3_busy_timeout(db.handle(), kAuditBusyTimeoutMs);
     Statement insert = db.prepare(kInsertAudit);
     insert.bind(1, random_uuid());
     insert.bind(2, query::now_ms());

@@ -264,7 +264,8 @@ TEST(PolicyHolder, ChangesAreAuditedAndInvalidOnesKeepPolicy) {
     Policy initial;
     initial.store_path = dir.file("events.db");
     PolicyHolder holder(initial);
-    holder.set_audit_recorder(store_audit_recorder(initial.store_path));
+    holder.set_audit_recorder(
+        store_audit_recorder(std::make_shared<AuditOutbox>(initial.store_path)));
     int notified = 0;
     holder.add_listener([&](const Policy&) { ++notified; });
 
@@ -301,7 +302,8 @@ TEST(PolicyHolder, AuditEventsCarryTheAgentsDevice) {
     Policy initial;
     initial.store_path = dir.file("events.db");
     PolicyHolder holder(initial);
-    holder.set_audit_recorder(store_audit_recorder(initial.store_path));
+    holder.set_audit_recorder(
+        store_audit_recorder(std::make_shared<AuditOutbox>(initial.store_path)));
     holder.set_device("web-1");
     holder.update("disable", Actor{0, "root", 1}, [](Policy& p) { p.recording_enabled = false; });
 
@@ -309,6 +311,41 @@ TEST(PolicyHolder, AuditEventsCarryTheAgentsDevice) {
     std::vector<store::StoredAuditEvent> stored = store::read_audit_events(db, {});
     ASSERT_EQ(stored.size(), 1u);
     EXPECT_EQ(stored[0].event.device, "web-1");
+}
+
+// A change made while another process holds the store locked stands, and its audit event
+// waits and is stored once the lock is gone.
+TEST(PolicyHolder, AuditEventWaitsForLockedStore) {
+    TempDir dir;
+    Policy initial;
+    initial.store_path = dir.file("events.db");
+    store::testing::write_events(initial.store_path, {store::testing::numbered_event(0)});
+    auto outbox = std::make_shared<AuditOutbox>(initial.store_path);
+    PolicyHolder holder(initial);
+    holder.set_audit_recorder(store_audit_recorder(outbox));
+    {
+        store::Database lock = store::Database::open(initial.store_path, SQLITE_OPEN_READWRITE);
+        lock.execute("PRAGMA busy_timeout = 0");
+        lock.execute("BEGIN EXCLUSIVE");
+        // The recorder's own wait for the lock (SQLite's busy timeout) ends first.
+        std::thread change([&] {
+            holder.update("disable", Actor{0, "root", 1},
+                          [](Policy& p) { p.recording_enabled = false; });
+        });
+        change.join();
+        EXPECT_FALSE(holder.current()->recording_enabled);
+        EXPECT_EQ(outbox->waiting(), 1u);
+        lock.execute("COMMIT");
+    }
+    for (int i = 0; i < 100 && outbox->waiting() > 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(outbox->waiting(), 0u);
+    outbox->close();
+    store::Database db = store::Database::open(initial.store_path, SQLITE_OPEN_READONLY);
+    std::vector<store::StoredAuditEvent> stored = store::read_audit_events(db, {});
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_EQ(stored[0].event.action, "disable");
 }
 
 TEST(AuditStore, MigratesVersionOneStore) {
