@@ -47,8 +47,9 @@ void restrict_file(const std::string& path, gid_t group, bool create,
 
 // Throws when the file at `path` exists and belongs to a user other than root and the agent's
 // own: that user could change the events the agent records there, or read them. A link is
-// checked and so is the file it leads to, which SQLite opens.
-void check_store_owner(const std::string& path) {
+// checked and so is the file it leads to, which SQLite opens. The message suggests `option`
+// for another path.
+void check_store_owner(const std::string& path, const char* option = "--store") {
     struct stat link {};
     struct stat target {};
     for (const struct stat* info : {lstat(path.c_str(), &link) == 0 ? &link : nullptr,
@@ -57,8 +58,8 @@ void check_store_owner(const std::string& path) {
         control::PeerCredentials owner = control::resolve_user(info->st_uid, info->st_gid);
         throw store::StoreError(fmt::format(
             "{} belongs to user {}, who could change the events the agent records there; run "
-            "`chown root {}` or pass --store with another path",
-            path, owner.user, path));
+            "`chown root {}` or pass {} with another path",
+            path, owner.user, path, option));
     }
 }
 
@@ -94,6 +95,8 @@ void restrict_store_access(const std::string& store_path, const std::string& rea
 
 void restrict_events_file_access(const std::string& path, const std::string& reader_group) {
     if (path.empty() || path == "-") return;
+    // Before its mode changes: another user's file in a shared directory stays theirs.
+    check_store_owner(path, "--json");
     std::optional<gid_t> gid = control::find_group(reader_group);
     restrict_file(path, gid.value_or(static_cast<gid_t>(-1)), true, "--json file");
 }

@@ -15,7 +15,8 @@ namespace pw::agent {
 void restrict_store_access(const std::string& store_path, const std::string& reader_group);
 
 // Gives the agent's --json file (not standard output) to `reader_group` with mode 0640, as
-// the store, creating it empty when it is missing. Call before privileges are dropped.
+// the store, creating it empty when it is missing. Throws store::StoreError when it belongs
+// to another user than root and the agent's. Call before privileges are dropped.
 void restrict_events_file_access(const std::string& path, const std::string& reader_group);
 
 }  // namespace pw::agent

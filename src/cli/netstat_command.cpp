@@ -98,7 +98,8 @@ bool matches(const nlohmann::json& row, const NetstatOptions& options) {
 std::string process_cell(const nlohmann::json& row) {
     if (!row.contains("process")) return "-";
     const nlohmann::json& process = row["process"];
-    if (!process.contains("pid")) return "? (" + process.value("unattributed_reason", "") + ")";
+    // The reason a connection has no process is in --json: it would not fit the column.
+    if (!process.contains("pid")) return "?";
     // Any local user names its own processes, so the name may hold terminal control codes.
     return fmt::format("{}/{}", process["pid"].get<int64_t>(),
                        terminal_safe(process["name"].get<std::string>()));
