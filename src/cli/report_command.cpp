@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/output_paths.h"
 #include "cli/query_helpers.h"
+#include "common/ascii.h"
 #include "query/compiler.h"
 #include "query/literals.h"
 #include "report/page.h"
@@ -43,6 +45,19 @@ std::string absolute_time(const std::string& option, const std::string& text, in
     }
     warn_if_seconds(option, text, *time);
     return query::format_time(*time);
+}
+
+// Returns whether `expression` compares `field` (lower-case).
+bool mentions_field(const query::Expression& expression, const std::string& field) {
+    if (expression.kind == query::Expression::Kind::kComparison) {
+        // Field names are case-insensitive.
+        const std::string& name = expression.comparison.field;
+        return name.size() == field.size() && contains_ignoring_case(name, field);
+    }
+    return std::any_of(expression.operands.begin(), expression.operands.end(),
+                       [&](const query::ExpressionPtr& operand) {
+                           return operand != nullptr && mentions_field(*operand, field);
+                       });
 }
 
 int run_report(const ReportOptions& options) {
@@ -79,6 +94,12 @@ int run_report(const ReportOptions& options) {
         return kExitUsage;
     }
     for (const std::string& warning : job.filter.warnings) spdlog::warn("{}", warning);
+    if (expression && mentions_field(*expression, "reason")) {
+        spdlog::warn(
+            "the query compares 'reason', which only disconnect events carry, while "
+            "the report selects connections by their statistics events; use `protowatch "
+            "search` for disconnect events");
+    }
 
     report::check_output_path(options.output_path, "-o");
     job.store_path = options.store_path.empty() ? store::default_store_path() : options.store_path;

@@ -552,6 +552,15 @@ TEST_F(StoreCli, AnalyzeRefusesJsonOverTheStore) {
     EXPECT_FALSE(json_lines(run({"dump"}).out).empty());
 }
 
+TEST_F(StoreCli, ReportWarnsAboutDisconnectFields) {
+    testing::write_events(
+        store_, {connection_event(events::Activity::kDisconnect, 1'700'000'000'000, "C1")});
+    CommandResult report =
+        protowatch(dir_, {"report", "--store", store_, "-o", dir_.file("r.html"), "Reason = fin"});
+    EXPECT_EQ(report.exit_code, 0) << report.err;
+    EXPECT_NE(report.err.find("only disconnect events carry"), std::string::npos) << report.err;
+}
+
 TEST_F(StoreCli, ReportRefusesOutputOverTheStore) {
     std::string capture = std::string(PROTOWATCH_SOURCE_DIR) + "/tests/captures/sample.pcap";
     ASSERT_EQ(protowatch(dir_, {"analyze", "-q", "--store", store_, capture}).exit_code, 0);
