@@ -19,8 +19,14 @@ bool same_file(const std::string& first, const std::string& second) {
 
 void check_output_is_not_store(const std::string& option, const std::string& path,
                                const std::string& store) {
+    // SQLite names the -wal and -shm files after the store's real path when the store path
+    // is a link, so both spellings are checked.
+    std::error_code error;
+    const std::string real_store =
+        std::filesystem::weakly_canonical(std::filesystem::absolute(store, error), error).string();
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-        if (same_file(path, store + suffix)) {
+        if (same_file(path, store + suffix) ||
+            (!real_store.empty() && same_file(path, real_store + suffix))) {
             throw std::invalid_argument(
                 option + " '" + path + "' is the event store" +
                 (suffix[0] != '\0' ? std::string("'s ") + (suffix + 1) + " file" : "") +

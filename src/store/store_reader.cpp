@@ -23,15 +23,19 @@ constexpr const char* kColumns =
 // The session lookups: by connection_uid with the index on (connection_uid, time), and for
 // events without one by the index on (target_addr, target_port, time). The text columns keep
 // endpoints whose address did not parse apart from each other.
+// A session's events are stored in order, so its connect is the last match stored before
+// the statistics event (?11, its id) and its disconnect the first after: ?13 is -1 for a
+// connect and 1 for a disconnect. A capture analyzed twice into one store then pairs each
+// copy's events with each other.
 constexpr const char* kSessionByUid =
     "connection_uid = ?1 AND time BETWEEN ?2 AND ?3 AND activity_id = ?4 AND device IS ?5 AND "
     "ip_protocol = ?6 AND source_ip = ?7 AND source_port = ?8 AND target_ip = ?9 AND "
-    "target_port = ?10 ORDER BY abs(events.id - ?11), events.id LIMIT 1";
+    "target_port = ?10 AND (events.id - ?11) * ?13 > 0 ORDER BY events.id * ?13 LIMIT 1";
 constexpr const char* kSessionByEndpoints =
     "target_addr IS ?12 AND target_port = ?10 AND time BETWEEN ?2 AND ?3 AND target_ip = ?9 AND "
     "source_ip = ?7 AND source_port = ?8 AND ip_protocol = ?6 AND activity_id = ?4 AND "
-    "device IS ?5 AND coalesce(connection_uid, '') = '' "
-    "ORDER BY abs(events.id - ?11), events.id LIMIT 1";
+    "device IS ?5 AND coalesce(connection_uid, '') = '' AND (events.id - ?11) * ?13 > 0 "
+    "ORDER BY events.id * ?13 LIMIT 1";
 
 void read_row(const Statement& row, StoredEvent& out) {
     out.sequence = row.column_int(0);
@@ -271,6 +275,7 @@ std::optional<StoredEvent> StoreReader::find_session_event(const events::Event& 
     lookup.bind(9, std::string_view(statistics.target_ip));
     lookup.bind(10, int64_t{statistics.target_port});
     lookup.bind(11, statistics_sequence);
+    lookup.bind(13, int64_t{activity == events::Activity::kConnect ? -1 : 1});
     if (!by_uid) {
         if (auto address = parse_address(statistics.target_ip)) {
             lookup.bind(12, std::span<const uint8_t>(*address));

@@ -59,9 +59,10 @@ class StoreReader {
     // statistics event. A disconnect lies at or after end_time, and may come after the
     // statistics event itself: the last statistics event of a quiet connection is one that
     // fell due, and the disconnect follows at its timeout. Without a connection_uid, both
-    // must lie in [start_time, end_time]. Of several matches (a capture analyzed twice into
-    // one store, say) the one stored nearest to the statistics event wins. Throws
-    // StoreError as EventCursor::next does.
+    // must lie in [start_time, end_time]. A connect is the last match stored before the
+    // statistics event, a disconnect the first after it, so that the copies of a capture
+    // analyzed twice into one store pair within themselves. Throws StoreError as
+    // EventCursor::next does.
     std::optional<StoredEvent> find_session_event(const events::Event& statistics,
                                                   int64_t statistics_sequence,
                                                   events::Activity activity);

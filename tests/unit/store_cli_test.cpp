@@ -442,13 +442,15 @@ TEST_F(StoreCli, CorrelateSessions) {
 }
 
 // Events without a connection_uid pair by their endpoints within the statistics event's
-// packets, and the events of a connection analyzed twice pair within each copy.
+// packets, and the events of a long connection analyzed twice pair within each copy.
 TEST_F(StoreCli, CorrelateWithoutUidAndTwice) {
     using events::Activity;
     const int64_t t = 1'700'000'000'000;
     std::vector<events::Event> events;
-    for (int copy = 0; copy < 2; ++copy) {
-        for (const char* uid : {"", "twice"}) {
+    // Each connection's two copies follow each other, so that a statistics event lies nearer
+    // to the other copy's disconnect than to its own.
+    for (const char* uid : {"", "twice"}) {
+        for (int copy = 0; copy < 2; ++copy) {
             const uint16_t port = uid[0] == '\0' ? 50010 : 50011;
             auto connect = connection_event(Activity::kConnect, t, uid);
             auto statistics = connection_event(Activity::kStatistics, t + 1000, uid);
@@ -462,7 +464,14 @@ TEST_F(StoreCli, CorrelateWithoutUidAndTwice) {
                 event->direction =
                     copy == 0 ? events::Direction::kOutbound : events::Direction::kInbound;
             }
-            events.insert(events.end(), {connect, statistics, end});
+            events.insert(events.end(), {connect, statistics});
+            // Other connections' events between, as a long connection has them.
+            for (int other = 0; other < 10; ++other) {
+                auto filler = connection_event(Activity::kConnect, t + 500, "other");
+                filler.source_port = static_cast<uint16_t>(60000 + other);
+                events.push_back(filler);
+            }
+            events.push_back(end);
         }
     }
     testing::write_events(store_, events);
@@ -572,6 +581,12 @@ TEST_F(StoreCli, ReportRefusesOutputOverTheStore) {
         EXPECT_NE(over.err.find("is the event store"), std::string::npos) << over.err;
     }
     EXPECT_EQ(json_lines(run({"dump"}).out).size(), stored);
+    // Through a link to the store, SQLite's files are named after the store's real path.
+    const std::string link = dir_.file("link.db");
+    std::filesystem::create_symlink(store_, link);
+    CommandResult through = protowatch(dir_, {"report", "--store", link, "-o", store_ + "-wal"});
+    EXPECT_EQ(through.exit_code, 2);
+    EXPECT_NE(through.err.find("is the event store's wal file"), std::string::npos) << through.err;
 }
 
 TEST_F(StoreCli, AnalyzeRefusesOutputsOverEachOther) {
