@@ -40,6 +40,8 @@ namespace {
 
 // Usage errors exit 2, as in every command.
 constexpr int kExitUsage = 2;
+// As for events that could not be stored (agent::Agent::run()).
+constexpr int kExitAuditLost = 3;
 
 struct AgentOptions {
     agent::AgentConfig config;
@@ -281,7 +283,9 @@ int serve(AgentOptions& options, daemon::SignalWatcher& signals) {
     }
     int status = agent.run([&] { return handle_signals(signals, holder.get()); });
     server.stop();
-    if (audit != nullptr) audit->close();  // after the server: no change comes any more
+    // After the server: no change comes any more. A lost audit event fails the run as a lost
+    // network event does (exit status 3).
+    if (audit != nullptr && audit->close() > 0 && status == 0) status = kExitAuditLost;
     return status;
 }
 

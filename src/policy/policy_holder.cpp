@@ -184,10 +184,10 @@ void AuditOutbox::run() {
     }
 }
 
-void AuditOutbox::close() {
+size_t AuditOutbox::close() {
     {
         std::lock_guard lock(mutex_);
-        if (closing_) return;
+        if (closing_) return waiting_.size();
         closing_ = true;
     }
     wake_.notify_all();
@@ -200,6 +200,7 @@ void AuditOutbox::close() {
             "{}",
             event.action, event.actor_user, event.time_ms, store_path_, error);
     }
+    return waiting_.size();
 }
 
 PolicyHolder::AuditRecorder store_audit_recorder(std::shared_ptr<AuditOutbox> outbox) {

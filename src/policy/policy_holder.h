@@ -100,8 +100,8 @@ class AuditOutbox {
     // Audit events kept for a later try.
     size_t waiting() const;
     // Tries the kept events once more, stops the thread, and logs each event still kept as
-    // lost.
-    void close();
+    // lost. Returns how many were lost.
+    size_t close();
 
     static constexpr std::chrono::seconds kRetryInterval{1};
 

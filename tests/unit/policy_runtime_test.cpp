@@ -348,6 +348,21 @@ TEST(PolicyHolder, AuditEventWaitsForLockedStore) {
     EXPECT_EQ(stored[0].event.action, "disable");
 }
 
+TEST(PolicyHolder, AuditOutboxCountsLostAtClose) {
+    TempDir dir;
+    const std::string path = dir.file("events.db");
+    store::testing::write_events(path, {store::testing::numbered_event(0)});
+    AuditOutbox outbox(path);
+    store::Database lock = store::Database::open(path, SQLITE_OPEN_READWRITE);
+    lock.execute("BEGIN EXCLUSIVE");
+    events::AuditEvent event;
+    event.action = "disable";
+    outbox.record(event);
+    EXPECT_EQ(outbox.waiting(), 1u);
+    EXPECT_EQ(outbox.close(), 1u);
+    lock.execute("COMMIT");
+}
+
 TEST(AuditStore, MigratesVersionOneStore) {
     TempDir dir;
     std::string path = dir.file("events.db");
