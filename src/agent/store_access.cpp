@@ -47,8 +47,8 @@ void restrict_file(const std::string& path, gid_t group, bool create,
 
 // Throws when the file at `path` exists and belongs to a user other than root and the agent's
 // own: that user could change the events the agent records there, or read them. A link is
-// checked and so is the file it leads to, which SQLite opens. The message suggests `option`
-// for another path.
+// checked and so is the file it leads to, which SQLite opens, and so is the directory that
+// contains it. The message suggests `option` for another path.
 void check_store_owner(const std::string& path, const char* option = "--store") {
     struct stat link {};
     struct stat target {};
@@ -60,6 +60,17 @@ void check_store_owner(const std::string& path, const char* option = "--store") 
             "{} belongs to user {}, who could change the events the agent records there; run "
             "`chown root {}` or pass {} with another path",
             path, owner.user, path, option));
+    }
+    // The owner of the directory may rename or replace the file whatever its mode.
+    std::filesystem::path directory = std::filesystem::path(path).parent_path();
+    if (directory.empty()) directory = ".";
+    struct stat parent {};
+    if (stat(directory.c_str(), &parent) == 0 && parent.st_uid != 0 && parent.st_uid != geteuid()) {
+        control::PeerCredentials owner = control::resolve_user(parent.st_uid, parent.st_gid);
+        throw store::StoreError(fmt::format(
+            "the directory {} of {} belongs to user {}, who could replace the file and the "
+            "events the agent records there; pass {} with a path in a directory of root",
+            directory.string(), path, owner.user, option));
     }
 }
 
