@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -213,10 +214,11 @@ TEST_F(ControlServerTest, ClosingConnectionsDoNotKeepRootOut) {
     settings.max_closing_connections = 2;
     server_.reset();
     server_ = std::make_unique<ControlServer>(settings);
-    std::atomic<bool> release{false};
-    server_->register_command("wait", Role::kReader, [&release](auto&, auto&, auto&) {
+    // Shared with the handlers, which may still run when the test body has returned.
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    server_->register_command("wait", Role::kReader, [release](auto&, auto&, auto&) {
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!release && std::chrono::steady_clock::now() < until) {
+        while (!*release && std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         return nlohmann::json(true);
@@ -237,7 +239,8 @@ TEST_F(ControlServerTest, ClosingConnectionsDoNotKeepRootOut) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ControlClient root(server_->socket_path());
     EXPECT_EQ(root.call("echo")["uid"], getuid());
-    release = true;
+    *release = true;
+    server_.reset();
 }
 
 // Empty lines are no requests: a client that sends one now and then is still closed once
