@@ -18,10 +18,14 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
         return flow->inspection != nullptr ? flow->inspection->session.protocols()
                                            : flow->protocol_list();
     };
+    // The flush below may still add protocols, which the last statistics event lacks.
     std::array<ProtocolId, detect::kMaxProtocolsPerFlow> before{};
-    const std::span<const ProtocolId> before_span = protocols_of();
-    const size_t before_count = std::min(before_span.size(), before.size());
-    std::copy_n(before_span.begin(), before_count, before.begin());
+    size_t before_count = 0;
+    if (flow->statistics_current) {
+        const std::span<const ProtocolId> current = protocols_of();
+        before_count = std::min(current.size(), before.size());
+        std::copy_n(current.begin(), before_count, before.begin());
+    }
     if (flow->inspection != nullptr) {
         // Hand the detectors whatever reassembly still holds before they finish.
         for (int side = 0; side < 2 && flow->inspection != nullptr; ++side) {
@@ -35,7 +39,7 @@ void Pipeline::end_flow(Flow* flow, events::EndReason reason) {
     }
     if (flow->connect_pending) emit_connect(*flow);
     // At the last packet, unless a statistics event of the quiet flow came later. A last
-    // statistics event that still holds every count and protocol is not repeated.
+    // statistics event that still contains every count and protocol is not repeated.
     const int64_t end_us = std::max(flow->last_us, flow->last_statistics_us);
     const std::span<const ProtocolId> after = protocols_of();
     if (!flow->statistics_current ||
