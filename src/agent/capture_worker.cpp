@@ -140,9 +140,9 @@ void CaptureWorker::list_requested_connections() {
         listed_at_us_ = listed_at_us;
         connections_requested_ = false;
         ++connections_listed_;
-        // A reader that asks again and again, netstat in a loop say, would otherwise keep
-        // the capture thread listing instead of reading packets. Until the time set here,
-        // requests get this listing.
+        // A reader that requests listings again and again (netstat in a loop) would otherwise
+        // keep the capture thread listing instead of reading packets. Until the time set
+        // here, requests get this listing.
         next_listing_ = finished + (finished - started) * kListingSpacing;
     }
     connections_ready_.notify_all();

@@ -165,7 +165,7 @@ bool StoreWriter::ensure_open_locked(std::unique_lock<std::mutex>& lock) {
                                          settings_.store.clock);
         // Events wait in memory while the store is locked, and the writer tries again after
         // retry_interval, so a commit need not wait long for a lock. A shorter wait keeps
-        // close() within close_timeout when another process holds a lock for good.
+        // close() within close_timeout when another process keeps a lock for good.
         sqlite3_busy_timeout(store_->database().handle(), kWriterBusyTimeoutMs);
     } catch (const store::SqliteError& failure) {
         error = failure.what();
@@ -174,7 +174,7 @@ bool StoreWriter::ensure_open_locked(std::unique_lock<std::mutex>& lock) {
         error = failure.what();
         // EventStore::open describes a lock in its message, not in its type.
         locked = error.find("locked") != std::string::npos ||
-                 error.find("holds a lock") != std::string::npos;
+                 error.find("has locked it") != std::string::npos;
     }
     lock.lock();
     if (store_ != nullptr) {

@@ -67,10 +67,9 @@ inline bool is_valid_utf8(std::string_view text) {
 }
 
 // Returns `text` with each ill-formed part replaced by U+FFFD: a byte that starts no
-// sequence, or the longest start of a sequence that breaks off. This replaces each "maximal
-// subpart", option 2 of Unicode's Public Review Issue #121, which its technical committee
-// preferred, and matches what nlohmann::json's dump() writes, so text stored this way
-// prints as JSON does.
+// sequence, or the longest start of a sequence that breaks off. That is the replacement of
+// each "maximal subpart", which the Unicode Technical Committee prefers, and what
+// nlohmann::json's dump() writes, so text stored this way prints as JSON does.
 inline std::string to_valid_utf8(std::string_view text) {
     std::string out;
     out.reserve(text.size());

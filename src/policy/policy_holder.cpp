@@ -126,9 +126,9 @@ ChangeResult PolicyHolder::replace_locked(Policy next, const std::string& action
     event.device = device_.empty() ? host_name() : device_;
     event.changes = result.changes;
     log_change(event);
-    // The change stands even when its audit event cannot be stored at once: the recorder
-    // keeps and retries it, and refusing a valid change for a full disk would leave the old
-    // policy running unseen.
+    // The change takes effect even when its audit event cannot be stored at once, because
+    // the recorder keeps and retries it. Rejecting a valid change for a full disk would leave
+    // the old policy running unseen.
     if (recorder_) recorder_(event, next);
 
     policy_ = std::make_shared<const Policy>(std::move(next));

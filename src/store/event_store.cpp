@@ -132,9 +132,9 @@ StoreError describe_open_failure(const std::string& path, const SqliteError& err
             // SQLITE_PROTOCOL: the locks of the -shm file could not be taken, which another
             // process's lock on that file causes.
             return StoreError(fmt::format(
-                "cannot open the event store {}: another process holds a lock on it or on its "
-                "-shm file ({}); find it with `fuser {} {}-shm` and stop it, or pass --store "
-                "with another path",
+                "cannot open the event store {}: another process has locked it or its -shm "
+                "file ({}); find that process with `fuser {} {}-shm` and stop it, or pass "
+                "--store with another path",
                 path, error.what(), path, path));
         default:
             return StoreError(fmt::format(

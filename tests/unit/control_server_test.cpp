@@ -214,6 +214,7 @@ TEST_F(ControlServerTest, ClosingConnectionsDoNotKeepRootOut) {
     settings.max_closing_connections = 2;
     server_.reset();
     server_ = std::make_unique<ControlServer>(settings);
+
     // Shared with the handlers, which may still run when the test body has returned.
     auto release = std::make_shared<std::atomic<bool>>(false);
     server_->register_command("wait", Role::kReader, [release](auto&, auto&, auto&) {
@@ -227,6 +228,8 @@ TEST_F(ControlServerTest, ClosingConnectionsDoNotKeepRootOut) {
         return nlohmann::json{{"uid", caller.peer.uid}};
     });
     server_->start();
+
+    // Three clients send a request and close while its handler runs.
     const std::string request = R"({"id": 1, "command": "wait"})"
                                 "\n";
     for (int i = 0; i < 3; ++i) {
@@ -237,6 +240,7 @@ TEST_F(ControlServerTest, ClosingConnectionsDoNotKeepRootOut) {
         close(fd);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
     ControlClient root(server_->socket_path());
     EXPECT_EQ(root.call("echo")["uid"], getuid());
     *release = true;

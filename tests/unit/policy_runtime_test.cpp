@@ -313,8 +313,8 @@ TEST(PolicyHolder, AuditEventsCarryTheAgentsDevice) {
     EXPECT_EQ(stored[0].event.device, "web-1");
 }
 
-// A change made while another process holds the store locked stands, and its audit event
-// waits and is stored once the lock is gone.
+// A change made while another process has the store locked takes effect, and its audit
+// event waits and is stored once the lock is gone.
 TEST(PolicyHolder, AuditEventWaitsForLockedStore) {
     TempDir dir;
     Policy initial;
@@ -323,6 +323,7 @@ TEST(PolicyHolder, AuditEventWaitsForLockedStore) {
     auto outbox = std::make_shared<AuditOutbox>(initial.store_path);
     PolicyHolder holder(initial);
     holder.set_audit_recorder(store_audit_recorder(outbox));
+
     {
         store::Database lock = store::Database::open(initial.store_path, SQLITE_OPEN_READWRITE);
         lock.execute("PRAGMA busy_timeout = 0");
@@ -337,11 +338,13 @@ TEST(PolicyHolder, AuditEventWaitsForLockedStore) {
         EXPECT_EQ(outbox->waiting(), 1u);
         lock.execute("COMMIT");
     }
+
     for (int i = 0; i < 100 && outbox->waiting() > 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_EQ(outbox->waiting(), 0u);
     outbox->close();
+
     store::Database db = store::Database::open(initial.store_path, SQLITE_OPEN_READONLY);
     std::vector<store::StoredAuditEvent> stored = store::read_audit_events(db, {});
     ASSERT_EQ(stored.size(), 1u);

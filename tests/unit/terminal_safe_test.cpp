@@ -56,7 +56,7 @@ TEST(Utf8Length, RejectsIllFormedSequences) {
 }
 
 // Each ill-formed part becomes one U+FFFD: a byte that starts no sequence, or the longest
-// start of one that breaks off.
+// start of a sequence that breaks off.
 TEST(ValidUtf8, ReplacesMaximalSubparts) {
     const std::string kReplacement = "\xef\xbf\xbd";
     EXPECT_TRUE(is_valid_utf8("plain \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
